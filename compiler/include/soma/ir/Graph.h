@@ -1,0 +1,104 @@
+// The graph IR: a network as a list of ops in topological order. Each op
+// produces one value, named and typed; operands point at earlier ops. What an
+// op computes is its kind plus attributes (Ops.def).
+#pragma once
+
+#include "soma/ir/Activation.h"
+#include "soma/support/SourceManager.h"
+#include "soma/support/Tensor.h"
+
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace soma::ir {
+
+enum class OpKind {
+#define SOMA_OP(Enum, Name, NumOperands, Attrs, Doc) Enum,
+#include "soma/ir/Ops.def"
+};
+
+enum class OpAttrs { None, Fn, Epsilon };
+
+const char *opName(OpKind kind);
+bool opFromName(std::string_view name, OpKind &kind);
+/// Operand count, or -1 for "one or more".
+int opNumOperands(OpKind kind);
+OpAttrs opAttrs(OpKind kind);
+const char *opDoc(OpKind kind);
+
+/// An f32 tensor type: per-sample dims plus, when `batched`, a leading
+/// symbolic batch dimension N that is only known at run time.
+struct TensorType {
+  bool batched = false;
+  std::vector<int64_t> dims;
+  /// False for a value whose type is not inferred yet.
+  bool known = false;
+
+  static TensorType make(bool batched, std::vector<int64_t> dims) {
+    return TensorType{batched, std::move(dims), true};
+  }
+  /// Elements per sample (the product of `dims`).
+  int64_t sampleElements() const;
+  int64_t lastDim() const { return dims.empty() ? 1 : dims.back(); }
+  /// "f32[N, 2]", "f32[3]"
+  std::string str() const;
+  bool operator==(const TensorType &) const = default;
+};
+
+class Op {
+public:
+  Op(OpKind kind, std::string name, std::vector<Op *> operands, SourceLoc loc)
+      : kind(kind), name(std::move(name)), operands(std::move(operands)), loc(loc) {}
+
+  OpKind kind;
+  std::string name;
+  std::vector<Op *> operands;
+  TensorType type;
+  SourceLoc loc;
+
+  /// OpAttrs::Fn
+  Activation fn;
+  /// OpAttrs::Epsilon
+  double epsilon = 1e-5;
+  /// Const: the data, row-major, shape == type.dims. Shared so that copies
+  /// of a graph (and passes) need not duplicate large weights.
+  std::shared_ptr<const Tensor> data;
+};
+
+struct GraphOutput {
+  std::string name;
+  Op *value;
+  SourceLoc loc;
+};
+
+class Graph {
+public:
+  std::string name;
+  std::vector<std::unique_ptr<Op>> ops;
+  std::vector<GraphOutput> outputs;
+  SourceLoc loc;
+
+  /// Appends an op (after all existing ones) and returns it.
+  Op *append(OpKind kind, std::string name, std::vector<Op *> operands, SourceLoc loc = {});
+  /// Inserts an op just before `before`.
+  Op *insertBefore(const Op *before, OpKind kind, std::string name, std::vector<Op *> operands,
+                   SourceLoc loc = {});
+  Op *findOp(std::string_view name) const;
+  std::vector<Op *> inputs() const;
+  /// A name not used by any op, derived from `base`.
+  std::string uniqueName(const std::string &base) const;
+  /// Replaces every use of `from` (operands and outputs) with `to`.
+  void replaceAllUses(Op *from, Op *to);
+  /// Removes ops that no output depends on, except inputs (they are the
+  /// network's interface). Returns how many were removed.
+  size_t removeDeadOps();
+  /// A deep copy; constant data is shared.
+  std::unique_ptr<Graph> clone() const;
+};
+
+/// Counts how many operand slots and outputs refer to each op.
+std::vector<size_t> countUses(const Graph &graph);
+
+} // namespace soma::ir

@@ -1,0 +1,53 @@
+// Diagnostics: every user mistake becomes `file:line:col: error: message`,
+// the source line and a caret, with related places as `note:` lines.
+#pragma once
+
+#include "soma/support/SourceManager.h"
+
+#include <iosfwd>
+#include <string>
+#include <vector>
+
+namespace soma {
+
+enum class Severity { Error, Warning, Note, Remark };
+
+struct Diagnostic {
+  Severity severity;
+  SourceLoc loc;
+  std::string message;
+};
+
+/// Collects diagnostics. Errors beyond `errorLimit` are counted but not
+/// kept, so a pathological input cannot flood the output.
+class DiagnosticEngine {
+public:
+  explicit DiagnosticEngine(const SourceManager &sm) : sm(sm) {}
+
+  void error(SourceLoc loc, std::string message);
+  void warning(SourceLoc loc, std::string message);
+  /// A note attaches to the error or warning emitted just before it.
+  void note(SourceLoc loc, std::string message);
+  void remark(SourceLoc loc, std::string message);
+
+  bool hasErrors() const { return numErrors != 0; }
+  unsigned errorCount() const { return numErrors; }
+  const std::vector<Diagnostic> &diagnostics() const { return diags; }
+
+  /// Renders every kept diagnostic in emission order.
+  void render(std::ostream &os) const;
+  std::string renderToString() const;
+  void clear();
+
+  unsigned errorLimit = 50;
+
+private:
+  void add(Severity severity, SourceLoc loc, std::string message);
+
+  const SourceManager &sm;
+  std::vector<Diagnostic> diags;
+  unsigned numErrors = 0;
+  bool droppingNotes = false;
+};
+
+} // namespace soma

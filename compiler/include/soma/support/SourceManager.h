@@ -1,0 +1,43 @@
+// Owns the text of every file soma reads and maps source locations back to
+// file names, lines and columns for diagnostics.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace soma {
+
+/// A position in a source buffer: 1-based line and column; file 0 means
+/// "no location" (for example a tensor built by a pass).
+struct SourceLoc {
+  uint32_t file = 0;
+  uint32_t line = 0;
+  uint32_t col = 0;
+
+  bool isValid() const { return file != 0; }
+};
+
+/// Holds source buffers. Buffers are never removed, so string_views into
+/// them stay valid for the manager's lifetime.
+class SourceManager {
+public:
+  /// Adds a buffer and returns its id (>= 1).
+  uint32_t addBuffer(std::string name, std::string text);
+
+  const std::string &name(uint32_t file) const;
+  std::string_view text(uint32_t file) const;
+  /// The text of the line holding `loc`, without its newline.
+  std::string_view lineText(SourceLoc loc) const;
+
+private:
+  struct Buffer {
+    std::string name;
+    std::string text;
+  };
+  std::vector<std::unique_ptr<Buffer>> buffers;
+};
+
+} // namespace soma

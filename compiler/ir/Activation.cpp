@@ -1,0 +1,52 @@
+// Activation names and parameters, expanded from Activations.def.
+#include "soma/ir/Activation.h"
+#include "soma/ir/Printer.h"
+
+#include <cmath>
+
+namespace soma::ir {
+
+namespace {
+struct ActInfo {
+  const char *name;
+  const char *param;
+  double defaultParam;
+  const char *formula;
+};
+const ActInfo actTable[] = {
+#define SOMA_ACT(Enum, Name, Param, Default, Formula) {Name, Param, Default, Formula},
+#include "soma/ir/Activations.def"
+};
+} // namespace
+
+const char *actName(ActKind kind) { return actTable[static_cast<int>(kind)].name; }
+const char *actParamName(ActKind kind) { return actTable[static_cast<int>(kind)].param; }
+double actDefaultParam(ActKind kind) { return actTable[static_cast<int>(kind)].defaultParam; }
+const char *actFormula(ActKind kind) { return actTable[static_cast<int>(kind)].formula; }
+
+std::optional<ActKind> actFromName(std::string_view name) {
+  for (int i = 0; i < kNumActKinds; ++i)
+    if (name == actTable[i].name)
+      return static_cast<ActKind>(i);
+  return std::nullopt;
+}
+
+Activation makeActivation(ActKind kind) { return Activation{kind, actDefaultParam(kind)}; }
+
+std::string Activation::str() const {
+  std::string s = actName(kind);
+  if (const char *p = actParamName(kind))
+    s += std::string("(") + p + " = " + formatFloat(static_cast<float>(param)) + ")";
+  return s;
+}
+
+std::optional<std::string> checkActParam(ActKind kind, double param) {
+  const char *p = actParamName(kind);
+  if (!p)
+    return std::nullopt;
+  if (!std::isfinite(param) || std::fabs(param) > 3.0e38)
+    return std::string(actName(kind)) + " parameter '" + p + "' must be a finite f32 value";
+  return std::nullopt;
+}
+
+} // namespace soma::ir

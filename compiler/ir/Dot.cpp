@@ -1,0 +1,53 @@
+// Graphviz rendering. Constants are folded into the label of the op that
+// uses them, so the picture shows layers, not weight tensors.
+#include "soma/ir/Dot.h"
+
+#include <ostream>
+
+namespace soma::ir {
+
+namespace {
+std::string escape(const std::string &s) {
+  std::string out;
+  for (char c : s) {
+    if (c == '"' || c == '\\')
+      out += '\\';
+    out += c;
+  }
+  return out;
+}
+} // namespace
+
+void printDot(const Graph &graph, std::ostream &os) {
+  os << "digraph \"" << escape(graph.name) << "\" {\n"
+     << "  rankdir=TB;\n  node [shape=box, style=\"rounded,filled\", fillcolor=white, "
+        "fontname=\"Helvetica\"];\n";
+  for (auto &opPtr : graph.ops) {
+    const Op &op = *opPtr;
+    if (op.kind == OpKind::Const)
+      continue;
+    std::string label = op.name + "\\n" + opName(op.kind);
+    if (opAttrs(op.kind) == OpAttrs::Fn && op.fn.kind != ActKind::Identity)
+      label += " · " + escape(op.fn.str());
+    for (const Op *operand : op.operands)
+      if (operand->kind == OpKind::Const)
+        label += "\\n" + escape(operand->name) + ": " + operand->type.str();
+    label += "\\n→ " + op.type.str();
+    const char *fill = op.kind == OpKind::Input ? "lightblue" : "white";
+    os << "  \"" << escape(op.name) << "\" [label=\"" << label << "\", fillcolor=" << fill
+       << "];\n";
+  }
+  for (auto &opPtr : graph.ops)
+    for (const Op *operand : opPtr->operands)
+      if (operand->kind != OpKind::Const)
+        os << "  \"" << escape(operand->name) << "\" -> \"" << escape(opPtr->name)
+           << "\" [label=\"" << operand->type.str() << "\"];\n";
+  for (const GraphOutput &out : graph.outputs) {
+    os << "  \"output:" << escape(out.name) << "\" [label=\"output " << escape(out.name)
+       << "\", shape=ellipse, fillcolor=palegreen];\n";
+    os << "  \"" << escape(out.value->name) << "\" -> \"output:" << escape(out.name) << "\";\n";
+  }
+  os << "}\n";
+}
+
+} // namespace soma::ir

@@ -1,0 +1,166 @@
+// Graph construction and the few whole-graph edits passes share.
+#include "soma/ir/Graph.h"
+
+#include <algorithm>
+#include <cstring>
+#include <unordered_map>
+
+namespace soma::ir {
+
+namespace {
+struct OpInfo {
+  const char *name;
+  int numOperands;
+  OpAttrs attrs;
+  const char *doc;
+};
+const OpInfo opTable[] = {
+#define SOMA_OP(Enum, Name, NumOperands, Attrs, Doc) {Name, NumOperands, OpAttrs::Attrs, Doc},
+#include "soma/ir/Ops.def"
+};
+} // namespace
+
+const char *opName(OpKind kind) { return opTable[static_cast<int>(kind)].name; }
+int opNumOperands(OpKind kind) { return opTable[static_cast<int>(kind)].numOperands; }
+OpAttrs opAttrs(OpKind kind) { return opTable[static_cast<int>(kind)].attrs; }
+const char *opDoc(OpKind kind) { return opTable[static_cast<int>(kind)].doc; }
+
+bool opFromName(std::string_view name, OpKind &kind) {
+  for (size_t i = 0; i < std::size(opTable); ++i)
+    if (name == opTable[i].name) {
+      kind = static_cast<OpKind>(i);
+      return true;
+    }
+  return false;
+}
+
+int64_t TensorType::sampleElements() const {
+  int64_t n = 1;
+  for (int64_t d : dims)
+    n *= d;
+  return n;
+}
+
+std::string TensorType::str() const {
+  if (!known)
+    return "?";
+  std::string s = "f32[";
+  bool first = true;
+  if (batched) {
+    s += "N";
+    first = false;
+  }
+  for (int64_t d : dims) {
+    if (!first)
+      s += ", ";
+    s += std::to_string(d);
+    first = false;
+  }
+  return s + "]";
+}
+
+Op *Graph::append(OpKind kind, std::string opName, std::vector<Op *> operands, SourceLoc opLoc) {
+  ops.push_back(std::make_unique<Op>(kind, std::move(opName), std::move(operands), opLoc));
+  return ops.back().get();
+}
+
+Op *Graph::insertBefore(const Op *before, OpKind kind, std::string opName,
+                        std::vector<Op *> operands, SourceLoc opLoc) {
+  auto it = std::find_if(ops.begin(), ops.end(), [&](auto &op) { return op.get() == before; });
+  auto inserted = ops.insert(
+      it, std::make_unique<Op>(kind, std::move(opName), std::move(operands), opLoc));
+  return inserted->get();
+}
+
+Op *Graph::findOp(std::string_view opName) const {
+  for (auto &op : ops)
+    if (op->name == opName)
+      return op.get();
+  return nullptr;
+}
+
+std::vector<Op *> Graph::inputs() const {
+  std::vector<Op *> result;
+  for (auto &op : ops)
+    if (op->kind == OpKind::Input)
+      result.push_back(op.get());
+  return result;
+}
+
+std::string Graph::uniqueName(const std::string &base) const {
+  if (!findOp(base))
+    return base;
+  for (unsigned i = 1;; ++i) {
+    std::string candidate = base + "." + std::to_string(i);
+    if (!findOp(candidate))
+      return candidate;
+  }
+}
+
+void Graph::replaceAllUses(Op *from, Op *to) {
+  for (auto &op : ops)
+    for (Op *&operand : op->operands)
+      if (operand == from)
+        operand = to;
+  for (GraphOutput &out : outputs)
+    if (out.value == from)
+      out.value = to;
+}
+
+size_t Graph::removeDeadOps() {
+  std::unordered_map<const Op *, bool> live;
+  for (const GraphOutput &out : outputs)
+    live[out.value] = true;
+  // Ops are in topological order, so one backward sweep finds every op an
+  // output depends on.
+  for (auto it = ops.rbegin(); it != ops.rend(); ++it) {
+    Op *op = it->get();
+    if (op->kind == OpKind::Input)
+      live[op] = true;
+    if (!live[op])
+      continue;
+    for (Op *operand : op->operands)
+      live[operand] = true;
+  }
+  size_t before = ops.size();
+  std::erase_if(ops, [&](auto &op) { return !live[op.get()]; });
+  return before - ops.size();
+}
+
+std::unique_ptr<Graph> Graph::clone() const {
+  auto copy = std::make_unique<Graph>();
+  copy->name = name;
+  copy->loc = loc;
+  std::unordered_map<const Op *, Op *> map;
+  for (auto &op : ops) {
+    std::vector<Op *> operands;
+    for (Op *operand : op->operands)
+      operands.push_back(map.at(operand));
+    Op *newOp = copy->append(op->kind, op->name, std::move(operands), op->loc);
+    newOp->type = op->type;
+    newOp->fn = op->fn;
+    newOp->epsilon = op->epsilon;
+    newOp->data = op->data;
+    map[op.get()] = newOp;
+  }
+  for (const GraphOutput &out : outputs)
+    copy->outputs.push_back({out.name, map.at(out.value), out.loc});
+  return copy;
+}
+
+std::vector<size_t> countUses(const Graph &graph) {
+  std::unordered_map<const Op *, size_t> index;
+  for (size_t i = 0; i < graph.ops.size(); ++i)
+    index[graph.ops[i].get()] = i;
+  std::vector<size_t> uses(graph.ops.size(), 0);
+  for (auto &op : graph.ops)
+    for (Op *operand : op->operands)
+      if (auto it = index.find(operand); it != index.end())
+        ++uses[it->second];
+  for (const GraphOutput &out : graph.outputs)
+    if (auto it = index.find(out.value); it != index.end())
+      ++uses[it->second];
+  return uses;
+}
+
+} // namespace soma::ir

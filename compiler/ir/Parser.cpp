@@ -1,0 +1,333 @@
+// Parser for IR text. IR is mostly written by soma itself, so the parser
+// stops at the first error instead of recovering.
+#include "soma/ir/Parser.h"
+#include "soma/support/Lexer.h"
+
+#include <cctype>
+#include <charconv>
+#include <cmath>
+#include <unordered_map>
+
+namespace soma::ir {
+
+bool looksLikeIR(std::string_view text) {
+  size_t pos = 0;
+  while (pos < text.size()) {
+    char c = text[pos];
+    if (c == '#' || (c == '/' && pos + 1 < text.size() && text[pos + 1] == '/')) {
+      pos = text.find('\n', pos);
+      if (pos == std::string_view::npos)
+        return false;
+    } else if (c == ' ' || c == '\t' || c == '\n' || c == '\r') {
+      ++pos;
+    } else {
+      break;
+    }
+  }
+  return text.substr(pos, 5) == "graph" &&
+         (pos + 5 >= text.size() || !std::isalnum(static_cast<unsigned char>(text[pos + 5])));
+}
+
+namespace {
+
+class IRParser {
+public:
+  IRParser(uint32_t file, const SourceManager &sm, DiagnosticEngine &diags)
+      : lexer(file, sm, diags), diags(diags) {
+    tok = lexer.next();
+  }
+
+  std::unique_ptr<Graph> parse();
+
+private:
+  void consume() { tok = lexer.next(); }
+  bool fail(const std::string &msg) {
+    if (!tok.is(TokKind::Error))
+      diags.error(tok.loc, msg);
+    return false;
+  }
+  bool expect(TokKind kind, const char *context) {
+    if (!tok.is(kind))
+      return fail(std::string("expected ") + tokKindName(kind) + " " + context + ", got " +
+                  describeToken(tok));
+    consume();
+    return true;
+  }
+  bool parseNumber(double &value, const char *context);
+  bool parseInteger(int64_t &value, const char *context);
+  bool parseType(TensorType &type);
+  bool parseActivation(Activation &act);
+  bool parseOp(Graph &graph);
+  bool parseOutput(Graph &graph);
+
+  Lexer lexer;
+  DiagnosticEngine &diags;
+  Token tok;
+  std::unordered_map<std::string, Op *> values;
+};
+
+bool IRParser::parseNumber(double &value, const char *context) {
+  bool negative = false;
+  if (tok.is(TokKind::Minus)) {
+    negative = true;
+    consume();
+  }
+  if (tok.isIdent("inf")) {
+    value = INFINITY;
+  } else if (tok.isIdent("nan")) {
+    value = NAN;
+  } else if (tok.is(TokKind::Number)) {
+    const char *first = tok.text.data(), *last = first + tok.text.size();
+    auto [ptr, ec] = std::from_chars(first, last, value);
+    if (ec == std::errc::result_out_of_range) {
+      // Denormal underflow rounds to zero, overflow is an error.
+      return fail("number " + tok.text + " is out of range");
+    }
+    if (ec != std::errc() || ptr != last)
+      return fail("malformed number '" + tok.text + "'");
+  } else {
+    return fail(std::string("expected a number ") + context + ", got " + describeToken(tok));
+  }
+  if (negative)
+    value = -value;
+  consume();
+  return true;
+}
+
+bool IRParser::parseInteger(int64_t &value, const char *context) {
+  if (!tok.is(TokKind::Number) || !tok.isIntegerLiteral)
+    return fail(std::string("expected an integer ") + context + ", got " + describeToken(tok));
+  auto [ptr, ec] = std::from_chars(tok.text.data(), tok.text.data() + tok.text.size(), value);
+  if (ec != std::errc() || value > kMaxTensorElements)
+    return fail("dimension " + tok.text + " exceeds the limit of " +
+                std::to_string(kMaxTensorElements));
+  (void)ptr;
+  consume();
+  return true;
+}
+
+bool IRParser::parseType(TensorType &type) {
+  if (!tok.isIdent("f32"))
+    return fail("expected a type such as f32[N, 4], got " + describeToken(tok));
+  consume();
+  if (!expect(TokKind::LBracket, "after 'f32'"))
+    return false;
+  type = TensorType::make(false, {});
+  bool first = true;
+  while (!tok.is(TokKind::RBracket)) {
+    if (!first && !expect(TokKind::Comma, "between dimensions"))
+      return false;
+    if (first && tok.isIdent("N")) {
+      type.batched = true;
+      consume();
+    } else {
+      int64_t d;
+      if (!parseInteger(d, "as a dimension"))
+        return false;
+      if (type.dims.size() == kMaxRank)
+        return fail("rank exceeds the limit of " + std::to_string(kMaxRank));
+      type.dims.push_back(d);
+    }
+    first = false;
+  }
+  consume();
+  int64_t count;
+  if (!checkedElementCount(type.dims, count))
+    return fail("type " + type.str() + " exceeds the limit of " +
+                std::to_string(kMaxTensorElements) + " elements");
+  return true;
+}
+
+bool IRParser::parseActivation(Activation &act) {
+  if (!tok.is(TokKind::Ident))
+    return fail("expected an activation name, got " + describeToken(tok));
+  auto kind = actFromName(tok.text);
+  if (!kind)
+    return fail("unknown activation '" + tok.text + "'");
+  act = makeActivation(*kind);
+  consume();
+  if (!tok.is(TokKind::LParen))
+    return true;
+  consume();
+  const char *param = actParamName(*kind);
+  if (!param)
+    return fail(std::string("activation '") + actName(*kind) + "' takes no parameter");
+  if (!tok.isIdent(param))
+    return fail(std::string("expected '") + param + "', got " + describeToken(tok));
+  consume();
+  if (!expect(TokKind::Equal, "after the parameter name") ||
+      !parseNumber(act.param, "as the parameter value"))
+    return false;
+  return expect(TokKind::RParen, "after the parameter");
+}
+
+bool IRParser::parseOp(Graph &graph) {
+  std::string name = tok.text;
+  SourceLoc loc = tok.loc;
+  consume();
+  if (!expect(TokKind::Equal, "after the value name"))
+    return false;
+  if (!tok.is(TokKind::Ident))
+    return fail("expected an op name, got " + describeToken(tok));
+  OpKind kind;
+  if (!opFromName(tok.text, kind))
+    return fail("unknown op '" + tok.text + "'");
+  consume();
+
+  std::vector<Op *> operands;
+  std::shared_ptr<Tensor> data;
+  bool elided = false;
+  if (kind == OpKind::Const) {
+    if (tok.isIdent("elided")) {
+      elided = true;
+      consume();
+    } else {
+      if (!expect(TokKind::LBracket, "before constant data"))
+        return false;
+      data = std::make_shared<Tensor>();
+      while (!tok.is(TokKind::RBracket)) {
+        if (!data->values.empty() && !expect(TokKind::Comma, "between constant values"))
+          return false;
+        double v;
+        if (!parseNumber(v, "in constant data"))
+          return false;
+        if (std::isfinite(v) && std::fabs(v) > 3.4028234663852886e38)
+          return fail("constant value does not fit in f32");
+        if (static_cast<int64_t>(data->values.size()) >= kMaxTensorElements)
+          return fail("constant exceeds the limit of " + std::to_string(kMaxTensorElements) +
+                      " elements");
+        data->values.push_back(static_cast<float>(v));
+      }
+      consume();
+    }
+  } else if (tok.is(TokKind::LParen)) {
+    consume();
+    while (!tok.is(TokKind::RParen)) {
+      if (!operands.empty() && !expect(TokKind::Comma, "between operands"))
+        return false;
+      if (!tok.is(TokKind::Percent))
+        return fail("expected an operand such as %x, got " + describeToken(tok));
+      auto it = values.find(tok.text);
+      if (it == values.end())
+        return fail("use of undefined value '%" + tok.text + "'");
+      operands.push_back(it->second);
+      consume();
+    }
+    consume();
+  }
+
+  Op *op = graph.append(kind, name, std::move(operands), loc);
+  if (tok.is(TokKind::LBrace)) {
+    consume();
+    if (!tok.is(TokKind::Ident))
+      return fail("expected an attribute name, got " + describeToken(tok));
+    std::string attr = tok.text;
+    OpAttrs want = opAttrs(kind);
+    if (!((attr == "fn" && want == OpAttrs::Fn) || (attr == "epsilon" && want == OpAttrs::Epsilon)))
+      return fail("op '" + std::string(opName(kind)) + "' has no attribute '" + attr + "'");
+    consume();
+    if (!expect(TokKind::Equal, "after the attribute name"))
+      return false;
+    if (attr == "fn" ? !parseActivation(op->fn) : !parseNumber(op->epsilon, "for epsilon"))
+      return false;
+    if (!expect(TokKind::RBrace, "after the attributes"))
+      return false;
+  } else if (opAttrs(kind) == OpAttrs::Fn) {
+    return fail("op '" + std::string(opName(kind)) + "' needs an attribute {fn = ...}");
+  }
+
+  if (!expect(TokKind::Colon, "before the type") || !parseType(op->type))
+    return false;
+  if (data) {
+    int64_t count;
+    checkedElementCount(op->type.dims, count);
+    if (count != data->numElements())
+      return fail("constant '%" + name + "' has " + std::to_string(data->numElements()) +
+                  " values but type " + op->type.str() + " holds " + std::to_string(count));
+    data->dims = op->type.dims;
+    op->data = std::move(data);
+  } else if (elided) {
+    diags.error(loc, "constant '%" + name +
+                         "' was printed with its data elided and cannot be read back; "
+                         "print it with --no-elide");
+    return false;
+  }
+  if (tok.isIdent("loc")) {
+    consume();
+    int64_t l, c;
+    if (!expect(TokKind::LParen, "after 'loc'") || !parseInteger(l, "as a line") ||
+        !expect(TokKind::Colon, "in a location") || !parseInteger(c, "as a column") ||
+        !expect(TokKind::RParen, "after a location"))
+      return false;
+  }
+  if (!values.emplace(name, op).second) {
+    diags.error(loc, "value '%" + name + "' is defined twice");
+    return false;
+  }
+  return true;
+}
+
+bool IRParser::parseOutput(Graph &graph) {
+  SourceLoc loc = tok.loc;
+  consume();
+  if (!tok.is(TokKind::Percent))
+    return fail("expected a value such as %y after 'output', got " + describeToken(tok));
+  auto it = values.find(tok.text);
+  if (it == values.end())
+    return fail("use of undefined value '%" + tok.text + "'");
+  std::string name = tok.text;
+  consume();
+  if (tok.isIdent("as")) {
+    consume();
+    if (!tok.is(TokKind::String))
+      return fail("expected an output name string after 'as', got " + describeToken(tok));
+    name = tok.text;
+    consume();
+  }
+  graph.outputs.push_back({name, it->second, loc});
+  return true;
+}
+
+std::unique_ptr<Graph> IRParser::parse() {
+  auto graph = std::make_unique<Graph>();
+  graph->loc = tok.loc;
+  if (!tok.isIdent("graph")) {
+    fail("expected 'graph', got " + describeToken(tok));
+    return nullptr;
+  }
+  consume();
+  if (!tok.is(TokKind::At)) {
+    fail("expected a graph name such as @net, got " + describeToken(tok));
+    return nullptr;
+  }
+  graph->name = tok.text;
+  consume();
+  if (!expect(TokKind::LBrace, "after the graph name"))
+    return nullptr;
+  while (!tok.is(TokKind::RBrace)) {
+    bool ok;
+    if (tok.is(TokKind::Percent))
+      ok = parseOp(*graph);
+    else if (tok.isIdent("output"))
+      ok = parseOutput(*graph);
+    else
+      ok = fail("expected an op such as '%x = ...' or 'output', got " + describeToken(tok));
+    if (!ok)
+      return nullptr;
+  }
+  consume();
+  if (!tok.is(TokKind::Eof)) {
+    fail("expected end of file after the graph, got " + describeToken(tok));
+    return nullptr;
+  }
+  return graph;
+}
+
+} // namespace
+
+std::unique_ptr<Graph> parseGraph(uint32_t file, const SourceManager &sm, DiagnosticEngine &diags) {
+  IRParser parser(file, sm, diags);
+  return parser.parse();
+}
+
+} // namespace soma::ir

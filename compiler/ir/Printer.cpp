@@ -1,0 +1,87 @@
+// The IR printer. One op per line:
+//   %name = kind(%operand, ...) {attributes} : type
+#include "soma/ir/Printer.h"
+
+#include <charconv>
+#include <ostream>
+#include <sstream>
+
+namespace soma::ir {
+
+std::string formatFloat(float value) {
+  char buf[64];
+  auto [end, ec] = std::to_chars(buf, buf + sizeof buf, value);
+  (void)ec;
+  return std::string(buf, end);
+}
+
+namespace {
+
+void printConstData(const Op &op, std::ostream &os, const PrintOptions &options) {
+  if (!op.data) {
+    os << " elided";
+    return;
+  }
+  const AlignedVector<float> &values = op.data->values;
+  if (options.elideConstantsAbove > 0 &&
+      static_cast<int64_t>(values.size()) > options.elideConstantsAbove) {
+    os << " elided";
+    return;
+  }
+  os << " [";
+  for (size_t i = 0; i < values.size(); ++i)
+    os << (i ? ", " : "") << formatFloat(values[i]);
+  os << ']';
+}
+
+void printLoc(SourceLoc loc, std::ostream &os) {
+  if (loc.isValid())
+    os << " loc(" << loc.line << ':' << loc.col << ')';
+}
+
+} // namespace
+
+void printGraph(const Graph &graph, std::ostream &os, const PrintOptions &options) {
+  os << "graph @" << graph.name << " {\n";
+  for (auto &opPtr : graph.ops) {
+    const Op &op = *opPtr;
+    os << "  %" << op.name << " = " << opName(op.kind);
+    if (op.kind == OpKind::Const) {
+      printConstData(op, os, options);
+    } else if (!op.operands.empty()) {
+      os << '(';
+      for (size_t i = 0; i < op.operands.size(); ++i)
+        os << (i ? ", " : "") << '%' << op.operands[i]->name;
+      os << ')';
+    }
+    switch (opAttrs(op.kind)) {
+    case OpAttrs::None:
+      break;
+    case OpAttrs::Fn:
+      os << " {fn = " << op.fn.str() << '}';
+      break;
+    case OpAttrs::Epsilon:
+      os << " {epsilon = " << formatFloat(static_cast<float>(op.epsilon)) << '}';
+      break;
+    }
+    os << " : " << op.type.str();
+    if (options.printLocations)
+      printLoc(op.loc, os);
+    os << '\n';
+  }
+  for (const GraphOutput &out : graph.outputs) {
+    os << "  output %" << out.value->name;
+    if (out.name != out.value->name)
+      os << " as \"" << out.name << '"';
+    os << '\n';
+  }
+  os << "}\n";
+}
+
+std::string printGraphToString(const Graph &graph, const PrintOptions &options) {
+  std::ostringstream os;
+  printGraph(graph, os, options);
+  return os.str();
+}
+
+} // namespace soma::ir

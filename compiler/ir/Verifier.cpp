@@ -1,0 +1,88 @@
+// Structural invariants of a graph. A pass that breaks one is a bug; the
+// verifier runs after parsing and (in debug builds or with --verify-each)
+// after every pass.
+#include "soma/ir/Verifier.h"
+#include "soma/ir/ShapeInference.h"
+
+#include <cmath>
+#include <unordered_map>
+#include <unordered_set>
+
+namespace soma::ir {
+
+bool verifyGraph(const Graph &graph, DiagnosticEngine &diags) {
+  unsigned errorsBefore = diags.errorCount();
+  std::unordered_map<std::string, const Op *> names;
+  std::unordered_set<const Op *> defined;
+
+  for (auto &opPtr : graph.ops) {
+    const Op &op = *opPtr;
+    std::string what = std::string(opName(op.kind)) + " '" + op.name + "'";
+    if (op.name.empty())
+      diags.error(op.loc, std::string(opName(op.kind)) + " op has no name");
+    else if (auto [it, inserted] = names.emplace(op.name, &op); !inserted) {
+      diags.error(op.loc, "value '" + op.name + "' is defined twice");
+      diags.note(it->second->loc, "first defined here");
+    }
+    for (const Op *operand : op.operands)
+      if (!defined.count(operand))
+        diags.error(op.loc, what + " uses '" + (operand ? operand->name : "<null>") +
+                                "' before it is defined");
+    defined.insert(&op);
+
+    if (!op.type.known) {
+      diags.error(op.loc, what + " has no type");
+      continue;
+    }
+    if (op.type.dims.size() > kMaxRank)
+      diags.error(op.loc, what + " has rank " + std::to_string(op.type.dims.size()) +
+                              ", more than the limit of " + std::to_string(kMaxRank));
+    int64_t count;
+    if (!checkedElementCount(op.type.dims, count))
+      diags.error(op.loc, what + " has shape " + op.type.str() + ", more than the limit of " +
+                              std::to_string(kMaxTensorElements) + " elements");
+
+    switch (op.kind) {
+    case OpKind::Input:
+      if (!op.type.batched || op.type.dims.empty())
+        diags.error(op.loc, what + " must have type f32[N, dims...], got " + op.type.str());
+      if (!op.operands.empty())
+        diags.error(op.loc, what + " takes no operands");
+      continue;
+    case OpKind::Const:
+      if (op.type.batched)
+        diags.error(op.loc, what + " cannot have the batch dimension N");
+      if (op.data && op.data->dims != op.type.dims)
+        diags.error(op.loc, what + " holds data of shape " + formatDims(op.data->dims) +
+                                " but has type " + op.type.str());
+      continue;
+    default:
+      break;
+    }
+    if (opAttrs(op.kind) == OpAttrs::Fn)
+      if (auto err = checkActParam(op.fn.kind, op.fn.param))
+        diags.error(op.loc, *err);
+    if (opAttrs(op.kind) == OpAttrs::Epsilon && !(op.epsilon > 0 && std::isfinite(op.epsilon)))
+      diags.error(op.loc, what + " needs a positive finite epsilon");
+
+    TensorType inferred = inferResultType(op, diags);
+    if (inferred.known && inferred != op.type)
+      diags.error(op.loc, what + " has type " + op.type.str() + " but its operands give " +
+                              inferred.str());
+  }
+
+  if (graph.outputs.empty())
+    diags.error(graph.loc, "graph '" + graph.name + "' has no outputs");
+  std::unordered_set<std::string> outNames;
+  for (const GraphOutput &out : graph.outputs) {
+    if (!defined.count(out.value))
+      diags.error(out.loc, "output '" + out.name + "' refers to a value not in the graph");
+    else if (!out.value->type.batched)
+      diags.error(out.loc, "output '" + out.name + "' does not depend on any input");
+    if (!outNames.insert(out.name).second)
+      diags.error(out.loc, "output '" + out.name + "' is declared twice");
+  }
+  return diags.errorCount() == errorsBefore;
+}
+
+} // namespace soma::ir

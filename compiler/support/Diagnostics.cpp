@@ -1,0 +1,92 @@
+// Rendering of diagnostics in the clang/LLVM format users already know.
+#include "soma/support/Diagnostics.h"
+
+#include <ostream>
+#include <sstream>
+
+namespace soma {
+
+void DiagnosticEngine::add(Severity severity, SourceLoc loc, std::string message) {
+  if (severity == Severity::Note) {
+    if (!droppingNotes)
+      diags.push_back({severity, loc, std::move(message)});
+    return;
+  }
+  if (severity == Severity::Error) {
+    ++numErrors;
+    droppingNotes = numErrors > errorLimit;
+    if (numErrors == errorLimit + 1) {
+      diags.push_back({Severity::Error, {}, "too many errors emitted, stopping now"});
+      return;
+    }
+    if (droppingNotes)
+      return;
+  } else {
+    droppingNotes = numErrors > errorLimit;
+    if (droppingNotes)
+      return;
+  }
+  diags.push_back({severity, loc, std::move(message)});
+}
+
+void DiagnosticEngine::error(SourceLoc loc, std::string message) {
+  add(Severity::Error, loc, std::move(message));
+}
+void DiagnosticEngine::warning(SourceLoc loc, std::string message) {
+  add(Severity::Warning, loc, std::move(message));
+}
+void DiagnosticEngine::note(SourceLoc loc, std::string message) {
+  add(Severity::Note, loc, std::move(message));
+}
+void DiagnosticEngine::remark(SourceLoc loc, std::string message) {
+  add(Severity::Remark, loc, std::move(message));
+}
+
+static const char *severityName(Severity s) {
+  switch (s) {
+  case Severity::Error:
+    return "error";
+  case Severity::Warning:
+    return "warning";
+  case Severity::Note:
+    return "note";
+  case Severity::Remark:
+    return "remark";
+  }
+  return "error";
+}
+
+void DiagnosticEngine::render(std::ostream &os) const {
+  for (const Diagnostic &d : diags) {
+    if (d.loc.isValid())
+      os << sm.name(d.loc.file) << ':' << d.loc.line << ':' << d.loc.col << ": ";
+    else
+      os << "soma: ";
+    os << severityName(d.severity) << ": " << d.message << '\n';
+    if (!d.loc.isValid())
+      continue;
+    std::string_view line = sm.lineText(d.loc);
+    if (line.empty())
+      continue;
+    os << line << '\n';
+    // Keep tabs so the caret lines up under the token in a terminal.
+    std::string caret;
+    for (uint32_t i = 1; i < d.loc.col && i <= line.size(); ++i)
+      caret += line[i - 1] == '\t' ? '\t' : ' ';
+    os << caret << "^\n";
+  }
+}
+
+std::string DiagnosticEngine::renderToString() const {
+  std::ostringstream os;
+  render(os);
+  return os.str();
+}
+
+void DiagnosticEngine::clear() {
+  diags.clear();
+  numErrors = 0;
+  droppingNotes = false;
+}
+
+} // namespace soma

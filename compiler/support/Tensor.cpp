@@ -1,0 +1,38 @@
+// Shape arithmetic with overflow checks, shared by the frontend, IR and runtime.
+#include "soma/support/Tensor.h"
+
+namespace soma {
+
+bool checkedElementCount(const std::vector<int64_t> &dims, int64_t &count) {
+  int64_t n = 1;
+  for (int64_t d : dims) {
+    if (d < 0)
+      return false;
+    if (d != 0 && n > kMaxTensorElements / d)
+      return false;
+    n *= d;
+  }
+  if (n > kMaxTensorElements)
+    return false;
+  count = n;
+  return true;
+}
+
+std::string formatDims(const std::vector<int64_t> &dims) {
+  std::string s = "[";
+  for (size_t i = 0; i < dims.size(); ++i) {
+    if (i)
+      s += ", ";
+    s += std::to_string(dims[i]);
+  }
+  return s + "]";
+}
+
+Tensor::Tensor(std::vector<int64_t> d) : dims(std::move(d)) {
+  int64_t n = 0;
+  bool ok = checkedElementCount(dims, n);
+  (void)ok;
+  values.assign(static_cast<size_t>(ok ? n : 0), 0.0f);
+}
+
+} // namespace soma

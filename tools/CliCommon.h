@@ -1,0 +1,27 @@
+// Helpers the command-line drivers share: loading a network with
+// diagnostics, and option parsing.
+#pragma once
+
+#include "soma/ir/Graph.h"
+#include "soma/support/Diagnostics.h"
+
+#include <memory>
+#include <optional>
+#include <string>
+
+namespace soma::cli {
+
+/// Loads FILE ("-" reads stdin) as network language or IR text. Prints
+/// diagnostics (warnings too) to stderr; null when there were errors.
+std::unique_ptr<ir::Graph> loadAndCheck(const std::string &path, SourceManager &sm,
+                                        DiagnosticEngine &diags);
+
+/// For "--name=value" or "--name value": the value, advancing `i` past a
+/// separate argument. nullopt when argv[i] is not this option; exits with
+/// status 2 when the option is last and has no value.
+std::optional<std::string> optionValue(int argc, char **argv, int &i, const std::string &name);
+
+/// Parses -O0..-O3; -1 when `arg` is not such a flag, -2 when malformed.
+int parseOptLevel(const std::string &arg);
+
+} // namespace soma::cli

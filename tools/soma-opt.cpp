@@ -1,0 +1,157 @@
+// soma-opt: reads a network or IR text, runs passes, prints IR (or a
+// Graphviz picture). The tool the lit suite uses to show each stage.
+#include "CliCommon.h"
+
+#include "soma/ir/Dot.h"
+#include "soma/ir/Printer.h"
+#include "soma/passes/Passes.h"
+
+#include <charconv>
+#include <fstream>
+#include <iostream>
+
+using namespace soma;
+
+namespace {
+
+const char *const usage = R"(usage: soma-opt [options] FILE
+
+Reads FILE (network language or graph IR text; '-' reads stdin), runs passes
+and prints the resulting graph IR.
+
+options:
+  --passes=A,B,...        run these passes in order (infer-shapes always runs first)
+  -O0 .. -O3              run the pipeline for this level instead
+  --print-ir-after-all    print the IR after every pass (to stdout)
+  --print-ir-after=NAME   print the IR after pass NAME (repeatable)
+  --verify-each           run the verifier after every pass (always on in debug builds)
+  --stats                 print what each pass did, to stderr
+  --emit=ir|dot           output graph IR (default) or Graphviz dot
+  --elide-above=N         print constants with more than N values as 'elided'
+  -o FILE                 write the output to FILE instead of stdout
+  --list-passes           list the passes and exit
+)";
+
+int usageError(const std::string &msg) {
+  std::cerr << "soma-opt: error: " << msg << "\n\n" << usage;
+  return 2;
+}
+
+std::vector<std::string> splitList(const std::string &s) {
+  std::vector<std::string> items;
+  size_t pos = 0;
+  while (pos <= s.size()) {
+    size_t end = s.find(',', pos);
+    if (end == std::string::npos)
+      end = s.size();
+    if (end > pos)
+      items.push_back(s.substr(pos, end - pos));
+    pos = end + 1;
+  }
+  return items;
+}
+
+} // namespace
+
+int main(int argc, char **argv) {
+  std::string file, outPath, emit = "ir";
+  std::vector<std::string> passNames;
+  bool havePasses = false, stats = false;
+  int optLevel = -1;
+  passes::PipelineOptions pipeline;
+  for (int i = 1; i < argc; ++i) {
+    std::string arg = argv[i];
+    if (auto v = cli::optionValue(argc, argv, i, "--passes")) {
+      passNames = splitList(*v);
+      havePasses = true;
+    } else if (auto v = cli::optionValue(argc, argv, i, "--print-ir-after")) {
+      pipeline.printIRAfter.push_back(*v);
+    } else if (auto v = cli::optionValue(argc, argv, i, "--emit")) {
+      emit = *v;
+      if (emit != "ir" && emit != "dot")
+        return usageError("unknown --emit kind '" + emit + "'; use ir or dot");
+    } else if (auto v = cli::optionValue(argc, argv, i, "--elide-above")) {
+      int64_t n = -1;
+      auto [ptr, ec] = std::from_chars(v->data(), v->data() + v->size(), n);
+      if (ec != std::errc() || ptr != v->data() + v->size() || n < 0)
+        return usageError("--elide-above needs a non-negative integer, got '" + *v + "'");
+      pipeline.elideConstantsAbove = n;
+    } else if (auto v = cli::optionValue(argc, argv, i, "-o")) {
+      outPath = *v;
+    } else if (arg == "--print-ir-after-all") {
+      pipeline.printIRAfterAll = true;
+    } else if (arg == "--verify-each") {
+      pipeline.verifyEach = true;
+    } else if (arg == "--stats") {
+      stats = true;
+    } else if (arg == "--list-passes") {
+      for (const passes::PassInfo &p : passes::allPasses())
+        std::cout << p.name << "\t" << p.doc << '\n';
+      return 0;
+    } else if (int level = cli::parseOptLevel(arg); level != -1) {
+      if (level < 0)
+        return usageError("unknown optimisation level '" + arg + "'; use -O0 to -O3");
+      optLevel = level;
+    } else if (arg == "-h" || arg == "--help") {
+      std::cout << usage;
+      return 0;
+    } else if (arg.size() > 1 && arg[0] == '-') {
+      return usageError("unknown option '" + arg + "'");
+    } else if (!file.empty()) {
+      return usageError("more than one input file: '" + file + "' and '" + arg + "'");
+    } else {
+      file = arg;
+    }
+  }
+  if (file.empty())
+    return usageError("no input file");
+  if (havePasses && optLevel >= 0)
+    return usageError("--passes and -O cannot be combined");
+  for (const std::string &name : pipeline.printIRAfter)
+    if (!passes::findPass(name))
+      return usageError("--print-ir-after names unknown pass '" + name + "'");
+
+  std::vector<std::string> names = {"infer-shapes"};
+  if (optLevel >= 0)
+    names = passes::pipelineForLevel(optLevel);
+  for (const std::string &name : passNames)
+    if (name != "infer-shapes" || names.empty())
+      names.push_back(name);
+
+  SourceManager sm;
+  DiagnosticEngine diags(sm);
+  std::unique_ptr<ir::Graph> graph = cli::loadAndCheck(file, sm, diags);
+  if (!graph)
+    return 1;
+
+  std::ofstream outFile;
+  std::ostream *out = &std::cout;
+  if (!outPath.empty()) {
+    outFile.open(outPath);
+    if (!outFile) {
+      std::cerr << "soma-opt: error: cannot write '" << outPath << "'\n";
+      return 1;
+    }
+    out = &outFile;
+  }
+  pipeline.irOut = out;
+  passes::PassContext ctx(diags);
+  bool ok = passes::runPipeline(*graph, names, ctx, pipeline);
+  diags.render(std::cerr);
+  if (!ok)
+    return 1;
+  if (stats) {
+    std::cerr << "=== soma-opt statistics ===\n";
+    for (auto &[counter, value] : ctx.stats)
+      std::cerr << value << ' ' << counter << '\n';
+  }
+  if (!pipeline.printIRAfterAll && pipeline.printIRAfter.empty()) {
+    ir::PrintOptions printOptions;
+    printOptions.elideConstantsAbove = pipeline.elideConstantsAbove;
+    if (emit == "dot")
+      ir::printDot(*graph, *out);
+    else
+      ir::printGraph(*graph, *out, printOptions);
+  }
+  return 0;
+}
