@@ -108,7 +108,7 @@ private:
                                                    const std::string &what);
   bool evalUnits(const Attr &attr, const std::string &what, int64_t &units);
   bool evalActivation(const Expr &expr, ir::Activation &act);
-  bool evalEpsilon(const Attr &attr, const std::string &what, double &eps);
+  bool evalEpsilon(const Attr &attr, const std::string &what, float &eps);
   std::shared_ptr<Tensor> evalTensor(const Expr &expr, const std::string &what,
                                      const std::string &role, std::vector<int64_t> expected,
                                      TensorRole kind, int64_t fanIn, int64_t fanOut,
@@ -291,14 +291,14 @@ bool Sema::evalUnits(const Attr &attr, const std::string &what, int64_t &units) 
   return true;
 }
 
-bool Sema::evalEpsilon(const Attr &attr, const std::string &what, double &eps) {
+bool Sema::evalEpsilon(const Attr &attr, const std::string &what, float &eps) {
   const Expr &e = attr.value;
-  if (e.kind != Expr::Kind::Number || !(e.number > 0) || !std::isfinite(e.number) ||
-      e.number > FLT_MAX) {
+  if (e.kind != Expr::Kind::Number || !(static_cast<float>(e.number) > 0) ||
+      !std::isfinite(e.number) || e.number > FLT_MAX) {
     diags.error(e.loc, "epsilon of " + what + " must be a positive finite number");
     return false;
   }
-  eps = e.number;
+  eps = static_cast<float>(e.number);
   return true;
 }
 
@@ -348,7 +348,7 @@ bool Sema::evalActivation(const Expr &expr, ir::Activation &act) {
     diags.error(arg.loc, *err);
     return false;
   }
-  act.param = arg.number;
+  act.param = static_cast<float>(arg.number);
   return true;
 }
 
@@ -679,7 +679,7 @@ void Sema::buildLayer(const Stmt &stmt) {
   ir::Activation act;
   if (auto it = attrs.find("activation"); it != attrs.end())
     ok &= evalActivation(it->second->value, act);
-  double epsilon = 1e-5;
+  float epsilon = 1e-5f;
   if (auto it = attrs.find("epsilon"); it != attrs.end())
     ok &= evalEpsilon(*it->second, what, epsilon);
 

@@ -8,6 +8,7 @@
 #include "soma/support/Npy.h"
 
 #include <charconv>
+#include <cstdio>
 #include <cmath>
 #include <iostream>
 #include <map>
@@ -30,6 +31,8 @@ options for run:
                             reference interpreter)
   -O0 .. -O3                optimisation level (default -O2)
   --print-ir                print the optimised graph IR to stderr before running
+  --digits=N                print outputs with N significant digits (1-9) instead
+                            of the shortest text that reads back to the same f32
 
 FILE may hold the network language (.nn) or graph IR text; '-' reads stdin.
 )";
@@ -103,7 +106,15 @@ Expected<Tensor> loadInput(const std::string &name, const std::string &value,
   return t;
 }
 
-void printOutput(const runtime::NamedTensor &out, std::ostream &os) {
+std::string formatValue(float v, int digits) {
+  if (digits == 0 || !std::isfinite(v))
+    return ir::formatFloat(v);
+  char buf[64];
+  std::snprintf(buf, sizeof buf, "%.*g", digits, static_cast<double>(v));
+  return buf;
+}
+
+void printOutput(const runtime::NamedTensor &out, std::ostream &os, int digits) {
   const Tensor &t = out.tensor;
   os << out.name << ": f32" << formatDims(t.dims) << '\n';
   int64_t samples = t.dims.empty() ? 1 : t.dims[0];
@@ -111,7 +122,7 @@ void printOutput(const runtime::NamedTensor &out, std::ostream &os) {
   for (int64_t n = 0; n < samples; ++n) {
     os << out.name << '[' << n << "]:";
     for (int64_t i = 0; i < per; ++i)
-      os << ' ' << ir::formatFloat(t.values[n * per + i]);
+      os << ' ' << formatValue(t.values[n * per + i], digits);
     os << '\n';
   }
 }
@@ -122,6 +133,7 @@ int runCommand(int argc, char **argv, bool checkOnly) {
   std::string engine = "interp";
   int optLevel = 2;
   bool printIR = false;
+  int digits = 0;
   for (int i = 2; i < argc; ++i) {
     std::string arg = argv[i];
     auto splitNameValue = [&](const std::string &v, const char *opt,
@@ -143,6 +155,10 @@ int runCommand(int argc, char **argv, bool checkOnly) {
       engine = *v;
       if (engine != "interp")
         return usageError("unknown engine '" + engine + "'; available: interp");
+    } else if (auto v = cli::optionValue(argc, argv, i, "--digits")) {
+      if (v->size() != 1 || (*v)[0] < '1' || (*v)[0] > '9')
+        return usageError("--digits needs a number from 1 to 9, got '" + *v + "'");
+      digits = (*v)[0] - '0';
     } else if (int level = cli::parseOptLevel(arg); level != -1) {
       if (level < 0)
         return usageError("unknown optimisation level '" + arg + "'; use -O0 to -O3");
@@ -216,7 +232,7 @@ int runCommand(int argc, char **argv, bool checkOnly) {
     return 1;
   }
   for (const runtime::NamedTensor &out : *outputs) {
-    printOutput(out, std::cout);
+    printOutput(out, std::cout, digits);
     if (auto it = outputFiles.find(out.name); it != outputFiles.end()) {
       Expected<bool> written = writeNpy(it->second, out.tensor);
       if (!written) {

@@ -31,12 +31,14 @@ std::optional<ActKind> actFromName(std::string_view name) {
   return std::nullopt;
 }
 
-Activation makeActivation(ActKind kind) { return Activation{kind, actDefaultParam(kind)}; }
+Activation makeActivation(ActKind kind) {
+  return Activation{kind, static_cast<float>(actDefaultParam(kind))};
+}
 
 std::string Activation::str() const {
   std::string s = actName(kind);
   if (const char *p = actParamName(kind))
-    s += std::string("(") + p + " = " + formatFloat(static_cast<float>(param)) + ")";
+    s += std::string("(") + p + " = " + formatFloat(param) + ")";
   return s;
 }
 

@@ -155,9 +155,11 @@ bool IRParser::parseActivation(Activation &act) {
   if (!tok.isIdent(param))
     return fail(std::string("expected '") + param + "', got " + describeToken(tok));
   consume();
+  double value;
   if (!expect(TokKind::Equal, "after the parameter name") ||
-      !parseNumber(act.param, "as the parameter value"))
+      !parseNumber(value, "as the parameter value"))
     return false;
+  act.param = static_cast<float>(value);
   return expect(TokKind::RParen, "after the parameter");
 }
 
@@ -228,8 +230,11 @@ bool IRParser::parseOp(Graph &graph) {
     consume();
     if (!expect(TokKind::Equal, "after the attribute name"))
       return false;
-    if (attr == "fn" ? !parseActivation(op->fn) : !parseNumber(op->epsilon, "for epsilon"))
+    double epsilon = 0;
+    if (attr == "fn" ? !parseActivation(op->fn) : !parseNumber(epsilon, "for epsilon"))
       return false;
+    if (attr == "epsilon")
+      op->epsilon = static_cast<float>(epsilon);
     if (!expect(TokKind::RBrace, "after the attributes"))
       return false;
   } else if (opAttrs(kind) == OpAttrs::Fn) {

@@ -61,7 +61,7 @@ void printGraph(const Graph &graph, std::ostream &os, const PrintOptions &option
       os << " {fn = " << op.fn.str() << '}';
       break;
     case OpAttrs::Epsilon:
-      os << " {epsilon = " << formatFloat(static_cast<float>(op.epsilon)) << '}';
+      os << " {epsilon = " << formatFloat(op.epsilon) << '}';
       break;
     }
     os << " : " << op.type.str();

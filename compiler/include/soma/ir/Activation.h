@@ -27,7 +27,8 @@ const char *actFormula(ActKind kind);
 
 struct Activation {
   ActKind kind = ActKind::Identity;
-  double param = 0.0;
+  /// Stored as f32, like every number in a network, so IR text round-trips.
+  float param = 0.0f;
 
   /// "relu", "leaky_relu(alpha = 0.01)"
   std::string str() const;

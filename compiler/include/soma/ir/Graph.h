@@ -61,7 +61,7 @@ public:
   /// OpAttrs::Fn
   Activation fn;
   /// OpAttrs::Epsilon
-  double epsilon = 1e-5;
+  float epsilon = 1e-5f;
   /// Const: the data, row-major, shape == type.dims. Shared so that copies
   /// of a graph (and passes) need not duplicate large weights.
   std::shared_ptr<const Tensor> data;

@@ -1,0 +1,60 @@
+// The diagnostic format: location, message, source line and caret.
+#include "soma/support/Diagnostics.h"
+
+#include <gtest/gtest.h>
+
+using namespace soma;
+
+TEST(Diagnostics, RendersLocationLineAndCaret) {
+  SourceManager sm;
+  uint32_t f = sm.addBuffer("net.nn", "network n {\n  input x: f64[2]\n}\n");
+  DiagnosticEngine diags(sm);
+  diags.error({f, 2, 12}, "bad type");
+  diags.note({f, 1, 9}, "network here");
+  EXPECT_EQ(diags.renderToString(), "net.nn:2:12: error: bad type\n"
+                                    "  input x: f64[2]\n"
+                                    "           ^\n"
+                                    "net.nn:1:9: note: network here\n"
+                                    "network n {\n"
+                                    "        ^\n");
+  EXPECT_EQ(diags.errorCount(), 1u);
+}
+
+TEST(Diagnostics, NoLocationUsesToolPrefix) {
+  SourceManager sm;
+  DiagnosticEngine diags(sm);
+  diags.error({}, "unknown pass 'x'");
+  EXPECT_EQ(diags.renderToString(), "soma: error: unknown pass 'x'\n");
+}
+
+TEST(Diagnostics, WarningsAreNotErrors) {
+  SourceManager sm;
+  uint32_t f = sm.addBuffer("a", "x\n");
+  DiagnosticEngine diags(sm);
+  diags.warning({f, 1, 1}, "unused");
+  EXPECT_FALSE(diags.hasErrors());
+  EXPECT_NE(diags.renderToString().find("1:1: warning: unused"), std::string::npos);
+}
+
+TEST(Diagnostics, ErrorLimitStopsFlood) {
+  SourceManager sm;
+  uint32_t f = sm.addBuffer("a", "x\n");
+  DiagnosticEngine diags(sm);
+  diags.errorLimit = 3;
+  for (int i = 0; i < 100; ++i) {
+    diags.error({f, 1, 1}, "e");
+    diags.note({f, 1, 1}, "n");
+  }
+  EXPECT_EQ(diags.errorCount(), 100u);
+  // Three errors with their notes, then the "too many errors" line.
+  EXPECT_EQ(diags.diagnostics().size(), 7u);
+  EXPECT_EQ(diags.diagnostics().back().message, "too many errors emitted, stopping now");
+}
+
+TEST(SourceManager, LineTextHandlesCRLFAndMissingLines) {
+  SourceManager sm;
+  uint32_t f = sm.addBuffer("a", "one\r\ntwo");
+  EXPECT_EQ(sm.lineText({f, 1, 1}), "one");
+  EXPECT_EQ(sm.lineText({f, 2, 1}), "two");
+  EXPECT_EQ(sm.lineText({f, 3, 1}), "");
+}
