@@ -294,7 +294,7 @@ bool Sema::evalUnits(const Attr &attr, const std::string &what, int64_t &units) 
 bool Sema::evalEpsilon(const Attr &attr, const std::string &what, float &eps) {
   const Expr &e = attr.value;
   if (e.kind != Expr::Kind::Number || !(static_cast<float>(e.number) > 0) ||
-      !std::isfinite(e.number) || e.number > FLT_MAX) {
+      !std::isfinite(static_cast<float>(e.number))) {
     diags.error(e.loc, "epsilon of " + what + " must be a positive finite number");
     return false;
   }
@@ -353,7 +353,7 @@ bool Sema::evalActivation(const Expr &expr, ir::Activation &act) {
 }
 
 bool Sema::fitsF32(const Expr &num) {
-  if (std::isfinite(num.number) && std::fabs(num.number) > FLT_MAX) {
+  if (std::isfinite(num.number) && !std::isfinite(static_cast<float>(num.number))) {
     diags.error(num.loc, "value " + std::to_string(num.number) + " does not fit in f32");
     return false;
   }

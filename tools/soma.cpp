@@ -64,7 +64,7 @@ Expected<Tensor> parseValues(const std::string &name, const std::string &text,
     auto [ptr, ec] = std::from_chars(first, last, v);
     if (item.empty() || ec != std::errc() || ptr != last)
       return Error{"input '" + name + "': '" + item + "' is not a number"};
-    if (std::isfinite(v) && std::fabs(v) > 3.4028234663852886e38)
+    if (std::isfinite(v) && !std::isfinite(static_cast<float>(v)))
       return Error{"input '" + name + "': " + item + " does not fit in f32"};
     values.push_back(static_cast<float>(v));
     if (end < text.size() && text[end] == ';')

@@ -193,7 +193,7 @@ bool IRParser::parseOp(Graph &graph) {
         double v;
         if (!parseNumber(v, "in constant data"))
           return false;
-        if (std::isfinite(v) && std::fabs(v) > 3.4028234663852886e38)
+        if (std::isfinite(v) && !std::isfinite(static_cast<float>(v)))
           return fail("constant value does not fit in f32");
         if (static_cast<int64_t>(data->values.size()) >= kMaxTensorElements)
           return fail("constant exceeds the limit of " + std::to_string(kMaxTensorElements) +
