@@ -1,0 +1,98 @@
+// How long the front of the pipeline takes: network text to a checked,
+// optimised graph, for the MLP the compile-speed goal names (784-512-512-10),
+// with seeded weights and with every weight written inline. The JIT's share
+// of the goal is measured when the JIT exists; this is the part before it.
+#include "soma/frontend/Frontend.h"
+#include "soma/passes/Passes.h"
+#include "soma/runtime/Interpreter.h"
+
+#include <benchmark/benchmark.h>
+
+#include <cstdio>
+#include <random>
+#include <stdexcept>
+
+using namespace soma;
+
+namespace {
+
+const char *const mlpSeeded = R"(network mlp {
+  input x: f32[784]
+  dense fc1(x)   { units = 512; weights = he(seed = 1); bias = zeros; activation = relu }
+  dense fc2(fc1) { units = 512; weights = he(seed = 2); bias = zeros; activation = relu }
+  dense fc3(fc2) { units = 10; weights = xavier(seed = 3); activation = softmax }
+  output fc3
+})";
+
+/// The same MLP with all 669,706 parameters written as literals.
+std::string mlpInline() {
+  std::mt19937 rng(7);
+  std::uniform_real_distribution<float> dist(-0.1f, 0.1f);
+  std::string text = "network mlp {\n  input x: f32[784]\n";
+  auto layer = [&](const char *name, const char *in, int units, int inputs, const char *act) {
+    text += std::string("  dense ") + name + "(" + in + ") { units = " + std::to_string(units) +
+            "\n    weights = [";
+    char buf[32];
+    for (int o = 0; o < units; ++o) {
+      text += o ? ",\n      [" : "[";
+      for (int i = 0; i < inputs; ++i) {
+        std::snprintf(buf, sizeof buf, i ? ", %.6g" : "%.6g", static_cast<double>(dist(rng)));
+        text += buf;
+      }
+      text += "]";
+    }
+    text += std::string("]\n    activation = ") + act + " }\n";
+  };
+  layer("fc1", "x", 512, 784, "relu");
+  layer("fc2", "fc1", 512, 512, "relu");
+  layer("fc3", "fc2", 10, 512, "softmax");
+  return text + "  output fc3\n}\n";
+}
+
+std::unique_ptr<ir::Graph> compileText(const std::string &text) {
+  SourceManager sm;
+  DiagnosticEngine diags(sm);
+  auto graph = frontend::loadGraph(sm.addBuffer("mlp.nn", text), sm, diags);
+  passes::PassContext ctx(diags);
+  if (!graph || !passes::runPipeline(*graph, passes::pipelineForLevel(2), ctx, {}))
+    throw std::runtime_error(diags.renderToString());
+  return graph;
+}
+
+void BM_FrontendSeededMLP(benchmark::State &state) {
+  for (auto _ : state)
+    benchmark::DoNotOptimize(compileText(mlpSeeded));
+}
+BENCHMARK(BM_FrontendSeededMLP)->Unit(benchmark::kMillisecond);
+
+void BM_FrontendInlineMLP(benchmark::State &state) {
+  std::string text = mlpInline();
+  for (auto _ : state)
+    benchmark::DoNotOptimize(compileText(text));
+  state.SetBytesProcessed(static_cast<int64_t>(state.iterations() * text.size()));
+}
+BENCHMARK(BM_FrontendInlineMLP)->Unit(benchmark::kMillisecond);
+
+/// The oracle's speed, for scale: it is written to be obviously right, not fast.
+void BM_InterpreterMLP(benchmark::State &state) {
+  auto graph = compileText(mlpSeeded);
+  runtime::NamedTensor x{"x", Tensor({state.range(0), 784})};
+  for (size_t i = 0; i < x.tensor.values.size(); ++i)
+    x.tensor.values[i] = static_cast<float>(i % 17) * 0.05f;
+  runtime::Interpreter interp(*graph);
+  for (auto _ : state) {
+    auto out = interp.run({x});
+    if (!out)
+      throw std::runtime_error(out.error());
+    benchmark::DoNotOptimize(out->front().tensor.values.data());
+  }
+  // 2 flops per multiply-add.
+  double flops = 2.0 * (784 * 512 + 512 * 512 + 512 * 10) * static_cast<double>(state.range(0));
+  state.counters["GFLOP/s"] =
+      benchmark::Counter(flops * static_cast<double>(state.iterations()) / 1e9, benchmark::Counter::kIsRate);
+}
+BENCHMARK(BM_InterpreterMLP)->Arg(1)->Arg(64)->Unit(benchmark::kMillisecond);
+
+} // namespace
+
+BENCHMARK_MAIN();
