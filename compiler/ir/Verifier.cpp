@@ -4,6 +4,7 @@
 #include "soma/ir/Verifier.h"
 #include "soma/ir/ShapeInference.h"
 
+#include <algorithm>
 #include <cmath>
 #include <unordered_map>
 #include <unordered_set>
@@ -44,8 +45,10 @@ bool verifyGraph(const Graph &graph, DiagnosticEngine &diags) {
 
     switch (op.kind) {
     case OpKind::Input:
-      if (!op.type.batched || op.type.dims.empty())
-        diags.error(op.loc, what + " must have type f32[N, dims...], got " + op.type.str());
+      if (!op.type.batched || op.type.dims.empty() ||
+          std::find(op.type.dims.begin(), op.type.dims.end(), 0) != op.type.dims.end())
+        diags.error(op.loc, what + " must have type f32[N, dims...] with every dim >= 1, got " +
+                                op.type.str());
       if (!op.operands.empty())
         diags.error(op.loc, what + " takes no operands");
       continue;
