@@ -72,9 +72,16 @@ private:
   Token tok;
 };
 
+/// A statement keyword that cannot be an attribute name ('activation' can)
+/// at the start of a line: the statement before it lacks its closing '}'.
+bool startsStatementInBody(const Token &tok) {
+  return tok.startsLine && isStatementKeyword(tok) && !tok.isIdent("activation");
+}
+
 /// Skips tokens until the next statement keyword that starts a line at
-/// statement level, or the '}' closing the network. `depth` is how many
-/// braces of the broken statement are still open.
+/// statement level (or, in a body left open, one that cannot be an attribute
+/// name), or the '}' closing the network. `depth` is how many braces of the
+/// broken statement are still open.
 void NetworkParser::recover(unsigned depth) {
   for (;;) {
     if (tok.is(TokKind::Eof))
@@ -85,7 +92,8 @@ void NetworkParser::recover(unsigned depth) {
       if (depth == 0)
         return;
       --depth;
-    } else if (depth == 0 && tok.startsLine && isStatementKeyword(tok)) {
+    } else if ((depth == 0 && tok.startsLine && isStatementKeyword(tok)) ||
+               startsStatementInBody(tok)) {
       return;
     }
     consume();
@@ -169,6 +177,7 @@ bool NetworkParser::parseExpr(Expr &expr, unsigned nesting) {
       if (!expr.elems.empty() && !expect(TokKind::Comma, "between arguments"))
         return false;
       std::string argName;
+      SourceLoc argLoc = tok.loc;
       // `name = value` or a positional value.
       if (tok.is(TokKind::Ident)) {
         Token first = tok;
@@ -188,7 +197,8 @@ bool NetworkParser::parseExpr(Expr &expr, unsigned nesting) {
             inner.kind = Expr::Kind::Number;
             inner.number = first.text == "inf" ? INFINITY : NAN;
           } else if (tok.is(TokKind::LParen)) {
-            return fail("a call cannot be the argument of '" + expr.text + "'");
+            diags.error(first.loc, "a call cannot be the argument of '" + expr.text + "'");
+            return false;
           } else {
             inner.kind = Expr::Kind::Ident;
           }
@@ -200,6 +210,7 @@ bool NetworkParser::parseExpr(Expr &expr, unsigned nesting) {
           return false;
       }
       expr.argNames.push_back(argName);
+      expr.argLocs.push_back(argLoc);
     }
     consume();
     return true;
@@ -268,12 +279,20 @@ bool NetworkParser::parseLayer(Stmt &stmt, unsigned &depth) {
   consume();
   if (!tok.is(TokKind::LBrace))
     return true;
+  SourceLoc braceLoc = tok.loc;
   consume();
   depth = 1;
   while (!tok.is(TokKind::RBrace)) {
     if (tok.is(TokKind::Semi)) {
       consume();
       continue;
+    }
+    if (startsStatementInBody(tok)) {
+      fail("expected '}' to close the attributes of '" + stmt.name + "', got " +
+           describeToken(tok));
+      diags.note(braceLoc, "'{' opened here");
+      depth = 0;
+      return false;
     }
     Attr attr;
     if (!expectName(attr.name, attr.loc, "an attribute name or '}'") ||

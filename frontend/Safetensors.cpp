@@ -243,7 +243,10 @@ Expected<SafetensorsFile> SafetensorsFile::parse(std::string bytes, std::string 
       }
       if (!haveDtype || !haveShape || !haveOffsets)
         return fail("tensor '" + name + "' lacks dtype, shape or data_offsets");
-      if (entry.begin > entry.end || entry.end > dataSize)
+      if (entry.begin > entry.end)
+        return fail("tensor '" + name + "' has data_offsets [" + std::to_string(entry.begin) +
+                    ", " + std::to_string(entry.end) + "] that end before they begin");
+      if (entry.end > dataSize)
         return fail("tensor '" + name + "' has data_offsets [" + std::to_string(entry.begin) +
                     ", " + std::to_string(entry.end) + "] outside the " +
                     std::to_string(dataSize) + "-byte data section (truncated file?)");

@@ -11,12 +11,14 @@
 #include "soma/frontend/Frontend.h"
 #include "soma/frontend/Initializers.h"
 #include "soma/frontend/Safetensors.h"
+#include "soma/ir/Printer.h"
 #include "soma/ir/ShapeInference.h"
 #include "soma/ir/Verifier.h"
 #include "soma/support/Npy.h"
 
 #include <algorithm>
 #include <cfloat>
+#include <charconv>
 #include <cmath>
 #include <map>
 #include <set>
@@ -26,15 +28,20 @@ namespace soma::frontend {
 
 namespace {
 
-/// Levenshtein distance, for "did you mean" suggestions.
+/// Edit distance counting a swap of adjacent characters as one edit
+/// (optimal string alignment), for "did you mean" suggestions.
 size_t editDistance(const std::string &a, const std::string &b) {
-  std::vector<size_t> prev(b.size() + 1), cur(b.size() + 1);
+  std::vector<size_t> prev2(b.size() + 1), prev(b.size() + 1), cur(b.size() + 1);
   for (size_t j = 0; j <= b.size(); ++j)
     prev[j] = j;
   for (size_t i = 1; i <= a.size(); ++i) {
     cur[0] = i;
-    for (size_t j = 1; j <= b.size(); ++j)
+    for (size_t j = 1; j <= b.size(); ++j) {
       cur[j] = std::min({prev[j] + 1, cur[j - 1] + 1, prev[j - 1] + (a[i - 1] != b[j - 1])});
+      if (i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1])
+        cur[j] = std::min(cur[j], prev2[j - 2] + 1);
+    }
+    std::swap(prev2, prev);
     std::swap(prev, cur);
   }
   return prev[b.size()];
@@ -44,7 +51,13 @@ size_t editDistance(const std::string &a, const std::string &b) {
 std::string suggest(const std::string &name, const std::vector<std::string> &candidates) {
   std::string best;
   size_t bestDist = std::max<size_t>(1, name.size() / 3) + 1;
+  // The distance is quadratic in the lengths: no typo hunt in huge names.
+  if (name.size() > 256)
+    return best;
   for (const std::string &c : candidates) {
+    // The distance is at least the difference in length.
+    if ((c.size() > name.size() ? c.size() - name.size() : name.size() - c.size()) >= bestDist)
+      continue;
     size_t d = editDistance(name, c);
     if (d < bestDist) {
       bestDist = d;
@@ -52,6 +65,19 @@ std::string suggest(const std::string &name, const std::vector<std::string> &can
     }
   }
   return best.empty() ? "" : "; did you mean '" + best + "'?";
+}
+
+/// Shortest text that reads back to `v`, as written in a .nn file ("1e+39").
+std::string formatNumber(double v) {
+  char buf[64];
+  auto [end, ec] = std::to_chars(buf, buf + sizeof buf, v);
+  (void)ec;
+  return std::string(buf, end);
+}
+
+/// "1 element", "3 elements"
+std::string elements(size_t n) {
+  return std::to_string(n) + (n == 1 ? " element" : " elements");
 }
 
 /// What each layer kind takes.
@@ -335,8 +361,8 @@ bool Sema::evalActivation(const Expr &expr, ir::Activation &act) {
     return true;
   const Expr &arg = expr.elems[0];
   if (!expr.argNames[0].empty() && expr.argNames[0] != param) {
-    diags.error(arg.loc, "activation '" + expr.text + "' has no parameter '" + expr.argNames[0] +
-                             "'; its parameter is '" + param + "'");
+    diags.error(expr.argLocs[0], "activation '" + expr.text + "' has no parameter '" +
+                                     expr.argNames[0] + "'; its parameter is '" + param + "'");
     return false;
   }
   if (arg.kind != Expr::Kind::Number) {
@@ -354,7 +380,7 @@ bool Sema::evalActivation(const Expr &expr, ir::Activation &act) {
 
 bool Sema::fitsF32(const Expr &num) {
   if (std::isfinite(num.number) && !std::isfinite(static_cast<float>(num.number))) {
-    diags.error(num.loc, "value " + std::to_string(num.number) + " does not fit in f32");
+    diags.error(num.loc, "value " + formatNumber(num.number) + " does not fit in f32");
     return false;
   }
   return true;
@@ -372,10 +398,9 @@ std::shared_ptr<Tensor> Sema::evalArray(const Expr &expr) {
       if (e->kind != Expr::Kind::Array || e->elems.size() != len) {
         diags.error(e->loc, "ragged array: expected " +
                                 (e->kind == Expr::Kind::Array ? std::string("") : "an array of ") +
-                                std::to_string(len) + " elements" +
-                                (e->kind == Expr::Kind::Array
-                                     ? ", got " + std::to_string(e->elems.size())
-                                     : ""));
+                                elements(len) + ", got " +
+                                (e->kind == Expr::Kind::Array ? std::to_string(e->elems.size())
+                                                              : std::string("a single value")));
         return nullptr;
       }
       for (const Expr &child : e->elems)
@@ -394,6 +419,11 @@ std::shared_ptr<Tensor> Sema::evalArray(const Expr &expr) {
   size_t i = 0;
   if (level.front()->kind != Expr::Kind::Array)
     for (const Expr *e : level) {
+      if (e->kind == Expr::Kind::Array) {
+        diags.error(e->loc, "ragged array: expected a number, got an array of " +
+                                elements(e->elems.size()));
+        return nullptr;
+      }
       if (e->kind != Expr::Kind::Number) {
         diags.error(e->loc, "array elements must be numbers");
         return nullptr;
@@ -425,12 +455,12 @@ std::shared_ptr<Tensor> Sema::evalCall(const Expr &expr, const std::vector<int64
         std::string takes;
         for (const char *p : params)
           takes += (takes.empty() ? "" : ", ") + std::string(p);
-        diags.error(expr.elems[i].loc, "'" + fn + "' has no parameter '" + name + "'" +
-                                           (takes.empty() ? "" : "; it takes " + takes));
+        diags.error(expr.argLocs[i], "'" + fn + "' has no parameter '" + name + "'" +
+                                         (takes.empty() ? "" : "; it takes " + takes));
         return false;
       }
       if (!bound.emplace(name, &expr.elems[i]).second) {
-        diags.error(expr.elems[i].loc, "parameter '" + name + "' of '" + fn + "' is given twice");
+        diags.error(expr.argLocs[i], "parameter '" + name + "' of '" + fn + "' is given twice");
         return false;
       }
     }
@@ -538,7 +568,8 @@ std::shared_ptr<Tensor> Sema::evalCall(const Expr &expr, const std::vector<int64
     ok = bindArgs({"low", "high", "seed"}, bound) && number(bound, "low", -1, spec.a) &&
          number(bound, "high", 1, spec.b);
     if (ok && !(spec.a < spec.b)) {
-      diags.error(expr.loc, "'uniform' needs low < high");
+      diags.error(expr.loc, "'uniform' needs low < high, got low = " + formatNumber(spec.a) +
+                                ", high = " + formatNumber(spec.b));
       ok = false;
     }
   } else if (fn == "normal") {
@@ -620,8 +651,12 @@ std::shared_ptr<Tensor> Sema::evalTensor(const Expr &expr, const std::string &wh
   bool flatRowOk = acceptFlatRow && expected.size() == 2 && expected[0] == 1 &&
                    t->dims == std::vector<int64_t>{expected[1]};
   if (t->dims != expected && !flatRowOk) {
-    diags.error(expr.loc, what + " expects " + role + " " + formatDims(expected) + ", got " +
-                              formatDims(t->dims) + from);
+    // A neuron's weights are usually written as one flat row: say so.
+    bool flatRow = acceptFlatRow && t->dims.size() == 1 && expected.size() == 2 &&
+                   expected[0] == 1;
+    diags.error(expr.loc, what + " expects " + role + " " +
+                              formatDims(flatRow ? std::vector<int64_t>{expected[1]} : expected) +
+                              ", got " + formatDims(t->dims) + from);
     return nullptr;
   }
   t->dims = expected;
@@ -636,7 +671,7 @@ void Sema::buildLayer(const Stmt &stmt) {
                            ? std::to_string(kind->minOperands)
                            : "at least " + std::to_string(kind->minOperands);
     diags.error(stmt.nameLoc, what + " takes " + want + " operand" +
-                                  (kind->minOperands == 1 && kind->maxOperands == 1 ? "" : "s") +
+                                  (kind->minOperands == 1 ? "" : "s") +
                                   ", got " + std::to_string(stmt.operands.size()));
     broken.insert(stmt.name);
     return;
@@ -740,7 +775,7 @@ void Sema::buildLayer(const Stmt &stmt) {
         if (neg != v.end()) {
           diags.error(var->loc, "variance of " + what + " must be >= 0; element " +
                                     std::to_string(neg - v.begin()) + " is " +
-                                    std::to_string(*neg));
+                                    ir::formatFloat(*neg));
           ok = false;
         }
       }

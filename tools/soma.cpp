@@ -107,6 +107,8 @@ Expected<Tensor> loadInput(const std::string &name, const std::string &value,
 }
 
 std::string formatValue(float v, int digits) {
+  if (std::isnan(v))
+    return "nan"; // not "-nan": the sign bit of a NaN means nothing
   if (digits == 0 || !std::isfinite(v))
     return ir::formatFloat(v);
   char buf[64];

@@ -46,7 +46,7 @@ std::optional<std::string> checkActParam(ActKind kind, double param) {
   const char *p = actParamName(kind);
   if (!p)
     return std::nullopt;
-  if (!std::isfinite(param) || std::fabs(param) > 3.0e38)
+  if (!std::isfinite(param) || !std::isfinite(static_cast<float>(param)))
     return std::string(actName(kind)) + " parameter '" + p + "' must be a finite f32 value";
   return std::nullopt;
 }

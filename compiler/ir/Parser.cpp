@@ -107,6 +107,7 @@ bool IRParser::parseInteger(int64_t &value, const char *context) {
 }
 
 bool IRParser::parseType(TensorType &type) {
+  SourceLoc loc = tok.loc;
   if (!tok.isIdent("f32"))
     return fail("expected a type such as f32[N, 4], got " + describeToken(tok));
   consume();
@@ -132,9 +133,11 @@ bool IRParser::parseType(TensorType &type) {
   }
   consume();
   int64_t count;
-  if (!checkedElementCount(type.dims, count))
-    return fail("type " + type.str() + " exceeds the limit of " +
-                std::to_string(kMaxTensorElements) + " elements");
+  if (!checkedElementCount(type.dims, count)) {
+    diags.error(loc, "type " + type.str() + " exceeds the limit of " +
+                         std::to_string(kMaxTensorElements) + " elements");
+    return false;
+  }
   return true;
 }
 
@@ -246,9 +249,12 @@ bool IRParser::parseOp(Graph &graph) {
   if (data) {
     int64_t count;
     checkedElementCount(op->type.dims, count);
-    if (count != data->numElements())
-      return fail("constant '%" + name + "' has " + std::to_string(data->numElements()) +
-                  " values but type " + op->type.str() + " holds " + std::to_string(count));
+    if (count != data->numElements()) {
+      diags.error(loc, "constant '%" + name + "' has " + std::to_string(data->numElements()) +
+                           " values but type " + op->type.str() + " holds " +
+                           std::to_string(count));
+      return false;
+    }
     data->dims = op->type.dims;
     op->data = std::move(data);
   } else if (elided) {
@@ -265,8 +271,9 @@ bool IRParser::parseOp(Graph &graph) {
         !expect(TokKind::RParen, "after a location"))
       return false;
   }
-  if (!values.emplace(name, op).second) {
+  if (auto [it, inserted] = values.emplace(name, op); !inserted) {
     diags.error(loc, "value '%" + name + "' is defined twice");
+    diags.note(it->second->loc, "previous definition is here");
     return false;
   }
   return true;

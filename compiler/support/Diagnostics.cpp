@@ -6,6 +6,9 @@
 
 namespace soma {
 
+/// Source lines longer than this are not shown under a diagnostic.
+constexpr size_t kMaxExcerptLength = 4096;
+
 void DiagnosticEngine::add(Severity severity, SourceLoc loc, std::string message) {
   if (severity == Severity::Note) {
     if (!droppingNotes)
@@ -66,13 +69,17 @@ void DiagnosticEngine::render(std::ostream &os) const {
     if (!d.loc.isValid())
       continue;
     std::string_view line = sm.lineText(d.loc);
-    if (line.empty())
+    // Like clang, show no excerpt of a huge line (generated or garbage), so
+    // each diagnostic stays a few lines long.
+    if (line.empty() || line.size() > kMaxExcerptLength)
       continue;
     os << line << '\n';
-    // Keep tabs so the caret lines up under the token in a terminal.
+    // Keep tabs so the caret lines up under the token in a terminal; a
+    // UTF-8 character takes one column however many bytes it has.
     std::string caret;
     for (uint32_t i = 1; i < d.loc.col && i <= line.size(); ++i)
-      caret += line[i - 1] == '\t' ? '\t' : ' ';
+      if ((static_cast<unsigned char>(line[i - 1]) & 0xC0) != 0x80)
+        caret += line[i - 1] == '\t' ? '\t' : ' ';
     os << caret << "^\n";
   }
 }

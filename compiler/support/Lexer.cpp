@@ -157,12 +157,14 @@ Token Lexer::lexString() {
       diags.error(loc, "unterminated string");
       return make(TokKind::Error, loc);
     }
+    SourceLoc charLoc = here();
     advance();
     if (c == '"')
       break;
     if (c == '\\') {
       char e = peek();
-      SourceLoc escLoc = here();
+      if (pos >= text.size() || e == '\n')
+        continue; // a backslash ending the line: the string is unterminated
       advance();
       switch (e) {
       case '\\':
@@ -176,7 +178,8 @@ Token Lexer::lexString() {
         value += '\t';
         break;
       default:
-        diags.error(escLoc, std::string("unknown escape sequence '\\") + (e ? std::string(1, e) : "") + "'");
+        diags.error(charLoc, std::string("unknown escape sequence '\\") +
+                                 (e ? std::string(1, e) : "") + "'");
         break;
       }
       continue;
@@ -256,12 +259,17 @@ Token Lexer::lexToken() {
   default:
     break;
   }
-  // Consume the rest of a UTF-8 sequence so one stray character gives one error.
+  // Consume the rest of a UTF-8 sequence so one stray character gives one
+  // error, and show a well-formed one as written.
   unsigned char uc = static_cast<unsigned char>(c);
+  size_t start = pos - 1;
   if (uc >= 0xC0)
     while ((static_cast<unsigned char>(peek()) & 0xC0) == 0x80)
       advance();
   std::string shown = std::isprint(uc) ? std::string(1, c) : "\\x" + std::string(1, "0123456789abcdef"[uc >> 4]) + "0123456789abcdef"[uc & 15];
+  size_t utf8Length = uc >= 0xF8 ? 0 : uc >= 0xF0 ? 4 : uc >= 0xE0 ? 3 : uc >= 0xC0 ? 2 : 0;
+  if (utf8Length && pos - start == utf8Length)
+    shown = std::string(text.substr(start, utf8Length));
   diags.error(loc, "unexpected character '" + shown + "'");
   return make(TokKind::Error, loc);
 }

@@ -41,6 +41,11 @@ struct HeaderScanner {
     }
     return false;
   }
+  /// True when the next non-space character is `c`, without consuming it.
+  bool at(char c) {
+    skipSpace();
+    return pos < s.size() && s[pos] == c;
+  }
   bool string(std::string &out) {
     skipSpace();
     if (pos >= s.size() || (s[pos] != '\'' && s[pos] != '"'))
@@ -136,7 +141,9 @@ Expected<NpyArray> parseNpy(const std::string &bytes, const std::string &what) {
         if (shape.size() == kMaxRank)
           return fail("rank exceeds the limit of " + std::to_string(kMaxRank));
         shape.push_back(d);
-        sc.eat(',');
+        // Dimensions are separated by ',' (a trailing one is allowed).
+        if (!sc.eat(',') && !sc.at(')'))
+          return fail("malformed 'shape'");
       }
       haveShape = true;
     } else {

@@ -16,7 +16,8 @@ double referenceActivation(const ir::Activation &act, double x) {
   case ActKind::Relu:
     return x > 0 || std::isnan(x) ? x : 0.0;
   case ActKind::LeakyRelu:
-    return x > 0 || std::isnan(x) ? x : act.param * x;
+    // alpha = 0 is relu: the limit at -inf is 0, not 0 * -inf = NaN.
+    return x > 0 || std::isnan(x) ? x : act.param == 0 ? 0.0 : act.param * x;
   case ActKind::Sigmoid:
     return 1.0 / (1.0 + std::exp(-x));
   case ActKind::Tanh:
@@ -26,7 +27,9 @@ double referenceActivation(const ir::Activation &act, double x) {
   case ActKind::Gelu:
     if (std::isinf(x))
       return x > 0 ? x : 0.0;
-    return 0.5 * x * (1.0 + std::erf(x / std::sqrt(2.0)));
+    // erfc(-x / sqrt 2) == 1 + erf(x / sqrt 2), without the cancellation
+    // that loses every digit for x below about -8.
+    return 0.5 * x * std::erfc(-x / std::sqrt(2.0));
   case ActKind::Silu:
     if (std::isinf(x))
       return x > 0 ? x : 0.0;

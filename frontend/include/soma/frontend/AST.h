@@ -20,6 +20,7 @@ struct Expr {
   std::string text;       // String value, Ident name, Call callee
   std::vector<Expr> elems; // Array elements, Call arguments
   std::vector<std::string> argNames; // Call: per argument, "" when positional
+  std::vector<SourceLoc> argLocs;    // Call: per argument, its name or value
 };
 
 struct Attr {
