@@ -110,8 +110,8 @@ bool NetworkParser::parseNumberLiteral(Expr &expr, bool negative, SourceLoc loc)
     auto [ptr, ec] = std::from_chars(first, last, expr.number);
     if (ec == std::errc::result_out_of_range) {
       // from_chars reports underflow too; a tiny literal rounds to zero.
-      bool tiny = tok.text.find_first_of("eE") != std::string::npos &&
-                  tok.text.find("e-") != std::string::npos;
+      bool tiny = tok.text.find("e-") != std::string::npos ||
+                  tok.text.find("E-") != std::string::npos;
       if (!tiny)
         return fail("number " + tok.text + " is too large");
       expr.number = 0;
@@ -119,6 +119,7 @@ bool NetworkParser::parseNumberLiteral(Expr &expr, bool negative, SourceLoc loc)
       return fail("malformed number '" + tok.text + "'");
     }
     expr.isInteger = tok.isIntegerLiteral;
+    expr.text = tok.text; // integers (seeds) are read exactly from the spelling
   } else {
     return fail("expected a number after '-', got " + describeToken(tok));
   }

@@ -551,7 +551,6 @@ std::shared_ptr<Tensor> Sema::evalCall(const Expr &expr, const std::vector<int64
   }
 
   InitSpec spec;
-  double seed = 0;
   bool ok = true;
   if (fn == "zeros" || fn == "ones") {
     spec.kind = fn == "zeros" ? InitKind::Zeros : InitKind::Ones;
@@ -596,14 +595,16 @@ std::shared_ptr<Tensor> Sema::evalCall(const Expr &expr, const std::vector<int64
   if (!ok)
     return nullptr;
   if (auto it = bound.find("seed"); it != bound.end()) {
+    // Read from the spelling, not the double, so every 64-bit seed is distinct.
     const Expr &s = *it->second;
-    if (s.kind != Expr::Kind::Number || !s.isInteger || s.number < 0 || s.number > 0x1p63) {
-      diags.error(s.loc, "seed must be a non-negative integer below 2^63");
+    const char *first = s.text.data(), *last = first + s.text.size();
+    auto [ptr, ec] = std::from_chars(first, last, spec.seed);
+    if (s.kind != Expr::Kind::Number || !s.isInteger || s.number < 0 || ec != std::errc() ||
+        ptr != last) {
+      diags.error(s.loc, "seed must be an integer from 0 to 18446744073709551615");
       return nullptr;
     }
-    seed = s.number;
   }
-  spec.seed = static_cast<uint64_t>(seed);
   auto t = std::make_shared<Tensor>(expected);
   fillInitializer(*t, spec, std::max<int64_t>(fanIn, 1), std::max<int64_t>(fanOut, 1));
   from = "";
@@ -727,8 +728,22 @@ void Sema::buildLayer(const Stmt &stmt) {
       return;
     }
     ir::Op *x = ins[0];
-    if (ins.size() > 1)
+    if (ins.size() > 1) {
+      // The operands are joined along their last axis; say so in the
+      // layer's terms rather than through the hidden concat op.
+      for (size_t i = 1; i < ins.size(); ++i) {
+        const std::vector<int64_t> &a = ins[0]->type.dims, &b = ins[i]->type.dims;
+        if (a.size() != b.size() || !std::equal(a.begin(), a.end() - 1, b.begin())) {
+          diags.error(stmt.operands[i].loc,
+                      what + " joins its operands along their last axis, so they must agree in "
+                             "the others: '" + ins[0]->name + "' is " + ins[0]->type.str() +
+                          ", '" + ins[i]->name + "' is " + ins[i]->type.str());
+          broken.insert(stmt.name);
+          return;
+        }
+      }
       x = typed(makeOp(ir::OpKind::Concat, stmt.name + ".in", ins, stmt.loc));
+    }
     if (!ok) {
       broken.insert(stmt.name);
       return;
@@ -885,7 +900,10 @@ std::unique_ptr<ir::Graph> Sema::run(const Network &net) {
   if (!anyOutput)
     diags.error(net.loc, "network '" + net.name + "' has no outputs; mark one with 'output NAME'");
   buildOutputs(net);
-  warnUnused(net);
+  // After an error, "unused" warnings mostly echo it (a layer whose operand
+  // was misspelt looks unused), so they wait for a clean run.
+  if (!diags.hasErrors())
+    warnUnused(net);
   if (diags.hasErrors())
     return nullptr;
   if (!ir::verifyGraph(*graph, diags))

@@ -260,7 +260,7 @@ bool IRParser::parseOp(Graph &graph) {
   } else if (elided) {
     diags.error(loc, "constant '%" + name +
                          "' was printed with its data elided and cannot be read back; "
-                         "print it with --no-elide");
+                         "print it without --elide-above");
     return false;
   }
   if (tok.isIdent("loc")) {

@@ -83,7 +83,7 @@ TEST(IR, ElidedConstantsDoNotParse) {
   EXPECT_NE(text.find("%w = const elided : f32[3, 2]"), std::string::npos) << text;
   Harness h;
   EXPECT_FALSE(h.parse(text));
-  EXPECT_NE(h.diags.renderToString().find("--no-elide"), std::string::npos);
+  EXPECT_NE(h.diags.renderToString().find("print it without --elide-above"), std::string::npos);
 }
 
 TEST(Verifier, AcceptsWellFormedGraph) {
