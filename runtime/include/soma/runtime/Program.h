@@ -1,0 +1,67 @@
+// A compiled network as the runtime sees it: a table of slots (pointers to
+// inputs, weights, intermediate buffers, outputs) and a list of steps, each
+// a generated kernel that reads and writes slots. The runtime knows nothing
+// of LLVM: kernels arrive as plain function pointers.
+#pragma once
+
+#include "soma/support/Tensor.h"
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+namespace soma::runtime {
+
+/// The signature of every generated kernel. `slots` is the run's slot
+/// table; the kernel knows (as constants) which slots it reads and writes.
+/// It computes rows [rowBegin, rowEnd) of its result and, where the kernel
+/// allows it, columns [colBegin, colEnd) (output features), so an executor
+/// can split a layer into tiles without recompiling.
+using KernelFn = void (*)(void *const *slots, int64_t rowBegin, int64_t rowEnd, int64_t colBegin,
+                          int64_t colEnd);
+
+enum class SlotKind {
+  Input,    // a caller's input buffer
+  Constant, // model-owned data (weights, packed panels, parameters)
+  Temp,     // an intermediate value, in the run's arena
+  Output,   // a caller's output buffer, written by the step that computes it
+};
+
+struct Slot {
+  SlotKind kind = SlotKind::Temp;
+  /// Input/Output: index into the model's input/output list.
+  int index = -1;
+  /// Temp/Output: elements per sample ([N, dims...] holds N times this).
+  int64_t sampleElements = 0;
+  /// Constant: the data, 64-byte aligned.
+  std::shared_ptr<const AlignedVector<float>> data;
+};
+
+struct Step {
+  KernelFn fn = nullptr;
+  std::string name; // the IR value it computes, for errors and profiles
+  /// Rows per sample of the result (product of all but the last dim); the
+  /// step runs over N * rowsPerSample rows.
+  int64_t rowsPerSample = 1;
+  /// Columns of the result (its last dim).
+  int64_t cols = 1;
+  /// The result slot (for sizing and zero-batch handling).
+  int result = -1;
+};
+
+/// A copy made after the steps: an output that is an input, or a second
+/// output naming a value another output already receives.
+struct OutputCopy {
+  int fromSlot;
+  int toOutput;
+  int64_t sampleElements;
+};
+
+struct Program {
+  std::vector<Slot> slots;
+  std::vector<Step> steps;
+  std::vector<OutputCopy> copies;
+};
+
+} // namespace soma::runtime
