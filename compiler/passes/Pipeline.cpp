@@ -25,8 +25,10 @@ const PassInfo *findPass(const std::string &name) {
 
 std::vector<std::string> pipelineForLevel(int level) {
   std::vector<std::string> names = {"infer-shapes"};
-  if (level >= 1)
+  if (level >= 1) {
+    names.push_back("fuse-dense-bias-act");
     names.push_back("dce");
+  }
   return names;
 }
 
