@@ -2,6 +2,9 @@
 // given on the command line or in .npy files; `soma check` only checks it.
 #include "CliCommon.h"
 
+#include "Internal.h"
+#include "soma/frontend/Frontend.h"
+
 #include "soma/ir/Printer.h"
 #include "soma/passes/Passes.h"
 #include "soma/runtime/Interpreter.h"
@@ -10,7 +13,10 @@
 #include <charconv>
 #include <cstdio>
 #include <cmath>
+#include <fstream>
 #include <iostream>
+#include <iterator>
+#include <optional>
 #include <map>
 
 using namespace soma;
@@ -20,19 +26,30 @@ namespace {
 const char *const usage = R"(usage: soma <command> [options] FILE
 
 commands:
-  run FILE     compile the network in FILE and run it; prints every output
-  check FILE   check FILE and report problems; prints nothing when it is fine
+  run FILE       compile the network in FILE and run it; prints every output
+  check FILE     check FILE and report problems; prints nothing when it is fine
+  compile FILE   compile FILE and write the result (--emit)
 
 options for run:
   --input NAME=V1,V2,...    one sample's values, row-major; ';' separates samples
   --input NAME=FILE.npy     a batch [N, dims...] (or one sample [dims...]) from NumPy
   --output NAME=FILE.npy    also write output NAME to a .npy file
-  --engine=interp           the engine that runs the network (interp: the
-                            reference interpreter)
-  -O0 .. -O3                optimisation level (default -O2)
-  --print-ir                print the optimised graph IR to stderr before running
+  --engine=jit|interp       jit (default): LLVM-compiled vector code for this CPU;
+                            interp: the reference interpreter
   --digits=N                print outputs with N significant digits (1-9) instead
                             of the shortest text that reads back to the same f32
+
+options for compile:
+  --emit=ir|llvm|asm|obj    the optimised graph IR, the LLVM IR of the kernels,
+                            their assembly (default), or an ELF object file
+  -o FILE                   write to FILE (default: stdout; required for obj)
+
+common options:
+  -O0 .. -O3                optimisation level (default -O2)
+  --mcpu=CPU                generate code for CPU (default: this machine's)
+  --mattr=+f1,-f2           add or remove CPU features (e.g. -avx512f)
+  --print-ir                print the optimised graph IR to stderr
+  --time-passes             print where compile time went, to stderr
 
 FILE may hold the network language (.nn) or graph IR text; '-' reads stdin.
 )";
@@ -129,80 +146,177 @@ void printOutput(const runtime::NamedTensor &out, std::ostream &os, int digits) 
   }
 }
 
-int runCommand(int argc, char **argv, bool checkOnly) {
+enum class Command { Run, Check, Compile };
+
+struct Options {
   std::string file;
-  std::vector<std::pair<std::string, std::string>> inputArgs, outputArgs;
-  std::string engine = "interp";
-  int optLevel = 2;
-  bool printIR = false;
+  std::vector<std::pair<std::string, std::string>> inputs, outputs;
+  CompileOptions compile;
+  bool printIR = false, timePasses = false;
   int digits = 0;
+  std::string emit = "asm", outPath;
+};
+
+void printTimings(const api::Timings &timings) {
+  double total = 0;
+  for (auto &[name, seconds] : timings)
+    total += seconds;
+  std::cerr << "=== soma compile time ===\n";
+  char line[160];
+  for (auto &[name, seconds] : timings) {
+    std::snprintf(line, sizeof line, "%9.3f ms  %5.1f%%  %s\n", seconds * 1e3,
+                  total > 0 ? 100.0 * seconds / total : 0.0, name.c_str());
+    std::cerr << line;
+  }
+  std::snprintf(line, sizeof line, "%9.3f ms  100.0%%  total\n", total * 1e3);
+  std::cerr << line;
+}
+
+/// Parses the arguments after the command; returns an exit status when the
+/// command line is wrong (after printing why).
+std::optional<int> parseOptions(int argc, char **argv, Command command, Options &opts) {
+  auto splitNameValue = [](const std::string &v,
+                           std::vector<std::pair<std::string, std::string>> &into) {
+    size_t eq = v.find('=');
+    if (eq == std::string::npos || eq == 0)
+      return false;
+    into.push_back({v.substr(0, eq), v.substr(eq + 1)});
+    return true;
+  };
   for (int i = 2; i < argc; ++i) {
     std::string arg = argv[i];
-    auto splitNameValue = [&](const std::string &v, const char *opt,
-                              std::vector<std::pair<std::string, std::string>> &into) {
-      size_t eq = v.find('=');
-      if (eq == std::string::npos || eq == 0)
-        return false;
-      into.push_back({v.substr(0, eq), v.substr(eq + 1)});
-      (void)opt;
-      return true;
-    };
     if (auto v = cli::optionValue(argc, argv, i, "--input")) {
-      if (checkOnly || !splitNameValue(*v, "--input", inputArgs))
-        return usageError(checkOnly ? "'check' takes no --input" : "--input needs NAME=VALUES or NAME=FILE.npy, got '" + *v + "'");
+      if (command != Command::Run)
+        return usageError("--input is an option of 'run'");
+      if (!splitNameValue(*v, opts.inputs))
+        return usageError("--input needs NAME=VALUES or NAME=FILE.npy, got '" + *v + "'");
     } else if (auto v = cli::optionValue(argc, argv, i, "--output")) {
-      if (checkOnly || !splitNameValue(*v, "--output", outputArgs))
-        return usageError(checkOnly ? "'check' takes no --output" : "--output needs NAME=FILE.npy, got '" + *v + "'");
+      if (command != Command::Run)
+        return usageError("--output is an option of 'run'");
+      if (!splitNameValue(*v, opts.outputs))
+        return usageError("--output needs NAME=FILE.npy, got '" + *v + "'");
     } else if (auto v = cli::optionValue(argc, argv, i, "--engine")) {
-      engine = *v;
-      if (engine != "interp")
-        return usageError("unknown engine '" + engine + "'; available: interp");
+      if (*v == "jit")
+        opts.compile.engine = Engine::Jit;
+      else if (*v == "interp")
+        opts.compile.engine = Engine::Interp;
+      else
+        return usageError("unknown engine '" + *v + "'; available: jit, interp");
+    } else if (auto v = cli::optionValue(argc, argv, i, "--mcpu")) {
+      opts.compile.cpu = *v;
+    } else if (auto v = cli::optionValue(argc, argv, i, "--mattr")) {
+      opts.compile.features = *v;
+    } else if (auto v = cli::optionValue(argc, argv, i, "--emit")) {
+      if (command != Command::Compile)
+        return usageError("--emit is an option of 'compile'");
+      if (*v != "ir" && *v != "llvm" && *v != "asm" && *v != "obj")
+        return usageError("unknown --emit kind '" + *v + "'; use ir, llvm, asm or obj");
+      opts.emit = *v;
+    } else if (auto v = cli::optionValue(argc, argv, i, "-o")) {
+      if (command != Command::Compile)
+        return usageError("-o is an option of 'compile'");
+      opts.outPath = *v;
     } else if (auto v = cli::optionValue(argc, argv, i, "--digits")) {
       if (v->size() != 1 || (*v)[0] < '1' || (*v)[0] > '9')
         return usageError("--digits needs a number from 1 to 9, got '" + *v + "'");
-      digits = (*v)[0] - '0';
+      opts.digits = (*v)[0] - '0';
     } else if (int level = cli::parseOptLevel(arg); level != -1) {
       if (level < 0)
         return usageError("unknown optimisation level '" + arg + "'; use -O0 to -O3");
-      optLevel = level;
+      opts.compile.optLevel = level;
     } else if (arg == "--print-ir") {
-      printIR = true;
+      opts.printIR = true;
+    } else if (arg == "--time-passes") {
+      opts.timePasses = true;
     } else if (arg == "-h" || arg == "--help") {
       std::cout << usage;
       return 0;
     } else if (arg.size() > 1 && arg[0] == '-') {
       return usageError("unknown option '" + arg + "'");
-    } else if (!file.empty()) {
-      return usageError("more than one input file: '" + file + "' and '" + arg + "'");
+    } else if (!opts.file.empty()) {
+      return usageError("more than one input file: '" + opts.file + "' and '" + arg + "'");
     } else {
-      file = arg;
+      opts.file = arg;
     }
   }
-  if (file.empty())
+  if (opts.file.empty())
     return usageError("no input file");
+  if (command == Command::Compile && opts.emit == "obj" && opts.outPath.empty())
+    return usageError("--emit=obj needs -o FILE");
+  return std::nullopt;
+}
+
+int compileCommand(std::unique_ptr<ir::Graph> graph, const Options &opts, api::Timings &timings) {
+  std::string text;
+  if (opts.emit == "ir") {
+    text = ir::printGraphToString(*graph);
+  } else {
+    jit::EmitKind kind = opts.emit == "llvm"  ? jit::EmitKind::LLVMIR
+                         : opts.emit == "asm" ? jit::EmitKind::Assembly
+                                              : jit::EmitKind::Object;
+    Expected<std::string> out = api::emit(std::move(graph), opts.compile, kind, &timings);
+    if (!out) {
+      std::cerr << "soma: error: " << out.error() << '\n';
+      return 1;
+    }
+    text = std::move(*out);
+  }
+  if (opts.timePasses)
+    printTimings(timings);
+  if (opts.outPath.empty() || opts.outPath == "-") {
+    std::cout << text;
+    return 0;
+  }
+  std::ofstream out(opts.outPath, std::ios::binary);
+  out << text;
+  if (!out) {
+    std::cerr << "soma: error: cannot write '" << opts.outPath << "'\n";
+    return 1;
+  }
+  return 0;
+}
+
+int runCommand(int argc, char **argv, Command command) {
+  Options opts;
+  if (command == Command::Check)
+    opts.compile.engine = Engine::Interp; // checking needs no code
+  if (auto status = parseOptions(argc, argv, command, opts))
+    return *status;
 
   SourceManager sm;
-  DiagnosticEngine diags(sm);
-  std::unique_ptr<ir::Graph> graph = cli::loadAndCheck(file, sm, diags);
-  if (!graph)
+  uint32_t file;
+  if (opts.file == "-") {
+    std::string text((std::istreambuf_iterator<char>(std::cin)), std::istreambuf_iterator<char>());
+    file = sm.addBuffer("<stdin>", std::move(text));
+  } else {
+    Expected<uint32_t> loaded = frontend::loadSourceFile(opts.file, sm);
+    if (!loaded) {
+      std::cerr << "soma: error: " << loaded.error() << '\n';
+      return 1;
+    }
+    file = *loaded;
+  }
+  api::Timings timings;
+  api::FrontResult front = api::compileToGraph(sm, file, opts.compile.optLevel, &timings);
+  std::cerr << front.diagnostics;
+  if (!front.graph)
     return 1;
-  passes::PassContext ctx(diags);
-  passes::PipelineOptions pipeline;
-  bool ok = passes::runPipeline(*graph, passes::pipelineForLevel(optLevel), ctx, pipeline);
-  diags.render(std::cerr);
-  if (!ok)
-    return 1;
-  if (printIR)
-    ir::printGraph(*graph, std::cerr);
-  if (checkOnly)
+  if (opts.printIR)
+    ir::printGraph(*front.graph, std::cerr);
+  if (command == Command::Check)
     return 0;
+  if (command == Command::Compile)
+    return compileCommand(std::move(front.graph), opts, timings);
 
-  std::vector<runtime::NamedTensor> inputs;
-  for (auto &[name, value] : inputArgs) {
-    ir::Op *in = graph->findOp(name);
+  // Inputs are parsed against the graph's types before the graph moves
+  // into the model.
+  std::vector<Tensor> inputTensors;
+  std::vector<InputBuffer> inputs;
+  for (auto &[name, value] : opts.inputs) {
+    ir::Op *in = front.graph->findOp(name);
     if (!in || in->kind != ir::OpKind::Input) {
       std::string names;
-      for (ir::Op *op : graph->inputs())
+      for (ir::Op *op : front.graph->inputs())
         names += (names.empty() ? "" : ", ") + ("'" + op->name + "'");
       std::cerr << "soma: error: the network has no input named '" << name << "'; its inputs are "
                 << names << '\n';
@@ -213,12 +327,14 @@ int runCommand(int argc, char **argv, bool checkOnly) {
       std::cerr << "soma: error: " << t.error() << '\n';
       return 1;
     }
-    inputs.push_back({name, std::move(*t)});
+    inputTensors.push_back(std::move(*t));
   }
+  for (size_t i = 0; i < opts.inputs.size(); ++i)
+    inputs.push_back({opts.inputs[i].first, inputTensors[i].values.data(), inputTensors[i].dims});
   std::map<std::string, std::string> outputFiles;
-  for (auto &[name, path] : outputArgs) {
+  for (auto &[name, path] : opts.outputs) {
     bool known = false;
-    for (const ir::GraphOutput &out : graph->outputs)
+    for (const ir::GraphOutput &out : front.graph->outputs)
       known |= out.name == name;
     if (!known) {
       std::cerr << "soma: error: the network has no output named '" << name << "'\n";
@@ -227,14 +343,37 @@ int runCommand(int argc, char **argv, bool checkOnly) {
     outputFiles[name] = path;
   }
 
-  runtime::Interpreter interp(*graph);
-  Expected<std::vector<runtime::NamedTensor>> outputs = interp.run(inputs);
-  if (!outputs) {
-    std::cerr << "soma: error: " << outputs.error() << '\n';
+  Result<Model> model = api::makeModel(std::move(front.graph), opts.compile, "", &timings);
+  if (!model) {
+    std::cerr << model.error();
     return 1;
   }
-  for (const runtime::NamedTensor &out : *outputs) {
-    printOutput(out, std::cout, digits);
+  if (opts.timePasses)
+    printTimings(timings);
+  // Every input must be given; the batch comes from the inputs.
+  int64_t batch = inputTensors.empty() ? 1 : inputTensors[0].dims[0];
+  std::vector<Tensor> outputTensors;
+  for (const TensorInfo &info : model->outputs()) {
+    std::vector<int64_t> dims = {batch};
+    dims.insert(dims.end(), info.shape.begin(), info.shape.end());
+    int64_t count;
+    if (!checkedElementCount(dims, count)) {
+      std::cerr << "soma: error: batch size " << batch << " is too large for output '" << info.name
+                << "'\n";
+      return 1;
+    }
+    outputTensors.emplace_back(dims);
+  }
+  std::vector<OutputBuffer> outputs;
+  for (size_t o = 0; o < outputTensors.size(); ++o)
+    outputs.push_back({model->outputs()[o].name, outputTensors[o].values.data(), outputTensors[o].dims});
+  if (Status s = model->run(inputs, outputs); !s) {
+    std::cerr << "soma: error: " << s.message() << '\n';
+    return 1;
+  }
+  for (size_t o = 0; o < outputTensors.size(); ++o) {
+    runtime::NamedTensor out{model->outputs()[o].name, std::move(outputTensors[o])};
+    printOutput(out, std::cout, opts.digits);
     if (auto it = outputFiles.find(out.name); it != outputFiles.end()) {
       Expected<bool> written = writeNpy(it->second, out.tensor);
       if (!written) {
@@ -253,9 +392,11 @@ int main(int argc, char **argv) {
     return usageError("no command");
   std::string command = argv[1];
   if (command == "run")
-    return runCommand(argc, argv, false);
+    return runCommand(argc, argv, Command::Run);
   if (command == "check")
-    return runCommand(argc, argv, true);
+    return runCommand(argc, argv, Command::Check);
+  if (command == "compile")
+    return runCommand(argc, argv, Command::Compile);
   if (command == "-h" || command == "--help" || command == "help") {
     std::cout << usage;
     return 0;

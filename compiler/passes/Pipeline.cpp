@@ -4,6 +4,7 @@
 #include "soma/passes/Passes.h"
 
 #include <algorithm>
+#include <chrono>
 #include <ostream>
 
 namespace soma::passes {
@@ -55,7 +56,11 @@ bool runPipeline(ir::Graph &graph, const std::vector<std::string> &names, PassCo
   ir::PrintOptions printOptions;
   printOptions.elideConstantsAbove = options.elideConstantsAbove;
   for (const PassInfo *p : passes) {
-    if (!p->fn(graph, ctx))
+    auto start = std::chrono::steady_clock::now();
+    bool ok = p->fn(graph, ctx);
+    ctx.passSeconds.push_back(
+        {p->name, std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count()});
+    if (!ok)
       return false;
     if (verify && !ir::verifyGraph(graph, ctx.diags)) {
       ctx.diags.error({}, std::string("the IR is invalid after pass '") + p->name + "'");

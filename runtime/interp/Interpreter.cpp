@@ -25,14 +25,15 @@ double referenceActivation(const ir::Activation &act, double x) {
   case ActKind::Softmax:
     return 1.0; // a single-element row; rows go through referenceActivationRows
   case ActKind::Gelu:
+    // -0 at -inf: the sign every large negative input gives.
     if (std::isinf(x))
-      return x > 0 ? x : 0.0;
+      return x > 0 ? x : -0.0;
     // erfc(-x / sqrt 2) == 1 + erf(x / sqrt 2), without the cancellation
     // that loses every digit for x below about -8.
     return 0.5 * x * std::erfc(-x / std::sqrt(2.0));
   case ActKind::Silu:
     if (std::isinf(x))
-      return x > 0 ? x : 0.0;
+      return x > 0 ? x : -0.0;
     return x / (1.0 + std::exp(-x));
   case ActKind::Elu:
     return x > 0 || std::isnan(x) ? x : act.param * std::expm1(x);

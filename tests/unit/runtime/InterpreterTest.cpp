@@ -114,9 +114,11 @@ TEST(Interpreter, ActivationClosedForms) {
   EXPECT_EQ(act(ActKind::Tanh, 0), 0);
   EXPECT_EQ(act(ActKind::Gelu, 0), 0);
   EXPECT_EQ(act(ActKind::Gelu, -INFINITY), 0);
+  EXPECT_TRUE(std::signbit(act(ActKind::Gelu, -INFINITY)));
   EXPECT_EQ(act(ActKind::Gelu, INFINITY), INFINITY);
   EXPECT_NEAR(act(ActKind::Gelu, 1), 0.8413447460685429, 1e-15);
   EXPECT_EQ(act(ActKind::Silu, -INFINITY), 0);
+  EXPECT_TRUE(std::signbit(act(ActKind::Silu, -INFINITY)));
   EXPECT_NEAR(act(ActKind::Silu, 1), 1 / (1 + std::exp(-1.0)), 1e-15);
   EXPECT_EQ(act(ActKind::Elu, -INFINITY, 2.0), -2);
   EXPECT_NEAR(act(ActKind::Softplus, 0), std::log(2.0), 1e-15);

@@ -19,6 +19,8 @@ struct PassContext {
   /// "pass.counter" -> count, printed by --stats.
   std::map<std::string, int64_t> stats;
   void count(const std::string &counter, int64_t n = 1) { stats[counter] += n; }
+  /// Wall time of each pass run, in order, for --time-passes.
+  std::vector<std::pair<std::string, double>> passSeconds;
 };
 
 /// A pass returns false when it failed (and emitted diagnostics).

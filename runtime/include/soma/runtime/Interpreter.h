@@ -18,7 +18,8 @@ struct NamedTensor {
 };
 
 /// The activation in double precision. Infinities map to the function's
-/// limits (gelu(-inf) = 0, silu(-inf) = 0); NaN propagates.
+/// limits (gelu(-inf) = silu(-inf) = -0, the sign large negative inputs
+/// give); NaN propagates.
 double referenceActivation(const ir::Activation &act, double x);
 
 /// Applies `act` to each row of `values` (rows of `width` elements, the

@@ -1,0 +1,80 @@
+// Module construction: one function per op with the runtime's KernelFn
+// signature, dispatched to the op kind's lowering routine.
+#include "Codegen.h"
+#include "Lowering.h"
+
+#include <llvm/IR/Verifier.h>
+#include <llvm/Support/raw_ostream.h>
+
+namespace soma::codegen {
+
+using namespace llvm;
+
+std::unique_ptr<Module> buildModule(LLVMContext &ctx, const ir::Graph &graph,
+                                    const jit::LoweringPlan &plan, const jit::TargetInfo &target) {
+  auto module = std::make_unique<Module>("soma." + graph.name, ctx);
+  module->setTargetTriple(target.triple);
+  SlotMap slots;
+  for (size_t i = 0; i < graph.ops.size(); ++i)
+    if (plan.slotOf[i] >= 0)
+      slots[graph.ops[i].get()] = plan.slotOf[i];
+
+  Type *i64 = Type::getInt64Ty(ctx);
+  FunctionType *kernelTy =
+      FunctionType::get(Type::getVoidTy(ctx), {PointerType::get(ctx, 0), i64, i64, i64, i64}, false);
+  for (size_t i = 0; i < graph.ops.size(); ++i) {
+    const ir::Op &op = *graph.ops[i];
+    if (op.kind == ir::OpKind::Input || op.kind == ir::OpKind::Const)
+      continue;
+    Function *fn = Function::Create(kernelTy, Function::ExternalLinkage, jit::kernelName(graph, i),
+                                    module.get());
+    fn->addFnAttr(Attribute::NoUnwind);
+    fn->addFnAttr("target-cpu", target.cpu);
+    fn->addFnAttr("target-features", target.features);
+    const char *argNames[] = {"slots", "row.begin", "row.end", "col.begin", "col.end"};
+    for (unsigned a = 0; a < 5; ++a)
+      fn->getArg(a)->setName(argNames[a]);
+    fn->getArg(0)->addAttr(Attribute::NoAlias);
+    IRBuilder<> b(BasicBlock::Create(ctx, "entry", fn));
+    KernelEnv env{b, fn->getArg(0), fn->getArg(1), fn->getArg(2), fn->getArg(3), fn->getArg(4),
+                  target.vectorWidth};
+    switch (op.kind) {
+    case ir::OpKind::Linear:
+    case ir::OpKind::Dense:
+      lowerDense(env, op, slots,
+                 jit::chooseDenseSchedule(target, op.type.lastDim(), op.operands[0]->type.sampleElements()));
+      break;
+    case ir::OpKind::Activation:
+      if (op.fn.kind == ir::ActKind::Softmax)
+        lowerSoftmax(env, op, slots);
+      else
+        lowerElementwise(env, op, slots);
+      break;
+    case ir::OpKind::BiasAdd:
+    case ir::OpKind::Add:
+    case ir::OpKind::ScaleShift:
+    case ir::OpKind::BatchNorm:
+      lowerElementwise(env, op, slots);
+      break;
+    case ir::OpKind::LayerNorm:
+      lowerLayerNorm(env, op, slots);
+      break;
+    case ir::OpKind::Concat:
+      lowerConcat(env, op, slots);
+      break;
+    case ir::OpKind::Input:
+    case ir::OpKind::Const:
+      break;
+    }
+    b.CreateRetVoid();
+  }
+#ifndef NDEBUG
+  std::string err;
+  raw_string_ostream os(err);
+  if (verifyModule(*module, &os))
+    report_fatal_error(Twine("soma generated invalid LLVM IR: ") + err);
+#endif
+  return module;
+}
+
+} // namespace soma::codegen

@@ -1,0 +1,110 @@
+// Elementwise ops: one loop over rows, vectors along the last axis, a
+// masked vector for the tail. An unbatched operand (a per-feature vector or
+// a constant of the per-sample shape) is read at row r % rowsPerSample.
+#include "Lowering.h"
+#include "VectorMath.h"
+
+#include <cmath>
+
+namespace soma::codegen {
+
+using namespace llvm;
+
+int64_t rowsPerSample(const ir::TensorType &type) {
+  int64_t rows = 1;
+  for (size_t i = 0; i + 1 < type.dims.size(); ++i)
+    rows *= type.dims[i];
+  return rows;
+}
+
+namespace {
+
+/// Reads operand `operand` of an op whose result has `cols` columns and
+/// `rps` rows per sample, at result row `row`, columns col..col+W-1.
+struct OperandReader {
+  const KernelEnv &env;
+  Value *base;
+  bool batched;
+  int64_t operandRows; // rows of an unbatched operand
+  int64_t cols;
+
+  Value *load(Value *row, Value *col, Value *mask) const {
+    IRBuilder<> &b = env.b;
+    Value *r = row;
+    if (!batched)
+      r = operandRows == 1 ? env.i64(0) : b.CreateSRem(row, env.i64(operandRows));
+    Value *idx = b.CreateAdd(b.CreateMul(r, env.i64(cols)), col);
+    return env.loadVec(env.at(base, idx), mask);
+  }
+};
+
+} // namespace
+
+void lowerElementwise(const KernelEnv &env, const ir::Op &op, const SlotMap &slots) {
+  IRBuilder<> &b = env.b;
+  const int64_t cols = op.type.lastDim();
+  std::vector<OperandReader> in;
+  for (const ir::Op *operand : op.operands)
+    in.push_back({env, env.slotPtr(slots.at(operand)), operand->type.batched,
+                  rowsPerSample(operand->type), operand->type.lastDim()});
+  Value *Y = env.slotPtr(slots.at(&op));
+
+  emitLoop(
+      b, env.rowBegin, env.rowEnd, 1,
+      [&](Value *row) {
+        emitVectorColumns(env, env.colBegin, env.colEnd, [&](Value *col, Value *mask) {
+          auto arg = [&](size_t i) { return in[i].load(row, col, mask); };
+          Value *y = nullptr;
+          switch (op.kind) {
+          case ir::OpKind::BiasAdd:
+          case ir::OpKind::Add:
+            y = b.CreateFAdd(arg(0), arg(1));
+            break;
+          case ir::OpKind::Activation:
+            y = emitActivation(b, op.fn, arg(0));
+            break;
+          case ir::OpKind::ScaleShift:
+            y = b.CreateIntrinsic(Intrinsic::fma, {env.vecTy()}, {arg(0), arg(1), arg(2)});
+            break;
+          case ir::OpKind::BatchNorm: {
+            // (x - mean) / sqrt(var + eps) * scale + shift
+            Value *var = b.CreateFAdd(arg(2), env.splat(op.epsilon));
+            Value *sd = b.CreateUnaryIntrinsic(Intrinsic::sqrt, var);
+            Value *norm = b.CreateFDiv(b.CreateFSub(arg(0), arg(1)), sd);
+            y = b.CreateIntrinsic(Intrinsic::fma, {env.vecTy()}, {norm, arg(3), arg(4)});
+            break;
+          }
+          default:
+            llvm_unreachable("not an elementwise op");
+          }
+          Value *idx = b.CreateAdd(b.CreateMul(row, env.i64(cols)), col);
+          env.storeVec(y, env.at(Y, idx), mask);
+        });
+      },
+      "row");
+}
+
+void lowerConcat(const KernelEnv &env, const ir::Op &op, const SlotMap &slots) {
+  IRBuilder<> &b = env.b;
+  const int64_t cols = op.type.lastDim();
+  Value *Y = env.slotPtr(slots.at(&op));
+  int64_t offset = 0;
+  for (const ir::Op *operand : op.operands) {
+    OperandReader in{env, env.slotPtr(slots.at(operand)), operand->type.batched,
+                     rowsPerSample(operand->type), operand->type.lastDim()};
+    const int64_t part = operand->type.lastDim();
+    emitLoop(
+        b, env.rowBegin, env.rowEnd, 1,
+        [&](Value *row) {
+          emitVectorColumns(env, env.i64(0), env.i64(part), [&](Value *col, Value *mask) {
+            Value *v = in.load(row, col, mask);
+            Value *idx = b.CreateAdd(b.CreateMul(row, env.i64(cols)), b.CreateAdd(col, env.i64(offset)));
+            env.storeVec(v, env.at(Y, idx), mask);
+          });
+        },
+        "row");
+    offset += part;
+  }
+}
+
+} // namespace soma::codegen

@@ -1,0 +1,31 @@
+// Lowering of graph ops to kernels: one routine per op kind, all sharing
+// the loop-nest builder. Internal to codegen (includes LLVM).
+#pragma once
+
+#include "LoopBuilder.h"
+
+#include "soma/ir/Graph.h"
+#include "soma/jit/Jit.h"
+
+#include <unordered_map>
+
+namespace soma::codegen {
+
+/// The slot holding each op's value.
+using SlotMap = std::unordered_map<const ir::Op *, int>;
+
+/// Rows of the last axis per sample (product of all dims but the last).
+int64_t rowsPerSample(const ir::TensorType &type);
+
+/// linear and dense: the register-blocked panel kernel, bias and activation
+/// applied in registers before the single store.
+void lowerDense(const KernelEnv &env, const ir::Op &op, const SlotMap &slots,
+                const jit::DenseSchedule &schedule);
+/// bias_add, activation (not softmax), add, scale_shift, batch_norm.
+void lowerElementwise(const KernelEnv &env, const ir::Op &op, const SlotMap &slots);
+/// activation with softmax: per row, max, exp, sum, scale.
+void lowerSoftmax(const KernelEnv &env, const ir::Op &op, const SlotMap &slots);
+void lowerLayerNorm(const KernelEnv &env, const ir::Op &op, const SlotMap &slots);
+void lowerConcat(const KernelEnv &env, const ir::Op &op, const SlotMap &slots);
+
+} // namespace soma::codegen

@@ -1,0 +1,302 @@
+// Activation functions as straight-line vector IR. Every function is built
+// from IEEE arithmetic, compares, selects and the intrinsics fmuladd, fabs
+// and copysign, so it works at any vector width, has no branches and never
+// calls libm. The algorithms and their error budgets are in
+// docs/codegen-math.md; the polynomials are minimax fits (Remez exchange in
+// double precision) rounded to f32.
+//
+// Exactness tricks used below rely on strict IEEE semantics: the builder's
+// fast-math flags are cleared, and no step needs a fused multiply-add to be
+// exact (fmuladd may or may not fuse), so the code is correct on any x86-64.
+#include "VectorMath.h"
+
+#include <llvm/IR/Intrinsics.h>
+
+#include <cassert>
+#include <span>
+
+namespace soma::codegen {
+
+using namespace llvm;
+
+namespace {
+
+// exp(r) - 1 = r + r^2 * q(r) on |r| <= 0.347; relative error 2.4e-10.
+constexpr float kExpQ[] = {
+    0x1p-1f, 0x1.555554p-3f, 0x1.5554bp-5f, 0x1.11118ap-7f, 0x1.6d72cp-10f, 0x1.a032ccp-13f};
+
+// atanh(sqrt z) / sqrt z on 0 <= z <= 1/9; relative error 4.0e-9.
+constexpr float kAtanhA[] = {0x1p0f, 0x1.5554dep-2f, 0x1.99db18p-3f, 0x1.1e4dd4p-3f,
+                             0x1.209c54p-3f};
+
+// erfc(s / sqrt 2) * exp(s^2 / 2) * (s + K) as a polynomial in
+// y = (s - K) / (s + K), for 0 <= s <= 15; relative error 9.4e-10. The
+// change of variable maps the half line onto a bounded interval on which
+// the scaled tail is smooth, so one polynomial covers erf and erfc.
+constexpr float kGeluK = 3.0f;
+constexpr float kGeluP[] = {
+    0x1.754a76p0f,   -0x1.04c72ap0f,  0x1.d71386p-2f, -0x1.832d0ap-4f,
+    -0x1.56d5ecp-6f, 0x1.c8bda4p-7f,  0x1.0ca214p-9f, -0x1.0eaed8p-9f,
+    -0x1.009e4p-11f, 0x1.136b6cp-12f, 0x1.c9168ep-14f};
+
+constexpr float kLog2e = 0x1.715476p0f;
+// ln 2 = kLn2Hi + kLn2Lo; kLn2Hi has 9 significant bits, so n * kLn2Hi is
+// exact for |n| < 2^15 and x - n * kLn2Hi is exact (Cody-Waite).
+constexpr float kLn2Hi = 0x1.63p-1f;
+constexpr float kLn2Lo = -0x1.bd0106p-13f;
+// Adding and subtracting 1.5 * 2^23 rounds |v| < 2^22 to the nearest
+// integer without an SSE4.1 round instruction.
+constexpr float kRoundMagic = 0x1.8p23f;
+// exp's argument is clamped to [kExpMin, kExpMax]: exp(kExpMin) * 2^7 is
+// still far below 2^-150, and exp(kExpMax) overflows.
+constexpr float kExpMin = -130.0f;
+constexpr float kExpMax = 89.0f;
+
+/// 2^n as two normal factors 2^(n >> 1) * 2^(n - (n >> 1)), valid for n in
+/// [-252, 254]. v * lo * hi rounds once: v * lo stays normal for the
+/// exponents used here, so subnormal results and overflow come out right.
+struct Pow2 {
+  Value *lo;
+  Value *hi;
+};
+
+/// exp(a + tail) = p * 2^n with p in [0.7, 1.42]; em1 = exp(r) - 1, from
+/// which p = 1 + em1 was rounded (expm1 needs it unrounded).
+struct ExpParts {
+  Value *p;
+  Value *em1;
+  Value *n;
+};
+
+class MathEmitter {
+public:
+  MathEmitter(IRBuilder<> &b, Type *ty)
+      : b(b), fTy(ty), iTy(ty->getWithNewType(b.getInt32Ty())) {
+    assert(ty->getScalarType()->isFloatTy() && "vector math works on f32 values");
+  }
+
+  Value *c(float v) const { return ConstantFP::get(fTy, v); }
+  Value *ci(int v) const { return ConstantInt::get(iTy, v, /*IsSigned=*/true); }
+
+  Value *add(Value *x, Value *y) { return b.CreateFAdd(x, y); }
+  Value *sub(Value *x, Value *y) { return b.CreateFSub(x, y); }
+  Value *mul(Value *x, Value *y) { return b.CreateFMul(x, y); }
+  Value *div(Value *x, Value *y) { return b.CreateFDiv(x, y); }
+  Value *neg(Value *x) { return b.CreateFNeg(x); }
+  /// x * y + z, fused where the target has FMA.
+  Value *fma(Value *x, Value *y, Value *z) {
+    return b.CreateIntrinsic(Intrinsic::fmuladd, {fTy}, {x, y, z});
+  }
+  Value *fabs(Value *x) { return b.CreateUnaryIntrinsic(Intrinsic::fabs, x); }
+  Value *copysign(Value *mag, Value *sign) {
+    return b.CreateBinaryIntrinsic(Intrinsic::copysign, mag, sign);
+  }
+  Value *select(Value *cond, Value *x, Value *y) { return b.CreateSelect(cond, x, y); }
+
+  // Ordered compares are false for NaN, so select(x > hi, hi, x) keeps NaN;
+  // maxnum/minnum would replace it.
+  Value *gt(Value *x, float v) { return b.CreateFCmpOGT(x, c(v)); }
+  Value *ge(Value *x, float v) { return b.CreateFCmpOGE(x, c(v)); }
+  Value *lt(Value *x, float v) { return b.CreateFCmpOLT(x, c(v)); }
+  /// x > v or x is NaN.
+  Value *gtOrNan(Value *x, float v) { return b.CreateFCmpUGT(x, c(v)); }
+  Value *isNan(Value *x) { return b.CreateFCmpUNO(x, x); }
+  Value *keepNan(Value *x, Value *y) { return select(isNan(x), x, y); }
+
+  /// Horner's scheme; coefficients from the constant term up.
+  Value *poly(Value *x, std::span<const float> coeffs) {
+    Value *acc = c(coeffs.back());
+    for (size_t i = coeffs.size() - 1; i-- > 0;)
+      acc = fma(acc, x, c(coeffs[i]));
+    return acc;
+  }
+
+  /// 2^k for integer k in [-126, 127], by building the exponent field.
+  Value *exp2Int(Value *k) {
+    return b.CreateBitCast(b.CreateShl(b.CreateAdd(k, ci(127)), ci(23)), fTy);
+  }
+
+  Pow2 pow2(Value *n) {
+    Value *n1 = b.CreateAShr(n, ci(1));
+    return {exp2Int(n1), exp2Int(b.CreateSub(n, n1))};
+  }
+
+  Value *scale(Value *v, Pow2 s) { return mul(mul(v, s.lo), s.hi); }
+
+  /// Cody-Waite reduction a = n ln2 + r, |r| <= 0.347, and a degree-7
+  /// polynomial for exp(r) - 1. `tail` is a small correction to a (the low
+  /// half of a double-f32 argument), added to r. NaN in a gives garbage in
+  /// p (callers restore NaN) but never poison: n is always in range.
+  ExpParts expParts(Value *a, Value *tail = nullptr) {
+    a = select(b.CreateFCmpULT(a, c(kExpMin)), c(kExpMin), a); // NaN too
+    a = select(gt(a, kExpMax), c(kExpMax), a);
+    Value *nf = sub(add(mul(a, c(kLog2e)), c(kRoundMagic)), c(kRoundMagic));
+    Value *r = fma(nf, c(-kLn2Hi), a); // exact, fused or not
+    r = fma(nf, c(-kLn2Lo), r);
+    if (tail)
+      r = add(r, tail);
+    Value *em1 = fma(mul(r, r), poly(r, kExpQ), r);
+    return {add(em1, c(1.0f)), em1, b.CreateFPToSI(nf, iTy)};
+  }
+
+  /// exp(x) - 1 without cancellation near 0: 2^n * em1(r) + (2^n - 1), where
+  /// 2^n - 1 is exact for |n| <= 24 and the sum cancels at most one bit.
+  /// x is clamped to [-30, 30]; expm1(-30) rounds to -1 in f32.
+  Value *expm1(Value *x) {
+    x = select(lt(x, -30.0f), c(-30.0f), x);
+    x = select(gt(x, 30.0f), c(30.0f), x);
+    ExpParts e = expParts(x);
+    Value *twoN = exp2Int(e.n); // |n| <= 44
+    return fma(twoN, e.em1, sub(twoN, c(1.0f)));
+  }
+
+  // --- The activations. NaN handling noted where it is not a plain select.
+
+  Value *relu(Value *x) { return select(gtOrNan(x, 0.0f), x, c(0.0f)); }
+
+  Value *leakyRelu(Value *x, float alpha) {
+    // alpha = 0 is relu: the limit at -inf is 0, not 0 * -inf.
+    Value *negative = alpha == 0.0f ? c(0.0f) : mul(c(alpha), x);
+    return select(gtOrNan(x, 0.0f), x, negative);
+  }
+
+  /// 1 / (1 + e) for x >= 0, else e / (1 + e) with e = exp(-|x|) = p * 2^n;
+  /// the 2^n is applied last, so a subnormal result is rounded once.
+  Value *sigmoid(Value *x) {
+    ExpParts e = expParts(neg(fabs(x)));
+    Pow2 s = pow2(e.n);
+    Value *den = add(c(1.0f), scale(e.p, s));
+    Value *nonNeg = ge(x, 0.0f);
+    Value *r = div(select(nonNeg, c(1.0f), e.p), den);
+    return keepNan(x, select(nonNeg, r, scale(r, s)));
+  }
+
+  /// x * sigmoid(x), the same way; below -120 the result is 0 (and the
+  /// clamped exponential would not be small enough to make it so).
+  Value *silu(Value *x) {
+    ExpParts e = expParts(neg(fabs(x)));
+    Pow2 s = pow2(e.n);
+    Value *den = add(c(1.0f), scale(e.p, s));
+    Value *nonNeg = ge(x, 0.0f);
+    Value *r = div(select(nonNeg, x, mul(x, e.p)), den);
+    Value *y = select(nonNeg, r, scale(r, s));
+    return keepNan(x, select(lt(x, -120.0f), c(-0.0f), y));
+  }
+
+  /// sign(x) * m / (m + 2) with m = expm1(2|x|): no cancellation for small
+  /// |x|, and m = expm1(30) saturates the quotient at 1 for |x| >= 15.
+  Value *tanh(Value *x) {
+    Value *m = expm1(mul(c(2.0f), fabs(x)));
+    return keepNan(x, copysign(div(m, add(m, c(2.0f))), x));
+  }
+
+  /// With s = |x| and E = erfc(s / sqrt 2): gelu = x * (1 - E/2) for x >= 0
+  /// and x * E/2 for x < 0, so the negative tail keeps full relative
+  /// accuracy. E = exp(-s^2/2) * P(y) / (s + K); s^2 is split exactly into
+  /// hi + lo (Dekker's product, no fma needed) because an error of one ulp
+  /// of s^2 ~ 200 would be an error of 1e-5 in exp(-s^2/2).
+  Value *gelu(Value *x) {
+    Value *s = fabs(x);
+    s = select(gt(s, 15.0f), c(15.0f), s);
+    Value *split = mul(s, c(4097.0f)); // Veltkamp: s = sh + sl, 12 bits each
+    Value *sh = sub(split, sub(split, s));
+    Value *sl = sub(s, sh);
+    Value *sqHi = mul(s, s);
+    Value *sqLo = add(add(sub(mul(sh, sh), sqHi), mul(mul(c(2.0f), sh), sl)), mul(sl, sl));
+    ExpParts e = expParts(mul(c(-0.5f), sqHi), mul(c(-0.5f), sqLo));
+    Pow2 p2 = pow2(e.n);
+    Value *invD = div(c(1.0f), add(s, c(kGeluK)));
+    Value *y = mul(sub(s, c(kGeluK)), invD);
+    Value *core = mul(mul(e.p, poly(y, kGeluP)), invD); // E = core * 2^n
+    Value *pos = mul(x, fma(c(-0.5f), scale(core, p2), c(1.0f)));
+    Value *negative = scale(mul(mul(x, c(0.5f)), core), p2);
+    Value *r = select(ge(x, 0.0f), pos, negative);
+    // Below -15 gelu rounds to 0; s was clamped there, so say it directly.
+    return keepNan(x, select(lt(x, -15.0f), c(-0.0f), r));
+  }
+
+  Value *elu(Value *x, float alpha) {
+    return select(gtOrNan(x, 0.0f), x, mul(c(alpha), expm1(x)));
+  }
+
+  /// max(x, 0) + log1p(u), u = exp(-|x|) = p * 2^n in (0, 1]. With
+  /// t = u / (2 + u) in [0, 1/3], log1p(u) = 2 atanh(t) = u * 2/(2+u) * A(t^2);
+  /// p stands in for u and 2^n is applied last, so a subnormal result (x
+  /// below -87) is rounded once.
+  Value *softplus(Value *x) {
+    ExpParts e = expParts(neg(fabs(x)));
+    Pow2 s = pow2(e.n);
+    Value *u = scale(e.p, s);
+    Value *q = div(c(1.0f), add(c(2.0f), u));
+    Value *t = mul(u, q);
+    Value *a = poly(mul(t, t), kAtanhA);
+    Value *l = scale(mul(mul(e.p, mul(c(2.0f), q)), a), s);
+    return keepNan(x, add(select(gt(x, 0.0f), x, c(0.0f)), l));
+  }
+
+  /// (x + 3) / 6 rather than x / 6 + 1/2: near x = -3 the sum is exact and
+  /// the latter would cancel.
+  Value *hardSigmoid(Value *x) {
+    Value *h = div(add(x, c(3.0f)), c(6.0f));
+    h = select(lt(h, 0.0f), c(0.0f), h);
+    return select(gt(h, 1.0f), c(1.0f), h);
+  }
+
+  Value *step(Value *x, float threshold) {
+    return keepNan(x, select(gt(x, threshold), c(1.0f), c(0.0f)));
+  }
+
+  Value *exp(Value *x) {
+    ExpParts e = expParts(x);
+    return keepNan(x, scale(e.p, pow2(e.n)));
+  }
+
+private:
+  IRBuilder<> &b;
+  Type *fTy;
+  Type *iTy;
+};
+
+} // namespace
+
+Value *emitActivation(IRBuilder<> &b, const ir::Activation &act, Value *x) {
+  IRBuilderBase::FastMathFlagGuard guard(b);
+  b.clearFastMathFlags();
+  MathEmitter m(b, x->getType());
+  using ir::ActKind;
+  switch (act.kind) {
+  case ActKind::Identity:
+    return x;
+  case ActKind::Relu:
+    return m.relu(x);
+  case ActKind::LeakyRelu:
+    return m.leakyRelu(x, act.param);
+  case ActKind::Sigmoid:
+    return m.sigmoid(x);
+  case ActKind::Tanh:
+    return m.tanh(x);
+  case ActKind::Softmax:
+    llvm_unreachable("softmax is lowered per row, with emitExp");
+  case ActKind::Gelu:
+    return m.gelu(x);
+  case ActKind::Silu:
+    return m.silu(x);
+  case ActKind::Elu:
+    return m.elu(x, act.param);
+  case ActKind::Softplus:
+    return m.softplus(x);
+  case ActKind::HardSigmoid:
+    return m.hardSigmoid(x);
+  case ActKind::Step:
+    return m.step(x, act.param);
+  }
+  llvm_unreachable("unknown activation kind");
+}
+
+Value *emitExp(IRBuilder<> &b, Value *x) {
+  IRBuilderBase::FastMathFlagGuard guard(b);
+  b.clearFastMathFlags();
+  return MathEmitter(b, x->getType()).exp(x);
+}
+
+} // namespace soma::codegen

@@ -1,0 +1,87 @@
+// The LLVM JIT, seen from outside: no LLVM types here, so the public API and
+// the tools can include it cheaply. The graph is lowered to one kernel per
+// op (compiler/codegen), optimised for the target, and compiled with ORC
+// LLJIT; the kernels come back as plain function pointers for the runtime.
+#pragma once
+
+#include "soma/ir/Graph.h"
+#include "soma/runtime/Program.h"
+#include "soma/support/Expected.h"
+
+#include <memory>
+#include <string>
+#include <vector>
+
+namespace soma::jit {
+
+struct TargetOptions {
+  /// CPU name for LLVM ("znver4", "haswell"); empty means the host's.
+  std::string cpu;
+  /// LLVM feature string ("+avx2,+fma,-avx512f"); applied after the CPU's
+  /// (or the host's) own features.
+  std::string features;
+};
+
+/// The resolved target: what the code is generated for.
+struct TargetInfo {
+  std::string triple;
+  std::string cpu;
+  std::string features; // the full feature string
+  /// f32 lanes of the widest vector the target has: 16 (AVX-512), 8 (AVX),
+  /// or 4 (SSE).
+  int vectorWidth = 4;
+};
+
+Expected<TargetInfo> resolveTarget(const TargetOptions &options);
+
+/// The dense kernel's blocking: a panel of `vectors` vectors of
+/// `vectorWidth` output neurons, computed `rowBlock` samples at a time.
+struct DenseSchedule {
+  int64_t vectorWidth = 16;
+  int64_t vectors = 2;
+  int64_t rowBlock = 4;
+  int64_t panel() const { return vectorWidth * vectors; }
+};
+DenseSchedule chooseDenseSchedule(const TargetInfo &target, int64_t units, int64_t inputs);
+
+/// What the lowering needs besides the graph: the slot of every op's value
+/// (index in graph.ops; -1 for none). For linear/dense ops the weights
+/// operand's slot holds panels packed with runtime::packPanels and the bias
+/// slot a vector padded to a whole panel.
+struct LoweringPlan {
+  std::vector<int> slotOf;
+};
+
+/// Where compile time went, for --time-passes.
+struct CompileTimes {
+  double lowerSeconds = 0, optimizeSeconds = 0, codegenSeconds = 0;
+};
+
+/// Keeps generated code alive; destroying it frees the code (its ORC
+/// resource tracker is removed).
+class CompiledCode {
+public:
+  virtual ~CompiledCode();
+};
+
+struct JitResult {
+  std::unique_ptr<CompiledCode> code;
+  /// Per op (index in graph.ops): its kernel, or null for inputs/consts.
+  std::vector<runtime::KernelFn> kernels;
+};
+
+/// Lowers, optimises (LLVM O0 for optLevel 0, else O2/O3) and compiles.
+Expected<JitResult> compileGraph(const ir::Graph &graph, const LoweringPlan &plan,
+                                 const TargetInfo &target, int optLevel,
+                                 CompileTimes *times = nullptr);
+
+enum class EmitKind { LLVMIR, Assembly, Object };
+
+/// The optimised module as LLVM IR text, assembly or an ELF object.
+Expected<std::string> emitGraph(const ir::Graph &graph, const LoweringPlan &plan,
+                                const TargetInfo &target, int optLevel, EmitKind kind);
+
+/// The name of op i's kernel in generated code.
+std::string kernelName(const ir::Graph &graph, size_t opIndex);
+
+} // namespace soma::jit

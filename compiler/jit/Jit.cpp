@@ -1,0 +1,273 @@
+// The JIT on ORC LLJIT. One LLJIT per target (cpu + features), created on
+// first use; each compiled model gets its own JITDylib and resource
+// tracker, so destroying the model frees its code.
+#include "soma/jit/Jit.h"
+
+#include "../codegen/Codegen.h"
+
+#include <llvm/ExecutionEngine/Orc/JITTargetMachineBuilder.h>
+#include <llvm/ExecutionEngine/Orc/LLJIT.h>
+#include <llvm/IR/LegacyPassManager.h>
+#include <llvm/MC/MCSubtargetInfo.h>
+#include <llvm/MC/TargetRegistry.h>
+#include <llvm/Passes/PassBuilder.h>
+#include <llvm/Support/TargetSelect.h>
+#include <llvm/Support/raw_ostream.h>
+#include <llvm/Target/TargetMachine.h>
+#include <llvm/TargetParser/Host.h>
+
+#include <atomic>
+#include <chrono>
+#include <map>
+#include <set>
+#include <mutex>
+
+namespace soma::jit {
+
+using namespace llvm;
+
+CompiledCode::~CompiledCode() = default;
+
+namespace {
+
+void initializeLLVM() {
+  static std::once_flag once;
+  std::call_once(once, [] {
+    InitializeNativeTarget();
+    InitializeNativeTargetAsmPrinter();
+    InitializeNativeTargetAsmParser();
+  });
+}
+
+orc::JITTargetMachineBuilder machineBuilder(const TargetInfo &target, int optLevel) {
+  orc::JITTargetMachineBuilder jtmb{Triple(target.triple)};
+  jtmb.setCPU(target.cpu);
+  jtmb.getFeatures() = SubtargetFeatures(target.features);
+  jtmb.setCodeGenOptLevel(optLevel >= 3 ? CodeGenOptLevel::Aggressive
+                          : optLevel == 0 ? CodeGenOptLevel::None
+                                          : CodeGenOptLevel::Default);
+  return jtmb;
+}
+
+Expected<std::unique_ptr<TargetMachine>> makeTargetMachine(const TargetInfo &target, int optLevel) {
+  auto tm = machineBuilder(target, optLevel).createTargetMachine();
+  if (!tm)
+    return soma::Error{"cannot create a target machine for " + target.triple + " (" + target.cpu +
+                 "): " + toString(tm.takeError())};
+  return std::move(*tm);
+}
+
+/// Runs the new pass manager's default pipeline for the level.
+void optimize(Module &module, TargetMachine &tm, int optLevel) {
+  LoopAnalysisManager lam;
+  FunctionAnalysisManager fam;
+  CGSCCAnalysisManager cgam;
+  ModuleAnalysisManager mam;
+  PassBuilder pb(&tm);
+  pb.registerModuleAnalyses(mam);
+  pb.registerCGSCCAnalyses(cgam);
+  pb.registerFunctionAnalyses(fam);
+  pb.registerLoopAnalyses(lam);
+  pb.crossRegisterProxies(lam, fam, cgam, mam);
+  ModulePassManager mpm;
+  if (optLevel == 0)
+    mpm = pb.buildO0DefaultPipeline(OptimizationLevel::O0);
+  else
+    mpm = pb.buildPerModuleDefaultPipeline(optLevel >= 3 ? OptimizationLevel::O3
+                                                         : OptimizationLevel::O2);
+  mpm.run(module, mam);
+}
+
+double secondsSince(std::chrono::steady_clock::time_point t0) {
+  return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+}
+
+struct BuiltModule {
+  std::unique_ptr<LLVMContext> ctx;
+  std::unique_ptr<Module> module;
+  std::unique_ptr<TargetMachine> tm;
+};
+
+Expected<BuiltModule> buildOptimized(const ir::Graph &graph, const LoweringPlan &plan,
+                                     const TargetInfo &target, int optLevel, CompileTimes *times) {
+  initializeLLVM();
+  auto tm = makeTargetMachine(target, optLevel);
+  if (!tm)
+    return soma::Error{tm.error()};
+  BuiltModule built;
+  built.ctx = std::make_unique<LLVMContext>();
+  auto t0 = std::chrono::steady_clock::now();
+  built.module = codegen::buildModule(*built.ctx, graph, plan, target);
+  built.module->setDataLayout((*tm)->createDataLayout());
+  if (times)
+    times->lowerSeconds += secondsSince(t0);
+  t0 = std::chrono::steady_clock::now();
+  optimize(*built.module, **tm, optLevel);
+  if (times)
+    times->optimizeSeconds += secondsSince(t0);
+  built.tm = std::move(*tm);
+  return built;
+}
+
+/// The LLJIT for one target, shared by every model compiled for it.
+struct SharedJit {
+  std::unique_ptr<orc::LLJIT> jit;
+  std::mutex mutex; // guards JITDylib creation and removal
+};
+
+Expected<SharedJit *> jitFor(const TargetInfo &target, int optLevel) {
+  static std::mutex mutex;
+  static std::map<std::string, std::unique_ptr<SharedJit>> jits;
+  std::string key = target.cpu + "|" + target.features + "|" + std::to_string(optLevel);
+  std::lock_guard<std::mutex> lock(mutex);
+  auto it = jits.find(key);
+  if (it != jits.end())
+    return it->second.get();
+  auto jit = orc::LLJITBuilder().setJITTargetMachineBuilder(machineBuilder(target, optLevel)).create();
+  if (!jit)
+    return soma::Error{"cannot create the JIT: " + toString(jit.takeError())};
+  auto shared = std::make_unique<SharedJit>();
+  shared->jit = std::move(*jit);
+  return jits.emplace(key, std::move(shared)).first->second.get();
+}
+
+class OrcCode : public CompiledCode {
+public:
+  OrcCode(SharedJit *shared, orc::JITDylib *dylib) : shared(shared), dylib(dylib) {}
+  ~OrcCode() override {
+    std::lock_guard<std::mutex> lock(shared->mutex);
+    // Removing the dylib removes its resource tracker's code and data.
+    if (llvm::Error err = shared->jit->getExecutionSession().removeJITDylib(*dylib))
+      consumeError(std::move(err));
+  }
+
+private:
+  SharedJit *shared;
+  orc::JITDylib *dylib;
+};
+
+} // namespace
+
+std::string kernelName(const ir::Graph &graph, size_t opIndex) {
+  return "soma." + graph.name + "." + graph.ops[opIndex]->name;
+}
+
+Expected<TargetInfo> resolveTarget(const TargetOptions &options) {
+  initializeLLVM();
+  TargetInfo info;
+  info.triple = sys::getProcessTriple();
+  std::vector<std::string> features;
+  if (options.cpu.empty()) {
+    info.cpu = sys::getHostCPUName().str();
+    for (auto &f : sys::getHostCPUFeatures())
+      features.push_back((f.second ? "+" : "-") + f.first().str());
+  } else {
+    info.cpu = options.cpu;
+  }
+  if (!options.features.empty())
+    features.push_back(options.features);
+  std::string joined;
+  for (const std::string &f : features)
+    joined += (joined.empty() ? "" : ",") + f;
+  info.features = joined;
+
+  std::string err;
+  const Target *target = TargetRegistry::lookupTarget(info.triple, err);
+  if (!target)
+    return soma::Error{"no LLVM target for " + info.triple + ": " + err};
+  std::unique_ptr<MCSubtargetInfo> sti(
+      target->createMCSubtargetInfo(info.triple, info.cpu, info.features));
+  if (!sti || !sti->isCPUStringValid(info.cpu))
+    return soma::Error{"unknown CPU '" + info.cpu + "' for " + info.triple};
+  // Only the user's features need checking; the host's are LLVM's own.
+  std::set<std::string> known;
+  for (const SubtargetFeatureKV &kv : sti->getAllProcessorFeatures())
+    known.insert(kv.Key);
+  SmallVector<StringRef, 16> parts;
+  StringRef(options.features).split(parts, ',', -1, false);
+  for (StringRef one : parts) {
+    one = one.trim();
+    if (one.size() < 2 || (one[0] != '+' && one[0] != '-'))
+      return soma::Error{"CPU feature '" + one.str() + "' must start with '+' or '-'"};
+    if (!known.count(one.drop_front().str()))
+      return soma::Error{"unknown CPU feature '" + one.drop_front().str() + "'"};
+  }
+  info.vectorWidth = sti->checkFeatures("+avx512f") ? 16 : sti->checkFeatures("+avx") ? 8 : 4;
+  return info;
+}
+
+DenseSchedule chooseDenseSchedule(const TargetInfo &target, int64_t units, int64_t inputs) {
+  (void)inputs;
+  DenseSchedule s;
+  s.vectorWidth = target.vectorWidth;
+  // Two vectors per panel when the layer is wide enough to fill them, so
+  // each broadcast input feeds two FMAs; a block of 4 samples gives 8
+  // accumulators, well within 16 (AVX2) or 32 (AVX-512) registers.
+  s.vectors = units > target.vectorWidth ? 2 : 1;
+  s.rowBlock = 4;
+  return s;
+}
+
+Expected<JitResult> compileGraph(const ir::Graph &graph, const LoweringPlan &plan,
+                                 const TargetInfo &target, int optLevel, CompileTimes *times) {
+  auto built = buildOptimized(graph, plan, target, optLevel, times);
+  if (!built)
+    return soma::Error{built.error()};
+  auto shared = jitFor(target, optLevel);
+  if (!shared)
+    return soma::Error{shared.error()};
+  SharedJit &sj = **shared;
+
+  auto t0 = std::chrono::steady_clock::now();
+  static std::atomic<uint64_t> counter{0};
+  orc::JITDylib *dylib;
+  {
+    std::lock_guard<std::mutex> lock(sj.mutex);
+    auto jd = sj.jit->createJITDylib("soma.model." + std::to_string(counter++));
+    if (!jd)
+      return soma::Error{"cannot create a JITDylib: " + toString(jd.takeError())};
+    dylib = &*jd;
+  }
+  JitResult result;
+  result.code = std::make_unique<OrcCode>(&sj, dylib);
+  if (llvm::Error err = sj.jit->addIRModule(
+          *dylib, orc::ThreadSafeModule(std::move(built->module), std::move(built->ctx))))
+    return soma::Error{"cannot add the module to the JIT: " + toString(std::move(err))};
+  result.kernels.assign(graph.ops.size(), nullptr);
+  for (size_t i = 0; i < graph.ops.size(); ++i) {
+    const ir::OpKind kind = graph.ops[i]->kind;
+    if (kind == ir::OpKind::Input || kind == ir::OpKind::Const)
+      continue;
+    auto addr = sj.jit->lookup(*dylib, kernelName(graph, i));
+    if (!addr)
+      return soma::Error{"cannot find kernel '" + kernelName(graph, i) + "': " + toString(addr.takeError())};
+    result.kernels[i] = addr->toPtr<runtime::KernelFn>();
+  }
+  if (times)
+    times->codegenSeconds += secondsSince(t0);
+  return result;
+}
+
+Expected<std::string> emitGraph(const ir::Graph &graph, const LoweringPlan &plan,
+                                const TargetInfo &target, int optLevel, EmitKind kind) {
+  auto built = buildOptimized(graph, plan, target, optLevel, nullptr);
+  if (!built)
+    return soma::Error{built.error()};
+  std::string out;
+  if (kind == EmitKind::LLVMIR) {
+    raw_string_ostream os(out);
+    built->module->print(os, nullptr);
+    return out;
+  }
+  SmallVector<char, 0> buffer;
+  raw_svector_ostream os(buffer);
+  legacy::PassManager pm;
+  if (built->tm->addPassesToEmitFile(pm, os, nullptr,
+                                     kind == EmitKind::Assembly ? CodeGenFileType::AssemblyFile
+                                                                : CodeGenFileType::ObjectFile))
+    return soma::Error{"the target cannot emit this file type"};
+  pm.run(*built->module);
+  return std::string(buffer.begin(), buffer.end());
+}
+
+} // namespace soma::jit

@@ -1,0 +1,40 @@
+// The pieces of the API the command-line tools use beyond soma/soma.h:
+// the front half of compilation (text to optimised graph) and emission of
+// the JIT's module as LLVM IR, assembly or an object file. Not installed.
+#pragma once
+
+#include "soma/ir/Graph.h"
+#include "soma/jit/Jit.h"
+#include "soma/soma.h"
+#include "soma/support/Diagnostics.h"
+
+#include <memory>
+#include <string>
+#include <utility>
+#include <vector>
+
+namespace soma::api {
+
+/// Phase name -> seconds, in order, for --time-passes.
+using Timings = std::vector<std::pair<std::string, double>>;
+
+struct FrontResult {
+  std::unique_ptr<ir::Graph> graph; // null after errors
+  std::string diagnostics;          // errors, or warnings on success
+};
+
+/// Parses and checks buffer `file`, then runs the graph pipeline for
+/// `optLevel`.
+FrontResult compileToGraph(SourceManager &sm, uint32_t file, int optLevel, Timings *timings);
+
+/// Lowers `graph` (consumed) as the JIT would and returns the optimised
+/// module as text (LLVM IR, assembly) or bytes (object file).
+Expected<std::string> emit(std::unique_ptr<ir::Graph> graph, const CompileOptions &options,
+                           jit::EmitKind kind, Timings *timings);
+
+/// Compiles an already-built graph into a Model (as Model::compileFile
+/// does after its front half).
+Result<Model> makeModel(std::unique_ptr<ir::Graph> graph, const CompileOptions &options,
+                        std::string warnings, Timings *timings);
+
+} // namespace soma::api

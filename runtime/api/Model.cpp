@@ -1,0 +1,394 @@
+// The public API: compile (frontend, passes, then the JIT or the reference
+// interpreter) and run with checked buffers.
+#include "soma/soma.h"
+#include "Internal.h"
+
+#include "soma/frontend/Frontend.h"
+#include "soma/jit/Jit.h"
+#include "soma/passes/Passes.h"
+#include "soma/runtime/Executor.h"
+#include "soma/runtime/Interpreter.h"
+#include "soma/runtime/Packing.h"
+
+#include <algorithm>
+#include <chrono>
+#include <cstring>
+#include <unordered_map>
+
+namespace soma {
+
+struct Model::Impl {
+  std::unique_ptr<ir::Graph> graph;
+  CompileOptions options;
+  std::vector<TensorInfo> inputs, outputs;
+  std::string warnings;
+  // Engine::Jit
+  std::unique_ptr<jit::CompiledCode> code;
+  std::unique_ptr<runtime::Executor> executor;
+};
+
+namespace {
+
+/// Values that depend on no input are computed once, here, by the
+/// reference interpreter, and become constants.
+void foldUnbatched(ir::Graph &graph) {
+  for (auto &opPtr : graph.ops) {
+    ir::Op &op = *opPtr;
+    if (op.type.batched || op.kind == ir::OpKind::Const || op.kind == ir::OpKind::Input)
+      continue;
+    ir::Graph single;
+    single.name = graph.name;
+    std::vector<ir::Op *> operands;
+    for (ir::Op *operand : op.operands) {
+      ir::Op *c = single.append(ir::OpKind::Const, operand->name, {});
+      c->type = operand->type;
+      c->data = operand->data;
+      operands.push_back(c);
+    }
+    ir::Op *copy = single.append(op.kind, op.name, operands);
+    copy->type = op.type;
+    copy->fn = op.fn;
+    copy->epsilon = op.epsilon;
+    single.outputs.push_back({op.name, copy, {}});
+    auto result = runtime::Interpreter(single).run({});
+    op.kind = ir::OpKind::Const;
+    op.operands.clear();
+    op.data = std::make_shared<Tensor>(std::move((*result)[0].tensor));
+  }
+}
+
+/// Gives each dense/linear op weights and bias constants of its own, so they
+/// can be packed for that op's kernel.
+void privatizeDenseConstants(ir::Graph &graph) {
+  std::unordered_map<const ir::Op *, size_t> uses;
+  for (auto &op : graph.ops)
+    for (ir::Op *operand : op->operands)
+      ++uses[operand];
+  for (size_t i = 0; i < graph.ops.size(); ++i) {
+    ir::Op *op = graph.ops[i].get();
+    if (op->kind != ir::OpKind::Linear && op->kind != ir::OpKind::Dense)
+      continue;
+    for (size_t k = 1; k < op->operands.size(); ++k) {
+      ir::Op *c = op->operands[k];
+      if (uses[c] <= 1)
+        continue;
+      --uses[c];
+      ir::Op *copy = graph.insertBefore(op, ir::OpKind::Const, graph.uniqueName(c->name), {}, c->loc);
+      copy->type = c->type;
+      copy->data = c->data;
+      op->operands[k] = copy;
+      uses[copy] = 1;
+      ++i; // the insertion shifted `op` one place on
+    }
+  }
+}
+
+std::shared_ptr<const AlignedVector<float>> constData(const ir::Op &op) {
+  return std::shared_ptr<const AlignedVector<float>>(op.data, &op.data->values);
+}
+
+/// The graph made ready for lowering, with its slot table.
+struct JitPlan {
+  jit::TargetInfo target;
+  runtime::Program program;
+  jit::LoweringPlan lowering;
+};
+
+/// Folds what needs no input, gives dense ops their own (packed) constants,
+/// and assigns every value a slot: inputs and outputs are the caller's
+/// buffers, constants the model's, the rest live in the run's arena.
+Expected<JitPlan> prepareJit(ir::Graph &graph, const CompileOptions &options) {
+  auto target = jit::resolveTarget({options.cpu, options.features});
+  if (!target)
+    return Error{target.error()};
+  foldUnbatched(graph);
+  privatizeDenseConstants(graph);
+
+  JitPlan jp;
+  jp.target = *target;
+  runtime::Program &program = jp.program;
+  jp.lowering.slotOf.assign(graph.ops.size(), -1);
+  std::unordered_map<const ir::Op *, const ir::Op *> denseUserOf; // weights/bias -> op
+  for (auto &op : graph.ops)
+    if (op->kind == ir::OpKind::Linear || op->kind == ir::OpKind::Dense)
+      for (size_t k = 1; k < op->operands.size(); ++k)
+        denseUserOf[op->operands[k]] = op.get();
+  std::unordered_map<const ir::Op *, int> firstOutput;
+  for (size_t o = 0; o < graph.outputs.size(); ++o)
+    firstOutput.emplace(graph.outputs[o].value, static_cast<int>(o));
+  std::vector<ir::Op *> inputs = graph.inputs();
+  std::unordered_map<const ir::Op *, int> slotOf;
+
+  for (size_t i = 0; i < graph.ops.size(); ++i) {
+    const ir::Op &op = *graph.ops[i];
+    runtime::Slot slot;
+    slot.sampleElements = op.type.sampleElements();
+    if (op.kind == ir::OpKind::Input) {
+      slot.kind = runtime::SlotKind::Input;
+      slot.index = static_cast<int>(std::find(inputs.begin(), inputs.end(), &op) - inputs.begin());
+    } else if (op.kind == ir::OpKind::Const) {
+      slot.kind = runtime::SlotKind::Constant;
+      auto user = denseUserOf.find(&op);
+      if (user == denseUserOf.end()) {
+        slot.data = constData(op);
+      } else {
+        const ir::Op &dense = *user->second;
+        jit::DenseSchedule schedule = jit::chooseDenseSchedule(
+            jp.target, dense.type.lastDim(), dense.operands[0]->type.sampleElements());
+        slot.data = std::make_shared<const AlignedVector<float>>(
+            &op == dense.operands[1] ? runtime::packPanels(*op.data, schedule.panel())
+                                     : runtime::padVector(op.data->values, schedule.panel()));
+      }
+    } else if (auto out = firstOutput.find(&op); out != firstOutput.end()) {
+      slot.kind = runtime::SlotKind::Output;
+      slot.index = out->second;
+    } else {
+      slot.kind = runtime::SlotKind::Temp;
+    }
+    slotOf[&op] = jp.lowering.slotOf[i] = static_cast<int>(program.slots.size());
+    program.slots.push_back(std::move(slot));
+  }
+  for (size_t o = 0; o < graph.outputs.size(); ++o) {
+    const ir::Op *value = graph.outputs[o].value;
+    if (value->kind == ir::OpKind::Input || firstOutput.at(value) != static_cast<int>(o))
+      program.copies.push_back({slotOf.at(value), static_cast<int>(o), value->type.sampleElements()});
+  }
+  return jp;
+}
+
+void addTimes(api::Timings *timings, const jit::CompileTimes &t) {
+  if (!timings)
+    return;
+  timings->push_back({"llvm: lower to LLVM IR", t.lowerSeconds});
+  timings->push_back({"llvm: optimise", t.optimizeSeconds});
+  timings->push_back({"llvm: code generation", t.codegenSeconds});
+}
+
+Status buildJit(Model::Impl &impl, api::Timings *timings) {
+  ir::Graph &graph = *impl.graph;
+  auto jp = prepareJit(graph, impl.options);
+  if (!jp)
+    return Status::failure("soma: error: " + jp.error() + "\n");
+  jit::CompileTimes times;
+  auto compiled = jit::compileGraph(graph, jp->lowering, jp->target, impl.options.optLevel, &times);
+  if (!compiled)
+    return Status::failure("soma: error: " + compiled.error() + "\n");
+  addTimes(timings, times);
+  runtime::Program &program = jp->program;
+  for (size_t i = 0; i < graph.ops.size(); ++i) {
+    if (!compiled->kernels[i])
+      continue;
+    const ir::Op &op = *graph.ops[i];
+    runtime::Step step;
+    step.fn = compiled->kernels[i];
+    step.name = op.name;
+    step.cols = op.type.lastDim();
+    step.rowsPerSample = op.type.sampleElements() / std::max<int64_t>(step.cols, 1);
+    step.result = jp->lowering.slotOf[i];
+    program.steps.push_back(step);
+  }
+  impl.code = std::move(compiled->code);
+  impl.executor = std::make_unique<runtime::Executor>(std::move(program));
+  return Status::success();
+}
+
+double secondsSince(std::chrono::steady_clock::time_point t0) {
+  return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+}
+
+std::string shapeText(const std::vector<int64_t> &dims) { return formatDims(dims); }
+
+std::string expectedShape(const TensorInfo &info) {
+  std::string s = "f32[N";
+  for (int64_t d : info.shape)
+    s += ", " + std::to_string(d);
+  return s + "]";
+}
+
+/// Matches buffers to the model's tensors by name and checks their shapes;
+/// fills `ordered` in model order and `batch`.
+template <class Buffer>
+Status bind(const std::vector<Buffer> &buffers, const std::vector<TensorInfo> &infos,
+            const char *what, std::vector<const Buffer *> &ordered, int64_t &batch) {
+  ordered.assign(infos.size(), nullptr);
+  for (const Buffer &buf : buffers) {
+    auto it = std::find_if(infos.begin(), infos.end(),
+                           [&](const TensorInfo &t) { return t.name == buf.name; });
+    if (it == infos.end()) {
+      std::string names;
+      for (const TensorInfo &t : infos)
+        names += (names.empty() ? "'" : ", '") + t.name + "'";
+      return Status::failure(std::string("the model has no ") + what + " named '" + buf.name +
+                             "'; its " + what + "s are " + names);
+    }
+    size_t i = static_cast<size_t>(it - infos.begin());
+    if (ordered[i])
+      return Status::failure(std::string(what) + " '" + buf.name + "' is bound twice");
+    bool shapeOk = buf.shape.size() == it->shape.size() + 1 && buf.shape[0] >= 0 &&
+                   std::equal(it->shape.begin(), it->shape.end(), buf.shape.begin() + 1);
+    if (!shapeOk)
+      return Status::failure(std::string(what) + " '" + buf.name + "' must have shape " +
+                             expectedShape(*it) + ", got " + shapeText(buf.shape));
+    if (batch >= 0 && buf.shape[0] != batch)
+      return Status::failure(std::string(what) + " '" + buf.name + "' has batch size " +
+                             std::to_string(buf.shape[0]) + ", but other buffers have " +
+                             std::to_string(batch));
+    batch = buf.shape[0];
+    if (!buf.data && batch > 0)
+      return Status::failure(std::string(what) + " '" + buf.name + "' has no data pointer");
+    ordered[i] = &buf;
+  }
+  for (size_t i = 0; i < infos.size(); ++i)
+    if (!ordered[i])
+      return Status::failure(std::string("missing ") + what + " '" + infos[i].name +
+                             "' of shape " + expectedShape(infos[i]));
+  return Status::success();
+}
+
+} // namespace
+
+namespace api {
+
+struct ModelAccess {
+  static Model make(std::unique_ptr<Model::Impl> impl) { return Model(std::move(impl)); }
+};
+
+FrontResult compileToGraph(SourceManager &sm, uint32_t file, int optLevel, Timings *timings) {
+  FrontResult result;
+  if (optLevel < 0 || optLevel > 3) {
+    result.diagnostics =
+        "soma: error: optimisation level " + std::to_string(optLevel) + " is not in 0..3\n";
+    return result;
+  }
+  DiagnosticEngine diags(sm);
+  auto t0 = std::chrono::steady_clock::now();
+  result.graph = frontend::loadGraph(file, sm, diags);
+  if (timings)
+    timings->push_back({"frontend: parse, check, build IR", secondsSince(t0)});
+  if (result.graph) {
+    passes::PassContext ctx(diags);
+    bool ok = passes::runPipeline(*result.graph, passes::pipelineForLevel(optLevel), ctx, {});
+    if (timings)
+      for (auto &[name, seconds] : ctx.passSeconds)
+        timings->push_back({"pass: " + name, seconds});
+    if (!ok)
+      result.graph.reset();
+  }
+  if (diags.hasErrors())
+    result.graph.reset();
+  result.diagnostics = diags.renderToString();
+  return result;
+}
+
+Expected<std::string> emit(std::unique_ptr<ir::Graph> graph, const CompileOptions &options,
+                           jit::EmitKind kind, Timings *timings) {
+  auto t0 = std::chrono::steady_clock::now();
+  auto jp = prepareJit(*graph, options);
+  if (!jp)
+    return Error{jp.error()};
+  auto text = jit::emitGraph(*graph, jp->lowering, jp->target, options.optLevel, kind);
+  if (timings)
+    timings->push_back({"llvm: lower, optimise, emit", secondsSince(t0)});
+  return text;
+}
+
+Result<Model> makeModel(std::unique_ptr<ir::Graph> graph, const CompileOptions &options,
+                        std::string warnings, Timings *timings) {
+  auto impl = std::make_unique<Model::Impl>();
+  impl->graph = std::move(graph);
+  impl->options = options;
+  impl->warnings = std::move(warnings);
+  for (ir::Op *in : impl->graph->inputs())
+    impl->inputs.push_back({in->name, in->type.dims});
+  for (const ir::GraphOutput &out : impl->graph->outputs)
+    impl->outputs.push_back({out.name, out.value->type.dims});
+  if (options.engine == Engine::Jit)
+    if (Status s = buildJit(*impl, timings); !s)
+      return s;
+  return ModelAccess::make(std::move(impl));
+}
+
+} // namespace api
+
+namespace {
+Result<Model> compileSource(SourceManager &sm, uint32_t file, const CompileOptions &options) {
+  api::FrontResult front = api::compileToGraph(sm, file, options.optLevel, nullptr);
+  if (!front.graph)
+    return Status::failure(front.diagnostics);
+  return api::makeModel(std::move(front.graph), options, std::move(front.diagnostics), nullptr);
+}
+} // namespace
+
+Model::Model(std::unique_ptr<Impl> impl) : impl(std::move(impl)) {}
+Model::Model(Model &&) noexcept = default;
+Model &Model::operator=(Model &&) noexcept = default;
+Model::~Model() = default;
+
+Result<Model> Model::compileFile(const std::string &path, const CompileOptions &options) {
+  SourceManager sm;
+  Expected<uint32_t> file = frontend::loadSourceFile(path, sm);
+  if (!file)
+    return Status::failure("soma: error: " + file.error() + "\n");
+  return compileSource(sm, *file, options);
+}
+
+Result<Model> Model::compileString(std::string_view source, const CompileOptions &options,
+                                   const std::string &name) {
+  SourceManager sm;
+  return compileSource(sm, sm.addBuffer(name, std::string(source)), options);
+}
+
+const std::vector<TensorInfo> &Model::inputs() const { return impl->inputs; }
+const std::vector<TensorInfo> &Model::outputs() const { return impl->outputs; }
+Engine Model::engine() const { return impl->options.engine; }
+const std::string &Model::warnings() const { return impl->warnings; }
+
+Status Model::run(const std::vector<InputBuffer> &inputs,
+                  const std::vector<OutputBuffer> &outputs) const {
+  if (!impl)
+    return Status::failure("run called on a moved-from model");
+  int64_t batch = -1;
+  std::vector<const InputBuffer *> in;
+  std::vector<const OutputBuffer *> out;
+  if (Status s = bind(inputs, impl->inputs, "input", in, batch); !s)
+    return s;
+  if (Status s = bind(outputs, impl->outputs, "output", out, batch); !s)
+    return s;
+  for (const TensorInfo &info : impl->outputs) {
+    int64_t count;
+    std::vector<int64_t> dims = {batch};
+    dims.insert(dims.end(), info.shape.begin(), info.shape.end());
+    if (!checkedElementCount(dims, count))
+      return Status::failure("batch size " + std::to_string(batch) + " is too large for output '" +
+                             info.name + "'");
+  }
+
+  if (impl->options.engine == Engine::Interp) {
+    std::vector<runtime::NamedTensor> tensors;
+    for (const InputBuffer *b : in) {
+      runtime::NamedTensor t{b->name, Tensor(b->shape)};
+      if (!t.tensor.values.empty())
+        std::memcpy(t.tensor.values.data(), b->data, t.tensor.values.size() * sizeof(float));
+      tensors.push_back(std::move(t));
+    }
+    auto result = runtime::Interpreter(*impl->graph).run(tensors);
+    if (!result)
+      return Status::failure(result.error());
+    for (size_t o = 0; o < out.size(); ++o)
+      if (!(*result)[o].tensor.values.empty())
+        std::memcpy(out[o]->data, (*result)[o].tensor.values.data(),
+                    (*result)[o].tensor.values.size() * sizeof(float));
+    return Status::success();
+  }
+
+  std::vector<const float *> inPtrs;
+  std::vector<float *> outPtrs;
+  for (const InputBuffer *b : in)
+    inPtrs.push_back(b->data);
+  for (const OutputBuffer *b : out)
+    outPtrs.push_back(b->data);
+  impl->executor->run(batch, inPtrs.data(), outPtrs.data());
+  return Status::success();
+}
+
+} // namespace soma

@@ -1,0 +1,135 @@
+// soma's public C++ API: compile a network description, run it on your
+// buffers. This header is self-contained (standard library only, no LLVM),
+// so an application needs nothing else from soma to use it.
+//
+//   soma::Result<soma::Model> model = soma::Model::compileFile("net.nn");
+//   if (!model) { std::cerr << model.error(); return 1; }
+//   std::vector<float> x = {0.5f, 0.3f}, y(1);
+//   soma::Status s = model->run({{"x", x.data(), {1, 2}}}, {{"n", y.data(), {1, 1}}});
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <variant>
+#include <vector>
+
+namespace soma {
+
+namespace api {
+struct ModelAccess;
+}
+
+/// Success, or a failure carrying a readable message (for a compile error:
+/// the diagnostics, `file:line:col: error: ...`, exactly as the tools print
+/// them).
+class Status {
+public:
+  static Status success() { return Status(); }
+  static Status failure(std::string message) { return Status(std::move(message), false); }
+
+  bool ok() const { return isOk; }
+  explicit operator bool() const { return isOk; }
+  const std::string &message() const { return text; }
+
+private:
+  Status() = default;
+  Status(std::string message, bool ok) : text(std::move(message)), isOk(ok) {}
+  std::string text;
+  bool isOk = true;
+};
+
+/// A value, or the Status that explains why there is none.
+template <class T> class Result {
+public:
+  Result(T value) : storage(std::move(value)) {}
+  Result(Status failure) : storage(std::move(failure)) {}
+
+  bool ok() const { return storage.index() == 0; }
+  explicit operator bool() const { return ok(); }
+  T &operator*() { return std::get<0>(storage); }
+  const T &operator*() const { return std::get<0>(storage); }
+  T *operator->() { return &std::get<0>(storage); }
+  const T *operator->() const { return &std::get<0>(storage); }
+  /// The failure's message; empty on success.
+  std::string error() const { return ok() ? std::string() : std::get<1>(storage).message(); }
+  Status status() const { return ok() ? Status::success() : std::get<1>(storage); }
+
+private:
+  std::variant<T, Status> storage;
+};
+
+enum class Engine {
+  Jit,    ///< LLVM-compiled, vectorised kernels for the target CPU
+  Interp, ///< the reference interpreter (scalar, double accumulation)
+};
+
+struct CompileOptions {
+  /// 0..3: the graph passes and the LLVM pipeline (0: none, 2: default).
+  int optLevel = 2;
+  Engine engine = Engine::Jit;
+  /// Target CPU for the JIT ("znver4", "haswell"); empty: this machine's.
+  std::string cpu;
+  /// LLVM target features added to the CPU's ("-avx512f", "+avx2,+fma").
+  std::string features;
+};
+
+/// A network input or output: its name and its per-sample shape (the batch
+/// dimension is not included).
+struct TensorInfo {
+  std::string name;
+  std::vector<int64_t> shape;
+};
+
+/// A caller-owned input buffer: `shape` is [batch, per-sample dims...],
+/// row-major f32.
+struct InputBuffer {
+  std::string name;
+  const float *data;
+  std::vector<int64_t> shape;
+};
+
+/// A caller-owned output buffer, shaped like InputBuffer.
+struct OutputBuffer {
+  std::string name;
+  float *data;
+  std::vector<int64_t> shape;
+};
+
+/// A compiled network. Movable, not copyable. `run` may be called from many
+/// threads at once.
+class Model {
+public:
+  /// Compiles the network (or graph IR text) in `path`.
+  static Result<Model> compileFile(const std::string &path, const CompileOptions &options = {});
+  /// Compiles network text held in memory; `name` labels diagnostics, and
+  /// weight files are found relative to the current directory.
+  static Result<Model> compileString(std::string_view source, const CompileOptions &options = {},
+                                     const std::string &name = "<string>");
+
+  Model(Model &&) noexcept;
+  Model &operator=(Model &&) noexcept;
+  ~Model();
+
+  const std::vector<TensorInfo> &inputs() const;
+  const std::vector<TensorInfo> &outputs() const;
+  Engine engine() const;
+  /// Warnings from compilation (diagnostics text), empty when there were none.
+  const std::string &warnings() const;
+
+  /// Runs one batch. Every input and every output must be bound once, by
+  /// name, with shape [batch, per-sample dims...] and the same batch (which
+  /// may be 0). Mistakes are returned as failures, never crashes.
+  Status run(const std::vector<InputBuffer> &inputs, const std::vector<OutputBuffer> &outputs) const;
+
+  struct Impl;
+
+private:
+  friend struct api::ModelAccess;
+  explicit Model(std::unique_ptr<Impl> impl);
+  std::unique_ptr<Impl> impl;
+};
+
+} // namespace soma
