@@ -5,6 +5,7 @@
 #include "soma/frontend/Frontend.h"
 #include "soma/passes/Passes.h"
 #include "soma/runtime/Interpreter.h"
+#include "soma/soma.h"
 
 #include <benchmark/benchmark.h>
 
@@ -72,6 +73,21 @@ void BM_FrontendInlineMLP(benchmark::State &state) {
   state.SetBytesProcessed(static_cast<int64_t>(state.iterations() * text.size()));
 }
 BENCHMARK(BM_FrontendInlineMLP)->Unit(benchmark::kMillisecond);
+
+/// The compile-speed goal: text to a runnable JIT model (process start
+/// excluded; the first compile in the process also pays for creating the
+/// LLJIT, which the warm-up iteration absorbs).
+void BM_JitCompileMLP(benchmark::State &state) {
+  soma::CompileOptions options;
+  options.optLevel = static_cast<int>(state.range(0));
+  for (auto _ : state) {
+    auto model = soma::Model::compileString(mlpSeeded, options);
+    if (!model)
+      throw std::runtime_error(model.error());
+    benchmark::DoNotOptimize(model->inputs().data());
+  }
+}
+BENCHMARK(BM_JitCompileMLP)->Arg(0)->Arg(2)->Arg(3)->Unit(benchmark::kMillisecond);
 
 /// The oracle's speed, for scale: it is written to be obviously right, not fast.
 void BM_InterpreterMLP(benchmark::State &state) {

@@ -2,7 +2,6 @@
 #include "soma/frontend/Initializers.h"
 
 #include <cmath>
-#include <numbers>
 
 namespace soma::frontend {
 
@@ -19,15 +18,31 @@ public:
   }
   /// Uniform in [0, 1) with 53 random bits.
   double uniform() { return static_cast<double>(next() >> 11) * 0x1.0p-53; }
-  /// Standard normal by Box-Muller (the cosine half only, for simplicity).
+  /// Standard normal by Marsaglia's polar method: one log and one sqrt per
+  /// pair of values, no trigonometry (the initialisers of a large network
+  /// are a visible part of its compile time). The pair's second value is
+  /// kept for the next call.
   double normal() {
-    double u1 = (static_cast<double>(next() >> 11) + 1.0) * 0x1.0p-53; // (0, 1]
-    double u2 = uniform();
-    return std::sqrt(-2.0 * std::log(u1)) * std::cos(2.0 * std::numbers::pi * u2);
+    if (haveSpare) {
+      haveSpare = false;
+      return spare;
+    }
+    double u, v, s;
+    do {
+      u = 2.0 * uniform() - 1.0;
+      v = 2.0 * uniform() - 1.0;
+      s = u * u + v * v;
+    } while (s >= 1.0 || s == 0.0);
+    double m = std::sqrt(-2.0 * std::log(s) / s);
+    spare = v * m;
+    haveSpare = true;
+    return u * m;
   }
 
 private:
   uint64_t state;
+  double spare = 0;
+  bool haveSpare = false;
 };
 
 } // namespace

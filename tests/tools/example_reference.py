@@ -9,7 +9,7 @@ runs soma or reads soma's parser: each network is written out again by hand
 in NumPy, its weights taken from the same sources the .nn file names (the
 literal arrays copied, .npy files read with np.load, .safetensors files
 parsed here, the seeded initialisers re-implemented from their definition:
-SplitMix64, Box-Muller, xavier/he scaling). Every op computes in float64 and
+SplitMix64, Marsaglia's polar method, xavier/he scaling). Every op computes in float64 and
 rounds its result to float32, which is the semantics soma documents.
 """
 import argparse
@@ -32,6 +32,7 @@ class SplitMix64:
 
     def __init__(self, seed):
         self.state = seed & self.MASK
+        self.spare = None
 
     def next(self):
         self.state = (self.state + 0x9E3779B97F4A7C15) & self.MASK
@@ -43,10 +44,19 @@ class SplitMix64:
     def uniform(self):  # [0, 1), 53 bits
         return (self.next() >> 11) * 2.0 ** -53
 
-    def normal(self):  # Box-Muller, cosine half
-        u1 = ((self.next() >> 11) + 1.0) * 2.0 ** -53
-        u2 = self.uniform()
-        return math.sqrt(-2.0 * math.log(u1)) * math.cos(2.0 * math.pi * u2)
+    def normal(self):  # Marsaglia's polar method; the pair's second value is kept
+        if self.spare is not None:
+            value, self.spare = self.spare, None
+            return value
+        while True:
+            u = 2.0 * self.uniform() - 1.0
+            v = 2.0 * self.uniform() - 1.0
+            s = u * u + v * v
+            if 0.0 < s < 1.0:
+                break
+        m = math.sqrt(-2.0 * math.log(s) / s)
+        self.spare = v * m
+        return u * m
 
 
 def he(units, inputs, seed):

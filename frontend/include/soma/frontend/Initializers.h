@@ -1,5 +1,5 @@
 // Seeded weight initialisers for synthetic networks. The generator is soma's
-// own (SplitMix64 and Box-Muller), so a seed gives the same weights on every
+// own (SplitMix64 and Marsaglia's polar method), so a seed gives the same weights on every
 // platform and standard library.
 #pragma once
 
