@@ -96,6 +96,12 @@ void lowerDense(const KernelEnv &env, const ir::Op &op, const SlotMap &slots,
                    [&](Value *n) { microkernel(n, 1, colBase, panel, masked); }, "n1");
         };
         // Full panels store whole vectors; only a partial last panel masks.
+        // Tiles start on panel boundaries and end at one or at `units`, so
+        // when `units` is a multiple of the panel every panel is full.
+        if (U % P == 0) {
+          panelRows(false);
+          return;
+        }
         Function *fn = b.GetInsertBlock()->getParent();
         BasicBlock *full = BasicBlock::Create(b.getContext(), "panel.full", fn);
         BasicBlock *part = BasicBlock::Create(b.getContext(), "panel.partial", fn);

@@ -57,7 +57,12 @@ Expected<std::unique_ptr<TargetMachine>> makeTargetMachine(const TargetInfo &tar
   return std::move(*tm);
 }
 
-/// Runs the new pass manager's default pipeline for the level.
+/// The IR pipeline for a level. soma's kernels arrive already vectorised,
+/// blocked and with their loops laid out, so -O1/-O2 run a short function
+/// pipeline that cleans up what the lowering leaves (redundant address
+/// arithmetic, loop-invariant loads, dead blocks) and skips the
+/// vectorisers, the inliner and the unrollers, which find nothing to do and
+/// cost most of LLVM's compile time here. -O3 runs LLVM's full O3 pipeline.
 void optimize(Module &module, TargetMachine &tm, int optLevel) {
   LoopAnalysisManager lam;
   FunctionAnalysisManager fam;
@@ -70,11 +75,17 @@ void optimize(Module &module, TargetMachine &tm, int optLevel) {
   pb.registerLoopAnalyses(lam);
   pb.crossRegisterProxies(lam, fam, cgam, mam);
   ModulePassManager mpm;
-  if (optLevel == 0)
+  if (optLevel == 0) {
     mpm = pb.buildO0DefaultPipeline(OptimizationLevel::O0);
-  else
-    mpm = pb.buildPerModuleDefaultPipeline(optLevel >= 3 ? OptimizationLevel::O3
-                                                         : OptimizationLevel::O2);
+  } else if (optLevel >= 3) {
+    mpm = pb.buildPerModuleDefaultPipeline(OptimizationLevel::O3);
+  } else {
+    llvm::Error err = pb.parsePassPipeline(
+        mpm, "function(instcombine<no-verify-fixpoint>,simplifycfg,early-cse<memssa>,"
+             "loop-mssa(licm),instcombine<no-verify-fixpoint>,simplifycfg)");
+    if (err)
+      report_fatal_error(std::move(err)); // a typo in the string above
+  }
   mpm.run(module, mam);
 }
 
