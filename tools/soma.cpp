@@ -1,5 +1,6 @@
 // soma: the driver. `soma run` compiles a network and runs it on inputs
-// given on the command line or in .npy files; `soma check` only checks it.
+// given on the command line or in .npy files, optionally comparing outputs
+// with golden .npy arrays (--expect); `soma check` only checks it.
 #include "CliCommon.h"
 
 #include "Internal.h"
@@ -10,14 +11,15 @@
 #include "soma/runtime/Interpreter.h"
 #include "soma/support/Npy.h"
 
+#include <algorithm>
 #include <charconv>
-#include <cstdio>
 #include <cmath>
+#include <cstdio>
 #include <fstream>
 #include <iostream>
 #include <iterator>
-#include <optional>
 #include <map>
+#include <optional>
 
 using namespace soma;
 
@@ -34,6 +36,10 @@ options for run:
   --input NAME=V1,V2,...    one sample's values, row-major; ';' separates samples
   --input NAME=FILE.npy     a batch [N, dims...] (or one sample [dims...]) from NumPy
   --output NAME=FILE.npy    also write output NAME to a .npy file
+  --expect NAME=FILE.npy    compare output NAME with a golden array of the same
+                            shape; exit 1 with a report when any element is off
+  --rtol R, --atol A        --expect tolerance: |got - expected| <= A + R |expected|
+                            (defaults 1e-5 and 1e-6; NaN matches only NaN)
   --engine=jit|interp       jit (default): LLVM-compiled vector code for this CPU;
                             interp: the reference interpreter
   --digits=N                print outputs with N significant digits (1-9) instead
@@ -150,7 +156,8 @@ enum class Command { Run, Check, Compile };
 
 struct Options {
   std::string file;
-  std::vector<std::pair<std::string, std::string>> inputs, outputs;
+  std::vector<std::pair<std::string, std::string>> inputs, outputs, expects;
+  double rtol = 1e-5, atol = 1e-6;
   CompileOptions compile;
   bool printIR = false, timePasses = false;
   int digits = 0;
@@ -170,6 +177,118 @@ void printTimings(const api::Timings &timings) {
   }
   std::snprintf(line, sizeof line, "%9.3f ms  100.0%%  total\n", total * 1e3);
   std::cerr << line;
+}
+
+bool parseTolerance(const std::string &text, double &into) {
+  double v;
+  auto [ptr, ec] = std::from_chars(text.data(), text.data() + text.size(), v);
+  if (text.empty() || ec != std::errc() || ptr != text.data() + text.size() || !std::isfinite(v) ||
+      v < 0)
+    return false;
+  into = v;
+  return true;
+}
+
+/// "[n, i, j]" for flat element `flat` of an array shaped `dims`.
+std::string indexText(int64_t flat, const std::vector<int64_t> &dims) {
+  std::vector<int64_t> index(dims.size());
+  for (size_t d = dims.size(); d-- > 0;) {
+    index[d] = dims[d] ? flat % dims[d] : 0;
+    flat = dims[d] ? flat / dims[d] : 0;
+  }
+  return formatDims(index);
+}
+
+std::string numberText(double v, int digits) {
+  if (std::isnan(v))
+    return "nan";
+  char buf[64];
+  std::snprintf(buf, sizeof buf, "%.*g", digits, v);
+  return buf;
+}
+
+/// Compares output `name` with the golden array in `path`: same shape, and
+/// every element within atol + rtol |expected| (NaN matches NaN, an
+/// infinity only itself). Returns false after printing a report.
+bool checkExpected(const std::string &name, const Tensor &got, const std::string &path, double rtol,
+                   double atol) {
+  Expected<NpyArray> golden = readNpy(path);
+  if (!golden) {
+    std::cerr << "soma: error: --expect " << name << ": " << golden.error() << '\n';
+    return false;
+  }
+  const Tensor &exp = golden->tensor;
+  if (exp.dims != got.dims) {
+    std::cerr << "soma: error: output '" << name << "' has shape " << formatDims(got.dims)
+              << ", but '" << path << "' holds " << formatDims(exp.dims) << '\n';
+    return false;
+  }
+  struct Drift {
+    int64_t index;
+    double excess; // |got - expected| / tolerance; infinite for NaN or an infinity
+    double abs;    // |got - expected|; infinite for NaN or an infinity
+  };
+  std::vector<Drift> drifts;
+  double maxAbs = 0, maxUsed = 0; // of the elements that pass
+  for (int64_t i = 0; i < got.numElements(); ++i) {
+    double g = got.values[i], e = exp.values[i];
+    if ((std::isnan(g) && std::isnan(e)) || g == e) // g == e: also the same infinity
+      continue;
+    double abs = std::fabs(g - e), tol = atol + rtol * std::fabs(e);
+    if (!std::isfinite(abs)) { // NaN against a number, or an infinity against anything else
+      drifts.push_back({i, INFINITY, INFINITY});
+      continue;
+    }
+    if (abs > tol) {
+      drifts.push_back({i, abs / tol, abs}); // abs > tol >= 0: never 0 / 0
+      continue;
+    }
+    maxAbs = std::max(maxAbs, abs);
+    maxUsed = std::max(maxUsed, abs / tol);
+  }
+  char tolText[80];
+  std::snprintf(tolText, sizeof tolText, "rtol %g, atol %g", rtol, atol);
+  if (drifts.empty()) {
+    std::cerr << "soma: output '" << name << "' matches '" << path << "' (" << got.numElements()
+              << " element" << (got.numElements() == 1 ? "" : "s") << ", max abs error "
+              << numberText(maxAbs, 3) << ", worst at " << numberText(100 * maxUsed, 3)
+              << "% of its tolerance; " << tolText << ")\n";
+    return true;
+  }
+  std::cerr << "soma: error: output '" << name << "' does not match '" << path
+            << "': " << drifts.size() << " of " << got.numElements() << " elements differ ("
+            << tolText << ")\n";
+  // The worst first: furthest outside the tolerance, then the largest
+  // error, then by position.
+  std::stable_sort(drifts.begin(), drifts.end(), [](const Drift &a, const Drift &b) {
+    return a.excess != b.excess ? a.excess > b.excess : a.abs > b.abs;
+  });
+  constexpr size_t shown = 5;
+  std::vector<std::vector<std::string>> rows = {
+      {"index", "got", "expected", "abs error", "rel error"}};
+  for (size_t k = 0; k < std::min(shown, drifts.size()); ++k) {
+    float g = got.values[drifts[k].index], e = exp.values[drifts[k].index];
+    double abs = std::fabs(static_cast<double>(g) - e);
+    double rel = std::isnan(abs)                ? abs
+                 : std::isinf(abs) || e == 0.0f ? INFINITY
+                                                : abs / std::fabs(e);
+    rows.push_back({indexText(drifts[k].index, got.dims), formatValue(g, 0), formatValue(e, 0),
+                    numberText(abs, 3), numberText(rel, 3)});
+  }
+  std::vector<size_t> width(rows[0].size(), 0);
+  for (const auto &row : rows)
+    for (size_t c = 0; c < row.size(); ++c)
+      width[c] = std::max(width[c], row[c].size());
+  for (const auto &row : rows) {
+    std::string line = " ";
+    for (size_t c = 0; c < row.size(); ++c)
+      line +=
+          " " + row[c] + (c + 1 < row.size() ? std::string(width[c] - row[c].size() + 1, ' ') : "");
+    std::cerr << line << '\n';
+  }
+  if (drifts.size() > shown)
+    std::cerr << "  ... and " << drifts.size() - shown << " more\n";
+  return false;
 }
 
 /// Parses the arguments after the command; returns an exit status when the
@@ -195,6 +314,21 @@ std::optional<int> parseOptions(int argc, char **argv, Command command, Options 
         return usageError("--output is an option of 'run'");
       if (!splitNameValue(*v, opts.outputs))
         return usageError("--output needs NAME=FILE.npy, got '" + *v + "'");
+    } else if (auto v = cli::optionValue(argc, argv, i, "--expect")) {
+      if (command != Command::Run)
+        return usageError("--expect is an option of 'run'");
+      if (!splitNameValue(*v, opts.expects))
+        return usageError("--expect needs NAME=FILE.npy, got '" + *v + "'");
+    } else if (auto v = cli::optionValue(argc, argv, i, "--rtol")) {
+      if (command != Command::Run)
+        return usageError("--rtol is an option of 'run'");
+      if (!parseTolerance(*v, opts.rtol))
+        return usageError("--rtol needs a finite number >= 0, got '" + *v + "'");
+    } else if (auto v = cli::optionValue(argc, argv, i, "--atol")) {
+      if (command != Command::Run)
+        return usageError("--atol is an option of 'run'");
+      if (!parseTolerance(*v, opts.atol))
+        return usageError("--atol needs a finite number >= 0, got '" + *v + "'");
     } else if (auto v = cli::optionValue(argc, argv, i, "--engine")) {
       if (*v == "jit")
         opts.compile.engine = Engine::Jit;
@@ -331,17 +465,25 @@ int runCommand(int argc, char **argv, Command command) {
   }
   for (size_t i = 0; i < opts.inputs.size(); ++i)
     inputs.push_back({opts.inputs[i].first, inputTensors[i].values.data(), inputTensors[i].dims});
+  auto isOutput = [&](const std::string &name) {
+    for (const ir::GraphOutput &out : front.graph->outputs)
+      if (out.name == name)
+        return true;
+    return false;
+  };
   std::map<std::string, std::string> outputFiles;
   for (auto &[name, path] : opts.outputs) {
-    bool known = false;
-    for (const ir::GraphOutput &out : front.graph->outputs)
-      known |= out.name == name;
-    if (!known) {
+    if (!isOutput(name)) {
       std::cerr << "soma: error: the network has no output named '" << name << "'\n";
       return 1;
     }
     outputFiles[name] = path;
   }
+  for (auto &[name, path] : opts.expects)
+    if (!isOutput(name)) {
+      std::cerr << "soma: error: --expect: the network has no output named '" << name << "'\n";
+      return 1;
+    }
 
   Result<Model> model = api::makeModel(std::move(front.graph), opts.compile, "", &timings);
   if (!model) {
@@ -371,8 +513,10 @@ int runCommand(int argc, char **argv, Command command) {
     std::cerr << "soma: error: " << s.message() << '\n';
     return 1;
   }
+  std::vector<runtime::NamedTensor> results;
   for (size_t o = 0; o < outputTensors.size(); ++o) {
-    runtime::NamedTensor out{model->outputs()[o].name, std::move(outputTensors[o])};
+    results.push_back({model->outputs()[o].name, std::move(outputTensors[o])});
+    const runtime::NamedTensor &out = results.back();
     printOutput(out, std::cout, opts.digits);
     if (auto it = outputFiles.find(out.name); it != outputFiles.end()) {
       Expected<bool> written = writeNpy(it->second, out.tensor);
@@ -382,7 +526,17 @@ int runCommand(int argc, char **argv, Command command) {
       }
     }
   }
-  return 0;
+  // Outputs are printed before the comparison so a report can be read next
+  // to them; every --expect is checked, not only the first that fails.
+  std::cout.flush();
+  bool allMatch = true;
+  for (auto &[name, path] : opts.expects) {
+    auto out = std::find_if(results.begin(), results.end(),
+                            [&](const runtime::NamedTensor &r) { return r.name == name; });
+    if (!checkExpected(name, out->tensor, path, opts.rtol, opts.atol))
+      allMatch = false;
+  }
+  return allMatch ? 0 : 1;
 }
 
 } // namespace

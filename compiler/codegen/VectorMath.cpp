@@ -22,8 +22,8 @@ using namespace llvm;
 namespace {
 
 // exp(r) - 1 = r + r^2 * q(r) on |r| <= 0.347; relative error 2.4e-10.
-constexpr float kExpQ[] = {
-    0x1p-1f, 0x1.555554p-3f, 0x1.5554bp-5f, 0x1.11118ap-7f, 0x1.6d72cp-10f, 0x1.a032ccp-13f};
+constexpr float kExpQ[] = {0x1p-1f,        0x1.555554p-3f, 0x1.5554bp-5f,
+                           0x1.11118ap-7f, 0x1.6d72cp-10f, 0x1.a032ccp-13f};
 
 // atanh(sqrt z) / sqrt z on 0 <= z <= 1/9; relative error 4.0e-9.
 constexpr float kAtanhA[] = {0x1p0f, 0x1.5554dep-2f, 0x1.99db18p-3f, 0x1.1e4dd4p-3f,
@@ -34,10 +34,9 @@ constexpr float kAtanhA[] = {0x1p0f, 0x1.5554dep-2f, 0x1.99db18p-3f, 0x1.1e4dd4p
 // change of variable maps the half line onto a bounded interval on which
 // the scaled tail is smooth, so one polynomial covers erf and erfc.
 constexpr float kGeluK = 3.0f;
-constexpr float kGeluP[] = {
-    0x1.754a76p0f,   -0x1.04c72ap0f,  0x1.d71386p-2f, -0x1.832d0ap-4f,
-    -0x1.56d5ecp-6f, 0x1.c8bda4p-7f,  0x1.0ca214p-9f, -0x1.0eaed8p-9f,
-    -0x1.009e4p-11f, 0x1.136b6cp-12f, 0x1.c9168ep-14f};
+constexpr float kGeluP[] = {0x1.754a76p0f,   -0x1.04c72ap0f,  0x1.d71386p-2f, -0x1.832d0ap-4f,
+                            -0x1.56d5ecp-6f, 0x1.c8bda4p-7f,  0x1.0ca214p-9f, -0x1.0eaed8p-9f,
+                            -0x1.009e4p-11f, 0x1.136b6cp-12f, 0x1.c9168ep-14f};
 
 constexpr float kLog2e = 0x1.715476p0f;
 // ln 2 = kLn2Hi + kLn2Lo; kLn2Hi has 9 significant bits, so n * kLn2Hi is
@@ -47,8 +46,8 @@ constexpr float kLn2Lo = -0x1.bd0106p-13f;
 // Adding and subtracting 1.5 * 2^23 rounds |v| < 2^22 to the nearest
 // integer without an SSE4.1 round instruction.
 constexpr float kRoundMagic = 0x1.8p23f;
-// exp's argument is clamped to [kExpMin, kExpMax]: exp(kExpMin) * 2^7 is
-// still far below 2^-150, and exp(kExpMax) overflows.
+// exp's argument is clamped to [kExpMin, kExpMax]: exp(kExpMin) = 3.5e-57
+// rounds to 0 even times 130 (silu), and exp(kExpMax) overflows.
 constexpr float kExpMin = -130.0f;
 constexpr float kExpMax = 89.0f;
 
@@ -70,8 +69,7 @@ struct ExpParts {
 
 class MathEmitter {
 public:
-  MathEmitter(IRBuilder<> &b, Type *ty)
-      : b(b), fTy(ty), iTy(ty->getWithNewType(b.getInt32Ty())) {
+  MathEmitter(IRBuilder<> &b, Type *ty) : b(b), fTy(ty), iTy(ty->getWithNewType(b.getInt32Ty())) {
     assert(ty->getScalarType()->isFloatTy() && "vector math works on f32 values");
   }
 
@@ -215,9 +213,7 @@ public:
     return keepNan(x, select(lt(x, -15.0f), c(-0.0f), r));
   }
 
-  Value *elu(Value *x, float alpha) {
-    return select(gtOrNan(x, 0.0f), x, mul(c(alpha), expm1(x)));
-  }
+  Value *elu(Value *x, float alpha) { return select(gtOrNan(x, 0.0f), x, mul(c(alpha), expm1(x))); }
 
   /// max(x, 0) + log1p(u), u = exp(-|x|) = p * 2^n in (0, 1]. With
   /// t = u / (2 + u) in [0, 1/3], log1p(u) = 2 atanh(t) = u * 2/(2+u) * A(t^2);

@@ -134,7 +134,12 @@ Expected<SharedJit *> jitFor(const TargetInfo &target, int optLevel) {
   auto it = jits.find(key);
   if (it != jits.end())
     return it->second.get();
-  auto jit = orc::LLJITBuilder().setJITTargetMachineBuilder(machineBuilder(target, optLevel)).create();
+  // Concurrent compilation: models may be compiled from several threads at
+  // once; without it LLJIT shares one TargetMachine between them.
+  auto jit = orc::LLJITBuilder()
+                 .setJITTargetMachineBuilder(machineBuilder(target, optLevel))
+                 .setSupportConcurrentCompilation(true)
+                 .create();
   if (!jit)
     return soma::Error{"cannot create the JIT: " + toString(jit.takeError())};
   auto shared = std::make_unique<SharedJit>();
@@ -167,42 +172,46 @@ Expected<TargetInfo> resolveTarget(const TargetOptions &options) {
   initializeLLVM();
   TargetInfo info;
   info.triple = sys::getProcessTriple();
-  std::vector<std::string> features;
-  if (options.cpu.empty()) {
-    info.cpu = sys::getHostCPUName().str();
-    for (auto &f : sys::getHostCPUFeatures())
-      features.push_back((f.second ? "+" : "-") + f.first().str());
-  } else {
-    info.cpu = options.cpu;
-  }
-  if (!options.features.empty())
-    features.push_back(options.features);
-  std::string joined;
-  for (const std::string &f : features)
-    joined += (joined.empty() ? "" : ",") + f;
-  info.features = joined;
-
   std::string err;
   const Target *target = TargetRegistry::lookupTarget(info.triple, err);
   if (!target)
     return soma::Error{"no LLVM target for " + info.triple + ": " + err};
-  std::unique_ptr<MCSubtargetInfo> sti(
-      target->createMCSubtargetInfo(info.triple, info.cpu, info.features));
-  if (!sti || !sti->isCPUStringValid(info.cpu))
+  // The user's CPU and features are checked against a generic subtarget
+  // before any subtarget is built from them: LLVM only warns on stderr about
+  // a name it does not know, and ignores it.
+  std::unique_ptr<MCSubtargetInfo> generic(target->createMCSubtargetInfo(info.triple, "", ""));
+  if (!generic)
+    return soma::Error{"no subtarget information for " + info.triple};
+  info.cpu = options.cpu.empty() ? sys::getHostCPUName().str() : options.cpu;
+  if (!generic->isCPUStringValid(info.cpu))
     return soma::Error{"unknown CPU '" + info.cpu + "' for " + info.triple};
+  std::vector<std::string> features;
+  if (options.cpu.empty())
+    for (auto &f : sys::getHostCPUFeatures())
+      features.push_back((f.second ? "+" : "-") + f.first().str());
   // Only the user's features need checking; the host's are LLVM's own.
   std::set<std::string> known;
-  for (const SubtargetFeatureKV &kv : sti->getAllProcessorFeatures())
+  for (const SubtargetFeatureKV &kv : generic->getAllProcessorFeatures())
     known.insert(kv.Key);
   SmallVector<StringRef, 16> parts;
   StringRef(options.features).split(parts, ',', -1, false);
   for (StringRef one : parts) {
     one = one.trim();
+    if (one.empty())
+      continue; // "-avx512f, " or ",,"
     if (one.size() < 2 || (one[0] != '+' && one[0] != '-'))
       return soma::Error{"CPU feature '" + one.str() + "' must start with '+' or '-'"};
     if (!known.count(one.drop_front().str()))
       return soma::Error{"unknown CPU feature '" + one.drop_front().str() + "'"};
+    features.push_back(one.str()); // trimmed: LLVM would ignore " -avx"
   }
+  for (const std::string &f : features)
+    info.features += (info.features.empty() ? "" : ",") + f;
+
+  std::unique_ptr<MCSubtargetInfo> sti(
+      target->createMCSubtargetInfo(info.triple, info.cpu, info.features));
+  if (!sti)
+    return soma::Error{"no subtarget information for " + info.triple + " (" + info.cpu + ")"};
   info.vectorWidth = sti->checkFeatures("+avx512f") ? 16 : sti->checkFeatures("+avx") ? 8 : 4;
   return info;
 }

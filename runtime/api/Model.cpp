@@ -338,10 +338,16 @@ Result<Model> Model::compileString(std::string_view source, const CompileOptions
   return compileSource(sm, sm.addBuffer(name, std::string(source)), options);
 }
 
-const std::vector<TensorInfo> &Model::inputs() const { return impl->inputs; }
-const std::vector<TensorInfo> &Model::outputs() const { return impl->outputs; }
-Engine Model::engine() const { return impl->options.engine; }
-const std::string &Model::warnings() const { return impl->warnings; }
+// A moved-from model has no Impl; its accessors answer as an empty model.
+static const Model::Impl &implOrEmpty(const std::unique_ptr<Model::Impl> &impl) {
+  static const Model::Impl empty;
+  return impl ? *impl : empty;
+}
+
+const std::vector<TensorInfo> &Model::inputs() const { return implOrEmpty(impl).inputs; }
+const std::vector<TensorInfo> &Model::outputs() const { return implOrEmpty(impl).outputs; }
+Engine Model::engine() const { return implOrEmpty(impl).options.engine; }
+const std::string &Model::warnings() const { return implOrEmpty(impl).warnings; }
 
 Status Model::run(const std::vector<InputBuffer> &inputs,
                   const std::vector<OutputBuffer> &outputs) const {

@@ -1,0 +1,206 @@
+#!/usr/bin/env python3
+"""The installed soma package, as a user gets it, in three steps that CTest
+runs as three tests (`install` first: the other two need its prefix):
+
+  install_check.py install   --build B --source S --prefix P
+      `cmake --install B --prefix P` into an empty P, then checks the tree:
+      the one public header, the package files (with no path into the
+      source or build tree), the tools, which run.
+  install_check.py embed     --source S --prefix P --work W
+      configures examples/embed against P alone (CMAKE_PREFIX_PATH), builds
+      and runs it; its compile line may name no include directory outside
+      P; a broken network gives a `file:line:col: error:` failure; and
+      docs/api.md shows examples/embed/main.cpp and CMakeLists.txt verbatim.
+  install_check.py lit-suite --source S --prefix P --work W
+      P/bin/soma-lit runs examples/lit-suite (every test passes), one file of
+      it, and a suite that must fail; the substitutions name P's tools.
+
+Exits non-zero with a message on the first thing that is wrong.
+"""
+import argparse
+import json
+import os
+import re
+import shlex
+import shutil
+import subprocess
+import sys
+import time
+
+
+def fail(message):
+    print("FAIL: " + message, flush=True)
+    sys.exit(1)
+
+
+def run(cmd, expect_status=0, **kwargs):
+    """Runs cmd, returns its stdout+stderr; fails when the status differs."""
+    print("$ " + " ".join(shlex.quote(c) for c in cmd), flush=True)
+    t0 = time.monotonic()
+    p = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, **kwargs)
+    print("  (%.1f s, exit %d)" % (time.monotonic() - t0, p.returncode), flush=True)
+    ok = p.returncode != 0 if expect_status == "nonzero" else p.returncode == expect_status
+    if not ok:
+        print(p.stdout)
+        fail("%s exited %d, expected %s" % (cmd[0], p.returncode, expect_status))
+    return p.stdout
+
+
+def files_under(root):
+    return sorted(os.path.relpath(os.path.join(d, f), root)
+                  for d, _, fs in os.walk(root) for f in fs)
+
+
+def install(args):
+    if os.path.exists(args.prefix):
+        shutil.rmtree(args.prefix)
+    run([args.cmake, "--install", args.build, "--prefix", args.prefix])
+
+    headers = files_under(os.path.join(args.prefix, "include"))
+    if headers != ["soma/soma.h"]:
+        fail("the installed headers must be soma/soma.h alone, got %s" % headers)
+    with open(os.path.join(args.prefix, "include", "soma", "soma.h")) as f:
+        header = f.read()
+    for inc in re.findall(r'^\s*#\s*include\s*([<"][^>"]+[>"])', header, re.M):
+        if not re.fullmatch(r"<[a-z_]+>", inc):
+            fail("soma.h must include standard headers only, it includes %s" % inc)
+
+    expected = [
+        "bin/soma", "bin/soma-lit", "bin/soma-opt",
+        "lib/cmake/soma/somaConfig.cmake", "lib/cmake/soma/somaConfigVersion.cmake",
+        "lib/cmake/soma/somaTargets.cmake", "lib/libsoma.a",
+        "share/soma/lit/soma_lit.cfg.py",
+    ]
+    present = files_under(args.prefix)
+    for path in expected:
+        if path not in present:
+            fail("missing from the install: %s (installed: %s)" % (path, present))
+    for path in present:
+        if path.startswith("lib/cmake/soma/"):
+            with open(os.path.join(args.prefix, path)) as f:
+                text = f.read()
+            for tree in (os.path.realpath(args.source), os.path.realpath(args.build)):
+                if tree in text:
+                    fail("%s names the build machine's tree %s" % (path, tree))
+
+    out = run([os.path.join(args.prefix, "bin", "soma"), "run",
+               os.path.join(args.source, "examples", "neuron.nn"), "--input", "x=0.5,0.3",
+               "--digits=6"])
+    if "n[0]: 0.78" not in out:
+        fail("installed soma printed %r" % out)
+    out = run([os.path.join(args.prefix, "bin", "soma-opt"),
+               os.path.join(args.source, "examples", "neuron.nn")])
+    if "graph @neuron" not in out:
+        fail("installed soma-opt printed %r" % out)
+
+
+def embed(args):
+    if os.path.exists(args.work):
+        shutil.rmtree(args.work)
+    build = os.path.join(args.work, "build")
+    configure = [args.cmake, "-S", os.path.join(args.source, "examples", "embed"), "-B", build,
+                 "-DCMAKE_PREFIX_PATH=" + args.prefix, "-DCMAKE_EXPORT_COMPILE_COMMANDS=ON"]
+    if args.generator:
+        configure += ["-G", args.generator]
+    if args.cxx:
+        configure += ["-DCMAKE_CXX_COMPILER=" + args.cxx]
+    run(configure)
+
+    # An application needs soma's one header and nothing else: no internal
+    # soma header, no LLVM header.
+    with open(os.path.join(build, "compile_commands.json")) as f:
+        commands = json.load(f)
+    prefix = os.path.realpath(args.prefix)
+    for entry in commands:
+        words = shlex.split(entry["command"])
+        for i, w in enumerate(words):
+            if w in ("-I", "-isystem", "-iquote", "-idirafter"):
+                d = words[i + 1]
+            elif w.startswith("-I") and len(w) > 2:
+                d = w[2:]
+            else:
+                continue
+            if not os.path.realpath(d).startswith(prefix + os.sep):
+                fail("embed is compiled with include directory %s, outside the install prefix" % d)
+
+    run([args.cmake, "--build", build])
+    exe = os.path.join(build, "embed")
+    out = run([exe, os.path.join(args.source, "examples", "neuron.nn")])
+    if out != "n[0] = 0.78\n":
+        fail("embed printed %r, expected 'n[0] = 0.78'" % out)
+
+    bad = os.path.join(args.work, "bad.nn")
+    with open(bad, "w") as f:
+        f.write("network bad {\n  input x: f32[2]\n  neuron n(y) { weights = [1, 2] }\n  output n\n}\n")
+    out = run([exe, bad], expect_status=1)
+    if bad + ":3:12: error: unknown name 'y'" not in out:
+        fail("embed on a broken network printed %r" % out)
+    out = run([exe], expect_status=2)
+
+    with open(os.path.join(args.source, "docs", "api.md")) as f:
+        api_md = f.read()
+    for name, lang in (("main.cpp", "cpp"), ("CMakeLists.txt", "cmake")):
+        with open(os.path.join(args.source, "examples", "embed", name)) as f:
+            text = f.read()
+        if "```%s\n%s```\n" % (lang, text) not in api_md:
+            fail("docs/api.md must show examples/embed/%s verbatim in a ```%s block" % (name, lang))
+
+
+def lit_suite(args):
+    if os.path.exists(args.work):
+        shutil.rmtree(args.work)
+    os.makedirs(args.work)
+    soma_lit = os.path.join(args.prefix, "bin", "soma-lit")
+    suite = os.path.join(args.source, "examples", "lit-suite")
+    tests = [f for f in os.listdir(suite) if f.endswith((".nn", ".sir", ".test"))]
+    if len(tests) < 3:
+        fail("examples/lit-suite has %d tests" % len(tests))
+
+    out = run([soma_lit, suite])
+    if "Passed: %d " % len(tests) not in out:
+        print(out)
+        fail("soma-lit did not pass all %d tests of %s" % (len(tests), suite))
+
+    out = run([soma_lit, os.path.join(suite, sorted(tests)[0])])
+    if "Passed: 1 " not in out:
+        print(out)
+        fail("soma-lit on one file did not run exactly that test")
+
+    # A suite of its own: the substitutions name the installed tools, and a
+    # failing test makes soma-lit fail.
+    mine = os.path.join(args.work, "mine")
+    os.makedirs(mine)
+    prefix_bin = os.path.join(os.path.realpath(args.prefix), "bin")
+    with open(os.path.join(mine, "tools.test"), "w") as f:
+        f.write("# RUN: echo %%soma %%soma-opt %%python | FileCheck %%s\n"
+                "# CHECK: %s/soma %s/soma-opt %s\n" % (prefix_bin, prefix_bin, sys.executable))
+    with open(os.path.join(mine, "wrong.nn"), "w") as f:
+        f.write("# RUN: %soma run %s --input x=0.5,0.3 | FileCheck %s\n"
+                "network neuron {\n  input x: f32[2]\n"
+                "  neuron n(x) { weights = [0.8, 0.6]; bias = 0.2; activation = relu }\n"
+                "  output n\n}\n"
+                "# CHECK: n[0]: 0.79\n")
+    out = run([soma_lit, mine], expect_status="nonzero")
+    if "Passed: 1 " not in out or "Failed: 1 " not in out or "wrong.nn" not in out:
+        print(out)
+        fail("soma-lit on a suite with one failing test must report 1 passed, 1 failed")
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("step", choices=["install", "embed", "lit-suite"])
+    ap.add_argument("--build")
+    ap.add_argument("--source", required=True)
+    ap.add_argument("--prefix", required=True)
+    ap.add_argument("--work")
+    ap.add_argument("--cmake", default="cmake")
+    ap.add_argument("--generator")
+    ap.add_argument("--cxx")
+    args = ap.parse_args()
+    t0 = time.monotonic()
+    {"install": install, "embed": embed, "lit-suite": lit_suite}[args.step](args)
+    print("ok: %s (%.1f s)" % (args.step, time.monotonic() - t0))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,129 @@
+// Guarded buffers, the crash report and the Model plumbing of Harness.h.
+#include "Harness.h"
+
+#include <gtest/gtest.h>
+
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cmath>
+#include <csignal>
+#include <memory>
+#include <mutex>
+
+namespace soma::numerical {
+
+GuardedBuffer::GuardedBuffer(size_t n) : count(n) {
+  const size_t page = static_cast<size_t>(sysconf(_SC_PAGESIZE));
+  const size_t dataPages = (n * sizeof(float) + page - 1) / page;
+  length = (dataPages + 1) * page;
+  void *p = mmap(nullptr, length, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+  if (p == MAP_FAILED) {
+    ADD_FAILURE() << "mmap of " << length << " bytes failed";
+    length = 0;
+    storage = std::make_unique<float[]>(n + 1); // unguarded, but usable
+    ptr = storage.get();
+    return;
+  }
+  base = static_cast<char *>(p);
+  if (mprotect(base + dataPages * page, page, PROT_NONE) != 0)
+    ADD_FAILURE() << "mprotect failed";
+  ptr = reinterpret_cast<float *>(base + dataPages * page - n * sizeof(float));
+}
+
+GuardedBuffer::~GuardedBuffer() {
+  if (base)
+    munmap(base, length);
+}
+
+namespace {
+
+std::string crashText;
+
+extern "C" void reportFatalSignal(int sig) {
+  static const char header[] = "\n*** fatal signal while running a numerical test network:\n";
+  ssize_t ignored = write(STDERR_FILENO, header, sizeof header - 1);
+  ignored = write(STDERR_FILENO, crashText.data(), crashText.size());
+  (void)ignored;
+  std::signal(sig, SIG_DFL);
+  std::raise(sig);
+}
+
+} // namespace
+
+void setCrashContext(std::string text) {
+  static std::once_flag once;
+  std::call_once(once, [] {
+    for (int sig : {SIGSEGV, SIGBUS, SIGILL, SIGFPE, SIGABRT})
+      std::signal(sig, reportFatalSignal);
+  });
+  crashText = std::move(text);
+}
+
+std::optional<Model> compileNetwork(const Network &net, Engine engine, const Target &target,
+                                    std::string &error) {
+  CompileOptions options;
+  options.optLevel = target.optLevel;
+  options.engine = engine;
+  options.cpu = target.cpu;
+  options.features = target.features;
+  Result<Model> model = Model::compileString(net.text(), options, net.name + ".nn");
+  if (!model) {
+    error = model.error();
+    return std::nullopt;
+  }
+  return std::move(*model);
+}
+
+std::optional<std::vector<std::vector<float>>>
+runNetwork(const Model &model, const Network &net, const std::vector<std::vector<float>> &inputs,
+           int64_t batch, std::string &error) {
+  std::vector<std::unique_ptr<GuardedBuffer>> in, out;
+  std::vector<InputBuffer> ins;
+  std::vector<OutputBuffer> outs;
+  auto shapeOf = [&](const Value &v) {
+    std::vector<int64_t> shape = {batch};
+    shape.insert(shape.end(), v.dims.begin(), v.dims.end());
+    return shape;
+  };
+  for (size_t i = 0; i < net.inputs.size(); ++i) {
+    const Value &v = net.values[static_cast<size_t>(net.inputs[i])];
+    const size_t n = static_cast<size_t>(batch * v.size());
+    in.push_back(std::make_unique<GuardedBuffer>(n));
+    std::copy_n(inputs[i].begin(), n, in.back()->data());
+    ins.push_back({v.name, in.back()->data(), shapeOf(v)});
+  }
+  for (const auto &[name, id] : net.outputs) {
+    const Value &v = net.values[static_cast<size_t>(id)];
+    const size_t n = static_cast<size_t>(batch * v.size());
+    out.push_back(std::make_unique<GuardedBuffer>(n));
+    std::fill_n(out.back()->data(), n, NAN);
+    outs.push_back({name, out.back()->data(), shapeOf(v)});
+  }
+  Status s = model.run(ins, outs);
+  if (!s) {
+    error = s.message();
+    return std::nullopt;
+  }
+  std::vector<std::vector<float>> result;
+  for (auto &buf : out)
+    result.emplace_back(buf->data(), buf->data() + buf->size());
+  return result;
+}
+
+std::string indexText(int64_t flat, int64_t batch, const std::vector<int64_t> &dims) {
+  std::vector<int64_t> full = {batch};
+  full.insert(full.end(), dims.begin(), dims.end());
+  std::vector<int64_t> index(full.size());
+  for (size_t d = full.size(); d-- > 0;) {
+    index[d] = flat % full[d];
+    flat /= full[d];
+  }
+  std::string s = "[";
+  for (size_t i = 0; i < index.size(); ++i)
+    s += (i ? ", " : "") + std::to_string(index[i]);
+  return s + "]";
+}
+
+} // namespace soma::numerical

@@ -1,0 +1,72 @@
+// What the numerical tests share: the targets the JIT is asked for, caller
+// buffers fenced by an inaccessible page, running a Model on a generated
+// network, and a crash report that names the network being run.
+#pragma once
+
+#include "RandomNetwork.h"
+
+#include "soma/soma.h"
+
+#include <cstddef>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace soma::numerical {
+
+/// Where and how a network is compiled by the JIT.
+struct Target {
+  const char *label;
+  int optLevel;
+  const char *cpu;      // empty: this machine
+  const char *features; // LLVM features added to the CPU's
+};
+
+inline const Target kHostO0{"host -O0", 0, "", ""};
+inline const Target kHostO3{"host -O3", 3, "", ""};
+inline const Target kHaswell{"haswell -O2", 2, "haswell", ""};
+inline const Target kHaswellO0{"haswell -O0", 0, "haswell", ""};
+inline const Target kNoAvx512{"host,-avx512f -O2", 2, "", "-avx512f"};
+inline const Target kNoAvx512O0{"host,-avx512f -O0", 0, "", "-avx512f"};
+// SSE only: 4 lanes, and no FMA instructions.
+inline const Target kSse{"host,-avx,-avx2,-fma -O2", 2, "", "-avx,-avx2,-fma"};
+inline const Target kSseO0{"host,-avx,-avx2,-fma -O0", 0, "", "-avx,-avx2,-fma"};
+
+/// `n` floats that end exactly where a PROT_NONE page starts, so a kernel
+/// that reads or writes past the end faults instead of passing silently.
+class GuardedBuffer {
+public:
+  explicit GuardedBuffer(size_t n);
+  ~GuardedBuffer();
+  GuardedBuffer(const GuardedBuffer &) = delete;
+  GuardedBuffer &operator=(const GuardedBuffer &) = delete;
+
+  float *data() { return ptr; }
+  size_t size() const { return count; }
+
+private:
+  char *base = nullptr;
+  size_t length = 0, count = 0;
+  float *ptr = nullptr;
+  std::unique_ptr<float[]> storage; // only if mmap failed
+};
+
+/// Text printed to stderr if the process dies of a signal (a JIT kernel
+/// faulting on a guard page, say) while it is set.
+void setCrashContext(std::string text);
+
+/// Compiles `net` for `engine` on `target`; on failure, `error` says why.
+std::optional<Model> compileNetwork(const Network &net, Engine engine, const Target &target,
+                                    std::string &error);
+
+/// Runs `model` on the first `batch` samples of `inputs` (net.inputs order)
+/// in guarded buffers; outputs in net.outputs order, unwritten elements NaN.
+std::optional<std::vector<std::vector<float>>>
+runNetwork(const Model &model, const Network &net, const std::vector<std::vector<float>> &inputs,
+           int64_t batch, std::string &error);
+
+/// "[n, i, j]" for element `flat` of a [batch, dims...] array.
+std::string indexText(int64_t flat, int64_t batch, const std::vector<int64_t> &dims);
+
+} // namespace soma::numerical
