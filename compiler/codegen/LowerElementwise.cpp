@@ -64,14 +64,14 @@ void lowerElementwise(const KernelEnv &env, const ir::Op &op, const SlotMap &slo
             y = emitActivation(b, op.fn, arg(0));
             break;
           case ir::OpKind::ScaleShift:
-            y = b.CreateIntrinsic(Intrinsic::fma, {env.vecTy()}, {arg(0), arg(1), arg(2)});
+            y = b.CreateIntrinsic(Intrinsic::fmuladd, {env.vecTy()}, {arg(0), arg(1), arg(2)});
             break;
           case ir::OpKind::BatchNorm: {
             // (x - mean) / sqrt(var + eps) * scale + shift
             Value *var = b.CreateFAdd(arg(2), env.splat(op.epsilon));
             Value *sd = b.CreateUnaryIntrinsic(Intrinsic::sqrt, var);
             Value *norm = b.CreateFDiv(b.CreateFSub(arg(0), arg(1)), sd);
-            y = b.CreateIntrinsic(Intrinsic::fma, {env.vecTy()}, {norm, arg(3), arg(4)});
+            y = b.CreateIntrinsic(Intrinsic::fmuladd, {env.vecTy()}, {norm, arg(3), arg(4)});
             break;
           }
           default:

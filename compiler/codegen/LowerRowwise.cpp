@@ -101,7 +101,7 @@ void lowerLayerNorm(const KernelEnv &env, const ir::Op &op, const SlotMap &slots
         Value *inv = env.splat(b.CreateFDiv(ConstantFP::get(env.f32(), 1.0), sd));
         emitVectorColumns(env, env.i64(0), env.i64(cols), [&](Value *col, Value *mask) {
           Value *norm = b.CreateFMul(b.CreateFSub(env.loadVec(xAt(col), mask), mean), inv);
-          Value *y = b.CreateIntrinsic(Intrinsic::fma, {env.vecTy()},
+          Value *y = b.CreateIntrinsic(Intrinsic::fmuladd, {env.vecTy()},
                                        {norm, env.loadVec(env.at(S, col), mask),
                                         env.loadVec(env.at(T, col), mask)});
           env.storeVec(y, env.at(Y, b.CreateAdd(rowOff, col)), mask);

@@ -374,10 +374,9 @@ private:
              << err / std::fabs(ref) << "\n";
           messages += os.str();
         }
-        continue;
       }
-      if (std::isnan(ref) || std::isinf(static_cast<float>(ref)))
-        continue;
+      if (std::isnan(ref) || std::isinf(static_cast<float>(ref)) || std::isnan(got))
+        continue; // passed or counted above; no error to measure
       if (std::fabs(ref) < FLT_MIN) {
         st.maxTinyAbs = std::max(st.maxTinyAbs, err / 0x1p-149);
       } else if (err / std::fabs(ref) > st.maxRel) {
