@@ -1,6 +1,7 @@
 // soma-opt: reads a network or IR text, runs passes, prints IR (or a
 // Graphviz picture). The tool the lit suite uses to show each stage.
 #include "CliCommon.h"
+#include "NumericsCheck.h"
 
 #include "soma/ir/Dot.h"
 #include "soma/ir/Printer.h"
@@ -26,6 +27,13 @@ options:
   --print-ir-after=NAME   print the IR after pass NAME (repeatable)
   --verify-each           run the verifier after every pass (always on in debug builds)
   --stats                 print what each pass did, to stderr
+  --remarks               print a remark for each change a pass explains (which
+                          neuron went, and why), to stderr
+  --check-numerics        run the network on the reference interpreter before the
+                          passes and after each one, on random inputs, and fail
+                          naming the first pass whose outputs drift beyond its
+                          tolerance class (docs/passes.md)
+  --seed=N                the random inputs' seed for --check-numerics (default 1)
   --emit=ir|dot           output graph IR (default) or Graphviz dot
   --elide-above=N         print constants with more than N values as 'elided'
   -o FILE                 write the output to FILE instead of stdout
@@ -56,7 +64,8 @@ std::vector<std::string> splitList(const std::string &s) {
 int main(int argc, char **argv) {
   std::string file, outPath, emit = "ir";
   std::vector<std::string> passNames;
-  bool havePasses = false, stats = false;
+  bool havePasses = false, stats = false, remarks = false, checkNumerics = false;
+  uint64_t seed = 1;
   int optLevel = -1;
   passes::PipelineOptions pipeline;
   for (int i = 1; i < argc; ++i) {
@@ -76,6 +85,10 @@ int main(int argc, char **argv) {
       if (ec != std::errc() || ptr != v->data() + v->size() || n < 0)
         return usageError("--elide-above needs a non-negative integer, got '" + *v + "'");
       pipeline.elideConstantsAbove = n;
+    } else if (auto v = cli::optionValue(argc, argv, i, "--seed")) {
+      auto [ptr, ec] = std::from_chars(v->data(), v->data() + v->size(), seed);
+      if (ec != std::errc() || ptr != v->data() + v->size())
+        return usageError("--seed needs a non-negative integer, got '" + *v + "'");
     } else if (auto v = cli::optionValue(argc, argv, i, "-o")) {
       outPath = *v;
     } else if (arg == "--print-ir-after-all") {
@@ -84,6 +97,10 @@ int main(int argc, char **argv) {
       pipeline.verifyEach = true;
     } else if (arg == "--stats") {
       stats = true;
+    } else if (arg == "--remarks") {
+      remarks = true;
+    } else if (arg == "--check-numerics") {
+      checkNumerics = true;
     } else if (arg == "--list-passes") {
       for (const passes::PassInfo &p : passes::allPasses())
         std::cout << p.name << "\t" << p.doc << '\n';
@@ -136,7 +153,16 @@ int main(int argc, char **argv) {
   }
   pipeline.irOut = out;
   passes::PassContext ctx(diags);
-  bool ok = passes::runPipeline(*graph, names, ctx, pipeline);
+  ctx.remarksEnabled = remarks;
+  cli::NumericsChecker checker(cli::randomInputs(*graph, seed), diags, &std::cerr);
+  bool ok = true;
+  if (checkNumerics) {
+    ok = checker.start(*graph);
+    pipeline.observer = &checker;
+  }
+  ok = ok && passes::runPipeline(*graph, names, ctx, pipeline);
+  if (!ok && checkNumerics && diags.hasErrors())
+    diags.note({}, "check-numerics: the inputs were random, seed " + std::to_string(seed));
   diags.render(std::cerr);
   if (!ok)
     return 1;

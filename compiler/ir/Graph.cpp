@@ -141,6 +141,7 @@ std::unique_ptr<Graph> Graph::clone() const {
     newOp->fn = op->fn;
     newOp->epsilon = op->epsilon;
     newOp->data = op->data;
+    newOp->sparsity = op->sparsity;
     map[op.get()] = newOp;
   }
   for (const GraphOutput &out : outputs)

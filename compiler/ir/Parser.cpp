@@ -57,6 +57,7 @@ private:
   bool parseInteger(int64_t &value, const char *context);
   bool parseType(TensorType &type);
   bool parseActivation(Activation &act);
+  bool parseSparsity(Op &op);
   bool parseOp(Graph &graph);
   bool parseOutput(Graph &graph);
 
@@ -166,6 +167,44 @@ bool IRParser::parseActivation(Activation &act) {
   return expect(TokKind::RParen, "after the parameter");
 }
 
+// {sparsity = {density = D, zero_rows = R, zero_cols = C, block = "B"}},
+// the fields in this order, as the printer writes them; the first '{' is
+// already consumed.
+bool IRParser::parseSparsity(Op &op) {
+  if (op.kind != OpKind::Dense && op.kind != OpKind::Linear)
+    return fail("op '" + std::string(opName(op.kind)) + "' has no attribute 'sparsity'");
+  if (!tok.isIdent("sparsity"))
+    return fail("expected 'sparsity', got " + describeToken(tok));
+  consume();
+  if (!expect(TokKind::Equal, "after 'sparsity'") || !expect(TokKind::LBrace, "after 'sparsity ='"))
+    return false;
+  SparsityInfo info;
+  auto field = [&](const char *fieldName) {
+    if (!tok.isIdent(fieldName))
+      return fail(std::string("expected '") + fieldName + "', got " + describeToken(tok));
+    consume();
+    return expect(TokKind::Equal, "after the field name");
+  };
+  if (!field("density") || !parseNumber(info.density, "for density") ||
+      !expect(TokKind::Comma, "after the density") || !field("zero_rows") ||
+      !parseInteger(info.zeroRows, "for zero_rows") ||
+      !expect(TokKind::Comma, "after zero_rows") || !field("zero_cols") ||
+      !parseInteger(info.zeroCols, "for zero_cols") ||
+      !expect(TokKind::Comma, "after zero_cols") || !field("block"))
+    return false;
+  if (!tok.is(TokKind::String))
+    return fail("expected a block pattern string, got " + describeToken(tok));
+  info.block = tok.text;
+  if (info.block != "none" && info.block != "1x4" && info.block != "4x1" && info.block != "2:4")
+    return fail("unknown block pattern '" + info.block + "'; use none, 1x4, 4x1 or 2:4");
+  consume();
+  if (!expect(TokKind::RBrace, "after the sparsity fields") ||
+      !expect(TokKind::RBrace, "after the sparsity attribute"))
+    return false;
+  op.sparsity = info;
+  return true;
+}
+
 bool IRParser::parseOp(Graph &graph) {
   std::string name = tok.text;
   SourceLoc loc = tok.loc;
@@ -222,8 +261,17 @@ bool IRParser::parseOp(Graph &graph) {
   }
 
   Op *op = graph.append(kind, name, std::move(operands), loc);
+  bool sawBrace = false;
   if (tok.is(TokKind::LBrace)) {
     consume();
+    sawBrace = true;
+  }
+  if (sawBrace && tok.isIdent("sparsity")) {
+    if (!parseSparsity(*op))
+      return false;
+    sawBrace = false;
+  }
+  if (sawBrace) {
     if (!tok.is(TokKind::Ident))
       return fail("expected an attribute name, got " + describeToken(tok));
     std::string attr = tok.text;
@@ -244,6 +292,11 @@ bool IRParser::parseOp(Graph &graph) {
     return fail("op '" + std::string(opName(kind)) + "' needs an attribute {fn = ...}");
   }
 
+  if (tok.is(TokKind::LBrace) && !op->sparsity) {
+    consume();
+    if (!parseSparsity(*op))
+      return false;
+  }
   if (!expect(TokKind::Colon, "before the type") || !parseType(op->type))
     return false;
   if (data) {

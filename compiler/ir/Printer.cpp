@@ -34,6 +34,15 @@ void printConstData(const Op &op, std::ostream &os, const PrintOptions &options)
   os << ']';
 }
 
+void printSparsity(const SparsityInfo &info, std::ostream &os) {
+  char buf[64];
+  auto [end, ec] = std::to_chars(buf, buf + sizeof buf, info.density);
+  (void)ec;
+  os << " {sparsity = {density = " << std::string_view(buf, end - buf)
+     << ", zero_rows = " << info.zeroRows << ", zero_cols = " << info.zeroCols << ", block = \""
+     << info.block << "\"}}";
+}
+
 void printLoc(SourceLoc loc, std::ostream &os) {
   if (loc.isValid())
     os << " loc(" << loc.line << ':' << loc.col << ')';
@@ -64,6 +73,8 @@ void printGraph(const Graph &graph, std::ostream &os, const PrintOptions &option
       os << " {epsilon = " << formatFloat(op.epsilon) << '}';
       break;
     }
+    if (op.sparsity)
+      printSparsity(*op.sparsity, os);
     os << " : " << op.type.str();
     if (options.printLocations)
       printLoc(op.loc, os);

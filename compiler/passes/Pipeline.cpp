@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <map>
 #include <ostream>
 
 namespace soma::passes {
@@ -28,25 +29,52 @@ std::vector<std::string> pipelineForLevel(int level) {
   std::vector<std::string> names = {"infer-shapes"};
   if (level >= 1) {
     names.push_back("fuse-dense-bias-act");
+    if (level >= 2) // on the fused (dense) form; cse last, to merge what folding made equal
+      for (const char *name : {"fold-constants", "remove-identity", "fold-scale-shift", "cse"})
+        names.push_back(name);
+    if (level >= 2)
+      names.push_back("eliminate-dead-neurons");
     names.push_back("dce");
   }
+  if (level >= 2)
+    names.push_back("sparsity-analysis"); // last: it describes the final weights
   return names;
+}
+
+Tolerance toleranceFor(const std::string &passName) {
+  // Passes that may round differently from the graph they were given, and
+  // by how much (docs/passes.md); every other pass is exact.
+  static const std::map<std::string, Tolerance> notExact = {
+      // Folds act(b) * w into the next bias: one extra f32 rounding per bias.
+      {"eliminate-dead-neurons", {"rounding", 1e-5}},
+      // Multiplies a per-feature scale into the weights and re-sums the
+      // bias: reassociation, a few f32 roundings per weight (docs/passes.md).
+      {"fold-scale-shift", {"reassociating", 1e-5}},
+  };
+  auto it = notExact.find(passName);
+  return it != notExact.end() ? it->second : Tolerance{"exact", 1e-6};
 }
 
 bool runPipeline(ir::Graph &graph, const std::vector<std::string> &names, PassContext &ctx,
                  const PipelineOptions &options) {
-  std::vector<const PassInfo *> passes;
+  std::vector<PassInfo> passes;
   bool known = true;
   for (const std::string &name : names) {
     const PassInfo *p = findPass(name);
     if (!p) {
       ctx.diags.error({}, "unknown pass '" + name + "'");
       known = false;
+    } else {
+      passes.push_back(*p);
     }
-    passes.push_back(p);
   }
   if (!known)
     return false;
+  return runPasses(graph, passes, ctx, options);
+}
+
+bool runPasses(ir::Graph &graph, const std::vector<PassInfo> &passes, PassContext &ctx,
+               const PipelineOptions &options) {
 
 #ifndef NDEBUG
   const bool verify = true;
@@ -55,7 +83,8 @@ bool runPipeline(ir::Graph &graph, const std::vector<std::string> &names, PassCo
 #endif
   ir::PrintOptions printOptions;
   printOptions.elideConstantsAbove = options.elideConstantsAbove;
-  for (const PassInfo *p : passes) {
+  for (const PassInfo &info : passes) {
+    const PassInfo *p = &info;
     auto start = std::chrono::steady_clock::now();
     bool ok = p->fn(graph, ctx);
     ctx.passSeconds.push_back(
@@ -73,6 +102,8 @@ bool runPipeline(ir::Graph &graph, const std::vector<std::string> &names, PassCo
       *options.irOut << "// -----// IR after " << p->name << " //----- //\n";
       ir::printGraph(graph, *options.irOut, printOptions);
     }
+    if (options.observer && !options.observer->afterPass(*p, graph))
+      return false;
   }
   return true;
 }

@@ -208,7 +208,7 @@ std::string expectedShape(const TensorInfo &info) {
 /// Matches buffers to the model's tensors by name and checks their shapes;
 /// fills `ordered` in model order and `batch`.
 template <class Buffer>
-Status bind(const std::vector<Buffer> &buffers, const std::vector<TensorInfo> &infos,
+Status bindBuffers(const std::vector<Buffer> &buffers, const std::vector<TensorInfo> &infos,
             const char *what, std::vector<const Buffer *> &ordered, int64_t &batch) {
   ordered.assign(infos.size(), nullptr);
   for (const Buffer &buf : buffers) {
@@ -356,9 +356,9 @@ Status Model::run(const std::vector<InputBuffer> &inputs,
   int64_t batch = -1;
   std::vector<const InputBuffer *> in;
   std::vector<const OutputBuffer *> out;
-  if (Status s = bind(inputs, impl->inputs, "input", in, batch); !s)
+  if (Status s = bindBuffers(inputs, impl->inputs, "input", in, batch); !s)
     return s;
-  if (Status s = bind(outputs, impl->outputs, "output", out, batch); !s)
+  if (Status s = bindBuffers(outputs, impl->outputs, "output", out, batch); !s)
     return s;
   for (const TensorInfo &info : impl->outputs) {
     int64_t count;

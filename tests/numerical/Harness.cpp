@@ -14,6 +14,12 @@
 
 namespace soma::numerical {
 
+bool hostCanRun(const Target &target) {
+  if (std::string(target.cpu) == "haswell")
+    return __builtin_cpu_supports("x86-64-v3");
+  return *target.cpu == 0; // this machine, maybe with features removed
+}
+
 GuardedBuffer::GuardedBuffer(size_t n) : count(n) {
   const size_t page = static_cast<size_t>(sysconf(_SC_PAGESIZE));
   const size_t dataPages = (n * sizeof(float) + page - 1) / page;

@@ -33,6 +33,11 @@ inline const Target kNoAvx512O0{"host,-avx512f -O0", 0, "", "-avx512f"};
 inline const Target kSse{"host,-avx,-avx2,-fma -O2", 2, "", "-avx,-avx2,-fma"};
 inline const Target kSseO0{"host,-avx,-avx2,-fma -O0", 0, "", "-avx,-avx2,-fma"};
 
+/// Whether this machine can run code generated for `target` (Haswell code
+/// needs x86-64-v3: AVX2, FMA, BMI2, ...; the host with features removed
+/// always runs).
+bool hostCanRun(const Target &target);
+
 /// `n` floats that end exactly where a PROT_NONE page starts, so a kernel
 /// that reads or writes past the end faults instead of passing silently.
 class GuardedBuffer {

@@ -24,8 +24,10 @@
 //           the log of the normaliser). Own error (JIT): y_i (2e-6 +
 //           u |z_i - M| + u sum_j y_j |z_j - M| + (n + 2) u), M the row max.
 //   add     E_a + E_b + u |y|.        concat: unchanged.
-//   scaleshift  |s| E_x + u |y| (one fma).
-//   batchnorm   |s| a E_x + JIT: |s| 4u |n| + u |y|, a = 1/sqrt(var + eps).
+//   scaleshift  |s| E_x + u |y|, + u |x s| for the JIT (fmuladd: one
+//           rounding with FMA, two without).
+//   batchnorm   |s| a E_x + JIT: |s| 4u |n| + u |n s| + u |y|, with
+//           a = 1/sqrt(var + eps) and n = (x - mean) a.
 //   layernorm   exact-to-first-order perturbation of (x - mean)/sd over the
 //           row, plus the JIT's f32 mean and variance (see layerNorm below).
 //
@@ -238,7 +240,8 @@ BoundedValue scaleShift(const Network &net, const Layer &l, const std::vector<Bo
     size_t f = i % static_cast<size_t>(c);
     double s = l.scale.values[f], t = l.shift.values[f];
     double v = y.ref[i] * s + t;
-    y.errJit[i] = std::fabs(s) * y.errJit[i] + kU * std::fabs(v);
+    // fmuladd: the product is rounded too where the target has no FMA.
+    y.errJit[i] = std::fabs(s) * y.errJit[i] + kU * (std::fabs(y.ref[i] * s) + std::fabs(v));
     y.errInterp[i] = std::fabs(s) * y.errInterp[i] + (kU + 8 * kU64) * std::fabs(v);
     y.ref[i] = v;
   }
@@ -254,8 +257,8 @@ BoundedValue batchNorm(const Network &net, const Layer &l, const std::vector<Bou
     double s = l.scale.values[f];
     double n = (y.ref[i] - static_cast<double>(l.mean.values[f])) * a;
     double v = n * s + static_cast<double>(l.shift.values[f]);
-    // JIT: var + eps, sqrt, x - mean, divide (4u on n), then one fma.
-    y.errJit[i] = std::fabs(s) * (a * y.errJit[i] + 4 * kU * std::fabs(n)) + kU * std::fabs(v);
+    // JIT: var + eps, sqrt, x - mean, divide (4u on n), then fmuladd.
+    y.errJit[i] = std::fabs(s) * (a * y.errJit[i] + 5 * kU * std::fabs(n)) + kU * std::fabs(v);
     y.errInterp[i] = std::fabs(s) * a * y.errInterp[i] + (kU + 8 * kU64) * std::fabs(v);
     y.ref[i] = v;
   }
@@ -271,7 +274,8 @@ BoundedValue batchNorm(const Network &net, const Layer &l, const std::vector<Bou
 /// The JIT's own error: its f32 mean is off by Em = u ((C - 1) mean|x| +
 /// 2 |mean|) in any summation order; its variance (two-pass, fmuladd) by
 /// (C + 5) u var + 2u eps + Em^2; so n_c is off by Em/sd + |n_c| (dV/(2 (var
-/// + eps)) + 4u) (sqrt, reciprocal, subtract, multiply), then one fma.
+/// + eps)) + 4u) (sqrt, reciprocal, subtract, multiply), then fmuladd (u |n s|
+/// more where the target has no FMA).
 BoundedValue layerNorm(const Network &net, const Layer &l, const std::vector<BoundedValue> &vals) {
   BoundedValue y = vals[static_cast<size_t>(l.operands[0])];
   const int64_t width = net.values[static_cast<size_t>(l.result)].last();
@@ -324,7 +328,7 @@ BoundedValue layerNorm(const Network &net, const Layer &l, const std::vector<Bou
       size_t f = static_cast<size_t>(c);
       double n = d[f] * a, s = l.scale.values[f];
       double v = n * s + static_cast<double>(l.shift.values[f]);
-      double own = em * a + std::fabs(n) * (relSd + 3 * kU);
+      double own = em * a + std::fabs(n) * (relSd + 4 * kU);
       ej[c] = std::fabs(s) * (dnJit[f] + own) + kU * std::fabs(v);
       // The interpreter's (and the harness's) double rounding, the same
       // terms with 2^-53 for u.

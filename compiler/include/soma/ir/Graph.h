@@ -8,6 +8,7 @@
 #include "soma/support/Tensor.h"
 
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -47,6 +48,20 @@ struct TensorType {
   bool operator==(const TensorType &) const = default;
 };
 
+/// What sparsity-analysis found in a dense/linear layer's weight matrix
+/// ([units, inputs]); printed as {sparsity = {...}} after the op.
+struct SparsityInfo {
+  /// Nonzero weights / all weights.
+  double density = 1.0;
+  int64_t zeroRows = 0;
+  int64_t zeroCols = 0;
+  /// "none", "1x4", "4x1" (nonzeros cover whole aligned blocks of that
+  /// shape, some blocks all zero) or "2:4" (at most 2 nonzeros in every
+  /// aligned group of 4 along a row).
+  std::string block = "none";
+  bool operator==(const SparsityInfo &) const = default;
+};
+
 class Op {
 public:
   Op(OpKind kind, std::string name, std::vector<Op *> operands, SourceLoc loc)
@@ -65,6 +80,8 @@ public:
   /// Const: the data, row-major, shape == type.dims. Shared so that copies
   /// of a graph (and passes) need not duplicate large weights.
   std::shared_ptr<const Tensor> data;
+  /// Set by sparsity-analysis on dense and linear ops.
+  std::optional<SparsityInfo> sparsity;
 };
 
 struct GraphOutput {

@@ -21,6 +21,13 @@ struct PassContext {
   void count(const std::string &counter, int64_t n = 1) { stats[counter] += n; }
   /// Wall time of each pass run, in order, for --time-passes.
   std::vector<std::pair<std::string, double>> passSeconds;
+  /// Whether remark() reaches the diagnostics (soma-opt --remarks).
+  bool remarksEnabled = false;
+  /// Says what a pass did to one op and why; dropped unless enabled.
+  void remark(SourceLoc loc, std::string message) {
+    if (remarksEnabled)
+      diags.remark(loc, std::move(message));
+  }
 };
 
 /// A pass returns false when it failed (and emitted diagnostics).
@@ -41,6 +48,27 @@ const PassInfo *findPass(const std::string &name);
 /// The pass list for -O0..-O3 (infer-shapes always comes first).
 std::vector<std::string> pipelineForLevel(int level);
 
+/// How far a pass may move the network's outputs (the numerical contract,
+/// docs/passes.md): |after - before| <= rtol * (|before| + scale), where
+/// scale is the largest magnitude in that output before the pass.
+struct Tolerance {
+  /// "exact" (a few f32 ulps) or "rounding" (a stated extra rounding).
+  const char *cls;
+  double rtol;
+};
+
+/// The tolerance class of a registered pass; exact unless listed otherwise.
+Tolerance toleranceFor(const std::string &passName);
+
+/// Watches a pipeline run. (An interface, not std::function: <functional>
+/// in this widely included header would let ADL find std::bind.)
+class PassObserver {
+public:
+  virtual ~PassObserver() = default;
+  /// After `pass` turned the graph into `graph`; false fails the pipeline.
+  virtual bool afterPass(const PassInfo &pass, const ir::Graph &graph) = 0;
+};
+
 struct PipelineOptions {
   bool printIRAfterAll = false;
   std::vector<std::string> printIRAfter;
@@ -48,10 +76,17 @@ struct PipelineOptions {
   /// Where printed IR goes; required when any print option is set.
   std::ostream *irOut = nullptr;
   int64_t elideConstantsAbove = 0;
+  /// Told about each pass that succeeded (and verified); may stop the
+  /// pipeline (soma-opt --check-numerics).
+  PassObserver *observer = nullptr;
 };
 
 /// Runs `names` in order. Unknown names are reported before anything runs.
 bool runPipeline(ir::Graph &graph, const std::vector<std::string> &names, PassContext &ctx,
                  const PipelineOptions &options);
+
+/// Runs the given passes (registered or not: tests run broken ones) in order.
+bool runPasses(ir::Graph &graph, const std::vector<PassInfo> &passes, PassContext &ctx,
+               const PipelineOptions &options);
 
 } // namespace soma::passes

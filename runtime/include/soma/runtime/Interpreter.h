@@ -3,6 +3,7 @@
 // pass is tested against, so it favours clarity over speed.
 #pragma once
 
+#include "soma/ir/Evaluate.h"
 #include "soma/ir/Graph.h"
 #include "soma/support/Expected.h"
 #include "soma/support/Tensor.h"
@@ -17,15 +18,11 @@ struct NamedTensor {
   Tensor tensor;
 };
 
-/// The activation in double precision. Infinities map to the function's
-/// limits (gelu(-inf) = silu(-inf) = -0, the sign large negative inputs
-/// give); NaN propagates.
-double referenceActivation(const ir::Activation &act, double x);
-
-/// Applies `act` to each row of `values` (rows of `width` elements, the
-/// last axis), in double, writing f32 results. Softmax works per row.
-void referenceActivationRows(const ir::Activation &act, const double *in, float *out,
-                             int64_t rows, int64_t width);
+/// The activation in double precision and its row-wise form: the IR's
+/// reference semantics (soma/ir/Evaluate.h), named here for the engines'
+/// tests that compare against them.
+using ir::referenceActivation;
+using ir::referenceActivationRows;
 
 class Interpreter {
 public:

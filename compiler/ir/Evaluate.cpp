@@ -1,0 +1,193 @@
+// The reference semantics of each op kind (Evaluate.h): every op computes
+// in double and rounds once when it stores, as the f32 engines do per op.
+#include "soma/ir/Evaluate.h"
+
+#include <algorithm>
+#include <cassert>
+#include <cmath>
+
+namespace soma::ir {
+
+double referenceActivation(const Activation &act, double x) {
+  switch (act.kind) {
+  case ActKind::Identity:
+    return x;
+  case ActKind::Relu:
+    return x > 0 || std::isnan(x) ? x : 0.0;
+  case ActKind::LeakyRelu:
+    // alpha = 0 is relu: the limit at -inf is 0, not 0 * -inf = NaN.
+    return x > 0 || std::isnan(x) ? x : act.param == 0 ? 0.0 : act.param * x;
+  case ActKind::Sigmoid:
+    return 1.0 / (1.0 + std::exp(-x));
+  case ActKind::Tanh:
+    return std::tanh(x);
+  case ActKind::Softmax:
+    return 1.0; // a single-element row; rows go through referenceActivationRows
+  case ActKind::Gelu:
+    // -0 at -inf: the sign every large negative input gives.
+    if (std::isinf(x))
+      return x > 0 ? x : -0.0;
+    // erfc(-x / sqrt 2) == 1 + erf(x / sqrt 2), without the cancellation
+    // that loses every digit for x below about -8.
+    return 0.5 * x * std::erfc(-x / std::sqrt(2.0));
+  case ActKind::Silu:
+    if (std::isinf(x))
+      return x > 0 ? x : -0.0;
+    return x / (1.0 + std::exp(-x));
+  case ActKind::Elu:
+    return x > 0 || std::isnan(x) ? x : act.param * std::expm1(x);
+  case ActKind::Softplus:
+    if (std::isnan(x))
+      return x;
+    return std::max(x, 0.0) + std::log1p(std::exp(-std::fabs(x)));
+  case ActKind::HardSigmoid:
+    if (std::isnan(x))
+      return x;
+    return std::min(std::max(x / 6.0 + 0.5, 0.0), 1.0);
+  case ActKind::Step:
+    if (std::isnan(x))
+      return x;
+    return x > act.param ? 1.0 : 0.0;
+  }
+  return x;
+}
+
+void referenceActivationRows(const Activation &act, const double *in, float *out,
+                             int64_t rows, int64_t width) {
+  if (act.kind != ActKind::Softmax) {
+    for (int64_t i = 0; i < rows * width; ++i)
+      out[i] = static_cast<float>(referenceActivation(act, in[i]));
+    return;
+  }
+  for (int64_t r = 0; r < rows; ++r) {
+    const double *row = in + r * width;
+    double max = -INFINITY;
+    bool nan = false;
+    for (int64_t i = 0; i < width; ++i) {
+      nan |= std::isnan(row[i]);
+      max = std::max(max, row[i]);
+    }
+    double sum = 0;
+    for (int64_t i = 0; i < width; ++i)
+      sum += std::exp(row[i] - max);
+    for (int64_t i = 0; i < width; ++i)
+      out[r * width + i] = nan ? NAN : static_cast<float>(std::exp(row[i] - max) / sum);
+  }
+}
+
+namespace {
+
+/// Element `i` of a per-feature or broadcast operand: an unbatched value
+/// repeats for every sample.
+float at(const EvalOperand &v, int64_t i) {
+  return v.tensor->values[i % v.tensor->numElements()];
+}
+
+} // namespace
+
+std::vector<int64_t> concreteShape(const TensorType &type, int64_t batch) {
+  std::vector<int64_t> dims;
+  if (type.batched)
+    dims.push_back(batch);
+  dims.insert(dims.end(), type.dims.begin(), type.dims.end());
+  return dims;
+}
+
+Tensor evaluateOp(const Op &op, const std::vector<EvalOperand> &in, int64_t batch) {
+  Tensor out(concreteShape(op.type, batch));
+  float *y = out.values.data();
+  const int64_t total = out.numElements();
+  const int64_t width = op.type.lastDim();
+  const int64_t rows = width ? total / width : 0;
+  std::vector<double> acc(static_cast<size_t>(total));
+
+  switch (op.kind) {
+  case OpKind::Input:
+  case OpKind::Const:
+    assert(false && "inputs and constants have values, not semantics");
+    break;
+  case OpKind::Linear:
+  case OpKind::Dense: {
+    const EvalOperand &x = in[0], &w = in[1];
+    const int64_t units = w.tensor->dims[0], k = w.tensor->dims[1];
+    const int64_t samples = x.batched ? batch : 1;
+    for (int64_t n = 0; n < samples; ++n)
+      for (int64_t o = 0; o < units; ++o) {
+        double sum = 0;
+        for (int64_t i = 0; i < k; ++i)
+          sum += static_cast<double>(x.tensor->values[n * k + i]) *
+                 static_cast<double>(w.tensor->values[o * k + i]);
+        if (op.kind == OpKind::Dense)
+          sum += in[2].tensor->values[o];
+        acc[n * units + o] = sum;
+      }
+    if (op.kind == OpKind::Dense)
+      referenceActivationRows(op.fn, acc.data(), y, rows, width);
+    else
+      for (int64_t i = 0; i < total; ++i)
+        y[i] = static_cast<float>(acc[i]);
+    break;
+  }
+  case OpKind::BiasAdd:
+    for (int64_t i = 0; i < total; ++i)
+      y[i] = static_cast<float>(static_cast<double>(at(in[0], i)) +
+                                in[1].tensor->values[i % width]);
+    break;
+  case OpKind::Activation:
+    for (int64_t i = 0; i < total; ++i)
+      acc[i] = at(in[0], i);
+    referenceActivationRows(op.fn, acc.data(), y, rows, width);
+    break;
+  case OpKind::Add:
+    for (int64_t i = 0; i < total; ++i)
+      y[i] = static_cast<float>(static_cast<double>(at(in[0], i)) + at(in[1], i));
+    break;
+  case OpKind::Concat: {
+    int64_t offset = 0;
+    for (size_t k = 0; k < in.size(); ++k) {
+      const int64_t part = op.operands[k]->type.lastDim();
+      for (int64_t r = 0; r < rows; ++r)
+        for (int64_t j = 0; j < part; ++j)
+          y[r * width + offset + j] = at(in[k], r * part + j);
+      offset += part;
+    }
+    break;
+  }
+  case OpKind::ScaleShift:
+    for (int64_t i = 0; i < total; ++i) {
+      int64_t c = i % width;
+      y[i] = static_cast<float>(static_cast<double>(at(in[0], i)) * in[1].tensor->values[c] +
+                                in[2].tensor->values[c]);
+    }
+    break;
+  case OpKind::BatchNorm:
+    for (int64_t i = 0; i < total; ++i) {
+      int64_t c = i % width;
+      double mean = in[1].tensor->values[c], var = in[2].tensor->values[c];
+      double norm = (at(in[0], i) - mean) / std::sqrt(var + op.epsilon);
+      y[i] = static_cast<float>(norm * in[3].tensor->values[c] + in[4].tensor->values[c]);
+    }
+    break;
+  case OpKind::LayerNorm:
+    for (int64_t r = 0; r < rows; ++r) {
+      double mean = 0, var = 0;
+      for (int64_t c = 0; c < width; ++c)
+        mean += at(in[0], r * width + c);
+      mean /= static_cast<double>(width);
+      for (int64_t c = 0; c < width; ++c) {
+        double d = at(in[0], r * width + c) - mean;
+        var += d * d;
+      }
+      var /= static_cast<double>(width);
+      for (int64_t c = 0; c < width; ++c) {
+        double norm = (at(in[0], r * width + c) - mean) / std::sqrt(var + op.epsilon);
+        y[r * width + c] =
+            static_cast<float>(norm * in[1].tensor->values[c] + in[2].tensor->values[c]);
+      }
+    }
+    break;
+  }
+  return out;
+}
+
+} // namespace soma::ir

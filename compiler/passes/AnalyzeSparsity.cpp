@@ -1,0 +1,89 @@
+// sparsity-analysis: records on each dense and linear op with constant
+// weights how sparse its weight matrix W ([units, inputs]) is, for the
+// cost model to choose a sparse kernel: the density (nonzeros / all), the
+// number of all-zero rows (neurons with no input) and columns (inputs no
+// neuron reads), and the first structured pattern that holds:
+//   "1x4": every aligned block of 4 consecutive weights in a row is all
+//          zero or all nonzero (inputs % 4 == 0);
+//   "4x1": the same for 4 consecutive rows in a column (units % 4 == 0);
+//   "2:4": every aligned group of 4 weights in a row holds at most 2
+//          nonzeros (inputs % 4 == 0);
+// otherwise "none". A matrix with no zeros, or only zeros, is "none".
+//
+// Preconditions: the weights are a constant. The graph is not changed
+// beyond the SparsityInfo field. Tolerance class: exact (analysis only).
+#include "soma/passes/Passes.h"
+
+namespace soma::passes {
+
+namespace {
+
+ir::SparsityInfo analyze(const Tensor &w, int64_t rows, int64_t cols) {
+  ir::SparsityInfo info;
+  const auto &v = w.values;
+  auto nz = [&](int64_t r, int64_t c) { return v[r * cols + c] != 0; };
+  int64_t nonzeros = 0;
+  std::vector<bool> colUsed(cols, false);
+  for (int64_t r = 0; r < rows; ++r) {
+    bool rowUsed = false;
+    for (int64_t c = 0; c < cols; ++c)
+      if (nz(r, c)) {
+        ++nonzeros;
+        rowUsed = true;
+        colUsed[c] = true;
+      }
+    info.zeroRows += !rowUsed;
+  }
+  for (int64_t c = 0; c < cols; ++c)
+    info.zeroCols += !colUsed[c];
+  const int64_t total = rows * cols;
+  info.density = total ? static_cast<double>(nonzeros) / static_cast<double>(total) : 1.0;
+  if (nonzeros == 0 || nonzeros == total)
+    return info;
+
+  // Counts nonzeros in the aligned group of 4 starting at (r, c), stepping
+  // along a row (dr = 0, dc = 1) or a column (dr = 1, dc = 0).
+  auto groupCount = [&](int64_t r, int64_t c, int64_t dr, int64_t dc) {
+    int n = 0;
+    for (int k = 0; k < 4; ++k)
+      n += nz(r + k * dr, c + k * dc);
+    return n;
+  };
+  auto allGroups = [&](int64_t dr, int64_t dc, auto accept) {
+    for (int64_t r = 0; r < rows; r += dr ? 4 : 1)
+      for (int64_t c = 0; c < cols; c += dc ? 4 : 1)
+        if (!accept(groupCount(r, c, dr, dc)))
+          return false;
+    return true;
+  };
+  auto wholeBlock = [](int n) { return n == 0 || n == 4; };
+  if (cols % 4 == 0 && allGroups(0, 1, wholeBlock))
+    info.block = "1x4";
+  else if (rows % 4 == 0 && allGroups(1, 0, wholeBlock))
+    info.block = "4x1";
+  else if (cols % 4 == 0 && allGroups(0, 1, [](int n) { return n <= 2; }))
+    info.block = "2:4";
+  return info;
+}
+
+} // namespace
+
+bool analyzeSparsity(ir::Graph &graph, PassContext &ctx) {
+  for (auto &opPtr : graph.ops) {
+    ir::Op &op = *opPtr;
+    if (op.kind != ir::OpKind::Dense && op.kind != ir::OpKind::Linear)
+      continue;
+    const ir::Op *w = op.operands[1];
+    if (w->kind != ir::OpKind::Const || !w->data || w->type.dims.size() != 2)
+      continue; // weights computed at run time, or elided: nothing to measure
+    op.sparsity = analyze(*w->data, w->type.dims[0], w->type.dims[1]);
+    ctx.count("sparsity-analysis.layers-analysed");
+    if (op.sparsity->block != "none")
+      ctx.count("sparsity-analysis.layers-structured");
+    if (op.sparsity->zeroRows || op.sparsity->zeroCols)
+      ctx.count("sparsity-analysis.layers-with-zero-rows-or-cols");
+  }
+  return true;
+}
+
+} // namespace soma::passes

@@ -1,0 +1,94 @@
+// cse: two ops that compute the same value are merged: the later one's uses
+// (graph outputs included) go to the earlier one. Two ops compute the same
+// value when they have the same kind, type, attributes (fn with its
+// parameter, epsilon; compared bit for bit) and the same operands; two
+// constants when their data is bit-identical and of the same shape.
+//
+// Inputs are never merged: each is a separate argument of the network.
+// Ops are visited in order, so once the operands of two ops are merged the
+// ops themselves merge in the same run. The merged-away ops are left to dce.
+//
+// Tolerance class: exact (the same computation on the same values).
+#include "soma/passes/Passes.h"
+
+#include <bit>
+#include <cstring>
+#include <functional>
+#include <unordered_map>
+
+namespace soma::passes {
+namespace {
+
+size_t combine(size_t seed, size_t v) {
+  return seed ^ (v + 0x9e3779b97f4a7c15ULL + (seed << 6) + (seed >> 2));
+}
+
+size_t hashOp(const ir::Op &op) {
+  size_t h = static_cast<size_t>(op.kind);
+  for (const ir::Op *operand : op.operands)
+    h = combine(h, std::hash<const ir::Op *>{}(operand));
+  for (int64_t d : op.type.dims)
+    h = combine(h, static_cast<size_t>(d));
+  if (op.kind == ir::OpKind::Const && op.data)
+    for (float v : op.data->values)
+      h = combine(h, std::bit_cast<uint32_t>(v));
+  return h;
+}
+
+bool sameBits(float a, float b) { return std::bit_cast<uint32_t>(a) == std::bit_cast<uint32_t>(b); }
+
+bool sameValue(const ir::Op &a, const ir::Op &b) {
+  if (a.kind != b.kind || !(a.type == b.type) || a.operands != b.operands)
+    return false;
+  switch (ir::opAttrs(a.kind)) {
+  case ir::OpAttrs::None:
+    break;
+  case ir::OpAttrs::Fn:
+    if (a.fn.kind != b.fn.kind || !sameBits(a.fn.param, b.fn.param))
+      return false;
+    break;
+  case ir::OpAttrs::Epsilon:
+    if (!sameBits(a.epsilon, b.epsilon))
+      return false;
+    break;
+  }
+  if (a.kind == ir::OpKind::Const) {
+    if (a.data == b.data)
+      return true;
+    if (!a.data || !b.data || a.data->dims != b.data->dims ||
+        a.data->values.size() != b.data->values.size())
+      return false;
+    // Bit-identical: 0 and -0 differ, and a NaN matches only the same NaN.
+    return std::memcmp(a.data->values.data(), b.data->values.data(),
+                       a.data->values.size() * sizeof(float)) == 0;
+  }
+  return true;
+}
+
+} // namespace
+
+bool eliminateCommonSubexpressions(ir::Graph &graph, PassContext &ctx) {
+  std::unordered_multimap<size_t, ir::Op *> seen;
+  for (auto &opPtr : graph.ops) {
+    ir::Op *op = opPtr.get();
+    if (op->kind == ir::OpKind::Input)
+      continue; // each input is its own argument
+    if (!op->type.known)
+      continue;
+    size_t h = hashOp(*op);
+    ir::Op *earlier = nullptr;
+    auto [begin, end] = seen.equal_range(h);
+    for (auto it = begin; it != end && !earlier; ++it)
+      if (sameValue(*it->second, *op))
+        earlier = it->second;
+    if (!earlier) {
+      seen.emplace(h, op);
+      continue;
+    }
+    graph.replaceAllUses(op, earlier);
+    ctx.count(op->kind == ir::OpKind::Const ? "cse.constants-merged" : "cse.ops-merged");
+  }
+  return true;
+}
+
+} // namespace soma::passes

@@ -1,0 +1,246 @@
+// fold-scale-shift: a per-feature affine op (scale_shift, or batch_norm in
+// its inference form) next to a dense layer is folded into that layer's
+// weights and bias, so it costs nothing at run time. With s the per-feature
+// scale and t the shift (for batch_norm s = scale / sqrt(var + epsilon),
+// t = shift - mean * s):
+//
+//   after:  y = (x W^T + b) * s + t  ->  dense(x, W', b') {fn = identity},
+//           W'[o, :] = W[o, :] * s[o],  b'[o] = b[o] * s[o] + t[o]
+//   before: y = f((x * s + t) W^T + b)  ->  dense(x, W', b') {fn = f},
+//           W'[o, i] = W[o, i] * s[i],  b'[o] = b[o] + sum_i W[o, i] * t[i]
+//
+// Preconditions. Every parameter, weight and bias is a const op. After: the
+// layer is a dense with fn = identity (a non-linear activation between the
+// two forbids the fold), a linear, or a linear -> bias_add chain; it has
+// exactly one user (the affine op), its output is a vector of `units`
+// features and the parameters have `units` elements. Before: the affine op
+// has exactly one user, a dense or linear whose input (not weights) it is;
+// the input is flattened per sample, so flattened element i uses feature
+// i mod C of the affine op's last axis. The rewritten layer takes the place
+// of the last op of the pair (the affine op, or the layer), so every operand
+// is defined earlier; new weights and biases are new constants (the old ones
+// may be shared), and what is no longer used is left to dce.
+//
+// Run it after fuse-dense-bias-act, which turns the frontend's
+// linear -> bias_add -> activation(identity) into the dense form this pass
+// matches first.
+//
+// Tolerance class: reassociating. The folded weights and bias are computed
+// in double and rounded once to f32, and the intermediate f32 rounding of
+// the layer's output disappears, so on the reference interpreter, with
+// u = 2^-24, each output differs by at most
+//   after:  2u * (|s[o]| * (sum_i |x[i] W[o, i]| + |b[o]|) + |t[o]|)
+//   before: 2u * (sum_i |x[i] s[i] W[o, i]| + sum_i |t[i] W[o, i]| + |b[o]|)
+// before the activation (then scaled by its slope), i.e. a few ulps of the
+// magnitudes summed; far inside the engines' K-term f32 accumulation bound.
+#include "soma/passes/Passes.h"
+
+#include <cmath>
+#include <memory>
+#include <optional>
+#include <unordered_map>
+
+namespace soma::passes {
+namespace {
+
+struct Affine {
+  std::vector<double> scale, shift;
+};
+
+const Tensor *constData(const ir::Op *op) {
+  return op->kind == ir::OpKind::Const ? op->data.get() : nullptr;
+}
+
+/// The per-feature scale and shift of a scale_shift or batch_norm whose
+/// parameters are constants of the feature count, or nullopt.
+std::optional<Affine> affineOf(const ir::Op &op) {
+  if (op.kind != ir::OpKind::ScaleShift && op.kind != ir::OpKind::BatchNorm)
+    return std::nullopt;
+  const auto features = static_cast<size_t>(op.type.lastDim());
+  std::vector<const Tensor *> params;
+  for (size_t k = 1; k < op.operands.size(); ++k) {
+    const Tensor *t = constData(op.operands[k]);
+    if (!t || t->values.size() != features)
+      return std::nullopt;
+    params.push_back(t);
+  }
+  Affine a;
+  for (size_t c = 0; c < features; ++c) {
+    if (op.kind == ir::OpKind::ScaleShift) {
+      a.scale.push_back(params[0]->values[c]);
+      a.shift.push_back(params[1]->values[c]);
+      continue;
+    }
+    double mean = params[0]->values[c], var = params[1]->values[c];
+    double s = params[2]->values[c] / std::sqrt(var + op.epsilon);
+    a.scale.push_back(s);
+    a.shift.push_back(params[3]->values[c] - mean * s);
+  }
+  return a;
+}
+
+/// How many operand slots and outputs use each op, and its user when it
+/// has exactly one (and is not an output).
+struct Uses {
+  std::unordered_map<const ir::Op *, size_t> count;
+  std::unordered_map<const ir::Op *, ir::Op *> onlyUser;
+
+  explicit Uses(const ir::Graph &graph) {
+    for (auto &op : graph.ops)
+      for (ir::Op *operand : op->operands) {
+        ++count[operand];
+        onlyUser[operand] = op.get();
+      }
+    for (const ir::GraphOutput &out : graph.outputs) {
+      ++count[out.value];
+      onlyUser[out.value] = nullptr;
+    }
+  }
+  ir::Op *soleUser(const ir::Op *op) const {
+    auto it = count.find(op);
+    return it != count.end() && it->second == 1 ? onlyUser.at(op) : nullptr;
+  }
+  size_t of(const ir::Op *op) const {
+    auto it = count.find(op);
+    return it == count.end() ? 0 : it->second;
+  }
+};
+
+/// A layer's pieces: y = x W^T (+ b).
+struct Layer {
+  ir::Op *x = nullptr;
+  const Tensor *weights = nullptr;
+  const Tensor *bias = nullptr; // null: no bias
+  std::string weightsName, biasName;
+};
+
+ir::Op *newConst(ir::Graph &graph, const ir::Op *before, const std::string &base,
+                 std::vector<int64_t> dims, std::vector<double> values) {
+  auto data = std::make_shared<Tensor>(dims);
+  for (size_t i = 0; i < values.size(); ++i)
+    data->values[i] = static_cast<float>(values[i]);
+  ir::Op *c = graph.insertBefore(before, ir::OpKind::Const, graph.uniqueName(base), {});
+  c->type = ir::TensorType::make(false, std::move(dims));
+  c->data = std::move(data);
+  return c;
+}
+
+/// The layer `op` ends, for folding an affine op that follows it, or nullopt.
+std::optional<Layer> layerBefore(ir::Op *op, const Uses &uses) {
+  Layer l;
+  ir::Op *linear = op;
+  if (op->kind == ir::OpKind::Dense) {
+    if (op->fn.kind != ir::ActKind::Identity)
+      return std::nullopt; // a non-linear activation in between
+    l.bias = constData(op->operands[2]);
+    if (!l.bias)
+      return std::nullopt;
+    l.biasName = op->operands[2]->name;
+  } else if (op->kind == ir::OpKind::BiasAdd) {
+    linear = op->operands[0];
+    if (linear->kind != ir::OpKind::Linear || uses.of(linear) != 1)
+      return std::nullopt;
+    l.bias = constData(op->operands[1]);
+    if (!l.bias)
+      return std::nullopt;
+    l.biasName = op->operands[1]->name;
+  } else if (op->kind != ir::OpKind::Linear) {
+    return std::nullopt;
+  }
+  l.x = linear->operands[0];
+  l.weights = constData(linear->operands[1]);
+  if (!l.weights || l.weights->dims.size() != 2)
+    return std::nullopt;
+  l.weightsName = linear->operands[1]->name;
+  return l;
+}
+
+/// after: `affine` follows a layer with no activation.
+bool foldIntoPrevious(ir::Graph &graph, ir::Op *affine, const Affine &a, const Uses &uses) {
+  ir::Op *prev = affine->operands[0];
+  if (uses.of(prev) != 1)
+    return false; // the layer's own output is needed elsewhere
+  std::optional<Layer> l = layerBefore(prev, uses);
+  if (!l)
+    return false;
+  const int64_t units = l->weights->dims[0], k = l->weights->dims[1];
+  if (affine->type.dims.size() != 1 || affine->type.dims[0] != units)
+    return false; // the features are not the layer's units
+  std::vector<double> w(static_cast<size_t>(units * k)), b(static_cast<size_t>(units));
+  for (int64_t o = 0; o < units; ++o) {
+    for (int64_t i = 0; i < k; ++i)
+      w[o * k + i] = static_cast<double>(l->weights->values[o * k + i]) * a.scale[o];
+    double bias = l->bias ? l->bias->values[o] : 0.0;
+    b[o] = bias * a.scale[o] + a.shift[o];
+  }
+  ir::Op *wOp = newConst(graph, affine, l->weightsName + ".folded", {units, k}, std::move(w));
+  ir::Op *bOp = newConst(graph, affine,
+                         (l->bias ? l->biasName : affine->name + ".bias") + ".folded", {units},
+                         std::move(b));
+  affine->kind = ir::OpKind::Dense;
+  affine->operands = {l->x, wOp, bOp};
+  affine->fn = ir::makeActivation(ir::ActKind::Identity);
+  return true;
+}
+
+/// before: `affine` is the input of the next layer and of nothing else.
+bool foldIntoNext(ir::Graph &graph, ir::Op *affine, const Affine &a, const Uses &uses) {
+  ir::Op *next = uses.soleUser(affine);
+  if (!next || (next->kind != ir::OpKind::Dense && next->kind != ir::OpKind::Linear))
+    return false;
+  if (next->operands[0] != affine || next->operands[1] == affine)
+    return false; // it scales the weights, not the input
+  const Tensor *weights = constData(next->operands[1]);
+  const Tensor *bias = next->kind == ir::OpKind::Dense ? constData(next->operands[2]) : nullptr;
+  if (!weights || weights->dims.size() != 2 || (next->kind == ir::OpKind::Dense && !bias))
+    return false;
+  const int64_t units = weights->dims[0], k = weights->dims[1];
+  const int64_t features = affine->type.lastDim();
+  if (k != affine->type.sampleElements() || features <= 0 || k % features != 0)
+    return false;
+  std::vector<double> w(static_cast<size_t>(units * k)), b(static_cast<size_t>(units));
+  for (int64_t o = 0; o < units; ++o) {
+    double sum = bias ? bias->values[o] : 0.0;
+    for (int64_t i = 0; i < k; ++i) {
+      double wi = weights->values[o * k + i];
+      w[o * k + i] = wi * a.scale[i % features];
+      sum += wi * a.shift[i % features];
+    }
+    b[o] = sum;
+  }
+  ir::Op *wOp =
+      newConst(graph, next, next->operands[1]->name + ".folded", {units, k}, std::move(w));
+  std::string biasBase = bias ? next->operands[2]->name : next->name + ".bias";
+  ir::Op *bOp = newConst(graph, next, biasBase + ".folded", {units}, std::move(b));
+  if (next->kind == ir::OpKind::Linear)
+    next->fn = ir::makeActivation(ir::ActKind::Identity);
+  next->kind = ir::OpKind::Dense;
+  next->operands = {affine->operands[0], wOp, bOp};
+  return true;
+}
+
+} // namespace
+
+bool foldScaleShift(ir::Graph &graph, PassContext &ctx) {
+  auto uses = std::make_unique<Uses>(graph);
+  // By index: folding inserts the new constants into graph.ops.
+  for (size_t i = 0; i < graph.ops.size(); ++i) {
+    ir::Op *op = graph.ops[i].get();
+    if (!op->type.known)
+      continue;
+    std::optional<Affine> a = affineOf(*op);
+    if (!a)
+      continue; // not an affine op with constant parameters
+    const char *counter = op->kind == ir::OpKind::BatchNorm ? "batch-norms" : "scale-shifts";
+    if (foldIntoPrevious(graph, op, *a, *uses))
+      ctx.count(std::string("fold-scale-shift.") + counter + "-folded-into-previous");
+    else if (foldIntoNext(graph, op, *a, *uses))
+      ctx.count(std::string("fold-scale-shift.") + counter + "-folded-into-next");
+    else
+      continue;
+    uses = std::make_unique<Uses>(graph);
+  }
+  return true;
+}
+
+} // namespace soma::passes
