@@ -31,6 +31,17 @@
 //   layernorm   exact-to-first-order perturbation of (x - mean)/sd over the
 //           row, plus the JIT's f32 mean and variance (see layerNorm below).
 //
+// From -O2 the graph passes fold scale_shift and batch_norm into an
+// adjacent dense layer (fold-scale-shift; its tolerance class is declared
+// in compiler/passes/FoldScaleShift.cpp), so both engines may run the folded
+// weights W' = W s, b' = b s + t ("after" a dense with no activation) or
+// W' = W s, b' = b + W t ("before" a dense). Wherever a fold can happen the
+// bounds take the larger of the unfolded and the folded rule (the folded
+// dot product has its own partial sums) and both engines add the pass's
+// bound on how far the folded network's exact values move:
+// 2u (|s| (sum |x W| + |b|) + |t|) after, 2u (sum |x s W| + sum |t W| + |b|)
+// before. remove-identity, cse and dce change nothing numerically.
+//
 // The harness's own double rounding (and the interpreter's) is covered by
 // 2^-53 (K + 2) sum |w x| per dot product and 8 * 2^-53 |y| per op, added
 // to the interpreter's bound.
@@ -39,6 +50,7 @@
 #include <algorithm>
 #include <cassert>
 #include <cmath>
+#include <optional>
 
 namespace soma::numerical {
 
@@ -149,6 +161,60 @@ BoundedValue sized(int64_t n) {
   return v;
 }
 
+/// A per-feature affine layer as fold-scale-shift sees it: y = x s + t.
+struct AffineForm {
+  std::vector<double> s, t;
+};
+
+std::optional<AffineForm> affineForm(const Layer &l) {
+  AffineForm a;
+  if (l.kind == LayerKind::ScaleShift) {
+    a.s.assign(l.scale.values.begin(), l.scale.values.end());
+    a.t.assign(l.shift.values.begin(), l.shift.values.end());
+    return a;
+  }
+  if (l.kind != LayerKind::BatchNorm)
+    return std::nullopt;
+  for (size_t c = 0; c < l.scale.values.size(); ++c) {
+    double sc = l.scale.values[c] /
+                std::sqrt(static_cast<double>(l.variance.values[c]) + static_cast<double>(l.epsilon));
+    a.s.push_back(sc);
+    a.t.push_back(static_cast<double>(l.shift.values[c]) - static_cast<double>(l.mean.values[c]) * sc);
+  }
+  return a;
+}
+
+/// Layers remove-identity deletes: they cannot stop a fold.
+bool transparent(const Layer &l) {
+  if (l.kind == LayerKind::Activation)
+    return l.act.kind == Act::Identity;
+  if (l.kind != LayerKind::ScaleShift)
+    return false;
+  auto one = [](float v) { return v == 1.0f; };
+  auto zero = [](float v) { return v == 0.0f; };
+  return std::all_of(l.scale.values.begin(), l.scale.values.end(), one) &&
+         std::all_of(l.shift.values.begin(), l.shift.values.end(), zero);
+}
+
+/// What the evaluation knows besides the values: each value's producing
+/// layer, and for values a fold "after" may have produced, sum |x W| + |b|
+/// of the dense layer they come from (carried through chains of folds).
+struct Context {
+  std::vector<const Layer *> producer;
+  std::vector<std::vector<double>> foldMagnitude;
+};
+
+/// The affine layer fold-scale-shift may fold into dense layer `l` (the
+/// "before" form), or null.
+const Layer *foldedBefore(const Layer &l, const Context &ctx) {
+  if (l.operands.size() != 1)
+    return nullptr; // several operands: a concat stands in between
+  const Layer *p = ctx.producer[static_cast<size_t>(l.operands[0])];
+  while (p && transparent(*p))
+    p = ctx.producer[static_cast<size_t>(p->operands[0])];
+  return p && affineForm(*p) ? p : nullptr;
+}
+
 /// The operands of a dense layer concatenated along their last axis and
 /// flattened per sample, as soma's frontend does.
 BoundedValue denseInput(const Network &net, const Layer &l, const std::vector<BoundedValue> &vals) {
@@ -179,16 +245,26 @@ BoundedValue denseInput(const Network &net, const Layer &l, const std::vector<Bo
   return out;
 }
 
-BoundedValue dense(const Network &net, const Layer &l, const std::vector<BoundedValue> &vals) {
+BoundedValue dense(const Network &net, const Layer &l, const std::vector<BoundedValue> &vals,
+                   Context &ctx) {
   BoundedValue x = denseInput(net, l, vals);
   const int64_t units = l.units, k = static_cast<int64_t>(l.weights.values.size()) / units;
   BoundedValue z = sized(net.batch * units);
+  // The "before" fold: the layer may read the affine layer's input instead.
+  const Layer *fold = foldedBefore(l, ctx);
+  std::optional<AffineForm> af = fold ? affineForm(*fold) : std::nullopt;
+  const BoundedValue *xa = fold ? &vals[static_cast<size_t>(fold->operands[0])] : nullptr;
+  const size_t features = fold ? static_cast<size_t>(net.values[static_cast<size_t>(fold->result)].last()) : 1;
+  std::vector<double> &magnitude = ctx.foldMagnitude[static_cast<size_t>(l.result)];
+  if (l.act.kind == Act::Identity)
+    magnitude.assign(z.ref.size(), 0.0);
   for (int64_t n = 0; n < net.batch; ++n) {
     const double *xr = x.ref.data() + n * k;
     const double *xj = x.errJit.data() + n * k;
     const double *xi = x.errInterp.data() + n * k;
     for (int64_t o = 0; o < units; ++o) {
       const float *w = l.weights.values.data() + o * k;
+      const double b = l.bias.values[static_cast<size_t>(o)];
       double s = 0, partials = 0, products = 0, propJit = 0, propInterp = 0;
       for (int64_t i = 0; i < k; ++i) {
         double p = static_cast<double>(w[i]) * xr[i];
@@ -198,12 +274,37 @@ BoundedValue dense(const Network &net, const Layer &l, const std::vector<Bounded
         propJit += std::fabs(static_cast<double>(w[i])) * xj[i];
         propInterp += std::fabs(static_cast<double>(w[i])) * xi[i];
       }
-      double zo = s + static_cast<double>(l.bias.values[static_cast<size_t>(o)]);
+      double zo = s + b;
       size_t at = static_cast<size_t>(n * units + o);
       z.ref[at] = zo;
       z.errJit[at] = propJit + kU * (partials + products + std::fabs(zo));
       z.errInterp[at] = propInterp + kU * (std::fabs(s) + std::fabs(zo)) +
                         2 * kU64 * static_cast<double>(k + 2) * (products + std::fabs(zo));
+      if (!magnitude.empty())
+        magnitude[at] = products + std::fabs(b);
+      if (!fold)
+        continue;
+      // Folded: sum_i (w_i s_i) xa_i, then the bias b + sum_i w_i t_i.
+      double sf = 0, partialsF = 0, productsF = 0, shifts = 0, propJitF = 0, propInterpF = 0;
+      for (int64_t i = 0; i < k; ++i) {
+        const size_t f = static_cast<size_t>(i) % features, ai = static_cast<size_t>(n * k + i);
+        double ws = static_cast<double>(w[i]) * af->s[f];
+        double p = ws * xa->ref[ai];
+        sf += p;
+        partialsF += std::fabs(sf);
+        productsF += std::fabs(p);
+        shifts += std::fabs(static_cast<double>(w[i]) * af->t[f]);
+        propJitF += std::fabs(ws) * xa->errJit[ai];
+        propInterpF += std::fabs(ws) * xa->errInterp[ai];
+      }
+      if (!magnitude.empty()) // for a later fold "after": the larger of both forms
+        magnitude[at] = std::max(magnitude[at], productsF + shifts + std::fabs(b));
+      const double moved = 2 * kU * (productsF + shifts + std::fabs(b));
+      z.errJit[at] = std::max(z.errJit[at], propJitF + kU * (partialsF + productsF + std::fabs(zo))) + moved;
+      z.errInterp[at] = std::max(z.errInterp[at],
+                                 propInterpF + kU * std::fabs(zo) +
+                                     2 * kU64 * static_cast<double>(k + 2) * (productsF + shifts + std::fabs(b))) +
+                        moved;
     }
   }
   if (l.act.kind == Act::Softmax)
@@ -211,6 +312,25 @@ BoundedValue dense(const Network &net, const Layer &l, const std::vector<Bounded
   else
     applyActivation(l.act, z);
   return z;
+}
+
+/// The "after" fold: affine layer `l` on a value a dense layer with no
+/// activation produced (through earlier folds too) moves the exact values
+/// by 2u (|s| M + |t|), M = sum |x W| + |b| of that layer.
+void foldAfter(const Network &net, const Layer &l, BoundedValue &y, Context &ctx) {
+  const std::vector<double> &m = ctx.foldMagnitude[static_cast<size_t>(l.operands[0])];
+  std::optional<AffineForm> af = affineForm(l);
+  if (m.empty() || !af)
+    return;
+  const size_t features = static_cast<size_t>(net.values[static_cast<size_t>(l.result)].last());
+  std::vector<double> &out = ctx.foldMagnitude[static_cast<size_t>(l.result)];
+  out.assign(m.size(), 0.0);
+  for (size_t i = 0; i < m.size(); ++i) {
+    const size_t f = i % features;
+    out[i] = std::fabs(af->s[f]) * m[i] + std::fabs(af->t[f]);
+    y.errJit[i] += 2 * kU * out[i];
+    y.errInterp[i] += 2 * kU * out[i];
+  }
 }
 
 BoundedValue add(const Network &net, const Layer &l, const std::vector<BoundedValue> &vals) {
@@ -380,12 +500,15 @@ std::vector<BoundedValue> evaluate(const Network &net, const std::vector<std::ve
     v = sized(static_cast<int64_t>(inputs[i].size()));
     std::copy(inputs[i].begin(), inputs[i].end(), v.ref.begin());
   }
+  Context ctx;
+  ctx.producer.assign(net.values.size(), nullptr);
+  ctx.foldMagnitude.resize(net.values.size());
   for (const Layer &l : net.layers) {
     BoundedValue out;
     switch (l.kind) {
     case LayerKind::Dense:
     case LayerKind::Neuron:
-      out = dense(net, l, vals);
+      out = dense(net, l, vals, ctx);
       break;
     case LayerKind::Add:
       out = add(net, l, vals);
@@ -408,8 +531,13 @@ std::vector<BoundedValue> evaluate(const Network &net, const std::vector<std::ve
         applySoftmax(out, net.values[static_cast<size_t>(l.result)].last());
       else
         applyActivation(l.act, out);
+      if (l.act.kind == Act::Identity) // removed from -O2: a fold can reach through
+        ctx.foldMagnitude[static_cast<size_t>(l.result)] =
+            ctx.foldMagnitude[static_cast<size_t>(l.operands[0])];
       break;
     }
+    foldAfter(net, l, out, ctx);
+    ctx.producer[static_cast<size_t>(l.result)] = &l;
     vals[static_cast<size_t>(l.result)] = std::move(out);
   }
   return vals;
