@@ -102,6 +102,11 @@ void lowerDense(const KernelEnv &env, const ir::Op &op, const SlotMap &slots,
           panelRows(false);
           return;
         }
+        // With fewer units than one panel, the only panel is partial.
+        if (U < P) {
+          panelRows(true);
+          return;
+        }
         Function *fn = b.GetInsertBlock()->getParent();
         BasicBlock *full = BasicBlock::Create(b.getContext(), "panel.full", fn);
         BasicBlock *part = BasicBlock::Create(b.getContext(), "panel.partial", fn);
