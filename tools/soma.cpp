@@ -2,6 +2,7 @@
 // given on the command line or in .npy files, optionally comparing outputs
 // with golden .npy arrays (--expect); `soma check` only checks it.
 #include "CliCommon.h"
+#include "NumericsCheck.h"
 
 #include "Internal.h"
 #include "soma/frontend/Frontend.h"
@@ -42,6 +43,9 @@ options for run:
                             (defaults 1e-5 and 1e-6; NaN matches only NaN)
   --engine=jit|interp       jit (default): LLVM-compiled vector code for this CPU;
                             interp: the reference interpreter
+  --verify-passes           run the reference interpreter on these inputs before
+                            the graph passes and after each one; fail naming the
+                            first pass whose outputs drift beyond its tolerance
   --digits=N                print outputs with N significant digits (1-9) instead
                             of the shortest text that reads back to the same f32
 
@@ -159,7 +163,7 @@ struct Options {
   std::vector<std::pair<std::string, std::string>> inputs, outputs, expects;
   double rtol = 1e-5, atol = 1e-6;
   CompileOptions compile;
-  bool printIR = false, timePasses = false;
+  bool printIR = false, timePasses = false, verifyPasses = false;
   int digits = 0;
   std::string emit = "asm", outPath;
 };
@@ -360,6 +364,10 @@ std::optional<int> parseOptions(int argc, char **argv, Command command, Options 
       opts.compile.optLevel = level;
     } else if (arg == "--print-ir") {
       opts.printIR = true;
+    } else if (arg == "--verify-passes") {
+      if (command != Command::Run)
+        return usageError("--verify-passes is an option of 'run'");
+      opts.verifyPasses = true;
     } else if (arg == "--time-passes") {
       opts.timePasses = true;
     } else if (arg == "-h" || arg == "--help") {
@@ -484,6 +492,27 @@ int runCommand(int argc, char **argv, Command command) {
       std::cerr << "soma: error: --expect: the network has no output named '" << name << "'\n";
       return 1;
     }
+
+  if (opts.verifyPasses) {
+    // The numerical contract on the user's own inputs: build the graph again
+    // and run the same pipeline with the checker watching every pass.
+    DiagnosticEngine diags(sm);
+    std::unique_ptr<ir::Graph> fresh = frontend::loadGraph(file, sm, diags);
+    std::vector<runtime::NamedTensor> checkInputs;
+    for (size_t i = 0; i < inputs.size(); ++i)
+      checkInputs.push_back({inputs[i].name, inputTensors[i]});
+    cli::NumericsChecker checker(std::move(checkInputs), diags, &std::cerr);
+    passes::PassContext ctx(diags);
+    passes::PipelineOptions pipeline;
+    pipeline.observer = &checker;
+    bool ok = fresh && checker.start(*fresh) &&
+              passes::runPipeline(*fresh, passes::pipelineForLevel(opts.compile.optLevel), ctx,
+                                  pipeline);
+    if (!ok) {
+      diags.render(std::cerr);
+      return 1;
+    }
+  }
 
   Result<Model> model = api::makeModel(std::move(front.graph), opts.compile, "", &timings);
   if (!model) {
