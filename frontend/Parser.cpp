@@ -27,30 +27,14 @@ bool isStatementKeyword(const Token &tok) {
   return false;
 }
 
-class NetworkParser {
+class NetworkParser : TokenCursor {
 public:
   NetworkParser(uint32_t file, const SourceManager &sm, DiagnosticEngine &diags)
-      : lexer(file, sm, diags), diags(diags) {
-    tok = lexer.next();
-  }
+      : TokenCursor(file, sm, diags) {}
 
   std::optional<Network> parse();
 
 private:
-  void consume() { tok = lexer.next(); }
-  /// Reports `msg` at the current token unless the lexer already did.
-  bool fail(const std::string &msg) {
-    if (!tok.is(TokKind::Error))
-      diags.error(tok.loc, msg);
-    return false;
-  }
-  bool expect(TokKind kind, const std::string &context) {
-    if (!tok.is(kind))
-      return fail(std::string("expected ") + tokKindName(kind) + " " + context + ", got " +
-                  describeToken(tok));
-    consume();
-    return true;
-  }
   bool expectName(std::string &name, SourceLoc &loc, const std::string &what) {
     if (!tok.is(TokKind::Ident))
       return fail("expected " + what + ", got " + describeToken(tok));
@@ -67,9 +51,6 @@ private:
   bool parseExpr(Expr &expr, unsigned nesting);
   bool parseNumberLiteral(Expr &expr, bool negative, SourceLoc loc);
 
-  Lexer lexer;
-  DiagnosticEngine &diags;
-  Token tok;
 };
 
 /// A statement keyword that cannot be an attribute name ('activation' can)

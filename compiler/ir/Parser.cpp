@@ -30,29 +30,14 @@ bool looksLikeIR(std::string_view text) {
 
 namespace {
 
-class IRParser {
+class IRParser : TokenCursor {
 public:
   IRParser(uint32_t file, const SourceManager &sm, DiagnosticEngine &diags)
-      : lexer(file, sm, diags), diags(diags) {
-    tok = lexer.next();
-  }
+      : TokenCursor(file, sm, diags) {}
 
   std::unique_ptr<Graph> parse();
 
 private:
-  void consume() { tok = lexer.next(); }
-  bool fail(const std::string &msg) {
-    if (!tok.is(TokKind::Error))
-      diags.error(tok.loc, msg);
-    return false;
-  }
-  bool expect(TokKind kind, const char *context) {
-    if (!tok.is(kind))
-      return fail(std::string("expected ") + tokKindName(kind) + " " + context + ", got " +
-                  describeToken(tok));
-    consume();
-    return true;
-  }
   bool parseNumber(double &value, const char *context);
   bool parseInteger(int64_t &value, const char *context);
   bool parseType(TensorType &type);
@@ -61,9 +46,6 @@ private:
   bool parseOp(Graph &graph);
   bool parseOutput(Graph &graph);
 
-  Lexer lexer;
-  DiagnosticEngine &diags;
-  Token tok;
   std::unordered_map<std::string, Op *> values;
 };
 

@@ -274,4 +274,18 @@ Token Lexer::lexToken() {
   return make(TokKind::Error, loc);
 }
 
+bool TokenCursor::fail(const std::string &msg) {
+  if (!tok.is(TokKind::Error))
+    diags.error(tok.loc, msg);
+  return false;
+}
+
+bool TokenCursor::expect(TokKind kind, const std::string &context) {
+  if (!tok.is(kind))
+    return fail(std::string("expected ") + tokKindName(kind) + " " + context + ", got " +
+                describeToken(tok));
+  consume();
+  return true;
+}
+
 } // namespace soma

@@ -76,4 +76,23 @@ private:
   uint32_t lastTokenLine = 0;
 };
 
+/// What both parsers (the network language and IR text) share: the current
+/// token, and errors that are reported unless the lexer already reported
+/// the token itself.
+class TokenCursor {
+protected:
+  TokenCursor(uint32_t file, const SourceManager &sm, DiagnosticEngine &diags)
+      : lexer(file, sm, diags), diags(diags), tok(lexer.next()) {}
+
+  void consume() { tok = lexer.next(); }
+  /// Reports `msg` at the current token; always false.
+  bool fail(const std::string &msg);
+  /// Consumes a token of `kind`, or reports "expected K CONTEXT, got T".
+  bool expect(TokKind kind, const std::string &context);
+
+  Lexer lexer;
+  DiagnosticEngine &diags;
+  Token tok;
+};
+
 } // namespace soma
