@@ -62,8 +62,13 @@ void Executor::run(int64_t batch, const float *const *inputs, float *const *outp
     }
   }
   if (batch > 0)
-    for (const Step &step : prog.steps)
-      step.fn(arena->slots.data(), 0, batch * step.rowsPerSample, 0, step.cols);
+    for (const Step &step : prog.steps) {
+      if (step.contextFn)
+        step.contextFn(step.context.get(), arena->slots.data(), 0, batch * step.rowsPerSample, 0,
+                       step.cols);
+      else
+        step.fn(arena->slots.data(), 0, batch * step.rowsPerSample, 0, step.cols);
+    }
   for (const OutputCopy &c : prog.copies)
     if (batch > 0)
       std::memcpy(outputs[c.toOutput], arena->slots[c.fromSlot],

@@ -21,6 +21,12 @@ namespace soma::runtime {
 using KernelFn = void (*)(void *const *slots, int64_t rowBegin, int64_t rowEnd, int64_t colBegin,
                           int64_t colEnd);
 
+/// The kernel form of engines whose kernels need data of their own (a
+/// compiled schedule, a function table): the same contract as KernelFn,
+/// with the step's `context` passed first.
+using ContextKernelFn = void (*)(const void *context, void *const *slots, int64_t rowBegin,
+                                 int64_t rowEnd, int64_t colBegin, int64_t colEnd);
+
 enum class SlotKind {
   Input,    // a caller's input buffer
   Constant, // model-owned data (weights, packed panels, parameters)
@@ -39,7 +45,12 @@ struct Slot {
 };
 
 struct Step {
+  /// Exactly one of `fn` and `contextFn` is set; the executor calls it.
   KernelFn fn = nullptr;
+  ContextKernelFn contextFn = nullptr;
+  /// What `contextFn` receives as its first argument; kept alive by the
+  /// step (and so by the model).
+  std::shared_ptr<const void> context;
   std::string name; // the IR value it computes, for errors and profiles
   /// Rows per sample of the result (product of all but the last dim); the
   /// step runs over N * rowsPerSample rows.
