@@ -2,6 +2,11 @@
 #include "CliCommon.h"
 
 #include "soma/frontend/Frontend.h"
+#include "soma/support/Npy.h"
+
+#include <algorithm>
+#include <charconv>
+#include <cmath>
 
 #include <cstdlib>
 #include <iostream>
@@ -49,6 +54,93 @@ int parseOptLevel(const std::string &arg) {
   if (arg.size() == 3 && arg[2] >= '0' && arg[2] <= '3')
     return arg[2] - '0';
   return -2;
+}
+
+namespace {
+
+/// Parses "0.5,0.3;0.1,0.2" into samples of `perSample` values.
+Expected<Tensor> parseValues(const std::string &name, const std::string &text,
+                             const ir::TensorType &type) {
+  std::vector<float> values;
+  int64_t samples = 1;
+  size_t pos = 0;
+  while (pos <= text.size()) {
+    size_t end = text.find_first_of(",;", pos);
+    if (end == std::string::npos)
+      end = text.size();
+    std::string item = text.substr(pos, end - pos);
+    while (!item.empty() && item.front() == ' ')
+      item.erase(item.begin());
+    while (!item.empty() && item.back() == ' ')
+      item.pop_back();
+    double v;
+    const char *first = item.data(), *last = first + item.size();
+    if (!item.empty() && *first == '+')
+      ++first;
+    auto [ptr, ec] = std::from_chars(first, last, v);
+    if (item.empty() || ec != std::errc() || ptr != last)
+      return Error{"input '" + name + "': '" + item + "' is not a number"};
+    if (std::isfinite(v) && !std::isfinite(static_cast<float>(v)))
+      return Error{"input '" + name + "': " + item + " does not fit in f32"};
+    values.push_back(static_cast<float>(v));
+    if (end < text.size() && text[end] == ';')
+      ++samples;
+    pos = end + 1;
+  }
+  int64_t perSample = type.sampleElements();
+  if (static_cast<int64_t>(values.size()) != samples * perSample)
+    return Error{"input '" + name + "' takes " + std::to_string(perSample) + " value" +
+                 (perSample == 1 ? "" : "s") + " per sample (shape " + type.str() + "), got " +
+                 std::to_string(values.size()) +
+                 (samples > 1 ? " in " + std::to_string(samples) + " samples" : "")};
+  std::vector<int64_t> dims = {samples};
+  dims.insert(dims.end(), type.dims.begin(), type.dims.end());
+  Tensor t(dims);
+  std::copy(values.begin(), values.end(), t.values.begin());
+  return t;
+}
+
+bool endsWith(const std::string &s, const std::string &suffix) {
+  return s.size() >= suffix.size() && s.compare(s.size() - suffix.size(), suffix.size(), suffix) == 0;
+}
+
+} // namespace
+
+Expected<Tensor> loadInput(const std::string &name, const std::string &value,
+                           const ir::TensorType &type) {
+  if (!endsWith(value, ".npy"))
+    return parseValues(name, value, type);
+  Expected<NpyArray> arr = readNpy(value);
+  if (!arr)
+    return Error{arr.error()};
+  Tensor t = std::move(arr->tensor);
+  if (t.dims == type.dims)
+    t.dims.insert(t.dims.begin(), 1); // one sample
+  bool ok = t.dims.size() == type.dims.size() + 1 &&
+            std::equal(type.dims.begin(), type.dims.end(), t.dims.begin() + 1);
+  if (!ok)
+    return Error{"input '" + name + "' needs an array of shape " + type.str() + " or " +
+                 formatDims(type.dims) + ", '" + value + "' holds " + formatDims(t.dims)};
+  return t;
+}
+
+Expected<std::vector<runtime::NamedTensor>>
+readInputs(const ir::Graph &graph, const std::vector<std::pair<std::string, std::string>> &given) {
+  std::vector<runtime::NamedTensor> tensors;
+  for (auto &[name, value] : given) {
+    const ir::Op *in = graph.findOp(name);
+    if (!in || in->kind != ir::OpKind::Input) {
+      std::string names;
+      for (ir::Op *op : graph.inputs())
+        names += (names.empty() ? "" : ", ") + ("'" + op->name + "'");
+      return Error{"the network has no input named '" + name + "'; its inputs are " + names};
+    }
+    Expected<Tensor> t = loadInput(name, value, in->type);
+    if (!t)
+      return Error{t.error()};
+    tensors.push_back({name, std::move(*t)});
+  }
+  return tensors;
 }
 
 } // namespace soma::cli

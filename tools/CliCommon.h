@@ -3,11 +3,15 @@
 #pragma once
 
 #include "soma/ir/Graph.h"
+#include "soma/runtime/Interpreter.h"
+#include "soma/support/Expected.h"
 #include "soma/support/Diagnostics.h"
 
 #include <memory>
 #include <optional>
 #include <string>
+#include <utility>
+#include <vector>
 
 namespace soma::cli {
 
@@ -20,6 +24,17 @@ std::unique_ptr<ir::Graph> loadAndCheck(const std::string &path, SourceManager &
 /// separate argument. nullopt when argv[i] is not this option; exits with
 /// status 2 when the option is last and has no value.
 std::optional<std::string> optionValue(int argc, char **argv, int &i, const std::string &name);
+
+/// One input's value from the command line: "0.5,0.3;0.1,0.2" (samples
+/// separated by ';') or a .npy file holding [N, dims...] or one sample
+/// [dims...], checked against the input's type.
+Expected<Tensor> loadInput(const std::string &name, const std::string &value,
+                           const ir::TensorType &type);
+
+/// `--input NAME=VALUE` pairs, in order, looked up among `graph`'s inputs
+/// and loaded with loadInput.
+Expected<std::vector<runtime::NamedTensor>>
+readInputs(const ir::Graph &graph, const std::vector<std::pair<std::string, std::string>> &given);
 
 /// Parses -O0..-O3; -1 when `arg` is not such a flag, -2 when malformed.
 int parseOptLevel(const std::string &arg);

@@ -7,6 +7,7 @@
 #include "soma/ir/Printer.h"
 #include "soma/passes/Passes.h"
 
+#include <algorithm>
 #include <charconv>
 #include <fstream>
 #include <iostream>
@@ -30,9 +31,12 @@ options:
   --remarks               print a remark for each change a pass explains (which
                           neuron went, and why), to stderr
   --check-numerics        run the network on the reference interpreter before the
-                          passes and after each one, on random inputs, and fail
-                          naming the first pass whose outputs drift beyond its
-                          tolerance class (docs/passes.md)
+                          passes and after each one, and fail naming the first
+                          pass whose outputs drift beyond its tolerance class
+                          (docs/passes.md); on random inputs unless --input
+                          gives them
+  --input NAME=V1,V2,...  --check-numerics on these values (';' separates samples)
+  --input NAME=FILE.npy   or on a batch [N, dims...] from NumPy; give every input
   --seed=N                the random inputs' seed for --check-numerics (default 1)
   --emit=ir|dot           output graph IR (default) or Graphviz dot
   --elide-above=N         print constants with more than N values as 'elided'
@@ -67,6 +71,7 @@ int main(int argc, char **argv) {
   bool havePasses = false, stats = false, remarks = false, checkNumerics = false;
   uint64_t seed = 1;
   int optLevel = -1;
+  std::vector<std::pair<std::string, std::string>> inputs; // --input NAME=VALUE
   passes::PipelineOptions pipeline;
   for (int i = 1; i < argc; ++i) {
     std::string arg = argv[i];
@@ -89,6 +94,11 @@ int main(int argc, char **argv) {
       auto [ptr, ec] = std::from_chars(v->data(), v->data() + v->size(), seed);
       if (ec != std::errc() || ptr != v->data() + v->size())
         return usageError("--seed needs a non-negative integer, got '" + *v + "'");
+    } else if (auto v = cli::optionValue(argc, argv, i, "--input")) {
+      size_t eq = v->find('=');
+      if (eq == std::string::npos || eq == 0)
+        return usageError("--input needs NAME=VALUES or NAME=FILE.npy, got '" + *v + "'");
+      inputs.push_back({v->substr(0, eq), v->substr(eq + 1)});
     } else if (auto v = cli::optionValue(argc, argv, i, "-o")) {
       outPath = *v;
     } else if (arg == "--print-ir-after-all") {
@@ -154,14 +164,38 @@ int main(int argc, char **argv) {
   pipeline.irOut = out;
   passes::PassContext ctx(diags);
   ctx.remarksEnabled = remarks;
-  cli::NumericsChecker checker(cli::randomInputs(*graph, seed), diags, &std::cerr);
+  if (!inputs.empty() && !checkNumerics)
+    return usageError("--input is used by --check-numerics; add --check-numerics");
+  std::vector<runtime::NamedTensor> checkInputs;
+  if (inputs.empty()) {
+    checkInputs = cli::randomInputs(*graph, seed);
+  } else {
+    auto given = cli::readInputs(*graph, inputs);
+    if (!given) {
+      std::cerr << "soma-opt: error: " << given.error() << '\n';
+      return 1;
+    }
+    for (ir::Op *in : graph->inputs())
+      if (std::none_of(given->begin(), given->end(),
+                       [&](const runtime::NamedTensor &t) { return t.name == in->name; })) {
+        std::cerr << "soma-opt: error: --check-numerics: input '" << in->name
+                  << "' has no --input value (give every input, or none for random inputs)\n";
+        return 1;
+      }
+    checkInputs = std::move(*given);
+  }
+  if (checkNumerics)
+    std::cerr << "check-numerics: "
+              << (inputs.empty() ? "random inputs, seed " + std::to_string(seed) : "the given inputs")
+              << ", batch " << (checkInputs.empty() ? 0 : checkInputs[0].tensor.dims[0]) << '\n';
+  cli::NumericsChecker checker(std::move(checkInputs), diags, &std::cerr);
   bool ok = true;
   if (checkNumerics) {
     ok = checker.start(*graph);
     pipeline.observer = &checker;
   }
   ok = ok && passes::runPipeline(*graph, names, ctx, pipeline);
-  if (!ok && checkNumerics && diags.hasErrors())
+  if (!ok && checkNumerics && diags.hasErrors() && inputs.empty())
     diags.note({}, "check-numerics: the inputs were random, seed " + std::to_string(seed));
   diags.render(std::cerr);
   if (!ok)

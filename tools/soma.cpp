@@ -69,70 +69,6 @@ int usageError(const std::string &msg) {
   return 2;
 }
 
-/// Parses "0.5,0.3;0.1,0.2" into samples of `perSample` values.
-Expected<Tensor> parseValues(const std::string &name, const std::string &text,
-                             const ir::TensorType &type) {
-  std::vector<float> values;
-  int64_t samples = 1;
-  size_t pos = 0;
-  while (pos <= text.size()) {
-    size_t end = text.find_first_of(",;", pos);
-    if (end == std::string::npos)
-      end = text.size();
-    std::string item = text.substr(pos, end - pos);
-    while (!item.empty() && item.front() == ' ')
-      item.erase(item.begin());
-    while (!item.empty() && item.back() == ' ')
-      item.pop_back();
-    double v;
-    const char *first = item.data(), *last = first + item.size();
-    if (!item.empty() && *first == '+')
-      ++first;
-    auto [ptr, ec] = std::from_chars(first, last, v);
-    if (item.empty() || ec != std::errc() || ptr != last)
-      return Error{"input '" + name + "': '" + item + "' is not a number"};
-    if (std::isfinite(v) && !std::isfinite(static_cast<float>(v)))
-      return Error{"input '" + name + "': " + item + " does not fit in f32"};
-    values.push_back(static_cast<float>(v));
-    if (end < text.size() && text[end] == ';')
-      ++samples;
-    pos = end + 1;
-  }
-  int64_t perSample = type.sampleElements();
-  if (static_cast<int64_t>(values.size()) != samples * perSample)
-    return Error{"input '" + name + "' takes " + std::to_string(perSample) + " value" +
-                 (perSample == 1 ? "" : "s") + " per sample (shape " + type.str() + "), got " +
-                 std::to_string(values.size()) +
-                 (samples > 1 ? " in " + std::to_string(samples) + " samples" : "")};
-  std::vector<int64_t> dims = {samples};
-  dims.insert(dims.end(), type.dims.begin(), type.dims.end());
-  Tensor t(dims);
-  std::copy(values.begin(), values.end(), t.values.begin());
-  return t;
-}
-
-bool endsWith(const std::string &s, const std::string &suffix) {
-  return s.size() >= suffix.size() && s.compare(s.size() - suffix.size(), suffix.size(), suffix) == 0;
-}
-
-Expected<Tensor> loadInput(const std::string &name, const std::string &value,
-                           const ir::TensorType &type) {
-  if (!endsWith(value, ".npy"))
-    return parseValues(name, value, type);
-  Expected<NpyArray> arr = readNpy(value);
-  if (!arr)
-    return Error{arr.error()};
-  Tensor t = std::move(arr->tensor);
-  if (t.dims == type.dims)
-    t.dims.insert(t.dims.begin(), 1); // one sample
-  bool ok = t.dims.size() == type.dims.size() + 1 &&
-            std::equal(type.dims.begin(), type.dims.end(), t.dims.begin() + 1);
-  if (!ok)
-    return Error{"input '" + name + "' needs an array of shape " + type.str() + " or " +
-                 formatDims(type.dims) + ", '" + value + "' holds " + formatDims(t.dims)};
-  return t;
-}
-
 std::string formatValue(float v, int digits) {
   if (std::isnan(v))
     return "nan"; // not "-nan": the sign bit of a NaN means nothing
@@ -454,23 +390,13 @@ int runCommand(int argc, char **argv, Command command) {
   // into the model.
   std::vector<Tensor> inputTensors;
   std::vector<InputBuffer> inputs;
-  for (auto &[name, value] : opts.inputs) {
-    ir::Op *in = front.graph->findOp(name);
-    if (!in || in->kind != ir::OpKind::Input) {
-      std::string names;
-      for (ir::Op *op : front.graph->inputs())
-        names += (names.empty() ? "" : ", ") + ("'" + op->name + "'");
-      std::cerr << "soma: error: the network has no input named '" << name << "'; its inputs are "
-                << names << '\n';
-      return 1;
-    }
-    Expected<Tensor> t = loadInput(name, value, in->type);
-    if (!t) {
-      std::cerr << "soma: error: " << t.error() << '\n';
-      return 1;
-    }
-    inputTensors.push_back(std::move(*t));
+  Expected<std::vector<runtime::NamedTensor>> parsed = cli::readInputs(*front.graph, opts.inputs);
+  if (!parsed) {
+    std::cerr << "soma: error: " << parsed.error() << '\n';
+    return 1;
   }
+  for (runtime::NamedTensor &t : *parsed)
+    inputTensors.push_back(std::move(t.tensor));
   for (size_t i = 0; i < opts.inputs.size(); ++i)
     inputs.push_back({opts.inputs[i].first, inputTensors[i].values.data(), inputTensors[i].dims});
   auto isOutput = [&](const std::string &name) {

@@ -41,6 +41,7 @@ std::unique_ptr<Module> buildModule(LLVMContext &ctx, const ir::Graph &graph,
     switch (op.kind) {
     case ir::OpKind::Linear:
     case ir::OpKind::Dense:
+    case ir::OpKind::DenseAdd:
       lowerDense(env, op, slots,
                  jit::chooseDenseSchedule(target, op.type.lastDim(), op.operands[0]->type.sampleElements()));
       break;

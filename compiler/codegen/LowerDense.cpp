@@ -1,11 +1,12 @@
-// linear and dense: a register-blocked kernel over weight panels.
+// linear, dense and dense_add: a register-blocked kernel over weight panels.
 //
 // Weights arrive packed in panels of P = V * W output neurons (see
 // runtime::packPanels). For each panel and each block of R samples the
 // kernel keeps R x V vector accumulators in registers and, for every input
 // k, loads the panel's V weight vectors once and multiplies them by the R
 // broadcast inputs (fused multiply-add). The epilogue adds the bias and
-// applies the activation while the tile is still in registers, then stores
+// applies the activation (after adding dense_add's residual, read once per
+// output vector) while the tile is still in registers, then stores
 // each output once (masked in a partial last panel). Samples left over
 // after the last full block of R run one at a time.
 //
@@ -26,7 +27,7 @@ void lowerDense(const KernelEnv &env, const ir::Op &op, const SlotMap &slots,
                 const jit::DenseSchedule &schedule) {
   IRBuilder<> &b = env.b;
   const ir::Op &x = *op.operands[0], &w = *op.operands[1];
-  const bool hasBias = op.kind == ir::OpKind::Dense;
+  const bool hasBias = op.kind != ir::OpKind::Linear;
   const ir::Activation act = hasBias ? op.fn : ir::makeActivation(ir::ActKind::Identity);
   const bool softmax = act.kind == ir::ActKind::Softmax;
   const int64_t K = x.type.sampleElements(), U = w.type.dims[0];
@@ -37,6 +38,7 @@ void lowerDense(const KernelEnv &env, const ir::Op &op, const SlotMap &slots,
   Value *X = env.slotPtr(slots.at(&x));
   Value *Wp = env.slotPtr(slots.at(&w));
   Value *B = hasBias ? env.slotPtr(slots.at(op.operands[2])) : nullptr;
+  Value *Res = op.kind == ir::OpKind::DenseAdd ? env.slotPtr(slots.at(op.operands[3])) : nullptr;
   Value *Y = env.slotPtr(slots.at(&op));
   Value *colEnd = env.colEnd;
 
@@ -71,9 +73,11 @@ void lowerDense(const KernelEnv &env, const ir::Op &op, const SlotMap &slots,
         Value *value = acc[r * V + v];
         if (bias)
           value = b.CreateFAdd(value, bias);
+        Value *yIdx = b.CreateAdd(b.CreateMul(b.CreateAdd(n, env.i64(r)), env.i64(U)), col);
+        if (Res)
+          value = b.CreateFAdd(value, env.loadVec(env.at(Res, yIdx), mask));
         if (act.kind != ir::ActKind::Identity && !softmax)
           value = emitActivation(b, act, value);
-        Value *yIdx = b.CreateAdd(b.CreateMul(b.CreateAdd(n, env.i64(r)), env.i64(U)), col);
         env.storeVec(value, env.at(Y, yIdx), mask);
       }
     }

@@ -57,8 +57,12 @@ void lowerElementwise(const KernelEnv &env, const ir::Op &op, const SlotMap &slo
           Value *y = nullptr;
           switch (op.kind) {
           case ir::OpKind::BiasAdd:
+            y = b.CreateFAdd(arg(0), arg(1));
+            break;
           case ir::OpKind::Add:
             y = b.CreateFAdd(arg(0), arg(1));
+            if (op.fn.kind != ir::ActKind::Identity)
+              y = emitActivation(b, op.fn, y);
             break;
           case ir::OpKind::Activation:
             y = emitActivation(b, op.fn, arg(0));

@@ -17,8 +17,8 @@ using SlotMap = std::unordered_map<const ir::Op *, int>;
 /// Rows of the last axis per sample (product of all dims but the last).
 int64_t rowsPerSample(const ir::TensorType &type);
 
-/// linear and dense: the register-blocked panel kernel, bias and activation
-/// applied in registers before the single store.
+/// linear, dense and dense_add: the register-blocked panel kernel, bias,
+/// residual and activation applied in registers before the single store.
 void lowerDense(const KernelEnv &env, const ir::Op &op, const SlotMap &slots,
                 const jit::DenseSchedule &schedule);
 /// bias_add, activation (not softmax), add, scale_shift, batch_norm.

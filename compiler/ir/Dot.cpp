@@ -27,7 +27,7 @@ void printDot(const Graph &graph, std::ostream &os) {
     if (op.kind == OpKind::Const)
       continue;
     std::string label = op.name + "\\n" + opName(op.kind);
-    if (opAttrs(op.kind) == OpAttrs::Fn && op.fn.kind != ActKind::Identity)
+    if (hasFn(opAttrs(op.kind)) && op.fn.kind != ActKind::Identity)
       label += " · " + escape(op.fn.str());
     for (const Op *operand : op.operands)
       if (operand->kind == OpKind::Const)

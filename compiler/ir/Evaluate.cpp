@@ -107,7 +107,8 @@ Tensor evaluateOp(const Op &op, const std::vector<EvalOperand> &in, int64_t batc
     assert(false && "inputs and constants have values, not semantics");
     break;
   case OpKind::Linear:
-  case OpKind::Dense: {
+  case OpKind::Dense:
+  case OpKind::DenseAdd: {
     const EvalOperand &x = in[0], &w = in[1];
     const int64_t units = w.tensor->dims[0], k = w.tensor->dims[1];
     const int64_t samples = x.batched ? batch : 1;
@@ -117,11 +118,13 @@ Tensor evaluateOp(const Op &op, const std::vector<EvalOperand> &in, int64_t batc
         for (int64_t i = 0; i < k; ++i)
           sum += static_cast<double>(x.tensor->values[n * k + i]) *
                  static_cast<double>(w.tensor->values[o * k + i]);
-        if (op.kind == OpKind::Dense)
+        if (op.kind != OpKind::Linear)
           sum += in[2].tensor->values[o];
+        if (op.kind == OpKind::DenseAdd)
+          sum += at(in[3], n * units + o);
         acc[n * units + o] = sum;
       }
-    if (op.kind == OpKind::Dense)
+    if (op.kind != OpKind::Linear)
       referenceActivationRows(op.fn, acc.data(), y, rows, width);
     else
       for (int64_t i = 0; i < total; ++i)
@@ -140,7 +143,8 @@ Tensor evaluateOp(const Op &op, const std::vector<EvalOperand> &in, int64_t batc
     break;
   case OpKind::Add:
     for (int64_t i = 0; i < total; ++i)
-      y[i] = static_cast<float>(static_cast<double>(at(in[0], i)) + at(in[1], i));
+      acc[i] = static_cast<double>(at(in[0], i)) + at(in[1], i);
+    referenceActivationRows(op.fn, acc.data(), y, rows, width);
     break;
   case OpKind::Concat: {
     int64_t offset = 0;

@@ -153,7 +153,7 @@ bool IRParser::parseActivation(Activation &act) {
 // the fields in this order, as the printer writes them; the first '{' is
 // already consumed.
 bool IRParser::parseSparsity(Op &op) {
-  if (op.kind != OpKind::Dense && op.kind != OpKind::Linear)
+  if (!isWeightedSum(op.kind))
     return fail("op '" + std::string(opName(op.kind)) + "' has no attribute 'sparsity'");
   if (!tok.isIdent("sparsity"))
     return fail("expected 'sparsity', got " + describeToken(tok));
@@ -258,7 +258,7 @@ bool IRParser::parseOp(Graph &graph) {
       return fail("expected an attribute name, got " + describeToken(tok));
     std::string attr = tok.text;
     OpAttrs want = opAttrs(kind);
-    if (!((attr == "fn" && want == OpAttrs::Fn) || (attr == "epsilon" && want == OpAttrs::Epsilon)))
+    if (!((attr == "fn" && hasFn(want)) || (attr == "epsilon" && want == OpAttrs::Epsilon)))
       return fail("op '" + std::string(opName(kind)) + "' has no attribute '" + attr + "'");
     consume();
     if (!expect(TokKind::Equal, "after the attribute name"))

@@ -69,6 +69,10 @@ void printGraph(const Graph &graph, std::ostream &os, const PrintOptions &option
     case OpAttrs::Fn:
       os << " {fn = " << op.fn.str() << '}';
       break;
+    case OpAttrs::OptFn:
+      if (op.fn.kind != ActKind::Identity)
+        os << " {fn = " << op.fn.str() << '}';
+      break;
     case OpAttrs::Epsilon:
       os << " {epsilon = " << formatFloat(op.epsilon) << '}';
       break;

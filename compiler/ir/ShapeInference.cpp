@@ -66,11 +66,21 @@ TensorType inferResultType(const Op &op, DiagnosticEngine &diags) {
       return {};
     return TensorType::make(x.batched, {w.dims[0]});
   }
-  case OpKind::Dense: {
+  case OpKind::Dense:
+  case OpKind::DenseAdd: {
     const TensorType &x = operandType(0), &w = operandType(1);
     if (!checkWeights(op, x, w, diags) || !checkPerFeature(op, *op.operands[2], "bias", w.dims[0], diags))
       return {};
-    return TensorType::make(x.batched, {w.dims[0]});
+    TensorType result = TensorType::make(x.batched, {w.dims[0]});
+    if (op.kind == OpKind::DenseAdd) {
+      const TensorType &r = operandType(3);
+      if (r != result) {
+        diags.error(op.loc, describe(op) + " residual '" + op.operands[3]->name + "' is " + r.str() +
+                                ", but the layer's result is " + result.str());
+        return {};
+      }
+    }
+    return result;
   }
   case OpKind::BiasAdd: {
     const TensorType &x = operandType(0);

@@ -62,9 +62,11 @@ bool verifyGraph(const Graph &graph, DiagnosticEngine &diags) {
     default:
       break;
     }
-    if (opAttrs(op.kind) == OpAttrs::Fn)
+    if (hasFn(opAttrs(op.kind)))
       if (auto err = checkActParam(op.fn.kind, op.fn.param))
         diags.error(op.loc, *err);
+    if (op.kind == OpKind::Add && op.fn.kind == ActKind::Softmax)
+      diags.error(op.loc, what + " cannot apply softmax: it needs whole rows; use an activation op");
     if (opAttrs(op.kind) == OpAttrs::Epsilon && !(op.epsilon > 0 && std::isfinite(op.epsilon)))
       diags.error(op.loc, what + " needs a positive finite epsilon");
 

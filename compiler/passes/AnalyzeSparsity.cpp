@@ -71,7 +71,7 @@ ir::SparsityInfo analyze(const Tensor &w, int64_t rows, int64_t cols) {
 bool analyzeSparsity(ir::Graph &graph, PassContext &ctx) {
   for (auto &opPtr : graph.ops) {
     ir::Op &op = *opPtr;
-    if (op.kind != ir::OpKind::Dense && op.kind != ir::OpKind::Linear)
+    if (!ir::isWeightedSum(op.kind))
       continue;
     const ir::Op *w = op.operands[1];
     if (w->kind != ir::OpKind::Const || !w->data || w->type.dims.size() != 2)

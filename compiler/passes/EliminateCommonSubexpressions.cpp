@@ -44,6 +44,7 @@ bool sameValue(const ir::Op &a, const ir::Op &b) {
   case ir::OpAttrs::None:
     break;
   case ir::OpAttrs::Fn:
+  case ir::OpAttrs::OptFn:
     if (a.fn.kind != b.fn.kind || !sameBits(a.fn.param, b.fn.param))
       return false;
     break;

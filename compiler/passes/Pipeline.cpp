@@ -34,6 +34,8 @@ std::vector<std::string> pipelineForLevel(int level) {
         names.push_back(name);
     if (level >= 2)
       names.push_back("eliminate-dead-neurons");
+    // After the passes that rewrite dense layers: they do not know dense_add.
+    names.push_back("fuse-elementwise");
     names.push_back("dce");
   }
   if (level >= 2)

@@ -38,6 +38,8 @@ ir::Op *passedThrough(const ir::Op &op) {
                ? op.operands[0]
                : nullptr;
   case ir::OpKind::Add:
+    if (op.fn.kind != ir::ActKind::Identity)
+      return nullptr; // x + 0 still goes through the activation
     if (isConstFilledWith(op.operands[1], 0.0f))
       return op.operands[0];
     if (isConstFilledWith(op.operands[0], 0.0f))

@@ -22,9 +22,14 @@ struct Model::Impl {
   CompileOptions options;
   std::vector<TensorInfo> inputs, outputs;
   std::string warnings;
+  /// Per output: elements per sample.
+  std::vector<int64_t> outputSampleElements;
   // Engine::Jit
   std::unique_ptr<jit::CompiledCode> code;
   std::unique_ptr<runtime::Executor> executor;
+  /// The largest batch whose outputs and intermediate values all stay
+  /// within kMaxTensorElements.
+  int64_t maxBatch = INT64_MAX;
 };
 
 namespace {
@@ -66,9 +71,9 @@ void privatizeDenseConstants(ir::Graph &graph) {
       ++uses[operand];
   for (size_t i = 0; i < graph.ops.size(); ++i) {
     ir::Op *op = graph.ops[i].get();
-    if (op->kind != ir::OpKind::Linear && op->kind != ir::OpKind::Dense)
+    if (!ir::isWeightedSum(op->kind))
       continue;
-    for (size_t k = 1; k < op->operands.size(); ++k) {
+    for (size_t k = 1; k < std::min<size_t>(op->operands.size(), 3); ++k) { // weights, bias
       ir::Op *c = op->operands[k];
       if (uses[c] <= 1)
         continue;
@@ -110,8 +115,8 @@ Expected<JitPlan> prepareJit(ir::Graph &graph, const CompileOptions &options) {
   jp.lowering.slotOf.assign(graph.ops.size(), -1);
   std::unordered_map<const ir::Op *, const ir::Op *> denseUserOf; // weights/bias -> op
   for (auto &op : graph.ops)
-    if (op->kind == ir::OpKind::Linear || op->kind == ir::OpKind::Dense)
-      for (size_t k = 1; k < op->operands.size(); ++k)
+    if (ir::isWeightedSum(op->kind))
+      for (size_t k = 1; k < std::min<size_t>(op->operands.size(), 3); ++k) // weights, bias
         denseUserOf[op->operands[k]] = op.get();
   std::unordered_map<const ir::Op *, int> firstOutput;
   for (size_t o = 0; o < graph.outputs.size(); ++o)
@@ -156,6 +161,60 @@ Expected<JitPlan> prepareJit(ir::Graph &graph, const CompileOptions &options) {
   return jp;
 }
 
+/// How `op`'s JIT kernel may be cut into tiles and what one of its rows
+/// costs. From compiler/codegen: dense kernels honour column ranges that
+/// start on a panel boundary, elementwise kernels any column range;
+/// softmax, layer_norm, concat and a dense layer with softmax compute whole
+/// rows. Dense kernels block rows by the schedule's rowBlock.
+runtime::TileRules jitTileRules(const ir::Op &op, const jit::TargetInfo &target) {
+  // Work units: one multiply-add of the dense kernel. An elementwise
+  // element (a load, an operation, a store) costs about 8; the vector
+  // exp/erf/log of an activation about 24 more.
+  constexpr int64_t kElementWork = 8, kTranscendentalWork = 24;
+  auto activationWork = [](const ir::Activation &a) -> int64_t {
+    switch (a.kind) {
+    case ir::ActKind::Identity:
+    case ir::ActKind::Relu:
+    case ir::ActKind::LeakyRelu:
+    case ir::ActKind::HardSigmoid:
+    case ir::ActKind::Step:
+      return 0;
+    default:
+      return kTranscendentalWork;
+    }
+  };
+  const int64_t cols = op.type.lastDim();
+  runtime::TileRules rules;
+  switch (op.kind) {
+  case ir::OpKind::Linear:
+  case ir::OpKind::Dense: {
+    const int64_t inputs = op.operands[0]->type.sampleElements();
+    const jit::DenseSchedule schedule = jit::chooseDenseSchedule(target, cols, inputs);
+    const ir::Activation act = op.kind == ir::OpKind::Dense ? op.fn : ir::Activation{};
+    rules.rowWork = cols * (inputs + activationWork(act));
+    rules.rowGranularity = schedule.rowBlock;
+    rules.colGranularity = act.kind == ir::ActKind::Softmax ? 0 : schedule.panel();
+    break;
+  }
+  case ir::OpKind::Activation:
+    rules.rowWork = cols * (kElementWork + activationWork(op.fn));
+    rules.colGranularity = op.fn.kind == ir::ActKind::Softmax ? 0 : target.vectorWidth;
+    break;
+  case ir::OpKind::BiasAdd:
+  case ir::OpKind::Add:
+  case ir::OpKind::ScaleShift:
+  case ir::OpKind::BatchNorm:
+    rules.rowWork = cols * kElementWork;
+    rules.colGranularity = target.vectorWidth;
+    break;
+  default: // layer_norm, concat; and whole rows for any kind not listed
+    rules.rowWork = cols * 2 * kElementWork;
+    rules.colGranularity = 0;
+    break;
+  }
+  return rules;
+}
+
 void addTimes(api::Timings *timings, const jit::CompileTimes &t) {
   if (!timings)
     return;
@@ -175,6 +234,9 @@ Status buildJit(Model::Impl &impl, api::Timings *timings) {
     return Status::failure("soma: error: " + compiled.error() + "\n");
   addTimes(timings, times);
   runtime::Program &program = jp->program;
+  std::unordered_map<const ir::Op *, size_t> indexOf;
+  for (size_t i = 0; i < graph.ops.size(); ++i)
+    indexOf[graph.ops[i].get()] = i;
   for (size_t i = 0; i < graph.ops.size(); ++i) {
     if (!compiled->kernels[i])
       continue;
@@ -185,10 +247,18 @@ Status buildJit(Model::Impl &impl, api::Timings *timings) {
     step.cols = op.type.lastDim();
     step.rowsPerSample = op.type.sampleElements() / std::max<int64_t>(step.cols, 1);
     step.result = jp->lowering.slotOf[i];
-    program.steps.push_back(step);
+    for (const ir::Op *operand : op.operands)
+      step.reads.push_back(jp->lowering.slotOf[indexOf.at(operand)]);
+    runtime::planTiles(step, jitTileRules(op, jp->target));
+    if (program.slots[static_cast<size_t>(step.result)].kind == runtime::SlotKind::Temp)
+      impl.maxBatch = std::min(impl.maxBatch, kMaxTensorElements / op.type.sampleElements());
+    program.steps.push_back(std::move(step));
   }
   impl.code = std::move(compiled->code);
-  impl.executor = std::make_unique<runtime::Executor>(std::move(program));
+  runtime::ExecutorOptions exec;
+  exec.threads = impl.options.threads;
+  exec.callerArena = impl.options.arena == ThreadArena::Caller;
+  impl.executor = std::make_unique<runtime::Executor>(std::move(program), exec);
   return Status::success();
 }
 
@@ -205,13 +275,14 @@ std::string expectedShape(const TensorInfo &info) {
   return s + "]";
 }
 
-/// Matches buffers to the model's tensors by name and checks their shapes;
-/// fills `ordered` in model order and `batch`.
-template <class Buffer>
+/// Matches buffers to the model's tensors by name and checks their shapes
+/// and batch, calling bind(i, buffer) for the buffer of tensor i. Allocates
+/// nothing unless it fails (Model::run allocates nothing after warm-up).
+template <class Buffer, class Bind>
 Status bindBuffers(const std::vector<Buffer> &buffers, const std::vector<TensorInfo> &infos,
-            const char *what, std::vector<const Buffer *> &ordered, int64_t &batch) {
-  ordered.assign(infos.size(), nullptr);
-  for (const Buffer &buf : buffers) {
+                   const char *what, int64_t &batch, Bind bind) {
+  for (size_t k = 0; k < buffers.size(); ++k) {
+    const Buffer &buf = buffers[k];
     auto it = std::find_if(infos.begin(), infos.end(),
                            [&](const TensorInfo &t) { return t.name == buf.name; });
     if (it == infos.end()) {
@@ -221,9 +292,9 @@ Status bindBuffers(const std::vector<Buffer> &buffers, const std::vector<TensorI
       return Status::failure(std::string("the model has no ") + what + " named '" + buf.name +
                              "'; its " + what + "s are " + names);
     }
-    size_t i = static_cast<size_t>(it - infos.begin());
-    if (ordered[i])
-      return Status::failure(std::string(what) + " '" + buf.name + "' is bound twice");
+    for (size_t j = 0; j < k; ++j)
+      if (buffers[j].name == buf.name)
+        return Status::failure(std::string(what) + " '" + buf.name + "' is bound twice");
     bool shapeOk = buf.shape.size() == it->shape.size() + 1 && buf.shape[0] >= 0 &&
                    std::equal(it->shape.begin(), it->shape.end(), buf.shape.begin() + 1);
     if (!shapeOk)
@@ -236,18 +307,25 @@ Status bindBuffers(const std::vector<Buffer> &buffers, const std::vector<TensorI
     batch = buf.shape[0];
     if (!buf.data && batch > 0)
       return Status::failure(std::string(what) + " '" + buf.name + "' has no data pointer");
-    ordered[i] = &buf;
+    bind(static_cast<size_t>(it - infos.begin()), buf);
   }
-  for (size_t i = 0; i < infos.size(); ++i)
-    if (!ordered[i])
-      return Status::failure(std::string("missing ") + what + " '" + infos[i].name +
-                             "' of shape " + expectedShape(infos[i]));
+  // Every buffer named a distinct tensor: fewer buffers than tensors means
+  // some tensor has none.
+  if (buffers.size() < infos.size())
+    for (const TensorInfo &info : infos)
+      if (std::none_of(buffers.begin(), buffers.end(),
+                       [&](const Buffer &b) { return b.name == info.name; }))
+        return Status::failure(std::string("missing ") + what + " '" + info.name +
+                               "' of shape " + expectedShape(info));
   return Status::success();
 }
 
 } // namespace
 
 namespace api {
+
+/// CompileOptions::threads above this is surely a mistake.
+constexpr int kMaxThreads = 1024;
 
 struct ModelAccess {
   static Model make(std::unique_ptr<Model::Impl> impl) { return Model(std::move(impl)); }
@@ -300,8 +378,14 @@ Result<Model> makeModel(std::unique_ptr<ir::Graph> graph, const CompileOptions &
   impl->warnings = std::move(warnings);
   for (ir::Op *in : impl->graph->inputs())
     impl->inputs.push_back({in->name, in->type.dims});
-  for (const ir::GraphOutput &out : impl->graph->outputs)
+  for (const ir::GraphOutput &out : impl->graph->outputs) {
     impl->outputs.push_back({out.name, out.value->type.dims});
+    impl->outputSampleElements.push_back(std::max<int64_t>(1, out.value->type.sampleElements()));
+    impl->maxBatch = std::min(impl->maxBatch, kMaxTensorElements / impl->outputSampleElements.back());
+  }
+  if (options.threads < 0 || options.threads > kMaxThreads)
+    return Status::failure("soma: error: thread count " + std::to_string(options.threads) +
+                           " is not in 0..." + std::to_string(kMaxThreads) + " (0: all cores)\n");
   if (options.engine == Engine::Jit)
     if (Status s = buildJit(*impl, timings); !s)
       return s;
@@ -349,51 +433,84 @@ const std::vector<TensorInfo> &Model::outputs() const { return implOrEmpty(impl)
 Engine Model::engine() const { return implOrEmpty(impl).options.engine; }
 const std::string &Model::warnings() const { return implOrEmpty(impl).warnings; }
 
+namespace {
+
+/// Refuses a batch that would make an output or an intermediate value
+/// larger than kMaxTensorElements.
+Status checkBatch(const Model::Impl &impl, int64_t batch) {
+  if (batch <= impl.maxBatch)
+    return Status::success();
+  for (size_t o = 0; o < impl.outputs.size(); ++o)
+    if (batch > kMaxTensorElements / impl.outputSampleElements[o])
+      return Status::failure("batch size " + std::to_string(batch) + " is too large for output '" +
+                             impl.outputs[o].name + "'");
+  if (impl.executor)
+    for (const runtime::Step &step : impl.executor->program().steps) {
+      const runtime::Slot &slot = impl.executor->program().slots[static_cast<size_t>(step.result)];
+      if (slot.kind == runtime::SlotKind::Temp && batch > kMaxTensorElements / slot.sampleElements)
+        return Status::failure("batch size " + std::to_string(batch) +
+                               " is too large for the intermediate value '" + step.name + "'");
+    }
+  return Status::success();
+}
+
+Status runInterp(const Model::Impl &impl, const std::vector<InputBuffer> &inputs,
+                 const std::vector<OutputBuffer> &outputs) {
+  int64_t batch = -1;
+  std::vector<const InputBuffer *> in(impl.inputs.size());
+  std::vector<const OutputBuffer *> out(impl.outputs.size());
+  if (Status s = bindBuffers(inputs, impl.inputs, "input", batch,
+                             [&](size_t i, const InputBuffer &b) { in[i] = &b; });
+      !s)
+    return s;
+  if (Status s = bindBuffers(outputs, impl.outputs, "output", batch,
+                             [&](size_t o, const OutputBuffer &b) { out[o] = &b; });
+      !s)
+    return s;
+  if (Status s = checkBatch(impl, batch); !s)
+    return s;
+  std::vector<runtime::NamedTensor> tensors;
+  for (const InputBuffer *b : in) {
+    runtime::NamedTensor t{b->name, Tensor(b->shape)};
+    if (!t.tensor.values.empty())
+      std::memcpy(t.tensor.values.data(), b->data, t.tensor.values.size() * sizeof(float));
+    tensors.push_back(std::move(t));
+  }
+  auto result = runtime::Interpreter(*impl.graph).run(tensors);
+  if (!result)
+    return Status::failure(result.error());
+  for (size_t o = 0; o < out.size(); ++o)
+    if (!(*result)[o].tensor.values.empty())
+      std::memcpy(out[o]->data, (*result)[o].tensor.values.data(),
+                  (*result)[o].tensor.values.size() * sizeof(float));
+  return Status::success();
+}
+
+} // namespace
+
 Status Model::run(const std::vector<InputBuffer> &inputs,
                   const std::vector<OutputBuffer> &outputs) const {
   if (!impl)
     return Status::failure("run called on a moved-from model");
+  if (impl->options.engine == Engine::Interp)
+    return runInterp(*impl, inputs, outputs);
+
+  // The JIT: buffers go straight into a run context's slot table. Nothing
+  // here allocates once the context has run this batch size (tested by
+  // soma_alloc_tests).
   int64_t batch = -1;
-  std::vector<const InputBuffer *> in;
-  std::vector<const OutputBuffer *> out;
-  if (Status s = bindBuffers(inputs, impl->inputs, "input", in, batch); !s)
+  runtime::Executor::Lease lease = impl->executor->lease();
+  if (Status s = bindBuffers(inputs, impl->inputs, "input", batch,
+                             [&](size_t i, const InputBuffer &b) { lease.setInput(i, b.data); });
+      !s)
     return s;
-  if (Status s = bindBuffers(outputs, impl->outputs, "output", out, batch); !s)
+  if (Status s = bindBuffers(outputs, impl->outputs, "output", batch,
+                             [&](size_t o, const OutputBuffer &b) { lease.setOutput(o, b.data); });
+      !s)
     return s;
-  for (const TensorInfo &info : impl->outputs) {
-    int64_t count;
-    std::vector<int64_t> dims = {batch};
-    dims.insert(dims.end(), info.shape.begin(), info.shape.end());
-    if (!checkedElementCount(dims, count))
-      return Status::failure("batch size " + std::to_string(batch) + " is too large for output '" +
-                             info.name + "'");
-  }
-
-  if (impl->options.engine == Engine::Interp) {
-    std::vector<runtime::NamedTensor> tensors;
-    for (const InputBuffer *b : in) {
-      runtime::NamedTensor t{b->name, Tensor(b->shape)};
-      if (!t.tensor.values.empty())
-        std::memcpy(t.tensor.values.data(), b->data, t.tensor.values.size() * sizeof(float));
-      tensors.push_back(std::move(t));
-    }
-    auto result = runtime::Interpreter(*impl->graph).run(tensors);
-    if (!result)
-      return Status::failure(result.error());
-    for (size_t o = 0; o < out.size(); ++o)
-      if (!(*result)[o].tensor.values.empty())
-        std::memcpy(out[o]->data, (*result)[o].tensor.values.data(),
-                    (*result)[o].tensor.values.size() * sizeof(float));
-    return Status::success();
-  }
-
-  std::vector<const float *> inPtrs;
-  std::vector<float *> outPtrs;
-  for (const InputBuffer *b : in)
-    inPtrs.push_back(b->data);
-  for (const OutputBuffer *b : out)
-    outPtrs.push_back(b->data);
-  impl->executor->run(batch, inPtrs.data(), outPtrs.data());
+  if (Status s = checkBatch(*impl, batch); !s)
+    return s;
+  lease.run(batch);
   return Status::success();
 }
 

@@ -24,6 +24,8 @@ struct Target {
 };
 
 inline const Target kHostO0{"host -O0", 0, "", ""};
+inline const Target kHostO1{"host -O1", 1, "", ""};
+inline const Target kHostO2{"host -O2", 2, "", ""};
 inline const Target kHostO3{"host -O3", 3, "", ""};
 inline const Target kHaswell{"haswell -O2", 2, "haswell", ""};
 inline const Target kHaswellO0{"haswell -O0", 0, "haswell", ""};

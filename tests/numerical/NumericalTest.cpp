@@ -396,6 +396,19 @@ INSTANTIATE_TEST_SUITE_P(
                           35000}),
     [](const testing::TestParamInfo<Shape> &info) { return std::string(info.param.name); });
 
+// By pipeline level: every network at -O0, -O1, -O2 and -O3 on this
+// machine. At each level the interpreter runs the graph that level's passes
+// produced and is checked against the exact evaluation of the network as
+// written (so each pipeline's result is checked against the unoptimised
+// network, within the bound), and the JIT against that interpreter.
+TEST(ByOptLevel, EveryPipelineMatchesTheUnoptimisedNetwork) {
+  Profile p;
+  p.acts = allActs();
+  p.widths = widths::any();
+  runNetworks(p, 43000, 16,
+              [](int) { return std::vector<Target>{kHostO0, kHostO1, kHostO2, kHostO3}; });
+}
+
 // By target: every network for one target, at -O2 and -O0.
 struct TargetCase {
   const char *name;

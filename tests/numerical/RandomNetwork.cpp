@@ -393,14 +393,20 @@ int Generator::residual(int x) {
   const Value &v = net.values[static_cast<size_t>(x)];
   std::vector<int> operands = {x};
   if (v.dims.size() == 1) {
-    // y = x + g(x), g a dense layer of the same width.
+    // y = x + g(x), g a dense layer of the same width. Half the time g has
+    // no activation and one follows the add: act(x + W x + b), the
+    // residual block fuse-elementwise turns into one dense_add.
     int64_t n = v.size();
+    const std::vector<int64_t> dims = v.dims; // (addLayer may move `v`)
+    const bool block = rng.chance(0.5);
     Layer &g = addLayer(LayerKind::Dense, "branch", {x}, {n});
     g.units = n;
     g.weights = weights(n, n, false);
     g.bias = bias(n);
-    g.act = randomActivation();
+    g.act = block ? activation(Act::Identity) : randomActivation();
     operands.push_back(g.result);
+    if (block)
+      return unary(LayerKind::Activation, addLayer(LayerKind::Add, "add", operands, dims).result);
   } else {
     std::vector<int> same = sameShape(x);
     operands.push_back(same.empty() ? x : rng.pick(same));

@@ -20,7 +20,10 @@ enum class OpKind {
 #include "soma/ir/Ops.def"
 };
 
-enum class OpAttrs { None, Fn, Epsilon };
+enum class OpAttrs { None, Fn, OptFn, Epsilon };
+
+/// Whether ops of this kind carry an activation (Fn or OptFn).
+inline bool hasFn(OpAttrs attrs) { return attrs == OpAttrs::Fn || attrs == OpAttrs::OptFn; }
 
 const char *opName(OpKind kind);
 bool opFromName(std::string_view name, OpKind &kind);
@@ -28,6 +31,11 @@ bool opFromName(std::string_view name, OpKind &kind);
 int opNumOperands(OpKind kind);
 OpAttrs opAttrs(OpKind kind);
 const char *opDoc(OpKind kind);
+/// linear, dense and dense_add: a weighted sum of operand 0 with the
+/// weights in operand 1 (and, but for linear, the bias in operand 2).
+inline bool isWeightedSum(OpKind kind) {
+  return kind == OpKind::Linear || kind == OpKind::Dense || kind == OpKind::DenseAdd;
+}
 
 /// An f32 tensor type: per-sample dims plus, when `batched`, a leading
 /// symbolic batch dimension N that is only known at run time.

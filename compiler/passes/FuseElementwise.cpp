@@ -1,0 +1,106 @@
+// fuse-elementwise: folds elementwise chains into the op that produces
+// their input, so the chain runs in that op's kernel with no intermediate
+// buffer. Two rewrites, in this order:
+//
+//   1. activation(add(a, b))       -> add(a, b) {fn}
+//      The add has exactly one user (the activation), is not an output,
+//      has no activation of its own, and the activation is not softmax
+//      (softmax needs whole rows; an add computes element by element).
+//   2. add(dense(x, w, b), r) {fn} -> dense_add(x, w, b, r) {fn}
+//      (either operand of the add may be the dense). The dense has an
+//      identity activation (the residual is added before the activation),
+//      exactly one user (the add), is not an output, and has the add's
+//      type; so does r (dense_add's residual is read like its result).
+//      When both operands qualify, the first is fused.
+//
+// Like fuse-dense-bias-act, each rewrite keeps the last op of the chain in
+// place (its name and position: every operand is defined earlier) and
+// erases the absorbed op.
+//
+// Tolerance class: exact. The fused op computes the same sums in the same
+// order; the reference interpreter no longer rounds the intermediate sum to
+// f32 before the activation (as for fuse-dense-bias-act), which moves a
+// result by at most half an ulp of the intermediate before the activation.
+#include "soma/passes/Passes.h"
+
+#include <algorithm>
+#include <unordered_map>
+#include <unordered_set>
+
+namespace soma::passes {
+
+namespace {
+
+/// The one op that uses each value, or null for none, several, or an output.
+std::unordered_map<const ir::Op *, ir::Op *> soleUsers(const ir::Graph &graph) {
+  std::unordered_map<const ir::Op *, ir::Op *> user;
+  std::unordered_set<const ir::Op *> shared;
+  for (auto &op : graph.ops)
+    for (ir::Op *operand : op->operands) {
+      auto [it, inserted] = user.emplace(operand, op.get());
+      if (!inserted)
+        shared.insert(operand);
+    }
+  for (const ir::GraphOutput &out : graph.outputs)
+    shared.insert(out.value);
+  for (const ir::Op *op : shared)
+    user[op] = nullptr;
+  return user;
+}
+
+/// Rewrite 1: activation(add) -> add {fn}.
+void fuseActivationsIntoAdds(ir::Graph &graph, PassContext &ctx) {
+  std::unordered_map<const ir::Op *, ir::Op *> user = soleUsers(graph);
+  std::unordered_set<const ir::Op *> erase;
+  for (auto &opPtr : graph.ops) {
+    ir::Op *act = opPtr.get();
+    if (act->kind != ir::OpKind::Activation || act->fn.kind == ir::ActKind::Softmax)
+      continue;
+    ir::Op *add = act->operands[0];
+    if (add->kind != ir::OpKind::Add || add->fn.kind != ir::ActKind::Identity)
+      continue; // not an add, or it already applies an activation
+    if (user[add] != act)
+      continue; // the sum itself is used elsewhere (or is an output)
+    act->kind = ir::OpKind::Add;
+    act->operands = add->operands;
+    erase.insert(add);
+    ctx.count("fuse-elementwise.activations-fused-into-adds");
+  }
+  std::erase_if(graph.ops, [&](auto &op) { return erase.count(op.get()) != 0; });
+}
+
+/// Rewrite 2: add(dense, r) {fn} -> dense_add(x, w, b, r) {fn}.
+void fuseResidualAdds(ir::Graph &graph, PassContext &ctx) {
+  std::unordered_map<const ir::Op *, ir::Op *> user = soleUsers(graph);
+  std::unordered_set<const ir::Op *> erase;
+  for (auto &opPtr : graph.ops) {
+    ir::Op *add = opPtr.get();
+    if (add->kind != ir::OpKind::Add)
+      continue;
+    for (size_t i = 0; i < 2; ++i) {
+      ir::Op *dense = add->operands[i], *residual = add->operands[1 - i];
+      if (dense->kind != ir::OpKind::Dense || dense->fn.kind != ir::ActKind::Identity)
+        continue; // the dense's own activation would come before the add
+      if (user[dense] != add || erase.count(dense))
+        continue; // the layer's result is needed on its own
+      if (!(dense->type == add->type) || !(residual->type == add->type))
+        continue; // an unbatched operand: the add broadcasts it
+      add->kind = ir::OpKind::DenseAdd;
+      add->operands = {dense->operands[0], dense->operands[1], dense->operands[2], residual};
+      erase.insert(dense);
+      ctx.count("fuse-elementwise.residual-adds-fused");
+      break;
+    }
+  }
+  std::erase_if(graph.ops, [&](auto &op) { return erase.count(op.get()) != 0; });
+}
+
+} // namespace
+
+bool fuseElementwise(ir::Graph &graph, PassContext &ctx) {
+  fuseActivationsIntoAdds(graph, ctx);
+  fuseResidualAdds(graph, ctx);
+  return true;
+}
+
+} // namespace soma::passes
