@@ -1,0 +1,126 @@
+// soma's hand-vectorised kernels (the vec engine's building blocks), written
+// once with xsimd and compiled three times: for SSE2, AVX2+FMA and AVX-512.
+// The instruction set is chosen at run time from the CPU, so one binary runs
+// on any x86-64; tests can force each one the CPU supports. This header has
+// no xsimd in it: callers pass plain pointers and sizes.
+//
+// Every kernel is noexcept, allocates nothing, and works on caller-owned
+// memory. Kernels that take a row range [r0, r1) and a column range
+// [c0, c1) compute exactly that tile of their result, so an executor can
+// split an op into tiles; a row's result never depends on how the rows or
+// columns were split (each output is summed in one order). Their semantics
+// are the reference interpreter's (ir::evaluateOp), within the tolerances
+// in docs/architecture.md ("The kernel library").
+#pragma once
+
+#include "soma/ir/Activation.h"
+
+#include <cstdint>
+
+namespace soma::runtime::kernels {
+
+/// The instruction sets the kernels are compiled for, narrowest first.
+enum class Isa { Sse2, Avx2, Avx512 };
+
+/// "sse2", "avx2", "avx512"
+const char *isaName(Isa isa) noexcept;
+/// Whether this CPU (and the OS, for the AVX register state) runs `isa`:
+/// AVX2 needs AVX2 and FMA; AVX-512 needs F, CD, BW, DQ and VL.
+bool isaSupported(Isa isa) noexcept;
+/// The widest instruction set this CPU runs.
+Isa bestIsa() noexcept;
+/// The instruction set the kernels use now: bestIsa() unless forced.
+Isa activeIsa() noexcept;
+/// Makes the kernels use `isa` from now on (for tests and benchmarks);
+/// false, changing nothing, when the CPU cannot run it. Not meant to be
+/// called while other threads run kernels: weights packed for the old
+/// panel width stay valid (see DenseArgs::panel), but results may differ
+/// in the last bits between instruction sets.
+bool forceIsa(Isa isa) noexcept;
+/// f32 lanes in one vector register: 4, 8 or 16.
+int64_t vectorWidth(Isa isa) noexcept;
+/// The width of the weight panels dense() reads fastest on `isa`: two
+/// vectors of output neurons (8, 16 or 32). Pack with
+/// runtime::packPanels(w, panelWidth()).
+int64_t panelWidth(Isa isa) noexcept;
+inline int64_t panelWidth() noexcept { return panelWidth(activeIsa()); }
+
+/// A matrix a kernel reads. Row r of the op's rows is at
+/// `data + (period ? r % period : r) * stride`: period 0 for a value with
+/// one row per result row, period p for an operand that repeats every p
+/// rows (an unbatched value broadcast over the batch; 1 for a per-feature
+/// vector such as a bias).
+struct Src {
+  const float *data = nullptr;
+  int64_t stride = 0; // elements from one row to the next
+  int64_t period = 0;
+};
+
+/// A matrix a kernel writes: row r at data + r * stride.
+struct Dst {
+  float *data = nullptr;
+  int64_t stride = 0;
+};
+
+/// The fused dense layer
+///   y[n, u] = act((sum_k x[n, k] * W[u, k] + bias[u]) + residual[n, u])
+/// with the weights W [units, inputs] packed by runtime::packPanels.
+struct DenseArgs {
+  Src x; // [rows, inputs]
+  /// packPanels(W, panel): ceil(units / panel) * inputs * panel floats.
+  const float *packed = nullptr;
+  /// The panel width the weights were packed at: a positive multiple of 4.
+  /// panelWidth() is fastest; any multiple of the active vector width works
+  /// at full speed, and a multiple of 4 that is not runs on SSE2.
+  int64_t panel = 0;
+  int64_t inputs = 0;
+  int64_t units = 0;
+  const float *bias = nullptr; // [units] (no padding needed), or nullptr
+  Src residual;                // [rows, units], or data == nullptr
+  Dst y;                       // [rows, units]
+  ir::Activation act;
+};
+
+/// Computes rows [r0, r1) and columns [c0, c1) of the dense layer. c0 must
+/// be a multiple of `panel`, c1 <= units. Softmax needs whole rows: with
+/// act softmax, [c0, c1) must be [0, units). Register-blocked: several rows
+/// times two vectors of outputs accumulate across the whole sum with FMA
+/// (multiply and add without it, on SSE2); the bias, residual and
+/// activation are applied in registers before the one store of each output
+/// vector. Rows left over after the blocks (and batches smaller than a
+/// block) run one at a time over up to eight vectors of outputs at once.
+void dense(const DenseArgs &args, int64_t r0, int64_t r1, int64_t c0, int64_t c1) noexcept;
+
+/// y = act(a + b) elementwise over rows [r0, r1), columns [c0, c1). act is
+/// not softmax (use softmax()). y may alias a or b.
+void add(const Src &a, const Src &b, const Dst &y, const ir::Activation &act, int64_t r0,
+         int64_t r1, int64_t c0, int64_t c1) noexcept;
+/// y = x + bias[c]: add() with the bias as a per-feature operand.
+void biasAdd(const Src &x, const float *bias, const Dst &y, int64_t r0, int64_t r1, int64_t c0,
+             int64_t c1) noexcept;
+/// y = act(x) elementwise. For softmax, rows [r0, r1) are softmaxed over
+/// columns [c0, c1), which must then be whole rows. y may alias x.
+void activation(const Src &x, const Dst &y, const ir::Activation &act, int64_t r0, int64_t r1,
+                int64_t c0, int64_t c1) noexcept;
+/// y = x * scale[c] + shift[c] (one rounding with FMA, two without).
+void scaleShift(const Src &x, const float *scale, const float *shift, const Dst &y, int64_t r0,
+                int64_t r1, int64_t c0, int64_t c1) noexcept;
+/// Batch normalisation, inference form:
+/// y = (x - mean[c]) / sqrt(var[c] + epsilon) * scale[c] + shift[c].
+void batchNorm(const Src &x, const float *mean, const float *var, const float *scale,
+               const float *shift, float epsilon, const Dst &y, int64_t r0, int64_t r1, int64_t c0,
+               int64_t c1) noexcept;
+
+/// y[r, :] = softmax(x[r, :]) over rows of `cols` elements, rows [r0, r1).
+/// A NaN in a row makes the whole row NaN; y may alias x.
+void softmax(const Src &x, const Dst &y, int64_t cols, int64_t r0, int64_t r1) noexcept;
+/// Each row normalised to mean 0 and variance 1 (population variance, two
+/// passes), then y = norm * scale[c] + shift[c].
+void layerNorm(const Src &x, const float *scale, const float *shift, float epsilon, const Dst &y,
+               int64_t cols, int64_t r0, int64_t r1) noexcept;
+/// Copies rows [r0, r1) of x (`cols` elements each) into columns
+/// [offset, offset + cols) of y: one operand of a concat.
+void concat(const Src &x, int64_t cols, const Dst &y, int64_t offset, int64_t r0,
+            int64_t r1) noexcept;
+
+} // namespace soma::runtime::kernels

@@ -1,0 +1,42 @@
+// The kernels of one instruction set as a table of function pointers. Each
+// Kernels<Isa>.cpp, compiled with its own -m flags, fills one table from the
+// shared implementation in KernelsImpl.h; Kernels.cpp (compiled for baseline
+// x86-64) picks the table at run time. Nothing here includes xsimd, so the
+// rest of the runtime never sees an instruction-set-specific type.
+#pragma once
+
+#include "soma/runtime/Kernels.h"
+
+namespace soma::runtime::kernels {
+
+struct KernelTable {
+  Isa isa;
+  int64_t width; // f32 lanes per vector
+  void (*dense)(const DenseArgs &args, int64_t r0, int64_t r1, int64_t c0, int64_t c1) noexcept;
+  void (*add)(const Src &a, const Src &b, const Dst &y, const ir::Activation &act, int64_t r0,
+              int64_t r1, int64_t c0, int64_t c1) noexcept;
+  void (*activation)(const Src &x, const Dst &y, const ir::Activation &act, int64_t r0, int64_t r1,
+                     int64_t c0, int64_t c1) noexcept;
+  void (*scaleShift)(const Src &x, const float *scale, const float *shift, const Dst &y, int64_t r0,
+                     int64_t r1, int64_t c0, int64_t c1) noexcept;
+  void (*batchNorm)(const Src &x, const float *mean, const float *var, const float *scale,
+                    const float *shift, float epsilon, const Dst &y, int64_t r0, int64_t r1,
+                    int64_t c0, int64_t c1) noexcept;
+  void (*softmax)(const Src &x, const Dst &y, int64_t cols, int64_t r0, int64_t r1) noexcept;
+  void (*layerNorm)(const Src &x, const float *scale, const float *shift, float epsilon,
+                    const Dst &y, int64_t cols, int64_t r0, int64_t r1) noexcept;
+  /// out[i] = exp(in[i]), softmax's exponential on its own: for the tests.
+  void (*exp)(const float *in, float *out, int64_t n) noexcept;
+};
+
+/// Defined in KernelsSse2.cpp, KernelsAvx2.cpp and KernelsAvx512.cpp.
+extern const KernelTable kSse2Kernels;
+extern const KernelTable kAvx2Kernels;
+extern const KernelTable kAvx512Kernels;
+
+/// The table of `isa` (whether or not this CPU can run it).
+const KernelTable &kernelTable(Isa isa) noexcept;
+/// The table the public kernels use now.
+const KernelTable &activeKernels() noexcept;
+
+} // namespace soma::runtime::kernels

@@ -1,0 +1,172 @@
+// Picks the kernel table for this CPU and forwards the public kernels to it.
+// Compiled for baseline x86-64 like the rest of soma: only the per-ISA
+// files get wider instruction sets, and they are reached through the table
+// after the CPU check.
+#include "KernelTable.h"
+
+#include <atomic>
+#include <cassert>
+#include <cmath>
+#include <cstring>
+
+namespace soma::runtime::kernels {
+
+namespace {
+
+bool cpuRuns(Isa isa) {
+  // libgcc's checks include the OS's XCR0 state for AVX and AVX-512.
+  __builtin_cpu_init();
+  switch (isa) {
+  case Isa::Sse2:
+    return __builtin_cpu_supports("sse2");
+  case Isa::Avx2:
+    return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
+  case Isa::Avx512:
+    return __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512cd") &&
+           __builtin_cpu_supports("avx512bw") && __builtin_cpu_supports("avx512dq") &&
+           __builtin_cpu_supports("avx512vl") && __builtin_cpu_supports("fma");
+  }
+  return false;
+}
+
+Isa detectBest() {
+  for (Isa isa : {Isa::Avx512, Isa::Avx2})
+    if (cpuRuns(isa))
+      return isa;
+  return Isa::Sse2;
+}
+
+/// The table in use; null until the first kernel call detects the CPU.
+std::atomic<const KernelTable *> active{nullptr};
+
+/// For dense(): the table to use for weights packed at `panel`. The active
+/// one when its vectors divide the panel, else the widest narrower one
+/// whose vectors do (weights packed for AVX-512 run as they are on AVX2 and
+/// SSE2; SSE2-packed ones on an AVX-512 table run on SSE2).
+const KernelTable *denseTable(int64_t panel) {
+  const KernelTable *t = &activeKernels();
+  for (Isa isa : {Isa::Avx512, Isa::Avx2, Isa::Sse2}) {
+    const KernelTable &k = kernelTable(isa);
+    if (k.width <= t->width && panel % k.width == 0 && isaSupported(isa))
+      return &k;
+  }
+  return nullptr;
+}
+
+} // namespace
+
+const char *isaName(Isa isa) noexcept {
+  switch (isa) {
+  case Isa::Sse2:
+    return "sse2";
+  case Isa::Avx2:
+    return "avx2";
+  case Isa::Avx512:
+    return "avx512";
+  }
+  return "?";
+}
+
+bool isaSupported(Isa isa) noexcept {
+  static const bool supported[] = {cpuRuns(Isa::Sse2), cpuRuns(Isa::Avx2), cpuRuns(Isa::Avx512)};
+  return supported[static_cast<int>(isa)];
+}
+
+Isa bestIsa() noexcept {
+  static const Isa best = detectBest();
+  return best;
+}
+
+const KernelTable &kernelTable(Isa isa) noexcept {
+  switch (isa) {
+  case Isa::Sse2:
+    break;
+  case Isa::Avx2:
+    return kAvx2Kernels;
+  case Isa::Avx512:
+    return kAvx512Kernels;
+  }
+  return kSse2Kernels;
+}
+
+const KernelTable &activeKernels() noexcept {
+  const KernelTable *t = active.load(std::memory_order_acquire);
+  if (!t) {
+    // Racing first calls all store the same table.
+    t = &kernelTable(bestIsa());
+    active.store(t, std::memory_order_release);
+  }
+  return *t;
+}
+
+Isa activeIsa() noexcept { return activeKernels().isa; }
+
+bool forceIsa(Isa isa) noexcept {
+  if (!isaSupported(isa))
+    return false;
+  active.store(&kernelTable(isa), std::memory_order_release);
+  return true;
+}
+
+int64_t vectorWidth(Isa isa) noexcept { return kernelTable(isa).width; }
+
+int64_t panelWidth(Isa isa) noexcept { return 2 * vectorWidth(isa); }
+
+void dense(const DenseArgs &args, int64_t r0, int64_t r1, int64_t c0, int64_t c1) noexcept {
+  const KernelTable *t = args.panel > 0 ? denseTable(args.panel) : nullptr;
+  if (!t) {
+    // A broken precondition: no table reads this layout. Say so in the
+    // output rather than leave stale values.
+    assert(false && "dense: the panel width must be a positive multiple of 4");
+    for (int64_t r = r0; r < r1; ++r)
+      for (int64_t c = c0; c < c1; ++c)
+        args.y.data[r * args.y.stride + c] = NAN;
+    return;
+  }
+  t->dense(args, r0, r1, c0, c1);
+}
+
+void add(const Src &a, const Src &b, const Dst &y, const ir::Activation &act, int64_t r0,
+         int64_t r1, int64_t c0, int64_t c1) noexcept {
+  activeKernels().add(a, b, y, act, r0, r1, c0, c1);
+}
+
+void biasAdd(const Src &x, const float *bias, const Dst &y, int64_t r0, int64_t r1, int64_t c0,
+             int64_t c1) noexcept {
+  activeKernels().add(x, Src{bias, 0, 1}, y, ir::Activation{}, r0, r1, c0, c1);
+}
+
+void activation(const Src &x, const Dst &y, const ir::Activation &act, int64_t r0, int64_t r1,
+                int64_t c0, int64_t c1) noexcept {
+  activeKernels().activation(x, y, act, r0, r1, c0, c1);
+}
+
+void scaleShift(const Src &x, const float *scale, const float *shift, const Dst &y, int64_t r0,
+                int64_t r1, int64_t c0, int64_t c1) noexcept {
+  activeKernels().scaleShift(x, scale, shift, y, r0, r1, c0, c1);
+}
+
+void batchNorm(const Src &x, const float *mean, const float *var, const float *scale,
+               const float *shift, float epsilon, const Dst &y, int64_t r0, int64_t r1, int64_t c0,
+               int64_t c1) noexcept {
+  activeKernels().batchNorm(x, mean, var, scale, shift, epsilon, y, r0, r1, c0, c1);
+}
+
+void softmax(const Src &x, const Dst &y, int64_t cols, int64_t r0, int64_t r1) noexcept {
+  activeKernels().softmax(x, y, cols, r0, r1);
+}
+
+void layerNorm(const Src &x, const float *scale, const float *shift, float epsilon, const Dst &y,
+               int64_t cols, int64_t r0, int64_t r1) noexcept {
+  activeKernels().layerNorm(x, scale, shift, epsilon, y, cols, r0, r1);
+}
+
+void concat(const Src &x, int64_t cols, const Dst &y, int64_t offset, int64_t r0,
+            int64_t r1) noexcept {
+  // A copy: memcpy is as fast as any vector loop.
+  for (int64_t r = r0; r < r1; ++r)
+    std::memcpy(y.data + r * y.stride + offset, x.data + (x.period ? r % x.period : r) * x.stride,
+                static_cast<size_t>(cols) * sizeof(float));
+}
+
+} // namespace soma::runtime::kernels

@@ -1,0 +1,271 @@
+// The activation functions on xsimd vectors: the algorithms and constants of
+// the JIT's compiler/codegen/VectorMath.cpp, written once more as templates
+// over the xsimd architecture, so the vec engine meets the same accuracy
+// contract (docs/codegen-math.md: relative error <= 1e-6 against the double
+// reference, NaN propagates, the limits at +-inf) without libm and without
+// xsimd's own exp/tanh/erf. Straight-line code: IEEE arithmetic, compares,
+// selects and integer ops on the exponent field, correct at every width.
+//
+// Only the per-instruction-set kernel files include this header, each
+// compiled with its own -m flags. None of them may share an inline function
+// with another: the linker keeps one copy of a weak symbol, and if it kept
+// the AVX-512 copy of, say, xsimd::constants::minuszero<float>(), the SSE2
+// kernels would run AVX-512 code. So soma's code here is in an unnamed
+// namespace, and xsimd itself is compiled into a namespace of its own per
+// instruction set: the file defines SOMA_XSIMD_NAMESPACE (soma_xsimd_sse2,
+// ...) and the macro below renames the token `xsimd` (xsimd's includes are
+// quoted paths, which macros do not touch). The kernels_isa_objects test
+// checks the objects for shared weak symbols.
+#pragma once
+
+#include "soma/ir/Activation.h"
+
+#ifndef SOMA_XSIMD_NAMESPACE
+#error "define SOMA_XSIMD_NAMESPACE (one per instruction set) before including the kernels"
+#endif
+#define xsimd SOMA_XSIMD_NAMESPACE
+#include <xsimd/xsimd.hpp>
+
+#include <cstdint>
+
+namespace soma::runtime::kernels {
+namespace {
+
+// The polynomials and constants of VectorMath.cpp (minimax fits rounded to
+// f32; their derivations are in docs/codegen-math.md).
+
+// exp(r) - 1 = r + r^2 * q(r) on |r| <= 0.347.
+constexpr float kExpQ[] = {0x1p-1f,        0x1.555554p-3f, 0x1.5554bp-5f,
+                           0x1.11118ap-7f, 0x1.6d72cp-10f, 0x1.a032ccp-13f};
+// atanh(sqrt z) / sqrt z on 0 <= z <= 1/9.
+constexpr float kAtanhA[] = {0x1p0f, 0x1.5554dep-2f, 0x1.99db18p-3f, 0x1.1e4dd4p-3f,
+                             0x1.209c54p-3f};
+// erfc(s / sqrt 2) * exp(s^2 / 2) * (s + K) in y = (s - K) / (s + K).
+constexpr float kGeluK = 3.0f;
+constexpr float kGeluP[] = {0x1.754a76p0f,   -0x1.04c72ap0f,  0x1.d71386p-2f, -0x1.832d0ap-4f,
+                            -0x1.56d5ecp-6f, 0x1.c8bda4p-7f,  0x1.0ca214p-9f, -0x1.0eaed8p-9f,
+                            -0x1.009e4p-11f, 0x1.136b6cp-12f, 0x1.c9168ep-14f};
+constexpr float kLog2e = 0x1.715476p0f;
+constexpr float kLn2Hi = 0x1.63p-1f; // 9 significant bits: n * kLn2Hi is exact
+constexpr float kLn2Lo = -0x1.bd0106p-13f;
+constexpr float kRoundMagic = 0x1.8p23f; // rounds |v| < 2^22 to an integer
+constexpr float kExpMin = -130.0f;
+constexpr float kExpMax = 89.0f;
+
+/// x * y + z, fused where the instruction set has FMA (AVX2 and AVX-512
+/// here, not SSE2). xsimd 8.1 has no FMA for AVX-512 (its xsimd::fma falls
+/// back to a multiply and an add there), so that one is the intrinsic.
+template <class A>
+xsimd::batch<float, A> fmadd(xsimd::batch<float, A> x, xsimd::batch<float, A> y,
+                             xsimd::batch<float, A> z) {
+#if defined(__AVX512F__)
+  if constexpr (xsimd::batch<float, A>::size == 16)
+    return _mm512_fmadd_ps(x, y, z);
+  else
+#endif
+    return xsimd::fma(x, y, z);
+}
+
+template <class A> struct VecMath {
+  using F = xsimd::batch<float, A>;
+  using I = xsimd::batch<int32_t, A>;
+  using M = xsimd::batch_bool<float, A>;
+
+  /// 2^n as two normal factors, applied as v * lo * hi (one rounding into
+  /// the subnormal range or to infinity).
+  struct Pow2 {
+    F lo, hi;
+  };
+  /// exp(a + tail) = p * 2^n with p in [0.7, 1.42]; em1 = p - 1 unrounded.
+  struct ExpParts {
+    F p, em1;
+    I n;
+  };
+
+  static F c(float v) { return F(v); }
+  static F fma(F x, F y, F z) { return fmadd<A>(x, y, z); }
+  // Ordered compares are false for NaN, so select(x > hi, hi, x) keeps NaN.
+  static M gt(F x, float v) { return x > F(v); }
+  static M ge(F x, float v) { return x >= F(v); }
+  static M lt(F x, float v) { return x < F(v); }
+  /// x > v or x is NaN.
+  static M gtOrNan(F x, float v) { return !(x <= F(v)); }
+  static M isNan(F x) { return xsimd::isnan(x); }
+  static F keepNan(F x, F y) { return xsimd::select(isNan(x), x, y); }
+
+  template <size_t N> static F poly(F x, const float (&coeffs)[N]) {
+    F acc = c(coeffs[N - 1]);
+    for (size_t i = N - 1; i-- > 0;)
+      acc = fma(acc, x, c(coeffs[i]));
+    return acc;
+  }
+
+  /// 2^k for integer k in [-126, 127], by building the exponent field.
+  static F exp2Int(I k) { return xsimd::bitwise_cast<F>((k + I(127)) << 23); }
+  static Pow2 pow2(I n) {
+    I n1 = n >> 1;
+    return {exp2Int(n1), exp2Int(n - n1)};
+  }
+  static F scale(F v, Pow2 s) { return (v * s.lo) * s.hi; }
+
+  /// Cody-Waite reduction a = n ln2 + r and exp(r) - 1 = r + r^2 q(r). NaN
+  /// in `a` is clamped to kExpMin (callers restore NaN), so n is in range.
+  static ExpParts expParts(F a, F tail = F(0.0f)) {
+    a = xsimd::select(!(a >= c(kExpMin)), c(kExpMin), a); // NaN too
+    a = xsimd::select(gt(a, kExpMax), c(kExpMax), a);
+    F nf = (a * c(kLog2e) + c(kRoundMagic)) - c(kRoundMagic);
+    F r = fma(nf, c(-kLn2Hi), a); // exact, fused or not
+    r = fma(nf, c(-kLn2Lo), r);
+    r = r + tail;
+    F em1 = fma(r * r, poly(r, kExpQ), r);
+    return {em1 + c(1.0f), em1, xsimd::to_int(nf)};
+  }
+
+  /// exp(x) - 1 = 2^n em1(r) + (2^n - 1) on x clamped to [-30, 30].
+  static F expm1(F x) {
+    x = xsimd::select(lt(x, -30.0f), c(-30.0f), x);
+    x = xsimd::select(gt(x, 30.0f), c(30.0f), x);
+    ExpParts e = expParts(x);
+    F twoN = exp2Int(e.n);
+    return fma(twoN, e.em1, twoN - c(1.0f));
+  }
+
+  static F exp(F x) {
+    ExpParts e = expParts(x);
+    return keepNan(x, scale(e.p, pow2(e.n)));
+  }
+
+  static F relu(F x) { return xsimd::select(gtOrNan(x, 0.0f), x, c(0.0f)); }
+
+  static F leakyRelu(F x, float alpha) {
+    // alpha = 0 is relu: the limit at -inf is 0, not 0 * -inf.
+    F negative = alpha == 0.0f ? c(0.0f) : c(alpha) * x;
+    return xsimd::select(gtOrNan(x, 0.0f), x, negative);
+  }
+
+  /// 1 / (1 + e) for x >= 0, else e / (1 + e), e = exp(-|x|) = p 2^n, with
+  /// 2^n applied last.
+  static F sigmoid(F x) {
+    ExpParts e = expParts(-xsimd::abs(x));
+    Pow2 s = pow2(e.n);
+    F den = c(1.0f) + scale(e.p, s);
+    M nonNeg = ge(x, 0.0f);
+    F r = xsimd::select(nonNeg, c(1.0f), e.p) / den;
+    return keepNan(x, xsimd::select(nonNeg, r, scale(r, s)));
+  }
+
+  /// x * sigmoid(x), the same way; 0 below -120.
+  static F silu(F x) {
+    ExpParts e = expParts(-xsimd::abs(x));
+    Pow2 s = pow2(e.n);
+    F den = c(1.0f) + scale(e.p, s);
+    M nonNeg = ge(x, 0.0f);
+    F r = xsimd::select(nonNeg, x, x * e.p) / den;
+    F y = xsimd::select(nonNeg, r, scale(r, s));
+    return keepNan(x, xsimd::select(lt(x, -120.0f), c(-0.0f), y));
+  }
+
+  /// sign(x) m / (m + 2) with m = expm1(2|x|).
+  static F tanh(F x) {
+    F m = expm1(c(2.0f) * xsimd::abs(x));
+    return keepNan(x, xsimd::copysign(m / (m + c(2.0f)), x));
+  }
+
+  /// x (1 - E/2) for x >= 0, x E/2 below, E = erfc(|x| / sqrt 2) =
+  /// exp(-s^2/2) P(y) / (s + K), with s^2 split exactly (Dekker).
+  static F gelu(F x) {
+    F s = xsimd::abs(x);
+    s = xsimd::select(gt(s, 15.0f), c(15.0f), s);
+    F split = s * c(4097.0f); // Veltkamp: s = sh + sl, 12 bits each
+    F sh = split - (split - s);
+    F sl = s - sh;
+    F sqHi = s * s;
+    F sqLo = ((sh * sh - sqHi) + (c(2.0f) * sh) * sl) + sl * sl;
+    ExpParts e = expParts(c(-0.5f) * sqHi, c(-0.5f) * sqLo);
+    Pow2 p2 = pow2(e.n);
+    F invD = c(1.0f) / (s + c(kGeluK));
+    F y = (s - c(kGeluK)) * invD;
+    F core = (e.p * poly(y, kGeluP)) * invD; // E = core * 2^n
+    F pos = x * fma(c(-0.5f), scale(core, p2), c(1.0f));
+    F negative = scale((x * c(0.5f)) * core, p2);
+    F r = xsimd::select(ge(x, 0.0f), pos, negative);
+    return keepNan(x, xsimd::select(lt(x, -15.0f), c(-0.0f), r));
+  }
+
+  static F elu(F x, float alpha) { return xsimd::select(gtOrNan(x, 0.0f), x, c(alpha) * expm1(x)); }
+
+  /// max(x, 0) + log1p(u), u = exp(-|x|) = p 2^n, log1p(u) = 2 atanh(t),
+  /// t = u / (2 + u).
+  static F softplus(F x) {
+    ExpParts e = expParts(-xsimd::abs(x));
+    Pow2 s = pow2(e.n);
+    F u = scale(e.p, s);
+    F q = c(1.0f) / (c(2.0f) + u);
+    F t = u * q;
+    F a = poly(t * t, kAtanhA);
+    F l = scale((e.p * (c(2.0f) * q)) * a, s);
+    return keepNan(x, xsimd::select(gt(x, 0.0f), x, c(0.0f)) + l);
+  }
+
+  /// (x + 3) / 6 (exact near -3, where x / 6 + 1/2 would cancel), clamped.
+  static F hardSigmoid(F x) {
+    F h = (x + c(3.0f)) / c(6.0f);
+    h = xsimd::select(lt(h, 0.0f), c(0.0f), h);
+    return xsimd::select(gt(h, 1.0f), c(1.0f), h);
+  }
+
+  static F step(F x, float threshold) {
+    return keepNan(x, xsimd::select(gt(x, threshold), c(1.0f), c(0.0f)));
+  }
+};
+
+/// One activation as a function object, its kind fixed at compile time so
+/// a loop over vectors inlines it. Softmax is not elementwise: as an
+/// ActOp it is the identity (the kernels softmax whole rows afterwards).
+template <class A, ir::ActKind K> struct ActOp {
+  using F = xsimd::batch<float, A>;
+  using Math = VecMath<A>;
+  float param;
+
+  F operator()(F x) const {
+    using ir::ActKind;
+    if constexpr (K == ActKind::Relu)
+      return Math::relu(x);
+    else if constexpr (K == ActKind::LeakyRelu)
+      return Math::leakyRelu(x, param);
+    else if constexpr (K == ActKind::Sigmoid)
+      return Math::sigmoid(x);
+    else if constexpr (K == ActKind::Tanh)
+      return Math::tanh(x);
+    else if constexpr (K == ActKind::Gelu)
+      return Math::gelu(x);
+    else if constexpr (K == ActKind::Silu)
+      return Math::silu(x);
+    else if constexpr (K == ActKind::Elu)
+      return Math::elu(x, param);
+    else if constexpr (K == ActKind::Softplus)
+      return Math::softplus(x);
+    else if constexpr (K == ActKind::HardSigmoid)
+      return Math::hardSigmoid(x);
+    else if constexpr (K == ActKind::Step)
+      return Math::step(x, param);
+    else
+      return x; // identity, softmax
+  }
+};
+
+/// Calls body(ActOp<A, kind>{param}) for the run-time kind: one switch per
+/// kernel call, then loops with the activation inlined.
+template <class A, class Body> void withAct(ir::ActKind kind, float param, Body &&body) {
+  using ir::ActKind;
+  switch (kind) {
+#define SOMA_ACT(Enum, Name, Param, Default, Formula)                                              \
+  case ActKind::Enum:                                                                              \
+    body(ActOp<A, ActKind::Enum>{param});                                                          \
+    return;
+#include "soma/ir/Activations.def"
+  }
+}
+
+} // namespace
+} // namespace soma::runtime::kernels
