@@ -30,9 +30,12 @@ template <class A> struct Impl {
   static_assert(W <= 16, "lane masks are built for at most 16 lanes");
 
   /// Rows of a dense register block: R rows times two vectors of
-  /// accumulators (8 of 16 registers with SSE2 and AVX2, 16 of 32 with
-  /// AVX-512), plus the two weight vectors and a broadcast input.
-  static constexpr int kBlockRows = W == 16 ? 8 : 4;
+  /// accumulators, plus the two weight vectors and a broadcast input: 11
+  /// of 16 registers with SSE2 (which also needs a product register, no
+  /// FMA), 15 of 16 with AVX2, 19 of 32 with AVX-512. At batch 64,
+  /// 1024 x 1024, AVX2 peaked at 104 GFLOP/s with 6 rows, 99 with 4 (on
+  /// a noisy machine; 6 also means fewer weight loads per FMA).
+  static constexpr int kBlockRows = W == 16 ? 8 : W == 8 ? 6 : 4;
   /// Vectors of outputs in the one-row path (8 independent accumulators,
   /// enough to hide the FMA latency without a second row).
   static constexpr int kRowVectors = 8;
