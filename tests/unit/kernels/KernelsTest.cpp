@@ -1,13 +1,12 @@
 // The xsimd kernel library (soma/runtime/Kernels.h) against the reference
-// semantics: ir::evaluateOp, the interpreter's double activations, and the
-// same sums written out in double where an op form is newer than
-// evaluateOp (dense with a residual, add with an activation). Every test
-// runs once per instruction set this CPU has (SSE2, AVX2+FMA, AVX-512,
-// forced in turn), on seeded random shapes with tails and odd sizes, on
-// tiles (row and column sub-ranges), with buffers that end on a PROT_NONE
-// page so a read or write past the end crashes. Each element is compared
-// within a bound derived for it (the tolerances are in the helpers below
-// and in docs/architecture.md); the seed is printed on failure.
+// semantics: ir::evaluateOp and the interpreter's double activations.
+// Every test runs once per instruction set this CPU has (SSE2, AVX2+FMA,
+// AVX-512, forced in turn), on seeded random shapes with tails and odd
+// sizes, on tiles (row and column sub-ranges), with buffers that end on a
+// PROT_NONE page so a read or write past the end crashes. Each element is
+// compared within a bound derived for it (the tolerances are in the
+// helpers below and in docs/architecture.md); the seed is printed on
+// failure.
 //
 // The activation accuracy test sweeps f32 bit patterns (stride 4099, or
 // SOMA_KERNELS_STRIDE) plus special values through the activation kernel
@@ -317,8 +316,8 @@ void checkDense(DenseCase c, std::mt19937 &rng) {
   if (!c.bias)
     std::fill(b.values.begin(), b.values.end(), 0.0f);
 
-  // The reference: evaluateOp for dense; the residual sum written out
-  // (dense_add: act((linear + b) + r), in double).
+  // The pre-activation sums in double and the bound on the kernel's error
+  // in each; the reference values come from evaluateOp below.
   Sums s;
   s.z.resize(static_cast<size_t>(R * U));
   s.ez.resize(s.z.size());
@@ -343,16 +342,17 @@ void checkDense(DenseCase c, std::mt19937 &rng) {
       s.ez[n * U + u] = err;
     }
   std::vector<float> want(s.z.size());
-  if (!c.residual) {
-    ir::Op xOp(ir::OpKind::Input, "x", {}, {});
-    xOp.type = ir::TensorType::make(true, {K});
-    ir::Op op(ir::OpKind::Dense, "d", {&xOp, nullptr, nullptr}, {});
+  {
+    // dense, or dense_add with the residual as operand 3
+    ir::Op op(c.residual ? ir::OpKind::DenseAdd : ir::OpKind::Dense, "d",
+              std::vector<ir::Op *>(c.residual ? 4 : 3, nullptr), {});
     op.type = ir::TensorType::make(true, {U});
     op.fn = c.act;
-    Tensor out = ir::evaluateOp(op, {{&x, true}, {&w, false}, {&b, false}}, R);
+    std::vector<ir::EvalOperand> in = {{&x, true}, {&w, false}, {&b, false}};
+    if (c.residual)
+      in.push_back({&res, true});
+    Tensor out = ir::evaluateOp(op, in, R);
     std::copy(out.values.begin(), out.values.end(), want.begin());
-  } else {
-    referenceActivationRows(c.act, s.z.data(), want.data(), R, U);
   }
   std::vector<double> tol = activationBounds(c.act, s, R, U);
 
@@ -501,14 +501,15 @@ TEST_P(KernelsIsaTest, AddWithActivationAndBroadcast) {
           s.z.push_back(z);
           s.ez.push_back(kU * std::fabs(z));
         }
-      std::vector<float> want(s.z.size());
-      referenceActivationRows(act, s.z.data(), want.data(), rows, cols);
+      const Tensor want =
+          evaluate(ir::OpKind::Add, rows, cols, {{&a, true}, {&b, period == 0}}, act);
       GuardedBuffer ab(a.values.data(), a.values.size()), bb(b.values.data(), b.values.size());
       GuardedBuffer y(static_cast<size_t>(rows * cols), NAN);
       setCrashContext(rows, cols);
       for (auto [r0, r1, c0, c1] : randomTiles(rows, cols, rng))
         add({ab.data(), cols, 0}, {bb.data(), cols, period}, {y.data(), cols}, act, r0, r1, c0, c1);
-      expectClose(y.data(), want.data(), activationBounds(act, s, rows, cols), rows, cols, cols,
+      expectClose(y.data(), want.values.data(), activationBounds(act, s, rows, cols), rows, cols,
+                  cols,
                   "add " + act.str() + " " + std::to_string(rows) + "x" + std::to_string(cols) +
                       " period " + std::to_string(period));
     }
