@@ -1,79 +1,338 @@
-// The sequential executor: one pass over the steps per call. Temporaries
-// are laid out back to back in one arena, each 64-byte aligned.
+// The executor: per run, a context from the pool (slot table, arena), then
+// one pass over the steps. A step whose work for this batch is below the
+// cut-off runs as one kernel call on the calling thread; a bigger one runs
+// over its tiles, with tbb::parallel_for in the executor's task arena (or
+// the caller's). A run in which no step is big enough never touches TBB.
+//
+// Tiles are fixed per step when the model is compiled (planTiles) and the
+// choice between one call and tiles depends on the batch only, so a run
+// makes the same kernel calls on one thread as on eight: results are
+// bit-identical for any thread count.
 #include "soma/runtime/Executor.h"
 
+#include <oneapi/tbb/blocked_range.h>
+#include <oneapi/tbb/info.h>
+#include <oneapi/tbb/parallel_for.h>
+#include <oneapi/tbb/task_arena.h>
+
+#include <algorithm>
+#include <cassert>
 #include <cstring>
 
 namespace soma::runtime {
 
 namespace {
+
+/// Work units (about one multiply-add of the dense kernel, ~10 ps at full
+/// speed on one core) that make one row of a column tile: a batch-1 dense
+/// layer of 32k multiply-adds or more splits over its output neurons.
+constexpr int64_t kColTileWork = int64_t(1) << 15;
+/// Work units per tile: big enough that a task's overhead (about a
+/// microsecond) is small against it.
+constexpr int64_t kTileWork = int64_t(1) << 19;
+/// A step runs over tiles only when a batch gives it at least this much
+/// work: below it, waking a second thread costs more than it saves.
+constexpr int64_t kParallelWork = int64_t(1) << 18;
+
+int64_t ceilDiv(int64_t a, int64_t b) { return (a + b - 1) / b; }
+
 /// Rounds a float count up to a whole number of 64-byte lines.
 int64_t alignedFloats(int64_t n) { return (n + 15) / 16 * 16; }
+
+void callKernel(const Step &step, void *const *slots, int64_t r0, int64_t r1, int64_t c0,
+                int64_t c1) {
+  if (step.contextFn)
+    step.contextFn(step.context.get(), slots, r0, r1, c0, c1);
+  else
+    step.fn(slots, r0, r1, c0, c1);
+}
+
+/// A step's tiles for `rows` rows, numbered column tile by column tile:
+/// consecutive tiles share their columns (a dense layer's weights), and
+/// parallel_for hands each thread a run of consecutive tiles.
+struct TileGrid {
+  int64_t rows, cols, rowTile, colTile, rowTiles, colTiles;
+
+  TileGrid(const Step &step, int64_t rows)
+      : rows(rows), cols(step.cols), rowTile(step.rowTile > 0 ? step.rowTile : rows),
+        colTile(step.colTile > 0 ? step.colTile : step.cols),
+        rowTiles(ceilDiv(rows, std::max<int64_t>(rowTile, 1))),
+        colTiles(ceilDiv(cols, std::max<int64_t>(colTile, 1))) {}
+  int64_t count() const { return rowTiles * colTiles; }
+  void run(const Step &step, void *const *slots, int64_t t) const {
+    const int64_t r = t % rowTiles, c = t / rowTiles;
+    callKernel(step, slots, r * rowTile, std::min(rows, (r + 1) * rowTile), c * colTile,
+               std::min(cols, (c + 1) * colTile));
+  }
+};
+
 } // namespace
 
-Executor::Executor(Program program) : prog(std::move(program)) {}
-
-std::unique_ptr<Executor::Arena> Executor::acquire() const {
-  {
-    std::lock_guard<std::mutex> lock(poolMutex);
-    if (!pool.empty()) {
-      std::unique_ptr<Arena> arena = std::move(pool.back());
-      pool.pop_back();
-      return arena;
-    }
+void planTiles(Step &step, const TileRules &rules) {
+  step.rowWork = std::max<int64_t>(rules.rowWork, 1);
+  const int64_t cols = std::max<int64_t>(step.cols, 1);
+  step.colTile = 0;
+  if (rules.colGranularity > 0 && cols > rules.colGranularity) {
+    const int64_t g = rules.colGranularity;
+    const int64_t unitWork = std::max<int64_t>(1, step.rowWork * g / cols);
+    const int64_t colTile = g * ceilDiv(kColTileWork, unitWork);
+    if (colTile < cols)
+      step.colTile = colTile;
   }
-  auto arena = std::make_unique<Arena>();
-  arena->slots.assign(prog.slots.size(), nullptr);
+  const int64_t tileRowWork =
+      step.colTile ? std::max<int64_t>(1, step.rowWork * step.colTile / cols) : step.rowWork;
+  const int64_t rg = std::max<int64_t>(rules.rowGranularity, 1);
+  step.rowTile = rg * ceilDiv(kTileWork, rg * tileRowWork);
+}
+
+MemoryPlan planMemory(const Program &program) {
+  MemoryPlan plan;
+  const size_t nSlots = program.slots.size(), nSteps = program.steps.size();
+  plan.bufferOf.assign(nSlots, -1);
+  bool readsKnown = true;
+  for (const Step &step : program.steps)
+    readsKnown = readsKnown && !step.reads.empty();
+  // Live range of each temporary: [the step that writes it, its last reader].
+  // Without a writer (none today) or without read lists, the whole run.
+  const int64_t end = static_cast<int64_t>(nSteps);
+  std::vector<int64_t> first(nSlots, -1), last(nSlots, -1);
+  for (size_t i = 0; i < nSteps; ++i) {
+    const Step &step = program.steps[i];
+    if (step.result >= 0 && first[step.result] < 0)
+      first[step.result] = static_cast<int64_t>(i);
+    for (int s : step.reads)
+      last[s] = std::max(last[s], static_cast<int64_t>(i));
+  }
+  for (const OutputCopy &c : program.copies)
+    last[c.fromSlot] = end;
+  std::vector<int> order; // temporaries by the start of their live range
+  for (size_t s = 0; s < nSlots; ++s) {
+    if (program.slots[s].kind != SlotKind::Temp)
+      continue;
+    plan.unsharedSampleElements += alignedFloats(program.slots[s].sampleElements);
+    if (!readsKnown || first[s] < 0) {
+      first[s] = -1;
+      last[s] = end;
+    }
+    last[s] = std::max(last[s], first[s]);
+    order.push_back(static_cast<int>(s));
+  }
+  std::stable_sort(order.begin(), order.end(), [&](int a, int b) { return first[a] < first[b]; });
+
+  // Greedy: a buffer is free once the last reader of what it holds has run
+  // (a step never writes a buffer it reads). Best fit among the free ones,
+  // else grow the largest free one, else a new buffer.
+  std::vector<int64_t> busyUntil; // per buffer: last step of its current value
+  for (int s : order) {
+    const int64_t need = program.slots[s].sampleElements;
+    int best = -1, largest = -1;
+    for (size_t b = 0; b < busyUntil.size(); ++b) {
+      if (busyUntil[b] >= first[s])
+        continue;
+      const int64_t size = plan.bufferSampleElements[b];
+      if (size >= need && (best < 0 || size < plan.bufferSampleElements[best]))
+        best = static_cast<int>(b);
+      if (largest < 0 || size > plan.bufferSampleElements[largest])
+        largest = static_cast<int>(b);
+    }
+    int b = best >= 0 ? best : largest;
+    if (b < 0) {
+      b = static_cast<int>(busyUntil.size());
+      busyUntil.push_back(-1);
+      plan.bufferSampleElements.push_back(0);
+    }
+    plan.bufferSampleElements[b] = std::max(plan.bufferSampleElements[b], need);
+    busyUntil[b] = last[s];
+    plan.bufferOf[s] = b;
+  }
+  return plan;
+}
+
+struct Executor::Threads {
+  int concurrency;
+  tbb::task_arena arena;
+  explicit Threads(int concurrency) : concurrency(concurrency), arena(concurrency) {}
+};
+
+/// One run's state: the slot table and the arena behind its temporaries.
+struct Executor::Context {
+  AlignedVector<float> storage;
+  /// The batch the temporaries' slots are laid out for (-1: none yet).
+  int64_t laidOut = -1;
+  std::vector<void *> slots;
+  std::vector<const float *> inputs;
+  std::vector<float *> outputs;
+  std::vector<int64_t> bufferOffset;
+  Context *next = nullptr; // the pool's free list
+};
+
+Executor::Executor(Program program, ExecutorOptions opts)
+    : prog(std::move(program)), options(opts), plan(planMemory(prog)) {
   for (size_t i = 0; i < prog.slots.size(); ++i)
-    if (prog.slots[i].kind == SlotKind::Constant)
-      arena->slots[i] = const_cast<float *>(prog.slots[i].data->data());
-  return arena;
+    if (prog.slots[i].kind == SlotKind::Input || prog.slots[i].kind == SlotKind::Output)
+      ioSlots.push_back(static_cast<int>(i));
+  for (const Step &step : prog.steps) {
+    // The smallest batch with at least kParallelWork and two tiles.
+    int64_t batch = INT64_MAX;
+    const int64_t sampleWork = step.rowsPerSample * step.rowWork;
+    if (sampleWork > 0 && step.rowsPerSample > 0) {
+      const TileGrid one(step, step.rowsPerSample);
+      batch = ceilDiv(kParallelWork, sampleWork);
+      if (one.colTiles < 2)
+        batch = step.rowTile > 0 ? std::max(batch, step.rowTile / step.rowsPerSample + 1) : INT64_MAX;
+    }
+    parallelBatch.push_back(batch);
+    minParallelBatch = std::min(minParallelBatch, batch);
+  }
+  if (!options.callerArena) {
+    // More threads than cores would only oversubscribe them (and make
+    // oneTBB warn that it cannot add the workers).
+    const int cores = tbb::info::default_concurrency();
+    const int n = options.threads > 0 ? std::min(options.threads, cores) : cores;
+    if (n > 1)
+      threads = std::make_unique<Threads>(n);
+  }
 }
 
-void Executor::release(std::unique_ptr<Arena> arena) const {
+Executor::~Executor() = default;
+
+int Executor::concurrency() const {
+  if (options.callerArena)
+    return tbb::this_task_arena::max_concurrency();
+  return threads ? threads->concurrency : 1;
+}
+
+bool Executor::stepParallel(size_t step, int64_t batch) const { return batch >= parallelBatch[step]; }
+
+bool Executor::runsParallel(int64_t batch) const {
+  return batch >= minParallelBatch && concurrency() > 1;
+}
+
+int64_t Executor::arenaBytes(int64_t batch) const {
+  int64_t floats = 0;
+  for (int64_t size : plan.bufferSampleElements)
+    floats += alignedFloats(batch * size);
+  return floats * static_cast<int64_t>(sizeof(float));
+}
+
+Executor::Context *Executor::acquire() const {
+  if (Context *ctx = cached.exchange(nullptr, std::memory_order_acquire))
+    return ctx;
   std::lock_guard<std::mutex> lock(poolMutex);
-  pool.push_back(std::move(arena));
-}
-
-void Executor::run(int64_t batch, const float *const *inputs, float *const *outputs) const {
-  std::unique_ptr<Arena> arena = acquire();
-  int64_t temps = 0;
-  for (const Slot &s : prog.slots)
-    if (s.kind == SlotKind::Temp)
-      temps += alignedFloats(batch * s.sampleElements);
-  if (static_cast<int64_t>(arena->storage.size()) < temps)
-    arena->storage.resize(static_cast<size_t>(temps));
-  int64_t offset = 0;
+  if (freeList) {
+    Context *ctx = freeList;
+    freeList = ctx->next;
+    return ctx;
+  }
+  auto ctx = std::make_unique<Context>();
+  ctx->slots.assign(prog.slots.size(), nullptr);
+  size_t nIn = 0, nOut = 0;
   for (size_t i = 0; i < prog.slots.size(); ++i) {
     const Slot &s = prog.slots[i];
-    switch (s.kind) {
-    case SlotKind::Input:
-      arena->slots[i] = const_cast<float *>(inputs[s.index]);
-      break;
-    case SlotKind::Output:
-      arena->slots[i] = outputs[s.index];
-      break;
-    case SlotKind::Temp:
-      arena->slots[i] = arena->storage.data() + offset;
-      offset += alignedFloats(batch * s.sampleElements);
-      break;
-    case SlotKind::Constant:
-      break;
-    }
+    if (s.kind == SlotKind::Constant)
+      ctx->slots[i] = const_cast<float *>(s.data->data());
+    else if (s.kind == SlotKind::Input)
+      nIn = std::max(nIn, static_cast<size_t>(s.index) + 1);
+    else if (s.kind == SlotKind::Output)
+      nOut = std::max(nOut, static_cast<size_t>(s.index) + 1);
   }
-  if (batch > 0)
-    for (const Step &step : prog.steps) {
-      if (step.contextFn)
-        step.contextFn(step.context.get(), arena->slots.data(), 0, batch * step.rowsPerSample, 0,
-                       step.cols);
-      else
-        step.fn(arena->slots.data(), 0, batch * step.rowsPerSample, 0, step.cols);
-    }
   for (const OutputCopy &c : prog.copies)
-    if (batch > 0)
-      std::memcpy(outputs[c.toOutput], arena->slots[c.fromSlot],
-                  static_cast<size_t>(batch * c.sampleElements) * sizeof(float));
-  release(std::move(arena));
+    nOut = std::max(nOut, static_cast<size_t>(c.toOutput) + 1);
+  ctx->inputs.assign(nIn, nullptr);
+  ctx->outputs.assign(nOut, nullptr);
+  ctx->bufferOffset.assign(plan.bufferSampleElements.size(), 0);
+  contexts.push_back(std::move(ctx));
+  return contexts.back().get();
+}
+
+void Executor::release(Context *ctx) const {
+  Context *expected = nullptr;
+  if (cached.compare_exchange_strong(expected, ctx, std::memory_order_release))
+    return;
+  std::lock_guard<std::mutex> lock(poolMutex);
+  ctx->next = freeList;
+  freeList = ctx;
+}
+
+Executor::Lease Executor::lease() const { return Lease(*this, acquire()); }
+
+Executor::Lease::~Lease() {
+  if (ctx)
+    exec->release(ctx);
+}
+
+void Executor::Lease::setInput(size_t i, const float *data) { ctx->inputs[i] = data; }
+void Executor::Lease::setOutput(size_t o, float *data) { ctx->outputs[o] = data; }
+void Executor::Lease::run(int64_t batch) { exec->execute(*ctx, batch); }
+
+void Executor::run(int64_t batch, const float *const *inputs, float *const *outputs) const {
+  Lease l = lease();
+  for (size_t i = 0; i < l.ctx->inputs.size(); ++i)
+    l.setInput(i, inputs[i]);
+  for (size_t o = 0; o < l.ctx->outputs.size(); ++o)
+    l.setOutput(o, outputs[o]);
+  l.run(batch);
+}
+
+void Executor::execute(Context &ctx, int64_t batch) const {
+  for (int s : ioSlots) {
+    const Slot &slot = prog.slots[s];
+    ctx.slots[s] = slot.kind == SlotKind::Input ? const_cast<float *>(ctx.inputs[slot.index])
+                                                : ctx.outputs[slot.index];
+  }
+  if (batch != ctx.laidOut) {
+    // The arena only grows: a smaller batch reuses it as it is.
+    int64_t floats = 0;
+    for (size_t b = 0; b < plan.bufferSampleElements.size(); ++b) {
+      ctx.bufferOffset[b] = floats;
+      floats += alignedFloats(batch * plan.bufferSampleElements[b]);
+    }
+    if (static_cast<int64_t>(ctx.storage.size()) < floats)
+      ctx.storage = AlignedVector<float>(static_cast<size_t>(floats));
+    for (size_t s = 0; s < prog.slots.size(); ++s)
+      if (plan.bufferOf[s] >= 0)
+        ctx.slots[s] = ctx.storage.data() + ctx.bufferOffset[static_cast<size_t>(plan.bufferOf[s])];
+    ctx.laidOut = batch;
+  }
+  if (batch <= 0)
+    return;
+  void *const *slots = ctx.slots.data();
+
+  if (batch < minParallelBatch) {
+    for (const Step &step : prog.steps)
+      callKernel(step, slots, 0, batch * step.rowsPerSample, 0, step.cols);
+  } else {
+    // Some step runs over tiles; with one thread they run in order here.
+    const int threadsNow = concurrency();
+    auto steps = [&] {
+      for (size_t i = 0; i < prog.steps.size(); ++i) {
+        const Step &step = prog.steps[i];
+        const int64_t rows = batch * step.rowsPerSample;
+        if (!stepParallel(i, batch)) {
+          callKernel(step, slots, 0, rows, 0, step.cols);
+          continue;
+        }
+        const TileGrid grid(step, rows);
+        if (threadsNow <= 1) {
+          for (int64_t t = 0; t < grid.count(); ++t)
+            grid.run(step, slots, t);
+          continue;
+        }
+        tbb::parallel_for(tbb::blocked_range<int64_t>(0, grid.count()),
+                          [&](const tbb::blocked_range<int64_t> &r) {
+                            for (int64_t t = r.begin(); t < r.end(); ++t)
+                              grid.run(step, slots, t);
+                          });
+      }
+    };
+    if (threadsNow > 1 && threads)
+      threads->arena.execute(steps);
+    else
+      steps();
+  }
+  for (const OutputCopy &c : prog.copies)
+    std::memcpy(ctx.outputs[c.toOutput], ctx.slots[c.fromSlot],
+                static_cast<size_t>(batch * c.sampleElements) * sizeof(float));
 }
 
 } // namespace soma::runtime

@@ -66,6 +66,12 @@ enum class Engine {
   Interp, ///< the reference interpreter (scalar, double accumulation)
 };
 
+/// Where a run's parallel work goes (see CompileOptions::arena).
+enum class ThreadArena {
+  Model,  ///< a oneTBB task arena the model owns, with CompileOptions::threads threads
+  Caller, ///< the oneTBB task arena the thread calling run() is in
+};
+
 struct CompileOptions {
   /// 0..3: the graph passes and the LLVM pipeline (0: none, 2: default).
   int optLevel = 2;
@@ -74,6 +80,16 @@ struct CompileOptions {
   std::string cpu;
   /// LLVM target features added to the CPU's ("-avx512f", "+avx2,+fma").
   std::string features;
+  /// Threads one run may use (ThreadArena::Model): 0: all cores; 1: every
+  /// layer on the calling thread; at most the machine's cores are used.
+  /// Small layers always run on the calling thread; results are
+  /// bit-identical for any value.
+  int threads = 0;
+  /// ThreadArena::Caller runs the parallel layers in the calling thread's
+  /// oneTBB arena (`arena.execute([&] { model.run(...); })` in an
+  /// application that uses oneTBB), with that arena's concurrency;
+  /// `threads` is then ignored.
+  ThreadArena arena = ThreadArena::Model;
 };
 
 /// A network input or output: its name and its per-sample shape (the batch

@@ -1,17 +1,76 @@
-// Runs a Program: binds the caller's buffers and the arena to slots and
-// calls each step's kernel. Safe to call from many threads at once: each
-// call takes its own arena from a pool.
+// Runs a Program: binds the caller's buffers and a run context's arena to
+// slots and calls each step's kernel, on the calling thread or, for steps
+// with enough work, over their tiles with oneTBB. Safe to call from many
+// threads at once: each call takes its own run context from a pool. After
+// the first run at a batch size (or a larger one) a run allocates nothing.
 #pragma once
 
 #include "soma/runtime/Program.h"
 
+#include <atomic>
+#include <cstddef>
+#include <cstdint>
+#include <memory>
 #include <mutex>
+#include <vector>
 
 namespace soma::runtime {
 
+struct ExecutorOptions {
+  /// Threads a run may use: 0: all cores (oneTBB's default concurrency);
+  /// 1: every step on the calling thread; more than the cores: the cores.
+  int threads = 0;
+  /// Run parallel steps in the task arena the calling thread is in (an
+  /// application's own, or oneTBB's default one) instead of the executor's
+  /// own arena; `threads` is then ignored (the caller's arena decides).
+  bool callerArena = false;
+};
+
+/// Temporaries placed by liveness: temporaries whose lifetimes do not
+/// overlap share a buffer. Sizes are per sample; a run lays the buffers out
+/// back to back, each rounded up to 64 bytes for its batch.
+struct MemoryPlan {
+  /// Per slot: its buffer, or -1 for slots that are not temporaries.
+  std::vector<int> bufferOf;
+  /// Per buffer: floats per sample (the largest temporary it holds).
+  std::vector<int64_t> bufferSampleElements;
+  /// Floats per sample of all temporaries, were each in its own buffer.
+  int64_t unsharedSampleElements = 0;
+};
+
+/// Plans `program`'s temporaries by liveness (Step::reads and each step's
+/// result; OutputCopy sources live to the end).
+MemoryPlan planMemory(const Program &program);
+
 class Executor {
+  struct Context;
+
 public:
-  explicit Executor(Program program);
+  explicit Executor(Program program, ExecutorOptions options = {});
+  ~Executor();
+  Executor(const Executor &) = delete;
+  Executor &operator=(const Executor &) = delete;
+
+  /// A run context taken from the executor's pool for one run: bind every
+  /// input and output, then run(). Back to the pool when destroyed.
+  class Lease {
+  public:
+    Lease(Lease &&other) noexcept : exec(other.exec), ctx(other.ctx) { other.ctx = nullptr; }
+    Lease &operator=(Lease &&) = delete;
+    ~Lease();
+
+    void setInput(size_t i, const float *data);
+    void setOutput(size_t o, float *data);
+    /// Runs `batch` samples from the bound inputs into the bound outputs.
+    void run(int64_t batch);
+
+  private:
+    friend class Executor;
+    Lease(const Executor &exec, Context *ctx) : exec(&exec), ctx(ctx) {}
+    const Executor *exec;
+    Context *ctx;
+  };
+  Lease lease() const;
 
   /// `inputs[i]` / `outputs[i]` point at the i-th input / output, each
   /// holding `batch` samples. Shapes are the caller's responsibility (the
@@ -19,18 +78,43 @@ public:
   void run(int64_t batch, const float *const *inputs, float *const *outputs) const;
 
   const Program &program() const { return prog; }
+  const MemoryPlan &memoryPlan() const { return plan; }
+  /// Threads a run may use (1: all serial); with callerArena, the calling
+  /// arena's concurrency at the time of the call.
+  int concurrency() const;
+  /// Whether a run of `batch` samples uses threads: some step has enough
+  /// work and tiles for them. Otherwise the run stays on the calling thread
+  /// without entering any arena.
+  bool runsParallel(int64_t batch) const;
+  /// Bytes of the arena a run of `batch` samples needs.
+  int64_t arenaBytes(int64_t batch) const;
 
 private:
-  struct Arena {
-    AlignedVector<float> storage;
-    std::vector<void *> slots;
-  };
-  std::unique_ptr<Arena> acquire() const;
-  void release(std::unique_ptr<Arena> arena) const;
+  Context *acquire() const;
+  void release(Context *ctx) const;
+  void execute(Context &ctx, int64_t batch) const;
+  bool stepParallel(size_t step, int64_t batch) const;
 
   Program prog;
+  ExecutorOptions options;
+  MemoryPlan plan;
+  /// Input and output slots, bound on every run.
+  std::vector<int> ioSlots;
+  /// Per step: the smallest batch at which it is worth running in parallel
+  /// (INT64_MAX: never).
+  std::vector<int64_t> parallelBatch;
+  /// The smallest of them: below it a run is serial.
+  int64_t minParallelBatch = INT64_MAX;
+
+  struct Threads;
+  std::unique_ptr<Threads> threads;
+
+  // The pool of run contexts: one cached for the common uncontended case
+  // (an atomic exchange instead of a lock), the rest on a free list.
+  mutable std::atomic<Context *> cached{nullptr};
   mutable std::mutex poolMutex;
-  mutable std::vector<std::unique_ptr<Arena>> pool;
+  mutable Context *freeList = nullptr;
+  mutable std::vector<std::unique_ptr<Context>> contexts;
 };
 
 } // namespace soma::runtime

@@ -59,7 +59,42 @@ struct Step {
   int64_t cols = 1;
   /// The result slot (for sizing and zero-batch handling).
   int result = -1;
+  /// Every slot the kernel reads. The memory plan reuses a temporary's
+  /// buffer once its last reader has run; a step that lists no reads makes
+  /// the plan keep every temporary alive for the whole run.
+  std::vector<int> reads;
+
+  /// The tiles the executor may cut the step into, fixed when the model is
+  /// compiled (by planTiles), never by the thread count: every element of
+  /// the result is computed by one kernel call, in one order, so results
+  /// are bit-identical for any number of threads.
+  /// Rows per tile; 0: all rows in one tile.
+  int64_t rowTile = 0;
+  /// Columns per tile; 0: whole rows (the kernel ignores column ranges or
+  /// needs whole rows).
+  int64_t colTile = 0;
+  /// Estimated cost of one row over all its columns, in work units (one
+  /// unit: about one multiply-add of the dense kernel). Steps whose rows
+  /// cost too little in total for a batch run on the calling thread.
+  int64_t rowWork = 0;
 };
+
+/// What a kernel allows when it is cut into tiles, and what one of its rows
+/// costs: the input of planTiles.
+struct TileRules {
+  /// Column tiles start on multiples of this (a dense kernel's panel); 0:
+  /// the kernel needs whole rows.
+  int64_t colGranularity = 0;
+  /// Row tiles are multiples of this (a kernel's row block).
+  int64_t rowGranularity = 1;
+  /// Step::rowWork.
+  int64_t rowWork = 1;
+};
+
+/// Fills `step`'s rowTile, colTile and rowWork from `rules` and the step's
+/// shape: tiles big enough to be worth a task, small enough that a batch-1
+/// dense layer still splits over its output neurons.
+void planTiles(Step &step, const TileRules &rules);
 
 /// A copy made after the steps: an output that is an input, or a second
 /// output naming a value another output already receives.

@@ -1,0 +1,215 @@
+// Model::run allocates nothing once it has run a batch size (or a larger
+// one): the binding of the caller's buffers, the run context, the arena,
+// the kernels and oneTBB's tasks. The test replaces the C allocator
+// (malloc and friends, which operator new and the standard library use
+// too) with counting versions and counts allocations, in every thread,
+// between the start and the end of a window around the runs. (Frees are
+// not counted: LLVM's compile threads may still be releasing their memory
+// after a compile.)
+//
+// Only the JIT engine makes this promise: the reference interpreter
+// allocates its tensors on every run. oneTBB takes task memory from its
+// own pools (refilled through malloc, or through tbbmalloc when that
+// library is present, which this counter does not see); after warm-up
+// both stay quiet. Not built with sanitizers, which own malloc themselves.
+#include "soma/soma.h"
+
+#include <gtest/gtest.h>
+
+#include <atomic>
+#include <cerrno>
+#include <cstddef>
+#include <cstdlib>
+#include <string>
+#include <vector>
+
+extern "C" {
+void *__libc_malloc(size_t size);
+void *__libc_calloc(size_t count, size_t size);
+void *__libc_realloc(void *ptr, size_t size);
+void *__libc_memalign(size_t alignment, size_t size);
+void __libc_free(void *ptr);
+}
+
+namespace {
+std::atomic<bool> counting{false};
+std::atomic<long> allocations{0};
+inline void noteAllocation() {
+  if (counting.load(std::memory_order_relaxed))
+    allocations.fetch_add(1, std::memory_order_relaxed);
+}
+} // namespace
+
+extern "C" {
+void *malloc(size_t size) noexcept {
+  noteAllocation();
+  return __libc_malloc(size);
+}
+void *calloc(size_t count, size_t size) noexcept {
+  noteAllocation();
+  return __libc_calloc(count, size);
+}
+void *realloc(void *ptr, size_t size) noexcept {
+  noteAllocation();
+  return __libc_realloc(ptr, size);
+}
+void *aligned_alloc(size_t alignment, size_t size) noexcept {
+  noteAllocation();
+  return __libc_memalign(alignment, size);
+}
+void *memalign(size_t alignment, size_t size) noexcept {
+  noteAllocation();
+  return __libc_memalign(alignment, size);
+}
+int posix_memalign(void **out, size_t alignment, size_t size) noexcept {
+  noteAllocation();
+  void *p = __libc_memalign(alignment, size);
+  if (!p)
+    return ENOMEM;
+  *out = p;
+  return 0;
+}
+void free(void *ptr) noexcept { __libc_free(ptr); }
+}
+
+using namespace soma;
+
+namespace {
+
+/// Counts allocations in all threads while it lives.
+class Window {
+public:
+  Window() {
+    allocations = 0;
+    counting = true;
+  }
+  ~Window() { counting = false; }
+  long allocated() const { return allocations.load(); }
+};
+
+Model compileOrDie(const std::string &text, const CompileOptions &options = {}) {
+  Result<Model> m = Model::compileString(text, options, "t.nn");
+  if (!m) {
+    ADD_FAILURE() << m.error();
+    std::abort();
+  }
+  return std::move(*m);
+}
+
+/// Buffers for every input and output of `model` at `batch` samples (the
+/// shapes are built here, outside any window).
+struct Buffers {
+  std::vector<std::vector<float>> in, out;
+  std::vector<InputBuffer> inputs;
+  std::vector<OutputBuffer> outputs;
+  Buffers(const Model &model, int64_t batch) {
+    for (const TensorInfo &t : model.inputs()) {
+      std::vector<int64_t> shape = {batch};
+      shape.insert(shape.end(), t.shape.begin(), t.shape.end());
+      int64_t n = 1;
+      for (int64_t d : shape)
+        n *= d;
+      in.emplace_back(static_cast<size_t>(n), 0.25f);
+      inputs.push_back({t.name, in.back().data(), shape});
+    }
+    for (const TensorInfo &t : model.outputs()) {
+      std::vector<int64_t> shape = {batch};
+      shape.insert(shape.end(), t.shape.begin(), t.shape.end());
+      int64_t n = 1;
+      for (int64_t d : shape)
+        n *= d;
+      out.emplace_back(static_cast<size_t>(n), 0.0f);
+      outputs.push_back({t.name, out.back().data(), shape});
+    }
+  }
+};
+
+const char *const neuronNet = R"(network neuron {
+  input x: f32[2]
+  neuron n(x) { weights = [0.8, 0.6]; bias = 0.2; activation = relu }
+  output n
+}
+)";
+
+// Several inputs and outputs, an output that is an input, one value
+// exported twice (copies after the steps), softmax and layernorm.
+const char *const richNet = R"(network rich {
+  input grid: f32[2, 17]
+  input meta: f32[4]
+  layernorm g(grid) { scale = 1.5; shift = 0.1 }
+  dense h(grid) { units = 37; weights = he(seed = 3); bias = 0.1; activation = gelu }
+  dense m(meta, h) { units = 19; weights = xavier(seed = 4); bias = -0.05; activation = tanh }
+  activation p(m) { activation = softmax }
+  output g
+  output probs = p
+  output h
+  output echo = meta
+  output again = h
+}
+)";
+
+// Big enough at batch 64 for the runtime to use every core.
+const char *const mlpNet = R"(network mlp {
+  input x: f32[256]
+  dense a(x) { units = 512; weights = he(seed = 1); activation = relu }
+  dense b(a) { units = 512; weights = he(seed = 2); activation = relu }
+  dense c(b) { units = 10; weights = he(seed = 3); activation = softmax }
+  output c
+}
+)";
+
+/// Allocations in `runs` calls at `batch` after one warm-up call at
+/// `warmBatch`.
+long allocationsInRuns(const Model &model, int64_t warmBatch, int64_t batch, int runs) {
+  Buffers warm(model, warmBatch), b(model, batch);
+  EXPECT_TRUE(model.run(warm.inputs, warm.outputs));
+  Window w;
+  for (int r = 0; r < runs; ++r)
+    if (!model.run(b.inputs, b.outputs))
+      return -1;
+  return w.allocated();
+}
+
+} // namespace
+
+TEST(Allocations, TheCounterSeesAllocations) {
+  Window w;
+  std::vector<float> *v = new std::vector<float>(100);
+  delete v;
+  EXPECT_GE(w.allocated(), 2);
+}
+
+TEST(Allocations, NeuronRunsAllocateNothing) {
+  Model m = compileOrDie(neuronNet);
+  EXPECT_EQ(allocationsInRuns(m, 1, 1, 1000), 0);
+}
+
+TEST(Allocations, SmallerBatchesReuseTheArena) {
+  Model m = compileOrDie(richNet);
+  EXPECT_EQ(allocationsInRuns(m, 9, 9, 100), 0);
+  EXPECT_EQ(allocationsInRuns(m, 9, 4, 100), 0);
+  EXPECT_EQ(allocationsInRuns(m, 9, 0, 100), 0);
+}
+
+TEST(Allocations, ALargerBatchGrowsTheArenaOnce) {
+  Model m = compileOrDie(richNet);
+  Buffers small(m, 2), large(m, 300);
+  ASSERT_TRUE(m.run(small.inputs, small.outputs));
+  {
+    Window w;
+    ASSERT_TRUE(m.run(large.inputs, large.outputs));
+    EXPECT_GT(w.allocated(), 0) << "the arena grew for batch 300";
+  }
+  EXPECT_EQ(allocationsInRuns(m, 300, 300, 50), 0);
+}
+
+TEST(Allocations, ParallelRunsAllocateNothing) {
+  for (int threads : {0, 1, 2}) {
+    CompileOptions options;
+    options.threads = threads;
+    Model m = compileOrDie(mlpNet, options);
+    EXPECT_EQ(allocationsInRuns(m, 64, 64, 200), 0) << threads << " threads";
+    EXPECT_EQ(allocationsInRuns(m, 64, 1, 200), 0) << threads << " threads";
+  }
+}
+
