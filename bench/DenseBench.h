@@ -1,0 +1,74 @@
+// What bench/dense_bench.cpp shares with the translation units that need
+// their own compile flags: the networks it measures (plain float arrays, so
+// every engine reads the same numbers), the interface each engine is driven
+// through, and the engines' factories. No library header leaks from here:
+// oneDNN, Eigen (compiled with OpenMP and AVX-512) and the FMA loop each live
+// in their own file.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+namespace bench {
+
+enum class Act { Relu, Softmax };
+
+/// One dense layer: y = act(x W^T + b), W row-major [outputs, inputs], the
+/// layout of soma's `weights` attribute.
+struct Layer {
+  int64_t inputs = 0, outputs = 0;
+  std::vector<float> weights, bias;
+  Act act = Act::Relu;
+};
+
+/// A chain of dense layers, each reading the previous one's output.
+struct Net {
+  std::vector<Layer> layers;
+  int64_t inputs() const { return layers.front().inputs; }
+  int64_t outputs() const { return layers.back().outputs; }
+  /// 2 flops per multiply-add, per sample.
+  double flopsPerSample() const {
+    double f = 0;
+    for (const Layer &l : layers)
+      f += 2.0 * static_cast<double>(l.inputs * l.outputs);
+    return f;
+  }
+};
+
+/// One implementation, prepared (weights packed, primitives created) for one
+/// network, one batch size and one thread count. `run` is what is timed: it
+/// reads `x` [batch, inputs] and writes `y` [batch, outputs], row-major.
+class Runner {
+public:
+  virtual ~Runner() = default;
+  /// Restores the implementation's thread setting before a timed loop (the
+  /// libraries keep it in process-wide state that other runners change).
+  virtual void useThreads() {}
+  virtual void run(const float *x, float *y) = 0;
+};
+
+/// Row-wise softmax in place, in float (the anchors' last MLP layer; its
+/// cost is negligible next to the matrix products).
+void softmaxRows(float *y, int64_t rows, int64_t cols);
+
+/// Each factory returns nullptr and sets `error` when the library refuses.
+std::unique_ptr<Runner> makeOneDnnRunner(const Net &net, int64_t batch, int threads, std::string &error);
+std::unique_ptr<Runner> makeEigenRunner(const Net &net, int64_t batch, int threads, std::string &error);
+
+/// A oneDNN matmul of [1, 2] x [2, 1] with bias and relu, for the per-call
+/// overhead comparison: returns nullptr and sets `error` on failure.
+std::unique_ptr<Runner> makeOneDnnNeuron(const float weights[2], float bias, int threads, std::string &error);
+
+/// Runs `iterations` passes of a block of independent AVX-512 FMAs on the
+/// calling thread; returns the flops executed. Needs AVX-512F (check
+/// `hasAvx512()` first).
+double fmaLoop(int64_t iterations);
+bool hasAvx512();
+
+/// How the anchors parallelise, for the report (OpenMP runtime, versions).
+std::string eigenThreading();
+std::string oneDnnVersion();
+
+} // namespace bench

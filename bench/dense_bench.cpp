@@ -1,0 +1,593 @@
+// soma against the anchors, in one run, on the same inputs: dense relu
+// layers, a 784-512-512-10 MLP and a single neuron, at 1 and 2 threads,
+// through soma's public API and through oneDNN, OpenBLAS and Eigen, next to
+// the machine's FMA peak (bench/fma_peak.cpp). Every implementation's result
+// is checked against a double-precision reference before and after its timed
+// loop; a wrong result fails the benchmark (SkipWithError) and is never
+// reported as a time. bench/run runs this and bench/report.py turns the JSON
+// into the table and plot of docs/performance.md.
+//
+// Benchmark names: peak/fma/t<threads>, dense/<batch>x<inputs>x<outputs>/
+// <impl>/t<threads>, mlp/b<batch>/<impl>/t<threads>, neuron/<impl>/t<threads>.
+// Each reports real time per call and the counter `flops` (per call).
+#include "DenseBench.h"
+#include "soma/soma.h"
+
+#include <benchmark/benchmark.h>
+#include <cblas.h>
+
+#include <algorithm>
+#include <cmath>
+#include <cstdio>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <map>
+#include <random>
+#include <thread>
+
+namespace bench {
+
+void softmaxRows(float *y, int64_t rows, int64_t cols) {
+  for (int64_t r = 0; r < rows; ++r) {
+    float *row = y + r * cols;
+    float max = *std::max_element(row, row + cols), sum = 0;
+    for (int64_t c = 0; c < cols; ++c)
+      sum += row[c] = std::exp(row[c] - max);
+    for (int64_t c = 0; c < cols; ++c)
+      row[c] /= sum;
+  }
+}
+
+namespace {
+
+namespace fs = std::filesystem;
+
+constexpr int ThreadCounts[] = {1, 2};
+
+// ---------------------------------------------------------------------------
+// The cases: networks, inputs and reference outputs, built once per case.
+
+struct CaseSpec {
+  std::string name;
+  int64_t batch;
+  std::vector<int64_t> widths; ///< inputs, then each layer's outputs
+  bool mlp;                    ///< relu, relu, ..., softmax; else one relu layer
+};
+
+const std::vector<CaseSpec> &caseSpecs() {
+  static const std::vector<CaseSpec> specs = {
+      {"dense/1x784x512", 1, {784, 512}, false},
+      {"dense/1x1024x1024", 1, {1024, 1024}, false},
+      {"dense/64x1024x1024", 64, {1024, 1024}, false},
+      {"dense/256x1024x1024", 256, {1024, 1024}, false},
+      {"dense/256x4096x4096", 256, {4096, 4096}, false},
+      {"mlp/b1", 1, {784, 512, 512, 10}, true},
+      {"mlp/b64", 64, {784, 512, 512, 10}, true},
+  };
+  return specs;
+}
+
+/// The reference checks at most this many multiply-adds in double; beyond
+/// it, a sample of rows (first, middle, last and random ones) is checked.
+constexpr double MaxReferenceMacs = 3e8;
+
+struct Case {
+  const CaseSpec *spec = nullptr;
+  Net net;
+  std::vector<float> x;
+  std::vector<int64_t> checkRows;
+  std::vector<double> ref, tol; ///< [checkRows, outputs]
+  fs::path dir;                 ///< the .npy weight files and the .nn file for soma
+};
+
+/// Writes a little-endian float32 C-order .npy file (format 1.0).
+void writeNpy(const fs::path &path, const std::vector<float> &values, const std::vector<int64_t> &shape) {
+  std::string header = "{'descr': '<f4', 'fortran_order': False, 'shape': (";
+  for (int64_t d : shape)
+    header += std::to_string(d) + ", ";
+  header += "), }";
+  // Magic (6) + version (2) + length (2) + header, padded to 64 bytes with '\n' last.
+  size_t total = 10 + header.size() + 1;
+  header.append((64 - total % 64) % 64, ' ');
+  header += '\n';
+  std::ofstream out(path, std::ios::binary);
+  const unsigned short len = static_cast<unsigned short>(header.size());
+  out.write("\x93NUMPY\x01\x00", 8);
+  out.put(static_cast<char>(len & 0xff));
+  out.put(static_cast<char>(len >> 8));
+  out << header;
+  out.write(reinterpret_cast<const char *>(values.data()), static_cast<std::streamsize>(values.size() * 4));
+  if (!out)
+    throw std::runtime_error("cannot write " + path.string());
+}
+
+/// The temporary directory holding every case's weight files, removed at exit.
+struct TempDir {
+  fs::path path;
+  TempDir() {
+    std::string pattern = (fs::temp_directory_path() / "soma-dense-bench-XXXXXX").string();
+    if (!mkdtemp(pattern.data()))
+      throw std::runtime_error("cannot create a temporary directory");
+    path = pattern;
+  }
+  ~TempDir() {
+    std::error_code ec;
+    fs::remove_all(path, ec);
+  }
+};
+
+const fs::path &tempDir() {
+  static TempDir dir;
+  return dir.path;
+}
+
+/// Reference forward pass in double for one sample, with a per-output bound
+/// on the float error of a correct implementation: each layer may add
+/// `Rel` times the magnitude of its weighted sum (sum |w x| + |b|, a
+/// generous allowance for any summation order in f32 over up to 4096 terms:
+/// 4096 * 2^-24 = 2.4e-4 is the worst case, sqrt(4096) * 2^-24 = 4e-6 the
+/// typical one), plus what the previous layers' bounds propagate through
+/// |W|; softmax scales the logits' largest bound by 2 p.
+void referenceRow(const Net &net, const float *xRow, double *out, double *tolOut) {
+  constexpr double Rel = 1e-4;
+  std::vector<double> x(xRow, xRow + net.inputs()), err(x.size(), 0.0), y, yErr;
+  for (const Layer &l : net.layers) {
+    y.assign(static_cast<size_t>(l.outputs), 0.0);
+    yErr.assign(y.size(), 0.0);
+    for (int64_t o = 0; o < l.outputs; ++o) {
+      const float *w = l.weights.data() + o * l.inputs;
+      double sum = l.bias[static_cast<size_t>(o)], mag = std::abs(sum), e = 0;
+      for (int64_t i = 0; i < l.inputs; ++i) {
+        sum += static_cast<double>(w[i]) * x[static_cast<size_t>(i)];
+        mag += std::abs(static_cast<double>(w[i]) * x[static_cast<size_t>(i)]);
+        e += std::abs(static_cast<double>(w[i])) * err[static_cast<size_t>(i)];
+      }
+      y[static_cast<size_t>(o)] = l.act == Act::Relu ? std::max(sum, 0.0) : sum;
+      yErr[static_cast<size_t>(o)] = e + Rel * mag;
+    }
+    if (l.act == Act::Softmax) {
+      double max = *std::max_element(y.begin(), y.end()), sum = 0;
+      double maxErr = *std::max_element(yErr.begin(), yErr.end());
+      for (double &v : y)
+        sum += v = std::exp(v - max);
+      for (size_t o = 0; o < y.size(); ++o) {
+        y[o] /= sum;
+        yErr[o] = 2 * y[o] * maxErr + 1e-7;
+      }
+    }
+    x.swap(y);
+    err.swap(yErr);
+  }
+  for (size_t o = 0; o < x.size(); ++o) {
+    out[o] = x[o];
+    // The final rounding to f32, and a floor for outputs that are exactly 0.
+    tolOut[o] = err[o] + 1e-6 * std::abs(x[o]) + 1e-30;
+  }
+}
+
+std::unique_ptr<Case> buildCase(const CaseSpec &spec, int index) {
+  auto c = std::make_unique<Case>();
+  c->spec = &spec;
+  std::mt19937_64 rng(0x5eed0000u + static_cast<unsigned>(index));
+  std::uniform_real_distribution<float> unit(-1.f, 1.f);
+  for (size_t i = 0; i + 1 < spec.widths.size(); ++i) {
+    Layer l;
+    l.inputs = spec.widths[i];
+    l.outputs = spec.widths[i + 1];
+    l.act = spec.mlp && i + 2 == spec.widths.size() ? Act::Softmax : Act::Relu;
+    // Uniform with the variance of He initialisation: activations stay O(1)
+    // through the layers, about half of the relu outputs are zero.
+    const float scale = std::sqrt(6.f / static_cast<float>(l.inputs));
+    l.weights.resize(static_cast<size_t>(l.inputs * l.outputs));
+    for (float &w : l.weights)
+      w = scale * unit(rng);
+    l.bias.resize(static_cast<size_t>(l.outputs));
+    for (float &b : l.bias)
+      b = 0.1f * unit(rng);
+    c->net.layers.push_back(std::move(l));
+  }
+  c->x.resize(static_cast<size_t>(spec.batch * c->net.inputs()));
+  for (float &v : c->x)
+    v = unit(rng);
+
+  const double macs = c->net.flopsPerSample() / 2 * static_cast<double>(spec.batch);
+  if (macs <= MaxReferenceMacs) {
+    for (int64_t r = 0; r < spec.batch; ++r)
+      c->checkRows.push_back(r);
+  } else {
+    const int64_t b = spec.batch;
+    for (int64_t r : {int64_t(0), int64_t(1), int64_t(2), b / 2 - 2, b / 2 - 1, b / 2, b / 2 + 1, b - 3, b - 2, b - 1})
+      c->checkRows.push_back(r);
+    std::uniform_int_distribution<int64_t> row(0, b - 1);
+    for (int i = 0; i < 6; ++i)
+      c->checkRows.push_back(row(rng));
+  }
+  const size_t outs = static_cast<size_t>(c->net.outputs());
+  c->ref.resize(c->checkRows.size() * outs);
+  c->tol.resize(c->ref.size());
+  for (size_t i = 0; i < c->checkRows.size(); ++i)
+    referenceRow(c->net, c->x.data() + c->checkRows[i] * c->net.inputs(), c->ref.data() + i * outs,
+                 c->tol.data() + i * outs);
+
+  c->dir = tempDir() / std::to_string(index);
+  fs::create_directories(c->dir);
+  for (size_t i = 0; i < c->net.layers.size(); ++i) {
+    const Layer &l = c->net.layers[i];
+    writeNpy(c->dir / ("w" + std::to_string(i) + ".npy"), l.weights, {l.outputs, l.inputs});
+    writeNpy(c->dir / ("b" + std::to_string(i) + ".npy"), l.bias, {l.outputs});
+  }
+  return c;
+}
+
+/// Compares y [batch, outputs] with the reference; returns an empty string
+/// when every checked element is within its bound.
+std::string checkOutput(const Case &c, const std::vector<float> &y) {
+  const int64_t outs = c.net.outputs();
+  size_t bad = 0;
+  std::string first;
+  for (size_t i = 0; i < c.checkRows.size(); ++i)
+    for (int64_t o = 0; o < outs; ++o) {
+      const double want = c.ref[i * static_cast<size_t>(outs) + static_cast<size_t>(o)];
+      const double tol = c.tol[i * static_cast<size_t>(outs) + static_cast<size_t>(o)];
+      const double got = y[static_cast<size_t>(c.checkRows[i] * outs + o)];
+      if (std::abs(got - want) <= tol)
+        continue;
+      if (bad++ == 0) {
+        char buf[200];
+        std::snprintf(buf, sizeof buf, "y[%lld, %lld] = %.9g, reference %.9g (allowed error %.3g)",
+                      static_cast<long long>(c.checkRows[i]), static_cast<long long>(o), got, want, tol);
+        first = buf;
+      }
+    }
+  if (!bad)
+    return {};
+  return "wrong result: " + std::to_string(bad) + " elements outside the bound, first " + first;
+}
+
+// ---------------------------------------------------------------------------
+// soma and OpenBLAS runners (oneDNN and Eigen are in their own files).
+
+/// Sets CompileOptions::threads when soma has it (the parallel runtime is
+/// being built alongside this benchmark); false when it does not.
+template <class Options> bool setSomaThreads(Options &options, int threads) {
+  if constexpr (requires { options.threads; }) {
+    options.threads = threads;
+    return true;
+  } else {
+    (void)options;
+    (void)threads;
+    return false;
+  }
+}
+
+bool somaHasThreadsOption() {
+  soma::CompileOptions options;
+  return setSomaThreads(options, 1);
+}
+
+/// soma through its public API: the network text names the weight files the
+/// other engines' arrays were written to, so every engine multiplies by
+/// exactly the same numbers. The buffer lists are built once, as an
+/// application calling run in a loop would.
+class SomaRunner final : public Runner {
+public:
+  SomaRunner(soma::Model model, int64_t batch, int64_t inputs, int64_t outputs) : model(std::move(model)) {
+    in = {{"x", nullptr, {batch, inputs}}};
+    out = {{this->model.outputs().front().name, nullptr, {batch, outputs}}};
+  }
+  void run(const float *x, float *y) override {
+    in[0].data = x;
+    out[0].data = y;
+    soma::Status s = model.run(in, out);
+    if (!s)
+      throw std::runtime_error("soma run: " + s.message());
+  }
+
+private:
+  soma::Model model;
+  std::vector<soma::InputBuffer> in;
+  std::vector<soma::OutputBuffer> out;
+};
+
+std::unique_ptr<Runner> makeSomaRunner(const Case &c, int threads, std::string &error) {
+  std::string text = "network bench {\n  input x: f32[" + std::to_string(c.net.inputs()) + "]\n";
+  std::string prev = "x";
+  for (size_t i = 0; i < c.net.layers.size(); ++i) {
+    const Layer &l = c.net.layers[i];
+    std::string name = "fc" + std::to_string(i + 1);
+    text += "  dense " + name + "(" + prev + ") { units = " + std::to_string(l.outputs) + "; weights = npy(\"w" +
+            std::to_string(i) + ".npy\"); bias = npy(\"b" + std::to_string(i) + ".npy\"); activation = " +
+            (l.act == Act::Relu ? "relu" : "softmax") + " }\n";
+    prev = name;
+  }
+  text += "  output " + prev + "\n}\n";
+  const fs::path file = c.dir / "net.nn";
+  std::ofstream(file) << text;
+  soma::CompileOptions options;
+  setSomaThreads(options, threads);
+  soma::Result<soma::Model> model = soma::Model::compileFile(file.string(), options);
+  if (!model) {
+    error = "soma: " + model.error();
+    return nullptr;
+  }
+  return std::make_unique<SomaRunner>(std::move(*model), c.spec->batch, c.net.inputs(), c.net.outputs());
+}
+
+/// OpenBLAS (Debian's pthreads build): sgemm, or sgemv for one sample, then
+/// one pass for the bias and the activation.
+class OpenBlasRunner final : public Runner {
+public:
+  OpenBlasRunner(const Net &net, int64_t batch, int threads) : net(net), batch(batch), threads(threads) {
+    for (size_t i = 0; i + 1 < net.layers.size(); ++i)
+      temps.emplace_back(static_cast<size_t>(batch * net.layers[i].outputs));
+  }
+  void useThreads() override { openblas_set_num_threads(threads); }
+  void run(const float *x, float *y) override {
+    const float *in = x;
+    for (size_t i = 0; i < net.layers.size(); ++i) {
+      const Layer &l = net.layers[i];
+      float *out = i + 1 == net.layers.size() ? y : temps[i].data();
+      const int k = static_cast<int>(l.inputs), n = static_cast<int>(l.outputs);
+      if (batch == 1)
+        cblas_sgemv(CblasRowMajor, CblasNoTrans, n, k, 1.f, l.weights.data(), k, in, 1, 0.f, out, 1);
+      else
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, static_cast<int>(batch), n, k, 1.f, in, k,
+                    l.weights.data(), k, 0.f, out, n);
+      const float *b = l.bias.data();
+      for (int64_t r = 0; r < batch; ++r) {
+        float *row = out + r * n;
+        if (l.act == Act::Relu)
+          for (int o = 0; o < n; ++o)
+            row[o] = std::max(row[o] + b[o], 0.f);
+        else
+          for (int o = 0; o < n; ++o)
+            row[o] += b[o];
+      }
+      if (l.act == Act::Softmax)
+        softmaxRows(out, batch, n);
+      in = out;
+    }
+  }
+
+private:
+  const Net &net;
+  int64_t batch;
+  int threads;
+  std::vector<std::vector<float>> temps;
+};
+
+// ---------------------------------------------------------------------------
+// The benchmarks.
+
+enum class Impl { Soma, OneDnn, OpenBlas, Eigen };
+constexpr Impl Impls[] = {Impl::Soma, Impl::OneDnn, Impl::OpenBlas, Impl::Eigen};
+
+const char *implName(Impl impl) {
+  switch (impl) {
+  case Impl::Soma:
+    return "soma";
+  case Impl::OneDnn:
+    return "onednn";
+  case Impl::OpenBlas:
+    return "openblas";
+  case Impl::Eigen:
+    return "eigen";
+  }
+  return "?";
+}
+
+/// The case being measured and the runners prepared for it. Benchmarks run
+/// in registration order (case by case), so only one case's weights (up to
+/// 4096 x 4096, in each engine's copy) are alive at a time.
+struct Current {
+  int index = -1;
+  std::unique_ptr<Case> c;
+  std::map<std::pair<Impl, int>, std::unique_ptr<Runner>> runners;
+};
+
+Current &current() {
+  static Current cur;
+  return cur;
+}
+
+const Case &getCase(int index) {
+  Current &cur = current();
+  if (cur.index != index) {
+    cur.runners.clear();
+    cur.c.reset();
+    cur.c = buildCase(caseSpecs()[static_cast<size_t>(index)], index);
+    cur.index = index;
+  }
+  return *cur.c;
+}
+
+Runner *getRunner(const Case &c, Impl impl, int threads, std::string &error) {
+  auto &slot = current().runners[{impl, threads}];
+  if (!slot) {
+    switch (impl) {
+    case Impl::Soma:
+      slot = makeSomaRunner(c, threads, error);
+      break;
+    case Impl::OneDnn:
+      slot = makeOneDnnRunner(c.net, c.spec->batch, threads, error);
+      break;
+    case Impl::OpenBlas:
+      slot = std::make_unique<OpenBlasRunner>(c.net, c.spec->batch, threads);
+      break;
+    case Impl::Eigen:
+      slot = makeEigenRunner(c.net, c.spec->batch, threads, error);
+      break;
+    }
+  }
+  return slot.get();
+}
+
+void BM_Case(benchmark::State &state, int index, Impl impl, int threads) {
+  const Case &c = getCase(index);
+  std::string error;
+  Runner *runner = getRunner(c, impl, threads, error);
+  if (!runner) {
+    state.SkipWithError(error.c_str());
+    return;
+  }
+  runner->useThreads();
+  std::vector<float> y(static_cast<size_t>(c.spec->batch * c.net.outputs()), std::nanf(""));
+  try {
+    runner->run(c.x.data(), y.data());
+  } catch (const std::exception &e) {
+    error = e.what();
+  }
+  if (error.empty())
+    error = checkOutput(c, y);
+  if (!error.empty()) {
+    state.SkipWithError(error.c_str());
+    return;
+  }
+  std::fill(y.begin(), y.end(), std::nanf(""));
+  for (auto _ : state) {
+    runner->run(c.x.data(), y.data());
+    benchmark::ClobberMemory();
+  }
+  // Again after the timed loop: a race between threads would show here.
+  error = checkOutput(c, y);
+  if (!error.empty()) {
+    state.SkipWithError(("after the timed loop: " + error).c_str());
+    return;
+  }
+  state.counters["flops"] = c.net.flopsPerSample() * static_cast<double>(c.spec->batch);
+  state.counters["threads"] = threads;
+  if (impl == Impl::Soma)
+    state.counters["soma_threads_option"] = somaHasThreadsOption() ? 1 : 0;
+}
+
+/// FMA peak: each call runs the same FMA loop on `threads` threads at once.
+void BM_FmaPeak(benchmark::State &state, int threads) {
+  if (!hasAvx512()) {
+    state.SkipWithError("this CPU has no AVX-512F/FMA; the peak loop needs it");
+    return;
+  }
+  constexpr int64_t Iterations = int64_t(1) << 20; // ~25M cycles, ~7 ms per thread at 3.5 GHz
+  double flops = 0;
+  for (auto _ : state) {
+    std::vector<std::thread> others;
+    for (int t = 1; t < threads; ++t)
+      others.emplace_back([] { fmaLoop(Iterations); });
+    flops = fmaLoop(Iterations) * threads;
+    for (std::thread &t : others)
+      t.join();
+  }
+  state.counters["flops"] = flops;
+  state.counters["threads"] = threads;
+}
+
+/// Per-call overhead: one neuron, 2 inputs, relu, x = [0.5, 0.3], weights
+/// [0.8, 0.6], bias 0.2 (the worked example): y = 0.78.
+void BM_Neuron(benchmark::State &state, Impl impl, int threads) {
+  const float w[2] = {0.8f, 0.6f}, x[2] = {0.5f, 0.3f};
+  const float bias = 0.2f;
+  std::string error;
+  std::unique_ptr<Runner> runner;
+  if (impl == Impl::OneDnn) {
+    runner = makeOneDnnNeuron(w, bias, threads, error);
+  } else {
+    soma::CompileOptions options;
+    setSomaThreads(options, threads);
+    auto model = soma::Model::compileString(
+        "network neuron {\n  input x: f32[2]\n"
+        "  neuron fc1(x) { weights = [0.8, 0.6]; bias = 0.2; activation = relu }\n  output fc1\n}\n",
+        options);
+    if (!model)
+      error = "soma: " + model.error();
+    else
+      runner = std::make_unique<SomaRunner>(std::move(*model), 1, 2, 1);
+  }
+  if (!runner) {
+    state.SkipWithError(error.c_str());
+    return;
+  }
+  runner->useThreads();
+  float y = std::nanf("");
+  const double want = 0.8 * double(0.5f) + 0.6 * double(0.3f) + double(0.2f);
+  runner->run(x, &y);
+  if (!(std::abs(y - want) <= 1e-6)) {
+    error = "wrong result: " + std::to_string(y) + ", reference " + std::to_string(want);
+    state.SkipWithError(error.c_str());
+    return;
+  }
+  for (auto _ : state) {
+    runner->run(x, &y);
+    benchmark::DoNotOptimize(y);
+  }
+  state.counters["flops"] = 4;
+  state.counters["threads"] = threads;
+}
+
+void registerPeak() {
+  for (int t : ThreadCounts)
+    benchmark::RegisterBenchmark(("peak/fma/t" + std::to_string(t)).c_str(), BM_FmaPeak, t)
+        ->UseRealTime()
+        ->MinTime(0.3)
+        ->Unit(benchmark::kMillisecond);
+}
+
+void registerAll() {
+  // The peak is measured first and again last, under the same name: other
+  // jobs on the machine can only lower it, and bench/report.py takes the
+  // best repetition of both.
+  registerPeak();
+  const auto &specs = caseSpecs();
+  for (size_t i = 0; i < specs.size(); ++i)
+    for (int t : ThreadCounts)
+      for (Impl impl : Impls)
+        benchmark::RegisterBenchmark((specs[i].name + "/" + implName(impl) + "/t" + std::to_string(t)).c_str(), BM_Case,
+                                     static_cast<int>(i), impl, t)
+            ->UseRealTime()
+            ->MinTime(0.2)
+            ->Unit(benchmark::kMicrosecond);
+  for (int t : ThreadCounts)
+    for (Impl impl : {Impl::Soma, Impl::OneDnn})
+      benchmark::RegisterBenchmark(("neuron/" + std::string(implName(impl)) + "/t" + std::to_string(t)).c_str(),
+                                   BM_Neuron, impl, t)
+          ->UseRealTime()
+          ->MinTime(0.2)
+          ->Unit(benchmark::kNanosecond);
+  registerPeak();
+}
+
+/// Destroys the prepared models before static destruction: a soma::Model
+/// destroyed after soma's JIT statics are gone blocks forever in its
+/// destructor (seen with LLVM 19's LLJIT), so none may outlive main.
+void releaseAll() {
+  current().runners.clear();
+  current().c.reset();
+  current().index = -1;
+}
+
+std::string cpuModel() {
+  std::ifstream in("/proc/cpuinfo");
+  std::string line;
+  while (std::getline(in, line))
+    if (line.rfind("model name", 0) == 0)
+      return line.substr(line.find(':') + 2);
+  return "unknown";
+}
+
+} // namespace
+} // namespace bench
+
+int main(int argc, char **argv) {
+  bench::registerAll();
+  benchmark::Initialize(&argc, argv);
+  if (benchmark::ReportUnrecognizedArguments(argc, argv))
+    return 1;
+  benchmark::AddCustomContext("cpu_model", bench::cpuModel());
+  benchmark::AddCustomContext("onednn", bench::oneDnnVersion());
+  benchmark::AddCustomContext("openblas", openblas_get_config());
+  benchmark::AddCustomContext("eigen", bench::eigenThreading());
+  benchmark::AddCustomContext("soma_threads_option", bench::somaHasThreadsOption() ? "yes" : "no");
+  benchmark::RunSpecifiedBenchmarks();
+  bench::releaseAll();
+  benchmark::Shutdown();
+  return 0;
+}

@@ -1,0 +1,318 @@
+#!/usr/bin/python3
+"""Turns soma_dense_bench's JSON into the table and plot of docs/performance.md.
+
+usage: bench/report.py RESULTS.json [--doc docs/performance.md] [--plot docs/images/dense-bench.png]
+
+Reads the Google Benchmark JSON written by bench/run (names
+peak/fma/t<T>, dense/<B>x<K>x<N>/<impl>/t<T>, mlp/b<B>/<impl>/t<T>,
+neuron/<impl>/t<T>), takes the median real time of the repetitions of each
+benchmark, and writes, between the markers
+<!-- dense-bench:begin --> and <!-- dense-bench:end --> of the doc:
+the run's date, machine and libraries, a table of time, GFLOP/s and % of the
+FMA peak at the same thread count for every implementation, the ratios
+soma time / anchor time, the single-neuron per-call times, and the goals of
+issue 6 as met or missed by how much. The plot shows GFLOP/s per case and
+implementation at 1 and 2 threads against the FMA peak.
+"""
+import argparse
+import datetime
+import json
+import pathlib
+import re
+import statistics
+import sys
+
+BEGIN = "<!-- dense-bench:begin -->"
+END = "<!-- dense-bench:end -->"
+IMPLS = ["soma", "onednn", "openblas", "eigen"]
+LABELS = {"soma": "soma", "onednn": "oneDNN", "openblas": "OpenBLAS", "eigen": "Eigen"}
+ANCHORS = IMPLS[1:]
+TO_SECONDS = {"ns": 1e-9, "us": 1e-6, "ms": 1e-3, "s": 1.0}
+
+
+class Result:
+    def __init__(self, name):
+        self.name = name
+        self.times = []  # seconds, one per repetition
+        self.flops = None
+        self.error = None
+        self.soma_threads_option = None
+
+    @property
+    def time(self):
+        if not self.times:
+            return None
+        # The FMA peak is a ceiling that other jobs can only lower: its best
+        # repetition (it runs at the start and at the end) is the estimate.
+        if self.name.startswith("peak/"):
+            return min(self.times)
+        return statistics.median(self.times)
+
+    @property
+    def gflops(self):
+        return self.flops / self.time / 1e9 if self.time and self.flops else None
+
+
+def load(path):
+    data = json.loads(pathlib.Path(path).read_text())
+    results = {}
+    for b in data["benchmarks"]:
+        if b.get("run_type") == "aggregate":
+            continue  # medians are taken here, from the repetitions themselves
+        # "dense/64x1024x1024/soma/t2/min_time:0.200/real_time" -> key parts
+        parts = [p for p in b["run_name"].split("/") if ":" not in p and p != "real_time"]
+        key = tuple(parts)
+        r = results.setdefault(key, Result(b["run_name"]))
+        if b.get("error_occurred"):
+            r.error = b.get("error_message", "failed")
+            continue
+        r.times.append(b["real_time"] * TO_SECONDS[b["time_unit"]])
+        r.flops = b.get("flops")
+        if "soma_threads_option" in b:
+            r.soma_threads_option = bool(b["soma_threads_option"])
+    return data["context"], results
+
+
+def fmt_time(seconds):
+    if seconds is None:
+        return "—"
+    for unit, scale in (("s", 1.0), ("ms", 1e-3), ("µs", 1e-6)):
+        if seconds >= scale:
+            return f"{seconds / scale:.3g} {unit}"
+    return f"{seconds / 1e-9:.3g} ns"
+
+
+def cases(results):
+    """Case keys in the order the benchmark ran them: ('dense', '1x784x512'), ('mlp', 'b1')."""
+    seen = []
+    for key in results:
+        if key[0] in ("dense", "mlp") and key[:2] not in seen:
+            seen.append(key[:2])
+    return seen
+
+
+def case_label(case):
+    kind, shape = case
+    if kind == "dense":
+        b, k, n = shape.split("x")
+        return f"dense relu {b}×{k}→{n}"
+    return f"MLP 784-512-512-10, batch {shape[1:]}"
+
+
+def batch_of(case):
+    return int(case[1].split("x")[0]) if case[0] == "dense" else int(case[1][1:])
+
+
+def machine(context):
+    model = "unknown CPU"
+    try:
+        for line in open("/proc/cpuinfo"):
+            if line.startswith("model name"):
+                model = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    flags = ""
+    try:
+        text = open("/proc/cpuinfo").read()
+        has = lambda f: re.search(r"\b" + f + r"\b", text) is not None
+        flags = ", AVX-512" if has("avx512f") else (", AVX2" if has("avx2") else "")
+    except OSError:
+        pass
+    caches = ", ".join(f"L{c['level']} {c['size'] // 1024} KiB" + (" (shared)" if c["num_sharing"] > 1 else "")
+                       for c in context.get("caches", []) if c["type"] in ("Data", "Unified"))
+    return f"{model}, {context['num_cpus']} cores{flags}; {caches}"
+
+
+def build_report(context, results, plot_rel):
+    peak = {t: results.get(("peak", "fma", f"t{t}")) for t in (1, 2)}
+    peak_gflops = {t: (p.gflops if p and p.gflops else None) for t, p in peak.items()}
+    soma_option = next((r.soma_threads_option for r in results.values() if r.soma_threads_option is not None), None)
+    date = context.get("date", "")
+    try:
+        date = datetime.datetime.fromisoformat(date).strftime("%Y-%m-%d %H:%M")
+    except ValueError:
+        pass
+    load = context.get("load_avg", [])
+    out = []
+    w = out.append
+    w(f"Measured {date} by `bench/run` (`bench/dense_bench.cpp`, Google Benchmark, median of "
+      f"{max((len(r.times) for r in results.values()), default=0)} repetitions, wall-clock time per call)"
+      + (f" at commit `{context['commit']}`" if context.get("commit") else "") + ".")
+    w("")
+    w(f"- Machine: {machine(context)}.")
+    if load:
+        w(f"- Load average when the run started: {', '.join(f'{x:.2f}' for x in load)} "
+          "(other jobs on the machine slow the 2-thread results most).")
+    w(f"- Anchors: oneDNN {context.get('onednn', '?')}, {context.get('openblas', 'OpenBLAS ?')}, "
+      f"{context.get('eigen', 'Eigen ?')}.")
+    if soma_option is False:
+        w("- **soma ran at its default thread setting in every row**: this build's "
+          "`soma::CompileOptions` has no `threads` field, so its 1- and 2-thread rows are the same configuration.")
+    elif soma_option:
+        w("- soma: `CompileOptions::threads` = 1 or 2, default `-O2` JIT.")
+    w("- FMA peak (the AVX-512 FMA loop): " + ", ".join(
+        f"{peak_gflops[t]:.1f} GFLOP/s at {t} thread{'s' if t > 1 else ''}" for t in (1, 2) if peak_gflops[t]) + ".")
+    w("")
+    w("Each cell: time per call · GFLOP/s · % of the FMA peak at the same thread count. "
+      "soma/X is soma's time divided by X's: below 1, soma is faster.")
+    w("")
+    head = ["case", "threads"] + [LABELS[i] for i in IMPLS] + [f"soma/{LABELS[a]}" for a in ANCHORS]
+    w("| " + " | ".join(head) + " |")
+    w("|" + "|".join("---" for _ in head) + "|")
+    for case in cases(results):
+        for t in (1, 2):
+            row = [case_label(case), str(t)]
+            got = {i: results.get(case + (i, f"t{t}")) for i in IMPLS}
+            for i in IMPLS:
+                r = got[i]
+                if r is None:
+                    row.append("not run")
+                elif r.error:
+                    row.append("**failed**: " + r.error.replace("|", "/"))
+                else:
+                    pct = f" · {100 * r.gflops / peak_gflops[t]:.0f}%" if peak_gflops[t] else ""
+                    cell = f"{fmt_time(r.time)} · {r.gflops:.1f}{pct}"
+                    row.append(f"**{cell}**" if i == "soma" else cell)
+            for a in ANCHORS:
+                s, x = got["soma"], got[a]
+                row.append(f"{s.time / x.time:.2f}" if s and x and s.time and x.time else "—")
+            w("| " + " | ".join(row) + " |")
+    w("")
+    w("Per-call overhead, one 2-input neuron with relu (`soma::Model::run` with the buffer lists built once; "
+      "oneDNN: `execute` of a 1×2·2×1 matmul primitive with bias and relu, then `stream::wait`):")
+    w("")
+    w("| threads | soma | oneDNN | soma/oneDNN |")
+    w("|---|---|---|---|")
+    for t in (1, 2):
+        s, o = results.get(("neuron", "soma", f"t{t}")), results.get(("neuron", "onednn", f"t{t}"))
+        if not s or not o:
+            continue
+        cells = [s.error or fmt_time(s.time), o.error or fmt_time(o.time)]
+        ratio = f"{s.time / o.time:.2f}" if s.time and o.time else "—"
+        w(f"| {t} | " + " | ".join(cells) + f" | {ratio} |")
+    w("")
+    w(f"![GFLOP/s per case and implementation at 1 and 2 threads, with the FMA peak]({plot_rel})")
+    w("")
+    w("Goals of issue 6, as measured in this run:")
+    w("")
+    w("| goal | result |")
+    w("|---|---|")
+    for goal, verdict in goals(results, peak_gflops):
+        w(f"| {goal} | {verdict} |")
+    return "\n".join(out)
+
+
+def goals(results, peak_gflops):
+    def r(case, impl, t):
+        x = results.get(case + (impl, f"t{t}"))
+        return x if x and x.time else None
+
+    rows = []
+    for case in cases(results):
+        b = batch_of(case)
+        for t in (1, 2):
+            s = r(case, "soma", t)
+            if not s:
+                rows.append((f"{case_label(case)}, {t} thread(s)", "soma has no result"))
+                continue
+            if case[0] == "dense" and b >= 64:
+                o = r(case, "onednn", t)
+                pct = 100 * s.gflops / peak_gflops[t] if peak_gflops[t] else None
+                if o:
+                    q = s.time / o.time
+                    rows.append((f"{case_label(case)}, {t} thr: soma ≤ oneDNN time",
+                                 ("met" if q <= 1 else "**missed**") + f" (soma/oneDNN {q:.2f})"))
+                if pct is not None:
+                    rows.append((f"{case_label(case)}, {t} thr: ≥ 90% of FMA peak",
+                                 ("met" if pct >= 90 else "**missed**") + f" ({pct:.0f}%)"))
+            if b == 1:
+                slowest = [(a, s.time / r(case, a, t).time) for a in ANCHORS if r(case, a, t)]
+                worst = max(slowest, key=lambda p: p[1]) if slowest else None
+                if worst:
+                    rows.append((f"{case_label(case)}, {t} thr: faster than every anchor",
+                                 ("met" if worst[1] < 1 else "**missed**")
+                                 + f" (worst soma/{LABELS[worst[0]]} {worst[1]:.2f})"))
+            if case == ("mlp", "b64"):
+                o = r(case, "onednn", t)
+                if o:
+                    q = s.time / o.time
+                    rows.append((f"{case_label(case)}, {t} thr: faster than oneDNN",
+                                 ("met" if q < 1 else "**missed**") + f" (soma/oneDNN {q:.2f})"))
+        if b >= 64:
+            s1, s2 = r(case, "soma", 1), r(case, "soma", 2)
+            if s1 and s2:
+                sp = s1.time / s2.time
+                rows.append((f"{case_label(case)}: 2-thread speedup ≥ 1.9×",
+                             ("met" if sp >= 1.9 else "**missed**") + f" ({sp:.2f}×)"))
+    for t in (1, 2):
+        n = results.get(("neuron", "soma", f"t{t}"))
+        if n and n.time:
+            ns = n.time * 1e9
+            rows.append((f"single neuron per call ≤ 50 ns, {t} thr",
+                         ("met" if ns <= 50 else "**missed**") + f" ({ns:.0f} ns)"))
+    return rows
+
+
+def plot(results, peak_gflops, path):
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    cs = cases(results)
+    fig, axes = plt.subplots(1, 2, figsize=(13, 4.8), sharey=True)
+    width = 0.2
+    colors = {"soma": "#d62728", "onednn": "#1f77b4", "openblas": "#2ca02c", "eigen": "#9467bd"}
+    for ax, t in zip(axes, (1, 2)):
+        for j, impl in enumerate(IMPLS):
+            xs, ys = [], []
+            for i, case in enumerate(cs):
+                x = results.get(case + (impl, f"t{t}"))
+                if x and x.gflops:
+                    xs.append(i + (j - 1.5) * width)
+                    ys.append(x.gflops)
+            ax.bar(xs, ys, width, label=LABELS[impl], color=colors[impl])
+        if peak_gflops[t]:
+            ax.axhline(peak_gflops[t], color="black", linestyle="--", linewidth=1)
+            ax.text(len(cs) - 0.5, peak_gflops[t], f"FMA peak {peak_gflops[t]:.0f}", ha="right", va="bottom",
+                    fontsize=8)
+        ax.set_xticks(range(len(cs)))
+        ax.set_xticklabels([c[1] if c[0] == "dense" else f"MLP {c[1]}" for c in cs], rotation=30, ha="right",
+                           fontsize=8)
+        ax.set_title(f"{t} thread{'s' if t > 1 else ''}")
+        ax.grid(axis="y", alpha=0.3)
+    axes[0].set_ylabel("GFLOP/s (higher is better)")
+    axes[0].legend(fontsize=8, loc="upper left")
+    fig.suptitle("Dense relu layers (batch×inputs×outputs) and the 784-512-512-10 MLP")
+    fig.tight_layout()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=110)
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("results")
+    ap.add_argument("--doc", default="docs/performance.md")
+    ap.add_argument("--plot", default="docs/images/dense-bench.png")
+    args = ap.parse_args()
+    context, results = load(args.results)
+    doc, png = pathlib.Path(args.doc), pathlib.Path(args.plot)
+    try:
+        plot_rel = png.resolve().relative_to(doc.resolve().parent).as_posix()
+    except ValueError:
+        plot_rel = png.resolve().as_posix()
+    peak_gflops = {t: (results[("peak", "fma", f"t{t}")].gflops if ("peak", "fma", f"t{t}") in results else None)
+                   for t in (1, 2)}
+    report = build_report(context, results, plot_rel)
+    text = doc.read_text()
+    if BEGIN not in text or END not in text:
+        sys.exit(f"{doc}: no {BEGIN} ... {END} markers to replace")
+    head, rest = text.split(BEGIN, 1)
+    _, tail = rest.split(END, 1)
+    doc.write_text(head + BEGIN + "\n" + report + "\n" + END + tail)
+    plot(results, peak_gflops, png)
+    print(f"wrote {doc} and {png}")
+
+
+if __name__ == "__main__":
+    main()
