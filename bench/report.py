@@ -36,7 +36,6 @@ class Result:
         self.times = []  # seconds, one per repetition
         self.flops = None
         self.error = None
-        self.soma_threads_option = None
 
     @property
     def time(self):
@@ -68,8 +67,6 @@ def load(path):
             continue
         r.times.append(b["real_time"] * TO_SECONDS[b["time_unit"]])
         r.flops = b.get("flops")
-        if "soma_threads_option" in b:
-            r.soma_threads_option = bool(b["soma_threads_option"])
     return data["context"], results
 
 
@@ -127,7 +124,6 @@ def machine(context):
 def build_report(context, results, plot_rel):
     peak = {t: results.get(("peak", "fma", f"t{t}")) for t in (1, 2)}
     peak_gflops = {t: (p.gflops if p and p.gflops else None) for t, p in peak.items()}
-    soma_option = next((r.soma_threads_option for r in results.values() if r.soma_threads_option is not None), None)
     date = context.get("date", "")
     try:
         date = datetime.datetime.fromisoformat(date).strftime("%Y-%m-%d %H:%M")
@@ -146,11 +142,7 @@ def build_report(context, results, plot_rel):
           "(other jobs on the machine slow the 2-thread results most).")
     w(f"- Anchors: oneDNN {context.get('onednn', '?')}, {context.get('openblas', 'OpenBLAS ?')}, "
       f"{context.get('eigen', 'Eigen ?')}.")
-    if soma_option is False:
-        w("- **soma ran at its default thread setting in every row**: this build's "
-          "`soma::CompileOptions` has no `threads` field, so its 1- and 2-thread rows are the same configuration.")
-    elif soma_option:
-        w("- soma: `CompileOptions::threads` = 1 or 2, default `-O2` JIT.")
+    w("- soma: `CompileOptions::threads` = 1 or 2, otherwise the defaults (`-O2`, JIT, the model's own arena).")
     w("- FMA peak (the AVX-512 FMA loop): " + ", ".join(
         f"{peak_gflops[t]:.1f} GFLOP/s at {t} thread{'s' if t > 1 else ''}" for t in (1, 2) if peak_gflops[t]) + ".")
     w("")
