@@ -385,7 +385,7 @@ Result<Model> makeModel(std::unique_ptr<ir::Graph> graph, const CompileOptions &
   }
   if (options.threads < 0 || options.threads > kMaxThreads)
     return Status::failure("soma: error: thread count " + std::to_string(options.threads) +
-                           " is not in 0..." + std::to_string(kMaxThreads) + " (0: all cores)\n");
+                           " is not in 0.." + std::to_string(kMaxThreads) + " (0: all cores)\n");
   if (options.engine == Engine::Jit)
     if (Status s = buildJit(*impl, timings); !s)
       return s;
