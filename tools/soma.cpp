@@ -48,6 +48,8 @@ options for run:
                             first pass whose outputs drift beyond its tolerance
   --digits=N                print outputs with N significant digits (1-9) instead
                             of the shortest text that reads back to the same f32
+  --threads=N               threads for the big layers (default 0: all cores; 1:
+                            none); results are the same bits for every N
 
 options for compile:
   --emit=ir|llvm|asm|obj    the optimised graph IR, the LLVM IR of the kernels,
@@ -290,6 +292,14 @@ std::optional<int> parseOptions(int argc, char **argv, Command command, Options 
       if (command != Command::Compile)
         return usageError("-o is an option of 'compile'");
       opts.outPath = *v;
+    } else if (auto v = cli::optionValue(argc, argv, i, "--threads")) {
+      if (command != Command::Run)
+        return usageError("--threads is an option of 'run'");
+      int n = -1;
+      auto [ptr, ec] = std::from_chars(v->data(), v->data() + v->size(), n);
+      if (v->empty() || ec != std::errc() || ptr != v->data() + v->size() || n < 0 || n > 1024)
+        return usageError("--threads needs a number from 0 (all cores) to 1024, got '" + *v + "'");
+      opts.compile.threads = n;
     } else if (auto v = cli::optionValue(argc, argv, i, "--digits")) {
       if (v->size() != 1 || (*v)[0] < '1' || (*v)[0] > '9')
         return usageError("--digits needs a number from 1 to 9, got '" + *v + "'");
