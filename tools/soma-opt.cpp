@@ -11,6 +11,7 @@
 #include <charconv>
 #include <fstream>
 #include <iostream>
+#include <optional>
 
 using namespace soma;
 
@@ -38,6 +39,9 @@ options:
   --input NAME=V1,V2,...  --check-numerics on these values (';' separates samples)
   --input NAME=FILE.npy   or on a batch [N, dims...] from NumPy; give every input
   --seed=N                the random inputs' seed for --check-numerics (default 1)
+  --machine=avx512|avx2|sse  plan schedules (the schedule pass) for this vector
+                          width, one core and default caches (32 KiB L1,
+                          1 MiB L2) instead of this machine
   --emit=ir|dot           output graph IR (default) or Graphviz dot
   --elide-above=N         print constants with more than N values as 'elided'
   -o FILE                 write the output to FILE instead of stdout
@@ -72,6 +76,7 @@ int main(int argc, char **argv) {
   uint64_t seed = 1;
   int optLevel = -1;
   std::vector<std::pair<std::string, std::string>> inputs; // --input NAME=VALUE
+  std::optional<MachineInfo> machine;                       // --machine
   passes::PipelineOptions pipeline;
   for (int i = 1; i < argc; ++i) {
     std::string arg = argv[i];
@@ -99,6 +104,11 @@ int main(int argc, char **argv) {
       if (eq == std::string::npos || eq == 0)
         return usageError("--input needs NAME=VALUES or NAME=FILE.npy, got '" + *v + "'");
       inputs.push_back({v->substr(0, eq), v->substr(eq + 1)});
+    } else if (auto v = cli::optionValue(argc, argv, i, "--machine")) {
+      if (*v != "avx512" && *v != "avx2" && *v != "sse")
+        return usageError("unknown --machine '" + *v + "'; use avx512, avx2 or sse");
+      machine = MachineInfo{};
+      machine->vectorWidth = *v == "avx512" ? 16 : *v == "avx2" ? 8 : 4;
     } else if (auto v = cli::optionValue(argc, argv, i, "-o")) {
       outPath = *v;
     } else if (arg == "--print-ir-after-all") {
@@ -164,6 +174,8 @@ int main(int argc, char **argv) {
   pipeline.irOut = out;
   passes::PassContext ctx(diags);
   ctx.remarksEnabled = remarks;
+  if (machine)
+    ctx.machine = *machine;
   if (!inputs.empty() && !checkNumerics)
     return usageError("--input is used by --check-numerics; add --check-numerics");
   std::vector<runtime::NamedTensor> checkInputs;

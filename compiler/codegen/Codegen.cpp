@@ -4,6 +4,7 @@
 #include "Lowering.h"
 
 #include <llvm/IR/Verifier.h>
+#include <cassert>
 #include <llvm/Support/raw_ostream.h>
 
 namespace soma::codegen {
@@ -42,8 +43,8 @@ std::unique_ptr<Module> buildModule(LLVMContext &ctx, const ir::Graph &graph,
     case ir::OpKind::Linear:
     case ir::OpKind::Dense:
     case ir::OpKind::DenseAdd:
-      lowerDense(env, op, slots,
-                 jit::chooseDenseSchedule(target, op.type.lastDim(), op.operands[0]->type.sampleElements()));
+      assert(op.schedule && "weighted sums are scheduled before lowering");
+      lowerDense(env, op, slots, *op.schedule);
       break;
     case ir::OpKind::Activation:
       if (op.fn.kind == ir::ActKind::Softmax)

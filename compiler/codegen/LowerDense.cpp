@@ -8,13 +8,18 @@
 // applies the activation (after adding dense_add's residual, read once per
 // output vector) while the tile is still in registers, then stores
 // each output once (masked in a partial last panel). Samples left over
-// after the last full block of R run one at a time.
+// after the last full block of R (all of batch 1) run one at a time over
+// `lonePanels` panels side by side, so they too have several independent
+// accumulators; each weight is still read once. The blocking comes from
+// the op's Schedule (the schedule pass's cost model).
 //
 // A dense op whose activation is softmax cannot finish in registers (the
 // softmax needs the whole row): its kernel writes the biased sums, then
 // runs the softmax over each row of its result.
 #include "Lowering.h"
 #include "VectorMath.h"
+
+#include <functional>
 
 namespace soma::codegen {
 
@@ -24,14 +29,14 @@ void emitSoftmaxRows(const KernelEnv &env, Value *in, Value *out, int64_t cols, 
                      Value *rowEnd);
 
 void lowerDense(const KernelEnv &env, const ir::Op &op, const SlotMap &slots,
-                const jit::DenseSchedule &schedule) {
+                const ir::Schedule &schedule) {
   IRBuilder<> &b = env.b;
   const ir::Op &x = *op.operands[0], &w = *op.operands[1];
   const bool hasBias = op.kind != ir::OpKind::Linear;
   const ir::Activation act = hasBias ? op.fn : ir::makeActivation(ir::ActKind::Identity);
   const bool softmax = act.kind == ir::ActKind::Softmax;
   const int64_t K = x.type.sampleElements(), U = w.type.dims[0];
-  const int64_t W = schedule.vectorWidth, V = schedule.vectors, R = schedule.rowBlock;
+  const int64_t W = schedule.vectorWidth, V = schedule.panelVectors, R = schedule.rowBlock;
   const int64_t P = W * V;
   const Align vecAlign(std::min<int64_t>(64, W * 4));
 
@@ -42,45 +47,79 @@ void lowerDense(const KernelEnv &env, const ir::Op &op, const SlotMap &slots,
   Value *Y = env.slotPtr(slots.at(&op));
   Value *colEnd = env.colEnd;
 
-  // One block of `rows` samples starting at n, panel p; `masked` for a
-  // partial last panel.
-  auto microkernel = [&](Value *n, int64_t rows, Value *colBase, Value *panel, bool masked) {
-    std::vector<Value *> init(rows * V, Constant::getNullValue(env.vecTy()));
+  // `rows` samples from n, by `panels` consecutive panels from p; `masked`
+  // for a partial last panel (then panels == 1). Accumulator (g, r, v) sums
+  // sample n + r for neurons (p + g) * P + v * W .. + W - 1.
+  auto microkernel = [&](Value *n, int64_t rows, Value *p, int64_t panels, bool masked) {
+    const int64_t perPanel = rows * V;
+    std::vector<Value *> base(panels);
+    for (int64_t g = 0; g < panels; ++g)
+      base[g] = env.at(Wp, b.CreateMul(b.CreateAdd(p, env.i64(g)), env.i64(K * P)));
+    std::vector<Value *> init(panels * perPanel, Constant::getNullValue(env.vecTy()));
     std::vector<Value *> acc = emitLoop(
         b, env.i64(0), env.i64(K), 1, init,
         [&](Value *k, const std::vector<Value *> &sum) {
-          std::vector<Value *> wv;
           Value *kOff = b.CreateMul(k, env.i64(P));
-          for (int64_t v = 0; v < V; ++v)
-            wv.push_back(b.CreateAlignedLoad(
-                env.vecTy(), env.at(panel, b.CreateAdd(kOff, env.i64(v * W))), vecAlign));
-          std::vector<Value *> next(sum.size());
+          std::vector<Value *> xb(rows);
           for (int64_t r = 0; r < rows; ++r) {
             Value *xIdx = b.CreateAdd(b.CreateMul(b.CreateAdd(n, env.i64(r)), env.i64(K)), k);
-            Value *xb = env.splat(b.CreateAlignedLoad(env.f32(), env.at(X, xIdx), Align(4)));
-            for (int64_t v = 0; v < V; ++v)
-              next[r * V + v] = b.CreateIntrinsic(Intrinsic::fmuladd, {env.vecTy()},
-                                                  {xb, wv[v], sum[r * V + v]});
+            xb[r] = env.splat(b.CreateAlignedLoad(env.f32(), env.at(X, xIdx), Align(4)));
           }
+          std::vector<Value *> next(sum.size());
+          for (int64_t g = 0; g < panels; ++g)
+            for (int64_t v = 0; v < V; ++v) {
+              Value *wv = b.CreateAlignedLoad(
+                  env.vecTy(), env.at(base[g], b.CreateAdd(kOff, env.i64(v * W))), vecAlign);
+              for (int64_t r = 0; r < rows; ++r) {
+                const int64_t i = g * perPanel + r * V + v;
+                next[i] = b.CreateIntrinsic(Intrinsic::fmuladd, {env.vecTy()}, {xb[r], wv, sum[i]});
+              }
+            }
           return next;
         },
         "k");
-    for (int64_t v = 0; v < V; ++v) {
-      Value *col = b.CreateAdd(colBase, env.i64(v * W));
-      Value *bias = B ? b.CreateAlignedLoad(env.vecTy(), env.at(B, col), vecAlign) : nullptr;
-      Value *mask = masked ? env.tailMask(col, colEnd) : nullptr;
-      for (int64_t r = 0; r < rows; ++r) {
-        Value *value = acc[r * V + v];
-        if (bias)
-          value = b.CreateFAdd(value, bias);
-        Value *yIdx = b.CreateAdd(b.CreateMul(b.CreateAdd(n, env.i64(r)), env.i64(U)), col);
-        if (Res)
-          value = b.CreateFAdd(value, env.loadVec(env.at(Res, yIdx), mask));
-        if (act.kind != ir::ActKind::Identity && !softmax)
-          value = emitActivation(b, act, value);
-        env.storeVec(value, env.at(Y, yIdx), mask);
+    for (int64_t g = 0; g < panels; ++g)
+      for (int64_t v = 0; v < V; ++v) {
+        Value *col = b.CreateAdd(b.CreateMul(b.CreateAdd(p, env.i64(g)), env.i64(P)), env.i64(v * W));
+        Value *bias = B ? b.CreateAlignedLoad(env.vecTy(), env.at(B, col), vecAlign) : nullptr;
+        Value *mask = masked ? env.tailMask(col, colEnd) : nullptr;
+        for (int64_t r = 0; r < rows; ++r) {
+          Value *value = acc[g * perPanel + r * V + v];
+          if (bias)
+            value = b.CreateFAdd(value, bias);
+          Value *yIdx = b.CreateAdd(b.CreateMul(b.CreateAdd(n, env.i64(r)), env.i64(U)), col);
+          if (Res)
+            value = b.CreateFAdd(value, env.loadVec(env.at(Res, yIdx), mask));
+          if (act.kind != ir::ActKind::Identity && !softmax)
+            value = emitActivation(b, act, value);
+          env.storeVec(value, env.at(Y, yIdx), mask);
+        }
       }
+  };
+
+  // Emits `body(masked)` for panel p: unmasked when the panel is full,
+  // masked when it is the partial last one. Tiles start on panel
+  // boundaries and end at one or at `units`, so when `units` is a multiple
+  // of the panel every panel is full, and with fewer units than one panel
+  // the only panel is partial.
+  auto byFullness = [&](Value *p, const std::function<void(bool)> &body) {
+    if (U % P == 0 || U < P) {
+      body(U < P);
+      return;
     }
+    Function *fn = b.GetInsertBlock()->getParent();
+    BasicBlock *full = BasicBlock::Create(b.getContext(), "panel.full", fn);
+    BasicBlock *part = BasicBlock::Create(b.getContext(), "panel.partial", fn);
+    BasicBlock *next = BasicBlock::Create(b.getContext(), "panel.done", fn);
+    Value *colBase = b.CreateMul(p, env.i64(P));
+    b.CreateCondBr(b.CreateICmpSLE(b.CreateAdd(colBase, env.i64(P)), colEnd), full, part);
+    b.SetInsertPoint(full);
+    body(false);
+    b.CreateBr(next);
+    b.SetInsertPoint(part);
+    body(true);
+    b.CreateBr(next);
+    b.SetInsertPoint(next);
   };
 
   // Panels covering [colBegin, colEnd); tiles start on panel boundaries.
@@ -88,43 +127,37 @@ void lowerDense(const KernelEnv &env, const ir::Op &op, const SlotMap &slots,
   Value *p1 = b.CreateSDiv(b.CreateAdd(colEnd, env.i64(P - 1)), env.i64(P));
   Value *span = b.CreateSub(env.rowEnd, env.rowBegin);
   Value *rowsFull = b.CreateAdd(env.rowBegin, b.CreateMul(b.CreateSDiv(span, env.i64(R)), env.i64(R)));
+  // Full blocks of R samples, panel by panel.
   emitLoop(
       b, p0, p1, 1,
       [&](Value *p) {
-        Value *colBase = b.CreateMul(p, env.i64(P));
-        Value *panel = env.at(Wp, b.CreateMul(p, env.i64(K * P)));
-        auto panelRows = [&](bool masked) {
+        byFullness(p, [&](bool masked) {
           emitLoop(b, env.rowBegin, rowsFull, R,
-                   [&](Value *n) { microkernel(n, R, colBase, panel, masked); }, "n");
-          emitLoop(b, rowsFull, env.rowEnd, 1,
-                   [&](Value *n) { microkernel(n, 1, colBase, panel, masked); }, "n1");
-        };
-        // Full panels store whole vectors; only a partial last panel masks.
-        // Tiles start on panel boundaries and end at one or at `units`, so
-        // when `units` is a multiple of the panel every panel is full.
-        if (U % P == 0) {
-          panelRows(false);
-          return;
-        }
-        // With fewer units than one panel, the only panel is partial.
-        if (U < P) {
-          panelRows(true);
-          return;
-        }
-        Function *fn = b.GetInsertBlock()->getParent();
-        BasicBlock *full = BasicBlock::Create(b.getContext(), "panel.full", fn);
-        BasicBlock *part = BasicBlock::Create(b.getContext(), "panel.partial", fn);
-        BasicBlock *next = BasicBlock::Create(b.getContext(), "panel.done", fn);
-        b.CreateCondBr(b.CreateICmpSLE(b.CreateAdd(colBase, env.i64(P)), colEnd), full, part);
-        b.SetInsertPoint(full);
-        panelRows(false);
-        b.CreateBr(next);
-        b.SetInsertPoint(part);
-        panelRows(true);
-        b.CreateBr(next);
-        b.SetInsertPoint(next);
+                   [&](Value *n) { microkernel(n, R, p, 1, masked); }, "n");
+        });
       },
       "p");
+  // Lone samples (all of batch 1): groups of G full panels side by side,
+  // then the remaining panels one at a time.
+  // (Only full panels are grouped: never more than the layer has.)
+  const int64_t G = std::max<int64_t>(1, std::min(schedule.lonePanels, U / P));
+  emitLoop(
+      b, rowsFull, env.rowEnd, 1,
+      [&](Value *n) {
+        Value *pFull = b.CreateSelect(b.CreateICmpSLT(p1, env.i64(U / P)), p1, env.i64(U / P));
+        Value *groups = b.CreateSDiv(b.CreateSub(pFull, p0), env.i64(G));
+        groups = b.CreateSelect(b.CreateICmpSGT(groups, env.i64(0)), groups, env.i64(0));
+        Value *pGrouped = b.CreateAdd(p0, b.CreateMul(groups, env.i64(G)));
+        if (G > 1)
+          emitLoop(b, p0, pGrouped, G, [&](Value *p) { microkernel(n, 1, p, G, false); }, "pg");
+        else
+          pGrouped = p0;
+        emitLoop(
+            b, pGrouped, p1, 1,
+            [&](Value *p) { byFullness(p, [&](bool masked) { microkernel(n, 1, p, 1, masked); }); },
+            "p1");
+      },
+      "n1");
   if (softmax)
     emitSoftmaxRows(env, Y, Y, U, env.rowBegin, env.rowEnd);
 }

@@ -20,7 +20,7 @@ int64_t rowsPerSample(const ir::TensorType &type);
 /// linear, dense and dense_add: the register-blocked panel kernel, bias,
 /// residual and activation applied in registers before the single store.
 void lowerDense(const KernelEnv &env, const ir::Op &op, const SlotMap &slots,
-                const jit::DenseSchedule &schedule);
+                const ir::Schedule &schedule);
 /// bias_add, activation (not softmax), add, scale_shift, batch_norm.
 void lowerElementwise(const KernelEnv &env, const ir::Op &op, const SlotMap &slots);
 /// activation with softmax: per row, max, exp, sum, scale.

@@ -142,6 +142,7 @@ std::unique_ptr<Graph> Graph::clone() const {
     newOp->epsilon = op->epsilon;
     newOp->data = op->data;
     newOp->sparsity = op->sparsity;
+    newOp->schedule = op->schedule;
     map[op.get()] = newOp;
   }
   for (const GraphOutput &out : outputs)

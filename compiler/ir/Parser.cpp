@@ -43,6 +43,7 @@ private:
   bool parseType(TensorType &type);
   bool parseActivation(Activation &act);
   bool parseSparsity(Op &op);
+  bool parseSchedule(Op &op);
   bool parseOp(Graph &graph);
   bool parseOutput(Graph &graph);
 
@@ -187,6 +188,59 @@ bool IRParser::parseSparsity(Op &op) {
   return true;
 }
 
+// {schedule = {kernel = "packed", vector_width = V, panel_vectors = P,
+// row_block = R, lone_panels = L, row_tile = T, col_tile = C}}, the fields
+// in this order; the first '{' is already consumed.
+bool IRParser::parseSchedule(Op &op) {
+  if (!isWeightedSum(op.kind))
+    return fail("op '" + std::string(opName(op.kind)) + "' has no attribute 'schedule'");
+  consume(); // 'schedule'
+  if (!expect(TokKind::Equal, "after 'schedule'") || !expect(TokKind::LBrace, "after 'schedule ='"))
+    return false;
+  Schedule s;
+  if (!tok.isIdent("kernel"))
+    return fail("expected 'kernel', got " + describeToken(tok));
+  consume();
+  if (!expect(TokKind::Equal, "after the field name"))
+    return false;
+  if (!tok.is(TokKind::String))
+    return fail("expected a kernel name string, got " + describeToken(tok));
+  s.kernel = tok.text;
+  if (s.kernel != "packed")
+    return fail("unknown kernel '" + s.kernel + "'; use packed");
+  consume();
+  const std::pair<const char *, int64_t *> fields[] = {
+      {"vector_width", &s.vectorWidth}, {"panel_vectors", &s.panelVectors},
+      {"row_block", &s.rowBlock},       {"lone_panels", &s.lonePanels},
+      {"row_tile", &s.rowTile},         {"col_tile", &s.colTile}};
+  for (auto [fieldName, into] : fields) {
+    if (!expect(TokKind::Comma, "between schedule fields"))
+      return false;
+    if (!tok.isIdent(fieldName))
+      return fail(std::string("expected '") + fieldName + "', got " + describeToken(tok));
+    consume();
+    if (!expect(TokKind::Equal, "after the field name"))
+      return false;
+    SourceLoc at = tok.loc;
+    if (!parseInteger(*into, "for a schedule field"))
+      return false;
+    if (*into < 1 || *into > 4096) {
+      diags.error(at, std::string("schedule field '") + fieldName + "' must be in 1..4096");
+      return false;
+    }
+  }
+  if (s.vectorWidth != 4 && s.vectorWidth != 8 && s.vectorWidth != 16)
+    return fail("schedule vector_width must be 4, 8 or 16");
+  if (s.colTile % s.panel() != 0)
+    return fail("schedule col_tile must be a multiple of the panel (vector_width * panel_vectors = " +
+                std::to_string(s.panel()) + ")");
+  if (!expect(TokKind::RBrace, "after the schedule fields") ||
+      !expect(TokKind::RBrace, "after the schedule attribute"))
+    return false;
+  op.schedule = s;
+  return true;
+}
+
 bool IRParser::parseOp(Graph &graph) {
   std::string name = tok.text;
   SourceLoc loc = tok.loc;
@@ -243,17 +297,26 @@ bool IRParser::parseOp(Graph &graph) {
   }
 
   Op *op = graph.append(kind, name, std::move(operands), loc);
-  bool sawBrace = false;
-  if (tok.is(TokKind::LBrace)) {
+  // Brace groups, each optional, in this order: {fn = ...} or {epsilon =
+  // ...}, {sparsity = {...}}, {schedule = {...}}.
+  enum { AttrNext, SparsityNext, ScheduleNext, Done } next = AttrNext;
+  bool sawAttr = false;
+  while (tok.is(TokKind::LBrace) && next != Done) {
     consume();
-    sawBrace = true;
-  }
-  if (sawBrace && tok.isIdent("sparsity")) {
-    if (!parseSparsity(*op))
-      return false;
-    sawBrace = false;
-  }
-  if (sawBrace) {
+    if (tok.isIdent("sparsity") && next <= SparsityNext) {
+      if (!parseSparsity(*op))
+        return false;
+      next = ScheduleNext;
+      continue;
+    }
+    if (tok.isIdent("schedule")) {
+      if (!parseSchedule(*op))
+        return false;
+      next = Done;
+      continue;
+    }
+    if (next != AttrNext)
+      return fail("expected 'schedule', got " + describeToken(tok));
     if (!tok.is(TokKind::Ident))
       return fail("expected an attribute name, got " + describeToken(tok));
     std::string attr = tok.text;
@@ -270,15 +333,12 @@ bool IRParser::parseOp(Graph &graph) {
       op->epsilon = static_cast<float>(epsilon);
     if (!expect(TokKind::RBrace, "after the attributes"))
       return false;
-  } else if (opAttrs(kind) == OpAttrs::Fn) {
+    sawAttr = true;
+    next = SparsityNext;
+  }
+  if (!sawAttr && opAttrs(kind) == OpAttrs::Fn)
     return fail("op '" + std::string(opName(kind)) + "' needs an attribute {fn = ...}");
-  }
 
-  if (tok.is(TokKind::LBrace) && !op->sparsity) {
-    consume();
-    if (!parseSparsity(*op))
-      return false;
-  }
   if (!expect(TokKind::Colon, "before the type") || !parseType(op->type))
     return false;
   if (data) {

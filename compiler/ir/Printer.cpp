@@ -43,6 +43,13 @@ void printSparsity(const SparsityInfo &info, std::ostream &os) {
      << info.block << "\"}}";
 }
 
+void printSchedule(const Schedule &s, std::ostream &os) {
+  os << " {schedule = {kernel = \"" << s.kernel << "\", vector_width = " << s.vectorWidth
+     << ", panel_vectors = " << s.panelVectors << ", row_block = " << s.rowBlock
+     << ", lone_panels = " << s.lonePanels << ", row_tile = " << s.rowTile
+     << ", col_tile = " << s.colTile << "}}";
+}
+
 void printLoc(SourceLoc loc, std::ostream &os) {
   if (loc.isValid())
     os << " loc(" << loc.line << ':' << loc.col << ')';
@@ -79,6 +86,8 @@ void printGraph(const Graph &graph, std::ostream &os, const PrintOptions &option
     }
     if (op.sparsity)
       printSparsity(*op.sparsity, os);
+    if (op.schedule)
+      printSchedule(*op.schedule, os);
     os << " : " << op.type.str();
     if (options.printLocations)
       printLoc(op.loc, os);

@@ -38,8 +38,10 @@ std::vector<std::string> pipelineForLevel(int level) {
     names.push_back("fuse-elementwise");
     names.push_back("dce");
   }
-  if (level >= 2)
-    names.push_back("sparsity-analysis"); // last: it describes the final weights
+  if (level >= 2) {
+    names.push_back("sparsity-analysis"); // it describes the final weights
+    names.push_back("schedule");          // last: it plans the final layers
+  }
   return names;
 }
 

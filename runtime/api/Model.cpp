@@ -108,6 +108,15 @@ Expected<JitPlan> prepareJit(ir::Graph &graph, const CompileOptions &options) {
     return Error{target.error()};
   foldUnbatched(graph);
   privatizeDenseConstants(graph);
+  // Every weighted sum runs with a schedule for this target's vectors: the
+  // schedule pass's, or the same cost model's when the pipeline had none
+  // (-O0, -O1) or planned for another vector width (--mcpu, --mattr).
+  MachineInfo machine = hostMachine();
+  machine.vectorWidth = target->vectorWidth;
+  for (auto &op : graph.ops)
+    if (ir::isWeightedSum(op->kind) &&
+        (!op->schedule || op->schedule->vectorWidth != machine.vectorWidth))
+      op->schedule = passes::chooseSchedule(*op, machine);
 
   JitPlan jp;
   jp.target = *target;
@@ -138,11 +147,10 @@ Expected<JitPlan> prepareJit(ir::Graph &graph, const CompileOptions &options) {
         slot.data = constData(op);
       } else {
         const ir::Op &dense = *user->second;
-        jit::DenseSchedule schedule = jit::chooseDenseSchedule(
-            jp.target, dense.type.lastDim(), dense.operands[0]->type.sampleElements());
+        const int64_t panel = dense.schedule->panel();
         slot.data = std::make_shared<const AlignedVector<float>>(
-            &op == dense.operands[1] ? runtime::packPanels(*op.data, schedule.panel())
-                                     : runtime::padVector(op.data->values, schedule.panel()));
+            &op == dense.operands[1] ? runtime::packPanels(*op.data, panel)
+                                     : runtime::padVector(op.data->values, panel));
       }
     } else if (auto out = firstOutput.find(&op); out != firstOutput.end()) {
       slot.kind = runtime::SlotKind::Output;
@@ -187,10 +195,12 @@ runtime::TileRules jitTileRules(const ir::Op &op, const jit::TargetInfo &target)
   runtime::TileRules rules;
   switch (op.kind) {
   case ir::OpKind::Linear:
-  case ir::OpKind::Dense: {
+  case ir::OpKind::Dense:
+  case ir::OpKind::DenseAdd: {
+    // (The tiles themselves come from the op's schedule: buildJit.)
     const int64_t inputs = op.operands[0]->type.sampleElements();
-    const jit::DenseSchedule schedule = jit::chooseDenseSchedule(target, cols, inputs);
-    const ir::Activation act = op.kind == ir::OpKind::Dense ? op.fn : ir::Activation{};
+    const ir::Schedule &schedule = *op.schedule;
+    const ir::Activation act = op.kind != ir::OpKind::Linear ? op.fn : ir::Activation{};
     rules.rowWork = cols * (inputs + activationWork(act));
     rules.rowGranularity = schedule.rowBlock;
     rules.colGranularity = act.kind == ir::ActKind::Softmax ? 0 : schedule.panel();
@@ -250,6 +260,10 @@ Status buildJit(Model::Impl &impl, api::Timings *timings) {
     for (const ir::Op *operand : op.operands)
       step.reads.push_back(jp->lowering.slotOf[indexOf.at(operand)]);
     runtime::planTiles(step, jitTileRules(op, jp->target));
+    if (op.schedule) { // a weighted sum: its tiles are the schedule's, printed in the IR
+      step.colTile = op.schedule->colTile < step.cols ? op.schedule->colTile : 0;
+      step.rowTile = op.schedule->rowTile;
+    }
     if (program.slots[static_cast<size_t>(step.result)].kind == runtime::SlotKind::Temp)
       impl.maxBatch = std::min(impl.maxBatch, kMaxTensorElements / op.type.sampleElements());
     program.steps.push_back(std::move(step));

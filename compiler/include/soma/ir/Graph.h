@@ -70,6 +70,32 @@ struct SparsityInfo {
   bool operator==(const SparsityInfo &) const = default;
 };
 
+/// How a linear/dense/dense_add op is computed, chosen by the schedule
+/// pass's cost model (docs/passes.md#schedule) and printed as
+/// {schedule = {...}} after the op. Changing it never changes results
+/// beyond the op's tolerance: every output element is reduced over all its
+/// inputs, in input order, by one kernel call.
+struct Schedule {
+  /// "packed": the register-blocked kernel over weight panels.
+  std::string kernel = "packed";
+  /// f32 lanes per vector, and vectors per panel: a panel is
+  /// vectorWidth * panelVectors output neurons, packed contiguously per input.
+  int64_t vectorWidth = 16;
+  int64_t panelVectors = 2;
+  /// Samples per microkernel step (rowBlock * panelVectors accumulators).
+  int64_t rowBlock = 4;
+  /// Panels computed side by side for samples left over after the last
+  /// full row block (batch 1): more independent accumulators, each weight
+  /// still read once.
+  int64_t lonePanels = 4;
+  /// A parallel tile: rowTile samples by colTile output neurons (a
+  /// multiple of the panel). Tiles are fixed here, not by the thread count.
+  int64_t rowTile = 64;
+  int64_t colTile = 32;
+  int64_t panel() const { return vectorWidth * panelVectors; }
+  bool operator==(const Schedule &) const = default;
+};
+
 class Op {
 public:
   Op(OpKind kind, std::string name, std::vector<Op *> operands, SourceLoc loc)
@@ -90,6 +116,8 @@ public:
   std::shared_ptr<const Tensor> data;
   /// Set by sparsity-analysis on dense and linear ops.
   std::optional<SparsityInfo> sparsity;
+  /// Set by the schedule pass on linear, dense and dense_add ops.
+  std::optional<Schedule> schedule;
 };
 
 struct GraphOutput {

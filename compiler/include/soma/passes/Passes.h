@@ -4,6 +4,7 @@
 
 #include "soma/ir/Graph.h"
 #include "soma/support/Diagnostics.h"
+#include "soma/support/Machine.h"
 
 #include <iosfwd>
 #include <map>
@@ -21,6 +22,8 @@ struct PassContext {
   void count(const std::string &counter, int64_t n = 1) { stats[counter] += n; }
   /// Wall time of each pass run, in order, for --time-passes.
   std::vector<std::pair<std::string, double>> passSeconds;
+  /// The machine the schedule pass's cost model plans for (this one).
+  MachineInfo machine = hostMachine();
   /// Whether remark() reaches the diagnostics (soma-opt --remarks).
   bool remarksEnabled = false;
   /// Says what a pass did to one op and why; dropped unless enabled.
@@ -35,6 +38,11 @@ using PassFn = bool (*)(ir::Graph &, PassContext &);
 
 #define SOMA_PASS(Name, Fn, Doc) bool Fn(ir::Graph &graph, PassContext &ctx);
 #include "soma/passes/Passes.def"
+
+/// The schedule pass's cost model for one linear/dense/dense_add op
+/// (ScheduleLayers.cpp); the JIT also uses it for ops the pipeline did not
+/// schedule (-O0, -O1) or scheduled for another vector width.
+ir::Schedule chooseSchedule(const ir::Op &op, const MachineInfo &machine);
 
 struct PassInfo {
   const char *name;
