@@ -216,18 +216,6 @@ Expected<TargetInfo> resolveTarget(const TargetOptions &options) {
   return info;
 }
 
-DenseSchedule chooseDenseSchedule(const TargetInfo &target, int64_t units, int64_t inputs) {
-  (void)inputs;
-  DenseSchedule s;
-  s.vectorWidth = target.vectorWidth;
-  // Two vectors per panel when the layer is wide enough to fill them, so
-  // each broadcast input feeds two FMAs; a block of 4 samples gives 8
-  // accumulators, well within 16 (AVX2) or 32 (AVX-512) registers.
-  s.vectors = units > target.vectorWidth ? 2 : 1;
-  s.rowBlock = 4;
-  return s;
-}
-
 Expected<JitResult> compileGraph(const ir::Graph &graph, const LoweringPlan &plan,
                                  const TargetInfo &target, int optLevel, CompileTimes *times) {
   auto built = buildOptimized(graph, plan, target, optLevel, times);

@@ -34,20 +34,11 @@ struct TargetInfo {
 
 Expected<TargetInfo> resolveTarget(const TargetOptions &options);
 
-/// The dense kernel's blocking: a panel of `vectors` vectors of
-/// `vectorWidth` output neurons, computed `rowBlock` samples at a time.
-struct DenseSchedule {
-  int64_t vectorWidth = 16;
-  int64_t vectors = 2;
-  int64_t rowBlock = 4;
-  int64_t panel() const { return vectorWidth * vectors; }
-};
-DenseSchedule chooseDenseSchedule(const TargetInfo &target, int64_t units, int64_t inputs);
-
 /// What the lowering needs besides the graph: the slot of every op's value
-/// (index in graph.ops; -1 for none). For linear/dense ops the weights
-/// operand's slot holds panels packed with runtime::packPanels and the bias
-/// slot a vector padded to a whole panel.
+/// (index in graph.ops; -1 for none). For linear/dense/dense_add ops the
+/// weights operand's slot holds panels packed with runtime::packPanels at
+/// the op's schedule's panel width, and the bias slot a vector padded to a
+/// whole panel.
 struct LoweringPlan {
   std::vector<int> slotOf;
 };
