@@ -133,7 +133,7 @@ def build_report(context, results, plot_rel):
     out = []
     w = out.append
     w(f"Measured {date} by `bench/run` (`bench/dense_bench.cpp`, Google Benchmark, median of "
-      f"{max((len(r.times) for r in results.values()), default=0)} repetitions, wall-clock time per call)"
+      f"{max((len(r.times) for k, r in results.items() if k[0] != 'peak'), default=0)} repetitions, wall-clock time per call)"
       + (f" at commit `{context['commit']}`" if context.get("commit") else "") + ".")
     w("")
     w(f"- Machine: {machine(context)}.")
