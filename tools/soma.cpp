@@ -41,8 +41,13 @@ options for run:
                             shape; exit 1 with a report when any element is off
   --rtol R, --atol A        --expect tolerance: |got - expected| <= A + R |expected|
                             (defaults 1e-5 and 1e-6; NaN matches only NaN)
-  --engine=jit|interp       jit (default): LLVM-compiled vector code for this CPU;
-                            interp: the reference interpreter
+  --engine=auto|jit|vec|interp
+                            auto (default): the vec engine at once, the JIT's code
+                            once LLVM has compiled it in the background (with
+                            --time-passes the JIT compiles first, to be timed);
+                            jit: LLVM-compiled vector code for this CPU; vec:
+                            soma's xsimd kernels, no LLVM; interp: the reference
+                            interpreter
   --verify-passes           run the reference interpreter on these inputs before
                             the graph passes and after each one; fail naming the
                             first pass whose outputs drift beyond its tolerance
@@ -272,12 +277,16 @@ std::optional<int> parseOptions(int argc, char **argv, Command command, Options 
       if (!parseTolerance(*v, opts.atol))
         return usageError("--atol needs a finite number >= 0, got '" + *v + "'");
     } else if (auto v = cli::optionValue(argc, argv, i, "--engine")) {
-      if (*v == "jit")
+      if (*v == "auto")
+        opts.compile.engine = Engine::Auto;
+      else if (*v == "jit")
         opts.compile.engine = Engine::Jit;
+      else if (*v == "vec")
+        opts.compile.engine = Engine::Vec;
       else if (*v == "interp")
         opts.compile.engine = Engine::Interp;
       else
-        return usageError("unknown engine '" + *v + "'; available: jit, interp");
+        return usageError("unknown engine '" + *v + "'; available: auto, jit, vec, interp");
     } else if (auto v = cli::optionValue(argc, argv, i, "--mcpu")) {
       opts.compile.cpu = *v;
     } else if (auto v = cli::optionValue(argc, argv, i, "--mattr")) {
@@ -450,7 +459,9 @@ int runCommand(int argc, char **argv, Command command) {
     }
   }
 
-  Result<Model> model = api::makeModel(std::move(front.graph), opts.compile, "", &timings);
+  // Timings make Engine::Auto compile the JIT in the foreground.
+  Result<Model> model =
+      api::makeModel(std::move(front.graph), opts.compile, "", opts.timePasses ? &timings : nullptr);
   if (!model) {
     std::cerr << model.error();
     return 1;

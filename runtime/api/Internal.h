@@ -33,7 +33,8 @@ Expected<std::string> emit(std::unique_ptr<ir::Graph> graph, const CompileOption
                            jit::EmitKind kind, Timings *timings);
 
 /// Compiles an already-built graph into a Model (as Model::compileFile
-/// does after its front half).
+/// does after its front half). With `timings`, Engine::Auto compiles the JIT
+/// before returning (so its phases are timed) instead of in the background.
 Result<Model> makeModel(std::unique_ptr<ir::Graph> graph, const CompileOptions &options,
                         std::string warnings, Timings *timings);
 

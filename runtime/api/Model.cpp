@@ -1,4 +1,5 @@
-// The public API: compile (frontend, passes, then the JIT or the reference
+// The public API: compile (frontend, passes, then the JIT, the vec engine,
+// both (auto: vec at once, the JIT in the background), or the reference
 // interpreter) and run with checked buffers.
 #include "soma/soma.h"
 #include "Internal.h"
@@ -9,10 +10,16 @@
 #include "soma/runtime/Executor.h"
 #include "soma/runtime/Interpreter.h"
 #include "soma/runtime/Packing.h"
+#include "soma/runtime/VecEngine.h"
+
+#include <oneapi/tbb/task_arena.h>
 
 #include <algorithm>
+#include <atomic>
 #include <chrono>
+#include <condition_variable>
 #include <cstring>
+#include <mutex>
 #include <unordered_map>
 
 namespace soma {
@@ -24,43 +31,44 @@ struct Model::Impl {
   std::string warnings;
   /// Per output: elements per sample.
   std::vector<int64_t> outputSampleElements;
-  // Engine::Jit
+  // Engine::Jit (and Auto once its background compile is done)
   std::unique_ptr<jit::CompiledCode> code;
   std::unique_ptr<runtime::Executor> executor;
+  // Engine::Vec and Auto
+  std::unique_ptr<runtime::Executor> vecExecutor;
+  /// The executor runs go to: vecExecutor, then (Auto) executor once the
+  /// JIT is ready. Stored with release after `executor` is complete, loaded
+  /// with acquire by run(); both executors live as long as the model.
+  std::atomic<const runtime::Executor *> active{nullptr};
   /// The largest batch whose outputs and intermediate values all stay
   /// within kMaxTensorElements.
   int64_t maxBatch = INT64_MAX;
+
+  // Auto's background JIT compile: a task enqueued in `background`.
+  enum class JitState { None, Running, Ready, Failed };
+  mutable std::mutex jitMutex;
+  mutable std::condition_variable jitDone;
+  JitState jitState = JitState::None; // guarded by jitMutex
+  std::string jitError;               // guarded by jitMutex; set when Failed
+  std::unique_ptr<tbb::task_arena> background;
+
+  Impl() = default;
+  Impl(const Impl &) = delete;
+  Impl &operator=(const Impl &) = delete;
+  /// Waits for a background compile still running: it writes into *this.
+  ~Impl() { waitForJit(); }
+
+  /// Blocks until no background compile is running; its result.
+  Status waitForJit() const {
+    std::unique_lock<std::mutex> lock(jitMutex);
+    jitDone.wait(lock, [&] { return jitState != JitState::Running; });
+    if (jitState == JitState::Failed)
+      return Status::failure(jitError);
+    return Status::success();
+  }
 };
 
 namespace {
-
-/// Values that depend on no input are computed once, here, by the
-/// reference interpreter, and become constants.
-void foldUnbatched(ir::Graph &graph) {
-  for (auto &opPtr : graph.ops) {
-    ir::Op &op = *opPtr;
-    if (op.type.batched || op.kind == ir::OpKind::Const || op.kind == ir::OpKind::Input)
-      continue;
-    ir::Graph single;
-    single.name = graph.name;
-    std::vector<ir::Op *> operands;
-    for (ir::Op *operand : op.operands) {
-      ir::Op *c = single.append(ir::OpKind::Const, operand->name, {});
-      c->type = operand->type;
-      c->data = operand->data;
-      operands.push_back(c);
-    }
-    ir::Op *copy = single.append(op.kind, op.name, operands);
-    copy->type = op.type;
-    copy->fn = op.fn;
-    copy->epsilon = op.epsilon;
-    single.outputs.push_back({op.name, copy, {}});
-    auto result = runtime::Interpreter(single).run({});
-    op.kind = ir::OpKind::Const;
-    op.operands.clear();
-    op.data = std::make_shared<Tensor>(std::move((*result)[0].tensor));
-  }
-}
 
 /// Gives each dense/linear op weights and bias constants of its own, so they
 /// can be packed for that op's kernel.
@@ -106,7 +114,7 @@ Expected<JitPlan> prepareJit(ir::Graph &graph, const CompileOptions &options) {
   auto target = jit::resolveTarget({options.cpu, options.features});
   if (!target)
     return Error{target.error()};
-  foldUnbatched(graph);
+  runtime::foldUnbatched(graph);
   privatizeDenseConstants(graph);
   // Every weighted sum runs with a schedule for this target's vectors: the
   // schedule pass's, or the same cost model's when the pipeline had none
@@ -233,15 +241,42 @@ void addTimes(api::Timings *timings, const jit::CompileTimes &t) {
   timings->push_back({"llvm: code generation", t.codegenSeconds});
 }
 
-Status buildJit(Model::Impl &impl, api::Timings *timings) {
-  ir::Graph &graph = *impl.graph;
-  auto jp = prepareJit(graph, impl.options);
+/// What buildJit makes: published into the model at once (Engine::Jit) or
+/// when the background compile ends (Engine::Auto).
+struct JitBuild {
+  std::unique_ptr<jit::CompiledCode> code;
+  std::unique_ptr<runtime::Executor> executor;
+};
+
+runtime::ExecutorOptions executorOptions(const CompileOptions &options) {
+  runtime::ExecutorOptions exec;
+  exec.threads = options.threads;
+  exec.callerArena = options.arena == ThreadArena::Caller;
+  return exec;
+}
+
+/// The largest batch for which every temporary of `program` stays within
+/// kMaxTensorElements.
+int64_t maxBatchOf(const runtime::Program &program) {
+  int64_t maxBatch = INT64_MAX;
+  for (const runtime::Step &step : program.steps) {
+    const runtime::Slot &slot = program.slots[static_cast<size_t>(step.result)];
+    if (slot.kind == runtime::SlotKind::Temp && slot.sampleElements > 0)
+      maxBatch = std::min(maxBatch, kMaxTensorElements / slot.sampleElements);
+  }
+  return maxBatch;
+}
+
+/// JIT-compiles `graph` (which prepareJit changes) into an executor.
+Expected<JitBuild> buildJit(ir::Graph &graph, const CompileOptions &options,
+                            api::Timings *timings) {
+  auto jp = prepareJit(graph, options);
   if (!jp)
-    return Status::failure("soma: error: " + jp.error() + "\n");
+    return Error{"soma: error: " + jp.error() + "\n"};
   jit::CompileTimes times;
-  auto compiled = jit::compileGraph(graph, jp->lowering, jp->target, impl.options.optLevel, &times);
+  auto compiled = jit::compileGraph(graph, jp->lowering, jp->target, options.optLevel, &times);
   if (!compiled)
-    return Status::failure("soma: error: " + compiled.error() + "\n");
+    return Error{"soma: error: " + compiled.error() + "\n"};
   addTimes(timings, times);
   runtime::Program &program = jp->program;
   std::unordered_map<const ir::Op *, size_t> indexOf;
@@ -264,16 +299,51 @@ Status buildJit(Model::Impl &impl, api::Timings *timings) {
       step.colTile = op.schedule->colTile < step.cols ? op.schedule->colTile : 0;
       step.rowTile = op.schedule->rowTile;
     }
-    if (program.slots[static_cast<size_t>(step.result)].kind == runtime::SlotKind::Temp)
-      impl.maxBatch = std::min(impl.maxBatch, kMaxTensorElements / op.type.sampleElements());
     program.steps.push_back(std::move(step));
   }
-  impl.code = std::move(compiled->code);
-  runtime::ExecutorOptions exec;
-  exec.threads = impl.options.threads;
-  exec.callerArena = impl.options.arena == ThreadArena::Caller;
-  impl.executor = std::make_unique<runtime::Executor>(std::move(program), exec);
-  return Status::success();
+  JitBuild build;
+  build.code = std::move(compiled->code);
+  build.executor = std::make_unique<runtime::Executor>(std::move(program), executorOptions(options));
+  return build;
+}
+
+/// The vec engine's executor for `graph` (which buildVecProgram folds).
+Expected<std::unique_ptr<runtime::Executor>> buildVec(ir::Graph &graph,
+                                                      const CompileOptions &options) {
+  auto program = runtime::buildVecProgram(graph);
+  if (!program)
+    return Error{"soma: error: " + program.error() + "\n"};
+  return std::make_unique<runtime::Executor>(std::move(*program), executorOptions(options));
+}
+
+/// Engine::Auto: the JIT compile of `graph` (a clone of the model's) as a
+/// oneTBB task enqueued in an arena of its own, so it never runs inside a
+/// caller's parallel loop. When it ends, runs switch to its executor.
+void startBackgroundJit(Model::Impl &impl, std::unique_ptr<ir::Graph> graph) {
+  impl.jitState = Model::Impl::JitState::Running;
+  // One thread and no slot kept for an application thread: a oneTBB worker
+  // runs the task (oneTBB adds one when it has none).
+  impl.background = std::make_unique<tbb::task_arena>(1, 0);
+  std::shared_ptr<ir::Graph> shared(std::move(graph));
+  impl.background->enqueue([&impl, shared] {
+    Expected<JitBuild> build = Error{""};
+    try {
+      build = buildJit(*shared, impl.options, nullptr);
+    } catch (const std::exception &e) {
+      build = Error{std::string("soma: error: background JIT compile: ") + e.what() + "\n"};
+    }
+    std::lock_guard<std::mutex> lock(impl.jitMutex);
+    if (build) {
+      impl.code = std::move(build->code);
+      impl.executor = std::move(build->executor);
+      impl.active.store(impl.executor.get(), std::memory_order_release);
+      impl.jitState = Model::Impl::JitState::Ready;
+    } else {
+      impl.jitError = build.error();
+      impl.jitState = Model::Impl::JitState::Failed;
+    }
+    impl.jitDone.notify_all();
+  });
 }
 
 double secondsSince(std::chrono::steady_clock::time_point t0) {
@@ -400,9 +470,56 @@ Result<Model> makeModel(std::unique_ptr<ir::Graph> graph, const CompileOptions &
   if (options.threads < 0 || options.threads > kMaxThreads)
     return Status::failure("soma: error: thread count " + std::to_string(options.threads) +
                            " is not in 0.." + std::to_string(kMaxThreads) + " (0: all cores)\n");
-  if (options.engine == Engine::Jit)
-    if (Status s = buildJit(*impl, timings); !s)
-      return s;
+  switch (options.engine) {
+  case Engine::Interp:
+    break;
+  case Engine::Jit: {
+    auto build = buildJit(*impl->graph, options, timings);
+    if (!build)
+      return Status::failure(build.error());
+    impl->code = std::move(build->code);
+    impl->executor = std::move(build->executor);
+    impl->maxBatch = std::min(impl->maxBatch, maxBatchOf(impl->executor->program()));
+    impl->active.store(impl->executor.get(), std::memory_order_release);
+    break;
+  }
+  case Engine::Vec:
+  case Engine::Auto: {
+    // prepareJit and buildVecProgram both change the graph: the JIT gets a
+    // clone made before the vec engine folds the original.
+    std::unique_ptr<ir::Graph> jitGraph;
+    if (options.engine == Engine::Auto)
+      jitGraph = impl->graph->clone();
+    auto t0 = std::chrono::steady_clock::now();
+    auto vec = buildVec(*impl->graph, options);
+    if (!vec)
+      return Status::failure(vec.error());
+    if (timings)
+      timings->push_back({"vec: fold, pack weights, plan tiles", secondsSince(t0)});
+    impl->vecExecutor = std::move(*vec);
+    impl->maxBatch = std::min(impl->maxBatch, maxBatchOf(impl->vecExecutor->program()));
+    impl->active.store(impl->vecExecutor.get(), std::memory_order_release);
+    if (!jitGraph)
+      break;
+    if (timings) {
+      // --time-passes: the JIT compiles now, in the foreground, so that its
+      // phases can be timed; runs then go to it.
+      auto build = buildJit(*jitGraph, options, timings);
+      if (!build) {
+        impl->jitState = Model::Impl::JitState::Failed;
+        impl->jitError = build.error();
+        break;
+      }
+      impl->code = std::move(build->code);
+      impl->executor = std::move(build->executor);
+      impl->jitState = Model::Impl::JitState::Ready;
+      impl->active.store(impl->executor.get(), std::memory_order_release);
+      break;
+    }
+    startBackgroundJit(*impl, std::move(jitGraph));
+    break;
+  }
+  }
   return ModelAccess::make(std::move(impl));
 }
 
@@ -445,22 +562,40 @@ static const Model::Impl &implOrEmpty(const std::unique_ptr<Model::Impl> &impl) 
 const std::vector<TensorInfo> &Model::inputs() const { return implOrEmpty(impl).inputs; }
 const std::vector<TensorInfo> &Model::outputs() const { return implOrEmpty(impl).outputs; }
 Engine Model::engine() const { return implOrEmpty(impl).options.engine; }
+
+Engine Model::activeEngine() const {
+  const Impl &i = implOrEmpty(impl);
+  switch (i.options.engine) {
+  case Engine::Auto: {
+    const runtime::Executor *active = i.active.load(std::memory_order_acquire);
+    return active && active != i.vecExecutor.get() ? Engine::Jit : Engine::Vec;
+  }
+  default:
+    return i.options.engine;
+  }
+}
+
+Status Model::waitForJit() const {
+  if (!impl)
+    return Status::success();
+  return impl->waitForJit();
+}
 const std::string &Model::warnings() const { return implOrEmpty(impl).warnings; }
 
 namespace {
 
 /// Refuses a batch that would make an output or an intermediate value
 /// larger than kMaxTensorElements.
-Status checkBatch(const Model::Impl &impl, int64_t batch) {
+Status checkBatch(const Model::Impl &impl, const runtime::Executor *executor, int64_t batch) {
   if (batch <= impl.maxBatch)
     return Status::success();
   for (size_t o = 0; o < impl.outputs.size(); ++o)
     if (batch > kMaxTensorElements / impl.outputSampleElements[o])
       return Status::failure("batch size " + std::to_string(batch) + " is too large for output '" +
                              impl.outputs[o].name + "'");
-  if (impl.executor)
-    for (const runtime::Step &step : impl.executor->program().steps) {
-      const runtime::Slot &slot = impl.executor->program().slots[static_cast<size_t>(step.result)];
+  if (executor)
+    for (const runtime::Step &step : executor->program().steps) {
+      const runtime::Slot &slot = executor->program().slots[static_cast<size_t>(step.result)];
       if (slot.kind == runtime::SlotKind::Temp && batch > kMaxTensorElements / slot.sampleElements)
         return Status::failure("batch size " + std::to_string(batch) +
                                " is too large for the intermediate value '" + step.name + "'");
@@ -481,7 +616,7 @@ Status runInterp(const Model::Impl &impl, const std::vector<InputBuffer> &inputs
                              [&](size_t o, const OutputBuffer &b) { out[o] = &b; });
       !s)
     return s;
-  if (Status s = checkBatch(impl, batch); !s)
+  if (Status s = checkBatch(impl, nullptr, batch); !s)
     return s;
   std::vector<runtime::NamedTensor> tensors;
   for (const InputBuffer *b : in) {
@@ -509,11 +644,13 @@ Status Model::run(const std::vector<InputBuffer> &inputs,
   if (impl->options.engine == Engine::Interp)
     return runInterp(*impl, inputs, outputs);
 
-  // The JIT: buffers go straight into a run context's slot table. Nothing
-  // here allocates once the context has run this batch size (tested by
-  // soma_alloc_tests).
+  // The JIT or vec executor (Auto: whichever is active when the call
+  // starts; the call finishes on it): buffers go straight into a run
+  // context's slot table. Nothing here allocates once the context has run
+  // this batch size (tested by soma_alloc_tests).
+  const runtime::Executor *executor = impl->active.load(std::memory_order_acquire);
   int64_t batch = -1;
-  runtime::Executor::Lease lease = impl->executor->lease();
+  runtime::Executor::Lease lease = executor->lease();
   if (Status s = bindBuffers(inputs, impl->inputs, "input", batch,
                              [&](size_t i, const InputBuffer &b) { lease.setInput(i, b.data); });
       !s)
@@ -522,7 +659,7 @@ Status Model::run(const std::vector<InputBuffer> &inputs,
                              [&](size_t o, const OutputBuffer &b) { lease.setOutput(o, b.data); });
       !s)
     return s;
-  if (Status s = checkBatch(*impl, batch); !s)
+  if (Status s = checkBatch(*impl, executor, batch); !s)
     return s;
   lease.run(batch);
   return Status::success();

@@ -15,12 +15,14 @@
 
 namespace soma::numerical {
 
-/// Where and how a network is compiled by the JIT.
+/// Where and how a network is compiled by the JIT (or, with engine Vec,
+/// run on the xsimd kernels after the graph passes of `optLevel`).
 struct Target {
   const char *label;
   int optLevel;
   const char *cpu;      // empty: this machine
   const char *features; // LLVM features added to the CPU's
+  Engine engine = Engine::Jit;
 };
 
 inline const Target kHostO0{"host -O0", 0, "", ""};
@@ -34,6 +36,10 @@ inline const Target kNoAvx512O0{"host,-avx512f -O0", 0, "", "-avx512f"};
 // SSE only: 4 lanes, and no FMA instructions.
 inline const Target kSse{"host,-avx,-avx2,-fma -O2", 2, "", "-avx,-avx2,-fma"};
 inline const Target kSseO0{"host,-avx,-avx2,-fma -O0", 0, "", "-avx,-avx2,-fma"};
+// The vec engine (the kernels' widest instruction set on this CPU), after
+// the -O3 and the -O0 graph pipelines.
+inline const Target kVecO3{"vec -O3", 3, "", "", Engine::Vec};
+inline const Target kVecO0{"vec -O0", 0, "", "", Engine::Vec};
 
 /// Whether this machine can run code generated for `target` (Haswell code
 /// needs x86-64-v3: AVX2, FMA, BMI2, ...; the host with features removed

@@ -8,7 +8,9 @@
 // evaluation (|interp - exact| <= errInterp), so a wrong oracle cannot hide
 // a wrong JIT. Every network runs at -O0 and -O3 on this machine, and one
 // in four also for Haswell (AVX2, 8 lanes), one in four without AVX-512,
-// one in four SSE-only (4 lanes, no FMA). The first target also reruns the
+// one in four SSE-only (4 lanes, no FMA); and on the vec engine (the xsimd
+// kernels, after the -O3 pipeline, or -O0 for one in four) within the same
+// bound (its kernels round once per op, as the JIT's do). The first target also reruns the
 // model on a smaller batch (its arena is reused) and on an empty one.
 //
 // Environment: SOMA_NUMERICAL_SEED=S reruns only network S in each selected
@@ -224,7 +226,7 @@ void Runner::check(const Network &net, const std::vector<std::vector<float>> &in
     }
     setCrashContext("network seed " + std::to_string(seed) + ", JIT " + t.label + "\n" +
                     reproduce(seed) + net.text());
-    std::optional<Model> jit = compileNetwork(net, Engine::Jit, t, error);
+    std::optional<Model> jit = compileNetwork(net, t.engine, t, error);
     if (!jit)
       return fail(net, seed, std::string("the JIT (") + t.label + ") rejected the network:\n" + error);
     // The full batch; then, once, a smaller batch (the model's arena is
@@ -277,15 +279,17 @@ void runNetworks(const Profile &profile, uint64_t base, int count, TargetsFn tar
 /// Every network at -O3 and -O0 on this machine; one in four also for
 /// Haswell, one in four without AVX-512, one in four SSE-only.
 std::vector<Target> rotatingTargets(int i) {
+  // The vec engine on every network, after the -O3 pipeline, or the -O0
+  // one for one in four (unfused ops: bias_add, activation, scale_shift).
   switch (i % 4) {
   case 1:
-    return {kHostO3, kHostO0, kHaswell};
+    return {kHostO3, kHostO0, kHaswell, kVecO3};
   case 2:
-    return {kHostO3, kHostO0, kNoAvx512};
+    return {kHostO3, kHostO0, kNoAvx512, kVecO3};
   case 3:
-    return {kHostO3, kHostO0, kSse};
+    return {kHostO3, kHostO0, kSse, kVecO0};
   default:
-    return {kHostO3, kHostO0};
+    return {kHostO3, kHostO0, kVecO3};
   }
 }
 

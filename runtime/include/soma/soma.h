@@ -64,6 +64,11 @@ private:
 enum class Engine {
   Jit,    ///< LLVM-compiled, vectorised kernels for the target CPU
   Interp, ///< the reference interpreter (scalar, double accumulation)
+  Vec,    ///< soma's hand-vectorised xsimd kernels: no LLVM, ready at once
+  /// Tiered (the default): compile returns once the vec engine is built and
+  /// runs go to it; the JIT compiles in the background and runs switch to
+  /// it when it is ready (Model::activeEngine, Model::waitForJit).
+  Auto,
 };
 
 /// Where a run's parallel work goes (see CompileOptions::arena).
@@ -75,7 +80,7 @@ enum class ThreadArena {
 struct CompileOptions {
   /// 0..3: the graph passes and the LLVM pipeline (0: none, 2: default).
   int optLevel = 2;
-  Engine engine = Engine::Jit;
+  Engine engine = Engine::Auto;
   /// Target CPU for the JIT ("znver4", "haswell"); empty: this machine's.
   std::string cpu;
   /// LLVM target features added to the CPU's ("-avx512f", "+avx2,+fma").
@@ -131,7 +136,17 @@ public:
 
   const std::vector<TensorInfo> &inputs() const;
   const std::vector<TensorInfo> &outputs() const;
+  /// The engine asked for (CompileOptions::engine).
   Engine engine() const;
+  /// The engine that serves a run started now: Vec or Jit for Engine::Auto
+  /// (Vec until the background JIT compile has finished and succeeded; the
+  /// switch happens once and never back), otherwise engine().
+  Engine activeEngine() const;
+  /// Engine::Auto: blocks until the background JIT compile has finished.
+  /// Success when runs now go to the JIT; the compile's error when it
+  /// failed, in which case runs stay on the vec engine. Other engines:
+  /// success at once (Engine::Jit compiled, or failed, in compile itself).
+  Status waitForJit() const;
   /// Warnings from compilation (diagnostics text), empty when there were none.
   const std::string &warnings() const;
 
