@@ -45,12 +45,18 @@ struct Call {
 };
 
 /// y[r, c] = 2 * x[r, c] + 1 over the tile, recording the call; slots are
-/// the recorder's own. `spinMicros` makes each call take that long, so a
-/// second thread has time to join.
+/// the recorder's own. `spinMicros` makes each call take that long;
+/// `awaitSecondThread` makes the calls wait until a second thread has
+/// entered the kernel too, or until 5 s after the first call.
 struct Recorder {
   int in = 0, out = 1;
   int64_t cols = 1;
   int spinMicros = 0;
+  bool awaitSecondThread = false;
+  mutable std::atomic<std::thread::id> firstThread{};
+  mutable std::atomic<bool> secondArrived{false};
+  mutable std::once_flag started;
+  mutable std::chrono::steady_clock::time_point deadline;
   mutable std::mutex mutex;
   mutable std::vector<Call> calls;
   mutable std::atomic<int> inside{0}, maxInside{0};
@@ -67,6 +73,16 @@ struct Recorder {
     for (int64_t r = r0; r < r1; ++r)
       for (int64_t c = c0; c < c1; ++c)
         y[r * rec.cols + c] = 2 * x[r * rec.cols + c] + 1;
+    if (rec.awaitSecondThread) {
+      std::call_once(rec.started, [&] {
+        rec.deadline = std::chrono::steady_clock::now() + std::chrono::seconds(5);
+      });
+      std::thread::id none{}, me = std::this_thread::get_id();
+      if (!rec.firstThread.compare_exchange_strong(none, me) && none != me)
+        rec.secondArrived = true;
+      while (!rec.secondArrived && std::chrono::steady_clock::now() < rec.deadline)
+        std::this_thread::yield();
+    }
     if (rec.spinMicros) {
       auto until = std::chrono::steady_clock::now() + std::chrono::microseconds(rec.spinMicros);
       while (std::chrono::steady_clock::now() < until) {
@@ -247,24 +263,22 @@ TEST(Executor, ABigLayerOnOneThreadRunsItsTilesInOrderHere) {
 }
 
 TEST(Executor, ParallelLayersRunInTheModelsArena) {
+  // Every tile waits (up to 5 s, on a busy machine) for a second thread to
+  // take one too: run serially, the test would fail.
   auto rec = std::make_shared<Recorder>();
-  rec->spinMicros = 300;
+  rec->awaitSecondThread = true;
   Executor exec(oneStep(rec, 1024, denseRules(1024)), {2, false});
   EXPECT_EQ(exec.concurrency(), 2);
   ASSERT_TRUE(exec.runsParallel(16));
-  size_t mostThreads = 0;
-  for (int attempt = 0; attempt < 5 && mostThreads < 2; ++attempt) {
-    std::vector<Call> calls = runChecked(exec, *rec, 16, 1024);
-    std::vector<std::thread::id> ids;
-    for (const Call &c : calls) {
-      EXPECT_GE(c.arenaIndex, 0);
-      EXPECT_EQ(c.arenaConcurrency, 2);
-      ids.push_back(c.thread);
-    }
-    std::sort(ids.begin(), ids.end());
-    mostThreads = std::max(mostThreads, static_cast<size_t>(std::unique(ids.begin(), ids.end()) - ids.begin()));
+  std::vector<Call> calls = runChecked(exec, *rec, 16, 1024);
+  std::vector<std::thread::id> ids;
+  for (const Call &c : calls) {
+    EXPECT_GE(c.arenaIndex, 0);
+    EXPECT_EQ(c.arenaConcurrency, 2);
+    ids.push_back(c.thread);
   }
-  EXPECT_EQ(mostThreads, 2u) << "two threads share the tiles";
+  std::sort(ids.begin(), ids.end());
+  EXPECT_EQ(std::unique(ids.begin(), ids.end()) - ids.begin(), 2) << "two threads share the tiles";
 }
 
 TEST(Executor, CallerArenaRunsInTheCallersArena) {
