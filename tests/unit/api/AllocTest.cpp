@@ -7,8 +7,9 @@
 // not counted: LLVM's compile threads may still be releasing their memory
 // after a compile.)
 //
-// Only the JIT engine makes this promise: the reference interpreter
-// allocates its tensors on every run. oneTBB takes task memory from its
+// The JIT and vec engines make this promise (and Auto once its JIT is
+// active: before, the background compile allocates); the reference
+// interpreter allocates its tensors on every run. oneTBB takes task memory from its
 // own pools (refilled through malloc, or through tbbmalloc when that
 // library is present, which this counter does not see); after warm-up
 // both stay quiet. Not built with sanitizers, which own malloc themselves.
@@ -87,13 +88,37 @@ public:
   long allocated() const { return allocations.load(); }
 };
 
-Model compileOrDie(const std::string &text, const CompileOptions &options = {}) {
+/// Compiles for `engine` (Auto: waits for its JIT).
+Model compileOrDie(const std::string &text, Engine engine, int threads = 0) {
+  CompileOptions options;
+  options.engine = engine;
+  options.threads = threads;
   Result<Model> m = Model::compileString(text, options, "t.nn");
   if (!m) {
     ADD_FAILURE() << m.error();
     std::abort();
   }
+  if (engine == Engine::Auto) {
+    Status s = m->waitForJit();
+    EXPECT_TRUE(s) << s.message();
+  }
   return std::move(*m);
+}
+
+class Allocations : public testing::TestWithParam<Engine> {};
+
+std::string engineName(const testing::TestParamInfo<Engine> &info) {
+  switch (info.param) {
+  case Engine::Jit:
+    return "Jit";
+  case Engine::Vec:
+    return "Vec";
+  case Engine::Auto:
+    return "Auto";
+  case Engine::Interp:
+    break;
+  }
+  return "Interp";
 }
 
 /// Buffers for every input and output of `model` at `batch` samples (the
@@ -172,27 +197,27 @@ long allocationsInRuns(const Model &model, int64_t warmBatch, int64_t batch, int
 
 } // namespace
 
-TEST(Allocations, TheCounterSeesAllocations) {
+TEST(AllocationCounter, SeesAllocations) {
   Window w;
   std::vector<float> *v = new std::vector<float>(100);
   delete v;
   EXPECT_GE(w.allocated(), 2);
 }
 
-TEST(Allocations, NeuronRunsAllocateNothing) {
-  Model m = compileOrDie(neuronNet);
+TEST_P(Allocations, NeuronRunsAllocateNothing) {
+  Model m = compileOrDie(neuronNet, GetParam());
   EXPECT_EQ(allocationsInRuns(m, 1, 1, 1000), 0);
 }
 
-TEST(Allocations, SmallerBatchesReuseTheArena) {
-  Model m = compileOrDie(richNet);
+TEST_P(Allocations, SmallerBatchesReuseTheArena) {
+  Model m = compileOrDie(richNet, GetParam());
   EXPECT_EQ(allocationsInRuns(m, 9, 9, 100), 0);
   EXPECT_EQ(allocationsInRuns(m, 9, 4, 100), 0);
   EXPECT_EQ(allocationsInRuns(m, 9, 0, 100), 0);
 }
 
-TEST(Allocations, ALargerBatchGrowsTheArenaOnce) {
-  Model m = compileOrDie(richNet);
+TEST_P(Allocations, ALargerBatchGrowsTheArenaOnce) {
+  Model m = compileOrDie(richNet, GetParam());
   Buffers small(m, 2), large(m, 300);
   ASSERT_TRUE(m.run(small.inputs, small.outputs));
   {
@@ -203,13 +228,13 @@ TEST(Allocations, ALargerBatchGrowsTheArenaOnce) {
   EXPECT_EQ(allocationsInRuns(m, 300, 300, 50), 0);
 }
 
-TEST(Allocations, ParallelRunsAllocateNothing) {
+TEST_P(Allocations, ParallelRunsAllocateNothing) {
   for (int threads : {0, 1, 2}) {
-    CompileOptions options;
-    options.threads = threads;
-    Model m = compileOrDie(mlpNet, options);
+    Model m = compileOrDie(mlpNet, GetParam(), threads);
     EXPECT_EQ(allocationsInRuns(m, 64, 64, 200), 0) << threads << " threads";
     EXPECT_EQ(allocationsInRuns(m, 64, 1, 200), 0) << threads << " threads";
   }
 }
 
+INSTANTIATE_TEST_SUITE_P(Engines, Allocations,
+                         testing::Values(Engine::Jit, Engine::Vec, Engine::Auto), engineName);
