@@ -488,8 +488,13 @@ Result<Model> makeModel(std::unique_ptr<ir::Graph> graph, const CompileOptions &
     // prepareJit and buildVecProgram both change the graph: the JIT gets a
     // clone made before the vec engine folds the original.
     std::unique_ptr<ir::Graph> jitGraph;
-    if (options.engine == Engine::Auto)
+    if (options.engine == Engine::Auto) {
+      // A mistake in `cpu` or `features` is the caller's: reported by
+      // compile, as for Engine::Jit, not left to the background.
+      if (auto target = jit::resolveTarget({options.cpu, options.features}); !target)
+        return Status::failure("soma: error: " + target.error() + "\n");
       jitGraph = impl->graph->clone();
+    }
     auto t0 = std::chrono::steady_clock::now();
     auto vec = buildVec(*impl->graph, options);
     if (!vec)

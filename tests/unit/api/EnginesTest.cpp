@@ -176,24 +176,16 @@ TEST(Engines, AutoIsTheDefaultAndEndsOnTheJit) {
   EXPECT_TRUE(sameBits(got, jitOut));
 }
 
-TEST(Engines, AutoKeepsRunningOnVecWhenTheJitFails) {
-  // An unknown CPU fails only the LLVM half: compile succeeds on vec.
-  Model m = compileOrDie(mixedNet, Engine::Auto, "no-such-cpu");
-  Status jit = m.waitForJit();
-  ASSERT_FALSE(jit);
-  EXPECT_NE(jit.message().find("no-such-cpu"), std::string::npos) << jit.message();
-  EXPECT_FALSE(m.waitForJit()); // the error stays available
-  EXPECT_EQ(m.activeEngine(), Engine::Vec);
-  Model interp = compileOrDie(mixedNet, Engine::Interp);
-  Outputs in = makeInputs(m, 7, 4), got, want;
-  ASSERT_TRUE(runModel(m, in, 7, got));
-  ASSERT_TRUE(runModel(interp, in, 7, want));
-  expectClose(got, want, "auto on vec");
-  // Engine::Jit reports the same failure from compile itself.
-  CompileOptions options;
-  options.engine = Engine::Jit;
-  options.cpu = "no-such-cpu";
-  EXPECT_FALSE(Model::compileString(mixedNet, options));
+TEST(Engines, AutoReportsABadTargetFromCompile) {
+  // cpu and features are checked before compile returns, as for the JIT.
+  for (Engine engine : {Engine::Auto, Engine::Jit}) {
+    CompileOptions options;
+    options.engine = engine;
+    options.cpu = "no-such-cpu";
+    Result<Model> m = Model::compileString(mixedNet, options);
+    ASSERT_FALSE(m);
+    EXPECT_NE(m.error().find("no-such-cpu"), std::string::npos) << m.error();
+  }
 }
 
 TEST(Engines, AutoModelDestroyedWhileItsJitCompiles) {
