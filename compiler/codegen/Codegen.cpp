@@ -44,7 +44,12 @@ std::unique_ptr<Module> buildModule(LLVMContext &ctx, const ir::Graph &graph,
     case ir::OpKind::Dense:
     case ir::OpKind::DenseAdd:
       assert(op.schedule && "weighted sums are scheduled before lowering");
-      lowerDense(env, op, slots, *op.schedule);
+      if (op.schedule->kernel == "sparse") {
+        assert(i < plan.scratchOf.size() && plan.scratchOf[i] >= 0 && "sparse kernels get a scratch slot");
+        lowerSparse(env, op, slots, plan.scratchOf[i], *op.schedule);
+      } else {
+        lowerDense(env, op, slots, *op.schedule);
+      }
       break;
     case ir::OpKind::Activation:
       if (op.fn.kind == ir::ActKind::Softmax)

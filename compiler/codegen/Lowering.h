@@ -21,6 +21,12 @@ int64_t rowsPerSample(const ir::TensorType &type);
 /// residual and activation applied in registers before the single store.
 void lowerDense(const KernelEnv &env, const ir::Op &op, const SlotMap &slots,
                 const ir::Schedule &schedule);
+/// linear, dense and dense_add with a "sparse" schedule: weighted sums over
+/// the nonzero weights (runtime::packSparse), vectorised across samples in
+/// blocks, a sparse matrix-vector product for lone samples; `scratchSlot`
+/// holds the transposed sample blocks.
+void lowerSparse(const KernelEnv &env, const ir::Op &op, const SlotMap &slots, int scratchSlot,
+                 const ir::Schedule &schedule);
 /// bias_add, activation (not softmax), add, scale_shift, batch_norm.
 void lowerElementwise(const KernelEnv &env, const ir::Op &op, const SlotMap &slots);
 /// activation with softmax: per row, max, exp, sum, scale.

@@ -188,7 +188,7 @@ bool IRParser::parseSparsity(Op &op) {
   return true;
 }
 
-// {schedule = {kernel = "packed", vector_width = V, panel_vectors = P,
+// {schedule = {kernel = "packed"|"sparse", vector_width = V, panel_vectors = P,
 // row_block = R, lone_panels = L, row_tile = T, col_tile = C}}, the fields
 // in this order; the first '{' is already consumed.
 bool IRParser::parseSchedule(Op &op) {
@@ -206,8 +206,8 @@ bool IRParser::parseSchedule(Op &op) {
   if (!tok.is(TokKind::String))
     return fail("expected a kernel name string, got " + describeToken(tok));
   s.kernel = tok.text;
-  if (s.kernel != "packed")
-    return fail("unknown kernel '" + s.kernel + "'; use packed");
+  if (s.kernel != "packed" && s.kernel != "sparse")
+    return fail("unknown kernel '" + s.kernel + "'; use packed or sparse");
   consume();
   const std::pair<const char *, int64_t *> fields[] = {
       {"vector_width", &s.vectorWidth}, {"panel_vectors", &s.panelVectors},
@@ -231,6 +231,10 @@ bool IRParser::parseSchedule(Op &op) {
   }
   if (s.vectorWidth != 4 && s.vectorWidth != 8 && s.vectorWidth != 16)
     return fail("schedule vector_width must be 4, 8 or 16");
+  if (s.kernel == "sparse" && (s.panelVectors != 1 || s.rowBlock != s.vectorWidth ||
+                               s.rowTile % s.rowBlock != 0))
+    return fail("a sparse schedule needs panel_vectors = 1, row_block = vector_width and a "
+                "row_tile that is a multiple of it");
   if (s.colTile % s.panel() != 0)
     return fail("schedule col_tile must be a multiple of the panel (vector_width * panel_vectors = " +
                 std::to_string(s.panel()) + ")");

@@ -23,15 +23,74 @@
 //   6. Row tile: 64 samples (a multiple of the row block), enough work per
 //      tile to amortise scheduling and few enough to split a batch of 128+.
 //
+// The kernel: "sparse" (compiler/codegen/LowerSparse.cpp: sums over the
+// nonzero weights only) when sparseKernelPays, else "packed" (the above):
+//
+//   7. Sparse when the weights are a constant whose density (nonzeros /
+//      all, from sparsity-analysis) is at most kSparseDensity, measured on
+//      this machine (docs/passes.md#schedule), and the layer is big enough
+//      (inputs * units >= kSparseMinWeights) for the saved multiply-adds to
+//      outweigh the sparse kernel's fixed costs (the transpose of each
+//      sample block, the group headers).
+//   8. A sparse schedule: groups of one vector of neurons (panel_vectors =
+//      1), sample blocks of one vector (row_block = vector_width), no
+//      lone-panel grouping (lone_panels = 1), whole rows (col_tile = the
+//      units rounded up to the vector: its sample blocks share a scratch
+//      per row), row tiles of whole blocks holding about 2^18 multiply-adds
+//      over the nonzeros, at most 64 samples.
+//
 // Tolerance class: exact (no value changes; every schedule reduces each
 // output over all inputs in input order in one kernel call).
 #include "soma/passes/Passes.h"
 
 #include <algorithm>
+#include <cmath>
 
 namespace soma::passes {
 
+namespace {
+
+// Step 7's thresholds.
+constexpr double kSparseDensity = 0.3;
+constexpr int64_t kSparseMinWeights = 4096;
+
+ir::Schedule sparseSchedule(const ir::Op &op, const MachineInfo &machine) {
+  const int64_t units = op.type.lastDim();
+  const int64_t inputs = op.operands[0]->type.sampleElements();
+  const double density = op.sparsity ? op.sparsity->density : 1.0;
+  ir::Schedule s;
+  s.kernel = "sparse";
+  s.vectorWidth = machine.vectorWidth;
+  s.panelVectors = 1;
+  s.rowBlock = s.vectorWidth;
+  s.lonePanels = 1;
+  s.colTile = (units + s.vectorWidth - 1) / s.vectorWidth * s.vectorWidth;
+  const double blockWork = std::max(1.0, density * static_cast<double>(inputs * units)) *
+                           static_cast<double>(s.vectorWidth);
+  const int64_t blocks = static_cast<int64_t>(std::ceil(static_cast<double>(1 << 18) / blockWork));
+  s.rowTile = s.vectorWidth * std::clamp<int64_t>(blocks, 1, std::max<int64_t>(1, 64 / s.vectorWidth));
+  return s;
+}
+
+} // namespace
+
+bool sparseKernelPays(const ir::Op &op, const MachineInfo &) {
+  if (!op.sparsity || op.operands.size() < 2 || op.operands[1]->kind != ir::OpKind::Const)
+    return false;
+  const int64_t units = op.type.lastDim();
+  const int64_t inputs = op.operands[0]->type.sampleElements();
+  // Packed offsets are int32 floats, at most 2 * inputs * units of them.
+  return op.sparsity->density <= kSparseDensity && inputs * units >= kSparseMinWeights &&
+         inputs * units < (int64_t{1} << 30);
+}
+
 ir::Schedule chooseSchedule(const ir::Op &op, const MachineInfo &machine) {
+  return scheduleFor(op, machine, sparseKernelPays(op, machine) ? "sparse" : "packed");
+}
+
+ir::Schedule scheduleFor(const ir::Op &op, const MachineInfo &machine, const std::string &kernel) {
+  if (kernel == "sparse")
+    return sparseSchedule(op, machine);
   const int64_t units = op.type.lastDim();
   const int64_t inputs = op.operands[0]->type.sampleElements();
   ir::Schedule s;

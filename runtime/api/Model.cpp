@@ -125,6 +125,13 @@ Expected<JitPlan> prepareJit(ir::Graph &graph, const CompileOptions &options) {
     if (ir::isWeightedSum(op->kind) &&
         (!op->schedule || op->schedule->vectorWidth != machine.vectorWidth))
       op->schedule = passes::chooseSchedule(*op, machine);
+  // The sparse kernel packs its weights here: they must be a constant matrix.
+  for (auto &op : graph.ops)
+    if (ir::isWeightedSum(op->kind) && op->schedule->kernel == "sparse") {
+      const ir::Op &w = *op->operands[1];
+      if (w.kind != ir::OpKind::Const || !w.data || w.type.dims.size() != 2)
+        op->schedule = passes::scheduleFor(*op, machine, "packed");
+    }
 
   JitPlan jp;
   jp.target = *target;
@@ -156,9 +163,11 @@ Expected<JitPlan> prepareJit(ir::Graph &graph, const CompileOptions &options) {
       } else {
         const ir::Op &dense = *user->second;
         const int64_t panel = dense.schedule->panel();
+        const bool sparse = dense.schedule->kernel == "sparse";
         slot.data = std::make_shared<const AlignedVector<float>>(
-            &op == dense.operands[1] ? runtime::packPanels(*op.data, panel)
-                                     : runtime::padVector(op.data->values, panel));
+            &op != dense.operands[1] ? runtime::padVector(op.data->values, panel)
+            : sparse                 ? runtime::packSparse(*op.data, dense.schedule->vectorWidth)
+                                     : runtime::packPanels(*op.data, panel));
       }
     } else if (auto out = firstOutput.find(&op); out != firstOutput.end()) {
       slot.kind = runtime::SlotKind::Output;
@@ -167,6 +176,18 @@ Expected<JitPlan> prepareJit(ir::Graph &graph, const CompileOptions &options) {
       slot.kind = runtime::SlotKind::Temp;
     }
     slotOf[&op] = jp.lowering.slotOf[i] = static_cast<int>(program.slots.size());
+    program.slots.push_back(std::move(slot));
+  }
+  // Sparse kernels' scratch: sample blocks transposed to feature-major.
+  jp.lowering.scratchOf.assign(graph.ops.size(), -1);
+  for (size_t i = 0; i < graph.ops.size(); ++i) {
+    const ir::Op &op = *graph.ops[i];
+    if (!ir::isWeightedSum(op.kind) || op.schedule->kernel != "sparse")
+      continue;
+    runtime::Slot slot;
+    slot.kind = runtime::SlotKind::Temp;
+    slot.sampleElements = 2 * op.operands[0]->type.sampleElements();
+    jp.lowering.scratchOf[i] = static_cast<int>(program.slots.size());
     program.slots.push_back(std::move(slot));
   }
   for (size_t o = 0; o < graph.outputs.size(); ++o) {
@@ -212,6 +233,14 @@ runtime::TileRules jitTileRules(const ir::Op &op, const jit::TargetInfo &target)
     rules.rowWork = cols * (inputs + activationWork(act));
     rules.rowGranularity = schedule.rowBlock;
     rules.colGranularity = act.kind == ir::ActKind::Softmax ? 0 : schedule.panel();
+    if (schedule.kernel == "sparse") {
+      // A multiply-add per nonzero (about two dense ones: its index and
+      // broadcast loads), a transposed input, the epilogue; whole rows.
+      const double density = op.sparsity ? op.sparsity->density : 1.0;
+      rules.rowWork = static_cast<int64_t>(2 * density * static_cast<double>(cols * inputs)) +
+                      inputs + cols * (1 + activationWork(act));
+      rules.colGranularity = 0;
+    }
     break;
   }
   case ir::OpKind::Activation:
@@ -298,6 +327,12 @@ Expected<JitBuild> buildJit(ir::Graph &graph, const CompileOptions &options,
     if (op.schedule) { // a weighted sum: its tiles are the schedule's, printed in the IR
       step.colTile = op.schedule->colTile < step.cols ? op.schedule->colTile : 0;
       step.rowTile = op.schedule->rowTile;
+    }
+    if (i < jp->lowering.scratchOf.size() && jp->lowering.scratchOf[i] >= 0) {
+      // The sparse kernel: whole rows, row tiles of whole sample blocks
+      // (the parser checks row_tile; the cost model makes it so).
+      step.scratch.push_back(jp->lowering.scratchOf[i]);
+      step.colTile = 0;
     }
     program.steps.push_back(std::move(step));
   }

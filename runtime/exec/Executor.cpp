@@ -105,6 +105,9 @@ MemoryPlan planMemory(const Program &program) {
   }
   for (const OutputCopy &c : program.copies)
     last[c.fromSlot] = end;
+  for (size_t i = 0; i < nSteps; ++i)
+    for (int s : program.steps[i].scratch)
+      first[s] = last[s] = static_cast<int64_t>(i);
   std::vector<int> order; // temporaries by the start of their live range
   for (size_t s = 0; s < nSlots; ++s) {
     if (program.slots[s].kind != SlotKind::Temp)

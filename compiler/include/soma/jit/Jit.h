@@ -38,9 +38,13 @@ Expected<TargetInfo> resolveTarget(const TargetOptions &options);
 /// (index in graph.ops; -1 for none). For linear/dense/dense_add ops the
 /// weights operand's slot holds panels packed with runtime::packPanels at
 /// the op's schedule's panel width, and the bias slot a vector padded to a
-/// whole panel.
+/// whole panel. For ops with a "sparse" schedule the weights slot holds
+/// runtime::packSparse's groups of the schedule's vector width, and
+/// scratchOf[i] is a Temp slot of 2 * inputs floats per sample that the
+/// kernel uses as its own scratch (-1 for other ops; may be empty).
 struct LoweringPlan {
   std::vector<int> slotOf;
+  std::vector<int> scratchOf;
 };
 
 /// Where compile time went, for --time-passes.

@@ -42,7 +42,15 @@ using PassFn = bool (*)(ir::Graph &, PassContext &);
 /// The schedule pass's cost model for one linear/dense/dense_add op
 /// (ScheduleLayers.cpp); the JIT also uses it for ops the pipeline did not
 /// schedule (-O0, -O1) or scheduled for another vector width.
+/// It picks the kernel with sparseKernelPays, then fills the rest with
+/// scheduleFor.
 ir::Schedule chooseSchedule(const ir::Op &op, const MachineInfo &machine);
+/// The cost model's one dense-or-sparse decision: whether the "sparse"
+/// kernel beats "packed" for this op, from its SparsityInfo (unset: false).
+bool sparseKernelPays(const ir::Op &op, const MachineInfo &machine);
+/// The schedule of `op` with kernel `kernel` ("packed" or "sparse"); an
+/// override of the kernel choice calls this directly.
+ir::Schedule scheduleFor(const ir::Op &op, const MachineInfo &machine, const std::string &kernel);
 
 struct PassInfo {
   const char *name;

@@ -63,6 +63,9 @@ struct Step {
   /// buffer once its last reader has run; a step that lists no reads makes
   /// the plan keep every temporary alive for the whole run.
   std::vector<int> reads;
+  /// Temp slots the kernel uses as its own scratch, live during this step
+  /// only (the kernel writes them before it reads them).
+  std::vector<int> scratch;
 
   /// The tiles the executor may cut the step into, fixed when the model is
   /// compiled (by planTiles), never by the thread count: every element of

@@ -1,0 +1,239 @@
+// linear, dense and dense_add with kernel = "sparse": a weighted sum over
+// the nonzero weights only.
+//
+// Weights arrive packed by runtime::packSparse: output neurons in groups of
+// V (the vector width); for each group a list of entries, entry e holding
+// the e-th nonzero (value, input index) of each of the group's V neurons,
+// in input order (a neuron with fewer nonzeros than the group's longest is
+// padded with value 0 at input 0). A header gives each group's offset and
+// entry count.
+//
+// Two paths, chosen per sample block inside one call:
+//   1. Blocks of V samples (and a last partial block of at least V / 2):
+//      the block's inputs are transposed in registers into a feature-major
+//      scratch (xT[k] = the block's V samples of input k, one vector), then
+//      for each neuron group V accumulators, one per neuron, with samples in
+//      the lanes: acc_j += broadcast(w_j,e) * xT[k_j,e]. The V x V
+//      accumulators are transposed in registers to sample-major, the bias
+//      (contiguous over the group's neurons) and the residual added, the
+//      activation applied, and V rows of V outputs stored (masked for a
+//      partial group or block).
+//   2. Lone samples (batch 1, the rest of a batch): a sparse matrix-vector
+//      product over the same entries: per group one vector of V neurons,
+//      acc += w_e * gather(x[k_e]).
+// Each output element is reduced over its nonzeros in input order by one
+// fused multiply-add chain in one call (padding adds an exact 0), whatever
+// the tiles: results are bit-identical for any thread count, and equal to
+// the dense kernel's but for the 0 * x terms it skips (which only matter
+// when x is infinite or NaN) and the sign of a zero sum.
+//
+// The scratch is the op's extra Temp slot (LoweringPlan::scratchOf),
+// 2 * inputs floats per sample: the block at sample n uses
+// [n * inputs, (n + V) * inputs), which stays in the slot even for the last
+// partial block because it holds at least V / 2 samples. Row tiles are
+// multiples of V and the kernel computes whole rows (the executor never cuts
+// it into column tiles), so no two calls share a block's scratch.
+#include "Lowering.h"
+#include "VectorMath.h"
+
+#include <llvm/IR/Intrinsics.h>
+
+namespace soma::codegen {
+
+using namespace llvm;
+
+void emitSoftmaxRows(const KernelEnv &env, Value *in, Value *out, int64_t cols, Value *rowBegin,
+                     Value *rowEnd);
+
+namespace {
+
+/// Transposes a square block of vectors (rows[r] lane c -> result[c] lane
+/// r) with log2(V) stages of two-source shuffles: stage b swaps bit b of the
+/// row and column index.
+std::vector<Value *> transposeSquare(IRBuilder<> &b, std::vector<Value *> m) {
+  const int n = static_cast<int>(m.size());
+  for (int bit = 1; bit < n; bit <<= 1) {
+    SmallVector<int, 16> lo(n), hi(n);
+    for (int c = 0; c < n; ++c) {
+      lo[c] = (c & bit) ? n + c - bit : c;
+      hi[c] = (c & bit) ? n + c : c + bit;
+    }
+    for (int r = 0; r < n; ++r) {
+      if (r & bit)
+        continue;
+      Value *a = m[r], *c = m[r | bit];
+      m[r] = b.CreateShuffleVector(a, c, lo);
+      m[r | bit] = b.CreateShuffleVector(a, c, hi);
+    }
+  }
+  return m;
+}
+
+/// Mask `a` and `b`, either of which may be null (all lanes).
+Value *andMask(IRBuilder<> &b, Value *x, Value *y) {
+  if (!x)
+    return y;
+  if (!y)
+    return x;
+  return b.CreateAnd(x, y);
+}
+
+} // namespace
+
+void lowerSparse(const KernelEnv &env, const ir::Op &op, const SlotMap &slots, int scratchSlot,
+                 const ir::Schedule &schedule) {
+  IRBuilder<> &b = env.b;
+  const ir::Op &x = *op.operands[0], &w = *op.operands[1];
+  const bool hasBias = op.kind != ir::OpKind::Linear;
+  const ir::Activation act = hasBias ? op.fn : ir::makeActivation(ir::ActKind::Identity);
+  const bool softmax = act.kind == ir::ActKind::Softmax;
+  const int64_t K = x.type.sampleElements(), U = w.type.dims[0];
+  const int64_t V = schedule.vectorWidth;
+  assert(V == env.width && "the sparse schedule's vector width is the target's");
+  const bool partialGroups = U % V != 0;
+  Type *i32 = b.getInt32Ty();
+  auto *idxVecTy = FixedVectorType::get(i32, static_cast<unsigned>(V));
+
+  Value *X = env.slotPtr(slots.at(&x));
+  Value *Wp = env.slotPtr(slots.at(&w));
+  Value *B = hasBias ? env.slotPtr(slots.at(op.operands[2])) : nullptr;
+  Value *Res = op.kind == ir::OpKind::DenseAdd ? env.slotPtr(slots.at(op.operands[3])) : nullptr;
+  Value *Y = env.slotPtr(slots.at(&op));
+  Value *XT = env.slotPtr(scratchSlot);
+
+  // Group g's entries start at float offset header[2g], header[2g + 1] of them.
+  auto groupHeader = [&](Value *g) {
+    Value *at = b.CreateMul(g, env.i64(2));
+    Value *off = b.CreateAlignedLoad(i32, b.CreateGEP(i32, Wp, at), Align(4), "group.off");
+    Value *cnt = b.CreateAlignedLoad(i32, b.CreateGEP(i32, Wp, b.CreateAdd(at, env.i64(1))),
+                                     Align(4), "group.count");
+    return std::make_pair(b.CreateZExt(off, b.getInt64Ty()), b.CreateZExt(cnt, b.getInt64Ty()));
+  };
+
+  // Adds bias and residual to the V neurons from `col` of sample `row`,
+  // applies the activation and stores the lanes `mask` allows.
+  auto finish = [&](Value *value, Value *row, Value *col, Value *colMask, Value *rowMask) {
+    Value *mask = andMask(b, colMask, rowMask);
+    if (B)
+      value = b.CreateFAdd(value, env.loadVec(env.at(B, col), colMask));
+    Value *yIdx = b.CreateAdd(b.CreateMul(row, env.i64(U)), col);
+    if (Res)
+      value = b.CreateFAdd(value, env.loadVec(env.at(Res, yIdx), mask));
+    if (act.kind != ir::ActKind::Identity && !softmax)
+      value = emitActivation(b, act, value);
+    env.storeVec(value, env.at(Y, yIdx), mask);
+  };
+
+  Value *g0 = b.CreateSDiv(env.colBegin, env.i64(V));
+  Value *g1 = b.CreateSDiv(b.CreateAdd(env.colEnd, env.i64(V - 1)), env.i64(V));
+
+  // One block of V samples from n0, `valid` of them real (a Value, or null
+  // for a full block).
+  auto sampleBlock = [&](Value *n0, Value *valid) {
+    Value *xt = env.at(XT, b.CreateMul(n0, env.i64(K)));
+    // 1. Transpose x[n0 .. n0 + V, 0 .. K) into xt[k * V + lane], V x V at
+    //    a time; missing samples read as 0.
+    auto transposeChunk = [&](Value *k0, int64_t cols) {
+      Value *colMask = cols < V ? env.tailMask(k0, b.CreateAdd(k0, env.i64(cols))) : nullptr;
+      std::vector<Value *> rows(V);
+      for (int64_t r = 0; r < V; ++r) {
+        Value *rowMask = valid ? b.CreateVectorSplat(V, b.CreateICmpSLT(env.i64(r), valid)) : nullptr;
+        Value *src = env.at(X, b.CreateAdd(b.CreateMul(b.CreateAdd(n0, env.i64(r)), env.i64(K)), k0));
+        rows[r] = env.loadVec(src, andMask(b, colMask, rowMask));
+      }
+      std::vector<Value *> byInput = transposeSquare(b, rows);
+      for (int64_t j = 0; j < cols; ++j)
+        env.storeVec(byInput[j], env.at(xt, b.CreateMul(b.CreateAdd(k0, env.i64(j)), env.i64(V))),
+                     nullptr);
+    };
+    const int64_t kFull = K / V * V;
+    if (kFull > 0)
+      emitLoop(b, env.i64(0), env.i64(kFull), V, [&](Value *k0) { transposeChunk(k0, V); }, "kt");
+    if (K % V)
+      transposeChunk(env.i64(kFull), K % V);
+
+    // 2. Per neuron group: V accumulators, lanes = samples.
+    emitLoop(
+        b, g0, g1, 1,
+        [&](Value *g) {
+          auto [off, cnt] = groupHeader(g);
+          std::vector<Value *> init(V, Constant::getNullValue(env.vecTy()));
+          std::vector<Value *> acc = emitLoop(
+              b, env.i64(0), cnt, 1, init,
+              [&](Value *e, const std::vector<Value *> &sum) {
+                Value *entry = env.at(Wp, b.CreateAdd(off, b.CreateMul(e, env.i64(2 * V))));
+                std::vector<Value *> next(V);
+                for (int64_t j = 0; j < V; ++j) {
+                  Value *wv = b.CreateAlignedLoad(env.f32(), env.at(entry, env.i64(j)), Align(4));
+                  Value *k = b.CreateAlignedLoad(i32, b.CreateGEP(i32, entry, env.i64(V + j)), Align(4));
+                  Value *kOff = b.CreateMul(b.CreateZExt(k, b.getInt64Ty()), env.i64(V));
+                  Value *xv = b.CreateAlignedLoad(env.vecTy(), env.at(xt, kOff), Align(4));
+                  next[j] = b.CreateIntrinsic(Intrinsic::fmuladd, {env.vecTy()},
+                                              {env.splat(wv), xv, sum[j]});
+                }
+                return next;
+              },
+              "e");
+          // 3. To sample-major: row s holds sample n0 + s for the group's V
+          //    neurons.
+          std::vector<Value *> rows = transposeSquare(b, acc);
+          Value *col = b.CreateMul(g, env.i64(V));
+          Value *colMask = partialGroups ? env.tailMask(col, env.colEnd) : nullptr;
+          for (int64_t s = 0; s < V; ++s) {
+            Value *rowMask =
+                valid ? b.CreateVectorSplat(V, b.CreateICmpSLT(env.i64(s), valid)) : nullptr;
+            finish(rows[s], b.CreateAdd(n0, env.i64(s)), col, colMask, rowMask);
+          }
+        },
+        "g");
+  };
+
+  // The sparse matrix-vector product for sample n.
+  auto loneSample = [&](Value *n) {
+    Value *xRow = env.at(X, b.CreateMul(n, env.i64(K)));
+    Value *all = ConstantInt::getTrue(VectorType::get(b.getInt1Ty(), ElementCount::getFixed(V)));
+    emitLoop(
+        b, g0, g1, 1,
+        [&](Value *g) {
+          auto [off, cnt] = groupHeader(g);
+          std::vector<Value *> acc = emitLoop(
+              b, env.i64(0), cnt, 1, {Constant::getNullValue(env.vecTy())},
+              [&](Value *e, const std::vector<Value *> &sum) {
+                Value *entry = env.at(Wp, b.CreateAdd(off, b.CreateMul(e, env.i64(2 * V))));
+                Value *wv = b.CreateAlignedLoad(env.vecTy(), entry, Align(4));
+                Value *k = b.CreateAlignedLoad(idxVecTy, b.CreateGEP(i32, entry, env.i64(V)), Align(4));
+                Value *ptrs = b.CreateGEP(env.f32(), xRow, b.CreateZExt(k, FixedVectorType::get(b.getInt64Ty(), V)));
+                Value *xv = b.CreateMaskedGather(env.vecTy(), ptrs, Align(4), all);
+                return std::vector<Value *>{
+                    b.CreateIntrinsic(Intrinsic::fmuladd, {env.vecTy()}, {wv, xv, sum[0]})};
+              },
+              "e1");
+          Value *col = b.CreateMul(g, env.i64(V));
+          finish(acc[0], n, col, partialGroups ? env.tailMask(col, env.colEnd) : nullptr, nullptr);
+        },
+        "g1");
+  };
+
+  // Full blocks of V samples, then a partial block of at least V / 2, then
+  // lone samples.
+  Value *span = b.CreateSub(env.rowEnd, env.rowBegin);
+  Value *rowsFull = b.CreateAdd(env.rowBegin, b.CreateMul(b.CreateSDiv(span, env.i64(V)), env.i64(V)));
+  emitLoop(b, env.rowBegin, rowsFull, V, [&](Value *n0) { sampleBlock(n0, nullptr); }, "n");
+  Value *rest = b.CreateSub(env.rowEnd, rowsFull);
+  Function *fn = b.GetInsertBlock()->getParent();
+  BasicBlock *partial = BasicBlock::Create(b.getContext(), "block.partial", fn);
+  BasicBlock *lone = BasicBlock::Create(b.getContext(), "block.lone", fn);
+  BasicBlock *done = BasicBlock::Create(b.getContext(), "block.done", fn);
+  b.CreateCondBr(b.CreateICmpSGE(rest, env.i64(std::max<int64_t>(1, V / 2))), partial, lone);
+  b.SetInsertPoint(partial);
+  sampleBlock(rowsFull, rest);
+  b.CreateBr(done);
+  b.SetInsertPoint(lone);
+  emitLoop(b, rowsFull, env.rowEnd, 1, [&](Value *n) { loneSample(n); }, "n1");
+  b.CreateBr(done);
+  b.SetInsertPoint(done);
+  if (softmax)
+    emitSoftmaxRows(env, Y, Y, U, env.rowBegin, env.rowEnd);
+}
+
+} // namespace soma::codegen
