@@ -1,7 +1,7 @@
 // Bit-identical results for any thread count: seeded random networks, big
 // enough that their dense layers run over tiles on several threads,
-// compiled with CompileOptions::threads = 1, 2, 3 and 8 and run on the same
-// inputs; every output must have the same bits (NaNs included) as with one
+// compiled for the JIT and for the vec engine with CompileOptions::threads
+// = 1, 2, 3 and 8 and run on the same inputs; every output must have the same bits (NaNs included) as with one
 // thread, and the one-thread result must be within the JIT's error bound of
 // the harness's exact evaluation (Reference.h): the other numerical tests
 // use networks too small to be cut into tiles, so this is where a wrong
@@ -40,8 +40,10 @@ int64_t largestLayerMacs(const Network &net) {
   return most;
 }
 
-std::optional<Model> compileWithThreads(const Network &net, int threads, std::string &error) {
+std::optional<Model> compileWithThreads(const Network &net, Engine engine, int threads,
+                                        std::string &error) {
   CompileOptions options;
+  options.engine = engine;
   options.threads = threads;
   Result<Model> model = Model::compileString(net.text(), options, net.name + ".nn");
   if (!model) {
@@ -74,6 +76,40 @@ bool sameBits(const std::vector<float> &a, const std::vector<float> &b, size_t n
 
 namespace {
 
+/// Runs `net` on `engine` with 1, 2, 3 and 8 threads at two batch sizes.
+void checkEngine(const Network &net, const std::vector<std::vector<float>> &inputs,
+                 const std::vector<BoundedValue> &exact, Engine engine, const std::string &where) {
+  const char *engineName = engine == Engine::Jit ? "jit" : "vec";
+  std::string error;
+  for (int64_t batch : {net.batch, net.batch / 3 + 1}) {
+    std::vector<std::vector<float>> reference;
+    for (int threads : {1, 2, 3, 8}) {
+      std::optional<Model> m = compileWithThreads(net, engine, threads, error);
+      ASSERT_TRUE(m) << error << "\n" << where;
+      std::optional<std::vector<std::vector<float>>> out = runNetwork(*m, net, inputs, batch, error);
+      ASSERT_TRUE(out) << error << "\n" << where;
+      if (threads == 1) {
+        reference = std::move(*out);
+        for (size_t o = 0; o < reference.size(); ++o) {
+          const int id = net.outputs[o].second;
+          const size_t n = static_cast<size_t>(batch * net.values[static_cast<size_t>(id)].size());
+          std::string bad = outOfBound(reference[o], exact[static_cast<size_t>(id)], n);
+          EXPECT_TRUE(bad.empty()) << engineName << ": output '" << net.outputs[o].first
+                                   << "' at batch " << batch << ": " << bad << where;
+        }
+        continue;
+      }
+      for (size_t o = 0; o < reference.size(); ++o) {
+        const Value &v = net.values[static_cast<size_t>(net.outputs[o].second)];
+        EXPECT_TRUE(sameBits((*out)[o], reference[o], static_cast<size_t>(batch * v.size())))
+            << engineName << ": output '" << net.outputs[o].first << "' at batch " << batch
+            << " with " << threads << " threads differs from one thread\n"
+            << where;
+      }
+    }
+  }
+}
+
 /// Checks networks base .. base + n - 1 of `p`.
 void checkThreads(const Profile &p, uint64_t base, int n) {
   const int64_t macBudget = 12000000;
@@ -96,34 +132,8 @@ void checkThreads(const Profile &p, uint64_t base, int n) {
                               " soma_numerical_tests --gtest_filter='NumericalThreads.*')\n" +
                               net.text();
     setCrashContext(where);
-    std::string error;
-    for (int64_t batch : {net.batch, net.batch / 3 + 1}) {
-      std::vector<std::vector<float>> reference;
-      for (int threads : {1, 2, 3, 8}) {
-        std::optional<Model> m = compileWithThreads(net, threads, error);
-        ASSERT_TRUE(m) << error << "\n" << where;
-        std::optional<std::vector<std::vector<float>>> out = runNetwork(*m, net, inputs, batch, error);
-        ASSERT_TRUE(out) << error << "\n" << where;
-        if (threads == 1) {
-          reference = std::move(*out);
-          for (size_t o = 0; o < reference.size(); ++o) {
-            const int id = net.outputs[o].second;
-            const size_t n = static_cast<size_t>(batch * net.values[static_cast<size_t>(id)].size());
-            std::string bad = outOfBound(reference[o], exact[static_cast<size_t>(id)], n);
-            EXPECT_TRUE(bad.empty()) << "output '" << net.outputs[o].first << "' at batch " << batch
-                                     << ": " << bad << where;
-          }
-          continue;
-        }
-        for (size_t o = 0; o < reference.size(); ++o) {
-          const Value &v = net.values[static_cast<size_t>(net.outputs[o].second)];
-          EXPECT_TRUE(sameBits((*out)[o], reference[o], static_cast<size_t>(batch * v.size())))
-              << "output '" << net.outputs[o].first << "' at batch " << batch << " with " << threads
-              << " threads differs from one thread\n"
-              << where;
-        }
-      }
-    }
+    for (Engine engine : {Engine::Jit, Engine::Vec})
+      checkEngine(net, inputs, exact, engine, where);
     setCrashContext("");
     if (testing::Test::HasFailure())
       break;

@@ -54,8 +54,10 @@ std::vector<std::vector<float>> runOn(const Model &model, int64_t batch, unsigne
   return out;
 }
 
+/// The JIT (the default, Auto, may answer on either engine).
 CompileOptions withThreads(int threads, ThreadArena arena = ThreadArena::Model) {
   CompileOptions o;
+  o.engine = Engine::Jit;
   o.threads = threads;
   o.arena = arena;
   return o;
