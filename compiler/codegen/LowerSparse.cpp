@@ -38,6 +38,8 @@
 
 #include <llvm/IR/Intrinsics.h>
 
+#include <functional>
+
 namespace soma::codegen {
 
 using namespace llvm;
@@ -127,9 +129,9 @@ void lowerSparse(const KernelEnv &env, const ir::Op &op, const SlotMap &slots, i
   Value *g0 = b.CreateSDiv(env.colBegin, env.i64(V));
   Value *g1 = b.CreateSDiv(b.CreateAdd(env.colEnd, env.i64(V - 1)), env.i64(V));
 
-  // One block of V samples from n0, `valid` of them real (a Value, or null
-  // for a full block).
-  auto sampleBlock = [&](Value *n0, Value *valid) {
+  // The block of V samples from n0, `valid` of them real (a Value, or null
+  // for a full block), transposed into its scratch.
+  auto transposeBlock = [&](Value *n0, Value *valid) {
     Value *xt = env.at(XT, b.CreateMul(n0, env.i64(K)));
     // 1. Transpose x[n0 .. n0 + V, 0 .. K) into xt[k * V + lane], V x V at
     //    a time; missing samples read as 0.
@@ -151,41 +153,38 @@ void lowerSparse(const KernelEnv &env, const ir::Op &op, const SlotMap &slots, i
       emitLoop(b, env.i64(0), env.i64(kFull), V, [&](Value *k0) { transposeChunk(k0, V); }, "kt");
     if (K % V)
       transposeChunk(env.i64(kFull), K % V);
+  };
 
-    // 2. Per neuron group: V accumulators, lanes = samples.
-    emitLoop(
-        b, g0, g1, 1,
-        [&](Value *g) {
-          auto [off, cnt] = groupHeader(g);
-          std::vector<Value *> init(V, Constant::getNullValue(env.vecTy()));
-          std::vector<Value *> acc = emitLoop(
-              b, env.i64(0), cnt, 1, init,
-              [&](Value *e, const std::vector<Value *> &sum) {
-                Value *entry = env.at(Wp, b.CreateAdd(off, b.CreateMul(e, env.i64(2 * V))));
-                std::vector<Value *> next(V);
-                for (int64_t j = 0; j < V; ++j) {
-                  Value *wv = b.CreateAlignedLoad(env.f32(), env.at(entry, env.i64(j)), Align(4));
-                  Value *k = b.CreateAlignedLoad(i32, b.CreateGEP(i32, entry, env.i64(V + j)), Align(4));
-                  Value *kOff = b.CreateMul(b.CreateZExt(k, b.getInt64Ty()), env.i64(V));
-                  Value *xv = b.CreateAlignedLoad(env.vecTy(), env.at(xt, kOff), Align(4));
-                  next[j] = b.CreateIntrinsic(Intrinsic::fmuladd, {env.vecTy()},
-                                              {env.splat(wv), xv, sum[j]});
-                }
-                return next;
-              },
-              "e");
-          // 3. To sample-major: row s holds sample n0 + s for the group's V
-          //    neurons.
-          std::vector<Value *> rows = transposeSquare(b, acc);
-          Value *col = b.CreateMul(g, env.i64(V));
-          Value *colMask = partialGroups ? env.tailMask(col, env.colEnd) : nullptr;
-          for (int64_t s = 0; s < V; ++s) {
-            Value *rowMask =
-                valid ? b.CreateVectorSplat(V, b.CreateICmpSLT(env.i64(s), valid)) : nullptr;
-            finish(rows[s], b.CreateAdd(n0, env.i64(s)), col, colMask, rowMask);
+  // 2. Neuron group g for the block from n0: V accumulators, lanes = samples.
+  auto groupBlock = [&](Value *g, Value *off, Value *cnt, Value *n0, Value *valid) {
+    Value *xt = env.at(XT, b.CreateMul(n0, env.i64(K)));
+    std::vector<Value *> init(V, Constant::getNullValue(env.vecTy()));
+    std::vector<Value *> acc = emitLoop(
+        b, env.i64(0), cnt, 1, init,
+        [&](Value *e, const std::vector<Value *> &sum) {
+          Value *entry = env.at(Wp, b.CreateAdd(off, b.CreateMul(e, env.i64(2 * V))));
+          std::vector<Value *> next(V);
+          for (int64_t j = 0; j < V; ++j) {
+            Value *wv = b.CreateAlignedLoad(env.f32(), env.at(entry, env.i64(j)), Align(4));
+            Value *k = b.CreateAlignedLoad(i32, b.CreateGEP(i32, entry, env.i64(V + j)), Align(4));
+            Value *kOff = b.CreateMul(b.CreateZExt(k, b.getInt64Ty()), env.i64(V));
+            Value *xv = b.CreateAlignedLoad(env.vecTy(), env.at(xt, kOff), Align(4));
+            next[j] = b.CreateIntrinsic(Intrinsic::fmuladd, {env.vecTy()},
+                                        {env.splat(wv), xv, sum[j]});
           }
+          return next;
         },
-        "g");
+        "e");
+    // 3. To sample-major: row s holds sample n0 + s for the group's V
+    //    neurons.
+    std::vector<Value *> rows = transposeSquare(b, acc);
+    Value *col = b.CreateMul(g, env.i64(V));
+    Value *colMask = partialGroups ? env.tailMask(col, env.colEnd) : nullptr;
+    for (int64_t s = 0; s < V; ++s) {
+      Value *rowMask =
+          valid ? b.CreateVectorSplat(V, b.CreateICmpSLT(env.i64(s), valid)) : nullptr;
+      finish(rows[s], b.CreateAdd(n0, env.i64(s)), col, colMask, rowMask);
+    }
   };
 
   // The sparse matrix-vector product for sample n.
@@ -202,7 +201,7 @@ void lowerSparse(const KernelEnv &env, const ir::Op &op, const SlotMap &slots, i
                 Value *entry = env.at(Wp, b.CreateAdd(off, b.CreateMul(e, env.i64(2 * V))));
                 Value *wv = b.CreateAlignedLoad(env.vecTy(), entry, Align(4));
                 Value *k = b.CreateAlignedLoad(idxVecTy, b.CreateGEP(i32, entry, env.i64(V)), Align(4));
-                Value *ptrs = b.CreateGEP(env.f32(), xRow, b.CreateZExt(k, FixedVectorType::get(b.getInt64Ty(), V)));
+                Value *ptrs = b.CreateGEP(env.f32(), xRow, b.CreateSExt(k, FixedVectorType::get(b.getInt64Ty(), V)));
                 Value *xv = b.CreateMaskedGather(env.vecTy(), ptrs, Align(4), all);
                 return std::vector<Value *>{
                     b.CreateIntrinsic(Intrinsic::fmuladd, {env.vecTy()}, {wv, xv, sum[0]})};
@@ -214,24 +213,41 @@ void lowerSparse(const KernelEnv &env, const ir::Op &op, const SlotMap &slots, i
         "g1");
   };
 
-  // Full blocks of V samples, then a partial block of at least V / 2, then
-  // lone samples.
+  // Full blocks of V samples, then a partial block of at least V / 2 (or
+  // lone samples). All the call's blocks are transposed first; then each
+  // group's entries, read once from memory, serve every block from L1.
   Value *span = b.CreateSub(env.rowEnd, env.rowBegin);
   Value *rowsFull = b.CreateAdd(env.rowBegin, b.CreateMul(b.CreateSDiv(span, env.i64(V)), env.i64(V)));
-  emitLoop(b, env.rowBegin, rowsFull, V, [&](Value *n0) { sampleBlock(n0, nullptr); }, "n");
   Value *rest = b.CreateSub(env.rowEnd, rowsFull);
+  Value *hasPartial = b.CreateICmpSGE(rest, env.i64(std::max<int64_t>(1, V / 2)));
+  Value *blocksEnd = b.CreateSelect(hasPartial, env.rowEnd, rowsFull);
   Function *fn = b.GetInsertBlock()->getParent();
-  BasicBlock *partial = BasicBlock::Create(b.getContext(), "block.partial", fn);
-  BasicBlock *lone = BasicBlock::Create(b.getContext(), "block.lone", fn);
-  BasicBlock *done = BasicBlock::Create(b.getContext(), "block.done", fn);
-  b.CreateCondBr(b.CreateICmpSGE(rest, env.i64(std::max<int64_t>(1, V / 2))), partial, lone);
-  b.SetInsertPoint(partial);
-  sampleBlock(rowsFull, rest);
-  b.CreateBr(done);
-  b.SetInsertPoint(lone);
-  emitLoop(b, rowsFull, env.rowEnd, 1, [&](Value *n) { loneSample(n); }, "n1");
-  b.CreateBr(done);
-  b.SetInsertPoint(done);
+  // Emits body(n0, valid) for every full block, then for the partial one.
+  auto forBlocks = [&](const std::function<void(Value *, Value *)> &body) {
+    emitLoop(b, env.rowBegin, rowsFull, V, [&](Value *n0) { body(n0, nullptr); }, "n");
+    BasicBlock *partial = BasicBlock::Create(b.getContext(), "block.partial", fn);
+    BasicBlock *done = BasicBlock::Create(b.getContext(), "block.done", fn);
+    b.CreateCondBr(hasPartial, partial, done);
+    b.SetInsertPoint(partial);
+    body(rowsFull, rest);
+    b.CreateBr(done);
+    b.SetInsertPoint(done);
+  };
+  BasicBlock *blocks = BasicBlock::Create(b.getContext(), "blocks", fn);
+  BasicBlock *afterBlocks = BasicBlock::Create(b.getContext(), "blocks.done", fn);
+  b.CreateCondBr(b.CreateICmpSGT(blocksEnd, env.rowBegin), blocks, afterBlocks);
+  b.SetInsertPoint(blocks);
+  forBlocks(transposeBlock);
+  emitLoop(
+      b, g0, g1, 1,
+      [&](Value *g) {
+        auto [off, cnt] = groupHeader(g);
+        forBlocks([&](Value *n0, Value *valid) { groupBlock(g, off, cnt, n0, valid); });
+      },
+      "g");
+  b.CreateBr(afterBlocks);
+  b.SetInsertPoint(afterBlocks);
+  emitLoop(b, blocksEnd, env.rowEnd, 1, [&](Value *n) { loneSample(n); }, "n1");
   if (softmax)
     emitSoftmaxRows(env, Y, Y, U, env.rowBegin, env.rowEnd);
 }
