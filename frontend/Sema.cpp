@@ -92,8 +92,9 @@ struct LayerKind {
 const std::vector<LayerKind> &layerKinds() {
   static const size_t many = SIZE_MAX;
   static const std::vector<LayerKind> kinds = {
-      {"neuron", "neuron", 1, many, {"weights", "bias", "activation"}, {"weights"}},
-      {"dense", "dense layer", 1, many, {"units", "weights", "bias", "activation"}, {"units", "weights"}},
+      {"neuron", "neuron", 1, many, {"weights", "bias", "activation", "sparsity", "prune"}, {"weights"}},
+      {"dense", "dense layer", 1, many, {"units", "weights", "bias", "activation", "sparsity", "prune"},
+       {"units", "weights"}},
       {"add", "add", 2, many, {}, {}},
       {"concat", "concat", 2, many, {}, {}},
       {"batchnorm", "batchnorm", 1, 1, {"mean", "variance", "scale", "shift", "epsilon"}, {"mean", "variance"}},
@@ -135,6 +136,8 @@ private:
   bool evalUnits(const Attr &attr, const std::string &what, int64_t &units);
   bool evalActivation(const Expr &expr, ir::Activation &act);
   bool evalEpsilon(const Attr &attr, const std::string &what, float &eps);
+  bool evalHints(const std::map<std::string, const Attr *> &attrs, const std::string &what,
+                 ir::LayerHints &hints);
   std::shared_ptr<Tensor> evalTensor(const Expr &expr, const std::string &what,
                                      const std::string &role, std::vector<int64_t> expected,
                                      TensorRole kind, int64_t fanIn, int64_t fanOut,
@@ -326,6 +329,38 @@ bool Sema::evalEpsilon(const Attr &attr, const std::string &what, float &eps) {
   }
   eps = static_cast<float>(e.number);
   return true;
+}
+
+/// `sparsity = auto|dense|sparse` and `prune = FRACTION` of a dense layer or
+/// neuron: how the compiler should treat its weights (docs/language.md).
+bool Sema::evalHints(const std::map<std::string, const Attr *> &attrs, const std::string &what,
+                     ir::LayerHints &hints) {
+  bool ok = true;
+  if (auto it = attrs.find("sparsity"); it != attrs.end()) {
+    const Expr &e = it->second->value;
+    if (e.kind != Expr::Kind::Ident || !ir::sparsityModeFromName(e.text, hints.sparsity)) {
+      std::string got = e.kind == Expr::Kind::Ident    ? " '" + e.text + "'"
+                        : e.kind == Expr::Kind::String ? " the string \"" + e.text + "\" (write it without quotes)"
+                                                       : "";
+      diags.error(e.loc, "sparsity of " + what + " must be auto, dense or sparse, got" +
+                             (got.empty() ? " something else" : got) +
+                             (e.kind == Expr::Kind::Ident ? suggest(e.text, {"auto", "dense", "sparse"})
+                                                          : ""));
+      ok = false;
+    }
+  }
+  if (auto it = attrs.find("prune"); it != attrs.end()) {
+    const Expr &e = it->second->value;
+    if (e.kind != Expr::Kind::Number || !(e.number >= 0 && e.number < 1)) {
+      diags.error(e.loc, "prune of " + what +
+                             " must be the fraction of its weights to zero, a number in [0, 1)" +
+                             (e.kind == Expr::Kind::Number ? ", got " + formatNumber(e.number) : ""));
+      ok = false;
+    } else {
+      hints.prune = e.number;
+    }
+  }
+  return ok;
 }
 
 bool Sema::evalActivation(const Expr &expr, ir::Activation &act) {
@@ -718,6 +753,8 @@ void Sema::buildLayer(const Stmt &stmt) {
   float epsilon = 1e-5f;
   if (auto it = attrs.find("epsilon"); it != attrs.end())
     ok &= evalEpsilon(*it->second, what, epsilon);
+  ir::LayerHints hints;
+  ok &= evalHints(attrs, what, hints);
 
   ir::Op *result = nullptr;
   const std::string &k = stmt.keyword;
@@ -762,6 +799,7 @@ void Sema::buildLayer(const Stmt &stmt) {
       return;
     }
     ir::Op *sum = typed(makeOp(ir::OpKind::Linear, stmt.name + ".sum", {x, wOp}, stmt.loc));
+    sum->hints = hints;
     ir::Op *biased = typed(makeOp(ir::OpKind::BiasAdd, stmt.name + ".biased", {sum, b}, stmt.loc));
     result = makeOp(ir::OpKind::Activation, stmt.name, {biased}, stmt.loc);
     result->fn = act;

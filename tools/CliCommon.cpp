@@ -56,6 +56,14 @@ int parseOptLevel(const std::string &arg) {
   return -2;
 }
 
+std::optional<double> parsePruneFraction(const std::string &text) {
+  double v = 0;
+  auto [ptr, ec] = std::from_chars(text.data(), text.data() + text.size(), v);
+  if (text.empty() || ec != std::errc() || ptr != text.data() + text.size() || !(v >= 0 && v < 1))
+    return std::nullopt;
+  return v;
+}
+
 namespace {
 
 /// Parses "0.5,0.3;0.1,0.2" into samples of `perSample` values.

@@ -39,4 +39,7 @@ readInputs(const ir::Graph &graph, const std::vector<std::pair<std::string, std:
 /// Parses -O0..-O3; -1 when `arg` is not such a flag, -2 when malformed.
 int parseOptLevel(const std::string &arg);
 
+/// --prune's value: a number in [0, 1), written in full; nullopt otherwise.
+std::optional<double> parsePruneFraction(const std::string &text);
+
 } // namespace soma::cli

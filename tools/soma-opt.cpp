@@ -42,6 +42,12 @@ options:
   --machine=avx512|avx2|sse  plan schedules (the schedule pass) for this vector
                           width, one core and default caches (32 KiB L1,
                           1 MiB L2) instead of this machine
+  --sparsity=auto|dense|sparse
+                          the schedule pass's kernel for every layer that has no
+                          sparsity hint of its own (default auto: the cost model)
+  --prune=F               zero the fraction F (0 <= F < 1) of smallest-magnitude
+                          weights in every layer without a prune of its own; adds
+                          the prune pass to -O pipelines (it warns: results change)
   --emit=ir|dot           output graph IR (default) or Graphviz dot
   --elide-above=N         print constants with more than N values as 'elided'
   -o FILE                 write the output to FILE instead of stdout
@@ -77,6 +83,8 @@ int main(int argc, char **argv) {
   int optLevel = -1;
   std::vector<std::pair<std::string, std::string>> inputs; // --input NAME=VALUE
   std::optional<MachineInfo> machine;                       // --machine
+  ir::SparsityMode sparsity = ir::SparsityMode::Auto;       // --sparsity
+  std::optional<double> prune;                              // --prune
   passes::PipelineOptions pipeline;
   for (int i = 1; i < argc; ++i) {
     std::string arg = argv[i];
@@ -109,6 +117,14 @@ int main(int argc, char **argv) {
         return usageError("unknown --machine '" + *v + "'; use avx512, avx2 or sse");
       machine = MachineInfo{};
       machine->vectorWidth = *v == "avx512" ? 16 : *v == "avx2" ? 8 : 4;
+    } else if (auto v = cli::optionValue(argc, argv, i, "--sparsity")) {
+      if (!ir::sparsityModeFromName(*v, sparsity))
+        return usageError("unknown --sparsity '" + *v + "'; use auto, dense or sparse");
+    } else if (auto v = cli::optionValue(argc, argv, i, "--prune")) {
+      prune = cli::parsePruneFraction(*v);
+      if (!prune)
+        return usageError("--prune needs a fraction from 0 up to (not including) 1, got '" + *v +
+                          "'");
     } else if (auto v = cli::optionValue(argc, argv, i, "-o")) {
       outPath = *v;
     } else if (arg == "--print-ir-after-all") {
@@ -148,18 +164,18 @@ int main(int argc, char **argv) {
     if (!passes::findPass(name))
       return usageError("--print-ir-after names unknown pass '" + name + "'");
 
-  std::vector<std::string> names = {"infer-shapes"};
-  if (optLevel >= 0)
-    names = passes::pipelineForLevel(optLevel);
-  for (const std::string &name : passNames)
-    if (name != "infer-shapes" || names.empty())
-      names.push_back(name);
-
   SourceManager sm;
   DiagnosticEngine diags(sm);
   std::unique_ptr<ir::Graph> graph = cli::loadAndCheck(file, sm, diags);
   if (!graph)
     return 1;
+
+  std::vector<std::string> names = {"infer-shapes"};
+  if (optLevel >= 0)
+    names = passes::pipelineForLevel(optLevel, passes::pruneRequested(*graph, prune));
+  for (const std::string &name : passNames)
+    if (name != "infer-shapes" || names.empty())
+      names.push_back(name);
 
   std::ofstream outFile;
   std::ostream *out = &std::cout;
@@ -174,6 +190,8 @@ int main(int argc, char **argv) {
   pipeline.irOut = out;
   passes::PassContext ctx(diags);
   ctx.remarksEnabled = remarks;
+  ctx.sparsity = sparsity;
+  ctx.prune = prune;
   if (machine)
     ctx.machine = *machine;
   if (!inputs.empty() && !checkNumerics)

@@ -63,6 +63,14 @@ options for compile:
 
 common options:
   -O0 .. -O3                optimisation level (default -O2)
+  --sparsity=auto|dense|sparse
+                            dense or sparse kernels for the layers that do not
+                            say (a layer's sparsity = ... beats this); default
+                            auto: the cost model chooses per layer
+  --prune=F                 zero the fraction F (0 <= F < 1) of each layer's
+                            weights with the smallest magnitude (a layer's
+                            prune = ... beats this); CHANGES THE RESULTS, and
+                            warns with the sparsity reached per layer
   --mcpu=CPU                generate code for CPU (default: this machine's)
   --mattr=+f1,-f2           add or remove CPU features (e.g. -avx512f)
   --print-ir                print the optimised graph IR to stderr
@@ -287,6 +295,21 @@ std::optional<int> parseOptions(int argc, char **argv, Command command, Options 
         opts.compile.engine = Engine::Interp;
       else
         return usageError("unknown engine '" + *v + "'; available: auto, jit, vec, interp");
+    } else if (auto v = cli::optionValue(argc, argv, i, "--sparsity")) {
+      if (*v == "auto")
+        opts.compile.sparsity = Sparsity::Auto;
+      else if (*v == "dense")
+        opts.compile.sparsity = Sparsity::Dense;
+      else if (*v == "sparse")
+        opts.compile.sparsity = Sparsity::Sparse;
+      else
+        return usageError("unknown --sparsity '" + *v + "'; use auto, dense or sparse");
+    } else if (auto v = cli::optionValue(argc, argv, i, "--prune")) {
+      std::optional<double> fraction = cli::parsePruneFraction(*v);
+      if (!fraction)
+        return usageError("--prune needs a fraction from 0 up to (not including) 1, got '" + *v +
+                          "'");
+      opts.compile.prune = *fraction;
     } else if (auto v = cli::optionValue(argc, argv, i, "--mcpu")) {
       opts.compile.cpu = *v;
     } else if (auto v = cli::optionValue(argc, argv, i, "--mattr")) {
@@ -394,7 +417,7 @@ int runCommand(int argc, char **argv, Command command) {
     file = *loaded;
   }
   api::Timings timings;
-  api::FrontResult front = api::compileToGraph(sm, file, opts.compile.optLevel, &timings);
+  api::FrontResult front = api::compileToGraph(sm, file, opts.compile, &timings);
   std::cerr << front.diagnostics;
   if (!front.graph)
     return 1;
@@ -448,11 +471,15 @@ int runCommand(int argc, char **argv, Command command) {
       checkInputs.push_back({inputs[i].name, inputTensors[i]});
     cli::NumericsChecker checker(std::move(checkInputs), diags, &std::cerr);
     passes::PassContext ctx(diags);
+    api::applyPassOptions(opts.compile, ctx);
     passes::PipelineOptions pipeline;
     pipeline.observer = &checker;
     bool ok = fresh && checker.start(*fresh) &&
-              passes::runPipeline(*fresh, passes::pipelineForLevel(opts.compile.optLevel), ctx,
-                                  pipeline);
+              passes::runPipeline(
+                  *fresh,
+                  passes::pipelineForLevel(opts.compile.optLevel,
+                                           passes::pruneRequested(*fresh, ctx.prune)),
+                  ctx, pipeline);
     if (!ok) {
       diags.render(std::cerr);
       return 1;

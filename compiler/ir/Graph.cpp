@@ -34,6 +34,27 @@ bool opFromName(std::string_view name, OpKind &kind) {
   return false;
 }
 
+const char *sparsityModeName(SparsityMode mode) {
+  switch (mode) {
+  case SparsityMode::Auto:
+    return "auto";
+  case SparsityMode::Dense:
+    return "dense";
+  case SparsityMode::Sparse:
+    return "sparse";
+  }
+  return "auto";
+}
+
+bool sparsityModeFromName(std::string_view name, SparsityMode &mode) {
+  for (SparsityMode m : {SparsityMode::Auto, SparsityMode::Dense, SparsityMode::Sparse})
+    if (name == sparsityModeName(m)) {
+      mode = m;
+      return true;
+    }
+  return false;
+}
+
 int64_t TensorType::sampleElements() const {
   int64_t n = 1;
   for (int64_t d : dims)
@@ -141,6 +162,7 @@ std::unique_ptr<Graph> Graph::clone() const {
     newOp->fn = op->fn;
     newOp->epsilon = op->epsilon;
     newOp->data = op->data;
+    newOp->hints = op->hints;
     newOp->sparsity = op->sparsity;
     newOp->schedule = op->schedule;
     map[op.get()] = newOp;

@@ -42,6 +42,7 @@ private:
   bool parseInteger(int64_t &value, const char *context);
   bool parseType(TensorType &type);
   bool parseActivation(Activation &act);
+  bool parseHints(Op &op);
   bool parseSparsity(Op &op);
   bool parseSchedule(Op &op);
   bool parseOp(Graph &graph);
@@ -148,6 +149,53 @@ bool IRParser::parseActivation(Activation &act) {
     return false;
   act.param = static_cast<float>(value);
   return expect(TokKind::RParen, "after the parameter");
+}
+
+// {hints = {sparsity = "M", prune = P}}, each field optional (at least
+// one) but in this order; the first '{' is already consumed.
+bool IRParser::parseHints(Op &op) {
+  if (!isWeightedSum(op.kind))
+    return fail("op '" + std::string(opName(op.kind)) + "' has no attribute 'hints'");
+  consume(); // 'hints'
+  if (!expect(TokKind::Equal, "after 'hints'") || !expect(TokKind::LBrace, "after 'hints ='"))
+    return false;
+  LayerHints hints;
+  bool any = false;
+  if (tok.isIdent("sparsity")) {
+    consume();
+    if (!expect(TokKind::Equal, "after the field name"))
+      return false;
+    if (!tok.is(TokKind::String))
+      return fail("expected a sparsity mode string, got " + describeToken(tok));
+    if (!sparsityModeFromName(tok.text, hints.sparsity))
+      return fail("unknown sparsity mode '" + tok.text + "'; use auto, dense or sparse");
+    consume();
+    any = true;
+  }
+  if (any && tok.is(TokKind::Comma))
+    consume();
+  if (tok.isIdent("prune")) {
+    consume();
+    double prune;
+    if (!expect(TokKind::Equal, "after the field name"))
+      return false;
+    SourceLoc at = tok.loc;
+    if (!parseNumber(prune, "for prune"))
+      return false;
+    if (!(prune >= 0 && prune < 1)) {
+      diags.error(at, "prune must be a fraction in [0, 1)");
+      return false;
+    }
+    hints.prune = prune;
+    any = true;
+  }
+  if (!any)
+    return fail("expected 'sparsity' or 'prune', got " + describeToken(tok));
+  if (!expect(TokKind::RBrace, "after the hints") ||
+      !expect(TokKind::RBrace, "after the hints attribute"))
+    return false;
+  op.hints = hints;
+  return true;
 }
 
 // {sparsity = {density = D, zero_rows = R, zero_cols = C, block = "B"}},
@@ -302,11 +350,17 @@ bool IRParser::parseOp(Graph &graph) {
 
   Op *op = graph.append(kind, name, std::move(operands), loc);
   // Brace groups, each optional, in this order: {fn = ...} or {epsilon =
-  // ...}, {sparsity = {...}}, {schedule = {...}}.
-  enum { AttrNext, SparsityNext, ScheduleNext, Done } next = AttrNext;
+  // ...}, {hints = {...}}, {sparsity = {...}}, {schedule = {...}}.
+  enum { AttrNext, HintsNext, SparsityNext, ScheduleNext, Done } next = AttrNext;
   bool sawAttr = false;
   while (tok.is(TokKind::LBrace) && next != Done) {
     consume();
+    if (tok.isIdent("hints") && next <= HintsNext) {
+      if (!parseHints(*op))
+        return false;
+      next = SparsityNext;
+      continue;
+    }
     if (tok.isIdent("sparsity") && next <= SparsityNext) {
       if (!parseSparsity(*op))
         return false;
@@ -338,7 +392,7 @@ bool IRParser::parseOp(Graph &graph) {
     if (!expect(TokKind::RBrace, "after the attributes"))
       return false;
     sawAttr = true;
-    next = SparsityNext;
+    next = HintsNext;
   }
   if (!sawAttr && opAttrs(kind) == OpAttrs::Fn)
     return fail("op '" + std::string(opName(kind)) + "' needs an attribute {fn = ...}");

@@ -34,6 +34,20 @@ void printConstData(const Op &op, std::ostream &os, const PrintOptions &options)
   os << ']';
 }
 
+void printHints(const LayerHints &hints, std::ostream &os) {
+  os << " {hints = {";
+  if (hints.sparsity != SparsityMode::Auto)
+    os << "sparsity = \"" << sparsityModeName(hints.sparsity) << '"';
+  if (hints.prune) {
+    char buf[64];
+    auto [end, ec] = std::to_chars(buf, buf + sizeof buf, *hints.prune);
+    (void)ec;
+    os << (hints.sparsity != SparsityMode::Auto ? ", " : "") << "prune = "
+       << std::string_view(buf, end - buf);
+  }
+  os << "}}";
+}
+
 void printSparsity(const SparsityInfo &info, std::ostream &os) {
   char buf[64];
   auto [end, ec] = std::to_chars(buf, buf + sizeof buf, info.density);
@@ -84,6 +98,8 @@ void printGraph(const Graph &graph, std::ostream &os, const PrintOptions &option
       os << " {epsilon = " << formatFloat(op.epsilon) << '}';
       break;
     }
+    if (op.hints.any())
+      printHints(op.hints, os);
     if (op.sparsity)
       printSparsity(*op.sparsity, os);
     if (op.schedule)

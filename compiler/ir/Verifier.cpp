@@ -69,6 +69,11 @@ bool verifyGraph(const Graph &graph, DiagnosticEngine &diags) {
       diags.error(op.loc, what + " cannot apply softmax: it needs whole rows; use an activation op");
     if (opAttrs(op.kind) == OpAttrs::Epsilon && !(op.epsilon > 0 && std::isfinite(op.epsilon)))
       diags.error(op.loc, what + " needs a positive finite epsilon");
+    if (op.hints.any() && !isWeightedSum(op.kind))
+      diags.error(op.loc, what + " cannot carry layer hints (only linear, dense and dense_add)");
+    if (op.hints.prune && !(*op.hints.prune >= 0 && *op.hints.prune < 1))
+      diags.error(op.loc, what + " has prune " + std::to_string(*op.hints.prune) +
+                              ", not a fraction in [0, 1)");
 
     TensorType inferred = inferResultType(op, diags);
     if (inferred.known && inferred != op.type)

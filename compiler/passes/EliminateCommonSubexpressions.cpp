@@ -40,6 +40,8 @@ bool sameBits(float a, float b) { return std::bit_cast<uint32_t>(a) == std::bit_
 bool sameValue(const ir::Op &a, const ir::Op &b) {
   if (a.kind != b.kind || !(a.type == b.type) || a.operands != b.operands)
     return false;
+  if (!(a.hints == b.hints))
+    return false; // same value, but asked to be pruned or scheduled differently
   switch (ir::opAttrs(a.kind)) {
   case ir::OpAttrs::None:
     break;

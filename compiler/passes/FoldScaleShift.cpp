@@ -112,6 +112,7 @@ struct Layer {
   const Tensor *weights = nullptr;
   const Tensor *bias = nullptr; // null: no bias
   std::string weightsName, biasName;
+  ir::LayerHints hints; // the weighted sum's, for the op that replaces it
 };
 
 ir::Op *newConst(ir::Graph &graph, const ir::Op *before, const std::string &base,
@@ -152,6 +153,7 @@ std::optional<Layer> layerBefore(ir::Op *op, const Uses &uses) {
   if (!l.weights || l.weights->dims.size() != 2)
     return std::nullopt;
   l.weightsName = linear->operands[1]->name;
+  l.hints = linear->hints;
   return l;
 }
 
@@ -180,6 +182,7 @@ bool foldIntoPrevious(ir::Graph &graph, ir::Op *affine, const Affine &a, const U
   affine->kind = ir::OpKind::Dense;
   affine->operands = {l->x, wOp, bOp};
   affine->fn = ir::makeActivation(ir::ActKind::Identity);
+  affine->hints = l->hints;
   return true;
 }
 

@@ -56,6 +56,7 @@ bool fuseDenseBiasAct(ir::Graph &graph, PassContext &ctx) {
     last->kind = ir::OpKind::Dense;
     last->operands = std::move(operands);
     last->fn = fn;
+    last->hints = linear->hints;
     erase.insert(linear);
     ctx.count("fuse-dense-bias-act.dense-formed");
   }

@@ -86,6 +86,7 @@ void fuseResidualAdds(ir::Graph &graph, PassContext &ctx) {
       if (!(dense->type == add->type) || !(residual->type == add->type))
         continue; // an unbatched operand: the add broadcasts it
       add->kind = ir::OpKind::DenseAdd;
+      add->hints = dense->hints;
       add->operands = {dense->operands[0], dense->operands[1], dense->operands[2], residual};
       erase.insert(dense);
       ctx.count("fuse-elementwise.residual-adds-fused");

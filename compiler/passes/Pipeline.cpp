@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <limits>
 #include <map>
 #include <ostream>
 
@@ -25,13 +26,19 @@ const PassInfo *findPass(const std::string &name) {
   return nullptr;
 }
 
-std::vector<std::string> pipelineForLevel(int level) {
+std::vector<std::string> pipelineForLevel(int level, bool prune) {
   std::vector<std::string> names = {"infer-shapes"};
+  if (level == 0 && prune)
+    names.push_back("prune");
   if (level >= 1) {
     names.push_back("fuse-dense-bias-act");
     if (level >= 2) // on the fused (dense) form; cse last, to merge what folding made equal
       for (const char *name : {"fold-constants", "remove-identity", "fold-scale-shift", "cse"})
         names.push_back(name);
+    // Prune the final weights (scales folded in), before dead neurons go:
+    // rows and columns it empties are removed.
+    if (prune)
+      names.push_back("prune");
     if (level >= 2)
       names.push_back("eliminate-dead-neurons");
     // After the passes that rewrite dense layers: they do not know dense_add.
@@ -54,6 +61,9 @@ Tolerance toleranceFor(const std::string &passName) {
       // Multiplies a per-feature scale into the weights and re-sums the
       // bias: reassociation, a few f32 roundings per weight (docs/passes.md).
       {"fold-scale-shift", {"reassociating", 1e-5}},
+      // Zeroes weights, as the user asked: no bound, the drift is reported
+      // and never fails the check (docs/passes.md#prune).
+      {"prune", {"changes-results", std::numeric_limits<double>::infinity()}},
   };
   auto it = notExact.find(passName);
   return it != notExact.end() ? it->second : Tolerance{"exact", 1e-6};

@@ -84,7 +84,30 @@ bool sparseKernelPays(const ir::Op &op, const MachineInfo &) {
          inputs * units < (int64_t{1} << 30);
 }
 
-ir::Schedule chooseSchedule(const ir::Op &op, const MachineInfo &machine) {
+bool sparseKernelApplies(const ir::Op &op) {
+  if (op.operands.size() < 2)
+    return false;
+  const ir::Op &w = *op.operands[1];
+  return w.kind == ir::OpKind::Const && w.data && w.type.dims.size() == 2 &&
+         w.type.dims[0] * w.type.dims[1] < (int64_t{1} << 30);
+}
+
+ir::SparsityMode sparsityRequest(const ir::Op &op, ir::SparsityMode global) {
+  return op.hints.sparsity != ir::SparsityMode::Auto ? op.hints.sparsity : global;
+}
+
+ir::Schedule chooseSchedule(const ir::Op &op, const MachineInfo &machine, ir::SparsityMode global) {
+  // The user's choice beats the cost model: the layer's hint, else the
+  // global option (docs/passes.md#schedule). Forced sparse still needs
+  // weights the sparse kernel can pack.
+  switch (sparsityRequest(op, global)) {
+  case ir::SparsityMode::Dense:
+    return scheduleFor(op, machine, "packed");
+  case ir::SparsityMode::Sparse:
+    return scheduleFor(op, machine, sparseKernelApplies(op) ? "sparse" : "packed");
+  case ir::SparsityMode::Auto:
+    break;
+  }
   return scheduleFor(op, machine, sparseKernelPays(op, machine) ? "sparse" : "packed");
 }
 
@@ -113,8 +136,21 @@ bool scheduleLayers(ir::Graph &graph, PassContext &ctx) {
   for (auto &op : graph.ops) {
     if (!ir::isWeightedSum(op->kind))
       continue;
-    op->schedule = chooseSchedule(*op, ctx.machine);
+    op->schedule = chooseSchedule(*op, ctx.machine, ctx.sparsity);
     ctx.count("schedule.layers-scheduled");
+    ctx.count("schedule.layers-" + op->schedule->kernel);
+    if (ir::SparsityMode want = sparsityRequest(*op, ctx.sparsity); want != ir::SparsityMode::Auto) {
+      const std::string by = op->hints.sparsity != ir::SparsityMode::Auto
+                                 ? std::string("its hint sparsity = ") + ir::sparsityModeName(want)
+                                 : std::string("--sparsity=") + ir::sparsityModeName(want);
+      const std::string what = std::string(ir::opName(op->kind)) + " '" + op->name + "'";
+      if (want == ir::SparsityMode::Sparse && op->schedule->kernel != "sparse")
+        ctx.diags.warning(op->loc, what + " cannot use the sparse kernel asked for by " + by +
+                                       ": its weights are not a constant matrix; dense kernel");
+      else
+        ctx.remark(op->loc, what + ": kernel \"" + op->schedule->kernel + "\", chosen by " + by);
+      ctx.count("schedule.layers-forced");
+    }
   }
   return true;
 }

@@ -5,6 +5,7 @@
 
 #include "soma/ir/Graph.h"
 #include "soma/jit/Jit.h"
+#include "soma/passes/Passes.h"
 #include "soma/soma.h"
 #include "soma/support/Diagnostics.h"
 
@@ -24,8 +25,14 @@ struct FrontResult {
 };
 
 /// Parses and checks buffer `file`, then runs the graph pipeline for
-/// `optLevel`.
-FrontResult compileToGraph(SourceManager &sm, uint32_t file, int optLevel, Timings *timings);
+/// `options.optLevel`, with its sparsity and pruning options.
+FrontResult compileToGraph(SourceManager &sm, uint32_t file, const CompileOptions &options,
+                           Timings *timings);
+
+/// CompileOptions::sparsity as the passes' SparsityMode.
+ir::SparsityMode sparsityMode(const CompileOptions &options);
+/// The pass context's view of the options (sparsity, prune).
+void applyPassOptions(const CompileOptions &options, passes::PassContext &ctx);
 
 /// Lowers `graph` (consumed) as the JIT would and returns the optimised
 /// module as text (LLVM IR, assembly) or bytes (object file).

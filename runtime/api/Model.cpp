@@ -121,10 +121,12 @@ Expected<JitPlan> prepareJit(ir::Graph &graph, const CompileOptions &options) {
   // (-O0, -O1) or planned for another vector width (--mcpu, --mattr).
   MachineInfo machine = hostMachine();
   machine.vectorWidth = target->vectorWidth;
+  // A kernel already chosen (by the cost model or the user) is kept.
   for (auto &op : graph.ops)
     if (ir::isWeightedSum(op->kind) &&
         (!op->schedule || op->schedule->vectorWidth != machine.vectorWidth))
-      op->schedule = passes::chooseSchedule(*op, machine);
+      op->schedule = op->schedule ? passes::scheduleFor(*op, machine, op->schedule->kernel)
+                                  : passes::chooseSchedule(*op, machine, api::sparsityMode(options));
   // The sparse kernel packs its weights here: they must be a constant matrix.
   for (auto &op : graph.ops)
     if (ir::isWeightedSum(op->kind) && op->schedule->kernel == "sparse") {
@@ -450,8 +452,27 @@ struct ModelAccess {
   static Model make(std::unique_ptr<Model::Impl> impl) { return Model(std::move(impl)); }
 };
 
-FrontResult compileToGraph(SourceManager &sm, uint32_t file, int optLevel, Timings *timings) {
+ir::SparsityMode sparsityMode(const CompileOptions &options) {
+  return options.sparsity == Sparsity::Dense    ? ir::SparsityMode::Dense
+         : options.sparsity == Sparsity::Sparse ? ir::SparsityMode::Sparse
+                                                : ir::SparsityMode::Auto;
+}
+
+void applyPassOptions(const CompileOptions &options, passes::PassContext &ctx) {
+  ctx.sparsity = sparsityMode(options);
+  if (options.prune > 0)
+    ctx.prune = options.prune;
+}
+
+FrontResult compileToGraph(SourceManager &sm, uint32_t file, const CompileOptions &options,
+                           Timings *timings) {
   FrontResult result;
+  const int optLevel = options.optLevel;
+  if (!(options.prune >= 0 && options.prune < 1)) {
+    result.diagnostics = "soma: error: prune " + std::to_string(options.prune) +
+                         " is not a fraction in [0, 1)\n";
+    return result;
+  }
   if (optLevel < 0 || optLevel > 3) {
     result.diagnostics =
         "soma: error: optimisation level " + std::to_string(optLevel) + " is not in 0..3\n";
@@ -464,7 +485,10 @@ FrontResult compileToGraph(SourceManager &sm, uint32_t file, int optLevel, Timin
     timings->push_back({"frontend: parse, check, build IR", secondsSince(t0)});
   if (result.graph) {
     passes::PassContext ctx(diags);
-    bool ok = passes::runPipeline(*result.graph, passes::pipelineForLevel(optLevel), ctx, {});
+    applyPassOptions(options, ctx);
+    bool ok = passes::runPipeline(
+        *result.graph,
+        passes::pipelineForLevel(optLevel, passes::pruneRequested(*result.graph, ctx.prune)), ctx, {});
     if (timings)
       for (auto &[name, seconds] : ctx.passSeconds)
         timings->push_back({"pass: " + name, seconds});
@@ -567,7 +591,7 @@ Result<Model> makeModel(std::unique_ptr<ir::Graph> graph, const CompileOptions &
 
 namespace {
 Result<Model> compileSource(SourceManager &sm, uint32_t file, const CompileOptions &options) {
-  api::FrontResult front = api::compileToGraph(sm, file, options.optLevel, nullptr);
+  api::FrontResult front = api::compileToGraph(sm, file, options, nullptr);
   if (!front.graph)
     return Status::failure(front.diagnostics);
   return api::makeModel(std::move(front.graph), options, std::move(front.diagnostics), nullptr);

@@ -77,6 +77,13 @@ enum class ThreadArena {
   Caller, ///< the oneTBB task arena the thread calling run() is in
 };
 
+/// Dense or sparse code for the weighted sums (see CompileOptions::sparsity).
+enum class Sparsity {
+  Auto,   ///< the cost model chooses per layer (the default)
+  Dense,  ///< the dense kernel for every layer
+  Sparse, ///< the sparse kernel for every layer with constant weights
+};
+
 struct CompileOptions {
   /// 0..3: the graph passes and the LLVM pipeline (0: none, 2: default).
   int optLevel = 2;
@@ -95,6 +102,16 @@ struct CompileOptions {
   /// application that uses oneTBB), with that arena's concurrency;
   /// `threads` is then ignored.
   ThreadArena arena = ThreadArena::Model;
+  /// Dense or sparse kernels for the layers whose source does not say
+  /// (`sparsity = ...` in a layer beats this, which beats the cost model).
+  /// Only the speed changes, never the results beyond rounding.
+  Sparsity sparsity = Sparsity::Auto;
+  /// Magnitude pruning: in (0, 1), the fraction of each layer's weights, the
+  /// smallest in magnitude, set to zero before the sparsity analysis (a
+  /// layer's own `prune = ...` beats this). 0 (the default): no pruning but
+  /// what layers ask for. This changes the results: each pruned layer, with
+  /// the sparsity it reached, is reported in Model::warnings().
+  double prune = 0;
 };
 
 /// A network input or output: its name and its per-sample shape (the batch

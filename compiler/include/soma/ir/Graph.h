@@ -96,6 +96,27 @@ struct Schedule {
   bool operator==(const Schedule &) const = default;
 };
 
+/// The user's choice between dense and sparse code for a weighted sum:
+/// `sparsity = auto|dense|sparse` in a layer, --sparsity, CompileOptions.
+enum class SparsityMode { Auto, Dense, Sparse };
+const char *sparsityModeName(SparsityMode mode);
+/// "auto", "dense", "sparse" -> the mode; false for anything else.
+bool sparsityModeFromName(std::string_view name, SparsityMode &mode);
+
+/// What the network's author asked of one layer, beyond what it computes
+/// (`sparsity = ...`, `prune = ...` in the language). Carried by the
+/// weighted sum (linear, dense, dense_add) through the passes that rewrite
+/// it, and printed as {hints = {...}} after the op's attributes.
+struct LayerHints {
+  /// Beats the global option, which beats the cost model (schedule pass).
+  SparsityMode sparsity = SparsityMode::Auto;
+  /// Fraction of the weights the prune pass zeroes, in [0, 1); beats the
+  /// global --prune. Unset: the global value, if any.
+  std::optional<double> prune;
+  bool any() const { return sparsity != SparsityMode::Auto || prune.has_value(); }
+  bool operator==(const LayerHints &) const = default;
+};
+
 class Op {
 public:
   Op(OpKind kind, std::string name, std::vector<Op *> operands, SourceLoc loc)
@@ -114,6 +135,8 @@ public:
   /// Const: the data, row-major, shape == type.dims. Shared so that copies
   /// of a graph (and passes) need not duplicate large weights.
   std::shared_ptr<const Tensor> data;
+  /// Linear, dense, dense_add: the layer's hints from the source.
+  LayerHints hints;
   /// Set by sparsity-analysis on dense and linear ops.
   std::optional<SparsityInfo> sparsity;
   /// Set by the schedule pass on linear, dense and dense_add ops.

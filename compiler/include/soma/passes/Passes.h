@@ -8,6 +8,7 @@
 
 #include <iosfwd>
 #include <map>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -24,6 +25,13 @@ struct PassContext {
   std::vector<std::pair<std::string, double>> passSeconds;
   /// The machine the schedule pass's cost model plans for (this one).
   MachineInfo machine = hostMachine();
+  /// --sparsity / CompileOptions::sparsity: dense or sparse code for every
+  /// weighted sum whose layer does not say (its hint beats this, and this
+  /// beats the cost model).
+  ir::SparsityMode sparsity = ir::SparsityMode::Auto;
+  /// --prune / CompileOptions::prune: the fraction of each layer's weights
+  /// the prune pass zeroes when the layer does not give its own.
+  std::optional<double> prune;
   /// Whether remark() reaches the diagnostics (soma-opt --remarks).
   bool remarksEnabled = false;
   /// Says what a pass did to one op and why; dropped unless enabled.
@@ -44,7 +52,15 @@ using PassFn = bool (*)(ir::Graph &, PassContext &);
 /// schedule (-O0, -O1) or scheduled for another vector width.
 /// It picks the kernel with sparseKernelPays, then fills the rest with
 /// scheduleFor.
-ir::Schedule chooseSchedule(const ir::Op &op, const MachineInfo &machine);
+/// `global` is --sparsity / CompileOptions::sparsity: a layer's own hint
+/// (LayerHints::sparsity) beats it, and it beats sparseKernelPays.
+ir::Schedule chooseSchedule(const ir::Op &op, const MachineInfo &machine,
+                            ir::SparsityMode global = ir::SparsityMode::Auto);
+/// The layer's hint if it has one, else `global`.
+ir::SparsityMode sparsityRequest(const ir::Op &op, ir::SparsityMode global);
+/// Whether the sparse kernel can run this op: constant 2-D weights of
+/// fewer than 2^30 elements.
+bool sparseKernelApplies(const ir::Op &op);
 /// The cost model's one dense-or-sparse decision: whether the "sparse"
 /// kernel beats "packed" for this op, from its SparsityInfo (unset: false).
 bool sparseKernelPays(const ir::Op &op, const MachineInfo &machine);
@@ -61,8 +77,14 @@ struct PassInfo {
 const std::vector<PassInfo> &allPasses();
 const PassInfo *findPass(const std::string &name);
 
-/// The pass list for -O0..-O3 (infer-shapes always comes first).
-std::vector<std::string> pipelineForLevel(int level);
+/// The pass list for -O0..-O3 (infer-shapes always comes first); with
+/// `prune`, the prune pass too (before sparsity-analysis).
+std::vector<std::string> pipelineForLevel(int level, bool prune = false);
+
+/// Whether anything asks for pruning: a global fraction, or a layer's hint.
+bool pruneRequested(const ir::Graph &graph, std::optional<double> global);
+/// How many of `n` weights the prune pass zeroes for `fraction`: round(F n).
+int64_t pruneCount(double fraction, int64_t n);
 
 /// How far a pass may move the network's outputs (the numerical contract,
 /// docs/passes.md): |after - before| <= rtol * (|before| + scale), where
