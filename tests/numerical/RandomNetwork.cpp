@@ -142,7 +142,10 @@ private:
   Activation activation(Act kind);
   Activation randomActivation() { return activation(rng.pick(p.acts)); }
 
-  Param literal(const std::vector<int64_t> &dims, double lo, double hi);
+  /// With `zeros` > 0 each value is 0 with that chance; the last two dims'
+  /// indices zeroRow and zeroCol (when >= 0) are all 0.
+  Param literal(const std::vector<int64_t> &dims, double lo, double hi, double zeros = 0,
+                int64_t zeroRow = -1, int64_t zeroCol = -1);
   Param initialiser(const std::string &call, const frontend::InitSpec &spec,
                     const std::vector<int64_t> &dims, int64_t fanIn, int64_t fanOut);
   Param scalar(double v, int64_t n);
@@ -202,7 +205,8 @@ Activation Generator::activation(Act kind) {
   return a;
 }
 
-Param Generator::literal(const std::vector<int64_t> &dims, double lo, double hi) {
+Param Generator::literal(const std::vector<int64_t> &dims, double lo, double hi, double zeros,
+                         int64_t zeroRow, int64_t zeroCol) {
   Param prm;
   int64_t n = 1;
   for (int64_t d : dims)
@@ -214,6 +218,9 @@ Param Generator::literal(const std::vector<int64_t> &dims, double lo, double hi)
   for (int64_t i = 0; i < n; ++i) {
     std::string num;
     prm.values[static_cast<size_t>(i)] = formatted(rng.uniform(lo, hi), format, num);
+    const int64_t col = i % dims.back(), row = dims.size() > 1 ? i / dims.back() % dims[dims.size() - 2] : 0;
+    if ((zeros > 0 && rng.chance(zeros)) || col == zeroCol || row == zeroRow)
+      prm.values[static_cast<size_t>(i)] = formatted(0.0, "%g", num);
     // Brackets: open every dimension whose index starts here.
     int64_t stride = n;
     std::string open, close;
@@ -252,6 +259,12 @@ Param Generator::weights(int64_t units, int64_t inputs, bool neuron) {
   std::vector<int64_t> dims = {units, inputs};
   const double gain = rng.pick(std::vector<double>{0.5, 1, 1, 1, 1.5, 2});
   const double limit = gain * std::sqrt(3.0 / static_cast<double>(inputs));
+  if (!p.zeroFractions.empty()) {
+    const double zeros = rng.pick(p.zeroFractions);
+    const int64_t zeroRow = rng.chance(0.5) ? rng.intIn(0, units - 1) : -1;
+    const int64_t zeroCol = rng.chance(0.5) ? rng.intIn(0, inputs - 1) : -1;
+    return literal(dims, -limit, limit, zeros, zeroRow, zeroCol);
+  }
   if (units * inputs <= 4096 && rng.chance(p.literalWeights)) {
     if (neuron && rng.chance(0.5))
       return literal({inputs}, -limit, limit); // a flat list: a neuron's usual spelling

@@ -126,6 +126,10 @@ struct Profile {
   /// A single activation layer on wide-ranged inputs: measures the
   /// activation itself.
   bool activationProbe = false;
+  /// When not empty: every dense and neuron layer's weights are a literal
+  /// array with one of these fractions of zeros (drawn per layer; 1: all
+  /// zero), and sometimes a whole row and a whole column of zeros.
+  std::vector<double> zeroFractions;
 };
 
 Network generateNetwork(const Profile &profile, uint64_t seed);

@@ -1,0 +1,123 @@
+// Sparse weights: seeded random networks whose dense layers have 0%, 50%,
+// 90%, 95%, 99% or 100% zero weights (drawn per layer), sometimes a whole
+// row and column of zeros, odd widths; compiled for the JIT (whose cost
+// model gives the layers of at least 4096 weights and at most 10% density
+// the sparse kernel, docs/passes.md#schedule) with 1 and 2 threads, run at
+// batch 1, 3, 8, 17 and 300. Every output must be within the JIT's error
+// bound of the harness's exact evaluation (Reference.h), and the two-thread
+// result must have the same bits as the one-thread result. Batch 1 and 3
+// take the sparse kernel's matrix-vector path, 8 a partial sample block,
+// 17 a block and a lone sample, 300 several row tiles.
+//
+// Environment: SOMA_NUMERICAL_SEED=S reruns only network S.
+#include "Harness.h"
+#include "RandomNetwork.h"
+#include "Reference.h"
+
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <cstdlib>
+#include <cstring>
+#include <optional>
+
+using namespace soma;
+using namespace soma::numerical;
+
+namespace {
+
+std::optional<Model> compileJit(const Network &net, int threads, std::string &error) {
+  CompileOptions options;
+  options.engine = Engine::Jit;
+  options.threads = threads;
+  Result<Model> model = Model::compileString(net.text(), options, net.name + ".nn");
+  if (!model) {
+    error = model.error();
+    return std::nullopt;
+  }
+  return std::move(*model);
+}
+
+/// Elements of `got` outside the JIT's bound around the exact values.
+std::string outOfBound(const std::vector<float> &got, const BoundedValue &e, size_t n) {
+  std::string report;
+  int bad = 0;
+  for (size_t i = 0; i < n; ++i) {
+    const double diff = std::fabs(static_cast<double>(got[i]) - e.ref[i]);
+    if (diff <= e.errJit[i] * (1 + 0x1p-10) + kTiny)
+      continue;
+    if (++bad <= 4)
+      report += "  [" + std::to_string(i) + "] got " + std::to_string(got[i]) + ", exact " +
+                std::to_string(e.ref[i]) + ", bound " + std::to_string(e.errJit[i]) + "\n";
+  }
+  return bad ? std::to_string(bad) + " elements out of bound:\n" + report : "";
+}
+
+void checkSparse(const Profile &p, uint64_t base, int n) {
+  const char *only = std::getenv("SOMA_NUMERICAL_SEED");
+  for (uint64_t seed = base; seed < base + static_cast<uint64_t>(n); ++seed) {
+    if (only && *only && std::strtoull(only, nullptr, 0) != seed)
+      continue;
+    Network net = generateNetwork(p, seed);
+    net.batch = 300;
+    std::vector<std::vector<float>> inputs = generateInputs(net, seed);
+    const std::vector<BoundedValue> exact = evaluate(net, inputs);
+    const std::string where = "network seed " + std::to_string(seed) +
+                              " (reproduce: SOMA_NUMERICAL_SEED=" + std::to_string(seed) +
+                              " soma_numerical_tests --gtest_filter='NumericalSparse.*')\n" +
+                              net.text().substr(0, 4000);
+    setCrashContext(where);
+    std::string error;
+    std::optional<Model> one = compileJit(net, 1, error);
+    ASSERT_TRUE(one) << error << "\n" << where;
+    std::optional<Model> two = compileJit(net, 2, error);
+    ASSERT_TRUE(two) << error << "\n" << where;
+    for (int64_t batch : {1, 3, 8, 17, 300}) {
+      auto a = runNetwork(*one, net, inputs, batch, error);
+      ASSERT_TRUE(a) << error << "\n" << where;
+      auto b = runNetwork(*two, net, inputs, batch, error);
+      ASSERT_TRUE(b) << error << "\n" << where;
+      for (size_t o = 0; o < a->size(); ++o) {
+        const int id = net.outputs[o].second;
+        const size_t count = static_cast<size_t>(batch * net.values[static_cast<size_t>(id)].size());
+        std::string bad = outOfBound((*a)[o], exact[static_cast<size_t>(id)], count);
+        EXPECT_TRUE(bad.empty()) << "output '" << net.outputs[o].first << "' at batch " << batch
+                                 << ": " << bad << where;
+        EXPECT_EQ(std::memcmp((*a)[o].data(), (*b)[o].data(), count * sizeof(float)), 0)
+            << "output '" << net.outputs[o].first << "' at batch " << batch
+            << " differs between 1 and 2 threads\n"
+            << where;
+      }
+    }
+    setCrashContext("");
+    if (testing::Test::HasFailure())
+      break;
+  }
+}
+
+Profile sparseProfile(std::vector<double> zeroFractions) {
+  Profile p;
+  p.acts = allActs();
+  p.widths = {17, 33, 65, 100, 129, 257, 300};
+  p.maxDepth = 4;
+  p.maxInputs = 2;
+  p.zeroFractions = std::move(zeroFractions);
+  return p;
+}
+
+} // namespace
+
+// Mostly zeros: the layers take the sparse kernel.
+TEST(NumericalSparse, MostlyZeroWeights) { checkSparse(sparseProfile({0.9, 0.95, 0.99}), 70000, 10); }
+
+// Every fraction, whole networks of zeros included.
+TEST(NumericalSparse, EveryZeroFraction) {
+  checkSparse(sparseProfile({0, 0.5, 0.9, 0.95, 0.99, 1}), 71000, 10);
+}
+
+// Residual (dense_add) layers among sparse ones.
+TEST(NumericalSparse, ResidualLayers) {
+  Profile p = sparseProfile({0.95, 0.99});
+  p.residual = 6;
+  checkSparse(p, 72000, 6);
+}
