@@ -206,22 +206,7 @@ Expected<JitPlan> prepareJit(ir::Graph &graph, const CompileOptions &options) {
 /// softmax, layer_norm, concat and a dense layer with softmax compute whole
 /// rows. Dense kernels block rows by the schedule's rowBlock.
 runtime::TileRules jitTileRules(const ir::Op &op, const jit::TargetInfo &target) {
-  // Work units: one multiply-add of the dense kernel. An elementwise
-  // element (a load, an operation, a store) costs about 8; the vector
-  // exp/erf/log of an activation about 24 more.
-  constexpr int64_t kElementWork = 8, kTranscendentalWork = 24;
-  auto activationWork = [](const ir::Activation &a) -> int64_t {
-    switch (a.kind) {
-    case ir::ActKind::Identity:
-    case ir::ActKind::Relu:
-    case ir::ActKind::LeakyRelu:
-    case ir::ActKind::HardSigmoid:
-    case ir::ActKind::Step:
-      return 0;
-    default:
-      return kTranscendentalWork;
-    }
-  };
+  using runtime::activationWork, runtime::kElementWork;
   const int64_t cols = op.type.lastDim();
   runtime::TileRules rules;
   switch (op.kind) {

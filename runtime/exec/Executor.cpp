@@ -68,6 +68,19 @@ struct TileGrid {
 
 } // namespace
 
+int64_t activationWork(const ir::Activation &act) {
+  switch (act.kind) {
+  case ir::ActKind::Identity:
+  case ir::ActKind::Relu:
+  case ir::ActKind::LeakyRelu:
+  case ir::ActKind::HardSigmoid:
+  case ir::ActKind::Step:
+    return 0;
+  default:
+    return kTranscendentalWork;
+  }
+}
+
 void planTiles(Step &step, const TileRules &rules) {
   step.rowWork = std::max<int64_t>(rules.rowWork, 1);
   const int64_t cols = std::max<int64_t>(step.cols, 1);

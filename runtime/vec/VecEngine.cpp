@@ -155,24 +155,6 @@ void runConcat(const void *context, void *const *slots, int64_t r0, int64_t r1, 
     k::concat(part.x.src(slots), part.x.stride, dst(slots, c.y, c.cols), part.offset, r0, r1);
 }
 
-/// Work units, as in the JIT's tile rules (Model.cpp): one multiply-add of
-/// the dense kernel; an elementwise element about 8; a vector exp/erf/log
-/// about 24 more.
-constexpr int64_t kElementWork = 8, kTranscendentalWork = 24;
-
-int64_t activationWork(const ir::Activation &a) {
-  switch (a.kind) {
-  case ir::ActKind::Identity:
-  case ir::ActKind::Relu:
-  case ir::ActKind::LeakyRelu:
-  case ir::ActKind::HardSigmoid:
-  case ir::ActKind::Step:
-    return 0;
-  default:
-    return kTranscendentalWork;
-  }
-}
-
 int64_t denseRowBlock(k::Isa isa) {
   // The kernels' register blocks (KernelsImpl.h kBlockRows).
   switch (k::vectorWidth(isa)) {

@@ -4,6 +4,7 @@
 // of LLVM: kernels arrive as plain function pointers.
 #pragma once
 
+#include "soma/ir/Activation.h"
 #include "soma/support/Tensor.h"
 
 #include <cstdint>
@@ -81,6 +82,14 @@ struct Step {
   /// cost too little in total for a batch run on the calling thread.
   int64_t rowWork = 0;
 };
+
+/// Work units for TileRules::rowWork, shared by the engines' tile rules: one
+/// unit is a multiply-add of the dense kernel; an elementwise element (a
+/// load, an operation, a store) costs about kElementWork, and a vector
+/// exp/erf/log of an activation about kTranscendentalWork more.
+constexpr int64_t kElementWork = 8, kTranscendentalWork = 24;
+/// The extra work units of applying `act` to one element.
+int64_t activationWork(const ir::Activation &act);
 
 /// What a kernel allows when it is cut into tiles, and what one of its rows
 /// costs: the input of planTiles.
