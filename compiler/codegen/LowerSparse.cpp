@@ -5,8 +5,10 @@
 // V (the vector width); for each group a list of entries, entry e holding
 // the e-th nonzero (value, input index) of each of the group's V neurons,
 // in input order (a neuron with fewer nonzeros than the group's longest is
-// padded with value 0 at input 0). A header gives each group's offset and
-// entry count.
+// padded with value 0 at input 0). Indices are 16-bit when the layer has at
+// most 65536 inputs (runtime::sparseIndexBytes): values and indices are
+// what a batch-1 run streams. A header gives each group's offset and entry
+// count.
 //
 // Two paths, chosen per sample block inside one call:
 //   1. Blocks of V samples (and a last partial block of at least V / 2):
@@ -37,6 +39,7 @@
 // it into column tiles), so no two calls share a block's scratch.
 #include "Lowering.h"
 #include "VectorMath.h"
+#include "soma/runtime/Packing.h"
 
 #include <llvm/IR/Intrinsics.h>
 
@@ -103,6 +106,17 @@ void lowerSparse(const KernelEnv &env, const ir::Op &op, const SlotMap &slots, i
   Value *Res = op.kind == ir::OpKind::DenseAdd ? env.slotPtr(slots.at(op.operands[3])) : nullptr;
   Value *Y = env.slotPtr(slots.at(&op));
   Value *XT = env.slotPtr(scratchSlot);
+  const int64_t entryFloats = runtime::sparseEntryFloats(V, K);
+  Type *idxTy = runtime::sparseIndexBytes(K) == 2 ? b.getInt16Ty() : i32;
+  // Entry e of the group whose entries start at float `off`.
+  auto entryAt = [&](Value *off, Value *e) {
+    return env.at(Wp, b.CreateAdd(off, b.CreateMul(e, env.i64(entryFloats))));
+  };
+  // Neuron j's input index in `entry`, as i64.
+  auto indexOf = [&](Value *entry, int64_t j) {
+    Value *at = b.CreateGEP(idxTy, env.at(entry, env.i64(V)), env.i64(j));
+    return b.CreateZExt(b.CreateAlignedLoad(idxTy, at, Align(2)), b.getInt64Ty());
+  };
 
   // Group g's entries start at float offset header[2g], header[2g + 1] of them.
   auto groupHeader = [&](Value *g) {
@@ -163,12 +177,11 @@ void lowerSparse(const KernelEnv &env, const ir::Op &op, const SlotMap &slots, i
     std::vector<Value *> acc = emitLoop(
         b, env.i64(0), cnt, 1, init,
         [&](Value *e, const std::vector<Value *> &sum) {
-          Value *entry = env.at(Wp, b.CreateAdd(off, b.CreateMul(e, env.i64(2 * V))));
+          Value *entry = entryAt(off, e);
           std::vector<Value *> next(V);
           for (int64_t j = 0; j < V; ++j) {
             Value *wv = b.CreateAlignedLoad(env.f32(), env.at(entry, env.i64(j)), Align(4));
-            Value *k = b.CreateAlignedLoad(i32, b.CreateGEP(i32, entry, env.i64(V + j)), Align(4));
-            Value *kOff = b.CreateMul(b.CreateZExt(k, b.getInt64Ty()), env.i64(V));
+            Value *kOff = b.CreateMul(indexOf(entry, j), env.i64(V));
             Value *xv = b.CreateAlignedLoad(env.vecTy(), env.at(xt, kOff), Align(4));
             next[j] = b.CreateIntrinsic(Intrinsic::fmuladd, {env.vecTy()},
                                         {env.splat(wv), xv, sum[j]});
@@ -202,14 +215,21 @@ void lowerSparse(const KernelEnv &env, const ir::Op &op, const SlotMap &slots, i
           std::vector<Value *> acc = emitLoop(
               b, env.i64(0), cnt, 1, init,
               [&](Value *e, const std::vector<Value *> &sum) {
-                Value *entry = env.at(Wp, b.CreateAdd(off, b.CreateMul(e, env.i64(2 * V))));
+                Value *entry = entryAt(off, e);
+                // 16-bit indices: four per 64-bit load, split by shifts.
+                std::vector<Value *> quads;
+                if (idxTy == b.getInt16Ty())
+                  for (int64_t q = 0; q < V / 4; ++q)
+                    quads.push_back(b.CreateAlignedLoad(
+                        b.getInt64Ty(), b.CreateGEP(b.getInt64Ty(), env.at(entry, env.i64(V)), env.i64(q)),
+                        Align(8)));
                 std::vector<Value *> next(V);
                 for (int64_t j = 0; j < V; ++j) {
                   Value *wv = b.CreateAlignedLoad(env.f32(), env.at(entry, env.i64(j)), Align(4));
-                  Value *k = b.CreateAlignedLoad(i32, b.CreateGEP(i32, entry, env.i64(V + j)), Align(4));
-                  Value *xv = b.CreateAlignedLoad(env.f32(),
-                                                  b.CreateGEP(env.f32(), xRow, b.CreateZExt(k, b.getInt64Ty())),
-                                                  Align(4));
+                  Value *k = quads.empty() ? indexOf(entry, j)
+                                           : b.CreateAnd(b.CreateLShr(quads[j / 4], env.i64(16 * (j % 4))),
+                                                         env.i64(0xffff));
+                  Value *xv = b.CreateAlignedLoad(env.f32(), b.CreateGEP(env.f32(), xRow, k), Align(4));
                   next[j] = b.CreateIntrinsic(Intrinsic::fmuladd, {env.f32()}, {wv, xv, sum[j]});
                 }
                 return next;

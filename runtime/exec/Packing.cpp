@@ -34,6 +34,8 @@ AlignedVector<float> packSparse(const Tensor &w, int64_t group) {
     const int32_t v = static_cast<int32_t>(value);
     std::memcpy(&slot, &v, sizeof v);
   };
+  const int64_t indexBytes = sparseIndexBytes(inputs);
+  const int64_t entryFloats = sparseEntryFloats(group, inputs);
   // Nonzero inputs of each neuron, in input order.
   std::vector<std::vector<int64_t>> nonzeros(static_cast<size_t>(units));
   for (int64_t u = 0; u < units; ++u)
@@ -47,7 +49,7 @@ AlignedVector<float> packSparse(const Tensor &w, int64_t group) {
     for (int64_t u = g * group; u < std::min(units, (g + 1) * group); ++u)
       count[g] = std::max<int64_t>(count[g], static_cast<int64_t>(nonzeros[u].size()));
     offset[g] = size;
-    size += count[g] * 2 * group;
+    size += count[g] * entryFloats;
   }
   AlignedVector<float> packed(static_cast<size_t>(size), 0.0f); // padding: value 0, index 0
   for (int64_t g = 0; g < groups; ++g) {
@@ -56,10 +58,15 @@ AlignedVector<float> packSparse(const Tensor &w, int64_t group) {
     for (int64_t j = 0; j < group && g * group + j < units; ++j) {
       const int64_t u = g * group + j;
       for (size_t e = 0; e < nonzeros[u].size(); ++e) {
-        float *entry = &packed[offset[g] + static_cast<int64_t>(e) * 2 * group];
+        float *entry = &packed[offset[g] + static_cast<int64_t>(e) * entryFloats];
         const int64_t k = nonzeros[u][e];
         entry[j] = w.values[u * inputs + k];
-        storeIndex(entry[group + j], k);
+        if (indexBytes == 2) {
+          const uint16_t k16 = static_cast<uint16_t>(k);
+          std::memcpy(reinterpret_cast<char *>(entry + group) + 2 * j, &k16, sizeof k16);
+        } else {
+          storeIndex(entry[group + j], k);
+        }
       }
     }
   }
