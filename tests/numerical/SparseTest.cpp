@@ -2,7 +2,8 @@
 // 90%, 95%, 99% or 100% zero weights (drawn per layer), sometimes a whole
 // row and column of zeros, odd widths; compiled for the JIT (whose cost
 // model gives the layers of at least 4096 weights and at most 10% density
-// the sparse kernel, docs/passes.md#schedule) with 1 and 2 threads, run at
+// the sparse kernel, docs/passes.md#schedule; one test forces the sparse
+// kernel on every layer, dense ones included) with 1 and 2 threads, run at
 // batch 1, 3, 8, 17 and 300. Every output must be within the JIT's error
 // bound of the harness's exact evaluation (Reference.h), and the two-thread
 // result must have the same bits as the one-thread result. Batch 1 and 3
@@ -26,10 +27,11 @@ using namespace soma::numerical;
 
 namespace {
 
-std::optional<Model> compileJit(const Network &net, int threads, std::string &error) {
+std::optional<Model> compileJit(const Network &net, int threads, Sparsity sparsity, std::string &error) {
   CompileOptions options;
   options.engine = Engine::Jit;
   options.threads = threads;
+  options.sparsity = sparsity;
   Result<Model> model = Model::compileString(net.text(), options, net.name + ".nn");
   if (!model) {
     error = model.error();
@@ -53,7 +55,7 @@ std::string outOfBound(const std::vector<float> &got, const BoundedValue &e, siz
   return bad ? std::to_string(bad) + " elements out of bound:\n" + report : "";
 }
 
-void checkSparse(const Profile &p, uint64_t base, int n) {
+void checkSparse(const Profile &p, uint64_t base, int n, Sparsity sparsity = Sparsity::Auto) {
   const char *only = std::getenv("SOMA_NUMERICAL_SEED");
   for (uint64_t seed = base; seed < base + static_cast<uint64_t>(n); ++seed) {
     if (only && *only && std::strtoull(only, nullptr, 0) != seed)
@@ -68,9 +70,9 @@ void checkSparse(const Profile &p, uint64_t base, int n) {
                               net.text().substr(0, 4000);
     setCrashContext(where);
     std::string error;
-    std::optional<Model> one = compileJit(net, 1, error);
+    std::optional<Model> one = compileJit(net, 1, sparsity, error);
     ASSERT_TRUE(one) << error << "\n" << where;
-    std::optional<Model> two = compileJit(net, 2, error);
+    std::optional<Model> two = compileJit(net, 2, sparsity, error);
     ASSERT_TRUE(two) << error << "\n" << where;
     for (int64_t batch : {1, 3, 8, 17, 300}) {
       auto a = runNetwork(*one, net, inputs, batch, error);
@@ -113,6 +115,12 @@ TEST(NumericalSparse, MostlyZeroWeights) { checkSparse(sparseProfile({0.9, 0.95,
 // Every fraction, whole networks of zeros included.
 TEST(NumericalSparse, EveryZeroFraction) {
   checkSparse(sparseProfile({0, 0.5, 0.9, 0.95, 0.99, 1}), 71000, 10);
+}
+
+// The sparse kernel forced on every weighted sum (CompileOptions::sparsity),
+// so dense weights (0% and 50% zeros) and small layers run it too.
+TEST(NumericalSparse, ForcedSparseEveryZeroFraction) {
+  checkSparse(sparseProfile({0, 0.5, 0.9, 0.99, 1}), 73000, 10, Sparsity::Sparse);
 }
 
 // Residual (dense_add) layers among sparse ones.

@@ -76,7 +76,12 @@ struct SparsityInfo {
 /// beyond the op's tolerance: every output element is reduced over all its
 /// inputs, in input order, by one kernel call.
 struct Schedule {
-  /// "packed": the register-blocked kernel over weight panels.
+  /// "packed": the register-blocked kernel over weight panels (the fields
+  /// below as documented). "sparse": the kernel over the nonzero weights
+  /// only (codegen/LowerSparse.cpp): neuron groups of one vector
+  /// (panelVectors = 1), sample blocks of one vector (rowBlock =
+  /// vectorWidth), lonePanels = 1, and colTile = the units rounded up to
+  /// the vector, so a call computes whole rows (docs/passes.md#schedule).
   std::string kernel = "packed";
   /// f32 lanes per vector, and vectors per panel: a panel is
   /// vectorWidth * panelVectors output neurons, packed contiguously per input.
