@@ -19,7 +19,9 @@
 //      accumulators are transposed in registers to sample-major, the bias
 //      (contiguous over the group's neurons) and the residual added, the
 //      activation applied, and V rows of V outputs stored (masked for a
-//      partial group or block).
+//      partial group or block). Pairs of full blocks run together, the
+//      group in two halves of V / 2 neurons, so each entry's index load and
+//      broadcast weight feed two FMAs (2 V accumulators).
 //   2. Lone samples (batch 1, the rest of a batch): a sparse matrix-vector
 //      product over the same entries: per group V scalar chains, one per
 //      neuron, acc_j += w_j,e * x[k_j,e] (x's row is in L1; scalar loads beat
@@ -201,6 +203,48 @@ void lowerSparse(const KernelEnv &env, const ir::Op &op, const SlotMap &slots, i
     }
   };
 
+  // 2'. Two full blocks from n0 and n0 + V at once, the group in two halves
+  //     of V / 2 neurons: each entry's index and broadcast weight feed two
+  //     FMAs (V accumulators per half). Same chains as groupBlock.
+  auto groupBlockPair = [&](Value *g, Value *off, Value *cnt, Value *n0) {
+    const int64_t H = V / 2;
+    Value *xt[2] = {env.at(XT, b.CreateMul(n0, env.i64(K))),
+                    env.at(XT, b.CreateMul(b.CreateAdd(n0, env.i64(V)), env.i64(K)))};
+    for (int64_t h = 0; h < 2; ++h) {
+      std::vector<Value *> init(2 * H, Constant::getNullValue(env.vecTy()));
+      std::vector<Value *> acc = emitLoop(
+          b, env.i64(0), cnt, 1, init,
+          [&](Value *e, const std::vector<Value *> &sum) {
+            Value *entry = entryAt(off, e);
+            std::vector<Value *> next(2 * H);
+            for (int64_t j = 0; j < H; ++j) {
+              Value *wv = env.splat(
+                  b.CreateAlignedLoad(env.f32(), env.at(entry, env.i64(h * H + j)), Align(4)));
+              Value *kOff = b.CreateMul(indexOf(entry, h * H + j), env.i64(V));
+              for (int blk = 0; blk < 2; ++blk) {
+                Value *xv = b.CreateAlignedLoad(env.vecTy(), env.at(xt[blk], kOff), Align(4));
+                next[blk * H + j] =
+                    b.CreateIntrinsic(Intrinsic::fmuladd, {env.vecTy()}, {wv, xv, sum[blk * H + j]});
+              }
+            }
+            return next;
+          },
+          "e2");
+      Value *col = b.CreateAdd(b.CreateMul(g, env.i64(V)), env.i64(h * H));
+      Value *colEnd = b.CreateSelect(b.CreateICmpSLT(b.CreateAdd(col, env.i64(H)), env.colEnd),
+                                     b.CreateAdd(col, env.i64(H)), env.colEnd);
+      Value *colMask = env.tailMask(col, colEnd);
+      for (int blk = 0; blk < 2; ++blk) {
+        std::vector<Value *> square(V, Constant::getNullValue(env.vecTy()));
+        for (int64_t j = 0; j < H; ++j)
+          square[j] = acc[blk * H + j];
+        std::vector<Value *> rows = transposeSquare(b, square);
+        for (int64_t s = 0; s < V; ++s)
+          finish(rows[s], b.CreateAdd(n0, env.i64(blk * V + s)), col, colMask, nullptr);
+      }
+    }
+  };
+
   // The sparse matrix-vector product for sample n: x's row sits in L1, so
   // per nonzero one index load, one x load and one scalar FMA; the group's V
   // neurons are V independent chains (a gather of V lanes costs more than
@@ -254,8 +298,10 @@ void lowerSparse(const KernelEnv &env, const ir::Op &op, const SlotMap &slots, i
   Value *blocksEnd = b.CreateSelect(hasPartial, env.rowEnd, rowsFull);
   Function *fn = b.GetInsertBlock()->getParent();
   // Emits body(n0, valid) for every full block, then for the partial one.
-  auto forBlocks = [&](const std::function<void(Value *, Value *)> &body) {
-    emitLoop(b, env.rowBegin, rowsFull, V, [&](Value *n0) { body(n0, nullptr); }, "n");
+  Value *rowsPairs =
+      b.CreateAdd(env.rowBegin, b.CreateMul(b.CreateSDiv(span, env.i64(2 * V)), env.i64(2 * V)));
+  auto forBlocks = [&](Value *from, const std::function<void(Value *, Value *)> &body) {
+    emitLoop(b, from, rowsFull, V, [&](Value *n0) { body(n0, nullptr); }, "n");
     BasicBlock *partial = BasicBlock::Create(b.getContext(), "block.partial", fn);
     BasicBlock *done = BasicBlock::Create(b.getContext(), "block.done", fn);
     b.CreateCondBr(hasPartial, partial, done);
@@ -268,12 +314,13 @@ void lowerSparse(const KernelEnv &env, const ir::Op &op, const SlotMap &slots, i
   BasicBlock *afterBlocks = BasicBlock::Create(b.getContext(), "blocks.done", fn);
   b.CreateCondBr(b.CreateICmpSGT(blocksEnd, env.rowBegin), blocks, afterBlocks);
   b.SetInsertPoint(blocks);
-  forBlocks(transposeBlock);
+  forBlocks(env.rowBegin, transposeBlock);
   emitLoop(
       b, g0, g1, 1,
       [&](Value *g) {
         auto [off, cnt] = groupHeader(g);
-        forBlocks([&](Value *n0, Value *valid) { groupBlock(g, off, cnt, n0, valid); });
+        emitLoop(b, env.rowBegin, rowsPairs, 2 * V, [&](Value *n0) { groupBlockPair(g, off, cnt, n0); }, "n2");
+        forBlocks(rowsPairs, [&](Value *n0, Value *valid) { groupBlock(g, off, cnt, n0, valid); });
       },
       "g");
   b.CreateBr(afterBlocks);

@@ -37,7 +37,8 @@
 //      lone-panel grouping (lone_panels = 1), whole rows (col_tile = the
 //      units rounded up to the vector: its sample blocks share a scratch
 //      per row), row tiles of whole blocks holding about 2^18 multiply-adds
-//      over the nonzeros, at most 64 samples.
+//      over the nonzeros, at least 2 blocks (the kernel runs pairs of full
+//      blocks over each entry) and at most 64 samples.
 //
 // Tolerance class: exact (no value changes; every schedule reduces each
 // output over all inputs in input order in one kernel call).
@@ -68,7 +69,7 @@ ir::Schedule sparseSchedule(const ir::Op &op, const MachineInfo &machine) {
   const double blockWork = std::max(1.0, density * static_cast<double>(inputs * units)) *
                            static_cast<double>(s.vectorWidth);
   const int64_t blocks = static_cast<int64_t>(std::ceil(static_cast<double>(1 << 18) / blockWork));
-  s.rowTile = s.vectorWidth * std::clamp<int64_t>(blocks, 1, std::max<int64_t>(1, 64 / s.vectorWidth));
+  s.rowTile = s.vectorWidth * std::clamp<int64_t>(blocks, 2, std::max<int64_t>(2, 64 / s.vectorWidth));
   return s;
 }
 
