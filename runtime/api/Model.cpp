@@ -51,6 +51,8 @@ struct Model::Impl {
   JitState jitState = JitState::None; // guarded by jitMutex
   std::string jitError;               // guarded by jitMutex; set when Failed
   std::unique_ptr<tbb::task_arena> background;
+  /// The copy of the graph the background compile lowers; freed by it.
+  std::unique_ptr<ir::Graph> jitGraph;
 
   Impl() = default;
   Impl(const Impl &) = delete;
@@ -346,14 +348,18 @@ void startBackgroundJit(Model::Impl &impl, std::unique_ptr<ir::Graph> graph) {
   // One thread and no slot kept for an application thread: a oneTBB worker
   // runs the task (oneTBB adds one when it has none).
   impl.background = std::make_unique<tbb::task_arena>(1, 0);
-  std::shared_ptr<ir::Graph> shared(std::move(graph));
-  impl.background->enqueue([&impl, shared] {
+  // The task owns nothing: oneTBB may destroy a finished task object after
+  // the model, even after the process has begun to exit. Its graph lives
+  // in the model and is freed as soon as the compile is done.
+  impl.jitGraph = std::move(graph);
+  impl.background->enqueue([&impl] {
     Expected<JitBuild> build = Error{""};
     try {
-      build = buildJit(*shared, impl.options, nullptr);
+      build = buildJit(*impl.jitGraph, impl.options, nullptr);
     } catch (const std::exception &e) {
       build = Error{std::string("soma: error: background JIT compile: ") + e.what() + "\n"};
     }
+    impl.jitGraph.reset();
     std::lock_guard<std::mutex> lock(impl.jitMutex);
     if (build) {
       impl.code = std::move(build->code);
