@@ -52,7 +52,7 @@ namespace soma::passes {
 namespace {
 
 // Step 7's thresholds.
-constexpr double kSparseDensity = 0.1;
+constexpr double kSparseDensity = 0.12;
 constexpr int64_t kSparseMinWeights = 4096;
 
 ir::Schedule sparseSchedule(const ir::Op &op, const MachineInfo &machine) {
