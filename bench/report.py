@@ -34,6 +34,7 @@ class Result:
     def __init__(self, name):
         self.name = name
         self.times = []  # seconds, one per repetition
+        self.cpu_times = []  # the calling thread's CPU time, seconds
         self.flops = None
         self.error = None
 
@@ -46,6 +47,15 @@ class Result:
         if self.name.startswith("peak/"):
             return min(self.times)
         return statistics.median(self.times)
+
+    @property
+    def disturbed(self):
+        """The calling thread was off the CPU for over 10% of the wall time:
+        every implementation here computes or spins on the calling thread, so
+        that time went to other jobs on the machine."""
+        if not self.times:
+            return False
+        return statistics.median(self.times) > 1.1 * statistics.median(self.cpu_times)
 
     @property
     def gflops(self):
@@ -66,6 +76,7 @@ def load(path):
             r.error = b.get("error_message", "failed")
             continue
         r.times.append(b["real_time"] * TO_SECONDS[b["time_unit"]])
+        r.cpu_times.append(b["cpu_time"] * TO_SECONDS[b["time_unit"]])
         r.flops = b.get("flops")
     return data["context"], results
 
@@ -130,6 +141,7 @@ def build_report(context, results, plot_rel):
     except ValueError:
         pass
     load = context.get("load_avg", [])
+    idle = context.get("idle_before")
     out = []
     w = out.append
     w(f"Measured {date} by `bench/run` (`bench/dense_bench.cpp`, Google Benchmark, median of "
@@ -137,9 +149,9 @@ def build_report(context, results, plot_rel):
       + (f" at commit `{context['commit']}`" if context.get("commit") else "") + ".")
     w("")
     w(f"- Machine: {machine(context)}.")
-    if load:
-        w(f"- Load average when the run started: {', '.join(f'{x:.2f}' for x in load)} "
-          "(other jobs on the machine slow the 2-thread results most).")
+    if idle or load:
+        w("- Other jobs: " + (f"the cores were {idle} idle in the 5 s before the run; " if idle else "")
+          + (f"load average at the start {', '.join(f'{x:.2f}' for x in load)}." if load else ""))
     w(f"- Anchors: oneDNN {context.get('onednn', '?')}, {context.get('openblas', 'OpenBLAS ?')}, "
       f"{context.get('eigen', 'Eigen ?')}.")
     w("- soma: `CompileOptions::threads` = 1 or 2, otherwise the defaults (`-O2`, JIT, the model's own arena).")
@@ -147,7 +159,9 @@ def build_report(context, results, plot_rel):
         f"{peak_gflops[t]:.1f} GFLOP/s at {t} thread{'s' if t > 1 else ''}" for t in (1, 2) if peak_gflops[t]) + ".")
     w("")
     w("Each cell: time per call · GFLOP/s · % of the FMA peak at the same thread count. "
-      "soma/X is soma's time divided by X's: below 1, soma is faster.")
+      "soma/X is soma's time divided by X's: below 1, soma is faster. "
+      "† marks a result whose calling thread was off the CPU for more than 10% of its wall time "
+      "(median real time > 1.1 × CPU time): other jobs took the core, and the time is inflated.")
     w("")
     head = ["case", "threads"] + [LABELS[i] for i in IMPLS] + [f"soma/{LABELS[a]}" for a in ANCHORS]
     w("| " + " | ".join(head) + " |")
@@ -164,7 +178,7 @@ def build_report(context, results, plot_rel):
                     row.append("**failed**: " + r.error.replace("|", "/"))
                 else:
                     pct = f" · {100 * r.gflops / peak_gflops[t]:.0f}%" if peak_gflops[t] else ""
-                    cell = f"{fmt_time(r.time)} · {r.gflops:.1f}{pct}"
+                    cell = f"{fmt_time(r.time)} · {r.gflops:.1f}{pct}" + (" †" if r.disturbed else "")
                     row.append(f"**{cell}**" if i == "soma" else cell)
             for a in ANCHORS:
                 s, x = got["soma"], got[a]
@@ -180,13 +194,14 @@ def build_report(context, results, plot_rel):
         s, o = results.get(("neuron", "soma", f"t{t}")), results.get(("neuron", "onednn", f"t{t}"))
         if not s or not o:
             continue
-        cells = [s.error or fmt_time(s.time), o.error or fmt_time(o.time)]
+        cells = [s.error or fmt_time(s.time) + (" †" if s.disturbed else ""),
+                 o.error or fmt_time(o.time) + (" †" if o.disturbed else "")]
         ratio = f"{s.time / o.time:.2f}" if s.time and o.time else "—"
         w(f"| {t} | " + " | ".join(cells) + f" | {ratio} |")
     w("")
     w(f"![GFLOP/s per case and implementation at 1 and 2 threads, with the FMA peak]({plot_rel})")
     w("")
-    w("Goals of issue 6, as measured in this run:")
+    w("Goals of issue 6, as measured in this run († : a result involved was disturbed by other jobs):")
     w("")
     w("| goal | result |")
     w("|---|---|")
@@ -201,6 +216,10 @@ def goals(results, peak_gflops):
         return x if x and x.time else None
 
     rows = []
+
+    def mark(*rs):
+        return " †" if any(x is not None and x.disturbed for x in rs) else ""
+
     for case in cases(results):
         b = batch_of(case)
         for t in (1, 2):
@@ -214,35 +233,36 @@ def goals(results, peak_gflops):
                 if o:
                     q = s.time / o.time
                     rows.append((f"{case_label(case)}, {t} thr: soma ≤ oneDNN time",
-                                 ("met" if q <= 1 else "**missed**") + f" (soma/oneDNN {q:.2f})"))
+                                 ("met" if q <= 1 else "**missed**") + f" (soma/oneDNN {q:.2f}){mark(s, o)}"))
                 if pct is not None:
                     rows.append((f"{case_label(case)}, {t} thr: ≥ 90% of FMA peak",
-                                 ("met" if pct >= 90 else "**missed**") + f" ({pct:.0f}%)"))
+                                 ("met" if pct >= 90 else "**missed**") + f" ({pct:.0f}%){mark(s)}"))
             if b == 1:
                 slowest = [(a, s.time / r(case, a, t).time) for a in ANCHORS if r(case, a, t)]
                 worst = max(slowest, key=lambda p: p[1]) if slowest else None
                 if worst:
                     rows.append((f"{case_label(case)}, {t} thr: faster than every anchor",
                                  ("met" if worst[1] < 1 else "**missed**")
-                                 + f" (worst soma/{LABELS[worst[0]]} {worst[1]:.2f})"))
+                                 + f" (worst soma/{LABELS[worst[0]]} {worst[1]:.2f})"
+                                 + mark(s, *(r(case, a, t) for a in ANCHORS))))
             if case == ("mlp", "b64"):
                 o = r(case, "onednn", t)
                 if o:
                     q = s.time / o.time
                     rows.append((f"{case_label(case)}, {t} thr: faster than oneDNN",
-                                 ("met" if q < 1 else "**missed**") + f" (soma/oneDNN {q:.2f})"))
+                                 ("met" if q < 1 else "**missed**") + f" (soma/oneDNN {q:.2f}){mark(s, o)}"))
         if b >= 64:
             s1, s2 = r(case, "soma", 1), r(case, "soma", 2)
             if s1 and s2:
                 sp = s1.time / s2.time
                 rows.append((f"{case_label(case)}: 2-thread speedup ≥ 1.9×",
-                             ("met" if sp >= 1.9 else "**missed**") + f" ({sp:.2f}×)"))
+                             ("met" if sp >= 1.9 else "**missed**") + f" ({sp:.2f}×){mark(s1, s2)}"))
     for t in (1, 2):
         n = results.get(("neuron", "soma", f"t{t}"))
         if n and n.time:
             ns = n.time * 1e9
             rows.append((f"single neuron per call ≤ 50 ns, {t} thr",
-                         ("met" if ns <= 50 else "**missed**") + f" ({ns:.0f} ns)"))
+                         ("met" if ns <= 50 else "**missed**") + f" ({ns:.0f} ns){mark(n)}"))
     return rows
 
 
