@@ -233,7 +233,7 @@ def goals(results, peak_gflops):
                 if o:
                     q = s.time / o.time
                     rows.append((f"{case_label(case)}, {t} thr: soma ≤ oneDNN time",
-                                 ("met" if q <= 1 else "**missed**") + f" (soma/oneDNN {q:.2f}){mark(s, o)}"))
+                                 ("met" if q <= 1 else "**missed**") + f" (soma/oneDNN {q:.3f}){mark(s, o)}"))
                 if pct is not None:
                     rows.append((f"{case_label(case)}, {t} thr: ≥ 90% of FMA peak",
                                  ("met" if pct >= 90 else "**missed**") + f" ({pct:.0f}%){mark(s)}"))
@@ -243,14 +243,14 @@ def goals(results, peak_gflops):
                 if worst:
                     rows.append((f"{case_label(case)}, {t} thr: faster than every anchor",
                                  ("met" if worst[1] < 1 else "**missed**")
-                                 + f" (worst soma/{LABELS[worst[0]]} {worst[1]:.2f})"
+                                 + f" (worst soma/{LABELS[worst[0]]} {worst[1]:.3f})"
                                  + mark(s, *(r(case, a, t) for a in ANCHORS))))
             if case == ("mlp", "b64"):
                 o = r(case, "onednn", t)
                 if o:
                     q = s.time / o.time
                     rows.append((f"{case_label(case)}, {t} thr: faster than oneDNN",
-                                 ("met" if q < 1 else "**missed**") + f" (soma/oneDNN {q:.2f}){mark(s, o)}"))
+                                 ("met" if q < 1 else "**missed**") + f" (soma/oneDNN {q:.3f}){mark(s, o)}"))
         if b >= 64:
             s1, s2 = r(case, "soma", 1), r(case, "soma", 2)
             if s1 and s2:
@@ -293,6 +293,8 @@ def plot(results, peak_gflops, path):
                            fontsize=8)
         ax.set_title(f"{t} thread{'s' if t > 1 else ''}")
         ax.grid(axis="y", alpha=0.3)
+    top = max([p for p in peak_gflops.values() if p] + [1.0])
+    axes[0].set_ylim(0, top * 1.08)
     axes[0].set_ylabel("GFLOP/s (higher is better)")
     axes[0].legend(fontsize=8, loc="upper left")
     fig.suptitle("Dense relu layers (batch×inputs×outputs) and the 784-512-512-10 MLP")
