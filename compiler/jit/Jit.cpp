@@ -127,8 +127,11 @@ struct SharedJit {
 };
 
 Expected<SharedJit *> jitFor(const TargetInfo &target, int optLevel) {
-  static std::mutex mutex;
-  static std::map<std::string, std::unique_ptr<SharedJit>> jits;
+  // Never destroyed: a model may be destroyed during static destruction
+  // (one held in a static), after these would have been, and its code is
+  // removed from its JIT then.
+  static std::mutex &mutex = *new std::mutex;
+  static auto &jits = *new std::map<std::string, std::unique_ptr<SharedJit>>;
   std::string key = target.cpu + "|" + target.features + "|" + std::to_string(optLevel);
   std::lock_guard<std::mutex> lock(mutex);
   auto it = jits.find(key);
