@@ -1,7 +1,11 @@
 #!/usr/bin/python3
-"""Turns soma_dense_bench's JSON into the table and plot of docs/performance.md.
+"""Turns soma_dense_bench's JSON into the tables and plots of docs/performance.md.
 
-usage: bench/report.py RESULTS.json [--doc docs/performance.md] [--plot docs/images/dense-bench.png]
+usage: bench/report.py RESULTS.json [--doc docs/performance.md] [--plot PNG]
+
+The JSON's context says which suite it holds (soma_dense_bench --suite=...).
+
+Dense suite (the default plot docs/images/dense-bench.png):
 
 Reads the Google Benchmark JSON written by bench/run (names
 peak/fma/t<T>, dense/<B>x<K>x<N>/<impl>/t<T>, mlp/b<B>/<impl>/t<T>,
@@ -10,9 +14,18 @@ benchmark, and writes, between the markers
 <!-- dense-bench:begin --> and <!-- dense-bench:end --> of the doc:
 the run's date, machine and libraries, a table of time, GFLOP/s and % of the
 FMA peak at the same thread count for every implementation, the ratios
-soma time / anchor time, the single-neuron per-call times, and the goals of
-issue 6 as met or missed by how much. The plot shows GFLOP/s per case and
-implementation at 1 and 2 threads against the FMA peak.
+soma time / anchor time and soma's JIT time / its vec engine's time, the
+single-neuron per-call times, and the goals of issue 6 as met or missed by
+how much. The plot shows GFLOP/s per case and implementation at 1 and 2
+threads against the FMA peak.
+
+Sparse suite (names sparse/<B>x<K>x<N>/z<percent zeros>/<impl>/t<T>; plot
+docs/images/sparse-bench.png), between <!-- sparse-bench:begin --> and
+<!-- sparse-bench:end -->: a table of times of soma (auto, forced dense,
+forced sparse), dense oneDNN and Eigen's sparse product, the speedups over
+dense oneDNN, soma/Eigen and auto/(better of soma dense and sparse); the goals
+of issue 7; a plot of the speedup over dense oneDNN against the share of
+zeros, one line per implementation, a panel per batch size and layer size.
 """
 import argparse
 import datetime
@@ -24,9 +37,14 @@ import sys
 
 BEGIN = "<!-- dense-bench:begin -->"
 END = "<!-- dense-bench:end -->"
-IMPLS = ["soma", "onednn", "openblas", "eigen"]
-LABELS = {"soma": "soma", "onednn": "oneDNN", "openblas": "OpenBLAS", "eigen": "Eigen"}
-ANCHORS = IMPLS[1:]
+IMPLS = ["soma", "vec", "onednn", "openblas", "eigen"]
+LABELS = {"soma": "soma", "vec": "soma vec", "onednn": "oneDNN", "openblas": "OpenBLAS", "eigen": "Eigen"}
+ANCHORS = IMPLS[2:]
+SPARSE_BEGIN = "<!-- sparse-bench:begin -->"
+SPARSE_END = "<!-- sparse-bench:end -->"
+SPARSE_IMPLS = ["soma", "soma-dense", "soma-sparse", "onednn", "eigen-sparse"]
+SPARSE_LABELS = {"soma": "soma auto", "soma-dense": "soma dense", "soma-sparse": "soma sparse",
+                 "onednn": "oneDNN (dense)", "eigen-sparse": "Eigen sparse"}
 TO_SECONDS = {"ns": 1e-9, "us": 1e-6, "ms": 1e-3, "s": 1.0}
 
 
@@ -154,16 +172,18 @@ def build_report(context, results, plot_rel):
           + (f"load average at the start {', '.join(f'{x:.2f}' for x in load)}." if load else ""))
     w(f"- Anchors: oneDNN {context.get('onednn', '?')}, {context.get('openblas', 'OpenBLAS ?')}, "
       f"{context.get('eigen', 'Eigen ?')}.")
-    w("- soma: `CompileOptions::threads` = 1 or 2, otherwise the defaults (`-O2`, JIT, the model's own arena).")
+    w("- soma: `CompileOptions::threads` = 1 or 2, `engine` = `Engine::Jit` (column soma) or `Engine::Vec` "
+      "(column soma vec: the xsimd kernels, no LLVM), otherwise the defaults (`-O2`, the model's own arena).")
     w("- FMA peak (the AVX-512 FMA loop): " + ", ".join(
         f"{peak_gflops[t]:.1f} GFLOP/s at {t} thread{'s' if t > 1 else ''}" for t in (1, 2) if peak_gflops[t]) + ".")
     w("")
     w("Each cell: time per call · GFLOP/s · % of the FMA peak at the same thread count. "
-      "soma/X is soma's time divided by X's: below 1, soma is faster. "
+      "soma/X is soma's (JIT) time divided by X's: below 1, soma is faster; jit/vec is the JIT's time "
+      "divided by the vec engine's (below 1: what JIT specialisation buys). "
       "† marks a result whose calling thread was off the CPU for more than 10% of its wall time "
       "(median real time > 1.1 × CPU time): other jobs took the core, and the time is inflated.")
     w("")
-    head = ["case", "threads"] + [LABELS[i] for i in IMPLS] + [f"soma/{LABELS[a]}" for a in ANCHORS]
+    head = ["case", "threads"] + [LABELS[i] for i in IMPLS] + [f"soma/{LABELS[a]}" for a in ANCHORS] + ["jit/vec"]
     w("| " + " | ".join(head) + " |")
     w("|" + "|".join("---" for _ in head) + "|")
     for case in cases(results):
@@ -180,7 +200,7 @@ def build_report(context, results, plot_rel):
                     pct = f" · {100 * r.gflops / peak_gflops[t]:.0f}%" if peak_gflops[t] else ""
                     cell = f"{fmt_time(r.time)} · {r.gflops:.1f}{pct}" + (" †" if r.disturbed else "")
                     row.append(f"**{cell}**" if i == "soma" else cell)
-            for a in ANCHORS:
+            for a in ANCHORS + ["vec"]:
                 s, x = got["soma"], got[a]
                 row.append(f"{s.time / x.time:.2f}" if s and x and s.time and x.time else "—")
             w("| " + " | ".join(row) + " |")
@@ -273,15 +293,15 @@ def plot(results, peak_gflops, path):
 
     cs = cases(results)
     fig, axes = plt.subplots(1, 2, figsize=(13, 4.8), sharey=True)
-    width = 0.2
-    colors = {"soma": "#d62728", "onednn": "#1f77b4", "openblas": "#2ca02c", "eigen": "#9467bd"}
+    width = 0.16
+    colors = {"soma": "#d62728", "vec": "#ff9896", "onednn": "#1f77b4", "openblas": "#2ca02c", "eigen": "#9467bd"}
     for ax, t in zip(axes, (1, 2)):
         for j, impl in enumerate(IMPLS):
             xs, ys = [], []
             for i, case in enumerate(cs):
                 x = results.get(case + (impl, f"t{t}"))
                 if x and x.gflops:
-                    xs.append(i + (j - 1.5) * width)
+                    xs.append(i + (j - (len(IMPLS) - 1) / 2) * width)
                     ys.append(x.gflops)
             ax.bar(xs, ys, width, label=LABELS[impl], color=colors[impl])
         if peak_gflops[t]:
@@ -303,27 +323,242 @@ def plot(results, peak_gflops, path):
     fig.savefig(path, dpi=110)
 
 
+# ---------------------------------------------------------------------------
+# The sparse suite.
+
+
+def sparse_cases(results):
+    """(shape, zeros%) in the order run: ('64x1024x1024', 90)."""
+    seen = []
+    for key in results:
+        if key[0] == "sparse" and (key[1], int(key[2][1:])) not in seen:
+            seen.append((key[1], int(key[2][1:])))
+    return seen
+
+
+def sparse_get(results, shape, zeros, impl, t):
+    r = results.get(("sparse", shape, f"z{zeros}", impl, f"t{t}"))
+    return r if r and r.time and not r.error else None
+
+
+def shape_label(shape):
+    b, k, n = shape.split("x")
+    return f"{k}×{n}, batch {b}"
+
+
+def header_lines(context, results, source):
+    date = context.get("date", "")
+    try:
+        date = datetime.datetime.fromisoformat(date).strftime("%Y-%m-%d %H:%M")
+    except ValueError:
+        pass
+    load = context.get("load_avg", [])
+    idle = context.get("idle_before")
+    reps = max((len(r.times) for k, r in results.items() if k[0] != "peak"), default=0)
+    out = [f"Measured {date} by `bench/run` (`{source}`, Google Benchmark, median of {reps} repetitions, "
+           "wall-clock time per call)" + (f" at commit `{context['commit']}`" if context.get("commit") else "") + ".",
+           "", f"- Machine: {machine(context)}."]
+    if idle or load:
+        out.append("- Other jobs: " + (f"the cores were {idle} idle in the 5 s before the run; " if idle else "")
+                   + (f"load average at the start {', '.join(f'{x:.2f}' for x in load)}." if load else ""))
+    return out
+
+
+def build_sparse_report(context, results, plot_rel):
+    out = header_lines(context, results, "bench/dense_bench.cpp --suite=sparse")
+    w = out.append
+    w(f"- Anchors: oneDNN {context.get('onednn', '?')} (dense matmul on the same weights, zeros included), "
+      f"{context.get('eigen', 'Eigen ?')} (`SparseMatrix<float, RowMajor>` from the nonzeros; batch 64 "
+      "feature-major, batch 1 a CSR matrix-vector product).")
+    w("- soma: `engine` = `Engine::Jit`, `threads` = 1 or 2, `sparsity` = `Auto` (the cost model chooses), "
+      "`Dense` or `Sparse` (forced).")
+    w("")
+    w("Times per call; ×: speedup over dense oneDNN (oneDNN's time / the implementation's). "
+      "soma/Eigen: soma auto's time / Eigen sparse's (below 1, soma is faster). "
+      "auto/best: soma auto's time / the better of soma dense and soma sparse (at most 1.10 is the goal). "
+      "† marks a result whose calling thread was off the CPU for more than 10% of its wall time "
+      "(other jobs took the core; the time is inflated).")
+    w("")
+    head = ["layer", "zeros", "thr", "soma auto", "soma dense", "soma sparse", "oneDNN (dense)", "Eigen sparse",
+            "auto ×", "sparse ×", "Eigen ×", "soma/Eigen", "auto/best"]
+    w("| " + " | ".join(head) + " |")
+    w("|" + "|".join("---" for _ in head) + "|")
+    for shape, z in sparse_cases(results):
+        for t in (1, 2):
+            got = {i: results.get(("sparse", shape, f"z{z}", i, f"t{t}")) for i in SPARSE_IMPLS}
+            row = [shape_label(shape), f"{z}%", str(t)]
+            for i in SPARSE_IMPLS:
+                r = got[i]
+                if r is None:
+                    row.append("not run")
+                elif r.error:
+                    row.append("**failed**: " + r.error.replace("|", "/"))
+                else:
+                    cell = fmt_time(r.time) + (" †" if r.disturbed else "")
+                    row.append(f"**{cell}**" if i == "soma" else cell)
+            ok = {i: sparse_get(results, shape, z, i, t) for i in SPARSE_IMPLS}
+            o = ok["onednn"]
+            for i in ("soma", "soma-sparse", "eigen-sparse"):
+                row.append(f"{o.time / ok[i].time:.2f}" if o and ok[i] else "—")
+            row.append(f"{ok['soma'].time / ok['eigen-sparse'].time:.2f}" if ok["soma"] and ok["eigen-sparse"] else "—")
+            best = [ok[i].time for i in ("soma-dense", "soma-sparse") if ok[i]]
+            row.append(f"{ok['soma'].time / min(best):.2f}" if ok["soma"] and best else "—")
+            w("| " + " | ".join(row) + " |")
+    w("")
+    w(f"![Speedup over dense oneDNN against the share of zero weights]({plot_rel})")
+    w("")
+    w("Goals of issue 7, as measured in this run (soma = soma auto; † : a result involved was disturbed by "
+      "other jobs):")
+    w("")
+    w("| goal | result |")
+    w("|---|---|")
+    for goal, verdict in sparse_goals(results):
+        w(f"| {goal} | {verdict} |")
+    return "\n".join(out)
+
+
+def sparse_goals(results):
+    rows = []
+    cs = sparse_cases(results)
+    shapes = []
+    for shape, _ in cs:
+        if shape not in shapes:
+            shapes.append(shape)
+
+    def mark(*rs):
+        return " †" if any(x is not None and x.disturbed for x in rs) else ""
+
+    for t in (1, 2):
+        shape = "64x1024x1024"
+        s, o, e = (sparse_get(results, shape, 90, i, t) for i in ("soma", "onednn", "eigen-sparse"))
+        if s and o:
+            sp = o.time / s.time
+            rows.append((f"90% zeros, 1024×1024, batch 64, {t} thr: soma ≥ 5× dense oneDNN",
+                         ("met" if sp >= 5 else "**missed**") + f" ({sp:.2f}×){mark(s, o)}"))
+        if s and e:
+            sp = e.time / s.time
+            rows.append((f"90% zeros, 1024×1024, batch 64, {t} thr: soma ≥ 2× Eigen sparse",
+                         ("met" if sp >= 2 else "**missed**") + f" ({sp:.2f}×){mark(s, e)}"))
+    for shape in shapes:
+        if not shape.startswith("1x"):
+            continue
+        for t in (1, 2):
+            s, o = sparse_get(results, shape, 90, "soma", t), sparse_get(results, shape, 90, "onednn", t)
+            if s and o:
+                sp = o.time / s.time
+                rows.append((f"90% zeros, {shape_label(shape)}, {t} thr: soma ≥ 2× dense oneDNN",
+                             ("met" if sp >= 2 else "**missed**") + f" ({sp:.2f}×){mark(s, o)}"))
+    # auto within 10% of the better of soma's own kernels, everywhere.
+    worst, misses, total = None, [], 0
+    for shape, z in cs:
+        for t in (1, 2):
+            a, d, sp = (sparse_get(results, shape, z, i, t) for i in ("soma", "soma-dense", "soma-sparse"))
+            if not a or not (d or sp):
+                continue
+            total += 1
+            q = a.time / min(x.time for x in (d, sp) if x)
+            item = (q, f"{shape_label(shape)}, {z}%, {t} thr", mark(a, d, sp))
+            if worst is None or q > worst[0]:
+                worst = item
+            if q > 1.10:
+                misses.append(item)
+    if worst:
+        verdict = ("met" if not misses else f"**missed** in {len(misses)} of {total}") + \
+            f" (worst auto/best {worst[0]:.2f}: {worst[1]}{worst[2]})"
+        if misses:
+            verdict += "; over 1.10: " + ", ".join(f"{m[1]} {m[0]:.2f}{m[2]}" for m in sorted(misses, reverse=True))
+        rows.append(("auto ≤ 1.10 × the better of soma dense and soma sparse, every row", verdict))
+    # 99%: the speedup over dense oneDNN keeps growing.
+    for shape in shapes:
+        for t in (1, 2):
+            seq = []
+            for z in sorted({z for sh, z in cs if sh == shape}):
+                s, o = sparse_get(results, shape, z, "soma", t), sparse_get(results, shape, z, "onednn", t)
+                if s and o:
+                    seq.append((z, o.time / s.time, mark(s, o)))
+            if len(seq) >= 2 and seq[-1][0] == 99:
+                grows = seq[-1][1] > seq[-2][1]
+                rows.append((f"99% zeros, {shape_label(shape)}, {t} thr: speedup over dense oneDNN still growing",
+                             ("yes" if grows else "**no**") + " ("
+                             + ", ".join(f"{z}%: {x:.1f}×{m}" for z, x, m in seq) + ")"))
+    return rows
+
+
+def plot_sparse(results, path):
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    cs = sparse_cases(results)
+    sizes = sorted({int(shape.split("x")[1]) for shape, _ in cs})
+    batches = sorted({int(shape.split("x")[0]) for shape, _ in cs})
+    fig, axes = plt.subplots(len(batches), len(sizes), figsize=(12, 4.2 * len(batches)), squeeze=False)
+    colors = {"soma": "#d62728", "soma-dense": "#ff9896", "soma-sparse": "#8c564b", "onednn": "#1f77b4",
+              "eigen-sparse": "#9467bd"}
+    for bi, b in enumerate(batches):
+        for si, n in enumerate(sizes):
+            ax = axes[bi][si]
+            shape = f"{b}x{n}x{n}"
+            zs = sorted(z for sh, z in cs if sh == shape)
+            # oneDNN itself is the line at 1.
+            for impl in [i for i in SPARSE_IMPLS if i != "onednn"]:
+                for t, style in ((1, "-"), (2, "--")):
+                    xs, ys = [], []
+                    for z in zs:
+                        r, o = sparse_get(results, shape, z, impl, t), sparse_get(results, shape, z, "onednn", t)
+                        if r and o:
+                            xs.append(z)
+                            ys.append(o.time / r.time)
+                    if xs:
+                        ax.plot(xs, ys, style, marker="o", markersize=3, color=colors[impl],
+                                label=f"{SPARSE_LABELS[impl]}, {t} thr")
+            ax.set_yscale("log")
+            ax.axhline(1, color="#1f77b4", linewidth=1)
+            ax.text(zs[0], 1, " dense oneDNN", color="#1f77b4", fontsize=7, va="bottom")
+            ax.set_xticks(zs)
+            ax.set_xlabel("zero weights (%)")
+            ax.set_title(f"relu {n}×{n}, batch {b}")
+            ax.grid(alpha=0.3, which="both")
+            if si == 0:
+                ax.set_ylabel("speedup over dense oneDNN (log)")
+    axes[0][0].legend(fontsize=7, ncol=2, loc="upper left")
+    fig.suptitle("Sparse relu layers: speedup over dense oneDNN (same weights); solid 1 thread, dashed 2 threads")
+    fig.tight_layout()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=100)
+
+
+def replace_between(doc, begin, end, report):
+    text = doc.read_text()
+    if begin not in text or end not in text:
+        sys.exit(f"{doc}: no {begin} ... {end} markers to replace")
+    head, rest = text.split(begin, 1)
+    _, tail = rest.split(end, 1)
+    doc.write_text(head + begin + "\n" + report + "\n" + end + tail)
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("results")
     ap.add_argument("--doc", default="docs/performance.md")
-    ap.add_argument("--plot", default="docs/images/dense-bench.png")
+    ap.add_argument("--plot", default=None)
     args = ap.parse_args()
     context, results = load(args.results)
-    doc, png = pathlib.Path(args.doc), pathlib.Path(args.plot)
+    sparse = context.get("suite") == "sparse"
+    doc = pathlib.Path(args.doc)
+    png = pathlib.Path(args.plot or ("docs/images/sparse-bench.png" if sparse else "docs/images/dense-bench.png"))
     try:
         plot_rel = png.resolve().relative_to(doc.resolve().parent).as_posix()
     except ValueError:
         plot_rel = png.resolve().as_posix()
+    if sparse:
+        replace_between(doc, SPARSE_BEGIN, SPARSE_END, build_sparse_report(context, results, plot_rel))
+        plot_sparse(results, png)
+        print(f"wrote {doc} and {png}")
+        return
     peak_gflops = {t: (results[("peak", "fma", f"t{t}")].gflops if ("peak", "fma", f"t{t}") in results else None)
                    for t in (1, 2)}
-    report = build_report(context, results, plot_rel)
-    text = doc.read_text()
-    if BEGIN not in text or END not in text:
-        sys.exit(f"{doc}: no {BEGIN} ... {END} markers to replace")
-    head, rest = text.split(BEGIN, 1)
-    _, tail = rest.split(END, 1)
-    doc.write_text(head + BEGIN + "\n" + report + "\n" + END + tail)
+    replace_between(doc, BEGIN, END, build_report(context, results, plot_rel))
     plot(results, peak_gflops, png)
     print(f"wrote {doc} and {png}")
 
