@@ -15,6 +15,8 @@
 // both stay quiet. Not built with sanitizers, which own malloc themselves.
 #include "soma/soma.h"
 
+#include "TestNetworks.h"
+
 #include <gtest/gtest.h>
 
 #include <atomic>
@@ -149,29 +151,8 @@ struct Buffers {
   }
 };
 
-const char *const neuronNet = R"(network neuron {
-  input x: f32[2]
-  neuron n(x) { weights = [0.8, 0.6]; bias = 0.2; activation = relu }
-  output n
-}
-)";
-
-// Several inputs and outputs, an output that is an input, one value
-// exported twice (copies after the steps), softmax and layernorm.
-const char *const richNet = R"(network rich {
-  input grid: f32[2, 17]
-  input meta: f32[4]
-  layernorm g(grid) { scale = 1.5; shift = 0.1 }
-  dense h(grid) { units = 37; weights = he(seed = 3); bias = 0.1; activation = gelu }
-  dense m(meta, h) { units = 19; weights = xavier(seed = 4); bias = -0.05; activation = tanh }
-  activation p(m) { activation = softmax }
-  output g
-  output probs = p
-  output h
-  output echo = meta
-  output again = h
-}
-)";
+using testnets::neuronNet;
+using testnets::richNet;
 
 // Big enough at batch 64 for the runtime to use every core.
 const char *const mlpNet = R"(network mlp {
