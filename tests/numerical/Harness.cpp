@@ -74,12 +74,31 @@ std::optional<Model> compileNetwork(const Network &net, Engine engine, const Tar
   options.engine = engine;
   options.cpu = target.cpu;
   options.features = target.features;
+  return compileNetwork(net, options, error);
+}
+
+std::optional<Model> compileNetwork(const Network &net, const CompileOptions &options,
+                                    std::string &error) {
   Result<Model> model = Model::compileString(net.text(), options, net.name + ".nn");
   if (!model) {
     error = model.error();
     return std::nullopt;
   }
   return std::move(*model);
+}
+
+std::string outOfJitBound(const std::vector<float> &got, const BoundedValue &e, size_t n) {
+  std::string report;
+  int bad = 0;
+  for (size_t i = 0; i < n; ++i) {
+    const double diff = std::fabs(static_cast<double>(got[i]) - e.ref[i]);
+    if (diff <= e.errJit[i] * (1 + 0x1p-10) + kTiny)
+      continue;
+    if (++bad <= 4)
+      report += "  [" + std::to_string(i) + "] got " + std::to_string(got[i]) + ", exact " +
+                std::to_string(e.ref[i]) + ", bound " + std::to_string(e.errJit[i]) + "\n";
+  }
+  return bad ? std::to_string(bad) + " elements out of bound:\n" + report : "";
 }
 
 std::optional<std::vector<std::vector<float>>>

@@ -4,6 +4,7 @@
 #pragma once
 
 #include "RandomNetwork.h"
+#include "Reference.h"
 
 #include "soma/soma.h"
 
@@ -72,6 +73,14 @@ void setCrashContext(std::string text);
 /// Compiles `net` for `engine` on `target`; on failure, `error` says why.
 std::optional<Model> compileNetwork(const Network &net, Engine engine, const Target &target,
                                     std::string &error);
+/// Compiles `net` with `options`; on failure, `error` says why.
+std::optional<Model> compileNetwork(const Network &net, const CompileOptions &options,
+                                    std::string &error);
+
+/// The first `n` elements of `got` that lie outside the JIT's bound around
+/// the exact values (`e.errJit`), described (at most 4 listed); empty when
+/// every element is within it.
+std::string outOfJitBound(const std::vector<float> &got, const BoundedValue &e, size_t n);
 
 /// Runs `model` on the first `batch` samples of `inputs` (net.inputs order)
 /// in guarded buffers; outputs in net.outputs order, unwritten elements NaN.

@@ -32,27 +32,7 @@ std::optional<Model> compileJit(const Network &net, int threads, Sparsity sparsi
   options.engine = Engine::Jit;
   options.threads = threads;
   options.sparsity = sparsity;
-  Result<Model> model = Model::compileString(net.text(), options, net.name + ".nn");
-  if (!model) {
-    error = model.error();
-    return std::nullopt;
-  }
-  return std::move(*model);
-}
-
-/// Elements of `got` outside the JIT's bound around the exact values.
-std::string outOfBound(const std::vector<float> &got, const BoundedValue &e, size_t n) {
-  std::string report;
-  int bad = 0;
-  for (size_t i = 0; i < n; ++i) {
-    const double diff = std::fabs(static_cast<double>(got[i]) - e.ref[i]);
-    if (diff <= e.errJit[i] * (1 + 0x1p-10) + kTiny)
-      continue;
-    if (++bad <= 4)
-      report += "  [" + std::to_string(i) + "] got " + std::to_string(got[i]) + ", exact " +
-                std::to_string(e.ref[i]) + ", bound " + std::to_string(e.errJit[i]) + "\n";
-  }
-  return bad ? std::to_string(bad) + " elements out of bound:\n" + report : "";
+  return compileNetwork(net, options, error);
 }
 
 void checkSparse(const Profile &p, uint64_t base, int n, Sparsity sparsity = Sparsity::Auto) {
@@ -82,7 +62,7 @@ void checkSparse(const Profile &p, uint64_t base, int n, Sparsity sparsity = Spa
       for (size_t o = 0; o < a->size(); ++o) {
         const int id = net.outputs[o].second;
         const size_t count = static_cast<size_t>(batch * net.values[static_cast<size_t>(id)].size());
-        std::string bad = outOfBound((*a)[o], exact[static_cast<size_t>(id)], count);
+        std::string bad = outOfJitBound((*a)[o], exact[static_cast<size_t>(id)], count);
         EXPECT_TRUE(bad.empty()) << "output '" << net.outputs[o].first << "' at batch " << batch
                                  << ": " << bad << where;
         EXPECT_EQ(std::memcmp((*a)[o].data(), (*b)[o].data(), count * sizeof(float)), 0)

@@ -45,27 +45,7 @@ std::optional<Model> compileWithThreads(const Network &net, Engine engine, int t
   CompileOptions options;
   options.engine = engine;
   options.threads = threads;
-  Result<Model> model = Model::compileString(net.text(), options, net.name + ".nn");
-  if (!model) {
-    error = model.error();
-    return std::nullopt;
-  }
-  return std::move(*model);
-}
-
-/// Elements of `got` outside the JIT's bound around the exact values.
-std::string outOfBound(const std::vector<float> &got, const BoundedValue &e, size_t n) {
-  std::string report;
-  int bad = 0;
-  for (size_t i = 0; i < n; ++i) {
-    const double diff = std::fabs(static_cast<double>(got[i]) - e.ref[i]);
-    if (diff <= e.errJit[i] * (1 + 0x1p-10) + kTiny)
-      continue;
-    if (++bad <= 4)
-      report += "  [" + std::to_string(i) + "] got " + std::to_string(got[i]) + ", exact " +
-                std::to_string(e.ref[i]) + ", bound " + std::to_string(e.errJit[i]) + "\n";
-  }
-  return bad ? std::to_string(bad) + " elements out of bound:\n" + report : "";
+  return compileNetwork(net, options, error);
 }
 
 bool sameBits(const std::vector<float> &a, const std::vector<float> &b, size_t n) {
@@ -93,7 +73,7 @@ void checkEngine(const Network &net, const std::vector<std::vector<float>> &inpu
         for (size_t o = 0; o < reference.size(); ++o) {
           const int id = net.outputs[o].second;
           const size_t n = static_cast<size_t>(batch * net.values[static_cast<size_t>(id)].size());
-          std::string bad = outOfBound(reference[o], exact[static_cast<size_t>(id)], n);
+          std::string bad = outOfJitBound(reference[o], exact[static_cast<size_t>(id)], n);
           EXPECT_TRUE(bad.empty()) << engineName << ": output '" << net.outputs[o].first
                                    << "' at batch " << batch << ": " << bad << where;
         }
