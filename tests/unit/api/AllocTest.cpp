@@ -15,7 +15,7 @@
 // both stay quiet. Not built with sanitizers, which own malloc themselves.
 #include "soma/soma.h"
 
-#include "TestNetworks.h"
+#include "ApiTestSupport.h"
 
 #include <gtest/gtest.h>
 
@@ -123,32 +123,10 @@ std::string engineName(const testing::TestParamInfo<Engine> &info) {
   return "Interp";
 }
 
-/// Buffers for every input and output of `model` at `batch` samples (the
-/// shapes are built here, outside any window).
-struct Buffers {
-  std::vector<std::vector<float>> in, out;
-  std::vector<InputBuffer> inputs;
-  std::vector<OutputBuffer> outputs;
-  Buffers(const Model &model, int64_t batch) {
-    for (const TensorInfo &t : model.inputs()) {
-      std::vector<int64_t> shape = {batch};
-      shape.insert(shape.end(), t.shape.begin(), t.shape.end());
-      int64_t n = 1;
-      for (int64_t d : shape)
-        n *= d;
-      in.emplace_back(static_cast<size_t>(n), 0.25f);
-      inputs.push_back({t.name, in.back().data(), shape});
-    }
-    for (const TensorInfo &t : model.outputs()) {
-      std::vector<int64_t> shape = {batch};
-      shape.insert(shape.end(), t.shape.begin(), t.shape.end());
-      int64_t n = 1;
-      for (int64_t d : shape)
-        n *= d;
-      out.emplace_back(static_cast<size_t>(n), 0.0f);
-      outputs.push_back({t.name, out.back().data(), shape});
-    }
-  }
+/// Buffers for every input and output of `model` at `batch` samples, built
+/// outside any counting window.
+struct Buffers : testnets::Buffers {
+  Buffers(const Model &model, int64_t batch) : testnets::Buffers(model, batch, 1) {}
 };
 
 using testnets::neuronNet;

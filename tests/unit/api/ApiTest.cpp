@@ -7,7 +7,7 @@
 // This file includes soma/soma.h only: it is built like an application.
 #include "soma/soma.h"
 
-#include "TestNetworks.h"
+#include "ApiTestSupport.h"
 
 #include <gtest/gtest.h>
 
@@ -40,45 +40,9 @@ Model compileOrDie(const char *text, const CompileOptions &options = {}) {
   return std::move(*m);
 }
 
-int64_t product(const std::vector<int64_t> &dims) {
-  int64_t n = 1;
-  for (int64_t d : dims)
-    n *= d;
-  return n;
-}
-
-std::vector<int64_t> batched(int64_t batch, const std::vector<int64_t> &sample) {
-  std::vector<int64_t> dims = {batch};
-  dims.insert(dims.end(), sample.begin(), sample.end());
-  return dims;
-}
-
-/// Owns one run's buffers, shaped from the model's introspection, with
-/// seeded random inputs in [-2, 2].
-struct Buffers {
-  std::vector<std::vector<float>> in, out;
-  std::vector<InputBuffer> inputs;
-  std::vector<OutputBuffer> outputs;
-
-  Buffers(const Model &model, int64_t batch, unsigned seed) {
-    std::mt19937 rng(seed);
-    std::uniform_real_distribution<float> dist(-2.0f, 2.0f);
-    for (const TensorInfo &t : model.inputs()) {
-      in.emplace_back(static_cast<size_t>(batch * product(t.shape)));
-      for (float &v : in.back())
-        v = dist(rng);
-    }
-    for (const TensorInfo &t : model.outputs())
-      out.emplace_back(static_cast<size_t>(batch * product(t.shape)), -12345.0f);
-    for (size_t i = 0; i < in.size(); ++i)
-      inputs.push_back(
-          {model.inputs()[i].name, in[i].data(), batched(batch, model.inputs()[i].shape)});
-    for (size_t o = 0; o < out.size(); ++o)
-      outputs.push_back(
-          {model.outputs()[o].name, out[o].data(), batched(batch, model.outputs()[o].shape)});
-  }
-  Buffers(const Buffers &) = delete;
-};
+using testnets::batched;
+using testnets::Buffers;
+using testnets::product;
 
 /// Runs `model` on the inputs of `b` into fresh outputs.
 std::vector<std::vector<float>> runOn(const Model &model, const Buffers &b) {

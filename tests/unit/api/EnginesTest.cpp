@@ -4,6 +4,7 @@
 // calling run while the switch happens and every result checked.
 //
 // This file includes soma/soma.h only: it is built like an application.
+#include "ApiTestSupport.h"
 #include "soma/soma.h"
 
 #include <gtest/gtest.h>
@@ -21,20 +22,9 @@ using namespace soma;
 
 namespace {
 
-/// Every layer kind the language has, odd widths, an input exported as it is.
-const char *const mixedNet = R"(network mixed {
-  input grid: f32[2, 17]
-  input meta: f32[5]
-  layernorm g(grid) { scale = 1.5; shift = 0.1 }
-  dense h(grid) { units = 37; weights = he(seed = 3); bias = 0.1; activation = gelu }
-  dense m(meta, h) { units = 19; weights = xavier(seed = 4); bias = -0.05; activation = tanh }
-  activation p(m) { activation = softmax }
-  output g
-  output probs = p
-  output h
-  output echo = meta
-}
-)";
+/// Every layer kind the language has, odd widths, an input exported as it
+/// is and a value exported twice.
+using testnets::richNet;
 
 /// A mid-size network: its JIT compile takes long enough for runs to start
 /// on the vec engine.
@@ -62,12 +52,7 @@ Model compileOrDie(const char *text, Engine engine, const std::string &cpu = "")
   return std::move(*m);
 }
 
-int64_t product(const std::vector<int64_t> &dims) {
-  int64_t n = 1;
-  for (int64_t d : dims)
-    n *= d;
-  return n;
-}
+using testnets::product;
 
 using Outputs = std::vector<std::vector<float>>;
 
@@ -132,8 +117,8 @@ bool sameBits(const Outputs &a, const Outputs &b) {
 } // namespace
 
 TEST(Engines, VecMatchesTheInterpreter) {
-  Model vec = compileOrDie(mixedNet, Engine::Vec);
-  Model interp = compileOrDie(mixedNet, Engine::Interp);
+  Model vec = compileOrDie(richNet, Engine::Vec);
+  Model interp = compileOrDie(richNet, Engine::Interp);
   EXPECT_EQ(vec.engine(), Engine::Vec);
   EXPECT_EQ(vec.activeEngine(), Engine::Vec);
   EXPECT_TRUE(vec.waitForJit());
@@ -147,7 +132,7 @@ TEST(Engines, VecMatchesTheInterpreter) {
 }
 
 TEST(Engines, VecRefusesBadBuffersLikeTheJit) {
-  Model vec = compileOrDie(mixedNet, Engine::Vec);
+  Model vec = compileOrDie(richNet, Engine::Vec);
   Outputs in = makeInputs(vec, 2, 1), out;
   std::vector<float> y(10);
   Status s = vec.run({{"grid", in[0].data(), {2, 2, 17}}}, {{"probs", y.data(), {2, 19}}});
@@ -156,10 +141,10 @@ TEST(Engines, VecRefusesBadBuffersLikeTheJit) {
 }
 
 TEST(Engines, AutoIsTheDefaultAndEndsOnTheJit) {
-  Result<Model> m = Model::compileString(mixedNet);
+  Result<Model> m = Model::compileString(richNet);
   ASSERT_TRUE(m) << m.error();
   EXPECT_EQ(m->engine(), Engine::Auto);
-  Model interp = compileOrDie(mixedNet, Engine::Interp);
+  Model interp = compileOrDie(richNet, Engine::Interp);
   Outputs in = makeInputs(*m, 5, 3), got, want;
   ASSERT_TRUE(runModel(interp, in, 5, want));
   ASSERT_TRUE(runModel(*m, in, 5, got)); // on either engine
@@ -170,7 +155,7 @@ TEST(Engines, AutoIsTheDefaultAndEndsOnTheJit) {
   ASSERT_TRUE(runModel(*m, in, 5, got));
   expectClose(got, want, "auto (after the switch)");
   // The same bits as a model compiled for the JIT alone.
-  Model jitOnly = compileOrDie(mixedNet, Engine::Jit);
+  Model jitOnly = compileOrDie(richNet, Engine::Jit);
   Outputs jitOut;
   ASSERT_TRUE(runModel(jitOnly, in, 5, jitOut));
   EXPECT_TRUE(sameBits(got, jitOut));
@@ -182,7 +167,7 @@ TEST(Engines, AutoReportsABadTargetFromCompile) {
     CompileOptions options;
     options.engine = engine;
     options.cpu = "no-such-cpu";
-    Result<Model> m = Model::compileString(mixedNet, options);
+    Result<Model> m = Model::compileString(richNet, options);
     ASSERT_FALSE(m);
     EXPECT_NE(m.error().find("no-such-cpu"), std::string::npos) << m.error();
   }
