@@ -153,23 +153,8 @@ def machine(context):
 def build_report(context, results, plot_rel):
     peak = {t: results.get(("peak", "fma", f"t{t}")) for t in (1, 2)}
     peak_gflops = {t: (p.gflops if p and p.gflops else None) for t, p in peak.items()}
-    date = context.get("date", "")
-    try:
-        date = datetime.datetime.fromisoformat(date).strftime("%Y-%m-%d %H:%M")
-    except ValueError:
-        pass
-    load = context.get("load_avg", [])
-    idle = context.get("idle_before")
-    out = []
+    out = header_lines(context, results, "bench/dense_bench.cpp")
     w = out.append
-    w(f"Measured {date} by `bench/run` (`bench/dense_bench.cpp`, Google Benchmark, median of "
-      f"{max((len(r.times) for k, r in results.items() if k[0] != 'peak'), default=0)} repetitions, wall-clock time per call)"
-      + (f" at commit `{context['commit']}`" if context.get("commit") else "") + ".")
-    w("")
-    w(f"- Machine: {machine(context)}.")
-    if idle or load:
-        w("- Other jobs: " + (f"the cores were {idle} idle in the 5 s before the run; " if idle else "")
-          + (f"load average at the start {', '.join(f'{x:.2f}' for x in load)}." if load else ""))
     w(f"- Anchors: oneDNN {context.get('onednn', '?')}, {context.get('openblas', 'OpenBLAS ?')}, "
       f"{context.get('eigen', 'Eigen ?')}.")
     w("- soma: `CompileOptions::threads` = 1 or 2, `engine` = `Engine::Jit` (column soma) or `Engine::Vec` "
