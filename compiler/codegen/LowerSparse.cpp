@@ -44,6 +44,7 @@
 #include "soma/runtime/Packing.h"
 
 #include <llvm/IR/Intrinsics.h>
+#include <llvm/IR/IntrinsicsX86.h>
 
 #include <functional>
 
@@ -120,14 +121,14 @@ void lowerSparse(const KernelEnv &env, const ir::Op &op, const SlotMap &slots, i
     return b.CreateZExt(b.CreateAlignedLoad(idxTy, at, Align(2)), b.getInt64Ty());
   };
 
-  // Group g's entries start at float offset header[2g], header[2g + 1] of them.
-  auto groupHeader = [&](Value *g) {
-    Value *at = b.CreateMul(g, env.i64(2));
-    Value *off = b.CreateAlignedLoad(i32, b.CreateGEP(i32, Wp, at), Align(4), "group.off");
-    Value *cnt = b.CreateAlignedLoad(i32, b.CreateGEP(i32, Wp, b.CreateAdd(at, env.i64(1))),
-                                     Align(4), "group.count");
-    return std::make_pair(b.CreateZExt(off, b.getInt64Ty()), b.CreateZExt(cnt, b.getInt64Ty()));
+  // Field f of group g's header (runtime::packSparse), as i64.
+  auto headerField = [&](Value *g, int64_t f) {
+    Value *at = b.CreateAdd(b.CreateMul(g, env.i64(runtime::kSparseHeaderFields)), env.i64(f));
+    Value *v = b.CreateAlignedLoad(i32, b.CreateGEP(i32, Wp, at), Align(4), "group.field");
+    return b.CreateZExt(v, b.getInt64Ty());
   };
+  // Group g's entries: their float offset and count.
+  auto groupHeader = [&](Value *g) { return std::make_pair(headerField(g, 0), headerField(g, 1)); };
 
   // Adds bias and residual to the V neurons from `col` of sample `row`,
   // applies the activation and stores the lanes `mask` allows.
@@ -288,6 +289,72 @@ void lowerSparse(const KernelEnv &env, const ir::Op &op, const SlotMap &slots, i
         "g1");
   };
 
+  // The sparse matrix-vector product over the chunked entries (AVX-512):
+  // per chunk of kSparseChunk inputs, x's two vectors stay in registers and
+  // each entry is one load of V positions (bytes), one two-source permute
+  // that picks the V inputs from the chunk, and one vector FMA whose lanes
+  // are the group's neurons; per entry V multiply-adds where the scalar
+  // path above spends V loads of x and V FMAs.
+  auto loneSampleChunked = [&](Value *n) {
+    assert(schedule.loneChunk == runtime::kSparseChunk && V == 16 && "the parser checks lone_chunk");
+    const int64_t C = runtime::kSparseChunk, fullChunks = K / C;
+    const int64_t countFloats = runtime::sparseChunkCountFloats(K);
+    Type *i8 = b.getInt8Ty();
+    auto *positionsTy = FixedVectorType::get(i8, static_cast<unsigned>(V));
+    auto *lanesTy = FixedVectorType::get(i32, static_cast<unsigned>(V));
+    Value *xRow = env.at(X, b.CreateMul(n, env.i64(K)));
+    emitLoop(
+        b, g0, g1, 1,
+        [&](Value *g) {
+          Value *off = headerField(g, 2), *entries = headerField(g, 3);
+          Value *counts = b.CreateGEP(i8, Wp, b.CreateMul(off, env.i64(4)));
+          Value *valuesAt = b.CreateAdd(off, env.i64(countFloats));
+          Value *positions =
+              b.CreateGEP(i8, Wp, b.CreateMul(b.CreateAdd(valuesAt, b.CreateMul(entries, env.i64(V))),
+                                              env.i64(4)));
+          // Chunk c (`width` inputs from c * C): its entries from e0 on.
+          auto chunk = [&](Value *c, Value *e0, Value *acc, int64_t width) {
+            Value *base = b.CreateMul(c, env.i64(C));
+            Value *lo = env.loadVec(env.at(xRow, base),
+                                    width < V ? env.tailMask(env.i64(0), env.i64(width)) : nullptr);
+            Value *hi = width <= V ? Constant::getNullValue(env.vecTy())
+                                   : env.loadVec(env.at(xRow, b.CreateAdd(base, env.i64(V))),
+                                                 width < C ? env.tailMask(env.i64(V), env.i64(width))
+                                                           : nullptr);
+            Value *cnt = b.CreateZExt(b.CreateLoad(i8, b.CreateGEP(i8, counts, c)), b.getInt64Ty());
+            Value *e1 = b.CreateAdd(e0, cnt);
+            Value *sum = emitLoop(
+                b, e0, e1, 1, {acc},
+                [&](Value *e, const std::vector<Value *> &s) {
+                  Value *at = b.CreateMul(e, env.i64(V));
+                  Value *pos = b.CreateAlignedLoad(positionsTy, b.CreateGEP(i8, positions, at), Align(1));
+                  Value *wv = b.CreateAlignedLoad(env.vecTy(), env.at(Wp, b.CreateAdd(valuesAt, at)),
+                                                  Align(64));
+                  Value *picked = b.CreateIntrinsic(Intrinsic::x86_avx512_vpermi2var_ps_512, {},
+                                                    {lo, b.CreateZExt(pos, lanesTy), hi});
+                  return std::vector<Value *>{
+                      b.CreateIntrinsic(Intrinsic::fmuladd, {env.vecTy()}, {wv, picked, s[0]})};
+                },
+                "ce")[0];
+            return std::make_pair(sum, e1);
+          };
+          std::vector<Value *> state = emitLoop(
+              b, env.i64(0), env.i64(fullChunks), 1,
+              {Constant::getNullValue(env.vecTy()), env.i64(0)},
+              [&](Value *c, const std::vector<Value *> &carried) {
+                auto [sum, e1] = chunk(c, carried[1], carried[0], C);
+                return std::vector<Value *>{sum, e1};
+              },
+              "c");
+          Value *acc = state[0];
+          if (K % C)
+            acc = chunk(env.i64(fullChunks), state[1], acc, K % C).first;
+          Value *col = b.CreateMul(g, env.i64(V));
+          finish(acc, n, col, partialGroups ? env.tailMask(col, env.colEnd) : nullptr, nullptr);
+        },
+        "gc");
+  };
+
   // Full blocks of V samples, then a partial block of at least V / 2 (or
   // lone samples). All the call's blocks are transposed first; then each
   // group's entries, read once from memory, serve every block from L1.
@@ -325,7 +392,15 @@ void lowerSparse(const KernelEnv &env, const ir::Op &op, const SlotMap &slots, i
       "g");
   b.CreateBr(afterBlocks);
   b.SetInsertPoint(afterBlocks);
-  emitLoop(b, blocksEnd, env.rowEnd, 1, [&](Value *n) { loneSample(n); }, "n1");
+  emitLoop(
+      b, blocksEnd, env.rowEnd, 1,
+      [&](Value *n) {
+        if (schedule.loneChunk > 0)
+          loneSampleChunked(n);
+        else
+          loneSample(n);
+      },
+      "n1");
   if (softmax)
     emitSoftmaxRows(env, Y, Y, U, env.rowBegin, env.rowEnd);
 }

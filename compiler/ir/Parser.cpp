@@ -238,7 +238,8 @@ bool IRParser::parseSparsity(Op &op) {
 
 // {schedule = {kernel = "packed"|"sparse", vector_width = V, panel_vectors = P,
 // row_block = R, lone_panels = L, row_tile = T, col_tile = C}}, the fields
-// in this order; the first '{' is already consumed.
+// in this order, then for a sparse kernel of vector width 16 optionally
+// `lone_chunk = 32`; the first '{' is already consumed.
 bool IRParser::parseSchedule(Op &op) {
   if (!isWeightedSum(op.kind))
     return fail("op '" + std::string(opName(op.kind)) + "' has no attribute 'schedule'");
@@ -286,6 +287,21 @@ bool IRParser::parseSchedule(Op &op) {
   if (s.colTile % s.panel() != 0)
     return fail("schedule col_tile must be a multiple of the panel (vector_width * panel_vectors = " +
                 std::to_string(s.panel()) + ")");
+  if (tok.is(TokKind::Comma)) {
+    consume();
+    if (!tok.isIdent("lone_chunk"))
+      return fail("expected 'lone_chunk' or '}', got " + describeToken(tok));
+    consume();
+    if (!expect(TokKind::Equal, "after the field name"))
+      return false;
+    SourceLoc at = tok.loc;
+    if (!parseInteger(s.loneChunk, "for a schedule field"))
+      return false;
+    if (s.kernel != "sparse" || s.vectorWidth != 16 || s.loneChunk != 32) {
+      diags.error(at, "schedule field 'lone_chunk' must be 32, in a sparse schedule of vector_width 16");
+      return false;
+    }
+  }
   if (!expect(TokKind::RBrace, "after the schedule fields") ||
       !expect(TokKind::RBrace, "after the schedule attribute"))
     return false;

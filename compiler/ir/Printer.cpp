@@ -61,7 +61,10 @@ void printSchedule(const Schedule &s, std::ostream &os) {
   os << " {schedule = {kernel = \"" << s.kernel << "\", vector_width = " << s.vectorWidth
      << ", panel_vectors = " << s.panelVectors << ", row_block = " << s.rowBlock
      << ", lone_panels = " << s.lonePanels << ", row_tile = " << s.rowTile
-     << ", col_tile = " << s.colTile << "}}";
+     << ", col_tile = " << s.colTile;
+  if (s.loneChunk > 0)
+    os << ", lone_chunk = " << s.loneChunk;
+  os << "}}";
 }
 
 void printLoc(SourceLoc loc, std::ostream &os) {

@@ -28,7 +28,10 @@
 //
 //   7. Sparse when the weights are a constant whose density (nonzeros /
 //      all, from sparsity-analysis) is at most kSparseDensity, measured on
-//      this machine (docs/passes.md#schedule) at 1024x1024, or at most
+//      this machine (docs/passes.md#schedule) at 1024x1024 (where batch 1
+//      breaks even), or at most kSparseDensityChunked when lone samples
+//      take the chunked format (step 9, which moves batch 1's break-even
+//      to about 35%; batch 64 gains from 50%), or at most
 //      kSparseDensityBeyondL3 when the dense weights do not fit in half the
 //      last-level cache (then the dense kernel streams them from memory
 //      at every call, and the sparse one reads fewer bytes: bench/run
@@ -44,6 +47,18 @@
 //      per row), row tiles of whole blocks holding about 2^18 multiply-adds
 //      over the nonzeros, at least 2 blocks (the kernel runs pairs of full
 //      blocks over each entry) and at most 64 samples.
+//   9. Lone samples (batch 1): with 16-lane vectors, the chunked format
+//      (lone_chunk = 32: one permute and one vector FMA per 16 nonzeros)
+//      where it is not bound by memory, else the scalar chains (one load
+//      of x and one FMA per nonzero, but fewer bytes: the chunked format
+//      pads each chunk's entries to the group's neuron with the most
+//      nonzeros in it, about 2x at 10% density against 1.2x). Both sizes
+//      are estimated from the density (the expected longest of 16 binomial
+//      counts), and chunked is chosen when its bytes fit in a quarter of
+//      the last-level cache and either fit in L2 or are at most twice the
+//      scalar format's. Measured at batch 1, 1 thread (docs/performance.md):
+//      1024 x 1024 chunked 1.3-3x faster than scalar at 50-99% zeros; 4096 x
+//      4096 (memory-bound) scalar faster from 70% zeros on, up to 2x at 99%.
 //
 // Tolerance class: exact (no value changes; every schedule reduces each
 // output over all inputs in input order in one kernel call).
@@ -58,8 +73,35 @@ namespace {
 
 // Step 7's thresholds.
 constexpr double kSparseDensity = 0.12;
+constexpr double kSparseDensityChunked = 0.35;
 constexpr double kSparseDensityBeyondL3 = 0.3;
 constexpr int64_t kSparseMinWeights = 4096;
+// Step 9's chunk: the inputs one two-source permute of two 16-lane vectors
+// picks from (runtime::kSparseChunk, which the lowering checks).
+constexpr int64_t kLoneChunk = 32;
+
+/// The expected nonzeros of the longest of 16 neurons over `inputs` inputs
+/// at `density`: a normal approximation of the largest of 16 binomial
+/// counts (1.766 is the expected largest of 16 standard normals).
+double longestOf16(double inputs, double density) {
+  const double mean = inputs * density;
+  return std::min(inputs, mean + 1.766 * std::sqrt(mean * (1 - density)) + 0.5);
+}
+
+/// Step 9: whether lone samples take the chunked format (16-lane vectors).
+bool loneChunked(int64_t inputs, int64_t units, double density, const MachineInfo &machine) {
+  if (machine.vectorWidth != 16)
+    return false;
+  const double groups = std::ceil(static_cast<double>(units) / 16);
+  const double chunks = std::ceil(static_cast<double>(inputs) / kLoneChunk);
+  // Per entry: 16 values and 16 one-byte positions (chunked), or 16 values
+  // and 16 indices of 2 bytes (scalar; 4 beyond 65536 inputs).
+  const double chunkedBytes = groups * chunks * longestOf16(kLoneChunk, density) * (64 + 16);
+  const double scalarBytes =
+      groups * longestOf16(static_cast<double>(inputs), density) * (64 + (inputs <= 65536 ? 32 : 64));
+  return chunkedBytes <= static_cast<double>(machine.l3Bytes) / 4 &&
+         (chunkedBytes <= static_cast<double>(machine.l2Bytes) || chunkedBytes <= 2 * scalarBytes);
+}
 
 ir::Schedule sparseSchedule(const ir::Op &op, const MachineInfo &machine) {
   const int64_t units = op.type.lastDim();
@@ -76,6 +118,7 @@ ir::Schedule sparseSchedule(const ir::Op &op, const MachineInfo &machine) {
                            static_cast<double>(s.vectorWidth);
   const int64_t blocks = static_cast<int64_t>(std::ceil(static_cast<double>(1 << 18) / blockWork));
   s.rowTile = s.vectorWidth * std::clamp<int64_t>(blocks, 2, std::max<int64_t>(2, 64 / s.vectorWidth));
+  s.loneChunk = loneChunked(inputs, units, density, machine) ? kLoneChunk : 0;
   return s;
 }
 
@@ -87,9 +130,12 @@ bool sparseKernelPays(const ir::Op &op, const MachineInfo &machine) {
   const int64_t units = op.type.lastDim();
   const int64_t inputs = op.operands[0]->type.sampleElements();
   const bool beyondL3 = inputs * units * 4 > machine.l3Bytes / 2;
-  const double threshold = beyondL3 ? kSparseDensityBeyondL3 : kSparseDensity;
+  const double density = op.sparsity->density;
+  const double threshold = beyondL3 ? kSparseDensityBeyondL3
+                           : loneChunked(inputs, units, density, machine) ? kSparseDensityChunked
+                                                                          : kSparseDensity;
   // Packed offsets are int32 floats, at most 2 * inputs * units of them.
-  return op.sparsity->density <= threshold && inputs * units >= kSparseMinWeights &&
+  return density <= threshold && inputs * units >= kSparseMinWeights &&
          inputs * units < (int64_t{1} << 30);
 }
 

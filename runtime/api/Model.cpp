@@ -170,7 +170,8 @@ Expected<JitPlan> prepareJit(ir::Graph &graph, const CompileOptions &options) {
         const bool sparse = dense.schedule->kernel == "sparse";
         slot.data = std::make_shared<const AlignedVector<float>>(
             &op != dense.operands[1] ? runtime::padVector(op.data->values, panel)
-            : sparse                 ? runtime::packSparse(*op.data, dense.schedule->vectorWidth)
+            : sparse                 ? runtime::packSparse(*op.data, dense.schedule->vectorWidth,
+                                                         dense.schedule->loneChunk > 0)
                                      : runtime::packPanels(*op.data, panel));
       }
     } else if (auto out = firstOutput.find(&op); out != firstOutput.end()) {

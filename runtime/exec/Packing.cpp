@@ -3,6 +3,8 @@
 #include "soma/runtime/Packing.h"
 
 #include <algorithm>
+#include <cassert>
+#include <cstdint>
 #include <cstring>
 #include <vector>
 
@@ -27,46 +29,93 @@ AlignedVector<float> padVector(const AlignedVector<float> &v, int64_t multiple) 
   return out;
 }
 
-AlignedVector<float> packSparse(const Tensor &w, int64_t group) {
+AlignedVector<float> packSparse(const Tensor &w, int64_t group, bool chunked) {
+  assert(!chunked || group == 16);
   const int64_t units = w.dims[0], inputs = w.dims[1];
   const int64_t groups = (units + group - 1) / group;
   auto storeIndex = [](float &slot, int64_t value) {
-    const int32_t v = static_cast<int32_t>(value);
+    const uint32_t v = static_cast<uint32_t>(value);
     std::memcpy(&slot, &v, sizeof v);
   };
+  auto roundUp = [&](int64_t n) { return (n + group - 1) / group * group; };
   const int64_t indexBytes = sparseIndexBytes(inputs);
   const int64_t entryFloats = sparseEntryFloats(group, inputs);
+  const int64_t chunks = (inputs + kSparseChunk - 1) / kSparseChunk;
   // Nonzero inputs of each neuron, in input order.
   std::vector<std::vector<int64_t>> nonzeros(static_cast<size_t>(units));
   for (int64_t u = 0; u < units; ++u)
     for (int64_t k = 0; k < inputs; ++k)
       if (w.values[u * inputs + k] != 0.0f)
         nonzeros[u].push_back(k);
-  const int64_t header = (2 * groups + group - 1) / group * group;
-  std::vector<int64_t> offset(groups), count(groups, 0);
-  int64_t size = header;
+  // Per group: the entry count (its longest neuron), and per chunk the
+  // chunked entry count (its neuron with the most nonzeros in the chunk).
+  std::vector<int64_t> count(groups, 0), chunkEntries(groups, 0);
+  std::vector<std::vector<int64_t>> chunkCount(groups);
   for (int64_t g = 0; g < groups; ++g) {
-    for (int64_t u = g * group; u < std::min(units, (g + 1) * group); ++u)
+    if (chunked)
+      chunkCount[g].assign(static_cast<size_t>(chunks), 0);
+    for (int64_t u = g * group; u < std::min(units, (g + 1) * group); ++u) {
       count[g] = std::max<int64_t>(count[g], static_cast<int64_t>(nonzeros[u].size()));
+      if (!chunked)
+        continue;
+      std::vector<int64_t> perChunk(static_cast<size_t>(chunks), 0);
+      for (int64_t k : nonzeros[u])
+        ++perChunk[k / kSparseChunk];
+      for (int64_t c = 0; c < chunks; ++c)
+        chunkCount[g][c] = std::max(chunkCount[g][c], perChunk[c]);
+    }
+    for (int64_t c : chunkCount[g])
+      chunkEntries[g] += c;
+  }
+  std::vector<int64_t> offset(groups), chunkOffset(groups, 0);
+  int64_t size = roundUp(kSparseHeaderFields * groups);
+  for (int64_t g = 0; g < groups; ++g) {
     offset[g] = size;
-    size += count[g] * entryFloats;
+    size = roundUp(size + count[g] * entryFloats);
+    if (chunked) {
+      chunkOffset[g] = size;
+      size = roundUp(size + sparseChunkCountFloats(inputs) + chunkEntries[g] * (group + group / 4));
+    }
   }
   AlignedVector<float> packed(static_cast<size_t>(size), 0.0f); // padding: value 0, index 0
+  char *bytes = reinterpret_cast<char *>(packed.data());
   for (int64_t g = 0; g < groups; ++g) {
-    storeIndex(packed[2 * g], offset[g]);
-    storeIndex(packed[2 * g + 1], count[g]);
+    float *fields = &packed[kSparseHeaderFields * g];
+    storeIndex(fields[0], offset[g]);
+    storeIndex(fields[1], count[g]);
+    storeIndex(fields[2], chunkOffset[g]);
+    storeIndex(fields[3], chunkEntries[g]);
+    // The chunked entries' counts, values and positions, and chunk c's
+    // first entry.
+    const int64_t countsAt = chunkOffset[g] * 4;
+    const int64_t valuesAt = chunkOffset[g] + sparseChunkCountFloats(inputs);
+    const int64_t positionsAt = (valuesAt + chunkEntries[g] * group) * 4;
+    std::vector<int64_t> firstEntry(static_cast<size_t>(chunks), 0);
+    for (int64_t c = 0; chunked && c < chunks; ++c) {
+      bytes[countsAt + c] = static_cast<char>(chunkCount[g][c]);
+      if (c + 1 < chunks)
+        firstEntry[c + 1] = firstEntry[c] + chunkCount[g][c];
+    }
     for (int64_t j = 0; j < group && g * group + j < units; ++j) {
       const int64_t u = g * group + j;
+      std::vector<int64_t> inChunk(static_cast<size_t>(chunks), 0);
       for (size_t e = 0; e < nonzeros[u].size(); ++e) {
         float *entry = &packed[offset[g] + static_cast<int64_t>(e) * entryFloats];
         const int64_t k = nonzeros[u][e];
-        entry[j] = w.values[u * inputs + k];
+        const float value = w.values[u * inputs + k];
+        entry[j] = value;
         if (indexBytes == 2) {
           const uint16_t k16 = static_cast<uint16_t>(k);
           std::memcpy(reinterpret_cast<char *>(entry + group) + 2 * j, &k16, sizeof k16);
         } else {
           storeIndex(entry[group + j], k);
         }
+        if (!chunked)
+          continue;
+        const int64_t c = k / kSparseChunk;
+        const int64_t ce = firstEntry[c] + inChunk[c]++;
+        packed[valuesAt + ce * group + j] = value;
+        bytes[positionsAt + ce * group + j] = static_cast<char>(k % kSparseChunk);
       }
     }
   }

@@ -97,6 +97,13 @@ struct Schedule {
   /// multiple of the panel). Tiles are fixed here, not by the thread count.
   int64_t rowTile = 64;
   int64_t colTile = 32;
+  /// "sparse" only: the lone-sample (matrix-vector) path's format. 0: per
+  /// group of vectorWidth neurons, one scalar chain per neuron over its
+  /// nonzeros (any vector width). 32 (vectorWidth 16 only): the inputs in
+  /// chunks of 32 held in two registers, each entry of 16 nonzeros picked
+  /// from them by one permute and summed by one vector FMA. Printed as
+  /// `lone_chunk = 32` only when set.
+  int64_t loneChunk = 0;
   int64_t panel() const { return vectorWidth * panelVectors; }
   bool operator==(const Schedule &) const = default;
 };
