@@ -6,9 +6,11 @@
 // the e-th nonzero (value, input index) of each of the group's V neurons,
 // in input order (a neuron with fewer nonzeros than the group's longest is
 // padded with value 0 at input 0). Indices are 16-bit when the layer has at
-// most 65536 inputs (runtime::sparseIndexBytes): values and indices are
-// what a batch-1 run streams. A header gives each group's offset and entry
-// count.
+// most 65536 inputs (runtime::sparseIndexBytes). With the schedule's
+// lone_chunk (V = 16 only) each group also has chunked entries: per chunk
+// of 32 inputs, entry e holds the e-th nonzero in the chunk of each neuron
+// (value, and its position in the chunk as a byte), padded likewise. A
+// header gives each group's offsets and entry counts.
 //
 // Two paths, chosen per sample block inside one call:
 //   1. Blocks of V samples (and a last partial block of at least V / 2):
@@ -23,10 +25,17 @@
 //      group in two halves of V / 2 neurons, so each entry's index load and
 //      broadcast weight feed two FMAs (2 V accumulators).
 //   2. Lone samples (batch 1, the rest of a batch): a sparse matrix-vector
-//      product over the same entries: per group V scalar chains, one per
-//      neuron, acc_j += w_j,e * x[k_j,e] (x's row is in L1; scalar loads beat
-//      a V-lane gather, ~20 cycles on Zen 4), the sums inserted into one
-//      vector for the bias and activation.
+//      product, one of two ways (the schedule's lone_chunk, chosen by the
+//      cost model from the bytes each streams: docs/passes.md):
+//      a. chunked (lone_chunk = 32): one accumulator per group, lanes =
+//         neurons; per chunk x's 32 inputs in two registers, and per entry
+//         acc += w_e * permute(x chunk, positions_e): one vpermi2ps and one
+//         vector FMA per 16 nonzeros;
+//      b. scalar: over the sample-block entries, V scalar chains per group,
+//         one per neuron, acc_j += w_j,e * x[k_j,e] (x's row is in L1;
+//         scalar loads beat a V-lane gather, ~20 cycles on Zen 4), the sums
+//         inserted into one vector.
+//      Then the bias, residual and activation as in 1.
 // Each output element is reduced over its nonzeros in input order by one
 // fused multiply-add chain in one call (padding adds an exact 0), whatever
 // the tiles: results are bit-identical for any thread count, and equal to
