@@ -28,9 +28,9 @@
 //      product, one of two ways (the schedule's lone_chunk, chosen by the
 //      cost model from the bytes each streams: docs/passes.md):
 //      a. chunked (lone_chunk = 32): one accumulator per group, lanes =
-//         neurons; per chunk x's 32 inputs in two registers, and per entry
-//         acc += w_e * permute(x chunk, positions_e): one vpermi2ps and one
-//         vector FMA per 16 nonzeros;
+//         neurons, two groups side by side; per chunk x's 32 inputs in two
+//         registers, and per entry acc += w_e * permute(x chunk,
+//         positions_e): one vpermi2ps and one vector FMA per 16 nonzeros;
 //      b. scalar: over the sample-block entries, V scalar chains per group,
 //         one per neuron, acc_j += w_j,e * x[k_j,e] (x's row is in L1;
 //         scalar loads beat a V-lane gather, ~20 cycles on Zen 4), the sums
@@ -312,56 +312,63 @@ void lowerSparse(const KernelEnv &env, const ir::Op &op, const SlotMap &slots, i
     auto *positionsTy = FixedVectorType::get(i8, static_cast<unsigned>(V));
     auto *lanesTy = FixedVectorType::get(i32, static_cast<unsigned>(V));
     Value *xRow = env.at(X, b.CreateMul(n, env.i64(K)));
-    emitLoop(
-        b, g0, g1, 1,
-        [&](Value *g) {
-          Value *off = headerField(g, 2), *entries = headerField(g, 3);
-          Value *counts = b.CreateGEP(i8, Wp, b.CreateMul(off, env.i64(4)));
-          Value *valuesAt = b.CreateAdd(off, env.i64(countFloats));
-          Value *positions =
-              b.CreateGEP(i8, Wp, b.CreateMul(b.CreateAdd(valuesAt, b.CreateMul(entries, env.i64(V))),
-                                              env.i64(4)));
-          // Chunk c (`width` inputs from c * C): its entries from e0 on.
-          auto chunk = [&](Value *c, Value *e0, Value *acc, int64_t width) {
-            Value *base = b.CreateMul(c, env.i64(C));
-            Value *lo = env.loadVec(env.at(xRow, base),
-                                    width < V ? env.tailMask(env.i64(0), env.i64(width)) : nullptr);
-            Value *hi = width <= V ? Constant::getNullValue(env.vecTy())
-                                   : env.loadVec(env.at(xRow, b.CreateAdd(base, env.i64(V))),
-                                                 width < C ? env.tailMask(env.i64(V), env.i64(width))
-                                                           : nullptr);
-            Value *cnt = b.CreateZExt(b.CreateLoad(i8, b.CreateGEP(i8, counts, c)), b.getInt64Ty());
-            Value *e1 = b.CreateAdd(e0, cnt);
-            Value *sum = emitLoop(
-                b, e0, e1, 1, {acc},
-                [&](Value *e, const std::vector<Value *> &s) {
-                  Value *at = b.CreateMul(e, env.i64(V));
-                  Value *pos = b.CreateAlignedLoad(positionsTy, b.CreateGEP(i8, positions, at), Align(1));
-                  Value *wv = b.CreateAlignedLoad(env.vecTy(), env.at(Wp, b.CreateAdd(valuesAt, at)),
-                                                  Align(64));
-                  Value *picked = b.CreateIntrinsic(Intrinsic::x86_avx512_vpermi2var_ps_512, {},
-                                                    {lo, b.CreateZExt(pos, lanesTy), hi});
-                  return std::vector<Value *>{
-                      b.CreateIntrinsic(Intrinsic::fmuladd, {env.vecTy()}, {wv, picked, s[0]})};
-                },
-                "ce")[0];
-            return std::make_pair(sum, e1);
-          };
-          std::vector<Value *> state = emitLoop(
-              b, env.i64(0), env.i64(fullChunks), 1,
-              {Constant::getNullValue(env.vecTy()), env.i64(0)},
-              [&](Value *c, const std::vector<Value *> &carried) {
-                auto [sum, e1] = chunk(c, carried[1], carried[0], C);
-                return std::vector<Value *>{sum, e1};
+    // Groups `gs` side by side (two: independent FMA chains that overlap),
+    // sharing each chunk's two vectors of x.
+    auto groups = [&](const std::vector<Value *> &gs) {
+      const size_t G = gs.size();
+      std::vector<Value *> counts(G), valuesAt(G), positions(G);
+      for (size_t i = 0; i < G; ++i) {
+        Value *off = headerField(gs[i], 2), *entries = headerField(gs[i], 3);
+        counts[i] = b.CreateGEP(i8, Wp, b.CreateMul(off, env.i64(4)));
+        valuesAt[i] = b.CreateAdd(off, env.i64(countFloats));
+        positions[i] = b.CreateGEP(
+            i8, Wp, b.CreateMul(b.CreateAdd(valuesAt[i], b.CreateMul(entries, env.i64(V))), env.i64(4)));
+      }
+      // Chunk c (`width` inputs from c * C) for every group; state holds
+      // each group's accumulator, then its next entry.
+      auto chunk = [&](Value *c, const std::vector<Value *> &state, int64_t width) {
+        Value *base = b.CreateMul(c, env.i64(C));
+        Value *lo = env.loadVec(env.at(xRow, base),
+                                width < V ? env.tailMask(env.i64(0), env.i64(width)) : nullptr);
+        Value *hi = width <= V ? Constant::getNullValue(env.vecTy())
+                               : env.loadVec(env.at(xRow, b.CreateAdd(base, env.i64(V))),
+                                             width < C ? env.tailMask(env.i64(V), env.i64(width)) : nullptr);
+        std::vector<Value *> next(2 * G);
+        for (size_t i = 0; i < G; ++i) {
+          Value *e0 = state[G + i];
+          Value *cnt = b.CreateZExt(b.CreateLoad(i8, b.CreateGEP(i8, counts[i], c)), b.getInt64Ty());
+          next[G + i] = b.CreateAdd(e0, cnt);
+          next[i] = emitLoop(
+              b, e0, next[G + i], 1, {state[i]},
+              [&](Value *e, const std::vector<Value *> &sum) {
+                Value *at = b.CreateMul(e, env.i64(V));
+                Value *pos = b.CreateAlignedLoad(positionsTy, b.CreateGEP(i8, positions[i], at), Align(1));
+                Value *wv = b.CreateAlignedLoad(env.vecTy(), env.at(Wp, b.CreateAdd(valuesAt[i], at)),
+                                                Align(64));
+                Value *picked = b.CreateIntrinsic(Intrinsic::x86_avx512_vpermi2var_ps_512, {},
+                                                  {lo, b.CreateZExt(pos, lanesTy), hi});
+                return std::vector<Value *>{
+                    b.CreateIntrinsic(Intrinsic::fmuladd, {env.vecTy()}, {wv, picked, sum[0]})};
               },
-              "c");
-          Value *acc = state[0];
-          if (K % C)
-            acc = chunk(env.i64(fullChunks), state[1], acc, K % C).first;
-          Value *col = b.CreateMul(g, env.i64(V));
-          finish(acc, n, col, partialGroups ? env.tailMask(col, env.colEnd) : nullptr, nullptr);
-        },
-        "gc");
+              "ce")[0];
+        }
+        return next;
+      };
+      std::vector<Value *> init(G, Constant::getNullValue(env.vecTy()));
+      init.resize(2 * G, env.i64(0));
+      std::vector<Value *> state = emitLoop(
+          b, env.i64(0), env.i64(fullChunks), 1, init,
+          [&](Value *c, const std::vector<Value *> &carried) { return chunk(c, carried, C); }, "c");
+      if (K % C)
+        state = chunk(env.i64(fullChunks), state, K % C);
+      for (size_t i = 0; i < G; ++i) {
+        Value *col = b.CreateMul(gs[i], env.i64(V));
+        finish(state[i], n, col, partialGroups ? env.tailMask(col, env.colEnd) : nullptr, nullptr);
+      }
+    };
+    Value *pairsEnd = b.CreateAdd(g0, b.CreateMul(b.CreateSDiv(b.CreateSub(g1, g0), env.i64(2)), env.i64(2)));
+    emitLoop(b, g0, pairsEnd, 2, [&](Value *g) { groups({g, b.CreateAdd(g, env.i64(1))}); }, "gc2");
+    emitLoop(b, pairsEnd, g1, 1, [&](Value *g) { groups({g}); }, "gc");
   };
 
   // Full blocks of V samples, then a partial block of at least V / 2 (or
