@@ -46,7 +46,9 @@ std::unique_ptr<Module> buildModule(LLVMContext &ctx, const ir::Graph &graph,
       assert(op.schedule && "weighted sums are scheduled before lowering");
       if (op.schedule->kernel == "sparse") {
         assert(i < plan.scratchOf.size() && plan.scratchOf[i] >= 0 && "sparse kernels get a scratch slot");
-        lowerSparse(env, op, slots, plan.scratchOf[i], *op.schedule);
+        const int panels = i < plan.panelsOf.size() ? plan.panelsOf[i] : -1;
+        assert((panels >= 0) == (op.schedule->lone == "packed") && "lone = packed gets its panels");
+        lowerSparse(env, op, slots, plan.scratchOf[i], panels, *op.schedule);
       } else {
         lowerDense(env, op, slots, *op.schedule);
       }

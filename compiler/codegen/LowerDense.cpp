@@ -29,7 +29,7 @@ void emitSoftmaxRows(const KernelEnv &env, Value *in, Value *out, int64_t cols, 
                      Value *rowEnd);
 
 void lowerDense(const KernelEnv &env, const ir::Op &op, const SlotMap &slots,
-                const ir::Schedule &schedule) {
+                const ir::Schedule &schedule, bool rowSoftmax) {
   IRBuilder<> &b = env.b;
   const ir::Op &x = *op.operands[0], &w = *op.operands[1];
   const bool hasBias = op.kind != ir::OpKind::Linear;
@@ -158,7 +158,7 @@ void lowerDense(const KernelEnv &env, const ir::Op &op, const SlotMap &slots,
             "p1");
       },
       "n1");
-  if (softmax)
+  if (softmax && rowSoftmax)
     emitSoftmaxRows(env, Y, Y, U, env.rowBegin, env.rowEnd);
 }
 

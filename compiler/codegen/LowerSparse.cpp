@@ -100,7 +100,7 @@ Value *andMask(IRBuilder<> &b, Value *x, Value *y) {
 } // namespace
 
 void lowerSparse(const KernelEnv &env, const ir::Op &op, const SlotMap &slots, int scratchSlot,
-                 const ir::Schedule &schedule) {
+                 int panelsSlot, const ir::Schedule &schedule) {
   IRBuilder<> &b = env.b;
   const ir::Op &x = *op.operands[0], &w = *op.operands[1];
   const bool hasBias = op.kind != ir::OpKind::Linear;
@@ -305,7 +305,7 @@ void lowerSparse(const KernelEnv &env, const ir::Op &op, const SlotMap &slots, i
   // are the group's neurons; per entry V multiply-adds where the scalar
   // path above spends V loads of x and V FMAs.
   auto loneSampleChunked = [&](Value *n) {
-    assert(schedule.loneChunk == runtime::kSparseChunk && V == 16 && "the parser checks lone_chunk");
+    assert(V == 16 && "the parser checks lone = \"chunked\"");
     const int64_t C = runtime::kSparseChunk, fullChunks = K / C;
     const int64_t countFloats = runtime::sparseChunkCountFloats(K);
     Type *i8 = b.getInt8Ty();
@@ -408,15 +408,31 @@ void lowerSparse(const KernelEnv &env, const ir::Op &op, const SlotMap &slots, i
       "g");
   b.CreateBr(afterBlocks);
   b.SetInsertPoint(afterBlocks);
-  emitLoop(
-      b, blocksEnd, env.rowEnd, 1,
-      [&](Value *n) {
-        if (schedule.loneChunk > 0)
-          loneSampleChunked(n);
-        else
-          loneSample(n);
-      },
-      "n1");
+  if (schedule.lone == "packed") {
+    // The dense kernel for the lone rows, over panels of one vector (the
+    // groups' width, so column tiles on group boundaries suit it too); the
+    // softmax, if any, runs below over all the call's rows.
+    KernelEnv loneEnv = env;
+    loneEnv.rowBegin = blocksEnd;
+    SlotMap loneSlots = slots;
+    loneSlots[&w] = panelsSlot;
+    ir::Schedule dense;
+    dense.vectorWidth = V;
+    dense.panelVectors = 1;
+    dense.rowBlock = 4;
+    dense.lonePanels = 8;
+    lowerDense(loneEnv, op, loneSlots, dense, /*rowSoftmax=*/false);
+  } else {
+    emitLoop(
+        b, blocksEnd, env.rowEnd, 1,
+        [&](Value *n) {
+          if (schedule.lone == "chunked")
+            loneSampleChunked(n);
+          else
+            loneSample(n);
+        },
+        "n1");
+  }
   if (softmax)
     emitSoftmaxRows(env, Y, Y, U, env.rowBegin, env.rowEnd);
 }

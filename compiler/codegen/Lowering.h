@@ -19,14 +19,17 @@ int64_t rowsPerSample(const ir::TensorType &type);
 
 /// linear, dense and dense_add: the register-blocked panel kernel, bias,
 /// residual and activation applied in registers before the single store.
+/// `rowSoftmax`: whether a softmax dense also runs its softmax over the
+/// rows (false when the caller does, for more rows than these).
 void lowerDense(const KernelEnv &env, const ir::Op &op, const SlotMap &slots,
-                const ir::Schedule &schedule);
+                const ir::Schedule &schedule, bool rowSoftmax = true);
 /// linear, dense and dense_add with a "sparse" schedule: weighted sums over
 /// the nonzero weights (runtime::packSparse), vectorised across samples in
-/// blocks, a sparse matrix-vector product for lone samples; `scratchSlot`
-/// holds the transposed sample blocks.
+/// blocks, a sparse matrix-vector product for lone samples (or, with
+/// lone = "packed", lowerDense over the weights in `panelsSlot`);
+/// `scratchSlot` holds the transposed sample blocks.
 void lowerSparse(const KernelEnv &env, const ir::Op &op, const SlotMap &slots, int scratchSlot,
-                 const ir::Schedule &schedule);
+                 int panelsSlot, const ir::Schedule &schedule);
 /// bias_add, activation (not softmax), add, scale_shift, batch_norm.
 void lowerElementwise(const KernelEnv &env, const ir::Op &op, const SlotMap &slots);
 /// activation with softmax: per row, max, exp, sum, scale.

@@ -238,8 +238,9 @@ bool IRParser::parseSparsity(Op &op) {
 
 // {schedule = {kernel = "packed"|"sparse", vector_width = V, panel_vectors = P,
 // row_block = R, lone_panels = L, row_tile = T, col_tile = C}}, the fields
-// in this order, then for a sparse kernel of vector width 16 optionally
-// `lone_chunk = 32`; the first '{' is already consumed.
+// in this order, then for a sparse kernel optionally `lone = "scalar"|
+// "chunked"|"packed"` ("chunked" needs vector width 16); the first '{' is
+// already consumed.
 bool IRParser::parseSchedule(Op &op) {
   if (!isWeightedSum(op.kind))
     return fail("op '" + std::string(opName(op.kind)) + "' has no attribute 'schedule'");
@@ -289,16 +290,27 @@ bool IRParser::parseSchedule(Op &op) {
                 std::to_string(s.panel()) + ")");
   if (tok.is(TokKind::Comma)) {
     consume();
-    if (!tok.isIdent("lone_chunk"))
-      return fail("expected 'lone_chunk' or '}', got " + describeToken(tok));
+    if (!tok.isIdent("lone"))
+      return fail("expected 'lone' or '}', got " + describeToken(tok));
+    SourceLoc field = tok.loc;
     consume();
     if (!expect(TokKind::Equal, "after the field name"))
       return false;
+    if (!tok.is(TokKind::String))
+      return fail("expected a lone-sample path string, got " + describeToken(tok));
     SourceLoc at = tok.loc;
-    if (!parseInteger(s.loneChunk, "for a schedule field"))
+    s.lone = tok.text;
+    consume();
+    if (s.kernel != "sparse") {
+      diags.error(field, "schedule field 'lone' is only for kernel \"sparse\"");
       return false;
-    if (s.kernel != "sparse" || s.vectorWidth != 16 || s.loneChunk != 32) {
-      diags.error(at, "schedule field 'lone_chunk' must be 32, in a sparse schedule of vector_width 16");
+    }
+    if (s.lone != "scalar" && s.lone != "chunked" && s.lone != "packed") {
+      diags.error(at, "unknown lone-sample path '" + s.lone + "'; use scalar, chunked or packed");
+      return false;
+    }
+    if (s.lone == "chunked" && s.vectorWidth != 16) {
+      diags.error(at, "lone = \"chunked\" needs vector_width 16 (an AVX-512 permute)");
       return false;
     }
   }

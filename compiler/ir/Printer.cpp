@@ -62,8 +62,8 @@ void printSchedule(const Schedule &s, std::ostream &os) {
      << ", panel_vectors = " << s.panelVectors << ", row_block = " << s.rowBlock
      << ", lone_panels = " << s.lonePanels << ", row_tile = " << s.rowTile
      << ", col_tile = " << s.colTile;
-  if (s.loneChunk > 0)
-    os << ", lone_chunk = " << s.loneChunk;
+  if (s.kernel == "sparse")
+    os << ", lone = \"" << s.lone << "\"";
   os << "}}";
 }
 

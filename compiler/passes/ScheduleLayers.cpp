@@ -59,6 +59,13 @@
 //      scalar format's. Measured at batch 1, 1 thread (docs/performance.md):
 //      1024 x 1024 chunked 1.3-3x faster than scalar at 50-99% zeros; 4096 x
 //      4096 (memory-bound) scalar faster from 70% zeros on, up to 2x at 99%.
+//  10. Between step 7's threshold and kSparseDensityBlocks nonzeros, with
+//      16-lane vectors and weights within half the L3: the sparse kernel
+//      with lone = "packed", so sample blocks run sparse (1024 x 1024, 50%
+//      zeros, batch 64: 0.99 ms against dense's 1.24) and lone samples
+//      (batch 1: dense 44 us against chunked 68) run the dense kernel over
+//      panels of one vector packed beside the sparse entries. The choice
+//      is per call, by its rows: below vector_width / 2 the packed path.
 //
 // Tolerance class: exact (no value changes; every schedule reduces each
 // output over all inputs in input order in one kernel call).
@@ -75,6 +82,7 @@ namespace {
 constexpr double kSparseDensity = 0.12;
 constexpr double kSparseDensityChunked = 0.35;
 constexpr double kSparseDensityBeyondL3 = 0.3;
+constexpr double kSparseDensityBlocks = 0.5;
 constexpr int64_t kSparseMinWeights = 4096;
 // Step 9's chunk: the inputs one two-source permute of two 16-lane vectors
 // picks from (runtime::kSparseChunk, which the lowering checks).
@@ -118,25 +126,37 @@ ir::Schedule sparseSchedule(const ir::Op &op, const MachineInfo &machine) {
                            static_cast<double>(s.vectorWidth);
   const int64_t blocks = static_cast<int64_t>(std::ceil(static_cast<double>(1 << 18) / blockWork));
   s.rowTile = s.vectorWidth * std::clamp<int64_t>(blocks, 2, std::max<int64_t>(2, 64 / s.vectorWidth));
-  s.loneChunk = loneChunked(inputs, units, density, machine) ? kLoneChunk : 0;
+  s.lone = loneChunked(inputs, units, density, machine) ? "chunked" : "scalar";
   return s;
+}
+
+/// Steps 7 and 10: the kernel the cost model gives `op`: "packed",
+/// "sparse", or "sparse-lone-packed" (the sparse kernel whose lone samples
+/// run the packed one).
+std::string autoKernel(const ir::Op &op, const MachineInfo &machine) {
+  if (!op.sparsity || op.operands.size() < 2 || op.operands[1]->kind != ir::OpKind::Const)
+    return "packed";
+  const int64_t units = op.type.lastDim();
+  const int64_t inputs = op.operands[0]->type.sampleElements();
+  // Packed offsets are unsigned 32-bit floats, below 3 * inputs * units.
+  if (inputs * units < kSparseMinWeights || inputs * units >= (int64_t{1} << 30))
+    return "packed";
+  const bool beyondL3 = inputs * units * 4 > machine.l3Bytes / 2;
+  const double density = op.sparsity->density;
+  if (beyondL3)
+    return density <= kSparseDensityBeyondL3 ? "sparse" : "packed";
+  if (density <= kSparseDensity ||
+      (density <= kSparseDensityChunked && loneChunked(inputs, units, density, machine)))
+    return "sparse";
+  if (density <= kSparseDensityBlocks && machine.vectorWidth == 16)
+    return "sparse-lone-packed";
+  return "packed";
 }
 
 } // namespace
 
 bool sparseKernelPays(const ir::Op &op, const MachineInfo &machine) {
-  if (!op.sparsity || op.operands.size() < 2 || op.operands[1]->kind != ir::OpKind::Const)
-    return false;
-  const int64_t units = op.type.lastDim();
-  const int64_t inputs = op.operands[0]->type.sampleElements();
-  const bool beyondL3 = inputs * units * 4 > machine.l3Bytes / 2;
-  const double density = op.sparsity->density;
-  const double threshold = beyondL3 ? kSparseDensityBeyondL3
-                           : loneChunked(inputs, units, density, machine) ? kSparseDensityChunked
-                                                                          : kSparseDensity;
-  // Packed offsets are int32 floats, at most 2 * inputs * units of them.
-  return density <= threshold && inputs * units >= kSparseMinWeights &&
-         inputs * units < (int64_t{1} << 30);
+  return autoKernel(op, machine) != "packed";
 }
 
 bool sparseKernelApplies(const ir::Op &op) {
@@ -163,7 +183,13 @@ ir::Schedule chooseSchedule(const ir::Op &op, const MachineInfo &machine, ir::Sp
   case ir::SparsityMode::Auto:
     break;
   }
-  return scheduleFor(op, machine, sparseKernelPays(op, machine) ? "sparse" : "packed");
+  const std::string kernel = autoKernel(op, machine);
+  if (kernel == "packed")
+    return scheduleFor(op, machine, "packed");
+  ir::Schedule s = scheduleFor(op, machine, "sparse");
+  if (kernel == "sparse-lone-packed")
+    s.lone = "packed";
+  return s;
 }
 
 ir::Schedule scheduleFor(const ir::Op &op, const MachineInfo &machine, const std::string &kernel) {

@@ -171,7 +171,7 @@ Expected<JitPlan> prepareJit(ir::Graph &graph, const CompileOptions &options) {
         slot.data = std::make_shared<const AlignedVector<float>>(
             &op != dense.operands[1] ? runtime::padVector(op.data->values, panel)
             : sparse                 ? runtime::packSparse(*op.data, dense.schedule->vectorWidth,
-                                                         dense.schedule->loneChunk > 0)
+                                                         dense.schedule->lone == "chunked")
                                      : runtime::packPanels(*op.data, panel));
       }
     } else if (auto out = firstOutput.find(&op); out != firstOutput.end()) {
@@ -194,6 +194,16 @@ Expected<JitPlan> prepareJit(ir::Graph &graph, const CompileOptions &options) {
     slot.sampleElements = 2 * op.operands[0]->type.sampleElements();
     jp.lowering.scratchOf[i] = static_cast<int>(program.slots.size());
     program.slots.push_back(std::move(slot));
+    if (op.schedule->lone != "packed")
+      continue;
+    // Lone samples run the dense kernel: panels of one vector as well.
+    runtime::Slot panels;
+    panels.kind = runtime::SlotKind::Constant;
+    panels.data = std::make_shared<const AlignedVector<float>>(
+        runtime::packPanels(*op.operands[1]->data, op.schedule->vectorWidth));
+    jp.lowering.panelsOf.resize(graph.ops.size(), -1);
+    jp.lowering.panelsOf[i] = static_cast<int>(program.slots.size());
+    program.slots.push_back(std::move(panels));
   }
   for (size_t o = 0; o < graph.outputs.size(); ++o) {
     const ir::Op *value = graph.outputs[o].value;

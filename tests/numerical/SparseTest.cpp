@@ -115,6 +115,13 @@ TEST(NumericalSparse, ForcedSparseWithoutAvx512) {
   checkSparse(sparseProfile({0, 0.5, 0.9, 0.99, 1}), 74000, 8, Sparsity::Sparse, "-avx512f");
 }
 
+// 40-45% nonzeros: on AVX-512 the cost model gives layers of at least 4096
+// weights the sparse kernel with lone = "packed" (sample blocks sparse,
+// lone samples on the dense kernel), elsewhere the dense kernel.
+TEST(NumericalSparse, HalfZeroWeightsLonePacked) {
+  checkSparse(sparseProfile({0.55, 0.6}), 75000, 8);
+}
+
 // Residual (dense_add) layers among sparse ones.
 TEST(NumericalSparse, ResidualLayers) {
   Profile p = sparseProfile({0.95, 0.99});

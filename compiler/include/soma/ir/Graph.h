@@ -97,13 +97,16 @@ struct Schedule {
   /// multiple of the panel). Tiles are fixed here, not by the thread count.
   int64_t rowTile = 64;
   int64_t colTile = 32;
-  /// "sparse" only: the lone-sample (matrix-vector) path's format. 0: per
+  /// "sparse" only: how lone samples (fewer than vectorWidth / 2 rows in a
+  /// call: batch 1) are computed (codegen/LowerSparse.cpp). "scalar": per
   /// group of vectorWidth neurons, one scalar chain per neuron over its
-  /// nonzeros (any vector width). 32 (vectorWidth 16 only): the inputs in
-  /// chunks of 32 held in two registers, each entry of 16 nonzeros picked
-  /// from them by one permute and summed by one vector FMA. Printed as
-  /// `lone_chunk = 32` only when set.
-  int64_t loneChunk = 0;
+  /// nonzeros. "chunked" (vectorWidth 16 only): the inputs in chunks of 32
+  /// held in two registers, each entry of 16 nonzeros picked from them by
+  /// one permute and summed by one vector FMA. "packed": the dense kernel
+  /// over weight panels of one vector (lone_panels 8), for layers dense
+  /// enough that batch 1 loses with either sparse path while sample blocks
+  /// still gain. Printed as `lone = "..."` in sparse schedules.
+  std::string lone = "scalar";
   int64_t panel() const { return vectorWidth * panelVectors; }
   bool operator==(const Schedule &) const = default;
 };

@@ -41,10 +41,15 @@ Expected<TargetInfo> resolveTarget(const TargetOptions &options);
 /// whole panel. For ops with a "sparse" schedule the weights slot holds
 /// runtime::packSparse's groups of the schedule's vector width, and
 /// scratchOf[i] is a Temp slot of 2 * inputs floats per sample that the
-/// kernel uses as its own scratch (-1 for other ops; may be empty).
+/// kernel uses as its own scratch (-1 for other ops; may be empty); when
+/// that schedule's lone samples run the packed kernel (lone = "packed"),
+/// panelsOf[i] is a Constant slot of the weights packed with
+/// runtime::packPanels in panels of one vector (-1 otherwise; may be
+/// empty).
 struct LoweringPlan {
   std::vector<int> slotOf;
   std::vector<int> scratchOf;
+  std::vector<int> panelsOf;
 };
 
 /// Where compile time went, for --time-passes.

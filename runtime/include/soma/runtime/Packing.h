@@ -53,7 +53,8 @@ constexpr int64_t kSparseHeaderFields = 4;
 /// (and the missing neurons of a partial last group) are padded with value
 /// 0 at input 0.
 ///
-/// Chunked entries (the matrix-vector path of a schedule with lone_chunk;
+/// Chunked entries (the matrix-vector path of a schedule with lone =
+/// "chunked";
 /// only when `chunked`, which needs `group` = 16, the permute's width):
 /// the inputs in chunks of kSparseChunk (the last may be shorter); per
 /// chunk c, as many entries as the group's neuron with the most nonzeros in
