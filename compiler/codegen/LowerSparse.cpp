@@ -7,7 +7,7 @@
 // in input order (a neuron with fewer nonzeros than the group's longest is
 // padded with value 0 at input 0). Indices are 16-bit when the layer has at
 // most 65536 inputs (runtime::sparseIndexBytes). With the schedule's
-// lone_chunk (V = 16 only) each group also has chunked entries: per chunk
+// lone = "chunked" (V = 16 only) each group also has chunked entries: per chunk
 // of 32 inputs, entry e holds the e-th nonzero in the chunk of each neuron
 // (value, and its position in the chunk as a byte), padded likewise. A
 // header gives each group's offsets and entry counts.
@@ -24,23 +24,27 @@
 //      partial group or block). Pairs of full blocks run together, the
 //      group in two halves of V / 2 neurons, so each entry's index load and
 //      broadcast weight feed two FMAs (2 V accumulators).
-//   2. Lone samples (batch 1, the rest of a batch): a sparse matrix-vector
-//      product, one of two ways (the schedule's lone_chunk, chosen by the
-//      cost model from the bytes each streams: docs/passes.md):
-//      a. chunked (lone_chunk = 32): one accumulator per group, lanes =
-//         neurons, two groups side by side; per chunk x's 32 inputs in two
-//         registers, and per entry acc += w_e * permute(x chunk,
-//         positions_e): one vpermi2ps and one vector FMA per 16 nonzeros;
+//   2. Lone samples (batch 1, the rest of a batch): a matrix-vector product,
+//      as the schedule's `lone` says (the cost model's choice:
+//      docs/passes.md):
+//      a. chunked: one accumulator per group, lanes = neurons, two groups
+//         side by side; per chunk x's 32 inputs in two registers, and per
+//         entry acc += w_e * permute(x chunk, positions_e): one vpermi2ps
+//         and one vector FMA per 16 nonzeros;
 //      b. scalar: over the sample-block entries, V scalar chains per group,
 //         one per neuron, acc_j += w_j,e * x[k_j,e] (x's row is in L1;
 //         scalar loads beat a V-lane gather, ~20 cycles on Zen 4), the sums
-//         inserted into one vector.
+//         inserted into one vector;
+//      c. packed: lowerDense over the weights packed in panels of V
+//         neurons in another slot (for layers dense enough that batch 1
+//         loses with a and b while the blocks still gain).
 //      Then the bias, residual and activation as in 1.
 // Each output element is reduced over its nonzeros in input order by one
 // fused multiply-add chain in one call (padding adds an exact 0), whatever
 // the tiles: results are bit-identical for any thread count, and equal to
 // the dense kernel's but for the 0 * x terms it skips (which only matter
-// when x is infinite or NaN) and the sign of a zero sum.
+// when x is infinite or NaN) and the sign of a zero sum (lone = "packed":
+// lone rows are the dense kernel's, 0 * x terms included).
 //
 // The scratch is the op's extra Temp slot (LoweringPlan::scratchOf),
 // 2 * inputs floats per sample: the block at sample n uses
