@@ -67,6 +67,9 @@
 //      panels of one vector packed beside the sparse entries. The choice
 //      is per call, by its rows: below vector_width / 2 the packed path.
 //
+// A schedule already in the IR (written by hand, or printed by an earlier
+// run) is kept, not re-planned: counted as schedule.layers-kept.
+//
 // Tolerance class: exact (no value changes; every schedule reduces each
 // output over all inputs in input order in one kernel call).
 #include "soma/passes/Passes.h"
@@ -217,6 +220,12 @@ bool scheduleLayers(ir::Graph &graph, PassContext &ctx) {
   for (auto &op : graph.ops) {
     if (!ir::isWeightedSum(op->kind))
       continue;
+    if (op->schedule) {
+      // Written in the IR (by hand, or by an earlier run): the user's
+      // choice, kept (the JIT re-plans one made for another vector width).
+      ctx.count("schedule.layers-kept");
+      continue;
+    }
     op->schedule = chooseSchedule(*op, ctx.machine, ctx.sparsity);
     ctx.count("schedule.layers-scheduled");
     ctx.count("schedule.layers-" + op->schedule->kernel);
