@@ -10,8 +10,12 @@
 // each output once (masked in a partial last panel). Samples left over
 // after the last full block of R (all of batch 1) run one at a time over
 // `lonePanels` panels side by side, so they too have several independent
-// accumulators; each weight is still read once. The blocking comes from
-// the op's Schedule (the schedule pass's cost model).
+// accumulators; each weight is still read once. With a K tile (k_tile),
+// the full row blocks sum the inputs tile by tile, each tile over all of
+// the call's row blocks, leaving partial sums in the output for the next
+// tile to resume: every output is still one chain over the inputs in
+// order, so the bits are those of the untiled kernel. The blocking comes
+// from the op's Schedule (the schedule pass's cost model).
 //
 // A dense op whose activation is softmax cannot finish in registers (the
 // softmax needs the whole row): its kernel writes the biased sums, then
@@ -27,6 +31,15 @@ using namespace llvm;
 
 void emitSoftmaxRows(const KernelEnv &env, Value *in, Value *out, int64_t cols, Value *rowBegin,
                      Value *rowEnd);
+
+namespace {
+
+/// Which inputs a microkernel call sums: all of them (Whole), or one K
+/// tile: the first (from zero), a middle or the last one (from the partial
+/// sums left in Y); only Whole and Last finish with the epilogue.
+enum class KPart { Whole, First, Middle, Last };
+
+} // namespace
 
 void lowerDense(const KernelEnv &env, const ir::Op &op, const SlotMap &slots,
                 const ir::Schedule &schedule, bool rowSoftmax) {
@@ -49,15 +62,32 @@ void lowerDense(const KernelEnv &env, const ir::Op &op, const SlotMap &slots,
 
   // `rows` samples from n, by `panels` consecutive panels from p; `masked`
   // for a partial last panel (then panels == 1). Accumulator (g, r, v) sums
-  // sample n + r for neurons (p + g) * P + v * W .. + W - 1.
-  auto microkernel = [&](Value *n, int64_t rows, Value *p, int64_t panels, bool masked) {
+  // sample n + r for neurons (p + g) * P + v * W .. + W - 1, over the
+  // inputs [kBegin, kEnd) of `part`.
+  auto microkernel = [&](Value *n, int64_t rows, Value *p, int64_t panels, bool masked,
+                         Value *kBegin, Value *kEnd, KPart part) {
     const int64_t perPanel = rows * V;
     std::vector<Value *> base(panels);
     for (int64_t g = 0; g < panels; ++g)
       base[g] = env.at(Wp, b.CreateMul(b.CreateAdd(p, env.i64(g)), env.i64(K * P)));
+    auto colOf = [&](int64_t g, int64_t v) {
+      return b.CreateAdd(b.CreateMul(b.CreateAdd(p, env.i64(g)), env.i64(P)), env.i64(v * W));
+    };
+    auto yIndex = [&](int64_t r, Value *col) {
+      return b.CreateAdd(b.CreateMul(b.CreateAdd(n, env.i64(r)), env.i64(U)), col);
+    };
+    // A later K tile resumes the partial sums the previous one left in Y.
     std::vector<Value *> init(panels * perPanel, Constant::getNullValue(env.vecTy()));
+    if (part == KPart::Middle || part == KPart::Last)
+      for (int64_t g = 0; g < panels; ++g)
+        for (int64_t v = 0; v < V; ++v) {
+          Value *col = colOf(g, v);
+          Value *mask = masked ? env.tailMask(col, colEnd) : nullptr;
+          for (int64_t r = 0; r < rows; ++r)
+            init[g * perPanel + r * V + v] = env.loadVec(env.at(Y, yIndex(r, col)), mask);
+        }
     std::vector<Value *> acc = emitLoop(
-        b, env.i64(0), env.i64(K), 1, init,
+        b, kBegin, kEnd, 1, init,
         [&](Value *k, const std::vector<Value *> &sum) {
           Value *kOff = b.CreateMul(k, env.i64(P));
           std::vector<Value *> xb(rows);
@@ -78,16 +108,23 @@ void lowerDense(const KernelEnv &env, const ir::Op &op, const SlotMap &slots,
           return next;
         },
         "k");
+    const bool finish = part == KPart::Whole || part == KPart::Last;
     for (int64_t g = 0; g < panels; ++g)
       for (int64_t v = 0; v < V; ++v) {
-        Value *col = b.CreateAdd(b.CreateMul(b.CreateAdd(p, env.i64(g)), env.i64(P)), env.i64(v * W));
-        Value *bias = B ? b.CreateAlignedLoad(env.vecTy(), env.at(B, col), vecAlign) : nullptr;
+        Value *col = colOf(g, v);
+        Value *bias =
+            B && finish ? b.CreateAlignedLoad(env.vecTy(), env.at(B, col), vecAlign) : nullptr;
         Value *mask = masked ? env.tailMask(col, colEnd) : nullptr;
         for (int64_t r = 0; r < rows; ++r) {
           Value *value = acc[g * perPanel + r * V + v];
+          Value *yIdx = yIndex(r, col);
+          if (!finish) {
+            // The partial sums, exactly as they are, for the next K tile.
+            env.storeVec(value, env.at(Y, yIdx), mask);
+            continue;
+          }
           if (bias)
             value = b.CreateFAdd(value, bias);
-          Value *yIdx = b.CreateAdd(b.CreateMul(b.CreateAdd(n, env.i64(r)), env.i64(U)), col);
           if (Res)
             value = b.CreateFAdd(value, env.loadVec(env.at(Res, yIdx), mask));
           if (act.kind != ir::ActKind::Identity && !softmax)
@@ -127,13 +164,31 @@ void lowerDense(const KernelEnv &env, const ir::Op &op, const SlotMap &slots,
   Value *p1 = b.CreateSDiv(b.CreateAdd(colEnd, env.i64(P - 1)), env.i64(P));
   Value *span = b.CreateSub(env.rowEnd, env.rowBegin);
   Value *rowsFull = b.CreateAdd(env.rowBegin, b.CreateMul(b.CreateSDiv(span, env.i64(R)), env.i64(R)));
-  // Full blocks of R samples, panel by panel.
+  // Full blocks of R samples, panel by panel; with K tiles, tile by tile
+  // over all of the call's row blocks, so a panel's weights for one K tile
+  // are read from L1 by every block after the first.
+  const int64_t KT = schedule.kTile > 0 && schedule.kTile < K ? schedule.kTile : K;
+  const int64_t lastBegin = (K - 1) / KT * KT;
+  auto rowBlocks = [&](Value *p, bool masked, Value *kBegin, Value *kEnd, KPart part) {
+    emitLoop(b, env.rowBegin, rowsFull, R,
+             [&](Value *n) { microkernel(n, R, p, 1, masked, kBegin, kEnd, part); }, "n");
+  };
   emitLoop(
       b, p0, p1, 1,
       [&](Value *p) {
         byFullness(p, [&](bool masked) {
-          emitLoop(b, env.rowBegin, rowsFull, R,
-                   [&](Value *n) { microkernel(n, R, p, 1, masked); }, "n");
+          if (KT == K) {
+            rowBlocks(p, masked, env.i64(0), env.i64(K), KPart::Whole);
+            return;
+          }
+          rowBlocks(p, masked, env.i64(0), env.i64(KT), KPart::First);
+          emitLoop(
+              b, env.i64(KT), env.i64(lastBegin), KT,
+              [&](Value *k0) {
+                rowBlocks(p, masked, k0, b.CreateAdd(k0, env.i64(KT)), KPart::Middle);
+              },
+              "kt");
+          rowBlocks(p, masked, env.i64(lastBegin), env.i64(K), KPart::Last);
         });
       },
       "p");
@@ -149,12 +204,21 @@ void lowerDense(const KernelEnv &env, const ir::Op &op, const SlotMap &slots,
         groups = b.CreateSelect(b.CreateICmpSGT(groups, env.i64(0)), groups, env.i64(0));
         Value *pGrouped = b.CreateAdd(p0, b.CreateMul(groups, env.i64(G)));
         if (G > 1)
-          emitLoop(b, p0, pGrouped, G, [&](Value *p) { microkernel(n, 1, p, G, false); }, "pg");
+          emitLoop(
+              b, p0, pGrouped, G,
+              [&](Value *p) {
+                microkernel(n, 1, p, G, false, env.i64(0), env.i64(K), KPart::Whole);
+              },
+              "pg");
         else
           pGrouped = p0;
         emitLoop(
             b, pGrouped, p1, 1,
-            [&](Value *p) { byFullness(p, [&](bool masked) { microkernel(n, 1, p, 1, masked); }); },
+            [&](Value *p) {
+              byFullness(p, [&](bool masked) {
+                microkernel(n, 1, p, 1, masked, env.i64(0), env.i64(K), KPart::Whole);
+              });
+            },
             "p1");
       },
       "n1");

@@ -238,9 +238,9 @@ bool IRParser::parseSparsity(Op &op) {
 
 // {schedule = {kernel = "packed"|"sparse", vector_width = V, panel_vectors = P,
 // row_block = R, lone_panels = L, row_tile = T, col_tile = C}}, the fields
-// in this order, then for a sparse kernel optionally `lone = "scalar"|
-// "chunked"|"packed"` ("chunked" needs vector width 16); the first '{' is
-// already consumed.
+// in this order, then optionally `k_tile = K` (packed) or `lone =
+// "scalar"|"chunked"|"packed"` (sparse; "chunked" needs vector width 16);
+// the first '{' is already consumed.
 bool IRParser::parseSchedule(Op &op) {
   if (!isWeightedSum(op.kind))
     return fail("op '" + std::string(opName(op.kind)) + "' has no attribute 'schedule'");
@@ -288,30 +288,43 @@ bool IRParser::parseSchedule(Op &op) {
   if (s.colTile % s.panel() != 0)
     return fail("schedule col_tile must be a multiple of the panel (vector_width * panel_vectors = " +
                 std::to_string(s.panel()) + ")");
+  // At most one optional field: k_tile (packed) or lone (sparse).
   if (tok.is(TokKind::Comma)) {
     consume();
-    if (!tok.isIdent("lone"))
-      return fail("expected 'lone' or '}', got " + describeToken(tok));
-    SourceLoc field = tok.loc;
-    consume();
-    if (!expect(TokKind::Equal, "after the field name"))
-      return false;
-    if (!tok.is(TokKind::String))
-      return fail("expected a lone-sample path string, got " + describeToken(tok));
-    SourceLoc at = tok.loc;
-    s.lone = tok.text;
-    consume();
-    if (s.kernel != "sparse") {
-      diags.error(field, "schedule field 'lone' is only for kernel \"sparse\"");
-      return false;
-    }
-    if (s.lone != "scalar" && s.lone != "chunked" && s.lone != "packed") {
-      diags.error(at, "unknown lone-sample path '" + s.lone + "'; use scalar, chunked or packed");
-      return false;
-    }
-    if (s.lone == "chunked" && s.vectorWidth != 16) {
-      diags.error(at, "lone = \"chunked\" needs vector_width 16 (an AVX-512 permute)");
-      return false;
+    if (tok.isIdent("k_tile")) {
+      if (s.kernel != "packed")
+        return fail("only a packed schedule has a k_tile");
+      consume();
+      if (!expect(TokKind::Equal, "after the field name"))
+        return false;
+      SourceLoc at = tok.loc;
+      if (!parseInteger(s.kTile, "for a schedule field"))
+        return false;
+      if (s.kTile < 1 || s.kTile > (int64_t{1} << 30)) {
+        diags.error(at, "schedule field 'k_tile' must be in 1..2^30");
+        return false;
+      }
+    } else if (tok.isIdent("lone")) {
+      if (s.kernel != "sparse")
+        return fail("schedule field 'lone' is only for kernel \"sparse\"");
+      consume();
+      if (!expect(TokKind::Equal, "after the field name"))
+        return false;
+      if (!tok.is(TokKind::String))
+        return fail("expected a lone-sample path string, got " + describeToken(tok));
+      SourceLoc at = tok.loc;
+      s.lone = tok.text;
+      consume();
+      if (s.lone != "scalar" && s.lone != "chunked" && s.lone != "packed") {
+        diags.error(at, "unknown lone-sample path '" + s.lone + "'; use scalar, chunked or packed");
+        return false;
+      }
+      if (s.lone == "chunked" && s.vectorWidth != 16) {
+        diags.error(at, "lone = \"chunked\" needs vector_width 16 (an AVX-512 permute)");
+        return false;
+      }
+    } else {
+      return fail("expected 'k_tile' (packed), 'lone' (sparse) or '}', got " + describeToken(tok));
     }
   }
   if (!expect(TokKind::RBrace, "after the schedule fields") ||

@@ -23,6 +23,11 @@
 //   6. Row tile: 64 samples (a multiple of the row block), enough work per
 //      tile to amortise scheduling and few enough to split a batch of 128+.
 //
+// No K tile (k_tile): the kernel can sum the inputs in tiles (LowerDense.cpp),
+// but on the machine measured (docs/passes.md#schedule) every K tile tried
+// was 1-13% slower: the prefetchers stream a panel from L2 as fast as the
+// FMAs consume it, and K tiles cut those streams short.
+//
 // The kernel: "sparse" (compiler/codegen/LowerSparse.cpp: sums over the
 // nonzero weights only) when sparseKernelPays, else "packed" (the above):
 //

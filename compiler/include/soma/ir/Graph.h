@@ -107,6 +107,11 @@ struct Schedule {
   /// enough that batch 1 loses with either sparse path while sample blocks
   /// still gain. Printed as `lone = "..."` in sparse schedules.
   std::string lone = "scalar";
+  /// Inputs per K tile of the packed kernel (0: none, all inputs at once).
+  /// A call sums the first kTile inputs for all its row blocks, then the
+  /// next kTile from the partial sums it left in the output, and so on:
+  /// each output is still reduced over all inputs in input order.
+  int64_t kTile = 0;
   int64_t panel() const { return vectorWidth * panelVectors; }
   bool operator==(const Schedule &) const = default;
 };
