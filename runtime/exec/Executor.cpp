@@ -7,7 +7,10 @@
 // Tiles are fixed per step when the model is compiled (planTiles) and the
 // choice between one call and tiles depends on the batch only, so a run
 // makes the same kernel calls on one thread as on eight: results are
-// bit-identical for any thread count.
+// bit-identical for any thread count. A step may have a second tiling for
+// runs of few rows (Step::smallRows: the sparse kernel's lone samples take
+// column ranges, its sample blocks whole rows); which tiling a run uses
+// depends on the batch too.
 #include "soma/runtime/Executor.h"
 
 #include <oneapi/tbb/blocked_range.h>
@@ -47,15 +50,22 @@ void callKernel(const Step &step, void *const *slots, int64_t r0, int64_t r1, in
     step.fn(slots, r0, r1, c0, c1);
 }
 
+/// Whether a run of `rows` rows of `step` takes its small-run tiling.
+bool smallRun(const Step &step, int64_t rows) { return rows < step.smallRows; }
+
 /// A step's tiles for `rows` rows, numbered column tile by column tile:
 /// consecutive tiles share their columns (a dense layer's weights), and
-/// parallel_for hands each thread a run of consecutive tiles.
+/// parallel_for hands each thread a run of consecutive tiles. A small run
+/// has column tiles of all its rows.
 struct TileGrid {
   int64_t rows, cols, rowTile, colTile, rowTiles, colTiles;
 
   TileGrid(const Step &step, int64_t rows)
-      : rows(rows), cols(step.cols), rowTile(step.rowTile > 0 ? step.rowTile : rows),
-        colTile(step.colTile > 0 ? step.colTile : step.cols),
+      : rows(rows), cols(step.cols),
+        rowTile(step.rowTile > 0 && !smallRun(step, rows) ? step.rowTile : rows),
+        colTile(smallRun(step, rows) ? step.smallColTile
+                : step.colTile > 0   ? step.colTile
+                                     : step.cols),
         rowTiles(ceilDiv(rows, std::max<int64_t>(rowTile, 1))),
         colTiles(ceilDiv(cols, std::max<int64_t>(colTile, 1))) {}
   int64_t count() const { return rowTiles * colTiles; }
@@ -81,17 +91,32 @@ int64_t activationWork(const ir::Activation &act) {
   }
 }
 
+namespace {
+
+/// Columns per tile for rows costing `rowWork` over `cols` columns, tiles
+/// starting on multiples of `granularity`: about kColTileWork per row of a
+/// tile. 0 (whole rows) when there is no granularity or only one tile.
+int64_t columnTile(int64_t rowWork, int64_t granularity, int64_t cols) {
+  if (granularity <= 0 || cols <= granularity)
+    return 0;
+  const int64_t unitWork = std::max<int64_t>(1, rowWork * granularity / cols);
+  const int64_t colTile = granularity * ceilDiv(kColTileWork, unitWork);
+  return colTile < cols ? colTile : 0;
+}
+
+} // namespace
+
 void planTiles(Step &step, const TileRules &rules) {
   step.rowWork = std::max<int64_t>(rules.rowWork, 1);
   const int64_t cols = std::max<int64_t>(step.cols, 1);
-  step.colTile = 0;
-  if (rules.colGranularity > 0 && cols > rules.colGranularity) {
-    const int64_t g = rules.colGranularity;
-    const int64_t unitWork = std::max<int64_t>(1, step.rowWork * g / cols);
-    const int64_t colTile = g * ceilDiv(kColTileWork, unitWork);
-    if (colTile < cols)
-      step.colTile = colTile;
-  }
+  step.colTile = columnTile(step.rowWork, rules.colGranularity, cols);
+  // Small runs: column tiles only (each over the run's few rows).
+  const int64_t smallRowWork = std::max<int64_t>(rules.smallRowWork, 1);
+  const int64_t smallColTile =
+      rules.smallRows > 0 ? columnTile(smallRowWork, rules.smallColGranularity, cols) : 0;
+  step.smallRows = smallColTile ? rules.smallRows : 0;
+  step.smallColTile = smallColTile;
+  step.smallRowWork = smallColTile ? smallRowWork : 0;
   const int64_t tileRowWork =
       step.colTile ? std::max<int64_t>(1, step.rowWork * step.colTile / cols) : step.rowWork;
   const int64_t rg = std::max<int64_t>(rules.rowGranularity, 1);
@@ -188,17 +213,21 @@ Executor::Executor(Program program, ExecutorOptions opts)
     if (prog.slots[i].kind == SlotKind::Input || prog.slots[i].kind == SlotKind::Output)
       ioSlots.push_back(static_cast<int>(i));
   for (const Step &step : prog.steps) {
-    // The smallest batch with at least kParallelWork and two tiles.
-    int64_t batch = INT64_MAX;
-    const int64_t sampleWork = step.rowsPerSample * step.rowWork;
-    if (sampleWork > 0 && step.rowsPerSample > 0) {
-      const TileGrid one(step, step.rowsPerSample);
-      batch = ceilDiv(kParallelWork, sampleWork);
-      if (one.colTiles < 2)
-        batch = step.rowTile > 0 ? std::max(batch, step.rowTile / step.rowsPerSample + 1) : INT64_MAX;
+    // The smallest batch with at least kParallelWork and two tiles (of the
+    // tiling that batch uses).
+    ParallelFrom from;
+    const int64_t rps = step.rowsPerSample;
+    if (rps > 0 && step.rowWork > 0) {
+      const int64_t colTiles = step.colTile > 0 ? ceilDiv(step.cols, step.colTile) : 1;
+      from.tiles = ceilDiv(kParallelWork, rps * step.rowWork);
+      if (colTiles < 2)
+        from.tiles = step.rowTile > 0 ? std::max(from.tiles, step.rowTile / rps + 1) : INT64_MAX;
     }
-    parallelBatch.push_back(batch);
-    minParallelBatch = std::min(minParallelBatch, batch);
+    if (rps > 0 && step.smallRows > 0 && step.smallColTile > 0 && step.smallColTile < step.cols &&
+        step.smallRowWork > 0)
+      from.smallTiles = ceilDiv(ceilDiv(kParallelWork, step.smallRowWork), rps);
+    parallelFrom.push_back(from);
+    minParallelBatch = std::min({minParallelBatch, from.tiles, from.smallTiles});
   }
   if (!options.callerArena) {
     // More threads than cores would only oversubscribe them (and make
@@ -218,10 +247,24 @@ int Executor::concurrency() const {
   return threads ? threads->concurrency : 1;
 }
 
-bool Executor::stepParallel(size_t step, int64_t batch) const { return batch >= parallelBatch[step]; }
+bool Executor::stepParallel(size_t step, int64_t batch) const {
+  const ParallelFrom &from = parallelFrom[step];
+  return smallRun(prog.steps[step], batch * prog.steps[step].rowsPerSample)
+             ? batch >= from.smallTiles
+             : batch >= from.tiles;
+}
+
+bool Executor::anyStepParallel(int64_t batch) const {
+  if (batch < minParallelBatch)
+    return false;
+  for (size_t i = 0; i < prog.steps.size(); ++i)
+    if (stepParallel(i, batch))
+      return true;
+  return false;
+}
 
 bool Executor::runsParallel(int64_t batch) const {
-  return batch >= minParallelBatch && concurrency() > 1;
+  return anyStepParallel(batch) && concurrency() > 1;
 }
 
 int64_t Executor::arenaBytes(int64_t batch) const {
@@ -314,7 +357,7 @@ void Executor::execute(Context &ctx, int64_t batch) const {
     return;
   void *const *slots = ctx.slots.data();
 
-  if (batch < minParallelBatch) {
+  if (!anyStepParallel(batch)) {
     for (const Step &step : prog.steps)
       callKernel(step, slots, 0, batch * step.rowsPerSample, 0, step.cols);
   } else {

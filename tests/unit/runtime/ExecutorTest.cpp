@@ -1,6 +1,7 @@
 // The executor on hand-built programs whose kernels are plain C++ that
 // record every call: tiles (fixed at compile time, each element computed by
-// one call, the same calls for any thread count), the serial cut-off (no
+// one call, the same calls for any thread count; small runs' tiles of their
+// own), the serial cut-off (no
 // arena entry for small runs), the model's arena and the caller's, many
 // callers sharing the arena without oversubscription, no threads left
 // spinning, and the liveness memory plan.
@@ -131,6 +132,20 @@ Program oneStep(std::shared_ptr<Recorder> rec, int64_t cols, const TileRules &ru
 /// A dense-like layer: panels of 32 columns, row blocks of 4, 1000 inputs.
 TileRules denseRules(int64_t cols) { return {32, 4, cols * 1000}; }
 
+/// A sparse-like layer: whole rows in row tiles of 16-row blocks, but runs
+/// of fewer than 8 rows over column tiles of 16-column groups, at 40 units
+/// per column and input of 1000 (the lone-sample path); 2 per one otherwise.
+TileRules sparseRules(int64_t cols) {
+  TileRules rules;
+  rules.colGranularity = 0;
+  rules.rowGranularity = 16;
+  rules.rowWork = cols * 2 * 1000;
+  rules.smallRows = 8;
+  rules.smallColGranularity = 16;
+  rules.smallRowWork = cols * 40 * 1000;
+  return rules;
+}
+
 std::vector<float> iota(int64_t n) {
   std::vector<float> v(static_cast<size_t>(n));
   for (size_t i = 0; i < v.size(); ++i)
@@ -138,11 +153,11 @@ std::vector<float> iota(int64_t n) {
   return v;
 }
 
-/// Runs `exec` on `batch` samples of `cols`; checks every element and
-/// returns the calls made.
-std::vector<Call> runChecked(const Executor &exec, const Recorder &rec, int64_t batch,
-                             int64_t cols) {
-  std::vector<float> x = iota(batch * cols), y(x.size(), -1.0f);
+/// Runs `exec` on `batch` samples of `cols` (`rowsPerSample` rows each);
+/// checks every element and returns the calls made.
+std::vector<Call> runChecked(const Executor &exec, const Recorder &rec, int64_t batch, int64_t cols,
+                             int64_t rowsPerSample = 1) {
+  std::vector<float> x = iota(batch * rowsPerSample * cols), y(x.size(), -1.0f);
   const float *in[] = {x.data()};
   float *out[] = {y.data()};
   exec.run(batch, in, out);
@@ -193,6 +208,33 @@ TEST(PlanTiles, WholeRowKernelsAndNarrowLayersKeepWholeRows) {
   EXPECT_GT(cheap.rowTile, 100);
 }
 
+TEST(PlanTiles, SmallRunsGetColumnTilesOnTheirGranularity) {
+  Step step;
+  step.cols = 1000;
+  planTiles(step, sparseRules(1000));
+  EXPECT_EQ(step.colTile, 0);
+  EXPECT_EQ(step.rowTile % 16, 0);
+  EXPECT_EQ(step.smallRows, 8);
+  EXPECT_GT(step.smallColTile, 0);
+  EXPECT_LT(step.smallColTile, 1000);
+  EXPECT_EQ(step.smallColTile % 16, 0);
+  EXPECT_EQ(step.smallRowWork, 1000 * 40 * 1000);
+  // No small tiling when only one column tile would hold the work, or when
+  // the rules ask for none.
+  Step cheap;
+  cheap.cols = 1000;
+  TileRules rules = sparseRules(1000);
+  rules.smallRowWork = 1000;
+  planTiles(cheap, rules);
+  EXPECT_EQ(cheap.smallRows, 0);
+  EXPECT_EQ(cheap.smallColTile, 0);
+  Step none;
+  none.cols = 1000;
+  planTiles(none, denseRules(1000));
+  EXPECT_EQ(none.smallRows, 0);
+  EXPECT_EQ(none.smallColTile, 0);
+}
+
 TEST(Executor, TilesCoverEveryElementOnceWithTheSameCallsForAnyThreadCount) {
   for (int64_t cols : {1000, 77, 4096}) {
     std::vector<Call> first;
@@ -226,6 +268,83 @@ TEST(Executor, TilesCoverEveryElementOnceWithTheSameCallsForAnyThreadCount) {
       ASSERT_EQ(calls.size(), first.size()) << threads << " threads";
       for (size_t i = 0; i < calls.size(); ++i)
         EXPECT_TRUE(calls[i].sameTile(first[i])) << threads << " threads, tile " << i;
+    }
+  }
+}
+
+// Below smallRows rows a step runs over its small-run tiles (column tiles of
+// all the rows), at and above them over its ordinary tiles (whole rows
+// here), with the same calls for any thread count. The step's rows at 8
+// and 16 samples are one row tile: serial, though batch 1 is parallel.
+TEST(Executor, SmallRunsUseTheirOwnTilesBelowTheirRows) {
+  const int64_t cols = 1000;
+  std::vector<std::vector<Call>> first(41);
+  for (int threads : {1, 2, 3}) {
+    auto rec = std::make_shared<Recorder>();
+    Executor exec(oneStep(rec, cols, sparseRules(cols)), {threads, false});
+    const Step &step = exec.program().steps[0];
+    ASSERT_EQ(step.rowTile, 16);
+    ASSERT_EQ(step.smallRows, 8);
+    for (int64_t batch : {1, 2, 3, 7, 8, 16, 40}) {
+      const bool small = batch < 8;
+      const bool parallel = small || batch > 16;
+      EXPECT_EQ(exec.runsParallel(batch), parallel && threads > 1) << "batch " << batch;
+      std::vector<Call> calls = runChecked(exec, *rec, batch, cols);
+      std::vector<int> covered(static_cast<size_t>(batch * cols), 0);
+      for (const Call &c : calls) {
+        for (int64_t r = c.r0; r < c.r1; ++r)
+          for (int64_t k = c.c0; k < c.c1; ++k)
+            ++covered[static_cast<size_t>(r * cols + k)];
+        if (small) {
+          EXPECT_EQ(c.r0, 0);
+          EXPECT_EQ(c.r1, batch);
+          EXPECT_EQ(c.c0 % step.smallColTile, 0) << "batch " << batch;
+          EXPECT_TRUE(c.c1 == cols || c.c1 % step.smallColTile == 0) << "batch " << batch;
+        } else {
+          EXPECT_EQ(c.c0, 0) << "batch " << batch << ": the kernel needs whole rows";
+          EXPECT_EQ(c.c1, cols) << "batch " << batch;
+          EXPECT_EQ(c.r0 % step.rowTile, 0);
+        }
+      }
+      EXPECT_EQ(std::count(covered.begin(), covered.end(), 1), batch * cols) << "batch " << batch;
+      const size_t want =
+          small      ? static_cast<size_t>((cols + step.smallColTile - 1) / step.smallColTile)
+          : parallel ? static_cast<size_t>((batch + 15) / 16)
+                     : 1u;
+      EXPECT_EQ(calls.size(), want) << "batch " << batch << ", " << threads << " threads";
+      std::sort(calls.begin(), calls.end());
+      std::vector<Call> &expected = first[static_cast<size_t>(batch)];
+      if (threads == 1) {
+        expected = calls;
+        continue;
+      }
+      ASSERT_EQ(calls.size(), expected.size())
+          << "batch " << batch << ", " << threads << " threads";
+      for (size_t i = 0; i < calls.size(); ++i)
+        EXPECT_TRUE(calls[i].sameTile(expected[i]))
+            << "batch " << batch << ", " << threads << " threads, tile " << i;
+    }
+  }
+}
+
+// The small-run threshold counts rows, not samples: 3 rows per sample and
+// smallRows 8 make batches 1 and 2 small runs, batch 3 (9 rows) not.
+TEST(Executor, SmallRunsCountRows) {
+  const int64_t cols = 1000, rowsPerSample = 3;
+  auto rec = std::make_shared<Recorder>();
+  Program p = oneStep(rec, cols, sparseRules(cols));
+  p.slots[0].sampleElements = p.slots[1].sampleElements = rowsPerSample * cols;
+  p.steps[0].rowsPerSample = rowsPerSample;
+  Executor exec(std::move(p), {2, false});
+  for (int64_t batch : {1, 2, 3}) {
+    std::vector<Call> calls = runChecked(exec, *rec, batch, cols, rowsPerSample);
+    ASSERT_FALSE(calls.empty());
+    for (const Call &c : calls)
+      EXPECT_EQ(c.r1, batch * rowsPerSample);
+    if (batch < 3) {
+      EXPECT_GT(calls.size(), 1u) << "batch " << batch;
+    } else {
+      EXPECT_EQ(calls.size(), 1u) << "batch " << batch << " is no small run";
     }
   }
 }

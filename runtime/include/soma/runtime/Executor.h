@@ -94,16 +94,26 @@ private:
   void release(Context *ctx) const;
   void execute(Context &ctx, int64_t batch) const;
   bool stepParallel(size_t step, int64_t batch) const;
+  /// Whether some step runs over tiles at `batch` (whatever the threads).
+  bool anyStepParallel(int64_t batch) const;
 
   Program prog;
   ExecutorOptions options;
   MemoryPlan plan;
   /// Input and output slots, bound on every run.
   std::vector<int> ioSlots;
-  /// Per step: the smallest batch at which it is worth running in parallel
-  /// (INT64_MAX: never).
-  std::vector<int64_t> parallelBatch;
-  /// The smallest of them: below it a run is serial.
+  /// Per step: the smallest batch at which it is worth running over its
+  /// tiles, and over its small-run tiles (INT64_MAX: never). A step runs
+  /// over tiles at the batches from `smallTiles` on that are small runs
+  /// (Step::smallRows) and at those from `tiles` on that are not. The two
+  /// tilings differ (a sparse layer: column tiles below V / 2 rows, row
+  /// tiles of 2 V or more above), so a step may be parallel at batch 1 and
+  /// serial at batch 8.
+  struct ParallelFrom {
+    int64_t tiles = INT64_MAX, smallTiles = INT64_MAX;
+  };
+  std::vector<ParallelFrom> parallelFrom;
+  /// The smallest of them all: below it a run is serial.
   int64_t minParallelBatch = INT64_MAX;
 
   struct Threads;

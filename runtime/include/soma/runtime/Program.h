@@ -81,6 +81,16 @@ struct Step {
   /// unit: about one multiply-add of the dense kernel). Steps whose rows
   /// cost too little in total for a batch run on the calling thread.
   int64_t rowWork = 0;
+
+  /// A second tiling, for runs of fewer than `smallRows` rows (batch *
+  /// rowsPerSample), whose kernel takes another path (the sparse kernel's
+  /// lone samples): column tiles of `smallColTile` columns, each over all
+  /// the run's rows, with rows costing `smallRowWork` units. Also fixed
+  /// when the model is compiled (by planTiles). 0: every run uses the tiles
+  /// above.
+  int64_t smallRows = 0;
+  int64_t smallColTile = 0;
+  int64_t smallRowWork = 0;
 };
 
 /// Work units for TileRules::rowWork, shared by the engines' tile rules: one
@@ -101,11 +111,18 @@ struct TileRules {
   int64_t rowGranularity = 1;
   /// Step::rowWork.
   int64_t rowWork = 1;
+  /// Runs of fewer rows than this take a kernel path of their own that
+  /// honours column ranges (Step::smallRows); 0: none. Its column tiles
+  /// start on multiples of smallColGranularity, its rows cost smallRowWork.
+  int64_t smallRows = 0;
+  int64_t smallColGranularity = 0;
+  int64_t smallRowWork = 1;
 };
 
-/// Fills `step`'s rowTile, colTile and rowWork from `rules` and the step's
-/// shape: tiles big enough to be worth a task, small enough that a batch-1
-/// dense layer still splits over its output neurons.
+/// Fills `step`'s rowTile, colTile and rowWork, and its small-run tiling,
+/// from `rules` and the step's shape: tiles big enough to be worth a task,
+/// small enough that a batch-1 dense layer still splits over its output
+/// neurons.
 void planTiles(Step &step, const TileRules &rules);
 
 /// A copy made after the steps: an output that is an input, or a second
