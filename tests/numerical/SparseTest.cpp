@@ -8,7 +8,10 @@
 // bound of the harness's exact evaluation (Reference.h), and the two-thread
 // result must have the same bits as the one-thread result. Batch 1 and 3
 // take the sparse kernel's matrix-vector path, 8 a partial sample block,
-// 17 a block and a lone sample, 300 several row tiles.
+// 17 a block and a lone sample, 300 several row tiles. Batches of fewer
+// than V / 2 samples (1..7 with AVX-512) run over column tiles of whole
+// neuron groups (Step::smallRows): wide layers there, with 1, 2 and 3
+// threads, and a check that such runs really use a second thread.
 //
 // Environment: SOMA_NUMERICAL_SEED=S reruns only network S.
 #include "Harness.h"
@@ -17,6 +20,13 @@
 
 #include <gtest/gtest.h>
 
+#include <oneapi/tbb/info.h>
+#include <oneapi/tbb/task_arena.h>
+#include <oneapi/tbb/task_scheduler_observer.h>
+
+#include <algorithm>
+#include <atomic>
+#include <chrono>
 #include <cmath>
 #include <cstdlib>
 #include <cstring>
@@ -37,16 +47,20 @@ std::optional<Model> compileJit(const Network &net, int threads, Sparsity sparsi
   return compileNetwork(net, options, error);
 }
 
-/// `features`: LLVM target features for the JIT ("-avx512f": 8-lane
-/// groups, and the scalar matrix-vector path instead of the chunked one).
+/// Runs networks base .. base + n - 1 of `p` at each of `batches` with
+/// each of `threads` (the first is the one checked against the bound; the
+/// others must have its bits). `features`: LLVM target features for the
+/// JIT ("-avx512f": 8-lane groups, and the scalar matrix-vector path
+/// instead of the chunked one).
 void checkSparse(const Profile &p, uint64_t base, int n, Sparsity sparsity = Sparsity::Auto,
-                 const std::string &features = "") {
+                 const std::vector<int64_t> &batches = {1, 3, 8, 17, 300},
+                 const std::vector<int> &threads = {1, 2}, const std::string &features = "") {
   const char *only = std::getenv("SOMA_NUMERICAL_SEED");
   for (uint64_t seed = base; seed < base + static_cast<uint64_t>(n); ++seed) {
     if (only && *only && std::strtoull(only, nullptr, 0) != seed)
       continue;
     Network net = generateNetwork(p, seed);
-    net.batch = 300;
+    net.batch = *std::max_element(batches.begin(), batches.end());
     std::vector<std::vector<float>> inputs = generateInputs(net, seed);
     const std::vector<BoundedValue> exact = evaluate(net, inputs);
     const std::string where = "network seed " + std::to_string(seed) +
@@ -55,25 +69,34 @@ void checkSparse(const Profile &p, uint64_t base, int n, Sparsity sparsity = Spa
                               net.text().substr(0, 4000);
     setCrashContext(where);
     std::string error;
-    std::optional<Model> one = compileJit(net, 1, sparsity, features, error);
-    ASSERT_TRUE(one) << error << "\n" << where;
-    std::optional<Model> two = compileJit(net, 2, sparsity, features, error);
-    ASSERT_TRUE(two) << error << "\n" << where;
-    for (int64_t batch : {1, 3, 8, 17, 300}) {
-      auto a = runNetwork(*one, net, inputs, batch, error);
+    std::vector<Model> models;
+    for (int t : threads) {
+      std::optional<Model> m = compileJit(net, t, sparsity, features, error);
+      ASSERT_TRUE(m) << error << "\n" << where;
+      models.push_back(std::move(*m));
+    }
+    for (int64_t batch : batches) {
+      auto a = runNetwork(models[0], net, inputs, batch, error);
       ASSERT_TRUE(a) << error << "\n" << where;
-      auto b = runNetwork(*two, net, inputs, batch, error);
-      ASSERT_TRUE(b) << error << "\n" << where;
       for (size_t o = 0; o < a->size(); ++o) {
         const int id = net.outputs[o].second;
         const size_t count = static_cast<size_t>(batch * net.values[static_cast<size_t>(id)].size());
         std::string bad = outOfJitBound((*a)[o], exact[static_cast<size_t>(id)], count);
         EXPECT_TRUE(bad.empty()) << "output '" << net.outputs[o].first << "' at batch " << batch
                                  << ": " << bad << where;
-        EXPECT_EQ(std::memcmp((*a)[o].data(), (*b)[o].data(), count * sizeof(float)), 0)
-            << "output '" << net.outputs[o].first << "' at batch " << batch
-            << " differs between 1 and 2 threads\n"
-            << where;
+      }
+      for (size_t m = 1; m < models.size(); ++m) {
+        auto b = runNetwork(models[m], net, inputs, batch, error);
+        ASSERT_TRUE(b) << error << "\n" << where;
+        for (size_t o = 0; o < a->size(); ++o) {
+          const int id = net.outputs[o].second;
+          const size_t count =
+              static_cast<size_t>(batch * net.values[static_cast<size_t>(id)].size());
+          EXPECT_EQ(std::memcmp((*a)[o].data(), (*b)[o].data(), count * sizeof(float)), 0)
+              << "output '" << net.outputs[o].first << "' at batch " << batch << " differs between "
+              << threads[0] << " and " << threads[m] << " threads\n"
+              << where;
+        }
       }
     }
     setCrashContext("");
@@ -112,7 +135,8 @@ TEST(NumericalSparse, ForcedSparseEveryZeroFraction) {
 // scalar matrix-vector path (the chunked one needs 16-lane permutes; with
 // AVX-512 the cost model gives these small layers the chunked path).
 TEST(NumericalSparse, ForcedSparseWithoutAvx512) {
-  checkSparse(sparseProfile({0, 0.5, 0.9, 0.99, 1}), 74000, 8, Sparsity::Sparse, "-avx512f");
+  checkSparse(sparseProfile({0, 0.5, 0.9, 0.99, 1}), 74000, 8, Sparsity::Sparse, {1, 3, 8, 17, 300},
+              {1, 2}, "-avx512f");
 }
 
 // 40-45% nonzeros: on AVX-512 the cost model gives layers of at least 4096
@@ -127,4 +151,136 @@ TEST(NumericalSparse, ResidualLayers) {
   Profile p = sparseProfile({0.95, 0.99});
   p.residual = 6;
   checkSparse(p, 72000, 6);
+}
+
+// Batches of fewer rows than V / 2 (1..7 with AVX-512) have no sample
+// block: every row takes the lone-sample path, and the executor cuts a
+// sparse layer with enough work into column tiles of whole neuron groups
+// (Step::smallRows; SmallBatchesUseASecondThread shows that a 2-thread
+// run does). Wide layers whose widths are no multiple of the vector (a
+// partial last group), 90-95% zeros, the sparse kernel forced on every
+// layer; softmax (which needs whole rows) and residual layers made
+// likelier. Seeds 74000..74007 hold residual blocks, four softmax layers
+// and a [4, 520] input per sample. Batch 1..8 with 1, 2 and 3 threads.
+TEST(NumericalSparse, SmallBatchesOverColumnTiles) {
+  Profile p = sparseProfile({0.9, 0.95});
+  p.acts.push_back(Act::Softmax);
+  p.acts.push_back(Act::Softmax);
+  p.residual = 6;
+  p.widths = {300, 520, 777};
+  p.maxDepth = 2;
+  p.maxInputs = 1;
+  p.multiDimInputs = 0.3;
+  checkSparse(p, 74000, 8, Sparsity::Sparse, {1, 2, 3, 4, 5, 6, 7, 8}, {1, 2, 3});
+}
+
+namespace {
+
+/// Counts the worker threads (not the thread that called execute) that
+/// enter `arena`: a run brings them in only with a parallel loop.
+class WorkerCounter : public tbb::task_scheduler_observer {
+public:
+  explicit WorkerCounter(tbb::task_arena &arena) : tbb::task_scheduler_observer(arena) {
+    observe(true);
+  }
+  ~WorkerCounter() override { observe(false); }
+  void on_scheduler_entry(bool worker) override {
+    if (worker)
+      ++entries;
+  }
+  std::atomic<int> entries{0};
+};
+
+/// Whether runs of `model` at `batch` (in a fresh arena of 2 threads the
+/// model runs in, until a worker has joined or for `seconds`) let a worker
+/// thread into the arena. On a busy machine the worker may wake only after
+/// a short parallel loop has ended, so one run proves nothing.
+bool workerJoins(const Model &model, int64_t batch, double seconds) {
+  std::vector<float> x(static_cast<size_t>(batch * 1024), 0.5f), y(x.size());
+  tbb::task_arena arena(2);
+  WorkerCounter workers(arena);
+  const auto end = std::chrono::steady_clock::now() + std::chrono::duration<double>(seconds);
+  arena.execute([&] {
+    while (workers.entries == 0 && std::chrono::steady_clock::now() < end) {
+      Status s = model.run({{"x", x.data(), {batch, 4, 256}}}, {{"fc", y.data(), {batch, 1024}}});
+      ASSERT_TRUE(s) << s.message();
+    }
+  });
+  return workers.entries > 0;
+}
+
+} // namespace
+
+// The numerical tier sees only the public API, so it cannot ask the
+// executor which path a run takes; a model in the caller's arena shows it:
+// oneTBB lets a worker into the arena only for a parallel loop. A layer of
+// 1024 x 1024 weights, 90% zeros (a [4, 256] input per sample): at batch 1
+// its sparse kernel runs over column tiles on both threads; at batch 8 (V /
+// 2 rows or more with V <= 16: sample blocks, whole rows, one row tile of
+// at least 2 V) it is one call on the calling thread.
+TEST(NumericalSparse, SmallBatchesUseASecondThread) {
+  if (tbb::info::default_concurrency() < 2)
+    GTEST_SKIP() << "one core: no worker thread to join";
+  CompileOptions options;
+  options.engine = Engine::Jit;
+  options.arena = ThreadArena::Caller;
+  Result<Model> m = Model::compileString(R"(network wide {
+  input x: f32[4, 256]
+  dense fc(x) { units = 1024; weights = he(seed = 5); bias = 0.1; activation = relu; prune = 0.9; sparsity = sparse }
+  output fc
+}
+)",
+                                         options);
+  ASSERT_TRUE(m) << m.error();
+  EXPECT_FALSE(workerJoins(*m, 8, 0.2)) << "batch 8 ran in parallel";
+  EXPECT_TRUE(workerJoins(*m, 1, 10)) << "batch 1 never used a second thread (in 10 s)";
+}
+
+// A dense op with a softmax `fn` (only graph IR spells one: the language's
+// softmax stays a layer of its own) makes the sparse kernel normalise
+// whole rows at the end of each call, so it must never be cut into column
+// tiles, small runs included. 300 x 300 weights, 90% zeros, forced sparse:
+// batch 1..7 on 1 and 2 threads bit-identical and within 1e-5 of the
+// interpreter (column tiles would leave rows normalised piecewise).
+TEST(NumericalSparse, SoftmaxDenseKeepsWholeRowsAtSmallBatches) {
+  const int64_t n = 300;
+  Rng rng(75000);
+  std::string text = "graph @g {\n  %x = input : f32[N, 300]\n  %w = const [";
+  for (int64_t i = 0; i < n * n; ++i) {
+    const double v = rng.chance(0.9) ? 0.0 : rng.uniform(-0.2, 0.2);
+    text += (i ? ", " : "") + std::to_string(static_cast<float>(v));
+  }
+  text += "] : f32[300, 300]\n  %b = const [";
+  for (int64_t i = 0; i < n; ++i)
+    text += (i ? ", " : "") + std::to_string(static_cast<float>(rng.uniform(-1, 1)));
+  text += "] : f32[300]\n  %d = dense(%x, %w, %b) {fn = softmax} : f32[N, 300]\n  output %d\n}\n";
+  auto compile = [&](Engine engine, int threads) {
+    CompileOptions options;
+    options.engine = engine;
+    options.threads = threads;
+    options.sparsity = Sparsity::Sparse;
+    Result<Model> m = Model::compileString(text, options, "softmax.sir");
+    if (!m) {
+      ADD_FAILURE() << m.error();
+      std::abort();
+    }
+    return std::move(*m);
+  };
+  const Model interp = compile(Engine::Interp, 1), one = compile(Engine::Jit, 1),
+              two = compile(Engine::Jit, 2);
+  for (int64_t batch = 1; batch <= 7; ++batch) {
+    std::vector<float> x(static_cast<size_t>(batch * n));
+    for (float &v : x)
+      v = static_cast<float>(rng.uniform(-4, 4));
+    std::vector<std::vector<float>> y(3, std::vector<float>(x.size()));
+    const Model *models[] = {&interp, &one, &two};
+    for (size_t m = 0; m < 3; ++m) {
+      Status s = models[m]->run({{"x", x.data(), {batch, n}}}, {{"d", y[m].data(), {batch, n}}});
+      ASSERT_TRUE(s) << s.message();
+    }
+    for (size_t i = 0; i < x.size(); ++i)
+      ASSERT_NEAR(y[1][i], y[0][i], 1e-5) << "batch " << batch << ", element " << i;
+    EXPECT_EQ(std::memcmp(y[1].data(), y[2].data(), x.size() * sizeof(float)), 0)
+        << "batch " << batch << " differs between 1 and 2 threads";
+  }
 }

@@ -81,7 +81,9 @@ struct Schedule {
   /// only (codegen/LowerSparse.cpp): neuron groups of one vector
   /// (panelVectors = 1), sample blocks of one vector (rowBlock =
   /// vectorWidth), lonePanels = 1, and colTile = the units rounded up to
-  /// the vector, so a call computes whole rows (docs/passes.md#schedule).
+  /// the vector, so a call computes whole rows (docs/passes.md#schedule;
+  /// the executor cuts only runs of fewer than vectorWidth / 2 rows, which
+  /// have no sample block, into column tiles).
   std::string kernel = "packed";
   /// f32 lanes per vector, and vectors per panel: a panel is
   /// vectorWidth * panelVectors output neurons, packed contiguously per input.
