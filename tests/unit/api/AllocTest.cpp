@@ -142,6 +142,16 @@ const char *const mlpNet = R"(network mlp {
 }
 )";
 
+// A sparse layer (90% zeros): at batch 1 its kernel runs over column tiles
+// of its lone-sample path (Step::smallRows), at batch 64 over row tiles of
+// sample blocks with its scratch.
+const char *const sparseNet = R"(network sparse {
+  input x: f32[1024]
+  dense a(x) { units = 1024; weights = he(seed = 1); activation = relu; prune = 0.9; sparsity = sparse }
+  output a
+}
+)";
+
 /// Allocations in `runs` calls at `batch` after one warm-up call at
 /// `warmBatch`.
 long allocationsInRuns(const Model &model, int64_t warmBatch, int64_t batch, int runs) {
@@ -192,6 +202,15 @@ TEST_P(Allocations, ParallelRunsAllocateNothing) {
     Model m = compileOrDie(mlpNet, GetParam(), threads);
     EXPECT_EQ(allocationsInRuns(m, 64, 64, 200), 0) << threads << " threads";
     EXPECT_EQ(allocationsInRuns(m, 64, 1, 200), 0) << threads << " threads";
+  }
+}
+
+TEST_P(Allocations, ParallelSparseRunsAllocateNothing) {
+  for (int threads : {1, 2}) {
+    Model m = compileOrDie(sparseNet, GetParam(), threads);
+    EXPECT_EQ(allocationsInRuns(m, 64, 64, 100), 0) << threads << " threads";
+    EXPECT_EQ(allocationsInRuns(m, 64, 1, 200), 0) << threads << " threads";
+    EXPECT_EQ(allocationsInRuns(m, 3, 3, 200), 0) << threads << " threads";
   }
 }
 
