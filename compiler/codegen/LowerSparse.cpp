@@ -50,8 +50,15 @@
 // 2 * inputs floats per sample: the block at sample n uses
 // [n * inputs, (n + V) * inputs), which stays in the slot even for the last
 // partial block because it holds at least V / 2 samples. Row tiles are
-// multiples of V and the kernel computes whole rows (the executor never cuts
-// it into column tiles), so no two calls share a block's scratch.
+// multiples of V and a call that makes a block computes whole rows, so no
+// two calls share a block's scratch. Only a run of fewer than V / 2 rows,
+// which makes no block and touches no scratch, is cut into column tiles
+// (runtime::Step::smallRows, from jitTileRules in runtime/api/Model.cpp):
+// each call takes all the run's rows and the groups g0..g1 of its column
+// range, which starts on a multiple of V and ends on one or at the layer's
+// width (the partial last group's mask uses colEnd; lone = "packed" uses
+// panels of V neurons for the same reason). With softmax a call
+// normalises whole rows, so such a layer is never cut.
 #include "Lowering.h"
 #include "VectorMath.h"
 #include "soma/runtime/Packing.h"
