@@ -431,7 +431,7 @@ void lowerSparse(const KernelEnv &env, const ir::Op &op, const SlotMap &slots, i
     dense.vectorWidth = V;
     dense.panelVectors = 1;
     dense.rowBlock = 4;
-    dense.lonePanels = 8;
+    dense.lonePanels = ir::Schedule::kLonePackedPanels;
     lowerDense(loneEnv, op, loneSlots, dense, /*rowSoftmax=*/false);
   } else {
     emitLoop(

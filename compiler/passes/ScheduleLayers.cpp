@@ -41,7 +41,9 @@
 //      last-level cache (then the dense kernel streams them from memory
 //      at every call, and the sparse one reads fewer bytes: bench/run
 //      sparse at 4096x4096, 70% zeros: sparse 1.3-2x faster than dense at
-//      batch 1 and 64, 50% zeros: dense faster), and the layer is big enough
+//      batch 1 and 64, 50% zeros: dense faster at batch 64; 35% rather
+//      than 30% so that a layer of exactly 30% nonzeros, whose density
+//      may round just above 0.3, is in), and the layer is big enough
 //      (inputs * units >= kSparseMinWeights) for the saved multiply-adds to
 //      outweigh the sparse kernel's fixed costs (the transpose of each
 //      sample block, the group headers).
@@ -89,7 +91,7 @@ namespace {
 // Step 7's thresholds.
 constexpr double kSparseDensity = 0.12;
 constexpr double kSparseDensityChunked = 0.35;
-constexpr double kSparseDensityBeyondL3 = 0.3;
+constexpr double kSparseDensityBeyondL3 = 0.35;
 constexpr double kSparseDensityBlocks = 0.5;
 constexpr int64_t kSparseMinWeights = 4096;
 // Step 9's chunk: the inputs one two-source permute of two 16-lane vectors

@@ -109,6 +109,9 @@ struct Schedule {
   /// enough that batch 1 loses with either sparse path while sample blocks
   /// still gain. Printed as `lone = "..."` in sparse schedules.
   std::string lone = "scalar";
+  /// lone = "packed": the panels of one vector its dense kernel runs side
+  /// by side (codegen), so column tiles hold whole groups of them (runtime).
+  static constexpr int64_t kLonePackedPanels = 8;
   /// Inputs per K tile of the packed kernel (0: none, all inputs at once).
   /// A call sums the first kTile inputs for all its row blocks, then the
   /// next kTile from the partial sums it left in the output, and so on:
