@@ -36,14 +36,16 @@
 //      this machine (docs/passes.md#schedule) at 1024x1024 (where batch 1
 //      breaks even), or at most kSparseDensityChunked when lone samples
 //      take the chunked format (step 9, which moves batch 1's break-even
-//      to about 35%; batch 64 gains from 50%), or at most
+//      to about 35%; batch 64 gains from 50%; precisely, at most such a
+//      layer's padded entries per chunk, step 11), or at most
 //      kSparseDensityBeyondL3 when the dense weights do not fit in half the
 //      last-level cache (then the dense kernel streams them from memory
 //      at every call, and the sparse one reads fewer bytes: bench/run
 //      sparse at 4096x4096, 70% zeros: sparse 1.3-2x faster than dense at
 //      batch 1 and 64, 50% zeros: dense faster at batch 64; 35% rather
 //      than 30% so that a layer of exactly 30% nonzeros, whose density
-//      may round just above 0.3, is in), and the layer is big enough
+//      may round just above 0.3, is in; or lone samples chunked within
+//      step 11's entries), and the layer is big enough
 //      (inputs * units >= kSparseMinWeights) for the saved multiply-adds to
 //      outweigh the sparse kernel's fixed costs (the transpose of each
 //      sample block, the group headers).
@@ -73,6 +75,23 @@
 //      (batch 1: dense 44 us against chunked 68) run the dense kernel over
 //      panels of one vector packed beside the sparse entries. The choice
 //      is per call, by its rows: below vector_width / 2 the packed path.
+//  11. The recognised pattern: steps 7 and 9 estimate the padded entries
+//      (groupEntries) from the density, except that under block = "2:4"
+//      (at most 2 nonzeros in every aligned 4 inputs, from
+//      sparsity-analysis) a group has at most 16 entries per chunk of 32
+//      and inputs / 2 per row, where uniformly random 50% nonzeros need
+//      about 21.5 and inputs / 2 + 1.766 sqrt(inputs / 4). Step 7's
+//      chunked rule is on these entries, not on the density: sparse when
+//      a chunk has at most the entries of a uniformly random layer of
+//      kSparseDensityChunked nonzeros (about 16.5), which a 2:4 layer
+//      meets, also beyond half the L3; and step 9 takes the chunked format
+//      whenever its bytes are at most the scalar format's (for a 2:4 layer
+//      5/6 of them). Measured on exact 2:4 relu layers, 1 thread, median
+//      of adjacent-pair ratios (docs/passes.md#the-sparse-kernel): 1024 x
+//      1024 batch 1 chunked 40.0 us against dense 46.0 (1.15x; before, step
+//      10's packed path, 0.94x), batch 64 sparse 1.36x; 4096 x 4096
+//      batch 1 chunked 1.33 ms against dense 2.33 (1.75x; 1.66-3.1x over
+//      three runs; scalar 0.88x), batch 64 0.98x (dense before).
 //
 // A schedule already in the IR (written by hand, or printed by an earlier
 // run) is kept, not re-planned: counted as schedule.layers-kept.
@@ -106,25 +125,48 @@ double longestOf16(double inputs, double density) {
   return std::min(inputs, mean + 1.766 * std::sqrt(mean * (1 - density)) + 0.5);
 }
 
+/// Step 11: the entries a group of 16 neurons gets over `inputs` inputs (a
+/// whole row, or one chunk): its longest neuron's nonzeros, which the
+/// others are padded to. Under the "2:4" pattern (inputs % 4 == 0, chunks
+/// start on multiples of 4) no neuron has more than inputs / 2.
+double groupEntries(double inputs, const ir::SparsityInfo &info) {
+  const double longest = longestOf16(inputs, info.density);
+  return info.block == "2:4" ? std::min(longest, inputs / 2) : longest;
+}
+
 /// Step 9: whether lone samples take the chunked format (16-lane vectors).
-bool loneChunked(int64_t inputs, int64_t units, double density, const MachineInfo &machine) {
+bool loneChunked(int64_t inputs, int64_t units, const ir::SparsityInfo &info,
+                 const MachineInfo &machine) {
   if (machine.vectorWidth != 16)
     return false;
   const double groups = std::ceil(static_cast<double>(units) / 16);
   const double chunks = std::ceil(static_cast<double>(inputs) / kLoneChunk);
   // Per entry: 16 values and 16 one-byte positions (chunked), or 16 values
   // and 16 indices of 2 bytes (scalar; 4 beyond 65536 inputs).
-  const double chunkedBytes = groups * chunks * longestOf16(kLoneChunk, density) * (64 + 16);
+  const double chunkedBytes = groups * chunks * groupEntries(kLoneChunk, info) * (64 + 16);
   const double scalarBytes =
-      groups * longestOf16(static_cast<double>(inputs), density) * (64 + (inputs <= 65536 ? 32 : 64));
+      groups * groupEntries(static_cast<double>(inputs), info) * (64 + (inputs <= 65536 ? 32 : 64));
+  if (chunkedBytes <= scalarBytes)
+    return true; // fewer bytes and fewer instructions (step 11)
   return chunkedBytes <= static_cast<double>(machine.l3Bytes) / 4 &&
          (chunkedBytes <= static_cast<double>(machine.l2Bytes) || chunkedBytes <= 2 * scalarBytes);
+}
+
+/// Steps 7 and 11: whether lone samples on the chunked format beat the
+/// dense kernel: at most as many entries per chunk as a uniformly random
+/// layer of kSparseDensityChunked nonzeros needs (about 16.5 of 32), and
+/// the chunked format chosen.
+bool chunkedPays(int64_t inputs, int64_t units, const ir::SparsityInfo &info,
+                 const MachineInfo &machine) {
+  return groupEntries(kLoneChunk, info) <= longestOf16(kLoneChunk, kSparseDensityChunked) &&
+         loneChunked(inputs, units, info, machine);
 }
 
 ir::Schedule sparseSchedule(const ir::Op &op, const MachineInfo &machine) {
   const int64_t units = op.type.lastDim();
   const int64_t inputs = op.operands[0]->type.sampleElements();
-  const double density = op.sparsity ? op.sparsity->density : 1.0;
+  const ir::SparsityInfo info = op.sparsity ? *op.sparsity : ir::SparsityInfo{};
+  const double density = info.density;
   ir::Schedule s;
   s.kernel = "sparse";
   s.vectorWidth = machine.vectorWidth;
@@ -136,11 +178,11 @@ ir::Schedule sparseSchedule(const ir::Op &op, const MachineInfo &machine) {
                            static_cast<double>(s.vectorWidth);
   const int64_t blocks = static_cast<int64_t>(std::ceil(static_cast<double>(1 << 18) / blockWork));
   s.rowTile = s.vectorWidth * std::clamp<int64_t>(blocks, 2, std::max<int64_t>(2, 64 / s.vectorWidth));
-  s.lone = loneChunked(inputs, units, density, machine) ? "chunked" : "scalar";
+  s.lone = loneChunked(inputs, units, info, machine) ? "chunked" : "scalar";
   return s;
 }
 
-/// Steps 7 and 10: the kernel the cost model gives `op`: "packed",
+/// Steps 7, 10 and 11: the kernel the cost model gives `op`: "packed",
 /// "sparse", or "sparse-lone-packed" (the sparse kernel whose lone samples
 /// run the packed one).
 std::string autoKernel(const ir::Op &op, const MachineInfo &machine) {
@@ -152,11 +194,12 @@ std::string autoKernel(const ir::Op &op, const MachineInfo &machine) {
   if (inputs * units < kSparseMinWeights || inputs * units >= (int64_t{1} << 30))
     return "packed";
   const bool beyondL3 = inputs * units * 4 > machine.l3Bytes / 2;
-  const double density = op.sparsity->density;
+  const ir::SparsityInfo &info = *op.sparsity;
+  const double density = info.density;
   if (beyondL3)
-    return density <= kSparseDensityBeyondL3 ? "sparse" : "packed";
-  if (density <= kSparseDensity ||
-      (density <= kSparseDensityChunked && loneChunked(inputs, units, density, machine)))
+    return density <= kSparseDensityBeyondL3 || chunkedPays(inputs, units, info, machine) ? "sparse"
+                                                                                           : "packed";
+  if (density <= kSparseDensity || chunkedPays(inputs, units, info, machine))
     return "sparse";
   if (density <= kSparseDensityBlocks && machine.vectorWidth == 16)
     return "sparse-lone-packed";
