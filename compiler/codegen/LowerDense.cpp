@@ -41,23 +41,38 @@ enum class KPart { Whole, First, Middle, Last };
 
 } // namespace
 
+WeightedSum::WeightedSum(const KernelEnv &env, const ir::Op &op, const SlotMap &slots)
+    : inputs(op.operands[0]->type.sampleElements()), units(op.operands[1]->type.dims[0]),
+      act(op.kind != ir::OpKind::Linear ? op.fn : ir::makeActivation(ir::ActKind::Identity)),
+      softmax(act.kind == ir::ActKind::Softmax), x(env.slotPtr(slots.at(op.operands[0]))),
+      w(env.slotPtr(slots.at(op.operands[1]))),
+      bias(op.kind != ir::OpKind::Linear ? env.slotPtr(slots.at(op.operands[2])) : nullptr),
+      residual(op.kind == ir::OpKind::DenseAdd ? env.slotPtr(slots.at(op.operands[3])) : nullptr),
+      y(env.slotPtr(slots.at(&op))) {}
+
+void WeightedSum::finish(const KernelEnv &env, Value *value, Value *biasVec, Value *row, Value *col,
+                         Value *mask) const {
+  IRBuilder<> &b = env.b;
+  if (biasVec)
+    value = b.CreateFAdd(value, biasVec);
+  Value *yIdx = b.CreateAdd(b.CreateMul(row, env.i64(units)), col);
+  if (residual)
+    value = b.CreateFAdd(value, env.loadVec(env.at(residual, yIdx), mask));
+  if (act.kind != ir::ActKind::Identity && !softmax)
+    value = emitActivation(b, act, value);
+  env.storeVec(value, env.at(y, yIdx), mask);
+}
+
 void lowerDense(const KernelEnv &env, const ir::Op &op, const SlotMap &slots,
                 const ir::Schedule &schedule, bool rowSoftmax) {
   IRBuilder<> &b = env.b;
-  const ir::Op &x = *op.operands[0], &w = *op.operands[1];
-  const bool hasBias = op.kind != ir::OpKind::Linear;
-  const ir::Activation act = hasBias ? op.fn : ir::makeActivation(ir::ActKind::Identity);
-  const bool softmax = act.kind == ir::ActKind::Softmax;
-  const int64_t K = x.type.sampleElements(), U = w.type.dims[0];
+  const WeightedSum ws(env, op, slots);
+  const int64_t K = ws.inputs, U = ws.units;
   const int64_t W = schedule.vectorWidth, V = schedule.panelVectors, R = schedule.rowBlock;
   const int64_t P = W * V;
   const Align vecAlign(std::min<int64_t>(64, W * 4));
 
-  Value *X = env.slotPtr(slots.at(&x));
-  Value *Wp = env.slotPtr(slots.at(&w));
-  Value *B = hasBias ? env.slotPtr(slots.at(op.operands[2])) : nullptr;
-  Value *Res = op.kind == ir::OpKind::DenseAdd ? env.slotPtr(slots.at(op.operands[3])) : nullptr;
-  Value *Y = env.slotPtr(slots.at(&op));
+  Value *X = ws.x, *Wp = ws.w, *B = ws.bias, *Y = ws.y;
   Value *colEnd = env.colEnd;
 
   // `rows` samples from n, by `panels` consecutive panels from p; `masked`
@@ -117,19 +132,10 @@ void lowerDense(const KernelEnv &env, const ir::Op &op, const SlotMap &slots,
         Value *mask = masked ? env.tailMask(col, colEnd) : nullptr;
         for (int64_t r = 0; r < rows; ++r) {
           Value *value = acc[g * perPanel + r * V + v];
-          Value *yIdx = yIndex(r, col);
-          if (!finish) {
-            // The partial sums, exactly as they are, for the next K tile.
-            env.storeVec(value, env.at(Y, yIdx), mask);
-            continue;
-          }
-          if (bias)
-            value = b.CreateFAdd(value, bias);
-          if (Res)
-            value = b.CreateFAdd(value, env.loadVec(env.at(Res, yIdx), mask));
-          if (act.kind != ir::ActKind::Identity && !softmax)
-            value = emitActivation(b, act, value);
-          env.storeVec(value, env.at(Y, yIdx), mask);
+          if (finish)
+            ws.finish(env, value, bias, b.CreateAdd(n, env.i64(r)), col, mask);
+          else // the partial sums, exactly as they are, for the next K tile
+            env.storeVec(value, env.at(Y, yIndex(r, col)), mask);
         }
       }
   };
@@ -222,7 +228,7 @@ void lowerDense(const KernelEnv &env, const ir::Op &op, const SlotMap &slots,
             "p1");
       },
       "n1");
-  if (softmax && rowSoftmax)
+  if (ws.softmax && rowSoftmax)
     emitSoftmaxRows(env, Y, Y, U, env.rowBegin, env.rowEnd);
 }
 

@@ -113,21 +113,15 @@ Value *andMask(IRBuilder<> &b, Value *x, Value *y) {
 void lowerSparse(const KernelEnv &env, const ir::Op &op, const SlotMap &slots, int scratchSlot,
                  int panelsSlot, const ir::Schedule &schedule) {
   IRBuilder<> &b = env.b;
-  const ir::Op &x = *op.operands[0], &w = *op.operands[1];
-  const bool hasBias = op.kind != ir::OpKind::Linear;
-  const ir::Activation act = hasBias ? op.fn : ir::makeActivation(ir::ActKind::Identity);
-  const bool softmax = act.kind == ir::ActKind::Softmax;
-  const int64_t K = x.type.sampleElements(), U = w.type.dims[0];
+  const ir::Op &w = *op.operands[1];
+  const WeightedSum ws(env, op, slots);
+  const int64_t K = ws.inputs, U = ws.units;
   const int64_t V = schedule.vectorWidth;
   assert(V == env.width && "the sparse schedule's vector width is the target's");
   const bool partialGroups = U % V != 0;
   Type *i32 = b.getInt32Ty();
 
-  Value *X = env.slotPtr(slots.at(&x));
-  Value *Wp = env.slotPtr(slots.at(&w));
-  Value *B = hasBias ? env.slotPtr(slots.at(op.operands[2])) : nullptr;
-  Value *Res = op.kind == ir::OpKind::DenseAdd ? env.slotPtr(slots.at(op.operands[3])) : nullptr;
-  Value *Y = env.slotPtr(slots.at(&op));
+  Value *X = ws.x, *Wp = ws.w, *B = ws.bias, *Y = ws.y;
   Value *XT = env.slotPtr(scratchSlot);
   const int64_t entryFloats = runtime::sparseEntryFloats(V, K);
   Type *idxTy = runtime::sparseIndexBytes(K) == 2 ? b.getInt16Ty() : i32;
@@ -150,18 +144,11 @@ void lowerSparse(const KernelEnv &env, const ir::Op &op, const SlotMap &slots, i
   // Group g's entries: their float offset and count.
   auto groupHeader = [&](Value *g) { return std::make_pair(headerField(g, 0), headerField(g, 1)); };
 
-  // Adds bias and residual to the V neurons from `col` of sample `row`,
-  // applies the activation and stores the lanes `mask` allows.
+  // The epilogue of the V neurons from `col` of sample `row`, under the
+  // lanes both masks allow (the bias under the column mask).
   auto finish = [&](Value *value, Value *row, Value *col, Value *colMask, Value *rowMask) {
-    Value *mask = andMask(b, colMask, rowMask);
-    if (B)
-      value = b.CreateFAdd(value, env.loadVec(env.at(B, col), colMask));
-    Value *yIdx = b.CreateAdd(b.CreateMul(row, env.i64(U)), col);
-    if (Res)
-      value = b.CreateFAdd(value, env.loadVec(env.at(Res, yIdx), mask));
-    if (act.kind != ir::ActKind::Identity && !softmax)
-      value = emitActivation(b, act, value);
-    env.storeVec(value, env.at(Y, yIdx), mask);
+    Value *bias = B ? env.loadVec(env.at(B, col), colMask) : nullptr;
+    ws.finish(env, value, bias, row, col, andMask(b, colMask, rowMask));
   };
 
   Value *g0 = b.CreateSDiv(env.colBegin, env.i64(V));
@@ -444,7 +431,7 @@ void lowerSparse(const KernelEnv &env, const ir::Op &op, const SlotMap &slots, i
         },
         "n1");
   }
-  if (softmax)
+  if (ws.softmax)
     emitSoftmaxRows(env, Y, Y, U, env.rowBegin, env.rowEnd);
 }
 

@@ -17,6 +17,23 @@ using SlotMap = std::unordered_map<const ir::Op *, int>;
 /// Rows of the last axis per sample (product of all dims but the last).
 int64_t rowsPerSample(const ir::TensorType &type);
 
+/// What the linear, dense and dense_add kernels share: the op's shape,
+/// activation (identity for linear) and slot pointers (bias and residual
+/// null when the op has none).
+struct WeightedSum {
+  int64_t inputs, units;
+  ir::Activation act;
+  bool softmax;
+  llvm::Value *x, *w, *bias, *residual, *y;
+  WeightedSum(const KernelEnv &env, const ir::Op &op, const SlotMap &slots);
+  /// The epilogue of one output vector: `value` (the sums of the neurons
+  /// from `col` for row `row`) plus `bias` (the loaded bias vector, or
+  /// null), plus the residual, through the activation (not softmax, which
+  /// runs over whole rows afterwards), stored to y under `mask`.
+  void finish(const KernelEnv &env, llvm::Value *value, llvm::Value *bias, llvm::Value *row,
+              llvm::Value *col, llvm::Value *mask) const;
+};
+
 /// linear, dense and dense_add: the register-blocked panel kernel, bias,
 /// residual and activation applied in registers before the single store.
 /// `rowSoftmax`: whether a softmax dense also runs its softmax over the
