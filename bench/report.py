@@ -108,6 +108,17 @@ def fmt_time(seconds):
     return f"{seconds / 1e-9:.3g} ns"
 
 
+def result_cell(r, text, bold):
+    """A table cell for result r: "not run", its error, or text(r) marked †
+    when other jobs disturbed it (in bold for soma's own column)."""
+    if r is None:
+        return "not run"
+    if r.error:
+        return "**failed**: " + r.error.replace("|", "/")
+    cell = text(r) + (" †" if r.disturbed else "")
+    return f"**{cell}**" if bold else cell
+
+
 def cases(results):
     """Case keys in the order the benchmark ran them: ('dense', '1x784x512'), ('mlp', 'b1')."""
     seen = []
@@ -176,15 +187,9 @@ def build_report(context, results, plot_rel):
             row = [case_label(case), str(t)]
             got = {i: results.get(case + (i, f"t{t}")) for i in IMPLS}
             for i in IMPLS:
-                r = got[i]
-                if r is None:
-                    row.append("not run")
-                elif r.error:
-                    row.append("**failed**: " + r.error.replace("|", "/"))
-                else:
-                    pct = f" · {100 * r.gflops / peak_gflops[t]:.0f}%" if peak_gflops[t] else ""
-                    cell = f"{fmt_time(r.time)} · {r.gflops:.1f}{pct}" + (" †" if r.disturbed else "")
-                    row.append(f"**{cell}**" if i == "soma" else cell)
+                pct = (lambda r: f" · {100 * r.gflops / peak_gflops[t]:.0f}%") if peak_gflops[t] else (lambda r: "")
+                row.append(result_cell(got[i], lambda r: f"{fmt_time(r.time)} · {r.gflops:.1f}{pct(r)}",
+                                       bold=i == "soma"))
             for a in ANCHORS + ["vec"]:
                 s, x = got["soma"], got[a]
                 row.append(f"{s.time / x.time:.2f}" if s and x and s.time and x.time else "—")
@@ -373,14 +378,7 @@ def build_sparse_report(context, results, plot_rel):
             got = {i: results.get(("sparse", shape, f"z{z}", i, f"t{t}")) for i in SPARSE_IMPLS}
             row = [shape_label(shape), f"{z}%", str(t)]
             for i in SPARSE_IMPLS:
-                r = got[i]
-                if r is None:
-                    row.append("not run")
-                elif r.error:
-                    row.append("**failed**: " + r.error.replace("|", "/"))
-                else:
-                    cell = fmt_time(r.time) + (" †" if r.disturbed else "")
-                    row.append(f"**{cell}**" if i == "soma" else cell)
+                row.append(result_cell(got[i], lambda r: fmt_time(r.time), bold=i == "soma"))
             ok = {i: sparse_get(results, shape, z, i, t) for i in SPARSE_IMPLS}
             o = ok["onednn"]
             for i in ("soma", "soma-sparse", "eigen-sparse"):

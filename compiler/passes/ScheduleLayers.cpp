@@ -182,34 +182,37 @@ ir::Schedule sparseSchedule(const ir::Op &op, const MachineInfo &machine) {
   return s;
 }
 
-/// Steps 7, 10 and 11: the kernel the cost model gives `op`: "packed",
-/// "sparse", or "sparse-lone-packed" (the sparse kernel whose lone samples
-/// run the packed one).
-std::string autoKernel(const ir::Op &op, const MachineInfo &machine) {
+/// The cost model's kernels: the packed one, the sparse one, or the sparse
+/// one whose lone samples run the packed one (lone = "packed").
+enum class AutoKernel { Packed, Sparse, SparseLonePacked };
+
+/// Steps 7, 10 and 11: the kernel the cost model gives `op`.
+AutoKernel autoKernel(const ir::Op &op, const MachineInfo &machine) {
   if (!op.sparsity || op.operands.size() < 2 || op.operands[1]->kind != ir::OpKind::Const)
-    return "packed";
+    return AutoKernel::Packed;
   const int64_t units = op.type.lastDim();
   const int64_t inputs = op.operands[0]->type.sampleElements();
   // Packed offsets are unsigned 32-bit floats, below 3 * inputs * units.
   if (inputs * units < kSparseMinWeights || inputs * units >= (int64_t{1} << 30))
-    return "packed";
+    return AutoKernel::Packed;
   const bool beyondL3 = inputs * units * 4 > machine.l3Bytes / 2;
   const ir::SparsityInfo &info = *op.sparsity;
   const double density = info.density;
   if (beyondL3)
-    return density <= kSparseDensityBeyondL3 || chunkedPays(inputs, units, info, machine) ? "sparse"
-                                                                                           : "packed";
+    return density <= kSparseDensityBeyondL3 || chunkedPays(inputs, units, info, machine)
+               ? AutoKernel::Sparse
+               : AutoKernel::Packed;
   if (density <= kSparseDensity || chunkedPays(inputs, units, info, machine))
-    return "sparse";
+    return AutoKernel::Sparse;
   if (density <= kSparseDensityBlocks && machine.vectorWidth == 16)
-    return "sparse-lone-packed";
-  return "packed";
+    return AutoKernel::SparseLonePacked;
+  return AutoKernel::Packed;
 }
 
 } // namespace
 
 bool sparseKernelPays(const ir::Op &op, const MachineInfo &machine) {
-  return autoKernel(op, machine) != "packed";
+  return autoKernel(op, machine) != AutoKernel::Packed;
 }
 
 bool sparseKernelApplies(const ir::Op &op) {
@@ -236,11 +239,11 @@ ir::Schedule chooseSchedule(const ir::Op &op, const MachineInfo &machine, ir::Sp
   case ir::SparsityMode::Auto:
     break;
   }
-  const std::string kernel = autoKernel(op, machine);
-  if (kernel == "packed")
+  const AutoKernel kernel = autoKernel(op, machine);
+  if (kernel == AutoKernel::Packed)
     return scheduleFor(op, machine, "packed");
   ir::Schedule s = scheduleFor(op, machine, "sparse");
-  if (kernel == "sparse-lone-packed")
+  if (kernel == AutoKernel::SparseLonePacked)
     s.lone = "packed";
   return s;
 }

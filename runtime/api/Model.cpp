@@ -185,6 +185,7 @@ Expected<JitPlan> prepareJit(ir::Graph &graph, const CompileOptions &options) {
   }
   // Sparse kernels' scratch: sample blocks transposed to feature-major.
   jp.lowering.scratchOf.assign(graph.ops.size(), -1);
+  jp.lowering.panelsOf.assign(graph.ops.size(), -1);
   for (size_t i = 0; i < graph.ops.size(); ++i) {
     const ir::Op &op = *graph.ops[i];
     if (!ir::isWeightedSum(op.kind) || op.schedule->kernel != "sparse")
@@ -201,7 +202,6 @@ Expected<JitPlan> prepareJit(ir::Graph &graph, const CompileOptions &options) {
     panels.kind = runtime::SlotKind::Constant;
     panels.data = std::make_shared<const AlignedVector<float>>(
         runtime::packPanels(*op.operands[1]->data, op.schedule->vectorWidth));
-    jp.lowering.panelsOf.resize(graph.ops.size(), -1);
     jp.lowering.panelsOf[i] = static_cast<int>(program.slots.size());
     program.slots.push_back(std::move(panels));
   }
