@@ -215,9 +215,12 @@ bool workerJoins(const Model &model, int64_t batch, double seconds) {
 // executor which path a run takes; a model in the caller's arena shows it:
 // oneTBB lets a worker into the arena only for a parallel loop. A layer of
 // 1024 x 1024 weights, 90% zeros (a [4, 256] input per sample): at batch 1
-// its sparse kernel runs over column tiles on both threads; at batch 8 (V /
-// 2 rows or more with V <= 16: sample blocks, whole rows, one row tile of
-// at least 2 V) it is one call on the calling thread.
+// its sparse kernel runs over column tiles on both threads. (That batch 8,
+// sample blocks in one row tile, stays on the calling thread is checked
+// by ExecutorTest through Executor::runsParallel: checked here, with a
+// worker observer, it failed once in an ASan run under ctest -j2 although
+// the executor's choice depends on the batch only, so a worker can enter
+// the arena without a parallel loop.)
 TEST(NumericalSparse, SmallBatchesUseASecondThread) {
   if (tbb::info::default_concurrency() < 2)
     GTEST_SKIP() << "one core: no worker thread to join";
@@ -232,7 +235,6 @@ TEST(NumericalSparse, SmallBatchesUseASecondThread) {
 )",
                                          options);
   ASSERT_TRUE(m) << m.error();
-  EXPECT_FALSE(workerJoins(*m, 8, 0.2)) << "batch 8 ran in parallel";
   EXPECT_TRUE(workerJoins(*m, 1, 10)) << "batch 1 never used a second thread (in 10 s)";
 }
 
