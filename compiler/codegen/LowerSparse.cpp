@@ -154,10 +154,23 @@ void lowerSparse(const KernelEnv &env, const ir::Op &op, const SlotMap &slots, i
   Value *g0 = b.CreateSDiv(env.colBegin, env.i64(V));
   Value *g1 = b.CreateSDiv(b.CreateAdd(env.colEnd, env.i64(V - 1)), env.i64(V));
 
+  // The scratch of the block of V samples from n0 (runtime::
+  // sparseScratchPerSample): its transposed inputs, then its partial sums.
+  const int64_t unitsRounded = (U + V - 1) / V * V;
+  auto blockBase = [&](Value *n0) { return env.at(XT, b.CreateMul(n0, env.i64(K + unitsRounded))); };
+  // The strip section (runtime::packSparse; its offsets are in every
+  // group's header).
+  const int64_t strips = (K + runtime::sparseStripInputs(V) - 1) / runtime::sparseStripInputs(V);
+  Value *starts = b.CreateGEP(i32, Wp, headerField(env.i64(0), 4), "strip.starts");
+  Value *values = env.at(Wp, headerField(env.i64(0), 5));
+  Value *indices = b.CreateGEP(b.getInt8Ty(), Wp, b.CreateMul(headerField(env.i64(0), 6), env.i64(4)), "strip.indices");
+  // The end of the call's sample blocks (set below, before any block runs).
+  Value *blocksEnd = nullptr;
+
   // The block of V samples from n0, `valid` of them real (a Value, or null
   // for a full block), transposed into its scratch.
   auto transposeBlock = [&](Value *n0, Value *valid) {
-    Value *xt = env.at(XT, b.CreateMul(n0, env.i64(K)));
+    Value *xt = blockBase(n0);
     // 1. Transpose x[n0 .. n0 + V, 0 .. K) into xt[k * V + lane], V x V at
     //    a time; missing samples read as 0.
     auto transposeChunk = [&](Value *k0, int64_t cols) {
@@ -180,77 +193,101 @@ void lowerSparse(const KernelEnv &env, const ir::Op &op, const SlotMap &slots, i
       transposeChunk(env.i64(kFull), K % V);
   };
 
-  // 2. Neuron group g for the block from n0: V accumulators, lanes = samples.
-  auto groupBlock = [&](Value *g, Value *off, Value *cnt, Value *n0, Value *valid) {
-    Value *xt = env.at(XT, b.CreateMul(n0, env.i64(K)));
-    std::vector<Value *> init(V, Constant::getNullValue(env.vecTy()));
-    std::vector<Value *> acc = emitLoop(
-        b, env.i64(0), cnt, 1, init,
-        [&](Value *e, const std::vector<Value *> &sum) {
-          Value *entry = entryAt(off, e);
-          std::vector<Value *> next(V);
-          for (int64_t j = 0; j < V; ++j) {
-            Value *wv = b.CreateAlignedLoad(env.f32(), env.at(entry, env.i64(j)), Align(4));
-            Value *kOff = b.CreateMul(indexOf(entry, j), env.i64(V));
-            Value *xv = b.CreateAlignedLoad(env.vecTy(), env.at(xt, kOff), Align(4));
-            next[j] = b.CreateIntrinsic(Intrinsic::fmuladd, {env.vecTy()},
-                                        {env.splat(wv), xv, sum[j]});
-          }
-          return next;
-        },
-        "e");
-    // 3. To sample-major: row s holds sample n0 + s for the group's V
-    //    neurons.
-    std::vector<Value *> rows = transposeSquare(b, acc);
-    Value *col = b.CreateMul(g, env.i64(V));
-    Value *colMask = partialGroups ? env.tailMask(col, env.colEnd) : nullptr;
-    for (int64_t s = 0; s < V; ++s) {
-      Value *rowMask =
-          valid ? b.CreateVectorSplat(V, b.CreateICmpSLT(env.i64(s), valid)) : nullptr;
-      finish(rows[s], b.CreateAdd(n0, env.i64(s)), col, colMask, rowMask);
+  // 2. The strips for blocks `n0s` (one or two, each V samples; a partial
+  //    block's missing samples are zeros in its scratch): per strip of
+  //    stripInputs inputs and per neuron u, one accumulator per block
+  //    (lanes = samples), acc += broadcast(w) * xT[k] over u's nonzeros in
+  //    the strip; each accumulator starts at 0 in the first strip and is
+  //    kept in the block's partial sums between strips. The strip's inputs
+  //    of both blocks (32 KiB) stay in L1 while every neuron reads them.
+  auto stripPass = [&](const std::vector<Value *> &n0s) {
+    const size_t P = n0s.size();
+    std::vector<Value *> xt(P), sums(P);
+    for (size_t p = 0; p < P; ++p) {
+      xt[p] = blockBase(n0s[p]);
+      sums[p] = env.at(xt[p], env.i64(V * K));
     }
-  };
-
-  // 2'. Two full blocks from n0 and n0 + V at once, the group in two halves
-  //     of V / 2 neurons: each entry's index and broadcast weight feed two
-  //     FMAs (V accumulators per half). Same chains as groupBlock.
-  auto groupBlockPair = [&](Value *g, Value *off, Value *cnt, Value *n0) {
-    const int64_t H = V / 2;
-    Value *xt[2] = {env.at(XT, b.CreateMul(n0, env.i64(K))),
-                    env.at(XT, b.CreateMul(b.CreateAdd(n0, env.i64(V)), env.i64(K)))};
-    for (int64_t h = 0; h < 2; ++h) {
-      std::vector<Value *> init(2 * H, Constant::getNullValue(env.vecTy()));
-      std::vector<Value *> acc = emitLoop(
-          b, env.i64(0), cnt, 1, init,
-          [&](Value *e, const std::vector<Value *> &sum) {
-            Value *entry = entryAt(off, e);
-            std::vector<Value *> next(2 * H);
-            for (int64_t j = 0; j < H; ++j) {
-              Value *wv = env.splat(
-                  b.CreateAlignedLoad(env.f32(), env.at(entry, env.i64(h * H + j)), Align(4)));
-              Value *kOff = b.CreateMul(indexOf(entry, h * H + j), env.i64(V));
-              for (int blk = 0; blk < 2; ++blk) {
-                Value *xv = b.CreateAlignedLoad(env.vecTy(), env.at(xt[blk], kOff), Align(4));
-                next[blk * H + j] =
-                    b.CreateIntrinsic(Intrinsic::fmuladd, {env.vecTy()}, {wv, xv, sum[blk * H + j]});
-              }
-            }
-            return next;
-          },
-          "e2");
-      Value *col = b.CreateAdd(b.CreateMul(g, env.i64(V)), env.i64(h * H));
-      Value *colEnd = b.CreateSelect(b.CreateICmpSLT(b.CreateAdd(col, env.i64(H)), env.colEnd),
-                                     b.CreateAdd(col, env.i64(H)), env.colEnd);
-      Value *colMask = env.tailMask(col, colEnd);
-      for (int blk = 0; blk < 2; ++blk) {
-        std::vector<Value *> square(V, Constant::getNullValue(env.vecTy()));
-        for (int64_t j = 0; j < H; ++j)
-          square[j] = acc[blk * H + j];
-        std::vector<Value *> rows = transposeSquare(b, square);
-        for (int64_t s = 0; s < V; ++s)
-          finish(rows[s], b.CreateAdd(n0, env.i64(blk * V + s)), col, colMask, nullptr);
+    Value *u0 = b.CreateMul(g0, env.i64(V)), *u1 = b.CreateMul(g1, env.i64(V));
+    // The multiply-adds of nonzero q into one accumulator per block.
+    auto multiplyAdd = [&](Value *q, const std::vector<Value *> &sum) {
+      Value *wv = env.splat(b.CreateAlignedLoad(env.f32(), env.at(values, q), Align(4)));
+      Value *k = b.CreateZExt(b.CreateAlignedLoad(idxTy, b.CreateGEP(idxTy, indices, q), Align(2)),
+                              b.getInt64Ty());
+      Value *kOff = b.CreateMul(k, env.i64(V));
+      std::vector<Value *> next(P);
+      for (size_t p = 0; p < P; ++p) {
+        Value *xv = b.CreateAlignedLoad(env.vecTy(), env.at(xt[p], kOff), Align(4));
+        next[p] = b.CreateIntrinsic(Intrinsic::fmuladd, {env.vecTy()}, {wv, xv, sum[p]});
       }
-    }
+      return next;
+    };
+    // Strip s for neurons u and u + 1 side by side (their chains overlap
+    // even when runs are long): both over their common length, then the
+    // longer one's rest alone.
+    auto strip = [&](Value *s, bool first) {
+      Value *row = b.CreateMul(s, env.i64(unitsRounded));
+      auto start = [&](Value *at) {
+        return b.CreateZExt(b.CreateAlignedLoad(i32, b.CreateGEP(i32, starts, at), Align(4)), b.getInt64Ty());
+      };
+      emitLoop(
+          b, u0, u1, 2,
+          [&](Value *u) {
+            Value *at = b.CreateAdd(row, u);
+            Value *begin[2] = {start(at), start(b.CreateAdd(at, env.i64(1)))};
+            Value *end[2] = {begin[1], start(b.CreateAdd(at, env.i64(2)))};
+            Value *len[2] = {b.CreateSub(end[0], begin[0]), b.CreateSub(end[1], begin[1])};
+            Value *common = b.CreateSelect(b.CreateICmpULT(len[0], len[1]), len[0], len[1]);
+            Value *sumAt[2] = {b.CreateMul(u, env.i64(V)), b.CreateMul(b.CreateAdd(u, env.i64(1)), env.i64(V))};
+            std::vector<Value *> init(2 * P);
+            for (size_t p = 0; p < 2 * P; ++p)
+              init[p] = first ? static_cast<Value *>(Constant::getNullValue(env.vecTy()))
+                              : b.CreateAlignedLoad(env.vecTy(), env.at(sums[p % P], sumAt[p / P]), Align(4));
+            std::vector<Value *> acc = emitLoop(
+                b, env.i64(0), common, 1, init,
+                [&](Value *i, const std::vector<Value *> &sum) {
+                  std::vector<Value *> next;
+                  for (int h = 0; h < 2; ++h) {
+                    std::vector<Value *> part = multiplyAdd(
+                        b.CreateAdd(begin[h], i), std::vector<Value *>(sum.begin() + h * P, sum.begin() + (h + 1) * P));
+                    next.insert(next.end(), part.begin(), part.end());
+                  }
+                  return next;
+                },
+                "q2");
+            for (int h = 0; h < 2; ++h) {
+              std::vector<Value *> rest = emitLoop(
+                  b, b.CreateAdd(begin[h], common), end[h], 1,
+                  std::vector<Value *>(acc.begin() + h * P, acc.begin() + (h + 1) * P), multiplyAdd, "q");
+              for (size_t p = 0; p < P; ++p)
+                b.CreateAlignedStore(rest[p], env.at(sums[p], sumAt[h]), Align(4));
+            }
+          },
+          "u");
+    };
+    strip(env.i64(0), true);
+    if (strips > 1)
+      emitLoop(b, env.i64(1), env.i64(strips), 1, [&](Value *s) { strip(s, false); }, "s");
+    // 3. Per group and block, the V neurons' sums to sample-major (row s
+    //    holds sample n0 + s for the group's V neurons) and the epilogue.
+    emitLoop(
+        b, g0, g1, 1,
+        [&](Value *g) {
+          Value *col = b.CreateMul(g, env.i64(V));
+          Value *colMask = partialGroups ? env.tailMask(col, env.colEnd) : nullptr;
+          for (size_t p = 0; p < P; ++p) {
+            std::vector<Value *> square(V);
+            for (int64_t j = 0; j < V; ++j)
+              square[j] = b.CreateAlignedLoad(
+                  env.vecTy(), env.at(sums[p], b.CreateMul(b.CreateAdd(col, env.i64(j)), env.i64(V))), Align(4));
+            std::vector<Value *> rows = transposeSquare(b, square);
+            for (int64_t r = 0; r < V; ++r) {
+              Value *row = b.CreateAdd(n0s[p], env.i64(r));
+              Value *rowMask = b.CreateVectorSplat(V, b.CreateICmpSLT(row, blocksEnd));
+              finish(rows[r], row, col, colMask, rowMask);
+            }
+          }
+        },
+        "gs");
   };
 
   // The sparse matrix-vector product for sample n: x's row sits in L1, so
@@ -370,40 +407,40 @@ void lowerSparse(const KernelEnv &env, const ir::Op &op, const SlotMap &slots, i
   };
 
   // Full blocks of V samples, then a partial block of at least V / 2 (or
-  // lone samples). All the call's blocks are transposed first; then each
-  // group's entries, read once from memory, serve every block from L1.
+  // lone samples). All the call's blocks are transposed first; then the
+  // blocks run the strips in pairs, the last odd one alone.
   Value *span = b.CreateSub(env.rowEnd, env.rowBegin);
   Value *rowsFull = b.CreateAdd(env.rowBegin, b.CreateMul(b.CreateSDiv(span, env.i64(V)), env.i64(V)));
   Value *rest = b.CreateSub(env.rowEnd, rowsFull);
   Value *hasPartial = b.CreateICmpSGE(rest, env.i64(std::max<int64_t>(1, V / 2)));
-  Value *blocksEnd = b.CreateSelect(hasPartial, env.rowEnd, rowsFull);
+  blocksEnd = b.CreateSelect(hasPartial, env.rowEnd, rowsFull);
   Function *fn = b.GetInsertBlock()->getParent();
-  // Emits body(n0, valid) for every full block, then for the partial one.
-  Value *rowsPairs =
-      b.CreateAdd(env.rowBegin, b.CreateMul(b.CreateSDiv(span, env.i64(2 * V)), env.i64(2 * V)));
-  auto forBlocks = [&](Value *from, const std::function<void(Value *, Value *)> &body) {
-    emitLoop(b, from, rowsFull, V, [&](Value *n0) { body(n0, nullptr); }, "n");
-    BasicBlock *partial = BasicBlock::Create(b.getContext(), "block.partial", fn);
-    BasicBlock *done = BasicBlock::Create(b.getContext(), "block.done", fn);
-    b.CreateCondBr(hasPartial, partial, done);
-    b.SetInsertPoint(partial);
-    body(rowsFull, rest);
-    b.CreateBr(done);
-    b.SetInsertPoint(done);
-  };
   BasicBlock *blocks = BasicBlock::Create(b.getContext(), "blocks", fn);
   BasicBlock *afterBlocks = BasicBlock::Create(b.getContext(), "blocks.done", fn);
   b.CreateCondBr(b.CreateICmpSGT(blocksEnd, env.rowBegin), blocks, afterBlocks);
   b.SetInsertPoint(blocks);
-  forBlocks(env.rowBegin, transposeBlock);
+  emitLoop(b, env.rowBegin, rowsFull, V, [&](Value *n0) { transposeBlock(n0, nullptr); }, "n");
+  BasicBlock *partial = BasicBlock::Create(b.getContext(), "block.partial", fn);
+  BasicBlock *transposed = BasicBlock::Create(b.getContext(), "block.done", fn);
+  b.CreateCondBr(hasPartial, partial, transposed);
+  b.SetInsertPoint(partial);
+  transposeBlock(rowsFull, rest);
+  b.CreateBr(transposed);
+  b.SetInsertPoint(transposed);
+  Value *blockCount = b.CreateSDiv(b.CreateSub(blocksEnd, env.rowBegin), env.i64(V));
+  blockCount = b.CreateAdd(blockCount, b.CreateZExt(hasPartial, b.getInt64Ty()));
+  Value *pairs = b.CreateSDiv(blockCount, env.i64(2));
   emitLoop(
-      b, g0, g1, 1,
-      [&](Value *g) {
-        auto [off, cnt] = groupHeader(g);
-        emitLoop(b, env.rowBegin, rowsPairs, 2 * V, [&](Value *n0) { groupBlockPair(g, off, cnt, n0); }, "n2");
-        forBlocks(rowsPairs, [&](Value *n0, Value *valid) { groupBlock(g, off, cnt, n0, valid); });
+      b, env.i64(0), pairs, 1,
+      [&](Value *i) {
+        Value *n0 = b.CreateAdd(env.rowBegin, b.CreateMul(i, env.i64(2 * V)));
+        stripPass({n0, b.CreateAdd(n0, env.i64(V))});
       },
-      "g");
+      "n2");
+  BasicBlock *odd = BasicBlock::Create(b.getContext(), "block.odd", fn);
+  b.CreateCondBr(b.CreateICmpNE(b.CreateSRem(blockCount, env.i64(2)), env.i64(0)), odd, afterBlocks);
+  b.SetInsertPoint(odd);
+  stripPass({b.CreateAdd(env.rowBegin, b.CreateMul(b.CreateSub(blockCount, env.i64(1)), env.i64(V)))});
   b.CreateBr(afterBlocks);
   b.SetInsertPoint(afterBlocks);
   if (schedule.lone == "packed") {

@@ -72,6 +72,14 @@ struct Model::Impl {
 
 namespace {
 
+/// The matrix-vector format runtime::packSparse adds for a sparse schedule's
+/// lone samples.
+runtime::SparseLoneFormat sparseLoneFormat(const ir::Schedule &schedule) {
+  if (schedule.lone == "chunked")
+    return runtime::SparseLoneFormat::Chunked;
+  return schedule.lone == "packed" ? runtime::SparseLoneFormat::None : runtime::SparseLoneFormat::Entries;
+}
+
 /// Gives each dense/linear op weights and bias constants of its own, so they
 /// can be packed for that op's kernel.
 void privatizeDenseConstants(ir::Graph &graph) {
@@ -171,7 +179,7 @@ Expected<JitPlan> prepareJit(ir::Graph &graph, const CompileOptions &options) {
         slot.data = std::make_shared<const AlignedVector<float>>(
             &op != dense.operands[1] ? runtime::padVector(op.data->values, panel)
             : sparse                 ? runtime::packSparse(*op.data, dense.schedule->vectorWidth,
-                                                         dense.schedule->lone == "chunked")
+                                                         sparseLoneFormat(*dense.schedule))
                                      : runtime::packPanels(*op.data, panel));
       }
     } else if (auto out = firstOutput.find(&op); out != firstOutput.end()) {
@@ -183,7 +191,8 @@ Expected<JitPlan> prepareJit(ir::Graph &graph, const CompileOptions &options) {
     slotOf[&op] = jp.lowering.slotOf[i] = static_cast<int>(program.slots.size());
     program.slots.push_back(std::move(slot));
   }
-  // Sparse kernels' scratch: sample blocks transposed to feature-major.
+  // Sparse kernels' scratch: sample blocks transposed to feature-major and
+  // their partial sums (runtime::sparseScratchPerSample).
   jp.lowering.scratchOf.assign(graph.ops.size(), -1);
   jp.lowering.panelsOf.assign(graph.ops.size(), -1);
   for (size_t i = 0; i < graph.ops.size(); ++i) {
@@ -192,7 +201,8 @@ Expected<JitPlan> prepareJit(ir::Graph &graph, const CompileOptions &options) {
       continue;
     runtime::Slot slot;
     slot.kind = runtime::SlotKind::Temp;
-    slot.sampleElements = 2 * op.operands[0]->type.sampleElements();
+    slot.sampleElements = runtime::sparseScratchPerSample(op.operands[0]->type.sampleElements(),
+                                                          op.type.lastDim(), op.schedule->vectorWidth);
     jp.lowering.scratchOf[i] = static_cast<int>(program.slots.size());
     program.slots.push_back(std::move(slot));
     if (op.schedule->lone != "packed")

@@ -29,24 +29,41 @@ AlignedVector<float> padVector(const AlignedVector<float> &v, int64_t multiple) 
   return out;
 }
 
-AlignedVector<float> packSparse(const Tensor &w, int64_t group, bool chunked) {
+AlignedVector<float> packSparse(const Tensor &w, int64_t group, SparseLoneFormat lone) {
+  const bool chunked = lone == SparseLoneFormat::Chunked, entries = lone == SparseLoneFormat::Entries;
   assert(!chunked || group == 16);
   const int64_t units = w.dims[0], inputs = w.dims[1];
-  const int64_t groups = (units + group - 1) / group;
+  const int64_t groups = (units + group - 1) / group, unitsRounded = groups * group;
   auto storeIndex = [](float &slot, int64_t value) {
     const uint32_t v = static_cast<uint32_t>(value);
     std::memcpy(&slot, &v, sizeof v);
   };
   auto roundUp = [&](int64_t n) { return (n + group - 1) / group * group; };
   const int64_t indexBytes = sparseIndexBytes(inputs);
+  // Input index k of a nonzero, stored at index slot i of the array at
+  // `bytes`.
+  auto putIndex = [&](char *bytes, int64_t i, int64_t k) {
+    if (indexBytes == 2) {
+      const uint16_t k16 = static_cast<uint16_t>(k);
+      std::memcpy(bytes + 2 * i, &k16, sizeof k16);
+    } else {
+      const uint32_t k32 = static_cast<uint32_t>(k);
+      std::memcpy(bytes + 4 * i, &k32, sizeof k32);
+    }
+  };
   const int64_t entryFloats = sparseEntryFloats(group, inputs);
   const int64_t chunks = (inputs + kSparseChunk - 1) / kSparseChunk;
+  const int64_t stripInputs = sparseStripInputs(group);
+  const int64_t strips = (inputs + stripInputs - 1) / stripInputs;
   // Nonzero inputs of each neuron, in input order.
   std::vector<std::vector<int64_t>> nonzeros(static_cast<size_t>(units));
-  for (int64_t u = 0; u < units; ++u)
+  int64_t total = 0;
+  for (int64_t u = 0; u < units; ++u) {
     for (int64_t k = 0; k < inputs; ++k)
       if (w.values[u * inputs + k] != 0.0f)
         nonzeros[u].push_back(k);
+    total += static_cast<int64_t>(nonzeros[u].size());
+  }
   // Per group: the entry count (its longest neuron), and per chunk the
   // chunked entry count (its neuron with the most nonzeros in the chunk).
   std::vector<int64_t> count(groups, 0), chunkEntries(groups, 0);
@@ -55,7 +72,8 @@ AlignedVector<float> packSparse(const Tensor &w, int64_t group, bool chunked) {
     if (chunked)
       chunkCount[g].assign(static_cast<size_t>(chunks), 0);
     for (int64_t u = g * group; u < std::min(units, (g + 1) * group); ++u) {
-      count[g] = std::max<int64_t>(count[g], static_cast<int64_t>(nonzeros[u].size()));
+      if (entries)
+        count[g] = std::max<int64_t>(count[g], static_cast<int64_t>(nonzeros[u].size()));
       if (!chunked)
         continue;
       std::vector<int64_t> perChunk(static_cast<size_t>(chunks), 0);
@@ -67,11 +85,18 @@ AlignedVector<float> packSparse(const Tensor &w, int64_t group, bool chunked) {
     for (int64_t c : chunkCount[g])
       chunkEntries[g] += c;
   }
-  std::vector<int64_t> offset(groups), chunkOffset(groups, 0);
-  int64_t size = roundUp(kSparseHeaderFields * groups);
+  // The strips first (every schedule reads them), then each group's
+  // matrix-vector entries.
+  const int64_t startsAt = roundUp(kSparseHeaderFields * groups);
+  const int64_t valuesAt = roundUp(startsAt + strips * unitsRounded + 1);
+  const int64_t indicesAt = roundUp(valuesAt + total);
+  int64_t size = roundUp(indicesAt + (total * indexBytes + 3) / 4);
+  std::vector<int64_t> offset(groups, 0), chunkOffset(groups, 0);
   for (int64_t g = 0; g < groups; ++g) {
-    offset[g] = size;
-    size = roundUp(size + count[g] * entryFloats);
+    if (entries) {
+      offset[g] = size;
+      size = roundUp(size + count[g] * entryFloats);
+    }
     if (chunked) {
       chunkOffset[g] = size;
       size = roundUp(size + sparseChunkCountFloats(inputs) + chunkEntries[g] * (group + group / 4));
@@ -79,17 +104,37 @@ AlignedVector<float> packSparse(const Tensor &w, int64_t group, bool chunked) {
   }
   AlignedVector<float> packed(static_cast<size_t>(size), 0.0f); // padding: value 0, index 0
   char *bytes = reinterpret_cast<char *>(packed.data());
+  // Strip s of neuron u, in (s, u) order.
+  int64_t at = 0;
+  for (int64_t s = 0; s < strips; ++s) {
+    const int64_t k0 = s * stripInputs, k1 = std::min(inputs, k0 + stripInputs);
+    for (int64_t u = 0; u < unitsRounded; ++u) {
+      storeIndex(packed[startsAt + s * unitsRounded + u], at);
+      if (u >= units)
+        continue;
+      const std::vector<int64_t> &row = nonzeros[u];
+      for (auto it = std::lower_bound(row.begin(), row.end(), k0); it != row.end() && *it < k1; ++it, ++at) {
+        packed[valuesAt + at] = w.values[u * inputs + *it];
+        putIndex(bytes + indicesAt * 4, at, *it);
+      }
+    }
+  }
+  assert(at == total);
+  storeIndex(packed[startsAt + strips * unitsRounded], total);
   for (int64_t g = 0; g < groups; ++g) {
     float *fields = &packed[kSparseHeaderFields * g];
     storeIndex(fields[0], offset[g]);
     storeIndex(fields[1], count[g]);
     storeIndex(fields[2], chunkOffset[g]);
     storeIndex(fields[3], chunkEntries[g]);
+    storeIndex(fields[4], startsAt);
+    storeIndex(fields[5], valuesAt);
+    storeIndex(fields[6], indicesAt);
     // The chunked entries' counts, values and positions, and chunk c's
     // first entry.
     const int64_t countsAt = chunkOffset[g] * 4;
-    const int64_t valuesAt = chunkOffset[g] + sparseChunkCountFloats(inputs);
-    const int64_t positionsAt = (valuesAt + chunkEntries[g] * group) * 4;
+    const int64_t chunkValuesAt = chunkOffset[g] + sparseChunkCountFloats(inputs);
+    const int64_t positionsAt = (chunkValuesAt + chunkEntries[g] * group) * 4;
     std::vector<int64_t> firstEntry(static_cast<size_t>(chunks), 0);
     for (int64_t c = 0; chunked && c < chunks; ++c) {
       bytes[countsAt + c] = static_cast<char>(chunkCount[g][c]);
@@ -100,21 +145,18 @@ AlignedVector<float> packSparse(const Tensor &w, int64_t group, bool chunked) {
       const int64_t u = g * group + j;
       std::vector<int64_t> inChunk(static_cast<size_t>(chunks), 0);
       for (size_t e = 0; e < nonzeros[u].size(); ++e) {
-        float *entry = &packed[offset[g] + static_cast<int64_t>(e) * entryFloats];
         const int64_t k = nonzeros[u][e];
         const float value = w.values[u * inputs + k];
-        entry[j] = value;
-        if (indexBytes == 2) {
-          const uint16_t k16 = static_cast<uint16_t>(k);
-          std::memcpy(reinterpret_cast<char *>(entry + group) + 2 * j, &k16, sizeof k16);
-        } else {
-          storeIndex(entry[group + j], k);
+        if (entries) {
+          float *entry = &packed[offset[g] + static_cast<int64_t>(e) * entryFloats];
+          entry[j] = value;
+          putIndex(reinterpret_cast<char *>(entry + group), j, k);
         }
         if (!chunked)
           continue;
         const int64_t c = k / kSparseChunk;
         const int64_t ce = firstEntry[c] + inChunk[c]++;
-        packed[valuesAt + ce * group + j] = value;
+        packed[chunkValuesAt + ce * group + j] = value;
         bytes[positionsAt + ce * group + j] = static_cast<char>(k % kSparseChunk);
       }
     }

@@ -40,8 +40,8 @@ Expected<TargetInfo> resolveTarget(const TargetOptions &options);
 /// the op's schedule's panel width, and the bias slot a vector padded to a
 /// whole panel. For ops with a "sparse" schedule the weights slot holds
 /// runtime::packSparse's groups of the schedule's vector width, and
-/// scratchOf[i] is a Temp slot of 2 * inputs floats per sample that the
-/// kernel uses as its own scratch (-1 for other ops; may be empty); when
+/// scratchOf[i] is a Temp slot of runtime::sparseScratchPerSample floats
+/// per sample that the kernel uses as its own scratch (-1 for other ops; may be empty); when
 /// that schedule's lone samples run the packed kernel (lone = "packed"),
 /// panelsOf[i] is a Constant slot of the weights packed with
 /// runtime::packPanels in panels of one vector (-1 otherwise; may be

@@ -36,26 +36,58 @@ constexpr int64_t sparseChunkCountFloats(int64_t inputs) {
 }
 
 /// Int32 fields per group in packSparse's header.
-constexpr int64_t kSparseHeaderFields = 4;
+constexpr int64_t kSparseHeaderFields = 8;
+
+/// Inputs per strip of packSparse's sample-block section: a pair of
+/// transposed sample blocks over one strip (2 * group floats per input)
+/// fills 32 KiB, an L1 data cache.
+constexpr int64_t sparseStripInputs(int64_t group) { return 4096 / group; }
+
+/// Floats per sample of the sparse kernel's scratch: a block of `group`
+/// samples from sample n uses [n * stride, (n + group) * stride), stride =
+/// inputs + units rounded up to the group: the block's inputs transposed
+/// (inputs * group floats), then its partial sums between strips (one
+/// vector per neuron). Twice the stride, so that a last partial block of at
+/// least group / 2 samples stays inside.
+constexpr int64_t sparseScratchPerSample(int64_t inputs, int64_t units, int64_t group) {
+  return 2 * (inputs + (units + group - 1) / group * group);
+}
+
+/// Which matrix-vector (lone-sample) format packSparse adds beside the
+/// strips: the entries (lone = "scalar"), the chunked entries (lone =
+/// "chunked") or neither (lone = "packed", whose lone samples read dense
+/// panels).
+enum class SparseLoneFormat { Entries, Chunked, None };
 
 /// Packs w [units, inputs] for the sparse kernel (compiler/codegen/
 /// LowerSparse.cpp): output neurons in groups of `group` (the vector width,
 /// even). A header of kSparseHeaderFields int32 per group (bit patterns
 /// stored in the floats; offsets are unsigned), padded to a multiple of `group` floats, gives for
 /// group g: [0] the offset (in floats from the start) of its entries and
-/// [1] their count; [2] the offset of its chunked entries and [3] their
-/// count (both 0 without chunks).
+/// [1] their count (0 unless `lone` is Entries); [2] the offset of its
+/// chunked entries and [3] their count (0 unless Chunked); [4], [5], [6]
+/// the strip section's offsets (the same in every group): its start table,
+/// its values and its indices; [7] 0.
 ///
-/// Entries (the sample-block path): entry e of a group (sparseEntryFloats
-/// floats) is `group` values then `group` input indices of sparseIndexBytes
-/// each (host byte order): the e-th nonzero of each of the group's neurons,
-/// in input order; neurons with fewer nonzeros than the group's longest
-/// (and the missing neurons of a partial last group) are padded with value
-/// 0 at input 0.
+/// Strips (the sample-block path, always): the inputs in strips of
+/// sparseStripInputs(group) (the last may be shorter); for strip s and
+/// neuron u (units rounded up to the group, the extra neurons empty), the
+/// nonzeros of row u among the strip's inputs, in input order, as a value
+/// and an input index (sparseIndexBytes each, host byte order), in (s, u)
+/// order. The start table holds strips * units_rounded + 1 uint32: entry
+/// s * units_rounded + u is the position of (s, u)'s first nonzero, the
+/// next entry the end of its run; the last is the nonzero count. No
+/// padding: every stored weight is nonzero.
+///
+/// Entries (the scalar matrix-vector path): entry e of a group
+/// (sparseEntryFloats floats) is `group` values then `group` input indices
+/// of sparseIndexBytes each: the e-th nonzero of each of the group's
+/// neurons, in input order; neurons with fewer nonzeros than the group's
+/// longest (and the missing neurons of a partial last group) are padded
+/// with value 0 at input 0.
 ///
 /// Chunked entries (the matrix-vector path of a schedule with lone =
-/// "chunked";
-/// only when `chunked`, which needs `group` = 16, the permute's width):
+/// "chunked"; needs `group` = 16, the permute's width):
 /// the inputs in chunks of kSparseChunk (the last may be shorter); per
 /// chunk c, as many entries as the group's neuron with the most nonzeros in
 /// c has, entry e holding the e-th nonzero in c of each neuron (value, and
@@ -63,6 +95,6 @@ constexpr int64_t kSparseHeaderFields = 4;
 /// position 0. At the group's offset: one count byte per chunk, padded to
 /// a multiple of 64 bytes; then every entry's `group` values (64-byte
 /// aligned); then every entry's `group` position bytes.
-AlignedVector<float> packSparse(const Tensor &w, int64_t group, bool chunked);
+AlignedVector<float> packSparse(const Tensor &w, int64_t group, SparseLoneFormat lone);
 
 } // namespace soma::runtime
