@@ -139,6 +139,17 @@ TEST(NumericalSparse, ForcedSparseWithoutAvx512) {
               {1, 2}, "-avx512f");
 }
 
+// Wide layers over several strips of the inputs (runtime::
+// sparseStripInputs: 256 inputs with AVX-512, 512 without), at batches
+// that make pairs of sample blocks, an odd block and a partial one.
+TEST(NumericalSparse, SampleBlocksOverStrips) {
+  Profile p = sparseProfile({0.5, 0.9, 0.99});
+  p.widths = {520, 777, 1100};
+  p.maxDepth = 2;
+  checkSparse(p, 76000, 4, Sparsity::Sparse, {8, 17, 40, 64}, {1, 2});
+  checkSparse(p, 76000, 4, Sparsity::Sparse, {8, 17, 40, 64}, {1, 2}, "-avx512f");
+}
+
 // 40-45% nonzeros: on AVX-512 the cost model gives layers of at least 4096
 // weights the sparse kernel with lone = "packed" (sample blocks sparse,
 // lone samples on the dense kernel), elsewhere the dense kernel.
