@@ -1,29 +1,36 @@
 // linear, dense and dense_add with kernel = "sparse": a weighted sum over
 // the nonzero weights only.
 //
-// Weights arrive packed by runtime::packSparse: output neurons in groups of
-// V (the vector width); for each group a list of entries, entry e holding
-// the e-th nonzero (value, input index) of each of the group's V neurons,
-// in input order (a neuron with fewer nonzeros than the group's longest is
-// padded with value 0 at input 0). Indices are 16-bit when the layer has at
-// most 65536 inputs (runtime::sparseIndexBytes). With the schedule's
-// lone = "chunked" (V = 16 only) each group also has chunked entries: per chunk
-// of 32 inputs, entry e holds the e-th nonzero in the chunk of each neuron
-// (value, and its position in the chunk as a byte), padded likewise. A
-// header gives each group's offsets and entry counts.
+// Weights arrive packed by runtime::packSparse. For the sample blocks:
+// strips of S inputs (runtime::sparseStripInputs, 256 for V = 16), and per
+// strip and output neuron the neuron's nonzeros in the strip (value, input
+// index) in input order, with a start table; no padding. For lone samples,
+// as the schedule's `lone` says: entries over groups of V neurons (the
+// vector width), entry e holding the e-th nonzero (value, input index) of
+// each of the group's V neurons in input order (a neuron with fewer
+// nonzeros than the group's longest padded with value 0 at input 0); or,
+// with lone = "chunked" (V = 16 only), chunked entries: per chunk of 32
+// inputs, entry e holds the e-th nonzero in the chunk of each neuron
+// (value, and its position in the chunk as a byte), padded likewise.
+// Indices are 16-bit when the layer has at most 65536 inputs
+// (runtime::sparseIndexBytes). A header gives the offsets and counts.
 //
 // Two paths, chosen per sample block inside one call:
 //   1. Blocks of V samples (and a last partial block of at least V / 2):
 //      the block's inputs are transposed in registers into a feature-major
-//      scratch (xT[k] = the block's V samples of input k, one vector), then
-//      for each neuron group V accumulators, one per neuron, with samples in
-//      the lanes: acc_j += broadcast(w_j,e) * xT[k_j,e]. The V x V
-//      accumulators are transposed in registers to sample-major, the bias
-//      (contiguous over the group's neurons) and the residual added, the
-//      activation applied, and V rows of V outputs stored (masked for a
-//      partial group or block). Pairs of full blocks run together, the
-//      group in two halves of V / 2 neurons, so each entry's index load and
-//      broadcast weight feed two FMAs (2 V accumulators).
+//      scratch (xT[k] = the block's V samples of input k, one vector). Then
+//      pairs of blocks (an odd last one alone) run strip by strip: per
+//      neuron one accumulator per block, samples in the lanes,
+//      acc += broadcast(w) * xT[k] over the neuron's nonzeros in the strip,
+//      two neurons side by side over their common run length, then the
+//      longer one's rest. The strip's inputs of both blocks (S * 2V floats,
+//      32 KiB) stay in L1 while every neuron reads them; between strips each
+//      accumulator waits in the block's partial sums (one vector per
+//      neuron, in the scratch). After the last strip the partial sums of
+//      each group of V neurons are transposed in registers to sample-major,
+//      the bias (contiguous over the group's neurons) and the residual
+//      added, the activation applied, and V rows of V outputs stored
+//      (masked for a partial group or block).
 //   2. Lone samples (batch 1, the rest of a batch): a matrix-vector product,
 //      as the schedule's `lone` says (the cost model's choice:
 //      docs/passes.md):
@@ -31,7 +38,7 @@
 //         side by side; per chunk x's 32 inputs in two registers, and per
 //         entry acc += w_e * permute(x chunk, positions_e): one vpermi2ps
 //         and one vector FMA per 16 nonzeros;
-//      b. scalar: over the sample-block entries, V scalar chains per group,
+//      b. scalar: over the entries, V scalar chains per group,
 //         one per neuron, acc_j += w_j,e * x[k_j,e] (x's row is in L1;
 //         scalar loads beat a V-lane gather, ~20 cycles on Zen 4), the sums
 //         inserted into one vector;
@@ -40,19 +47,22 @@
 //         loses with a and b while the blocks still gain).
 //      Then the bias, residual and activation as in 1.
 // Each output element is reduced over its nonzeros in input order by one
-// fused multiply-add chain in one call (padding adds an exact 0), whatever
-// the tiles: results are bit-identical for any thread count, and equal to
-// the dense kernel's but for the 0 * x terms it skips (which only matter
-// when x is infinite or NaN) and the sign of a zero sum (lone = "packed":
-// lone rows are the dense kernel's, 0 * x terms included).
+// fused multiply-add chain in one call (the scalar lone path's padding
+// adds an exact 0), whatever the tiles: results are bit-identical for any
+// thread count, and equal to the dense kernel's but for the 0 * x terms it
+// skips (which only matter when x is infinite or NaN) and the sign of a
+// zero sum (lone = "packed": lone rows are the dense kernel's, 0 * x terms
+// included).
 //
 // The scratch is the op's extra Temp slot (LoweringPlan::scratchOf),
-// 2 * inputs floats per sample: the block at sample n uses
-// [n * inputs, (n + V) * inputs), which stays in the slot even for the last
-// partial block because it holds at least V / 2 samples. Row tiles are
-// multiples of V and a call that makes a block computes whole rows, so no
-// two calls share a block's scratch. Only a run of fewer than V / 2 rows,
-// which makes no block and touches no scratch, is cut into column tiles
+// runtime::sparseScratchPerSample floats per sample: the block at sample
+// n uses [n * T, (n + V) * T), T = inputs + units rounded up to V (its
+// transposed inputs, then its partial sums), which stays in the slot even
+// for the last partial block because it holds at least V / 2 samples. Row
+// tiles are multiples of V and a call that makes a block computes whole
+// rows, so no two calls share a block's scratch. Only a run of fewer than
+// V / 2 rows, which makes no block and touches no scratch, is cut into
+// column tiles
 // (runtime::Step::smallRows, from jitTileRules in runtime/api/Model.cpp):
 // each call takes all the run's rows and the groups g0..g1 of its column
 // range, which starts on a multiple of V and ends on one or at the layer's

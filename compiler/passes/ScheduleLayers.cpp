@@ -48,14 +48,14 @@
 //      step 11's entries), and the layer is big enough
 //      (inputs * units >= kSparseMinWeights) for the saved multiply-adds to
 //      outweigh the sparse kernel's fixed costs (the transpose of each
-//      sample block, the group headers).
+//      sample block, the strips' start table and partial sums).
 //   8. A sparse schedule: groups of one vector of neurons (panel_vectors =
 //      1), sample blocks of one vector (row_block = vector_width), no
 //      lone-panel grouping (lone_panels = 1), whole rows (col_tile = the
 //      units rounded up to the vector: its sample blocks share a scratch
 //      per row), row tiles of whole blocks holding about 2^18 multiply-adds
-//      over the nonzeros, at least 2 blocks (the kernel runs pairs of full
-//      blocks over each entry) and at most 64 samples.
+//      over the nonzeros, at least 2 blocks (the kernel runs pairs of
+//      blocks over each strip of the inputs) and at most 64 samples.
 //   9. Lone samples (batch 1): with 16-lane vectors, the chunked format
 //      (lone_chunk = 32: one permute and one vector FMA per 16 nonzeros)
 //      where it is not bound by memory, else the scalar chains (one load
