@@ -219,11 +219,14 @@ void lowerSparse(const KernelEnv &env, const ir::Op &op, const SlotMap &slots, i
     }
     Value *u0 = b.CreateMul(g0, env.i64(V)), *u1 = b.CreateMul(g1, env.i64(V));
     // The multiply-adds of nonzero q into one accumulator per block.
-    auto multiplyAdd = [&](Value *q, const std::vector<Value *> &sum) {
-      Value *wv = env.splat(b.CreateAlignedLoad(env.f32(), env.at(values, q), Align(4)));
+    auto inputAt = [&](Value *q) {
       Value *k = b.CreateZExt(b.CreateAlignedLoad(idxTy, b.CreateGEP(idxTy, indices, q), Align(2)),
                               b.getInt64Ty());
-      Value *kOff = b.CreateMul(k, env.i64(V));
+      return b.CreateMul(k, env.i64(V));
+    };
+    auto multiplyAdd = [&](Value *q, const std::vector<Value *> &sum) {
+      Value *wv = env.splat(b.CreateAlignedLoad(env.f32(), env.at(values, q), Align(4)));
+      Value *kOff = inputAt(q);
       std::vector<Value *> next(P);
       for (size_t p = 0; p < P; ++p) {
         Value *xv = b.CreateAlignedLoad(env.vecTy(), env.at(xt[p], kOff), Align(4));
@@ -231,14 +234,32 @@ void lowerSparse(const KernelEnv &env, const ir::Op &op, const SlotMap &slots, i
       }
       return next;
     };
+    auto start = [&](Value *at) {
+      return b.CreateZExt(b.CreateAlignedLoad(i32, b.CreateGEP(i32, starts, at), Align(4)), b.getInt64Ty());
+    };
+    // Neurons u .. u + n - 1's accumulators (n * P), from zero in the first
+    // strip, else from the partial sums.
+    auto loadSums = [&](Value *u, int64_t n, bool first) {
+      std::vector<Value *> init(n * P);
+      for (int64_t j = 0; j < n; ++j)
+        for (size_t p = 0; p < P; ++p)
+          init[j * P + p] =
+              first ? static_cast<Value *>(Constant::getNullValue(env.vecTy()))
+                    : b.CreateAlignedLoad(env.vecTy(),
+                                          env.at(sums[p], b.CreateMul(b.CreateAdd(u, env.i64(j)), env.i64(V))),
+                                          Align(4));
+      return init;
+    };
+    auto storeSums = [&](Value *u, int64_t j, const std::vector<Value *> &acc) {
+      for (size_t p = 0; p < P; ++p)
+        b.CreateAlignedStore(acc[p], env.at(sums[p], b.CreateMul(b.CreateAdd(u, env.i64(j)), env.i64(V))),
+                             Align(4));
+    };
     // Strip s for neurons u and u + 1 side by side (their chains overlap
     // even when runs are long): both over their common length, then the
     // longer one's rest alone.
-    auto strip = [&](Value *s, bool first) {
+    auto stripPairs = [&](Value *s, bool first) {
       Value *row = b.CreateMul(s, env.i64(unitsRounded));
-      auto start = [&](Value *at) {
-        return b.CreateZExt(b.CreateAlignedLoad(i32, b.CreateGEP(i32, starts, at), Align(4)), b.getInt64Ty());
-      };
       emitLoop(
           b, u0, u1, 2,
           [&](Value *u) {
@@ -247,13 +268,8 @@ void lowerSparse(const KernelEnv &env, const ir::Op &op, const SlotMap &slots, i
             Value *end[2] = {begin[1], start(b.CreateAdd(at, env.i64(2)))};
             Value *len[2] = {b.CreateSub(end[0], begin[0]), b.CreateSub(end[1], begin[1])};
             Value *common = b.CreateSelect(b.CreateICmpULT(len[0], len[1]), len[0], len[1]);
-            Value *sumAt[2] = {b.CreateMul(u, env.i64(V)), b.CreateMul(b.CreateAdd(u, env.i64(1)), env.i64(V))};
-            std::vector<Value *> init(2 * P);
-            for (size_t p = 0; p < 2 * P; ++p)
-              init[p] = first ? static_cast<Value *>(Constant::getNullValue(env.vecTy()))
-                              : b.CreateAlignedLoad(env.vecTy(), env.at(sums[p % P], sumAt[p / P]), Align(4));
             std::vector<Value *> acc = emitLoop(
-                b, env.i64(0), common, 1, init,
+                b, env.i64(0), common, 1, loadSums(u, 2, first),
                 [&](Value *i, const std::vector<Value *> &sum) {
                   std::vector<Value *> next;
                   for (int h = 0; h < 2; ++h) {
@@ -264,15 +280,55 @@ void lowerSparse(const KernelEnv &env, const ir::Op &op, const SlotMap &slots, i
                   return next;
                 },
                 "q2");
-            for (int h = 0; h < 2; ++h) {
-              std::vector<Value *> rest = emitLoop(
-                  b, b.CreateAdd(begin[h], common), end[h], 1,
-                  std::vector<Value *>(acc.begin() + h * P, acc.begin() + (h + 1) * P), multiplyAdd, "q");
-              for (size_t p = 0; p < P; ++p)
-                b.CreateAlignedStore(rest[p], env.at(sums[p], sumAt[h]), Align(4));
-            }
+            for (int h = 0; h < 2; ++h)
+              storeSums(u, h,
+                        emitLoop(b, b.CreateAdd(begin[h], common), end[h], 1,
+                                 std::vector<Value *>(acc.begin() + h * P, acc.begin() + (h + 1) * P), multiplyAdd,
+                                 "q"));
           },
           "u");
+    };
+    // block = "4x1": neurons u .. u + 3 (u a multiple of 4) have their
+    // nonzeros at the same inputs, so their runs have one length and
+    // neuron u's indices serve all four: each load of xT feeds 4 FMAs.
+    auto stripQuads = [&](Value *s, bool first) {
+      Value *row = b.CreateMul(s, env.i64(unitsRounded));
+      emitLoop(
+          b, u0, u1, 4,
+          [&](Value *u) {
+            Value *at = b.CreateAdd(row, u);
+            Value *begin[4];
+            for (int64_t j = 0; j < 4; ++j)
+              begin[j] = start(b.CreateAdd(at, env.i64(j)));
+            Value *len = b.CreateSub(begin[1], begin[0]);
+            std::vector<Value *> acc = emitLoop(
+                b, env.i64(0), len, 1, loadSums(u, 4, first),
+                [&](Value *i, const std::vector<Value *> &sum) {
+                  Value *kOff = inputAt(b.CreateAdd(begin[0], i));
+                  std::vector<Value *> xv(P);
+                  for (size_t p = 0; p < P; ++p)
+                    xv[p] = b.CreateAlignedLoad(env.vecTy(), env.at(xt[p], kOff), Align(4));
+                  std::vector<Value *> next(4 * P);
+                  for (int64_t j = 0; j < 4; ++j) {
+                    Value *wv = env.splat(
+                        b.CreateAlignedLoad(env.f32(), env.at(values, b.CreateAdd(begin[j], i)), Align(4)));
+                    for (size_t p = 0; p < P; ++p)
+                      next[j * P + p] =
+                          b.CreateIntrinsic(Intrinsic::fmuladd, {env.vecTy()}, {wv, xv[p], sum[j * P + p]});
+                  }
+                  return next;
+                },
+                "q4");
+            for (int64_t j = 0; j < 4; ++j)
+              storeSums(u, j, std::vector<Value *>(acc.begin() + j * P, acc.begin() + (j + 1) * P));
+          },
+          "u");
+    };
+    auto strip = [&](Value *s, bool first) {
+      if (schedule.block == "4x1")
+        stripQuads(s, first);
+      else
+        stripPairs(s, first);
     };
     strip(env.i64(0), true);
     if (strips > 1)

@@ -239,7 +239,8 @@ bool IRParser::parseSparsity(Op &op) {
 // {schedule = {kernel = "packed"|"sparse", vector_width = V, panel_vectors = P,
 // row_block = R, lone_panels = L, row_tile = T, col_tile = C}}, the fields
 // in this order, then optionally `k_tile = K` (packed) or `lone =
-// "scalar"|"chunked"|"packed"` (sparse; "chunked" needs vector width 16);
+// "scalar"|"chunked"|"packed"` (sparse; "chunked" needs vector width 16)
+// and after it optionally `block = "4x1"|"none"`;
 // the first '{' is already consumed.
 bool IRParser::parseSchedule(Op &op) {
   if (!isWeightedSum(op.kind))
@@ -322,6 +323,23 @@ bool IRParser::parseSchedule(Op &op) {
       if (s.lone == "chunked" && s.vectorWidth != 16) {
         diags.error(at, "lone = \"chunked\" needs vector_width 16 (an AVX-512 permute)");
         return false;
+      }
+      if (tok.is(TokKind::Comma)) {
+        consume();
+        if (!tok.isIdent("block"))
+          return fail("expected 'block' or '}', got " + describeToken(tok));
+        consume();
+        if (!expect(TokKind::Equal, "after the field name"))
+          return false;
+        if (!tok.is(TokKind::String))
+          return fail("expected a block pattern string, got " + describeToken(tok));
+        SourceLoc blockAt = tok.loc;
+        s.block = tok.text;
+        consume();
+        if (s.block != "4x1" && s.block != "none") {
+          diags.error(blockAt, "unknown block pattern '" + s.block + "'; use 4x1 or none");
+          return false;
+        }
       }
     } else {
       return fail("expected 'k_tile' (packed), 'lone' (sparse) or '}', got " + describeToken(tok));

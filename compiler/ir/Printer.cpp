@@ -64,6 +64,8 @@ void printSchedule(const Schedule &s, std::ostream &os) {
      << ", col_tile = " << s.colTile;
   if (s.kernel == "sparse")
     os << ", lone = \"" << s.lone << "\"";
+  if (s.block != "none")
+    os << ", block = \"" << s.block << "\"";
   if (s.kTile > 0)
     os << ", k_tile = " << s.kTile;
   os << "}}";

@@ -179,6 +179,8 @@ ir::Schedule sparseSchedule(const ir::Op &op, const MachineInfo &machine) {
   const int64_t blocks = static_cast<int64_t>(std::ceil(static_cast<double>(1 << 18) / blockWork));
   s.rowTile = s.vectorWidth * std::clamp<int64_t>(blocks, 2, std::max<int64_t>(2, 64 / s.vectorWidth));
   s.lone = loneChunked(inputs, units, info, machine) ? "chunked" : "scalar";
+  if (info.block == "4x1")
+    s.block = "4x1";
   return s;
 }
 

@@ -141,8 +141,17 @@ Expected<JitPlan> prepareJit(ir::Graph &graph, const CompileOptions &options) {
   for (auto &op : graph.ops)
     if (ir::isWeightedSum(op->kind) && op->schedule->kernel == "sparse") {
       const ir::Op &w = *op->operands[1];
-      if (w.kind != ir::OpKind::Const || !w.data || w.type.dims.size() != 2)
+      if (w.kind != ir::OpKind::Const || !w.data || w.type.dims.size() != 2) {
         op->schedule = passes::scheduleFor(*op, machine, "packed");
+        continue;
+      }
+      // The kernel relies on a block pattern it is told of (IR text can
+      // claim one): check it against the weights.
+      const std::string &block = op->schedule->block;
+      if (block == "4x1" && !runtime::inAlignedBlocks(*w.data, 4, 1))
+        return Error{std::string(ir::opName(op->kind)) + " '" + op->name + "': its schedule says block = \"" +
+                     block + "\", but its weights are not all-zero or all-nonzero in every aligned " + block +
+                     " block"};
     }
 
   JitPlan jp;

@@ -29,6 +29,21 @@ AlignedVector<float> padVector(const AlignedVector<float> &v, int64_t multiple) 
   return out;
 }
 
+bool inAlignedBlocks(const Tensor &w, int64_t rows, int64_t cols) {
+  const int64_t units = w.dims[0], inputs = w.dims[1];
+  if (units % rows != 0 || inputs % cols != 0)
+    return false;
+  for (int64_t u = 0; u < units; u += rows)
+    for (int64_t k = 0; k < inputs; k += cols) {
+      const bool first = w.values[u * inputs + k] != 0.0f;
+      for (int64_t r = 0; r < rows; ++r)
+        for (int64_t c = 0; c < cols; ++c)
+          if ((w.values[(u + r) * inputs + k + c] != 0.0f) != first)
+            return false;
+    }
+  return true;
+}
+
 AlignedVector<float> packSparse(const Tensor &w, int64_t group, SparseLoneFormat lone) {
   const bool chunked = lone == SparseLoneFormat::Chunked, entries = lone == SparseLoneFormat::Entries;
   assert(!chunked || group == 16);

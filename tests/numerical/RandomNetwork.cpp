@@ -214,12 +214,19 @@ Param Generator::literal(const std::vector<int64_t> &dims, double lo, double hi,
   prm.values.resize(static_cast<size_t>(n));
   // Mostly full-precision f32 values; sometimes short decimals ("0.125").
   const char *format = rng.chance(0.7) ? "%.9g" : "%.3g";
+  // Zeros in aligned blocks of `block` rows (Profile::zeroBlockRows): the
+  // first row of a block draws each column's choice for the block.
+  const int64_t rows = dims.size() > 1 ? dims[dims.size() - 2] : 1;
+  const int64_t block = rows % p.zeroBlockRows == 0 ? p.zeroBlockRows : 1;
+  std::vector<char> blockZero(static_cast<size_t>(dims.back()), 0);
   std::string text;
   for (int64_t i = 0; i < n; ++i) {
     std::string num;
     prm.values[static_cast<size_t>(i)] = formatted(rng.uniform(lo, hi), format, num);
     const int64_t col = i % dims.back(), row = dims.size() > 1 ? i / dims.back() % dims[dims.size() - 2] : 0;
-    if ((zeros > 0 && rng.chance(zeros)) || col == zeroCol || row == zeroRow)
+    if (row % block == 0)
+      blockZero[static_cast<size_t>(col)] = zeros > 0 && rng.chance(zeros);
+    if (blockZero[static_cast<size_t>(col)] || col == zeroCol || (zeroRow >= 0 && row / block == zeroRow / block))
       prm.values[static_cast<size_t>(i)] = formatted(0.0, "%g", num);
     // Brackets: open every dimension whose index starts here.
     int64_t stride = n;

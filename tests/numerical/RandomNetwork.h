@@ -130,6 +130,10 @@ struct Profile {
   /// array with one of these fractions of zeros (drawn per layer; 1: all
   /// zero), and sometimes a whole row and a whole column of zeros.
   std::vector<double> zeroFractions;
+  /// With zeroFractions: the zeros come in aligned blocks of this many rows
+  /// (4: sparsity-analysis's "4x1" pattern) in layers whose units are a
+  /// multiple of it; a zero row zeroes its whole block.
+  int64_t zeroBlockRows = 1;
 };
 
 Network generateNetwork(const Profile &profile, uint64_t seed);

@@ -150,6 +150,19 @@ TEST(NumericalSparse, SampleBlocksOverStrips) {
   checkSparse(p, 76000, 4, Sparsity::Sparse, {8, 17, 40, 64}, {1, 2}, "-avx512f");
 }
 
+// Zeros in aligned blocks of 4 neurons (the "4x1" pattern: the schedule's
+// block = "4x1", each load of an input feeding 4 neurons) where a layer's
+// units are a multiple of 4; elsewhere uniformly random. Wide layers over
+// several strips and small ones, batches with pairs of sample blocks, odd
+// and partial ones and lone samples, with and without AVX-512.
+TEST(NumericalSparse, FourNeuronBlocks) {
+  Profile p = sparseProfile({0.5, 0.9, 0.99});
+  p.widths = {20, 36, 64, 100, 300, 520};
+  p.zeroBlockRows = 4;
+  checkSparse(p, 77000, 8, Sparsity::Auto, {1, 8, 17, 40, 64});
+  checkSparse(p, 77000, 4, Sparsity::Sparse, {1, 8, 17, 40, 64}, {1, 2}, "-avx512f");
+}
+
 // 40-45% nonzeros: on AVX-512 the cost model gives layers of at least 4096
 // weights the sparse kernel with lone = "packed" (sample blocks sparse,
 // lone samples on the dense kernel), elsewhere the dense kernel.

@@ -109,6 +109,14 @@ struct Schedule {
   /// enough that batch 1 loses with either sparse path while sample blocks
   /// still gain. Printed as `lone = "..."` in sparse schedules.
   std::string lone = "scalar";
+  /// "sparse" only: the weights' block pattern the sample blocks use
+  /// (codegen/LowerSparse.cpp). "4x1": every aligned 4 neurons have their
+  /// nonzeros at the same inputs, so each load of an input feeds 4
+  /// neurons. "none": no pattern used (sparsity-analysis's "1x4" and "2:4"
+  /// give the sample blocks nothing to share: docs/passes.md). Set only
+  /// from a pattern sparsity-analysis found; the JIT checks the weights
+  /// against it before packing. Printed as `block = "4x1"` after `lone`.
+  std::string block = "none";
   /// lone = "packed": the panels of one vector its dense kernel runs side
   /// by side (codegen), so column tiles hold whole groups of them (runtime).
   static constexpr int64_t kLonePackedPanels = 8;

@@ -53,6 +53,12 @@ constexpr int64_t sparseScratchPerSample(int64_t inputs, int64_t units, int64_t 
   return 2 * (inputs + (units + group - 1) / group * group);
 }
 
+/// Whether w [units, inputs] splits into aligned blocks of `rows` x `cols`
+/// weights that are each all zero or all nonzero (units % rows == 0 and
+/// inputs % cols == 0): the "4x1" (rows 4) and "1x4" (cols 4) patterns the
+/// sparse kernel's schedule may name.
+bool inAlignedBlocks(const Tensor &w, int64_t rows, int64_t cols);
+
 /// Which matrix-vector (lone-sample) format packSparse adds beside the
 /// strips: the entries (lone = "scalar"), the chunked entries (lone =
 /// "chunked") or neither (lone = "packed", whose lone samples read dense
