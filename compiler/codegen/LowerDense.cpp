@@ -23,6 +23,8 @@
 #include "Lowering.h"
 #include "VectorMath.h"
 
+#include <llvm/IR/IntrinsicsX86.h>
+
 #include <functional>
 
 namespace soma::codegen {
@@ -79,8 +81,11 @@ void lowerDense(const KernelEnv &env, const ir::Op &op, const SlotMap &slots,
   // for a partial last panel (then panels == 1). Accumulator (g, r, v) sums
   // sample n + r for neurons (p + g) * P + v * W .. + W - 1, over the
   // inputs [kBegin, kEnd) of `part`.
+  // `inputs`: null, or the list of input indices to sum over (activation
+  // sparsity: the lone sample's nonzero inputs), kBegin .. kEnd then
+  // indexing the list.
   auto microkernel = [&](Value *n, int64_t rows, Value *p, int64_t panels, bool masked,
-                         Value *kBegin, Value *kEnd, KPart part) {
+                         Value *kBegin, Value *kEnd, KPart part, Value *inputs = nullptr) {
     const int64_t perPanel = rows * V;
     std::vector<Value *> base(panels);
     for (int64_t g = 0; g < panels; ++g)
@@ -104,6 +109,9 @@ void lowerDense(const KernelEnv &env, const ir::Op &op, const SlotMap &slots,
     std::vector<Value *> acc = emitLoop(
         b, kBegin, kEnd, 1, init,
         [&](Value *k, const std::vector<Value *> &sum) {
+          if (inputs)
+            k = b.CreateZExt(b.CreateAlignedLoad(b.getInt32Ty(), b.CreateGEP(b.getInt32Ty(), inputs, k), Align(4)),
+                             b.getInt64Ty());
           Value *kOff = b.CreateMul(k, env.i64(P));
           std::vector<Value *> xb(rows);
           for (int64_t r = 0; r < rows; ++r) {
@@ -202,30 +210,90 @@ void lowerDense(const KernelEnv &env, const ir::Op &op, const SlotMap &slots,
   // then the remaining panels one at a time.
   // (Only full panels are grouped: never more than the layer has.)
   const int64_t G = std::max<int64_t>(1, std::min(schedule.lonePanels, U / P));
+  // Sample n over inputs [0, kEnd) (or the first kEnd of the list `inputs`).
+  auto lonePanels = [&](Value *n, Value *kEnd, Value *inputs) {
+    Value *pFull = b.CreateSelect(b.CreateICmpSLT(p1, env.i64(U / P)), p1, env.i64(U / P));
+    Value *groups = b.CreateSDiv(b.CreateSub(pFull, p0), env.i64(G));
+    groups = b.CreateSelect(b.CreateICmpSGT(groups, env.i64(0)), groups, env.i64(0));
+    Value *pGrouped = b.CreateAdd(p0, b.CreateMul(groups, env.i64(G)));
+    if (G > 1)
+      emitLoop(
+          b, p0, pGrouped, G,
+          [&](Value *p) { microkernel(n, 1, p, G, false, env.i64(0), kEnd, KPart::Whole, inputs); }, "pg");
+    else
+      pGrouped = p0;
+    emitLoop(
+        b, pGrouped, p1, 1,
+        [&](Value *p) {
+          byFullness(p, [&](bool masked) {
+            microkernel(n, 1, p, 1, masked, env.i64(0), kEnd, KPart::Whole, inputs);
+          });
+        },
+        "p1");
+  };
+  // Activation sparsity (schedule skip_zero_inputs): a lone sample's
+  // nonzero inputs are listed first (a compress-store per vector of x), and
+  // when at most 3/8 of them are nonzero the panels run over the list only,
+  // skipping the weight rows of zero inputs. A skipped term is w * 0 = +-0
+  // (the weights are finite: the cost model checks), and the sums start at
+  // +0, which adding +-0 never changes: the bits are the full loop's.
+  Value *nonzeroInputs = nullptr;
+  if (schedule.skipZeroInputs) {
+    Function *fn = b.GetInsertBlock()->getParent();
+    IRBuilder<> entry(&fn->getEntryBlock(), fn->getEntryBlock().begin());
+    assert(W == 16 && "the cost model sets skip_zero_inputs with AVX-512 only");
+    AllocaInst *list = entry.CreateAlloca(b.getInt32Ty(), env.i64(K + W), "nonzero.inputs");
+    list->setAlignment(Align(64));
+    nonzeroInputs = list;
+  }
+  auto *lanesTy = FixedVectorType::get(b.getInt32Ty(), static_cast<unsigned>(W));
+  Value *iota = nullptr;
+  if (nonzeroInputs) {
+    SmallVector<Constant *, 16> lanes;
+    for (int64_t l = 0; l < W; ++l)
+      lanes.push_back(b.getInt32(static_cast<uint32_t>(l)));
+    iota = ConstantVector::get(lanes);
+  }
   emitLoop(
       b, rowsFull, env.rowEnd, 1,
       [&](Value *n) {
-        Value *pFull = b.CreateSelect(b.CreateICmpSLT(p1, env.i64(U / P)), p1, env.i64(U / P));
-        Value *groups = b.CreateSDiv(b.CreateSub(pFull, p0), env.i64(G));
-        groups = b.CreateSelect(b.CreateICmpSGT(groups, env.i64(0)), groups, env.i64(0));
-        Value *pGrouped = b.CreateAdd(p0, b.CreateMul(groups, env.i64(G)));
-        if (G > 1)
-          emitLoop(
-              b, p0, pGrouped, G,
-              [&](Value *p) {
-                microkernel(n, 1, p, G, false, env.i64(0), env.i64(K), KPart::Whole);
-              },
-              "pg");
-        else
-          pGrouped = p0;
-        emitLoop(
-            b, pGrouped, p1, 1,
-            [&](Value *p) {
-              byFullness(p, [&](bool masked) {
-                microkernel(n, 1, p, 1, masked, env.i64(0), env.i64(K), KPart::Whole);
-              });
-            },
-            "p1");
+        if (!nonzeroInputs) {
+          lonePanels(n, env.i64(K), nullptr);
+          return;
+        }
+        Value *xRow = env.at(X, b.CreateMul(n, env.i64(K)));
+        Value *count = emitVectorColumns(
+            env, env.i64(0), env.i64(K), {env.i64(0)},
+            [&](Value *col, Value *mask, const std::vector<Value *> &carried) {
+              Value *xv = env.loadVec(env.at(xRow, col), mask);
+              // NaN is kept (unordered), +-0 dropped.
+              Value *nonzero = b.CreateFCmpUNE(xv, Constant::getNullValue(env.vecTy()));
+              nonzero = mask ? b.CreateAnd(nonzero, mask) : nonzero;
+              Value *index = b.CreateAdd(b.CreateVectorSplat(static_cast<unsigned>(W),
+                                                             b.CreateTrunc(col, b.getInt32Ty())),
+                                         iota);
+              // Compressed in registers, stored whole: the lanes past the
+              // nonzeros are overwritten by the next store or never read
+              // (vpcompressd to memory is microcoded on Zen 4).
+              Value *packed = b.CreateIntrinsic(Intrinsic::x86_avx512_mask_compress, {lanesTy},
+                                                {index, Constant::getNullValue(lanesTy), nonzero});
+              b.CreateAlignedStore(packed, b.CreateGEP(b.getInt32Ty(), nonzeroInputs, carried[0]), Align(4));
+              Value *found = b.CreateIntrinsic(Intrinsic::vector_reduce_add, {lanesTy},
+                                               {b.CreateZExt(nonzero, lanesTy)});
+              return std::vector<Value *>{b.CreateAdd(carried[0], b.CreateZExt(found, b.getInt64Ty()))};
+            })[0];
+        Function *fn = b.GetInsertBlock()->getParent();
+        BasicBlock *listed = BasicBlock::Create(b.getContext(), "lone.listed", fn);
+        BasicBlock *all = BasicBlock::Create(b.getContext(), "lone.all", fn);
+        BasicBlock *done = BasicBlock::Create(b.getContext(), "lone.done", fn);
+        b.CreateCondBr(b.CreateICmpSLE(b.CreateMul(count, env.i64(8)), env.i64(3 * K)), listed, all);
+        b.SetInsertPoint(listed);
+        lonePanels(n, count, nonzeroInputs);
+        b.CreateBr(done);
+        b.SetInsertPoint(all);
+        lonePanels(n, env.i64(K), nullptr);
+        b.CreateBr(done);
+        b.SetInsertPoint(done);
       },
       "n1");
   if (ws.softmax && rowSoftmax)

@@ -238,7 +238,8 @@ bool IRParser::parseSparsity(Op &op) {
 
 // {schedule = {kernel = "packed"|"sparse", vector_width = V, panel_vectors = P,
 // row_block = R, lone_panels = L, row_tile = T, col_tile = C}}, the fields
-// in this order, then optionally `k_tile = K` (packed) or `lone =
+// in this order, then optionally `k_tile = K` and after it optionally
+// `skip_zero_inputs = true|false` (packed), or `lone =
 // "scalar"|"chunked"|"packed"` (sparse; "chunked" needs vector width 16)
 // and after it optionally `block = "4x1"|"none"`;
 // the first '{' is already consumed.
@@ -289,10 +290,32 @@ bool IRParser::parseSchedule(Op &op) {
   if (s.colTile % s.panel() != 0)
     return fail("schedule col_tile must be a multiple of the panel (vector_width * panel_vectors = " +
                 std::to_string(s.panel()) + ")");
-  // At most one optional field: k_tile (packed) or lone (sparse).
+  // `skip_zero_inputs = true` (packed only), the last field.
+  auto parseSkip = [&]() {
+    if (s.kernel != "packed")
+      return fail("only a packed schedule has skip_zero_inputs");
+    consume();
+    if (!expect(TokKind::Equal, "after the field name"))
+      return false;
+    if (!tok.isIdent("true") && !tok.isIdent("false"))
+      return fail("expected true or false, got " + describeToken(tok));
+    SourceLoc at = tok.loc;
+    s.skipZeroInputs = tok.isIdent("true");
+    consume();
+    if (s.skipZeroInputs && s.vectorWidth != 16) {
+      diags.error(at, "skip_zero_inputs = true needs vector_width 16 (an AVX-512 compress)");
+      return false;
+    }
+    return true;
+  };
+  // Optional fields: k_tile (packed), then skip_zero_inputs (packed); or
+  // lone, then block (sparse).
   if (tok.is(TokKind::Comma)) {
     consume();
-    if (tok.isIdent("k_tile")) {
+    if (tok.isIdent("skip_zero_inputs")) {
+      if (!parseSkip())
+        return false;
+    } else if (tok.isIdent("k_tile")) {
       if (s.kernel != "packed")
         return fail("only a packed schedule has a k_tile");
       consume();
@@ -304,6 +327,13 @@ bool IRParser::parseSchedule(Op &op) {
       if (s.kTile < 1 || s.kTile > (int64_t{1} << 30)) {
         diags.error(at, "schedule field 'k_tile' must be in 1..2^30");
         return false;
+      }
+      if (tok.is(TokKind::Comma)) {
+        consume();
+        if (!tok.isIdent("skip_zero_inputs"))
+          return fail("expected 'skip_zero_inputs' or '}', got " + describeToken(tok));
+        if (!parseSkip())
+          return false;
       }
     } else if (tok.isIdent("lone")) {
       if (s.kernel != "sparse")
@@ -342,7 +372,8 @@ bool IRParser::parseSchedule(Op &op) {
         }
       }
     } else {
-      return fail("expected 'k_tile' (packed), 'lone' (sparse) or '}', got " + describeToken(tok));
+      return fail("expected 'k_tile' or 'skip_zero_inputs' (packed), 'lone' (sparse) or '}', got " +
+                  describeToken(tok));
     }
   }
   if (!expect(TokKind::RBrace, "after the schedule fields") ||

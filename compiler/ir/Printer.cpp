@@ -68,6 +68,8 @@ void printSchedule(const Schedule &s, std::ostream &os) {
     os << ", block = \"" << s.block << "\"";
   if (s.kTile > 0)
     os << ", k_tile = " << s.kTile;
+  if (s.skipZeroInputs)
+    os << ", skip_zero_inputs = true";
   os << "}}";
 }
 

@@ -137,6 +137,13 @@ Expected<JitPlan> prepareJit(ir::Graph &graph, const CompileOptions &options) {
         (!op->schedule || op->schedule->vectorWidth != machine.vectorWidth))
       op->schedule = op->schedule ? passes::scheduleFor(*op, machine, op->schedule->kernel)
                                   : passes::chooseSchedule(*op, machine, api::sparsityMode(options));
+  // Skipping zero inputs keeps the bits only with finite weights (IR text
+  // can ask for it on any layer).
+  for (auto &op : graph.ops)
+    if (ir::isWeightedSum(op->kind) && op->schedule->skipZeroInputs && !passes::zeroInputsSkippable(*op))
+      return Error{std::string(ir::opName(op->kind)) + " '" + op->name +
+                   "': its schedule says skip_zero_inputs = true, which needs finite weights and at most 16384 "
+                   "inputs"};
   // The sparse kernel packs its weights here: they must be a constant matrix.
   for (auto &op : graph.ops)
     if (ir::isWeightedSum(op->kind) && op->schedule->kernel == "sparse") {

@@ -120,6 +120,13 @@ struct Schedule {
   /// lone = "packed": the panels of one vector its dense kernel runs side
   /// by side (codegen), so column tiles hold whole groups of them (runtime).
   static constexpr int64_t kLonePackedPanels = 8;
+  /// "packed" only: lone samples (the rows after the last full row block,
+  /// all of batch 1) skip the weight rows of their zero inputs
+  /// (activation sparsity, codegen/LowerDense.cpp): their nonzero inputs
+  /// are listed first, and when at most 3/8 are nonzero the kernel runs
+  /// over the list. Set by the cost model for layers fed by relu with
+  /// finite weights; printed as `skip_zero_inputs = true`.
+  bool skipZeroInputs = false;
   /// Inputs per K tile of the packed kernel (0: none, all inputs at once).
   /// A call sums the first kTile inputs for all its row blocks, then the
   /// next kTile from the partial sums it left in the output, and so on:

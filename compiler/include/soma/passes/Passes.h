@@ -61,6 +61,11 @@ ir::SparsityMode sparsityRequest(const ir::Op &op, ir::SparsityMode global);
 /// Whether the sparse kernel can run this op: constant 2-D weights of
 /// fewer than 2^30 elements.
 bool sparseKernelApplies(const ir::Op &op);
+/// Whether the packed kernel's lone samples may skip the weight rows of
+/// zero inputs (Schedule::skipZeroInputs) and keep their bits: the weights
+/// are finite and the inputs few enough for the kernel's list on its
+/// stack. (The cost model, step 13, also wants the input from a relu.)
+bool zeroInputsSkippable(const ir::Op &op);
 /// The cost model's one dense-or-sparse decision: whether the "sparse"
 /// kernel beats "packed" for this op, from its SparsityInfo (unset: false).
 bool sparseKernelPays(const ir::Op &op, const MachineInfo &machine);
