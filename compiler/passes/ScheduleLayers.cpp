@@ -99,15 +99,17 @@
 //      blocks nothing to share (docs/passes.md#the-sparse-kernel).
 //  13. Activation sparsity (packed schedules): skip_zero_inputs when the
 //      layer's input comes from a relu (dense, dense_add, activation or add
-//      with fn = relu), its weights are finite and it has at most
-//      kSkipZeroInputsMax inputs. Its lone samples (batch 1) then list
-//      their nonzero inputs and, when at most 3/8 of them are nonzero, run
-//      over the list only (codegen/LowerDense.cpp; the bits are the full
-//      loop's). Measured at batch 1 on a 1024 x 1024 relu layer fed by a
-//      relu layer, 1 thread (docs/passes.md#schedule): 45 us at 50% zero
-//      inputs either way (the weight panels' rows are 128 bytes, so the
-//      streaming prefetch still pulls every line), 30 us at 72%, 21 us at
-//      86%, 12 us at 97%.
+//      with fn = relu), its weights are finite, it has at least
+//      kSkipZeroInputsMinUnits units and at most kSkipZeroInputsMax inputs,
+//      and the vectors have 16 lanes (the list is built by a compress). Its
+//      lone samples (batch 1) then list their nonzero inputs and, when at
+//      most 3/8 of them are nonzero, run over the list only
+//      (codegen/LowerDense.cpp; the bits are the full loop's). Measured at
+//      batch 1 on a 1024 x 1024 layer fed by a relu layer, 1 thread
+//      (docs/passes.md#activation-sparsity): about 46 us without; with it
+//      the same at 50% zero inputs (the weight panels' rows are 128 bytes,
+//      so the prefetcher still streams every line), about 20 us at 72%, 11
+//      us at 86%, 3 us at 97%.
 //
 // A schedule already in the IR (written by hand, or printed by an earlier
 // run) is kept, not re-planned: counted as schedule.layers-kept.
