@@ -2,7 +2,8 @@
 // the nonzero weights only.
 //
 // Weights arrive packed by runtime::packSparse. For the sample blocks:
-// strips of S inputs (runtime::sparseStripInputs, 256 for V = 16), and per
+// strips of S inputs (runtime::sparseStripInputs: 256 for V = 16, wider
+// for layers with few nonzeros per row), and per
 // strip and output neuron the neuron's nonzeros in the strip (value, input
 // index) in input order, with a start table; no padding. For lone samples,
 // as the schedule's `lone` says: entries over groups of V neurons (the
@@ -76,6 +77,7 @@
 #include <llvm/IR/Intrinsics.h>
 #include <llvm/IR/IntrinsicsX86.h>
 
+#include <algorithm>
 #include <functional>
 
 namespace soma::codegen {
@@ -170,7 +172,11 @@ void lowerSparse(const KernelEnv &env, const ir::Op &op, const SlotMap &slots, i
   auto blockBase = [&](Value *n0) { return env.at(XT, b.CreateMul(n0, env.i64(K + unitsRounded))); };
   // The strip section (runtime::packSparse; its offsets are in every
   // group's header).
-  const int64_t strips = (K + runtime::sparseStripInputs(V) - 1) / runtime::sparseStripInputs(V);
+  const auto &wValues = w.data->values;
+  const int64_t nonzeros =
+      static_cast<int64_t>(wValues.size()) - std::count(wValues.begin(), wValues.end(), 0.0f);
+  const int64_t stripInputs = runtime::sparseStripInputs(V, K, U, nonzeros);
+  const int64_t strips = (K + stripInputs - 1) / stripInputs;
   Value *starts = b.CreateGEP(i32, Wp, headerField(env.i64(0), 4), "strip.starts");
   Value *values = env.at(Wp, headerField(env.i64(0), 5));
   Value *indices = b.CreateGEP(b.getInt8Ty(), Wp, b.CreateMul(headerField(env.i64(0), 6), env.i64(4)), "strip.indices");

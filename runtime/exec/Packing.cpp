@@ -68,8 +68,6 @@ AlignedVector<float> packSparse(const Tensor &w, int64_t group, SparseLoneFormat
   };
   const int64_t entryFloats = sparseEntryFloats(group, inputs);
   const int64_t chunks = (inputs + kSparseChunk - 1) / kSparseChunk;
-  const int64_t stripInputs = sparseStripInputs(group);
-  const int64_t strips = (inputs + stripInputs - 1) / stripInputs;
   // Nonzero inputs of each neuron, in input order.
   std::vector<std::vector<int64_t>> nonzeros(static_cast<size_t>(units));
   int64_t total = 0;
@@ -79,6 +77,8 @@ AlignedVector<float> packSparse(const Tensor &w, int64_t group, SparseLoneFormat
         nonzeros[u].push_back(k);
     total += static_cast<int64_t>(nonzeros[u].size());
   }
+  const int64_t stripInputs = sparseStripInputs(group, inputs, units, total);
+  const int64_t strips = (inputs + stripInputs - 1) / stripInputs;
   // Per group: the entry count (its longest neuron), and per chunk the
   // chunked entry count (its neuron with the most nonzeros in the chunk).
   std::vector<int64_t> count(groups, 0), chunkEntries(groups, 0);
