@@ -264,12 +264,16 @@ void lowerSparse(const KernelEnv &env, const ir::Op &op, const SlotMap &slots, i
     // Strip s for neurons u and u + 1 side by side (their chains overlap
     // even when runs are long): both over their common length, then the
     // longer one's rest alone.
-    auto stripPairs = [&](Value *s, bool first) {
+    // Strip s over neurons u0 .. u1 in steps of `step`: body(u, at), `at`
+    // being (s, u)'s entry in the start table.
+    auto forNeurons = [&](Value *s, int64_t step, const std::function<void(Value *, Value *)> &body) {
       Value *row = b.CreateMul(s, env.i64(unitsRounded));
-      emitLoop(
-          b, u0, u1, 2,
-          [&](Value *u) {
-            Value *at = b.CreateAdd(row, u);
+      emitLoop(b, u0, u1, step, [&](Value *u) { body(u, b.CreateAdd(row, u)); }, "u");
+    };
+    auto stripPairs = [&](Value *s, bool first) {
+      forNeurons(
+          s, 2,
+          [&](Value *u, Value *at) {
             Value *begin[2] = {start(at), start(b.CreateAdd(at, env.i64(1)))};
             Value *end[2] = {begin[1], start(b.CreateAdd(at, env.i64(2)))};
             Value *len[2] = {b.CreateSub(end[0], begin[0]), b.CreateSub(end[1], begin[1])};
@@ -291,18 +295,15 @@ void lowerSparse(const KernelEnv &env, const ir::Op &op, const SlotMap &slots, i
                         emitLoop(b, b.CreateAdd(begin[h], common), end[h], 1,
                                  std::vector<Value *>(acc.begin() + h * P, acc.begin() + (h + 1) * P), multiplyAdd,
                                  "q"));
-          },
-          "u");
+          });
     };
     // block = "4x1": neurons u .. u + 3 (u a multiple of 4) have their
     // nonzeros at the same inputs, so their runs have one length and
     // neuron u's indices serve all four: each load of xT feeds 4 FMAs.
     auto stripQuads = [&](Value *s, bool first) {
-      Value *row = b.CreateMul(s, env.i64(unitsRounded));
-      emitLoop(
-          b, u0, u1, 4,
-          [&](Value *u) {
-            Value *at = b.CreateAdd(row, u);
+      forNeurons(
+          s, 4,
+          [&](Value *u, Value *at) {
             Value *begin[4];
             for (int64_t j = 0; j < 4; ++j)
               begin[j] = start(b.CreateAdd(at, env.i64(j)));
@@ -327,8 +328,7 @@ void lowerSparse(const KernelEnv &env, const ir::Op &op, const SlotMap &slots, i
                 "q4");
             for (int64_t j = 0; j < 4; ++j)
               storeSums(u, j, std::vector<Value *>(acc.begin() + j * P, acc.begin() + (j + 1) * P));
-          },
-          "u");
+          });
     };
     auto strip = [&](Value *s, bool first) {
       if (schedule.block == "4x1")

@@ -290,6 +290,19 @@ bool IRParser::parseSchedule(Op &op) {
   if (s.colTile % s.panel() != 0)
     return fail("schedule col_tile must be a multiple of the panel (vector_width * panel_vectors = " +
                 std::to_string(s.panel()) + ")");
+  // The field name at `tok`, then `= "..."` read into `into` (its place
+  // into `at`); `what` names the string in an error.
+  auto stringField = [&](std::string &into, SourceLoc &at, const char *what) {
+    consume();
+    if (!expect(TokKind::Equal, "after the field name"))
+      return false;
+    if (!tok.is(TokKind::String))
+      return fail(std::string("expected ") + what + " string, got " + describeToken(tok));
+    at = tok.loc;
+    into = tok.text;
+    consume();
+    return true;
+  };
   // `skip_zero_inputs = true` (packed only), the last field.
   auto parseSkip = [&]() {
     if (s.kernel != "packed")
@@ -338,14 +351,9 @@ bool IRParser::parseSchedule(Op &op) {
     } else if (tok.isIdent("lone")) {
       if (s.kernel != "sparse")
         return fail("schedule field 'lone' is only for kernel \"sparse\"");
-      consume();
-      if (!expect(TokKind::Equal, "after the field name"))
+      SourceLoc at;
+      if (!stringField(s.lone, at, "a lone-sample path"))
         return false;
-      if (!tok.is(TokKind::String))
-        return fail("expected a lone-sample path string, got " + describeToken(tok));
-      SourceLoc at = tok.loc;
-      s.lone = tok.text;
-      consume();
       if (s.lone != "scalar" && s.lone != "chunked" && s.lone != "packed") {
         diags.error(at, "unknown lone-sample path '" + s.lone + "'; use scalar, chunked or packed");
         return false;
@@ -358,14 +366,9 @@ bool IRParser::parseSchedule(Op &op) {
         consume();
         if (!tok.isIdent("block"))
           return fail("expected 'block' or '}', got " + describeToken(tok));
-        consume();
-        if (!expect(TokKind::Equal, "after the field name"))
+        SourceLoc blockAt;
+        if (!stringField(s.block, blockAt, "a block pattern"))
           return false;
-        if (!tok.is(TokKind::String))
-          return fail("expected a block pattern string, got " + describeToken(tok));
-        SourceLoc blockAt = tok.loc;
-        s.block = tok.text;
-        consume();
         if (s.block != "4x1" && s.block != "none") {
           diags.error(blockAt, "unknown block pattern '" + s.block + "'; use 4x1 or none");
           return false;
