@@ -32,6 +32,7 @@
 #include <cstring>
 #include <limits>
 #include <optional>
+#include <thread>
 
 using namespace soma;
 using namespace soma::numerical;
@@ -210,10 +211,25 @@ public:
   }
   ~WorkerCounter() override { observe(false); }
   void on_scheduler_entry(bool worker) override {
-    if (worker)
+    if (worker) {
       ++entries;
+      ++inside;
+    }
   }
-  std::atomic<int> entries{0};
+  void on_scheduler_exit(bool worker) override {
+    if (worker)
+      --inside;
+  }
+  /// Waits (at most `seconds`) until no worker is in the arena: oneTBB
+  /// frees a stopped observer that a worker still holds only when that
+  /// worker leaves, which may be never before exit (LeakSanitizer saw the
+  /// 40 bytes of its proxy).
+  void waitForWorkersToLeave(double seconds) const {
+    const auto end = std::chrono::steady_clock::now() + std::chrono::duration<double>(seconds);
+    while (inside > 0 && std::chrono::steady_clock::now() < end)
+      std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  }
+  std::atomic<int> entries{0}, inside{0};
 };
 
 /// Whether runs of `model` at `batch` (in a fresh arena of 2 threads the
@@ -231,6 +247,7 @@ bool workerJoins(const Model &model, int64_t batch, double seconds) {
       ASSERT_TRUE(s) << s.message();
     }
   });
+  workers.waitForWorkersToLeave(5);
   return workers.entries > 0;
 }
 
