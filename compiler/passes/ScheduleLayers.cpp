@@ -132,8 +132,9 @@ constexpr double kSparseDensityBeyondL3 = 0.35;
 constexpr double kSparseDensityBlocks = 0.5;
 constexpr int64_t kSparseMinWeights = 4096;
 /// Step 13: the most inputs whose list of nonzeros (4 bytes each) the
-/// packed kernel keeps on its stack: 64 KiB.
-constexpr int64_t kSkipZeroInputsMax = 16384;
+/// packed kernel keeps on its stack: 32 KiB (small enough for the stacks
+/// of threads an embedding program may call from).
+constexpr int64_t kSkipZeroInputsMax = 8192;
 /// Step 13: the fewest units for which listing the inputs (about a cycle
 /// per 16) costs little beside the multiply-adds (units / 16 per input).
 constexpr int64_t kSkipZeroInputsMinUnits = 64;

@@ -142,7 +142,7 @@ Expected<JitPlan> prepareJit(ir::Graph &graph, const CompileOptions &options) {
   for (auto &op : graph.ops)
     if (ir::isWeightedSum(op->kind) && op->schedule->skipZeroInputs && !passes::zeroInputsSkippable(*op))
       return Error{std::string(ir::opName(op->kind)) + " '" + op->name +
-                   "': its schedule says skip_zero_inputs = true, which needs finite weights and at most 16384 "
+                   "': its schedule says skip_zero_inputs = true, which needs finite weights and at most 8192 "
                    "inputs"};
   // The sparse kernel packs its weights here: they must be a constant matrix.
   for (auto &op : graph.ops)
