@@ -172,11 +172,8 @@ void lowerSparse(const KernelEnv &env, const ir::Op &op, const SlotMap &slots, i
   auto blockBase = [&](Value *n0) { return env.at(XT, b.CreateMul(n0, env.i64(K + unitsRounded))); };
   // The strip section (runtime::packSparse; its offsets are in every
   // group's header).
-  const auto &wValues = w.data->values;
-  const int64_t nonzeros =
-      static_cast<int64_t>(wValues.size()) - std::count(wValues.begin(), wValues.end(), 0.0f);
-  const int64_t stripInputs = runtime::sparseStripInputs(V, K, U, nonzeros);
-  const int64_t strips = (K + stripInputs - 1) / stripInputs;
+  // The strip width is the packing's choice (runtime::sparseStripInputs).
+  Value *strips = headerField(env.i64(0), 7);
   Value *starts = b.CreateGEP(i32, Wp, headerField(env.i64(0), 4), "strip.starts");
   Value *values = env.at(Wp, headerField(env.i64(0), 5));
   Value *indices = b.CreateGEP(b.getInt8Ty(), Wp, b.CreateMul(headerField(env.i64(0), 6), env.i64(4)), "strip.indices");
@@ -261,15 +258,15 @@ void lowerSparse(const KernelEnv &env, const ir::Op &op, const SlotMap &slots, i
         b.CreateAlignedStore(acc[p], env.at(sums[p], b.CreateMul(b.CreateAdd(u, env.i64(j)), env.i64(V))),
                              Align(4));
     };
-    // Strip s for neurons u and u + 1 side by side (their chains overlap
-    // even when runs are long): both over their common length, then the
-    // longer one's rest alone.
     // Strip s over neurons u0 .. u1 in steps of `step`: body(u, at), `at`
     // being (s, u)'s entry in the start table.
     auto forNeurons = [&](Value *s, int64_t step, const std::function<void(Value *, Value *)> &body) {
       Value *row = b.CreateMul(s, env.i64(unitsRounded));
       emitLoop(b, u0, u1, step, [&](Value *u) { body(u, b.CreateAdd(row, u)); }, "u");
     };
+    // Strip s for neurons u and u + 1 side by side (their chains overlap
+    // even when runs are long): both over their common length, then the
+    // longer one's rest alone.
     auto stripPairs = [&](Value *s, bool first) {
       forNeurons(
           s, 2,
@@ -337,8 +334,7 @@ void lowerSparse(const KernelEnv &env, const ir::Op &op, const SlotMap &slots, i
         stripPairs(s, first);
     };
     strip(env.i64(0), true);
-    if (strips > 1)
-      emitLoop(b, env.i64(1), env.i64(strips), 1, [&](Value *s) { strip(s, false); }, "s");
+    emitLoop(b, env.i64(1), strips, 1, [&](Value *s) { strip(s, false); }, "s");
     // 3. Per group and block, the V neurons' sums to sample-major (row s
     //    holds sample n0 + s for the group's V neurons) and the epilogue.
     emitLoop(

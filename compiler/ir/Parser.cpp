@@ -303,6 +303,17 @@ bool IRParser::parseSchedule(Op &op) {
     consume();
     return true;
   };
+  // After an optional field: `, name` (`present`), or the end of the
+  // fields (not `present`); anything else is an error.
+  auto nextField = [&](const char *name, bool &present) {
+    present = tok.is(TokKind::Comma);
+    if (!present)
+      return true;
+    consume();
+    if (!tok.isIdent(name))
+      return fail(std::string("expected '") + name + "' or '}', got " + describeToken(tok));
+    return true;
+  };
   // `skip_zero_inputs = true` (packed only), the last field.
   auto parseSkip = [&]() {
     if (s.kernel != "packed")
@@ -341,13 +352,9 @@ bool IRParser::parseSchedule(Op &op) {
         diags.error(at, "schedule field 'k_tile' must be in 1..2^30");
         return false;
       }
-      if (tok.is(TokKind::Comma)) {
-        consume();
-        if (!tok.isIdent("skip_zero_inputs"))
-          return fail("expected 'skip_zero_inputs' or '}', got " + describeToken(tok));
-        if (!parseSkip())
-          return false;
-      }
+      bool skip = false;
+      if (!nextField("skip_zero_inputs", skip) || (skip && !parseSkip()))
+        return false;
     } else if (tok.isIdent("lone")) {
       if (s.kernel != "sparse")
         return fail("schedule field 'lone' is only for kernel \"sparse\"");
@@ -362,10 +369,10 @@ bool IRParser::parseSchedule(Op &op) {
         diags.error(at, "lone = \"chunked\" needs vector_width 16 (an AVX-512 permute)");
         return false;
       }
-      if (tok.is(TokKind::Comma)) {
-        consume();
-        if (!tok.isIdent("block"))
-          return fail("expected 'block' or '}', got " + describeToken(tok));
+      bool block = false;
+      if (!nextField("block", block))
+        return false;
+      if (block) {
         SourceLoc blockAt;
         if (!stringField(s.block, blockAt, "a block pattern"))
           return false;

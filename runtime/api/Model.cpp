@@ -137,13 +137,14 @@ Expected<JitPlan> prepareJit(ir::Graph &graph, const CompileOptions &options) {
         (!op->schedule || op->schedule->vectorWidth != machine.vectorWidth))
       op->schedule = op->schedule ? passes::scheduleFor(*op, machine, op->schedule->kernel)
                                   : passes::chooseSchedule(*op, machine, api::sparsityMode(options));
-  // Skipping zero inputs keeps the bits only with finite weights (IR text
-  // can ask for it on any layer).
+  // A schedule in IR text can ask for what its weights do not allow.
+  auto refuse = [](const ir::Op &op, const std::string &why) {
+    return Error{std::string(ir::opName(op.kind)) + " '" + op.name + "': its schedule says " + why};
+  };
+  // Skipping zero inputs keeps the bits only with finite weights.
   for (auto &op : graph.ops)
     if (ir::isWeightedSum(op->kind) && op->schedule->skipZeroInputs && !passes::zeroInputsSkippable(*op))
-      return Error{std::string(ir::opName(op->kind)) + " '" + op->name +
-                   "': its schedule says skip_zero_inputs = true, which needs finite weights and at most 8192 "
-                   "inputs"};
+      return refuse(*op, "skip_zero_inputs = true, which needs finite weights and at most 8192 inputs");
   // The sparse kernel packs its weights here: they must be a constant matrix.
   for (auto &op : graph.ops)
     if (ir::isWeightedSum(op->kind) && op->schedule->kernel == "sparse") {
@@ -152,13 +153,10 @@ Expected<JitPlan> prepareJit(ir::Graph &graph, const CompileOptions &options) {
         op->schedule = passes::scheduleFor(*op, machine, "packed");
         continue;
       }
-      // The kernel relies on a block pattern it is told of (IR text can
-      // claim one): check it against the weights.
-      const std::string &block = op->schedule->block;
-      if (block == "4x1" && !runtime::inAlignedBlocks(*w.data, 4, 1))
-        return Error{std::string(ir::opName(op->kind)) + " '" + op->name + "': its schedule says block = \"" +
-                     block + "\", but its weights are not all-zero or all-nonzero in every aligned " + block +
-                     " block"};
+      // The kernel relies on the block pattern it is told of.
+      if (op->schedule->block == "4x1" && !runtime::inAlignedBlocks(*w.data, 4, 1))
+        return refuse(*op, "block = \"4x1\", but its weights are not all-zero or all-nonzero in every aligned "
+                           "4x1 block");
     }
 
   JitPlan jp;

@@ -145,6 +145,7 @@ AlignedVector<float> packSparse(const Tensor &w, int64_t group, SparseLoneFormat
     storeIndex(fields[4], startsAt);
     storeIndex(fields[5], valuesAt);
     storeIndex(fields[6], indicesAt);
+    storeIndex(fields[7], strips);
     // The chunked entries' counts, values and positions, and chunk c's
     // first entry.
     const int64_t countsAt = chunkOffset[g] * 4;

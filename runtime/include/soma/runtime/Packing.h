@@ -83,7 +83,7 @@ enum class SparseLoneFormat { Entries, Chunked, None };
 /// [1] their count (0 unless `lone` is Entries); [2] the offset of its
 /// chunked entries and [3] their count (0 unless Chunked); [4], [5], [6]
 /// the strip section's offsets (the same in every group): its start table,
-/// its values and its indices; [7] 0.
+/// its values and its indices; [7] its number of strips.
 ///
 /// Strips (the sample-block path, always): the inputs in strips of
 /// sparseStripInputs(group, inputs, units, nonzeros) (the last may be
