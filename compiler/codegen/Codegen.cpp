@@ -48,7 +48,9 @@ std::unique_ptr<Module> buildModule(LLVMContext &ctx, const ir::Graph &graph,
         assert(i < plan.scratchOf.size() && plan.scratchOf[i] >= 0 && "sparse kernels get a scratch slot");
         const int panels = i < plan.panelsOf.size() ? plan.panelsOf[i] : -1;
         assert((panels >= 0) == (op.schedule->lone == "packed") && "lone = packed gets its panels");
-        lowerSparse(env, op, slots, plan.scratchOf[i], panels, *op.schedule);
+        auto flag = [i](const std::vector<bool> &v) { return i < v.size() && v[i]; };
+        lowerSparse(env, op, slots, plan.scratchOf[i], panels, *op.schedule,
+                    {flag(plan.featureMajorIn), flag(plan.featureMajorOut)});
       } else {
         lowerDense(env, op, slots, *op.schedule);
       }

@@ -32,6 +32,15 @@
 //      the bias (contiguous over the group's neurons) and the residual
 //      added, the activation applied, and V rows of V outputs stored
 //      (masked for a partial group or block).
+//      In a chain of sparse kernels (SparseChain, from jit::LoweringPlan)
+//      the full blocks between them stay feature-major: a kernel with
+//      chain.out stores each full block's sums per neuron (the bias
+//      broadcast, the activation applied, one vector of the V samples per
+//      neuron, [neuron][sample] in the block's own V rows of y), and one
+//      with chain.in reads its full blocks' xT from x where they are,
+//      transposing only a partial block. Partial blocks and lone samples
+//      stay sample-major, and a call's full blocks are the same for every
+//      kernel of the chain (row tiles are multiples of V).
 //   2. Lone samples (batch 1, the rest of a batch): a matrix-vector product,
 //      as the schedule's `lone` says (the cost model's choice:
 //      docs/passes.md):
@@ -123,13 +132,14 @@ Value *andMask(IRBuilder<> &b, Value *x, Value *y) {
 } // namespace
 
 void lowerSparse(const KernelEnv &env, const ir::Op &op, const SlotMap &slots, int scratchSlot,
-                 int panelsSlot, const ir::Schedule &schedule) {
+                 int panelsSlot, const ir::Schedule &schedule, SparseChain chain) {
   IRBuilder<> &b = env.b;
   const ir::Op &w = *op.operands[1];
   const WeightedSum ws(env, op, slots);
   const int64_t K = ws.inputs, U = ws.units;
   const int64_t V = schedule.vectorWidth;
   assert(V == env.width && "the sparse schedule's vector width is the target's");
+  assert(!(chain.out && (ws.residual || ws.softmax)) && "a chained kernel's epilogue has no row-wise terms");
   const bool partialGroups = U % V != 0;
   Type *i32 = b.getInt32Ty();
 
@@ -177,8 +187,12 @@ void lowerSparse(const KernelEnv &env, const ir::Op &op, const SlotMap &slots, i
   Value *starts = b.CreateGEP(i32, Wp, headerField(env.i64(0), 4), "strip.starts");
   Value *values = env.at(Wp, headerField(env.i64(0), 5));
   Value *indices = b.CreateGEP(b.getInt8Ty(), Wp, b.CreateMul(headerField(env.i64(0), 6), env.i64(4)), "strip.indices");
-  // The end of the call's sample blocks (set below, before any block runs).
-  Value *blocksEnd = nullptr;
+  // The end of the call's sample blocks and of its full ones (set below,
+  // before any block runs).
+  Value *blocksEnd = nullptr, *rowsFull = nullptr;
+  // Whether the block from n0 is full: in a chain, x's (chain.in) or y's
+  // (chain.out) feature-major block.
+  auto isFull = [&](Value *n0) { return b.CreateICmpSLE(b.CreateAdd(n0, env.i64(V)), rowsFull); };
 
   // The block of V samples from n0, `valid` of them real (a Value, or null
   // for a full block), transposed into its scratch.
@@ -217,8 +231,10 @@ void lowerSparse(const KernelEnv &env, const ir::Op &op, const SlotMap &slots, i
     const size_t P = n0s.size();
     std::vector<Value *> xt(P), sums(P);
     for (size_t p = 0; p < P; ++p) {
-      xt[p] = blockBase(n0s[p]);
-      sums[p] = env.at(xt[p], env.i64(V * K));
+      Value *scratch = blockBase(n0s[p]);
+      sums[p] = env.at(scratch, env.i64(V * K));
+      xt[p] = chain.in ? b.CreateSelect(isFull(n0s[p]), env.at(X, b.CreateMul(n0s[p], env.i64(K))), scratch, "xt")
+                       : scratch;
     }
     Value *u0 = b.CreateMul(g0, env.i64(V)), *u1 = b.CreateMul(g1, env.i64(V));
     // The multiply-adds of nonzero q into one accumulator per block.
@@ -335,14 +351,17 @@ void lowerSparse(const KernelEnv &env, const ir::Op &op, const SlotMap &slots, i
     };
     strip(env.i64(0), true);
     emitLoop(b, env.i64(1), strips, 1, [&](Value *s) { strip(s, false); }, "s");
-    // 3. Per group and block, the V neurons' sums to sample-major (row s
-    //    holds sample n0 + s for the group's V neurons) and the epilogue.
-    emitLoop(
-        b, g0, g1, 1,
-        [&](Value *g) {
-          Value *col = b.CreateMul(g, env.i64(V));
-          Value *colMask = partialGroups ? env.tailMask(col, env.colEnd) : nullptr;
-          for (size_t p = 0; p < P; ++p) {
+    // 3. Per block, the epilogue. Sample-major: per group, the V neurons'
+    //    sums transposed (row s holds sample n0 + s for the group's V
+    //    neurons), then as the other paths. Feature-major (a full block in
+    //    a chain): per neuron, its vector of the block's V samples plus the
+    //    bias, through the activation, stored as the next kernel reads it.
+    auto sampleMajor = [&](size_t p) {
+      emitLoop(
+          b, g0, g1, 1,
+          [&](Value *g) {
+            Value *col = b.CreateMul(g, env.i64(V));
+            Value *colMask = partialGroups ? env.tailMask(col, env.colEnd) : nullptr;
             std::vector<Value *> square(V);
             for (int64_t j = 0; j < V; ++j)
               square[j] = b.CreateAlignedLoad(
@@ -353,9 +372,42 @@ void lowerSparse(const KernelEnv &env, const ir::Op &op, const SlotMap &slots, i
               Value *rowMask = b.CreateVectorSplat(V, b.CreateICmpSLT(row, blocksEnd));
               finish(rows[r], row, col, colMask, rowMask);
             }
-          }
-        },
-        "gs");
+          },
+          "gs");
+    };
+    auto featureMajor = [&](size_t p) {
+      Value *yBlock = env.at(Y, b.CreateMul(n0s[p], env.i64(U)));
+      emitLoop(
+          b, env.colBegin, env.colEnd, 1,
+          [&](Value *u) {
+            Value *at = b.CreateMul(u, env.i64(V));
+            Value *value = b.CreateAlignedLoad(env.vecTy(), env.at(sums[p], at), Align(4));
+            if (B)
+              value = b.CreateFAdd(value, env.splat(b.CreateAlignedLoad(env.f32(), env.at(B, u), Align(4))));
+            if (ws.act.kind != ir::ActKind::Identity)
+              value = emitActivation(b, ws.act, value);
+            b.CreateAlignedStore(value, env.at(yBlock, at), Align(4));
+          },
+          "uf");
+    };
+    Function *fn = b.GetInsertBlock()->getParent();
+    for (size_t p = 0; p < P; ++p) {
+      if (!chain.out) {
+        sampleMajor(p);
+        continue;
+      }
+      BasicBlock *full = BasicBlock::Create(b.getContext(), "epilogue.feature", fn);
+      BasicBlock *partial = BasicBlock::Create(b.getContext(), "epilogue.sample", fn);
+      BasicBlock *done = BasicBlock::Create(b.getContext(), "epilogue.done", fn);
+      b.CreateCondBr(isFull(n0s[p]), full, partial);
+      b.SetInsertPoint(full);
+      featureMajor(p);
+      b.CreateBr(done);
+      b.SetInsertPoint(partial);
+      sampleMajor(p);
+      b.CreateBr(done);
+      b.SetInsertPoint(done);
+    }
   };
 
   // The sparse matrix-vector product for sample n: x's row sits in L1, so
@@ -478,7 +530,7 @@ void lowerSparse(const KernelEnv &env, const ir::Op &op, const SlotMap &slots, i
   // lone samples). All the call's blocks are transposed first; then the
   // blocks run the strips in pairs, the last odd one alone.
   Value *span = b.CreateSub(env.rowEnd, env.rowBegin);
-  Value *rowsFull = b.CreateAdd(env.rowBegin, b.CreateMul(b.CreateSDiv(span, env.i64(V)), env.i64(V)));
+  rowsFull = b.CreateAdd(env.rowBegin, b.CreateMul(b.CreateSDiv(span, env.i64(V)), env.i64(V)));
   Value *rest = b.CreateSub(env.rowEnd, rowsFull);
   Value *hasPartial = b.CreateICmpSGE(rest, env.i64(std::max<int64_t>(1, V / 2)));
   blocksEnd = b.CreateSelect(hasPartial, env.rowEnd, rowsFull);
@@ -487,7 +539,8 @@ void lowerSparse(const KernelEnv &env, const ir::Op &op, const SlotMap &slots, i
   BasicBlock *afterBlocks = BasicBlock::Create(b.getContext(), "blocks.done", fn);
   b.CreateCondBr(b.CreateICmpSGT(blocksEnd, env.rowBegin), blocks, afterBlocks);
   b.SetInsertPoint(blocks);
-  emitLoop(b, env.rowBegin, rowsFull, V, [&](Value *n0) { transposeBlock(n0, nullptr); }, "n");
+  if (!chain.in) // (in a chain the full blocks of x are feature-major already)
+    emitLoop(b, env.rowBegin, rowsFull, V, [&](Value *n0) { transposeBlock(n0, nullptr); }, "n");
   BasicBlock *partial = BasicBlock::Create(b.getContext(), "block.partial", fn);
   BasicBlock *transposed = BasicBlock::Create(b.getContext(), "block.done", fn);
   b.CreateCondBr(hasPartial, partial, transposed);

@@ -40,13 +40,18 @@ struct WeightedSum {
 /// rows (false when the caller does, for more rows than these).
 void lowerDense(const KernelEnv &env, const ir::Op &op, const SlotMap &slots,
                 const ir::Schedule &schedule, bool rowSoftmax = true);
+/// Where a sparse kernel's full sample blocks of x and y are feature-major
+/// (jit::LoweringPlan::featureMajorIn and featureMajorOut).
+struct SparseChain {
+  bool in = false, out = false;
+};
 /// linear, dense and dense_add with a "sparse" schedule: weighted sums over
 /// the nonzero weights (runtime::packSparse), vectorised across samples in
 /// blocks, a sparse matrix-vector product for lone samples (or, with
 /// lone = "packed", lowerDense over the weights in `panelsSlot`);
 /// `scratchSlot` holds the transposed sample blocks.
 void lowerSparse(const KernelEnv &env, const ir::Op &op, const SlotMap &slots, int scratchSlot,
-                 int panelsSlot, const ir::Schedule &schedule);
+                 int panelsSlot, const ir::Schedule &schedule, SparseChain chain);
 /// bias_add, activation (not softmax), add, scale_shift, batch_norm.
 void lowerElementwise(const KernelEnv &env, const ir::Op &op, const SlotMap &slots);
 /// activation with softmax: per row, max, exp, sum, scale.

@@ -117,6 +117,40 @@ struct JitPlan {
   jit::LoweringPlan lowering;
 };
 
+/// Whether `op` runs the sparse kernel.
+bool isSparseKernel(const ir::Op &op) {
+  return ir::isWeightedSum(op.kind) && op.schedule && op.schedule->kernel == "sparse";
+}
+
+/// A chain of sparse kernels keeps the full sample blocks of the
+/// activations between them feature-major (jit::LoweringPlan): a sparse
+/// op whose value is no output, has no residual or softmax to apply row by
+/// row, and feeds only the x operand of one sparse op of the same vector
+/// width stores its blocks as that op reads them.
+void chainSparseKernels(const ir::Graph &graph, const std::unordered_map<const ir::Op *, int> &outputs,
+                        jit::LoweringPlan &plan) {
+  std::unordered_map<const ir::Op *, size_t> indexOf;
+  std::unordered_map<const ir::Op *, int> uses;
+  for (size_t i = 0; i < graph.ops.size(); ++i) {
+    indexOf[graph.ops[i].get()] = i;
+    for (const ir::Op *operand : graph.ops[i]->operands)
+      ++uses[operand];
+  }
+  plan.featureMajorIn.assign(graph.ops.size(), false);
+  plan.featureMajorOut.assign(graph.ops.size(), false);
+  for (size_t i = 0; i < graph.ops.size(); ++i) {
+    const ir::Op &user = *graph.ops[i];
+    if (!isSparseKernel(user))
+      continue;
+    const ir::Op &x = *user.operands[0];
+    if (!isSparseKernel(x) || x.kind == ir::OpKind::DenseAdd || x.fn.kind == ir::ActKind::Softmax ||
+        outputs.count(&x) || uses.at(&x) != 1 || x.schedule->vectorWidth != user.schedule->vectorWidth)
+      continue;
+    plan.featureMajorOut[indexOf.at(&x)] = true;
+    plan.featureMajorIn[i] = true;
+  }
+}
+
 /// Folds what needs no input, gives dense ops their own (packed) constants,
 /// and assigns every value a slot: inputs and outputs are the caller's
 /// buffers, constants the model's, the rest live in the run's arena.
@@ -229,6 +263,7 @@ Expected<JitPlan> prepareJit(ir::Graph &graph, const CompileOptions &options) {
     jp.lowering.panelsOf[i] = static_cast<int>(program.slots.size());
     program.slots.push_back(std::move(panels));
   }
+  chainSparseKernels(graph, firstOutput, jp.lowering);
   for (size_t o = 0; o < graph.outputs.size(); ++o) {
     const ir::Op *value = graph.outputs[o].value;
     if (value->kind == ir::OpKind::Input || firstOutput.at(value) != static_cast<int>(o))

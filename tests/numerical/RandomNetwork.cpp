@@ -156,7 +156,7 @@ private:
   Param featureVector(int64_t c, double center, double spread, bool optional, double defaultValue);
 
   int chooseOperand(int current) {
-    if (rng.chance(0.65))
+    if (rng.chance(p.previousOperand))
       return current;
     return static_cast<int>(rng.intIn(0, static_cast<int64_t>(net.values.size()) - 1));
   }
@@ -393,7 +393,7 @@ std::vector<int> Generator::sameShape(int v) const {
 int Generator::dense(int x, bool neuron) {
   std::vector<int> operands = {x};
   std::vector<int> partners = sameLeading(x);
-  if (!partners.empty() && rng.chance(0.2))
+  if (!partners.empty() && rng.chance(p.secondOperand))
     operands.push_back(rng.pick(partners));
   int64_t inputs = 0;
   for (int v : operands)

@@ -115,6 +115,11 @@ struct Profile {
   std::vector<int64_t> widths; // drawn for units and input sizes
   int minDepth = 1, maxDepth = 6;
   int maxInputs = 3;
+  /// Chance that a layer's x is the previous layer's value (else any value
+  /// so far).
+  double previousOperand = 0.65;
+  /// Chance that a dense layer takes a second value (concatenated).
+  double secondOperand = 0.2;
   double multiDimInputs = 0.2; // chance of an input f32[r, w] or f32[r1, r2, w]
   // Relative weights of the layer kinds (residual = dense + add).
   double dense = 6, neuron = 1, residual = 1.5, concat = 1, batchnorm = 1, layernorm = 1,

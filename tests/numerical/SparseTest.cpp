@@ -152,6 +152,32 @@ TEST(NumericalSparse, SampleBlocksOverStrips) {
   checkSparse(p, 76000, 4, Sparsity::Sparse, {8, 17, 40, 64}, {1, 2}, "-avx512f");
 }
 
+// Chains of sparse layers (jit::LoweringPlan::featureMajorOut): a sparse
+// layer whose only user is the next sparse layer's x stores its full
+// sample blocks feature-major, and the next one reads them as they are;
+// partial blocks and lone samples stay sample-major. Deep single-input
+// chains of dense layers with every activation, some with no bias, and
+// residual layers (a dense_add ends a chain; the value it adds has two
+// users, so does not chain either); batches of a partial block (8), one
+// full block (16), a block and a lone sample (17), a block and a partial
+// one (24), pairs of blocks and a partial one (40, 300). With and without
+// AVX-512, forced and chosen by the cost model.
+TEST(NumericalSparse, ChainsOfSparseLayers) {
+  Profile p = sparseProfile({0.5, 0.9, 0.99});
+  p.minDepth = 3;
+  p.maxDepth = 6;
+  p.maxInputs = 1;
+  p.previousOperand = 1;
+  p.secondOperand = 0;
+  p.neuron = p.concat = p.batchnorm = p.layernorm = p.scaleshift = p.activation = 0;
+  p.residual = 1;
+  p.widths = {17, 40, 100, 300, 520};
+  const std::vector<int64_t> batches = {8, 16, 17, 24, 40, 300};
+  checkSparse(p, 78000, 8, Sparsity::Sparse, batches);
+  checkSparse(p, 78000, 4, Sparsity::Auto, batches);
+  checkSparse(p, 78000, 4, Sparsity::Sparse, batches, {1, 2}, "-avx512f");
+}
+
 // Zeros in aligned blocks of 4 neurons (the "4x1" pattern: the schedule's
 // block = "4x1", each load of an input feeding 4 neurons) where a layer's
 // units are a multiple of 4; elsewhere uniformly random. Wide layers over

@@ -46,10 +46,20 @@ Expected<TargetInfo> resolveTarget(const TargetOptions &options);
 /// panelsOf[i] is a Constant slot of the weights packed with
 /// runtime::packPanels in panels of one vector (-1 otherwise; may be
 /// empty).
+///
+/// A chain of sparse kernels passes its activations feature-major: when
+/// op i's value feeds only the x operand of one other sparse kernel of the
+/// same vector width, featureMajorOut[i] is set (op i stores each full
+/// block of V samples as V-float vectors of one neuron, [neuron][sample],
+/// in the block's own V rows) and so is featureMajorIn of its user (which
+/// reads those blocks as they are instead of transposing them); partial
+/// blocks and lone samples stay sample-major. Either may be empty.
 struct LoweringPlan {
   std::vector<int> slotOf;
   std::vector<int> scratchOf;
   std::vector<int> panelsOf;
+  std::vector<bool> featureMajorIn;
+  std::vector<bool> featureMajorOut;
 };
 
 /// Where compile time went, for --time-passes.
