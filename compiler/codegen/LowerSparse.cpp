@@ -32,6 +32,9 @@
 //      the bias (contiguous over the group's neurons) and the residual
 //      added, the activation applied, and V rows of V outputs stored
 //      (masked for a partial group or block).
+//      With baked = true (small layers) the strips are straight-line code
+//      generated from the weights: per nonzero its value loaded from a
+//      constant place and one FMA per block on xT at a constant offset.
 //      In a chain of sparse kernels (SparseChain, from jit::LoweringPlan)
 //      the full blocks between them stay feature-major: a kernel with
 //      chain.out stores each full block's sums per neuron (the bias
@@ -83,6 +86,7 @@
 #include "VectorMath.h"
 #include "soma/runtime/Packing.h"
 
+#include <llvm/IR/InlineAsm.h>
 #include <llvm/IR/Intrinsics.h>
 #include <llvm/IR/IntrinsicsX86.h>
 
@@ -349,28 +353,101 @@ void lowerSparse(const KernelEnv &env, const ir::Op &op, const SlotMap &slots, i
       else
         stripPairs(s, first);
     };
-    strip(env.i64(0), true);
-    emitLoop(b, env.i64(1), strips, 1, [&](Value *s) { strip(s, false); }, "s");
+    // baked = true: straight-line code from the weights themselves, in
+    // the strips' order (strip, neuron, input; runtime::packSparse): per
+    // strip and neuron one chain per block over the neuron's nonzeros in
+    // the strip, each input a constant offset into the block's xT and
+    // each value a load at a constant place among the strips' values: no
+    // index loads, no loops, no start table. The sums start at zero in the
+    // first strip (a partial group's padding neurons included) and wait in
+    // the partial sums between strips, as in the strip loops, so the
+    // chains and their results are the same. A call with sample blocks
+    // computes whole rows, so every neuron.
+    auto bakedStrips = [&]() {
+      const AlignedVector<float> &weights = w.data->values;
+      int64_t total = 0;
+      for (float value : weights)
+        total += value != 0.0f; // packSparse's nonzeros, the same test
+      const int64_t stripInputs = runtime::sparseStripInputs(V, K, U, total);
+      const int64_t side = 4; // neurons whose chains interleave
+      int64_t q0 = 0;
+      for (int64_t k0 = 0; k0 < K; k0 += stripInputs) {
+        const int64_t k1 = std::min(K, k0 + stripInputs);
+        const bool first = k0 == 0;
+        for (int64_t u0 = 0; u0 < unitsRounded; u0 += side) {
+          // Neuron u's nonzeros in the strip (inputs), and their places
+          // among the values (q0 on, in neuron order).
+          std::vector<std::vector<int64_t>> inputs(side);
+          std::vector<int64_t> place(side);
+          for (int64_t j = 0; j < side && u0 + j < unitsRounded; ++j) {
+            place[j] = q0;
+            for (int64_t k = k0; u0 + j < U && k < k1; ++k)
+              if (weights[static_cast<size_t>((u0 + j) * K + k)] != 0.0f)
+                inputs[j].push_back(k);
+            q0 += static_cast<int64_t>(inputs[j].size());
+          }
+          std::vector<std::vector<Value *>> acc(side);
+          for (int64_t j = 0; j < side && u0 + j < unitsRounded; ++j)
+            if (first || !inputs[j].empty())
+              acc[j] = loadSums(env.i64(u0 + j), 1, first);
+          for (size_t e = 0;; ++e) {
+            bool any = false;
+            for (int64_t j = 0; j < side; ++j) {
+              if (e >= inputs[j].size())
+                continue;
+              any = true;
+              Value *wv = env.splat(b.CreateAlignedLoad(
+                  env.f32(), env.at(values, env.i64(place[j] + static_cast<int64_t>(e))), Align(4)));
+              for (size_t p = 0; p < P; ++p) {
+                Value *xv = b.CreateAlignedLoad(env.vecTy(), env.at(xt[p], env.i64(inputs[j][e] * V)), Align(4));
+                acc[j][p] = b.CreateIntrinsic(Intrinsic::fmuladd, {env.vecTy()}, {wv, xv, acc[j][p]});
+              }
+            }
+            if (!any)
+              break;
+          }
+          for (int64_t j = 0; j < side; ++j)
+            if (!acc[j].empty())
+              storeSums(env.i64(u0 + j), 0, acc[j]);
+          // A compiler barrier between groups of neurons: without it LLVM
+          // shares each input's loads across all the neurons and spills
+          // them.
+          b.CreateCall(InlineAsm::get(FunctionType::get(b.getVoidTy(), false), "", "~{memory}", true));
+        }
+      }
+      assert(q0 == total && "the strips' order is packSparse's");
+    };
+    if (schedule.baked) {
+      bakedStrips();
+    } else {
+      strip(env.i64(0), true);
+      emitLoop(b, env.i64(1), strips, 1, [&](Value *s) { strip(s, false); }, "s");
+    }
     // 3. Per block, the epilogue. Sample-major: per group, the V neurons'
     //    sums transposed (row s holds sample n0 + s for the group's V
     //    neurons), then as the other paths. Feature-major (a full block in
     //    a chain): per neuron, its vector of the block's V samples plus the
     //    bias, through the activation, stored as the next kernel reads it.
-    auto sampleMajor = [&](size_t p) {
+    // Blocks `ps`, per group (both blocks of a pair in one pass over the
+    // groups when neither is feature-major).
+    auto sampleMajor = [&](const std::vector<size_t> &ps) {
       emitLoop(
           b, g0, g1, 1,
           [&](Value *g) {
             Value *col = b.CreateMul(g, env.i64(V));
             Value *colMask = partialGroups ? env.tailMask(col, env.colEnd) : nullptr;
-            std::vector<Value *> square(V);
-            for (int64_t j = 0; j < V; ++j)
-              square[j] = b.CreateAlignedLoad(
-                  env.vecTy(), env.at(sums[p], b.CreateMul(b.CreateAdd(col, env.i64(j)), env.i64(V))), Align(4));
-            std::vector<Value *> rows = transposeSquare(b, square);
-            for (int64_t r = 0; r < V; ++r) {
-              Value *row = b.CreateAdd(n0s[p], env.i64(r));
-              Value *rowMask = b.CreateVectorSplat(V, b.CreateICmpSLT(row, blocksEnd));
-              finish(rows[r], row, col, colMask, rowMask);
+            for (size_t p : ps) {
+              std::vector<Value *> square(V);
+              for (int64_t j = 0; j < V; ++j)
+                square[j] = b.CreateAlignedLoad(
+                    env.vecTy(), env.at(sums[p], b.CreateMul(b.CreateAdd(col, env.i64(j)), env.i64(V))),
+                    Align(4));
+              std::vector<Value *> rows = transposeSquare(b, square);
+              for (int64_t r = 0; r < V; ++r) {
+                Value *row = b.CreateAdd(n0s[p], env.i64(r));
+                Value *rowMask = b.CreateVectorSplat(V, b.CreateICmpSLT(row, blocksEnd));
+                finish(rows[r], row, col, colMask, rowMask);
+              }
             }
           },
           "gs");
@@ -390,12 +467,15 @@ void lowerSparse(const KernelEnv &env, const ir::Op &op, const SlotMap &slots, i
           },
           "uf");
     };
+    if (!chain.out) {
+      std::vector<size_t> all(P);
+      for (size_t p = 0; p < P; ++p)
+        all[p] = p;
+      sampleMajor(all);
+      return;
+    }
     Function *fn = b.GetInsertBlock()->getParent();
     for (size_t p = 0; p < P; ++p) {
-      if (!chain.out) {
-        sampleMajor(p);
-        continue;
-      }
       BasicBlock *full = BasicBlock::Create(b.getContext(), "epilogue.feature", fn);
       BasicBlock *partial = BasicBlock::Create(b.getContext(), "epilogue.sample", fn);
       BasicBlock *done = BasicBlock::Create(b.getContext(), "epilogue.done", fn);
@@ -404,7 +484,7 @@ void lowerSparse(const KernelEnv &env, const ir::Op &op, const SlotMap &slots, i
       featureMajor(p);
       b.CreateBr(done);
       b.SetInsertPoint(partial);
-      sampleMajor(p);
+      sampleMajor({p});
       b.CreateBr(done);
       b.SetInsertPoint(done);
     }

@@ -303,6 +303,19 @@ bool IRParser::parseSchedule(Op &op) {
     consume();
     return true;
   };
+  // The field name at `tok`, then `= true` or `= false` read into `into`
+  // (its place into `at`).
+  auto boolField = [&](bool &into, SourceLoc &at) {
+    consume();
+    if (!expect(TokKind::Equal, "after the field name"))
+      return false;
+    if (!tok.isIdent("true") && !tok.isIdent("false"))
+      return fail("expected true or false, got " + describeToken(tok));
+    at = tok.loc;
+    into = tok.isIdent("true");
+    consume();
+    return true;
+  };
   // After an optional field: `, name` (`present`), or the end of the
   // fields (not `present`); anything else is an error.
   auto nextField = [&](const char *name, bool &present) {
@@ -318,14 +331,9 @@ bool IRParser::parseSchedule(Op &op) {
   auto parseSkip = [&]() {
     if (s.kernel != "packed")
       return fail("only a packed schedule has skip_zero_inputs");
-    consume();
-    if (!expect(TokKind::Equal, "after the field name"))
+    SourceLoc at;
+    if (!boolField(s.skipZeroInputs, at))
       return false;
-    if (!tok.isIdent("true") && !tok.isIdent("false"))
-      return fail("expected true or false, got " + describeToken(tok));
-    SourceLoc at = tok.loc;
-    s.skipZeroInputs = tok.isIdent("true");
-    consume();
     if (s.skipZeroInputs && s.vectorWidth != 16) {
       diags.error(at, "skip_zero_inputs = true needs vector_width 16 (an AVX-512 compress)");
       return false;
@@ -369,15 +377,30 @@ bool IRParser::parseSchedule(Op &op) {
         diags.error(at, "lone = \"chunked\" needs vector_width 16 (an AVX-512 permute)");
         return false;
       }
-      bool block = false;
-      if (!nextField("block", block))
-        return false;
-      if (block) {
+      // Then optionally `block = "..."`, then optionally `baked = true`.
+      bool more = tok.is(TokKind::Comma);
+      if (more) {
+        consume();
+        if (!tok.isIdent("block") && !tok.isIdent("baked"))
+          return fail("expected 'block', 'baked' or '}', got " + describeToken(tok));
+      }
+      if (more && tok.isIdent("block")) {
         SourceLoc blockAt;
         if (!stringField(s.block, blockAt, "a block pattern"))
           return false;
         if (s.block != "4x1" && s.block != "none") {
           diags.error(blockAt, "unknown block pattern '" + s.block + "'; use 4x1 or none");
+          return false;
+        }
+        if (!nextField("baked", more))
+          return false;
+      }
+      if (more) {
+        SourceLoc bakedAt;
+        if (!boolField(s.baked, bakedAt))
+          return false;
+        if (s.baked && s.block != "none") {
+          diags.error(bakedAt, "baked = true generates its own code for the sample blocks; it takes no block pattern");
           return false;
         }
       }

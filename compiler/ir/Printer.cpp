@@ -66,6 +66,8 @@ void printSchedule(const Schedule &s, std::ostream &os) {
     os << ", lone = \"" << s.lone << "\"";
   if (s.block != "none")
     os << ", block = \"" << s.block << "\"";
+  if (s.baked)
+    os << ", baked = true";
   if (s.kTile > 0)
     os << ", k_tile = " << s.kTile;
   if (s.skipZeroInputs)

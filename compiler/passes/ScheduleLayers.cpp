@@ -110,6 +110,16 @@
 //      the same at 50% zero inputs (the weight panels' rows are 128 bytes,
 //      so the prefetcher still streams every line), about 20 us at 72%, 11
 //      us at 86%, 3 us at 97%.
+//  14. Code from the pattern (sparse schedules): baked = true when the
+//      weights have at most Schedule::kBakedMaxNonzeros nonzeros, no block
+//      pattern is used and the vectors have 16 lanes: the sample blocks
+//      run straight-line code with every nonzero's input and place as
+//      constants (codegen/LowerSparse.cpp). Measured at 90% zeros, batch
+//      64 / 16, 1 thread (docs/passes.md#the-sparse-kernel): 64 x 64 2.5
+//      -> 2.2 us, 128 x 128 5.6 -> 4.7 / 2.1 -> 2.0 us, 256 x 256 16.3 ->
+//      14.1 / 5.0 -> 4.3 us (6554 nonzeros, beyond the limit: its compile
+//      took 3.9 s against 0.14, which grows faster than the nonzeros; 1638
+//      nonzeros 0.55 s against 0.11). With 8 lanes 0-6%, so not chosen.
 //
 // A schedule already in the IR (written by hand, or printed by an earlier
 // run) is kept, not re-planned: counted as schedule.layers-kept.
@@ -206,6 +216,10 @@ ir::Schedule sparseSchedule(const ir::Op &op, const MachineInfo &machine) {
   s.lone = loneChunked(inputs, units, info, machine) ? "chunked" : "scalar";
   if (info.block == "4x1")
     s.block = "4x1";
+  // Step 14.
+  const int64_t nonzeros = bakedNonzeros(op);
+  s.baked = machine.vectorWidth == 16 && s.block == "none" && nonzeros >= 0 &&
+            nonzeros <= ir::Schedule::kBakedMaxNonzeros;
   return s;
 }
 
@@ -237,6 +251,15 @@ AutoKernel autoKernel(const ir::Op &op, const MachineInfo &machine) {
 }
 
 } // namespace
+
+int64_t bakedNonzeros(const ir::Op &op) {
+  if (op.operands.size() < 2)
+    return -1;
+  const ir::Op &w = *op.operands[1];
+  if (w.kind != ir::OpKind::Const || !w.data)
+    return -1;
+  return std::count_if(w.data->values.begin(), w.data->values.end(), [](float v) { return v != 0.0f; });
+}
 
 bool zeroInputsSkippable(const ir::Op &op) {
   if (op.operands[0]->type.sampleElements() > kSkipZeroInputsMax || op.operands.size() < 2)

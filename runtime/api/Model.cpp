@@ -187,6 +187,11 @@ Expected<JitPlan> prepareJit(ir::Graph &graph, const CompileOptions &options) {
         op->schedule = passes::scheduleFor(*op, machine, "packed");
         continue;
       }
+      // Code grows with every nonzero it is generated from.
+      if (op->schedule->baked && passes::bakedNonzeros(*op) > ir::Schedule::kBakedMaxNonzeros)
+        return refuse(*op, "baked = true, but its weights have " + std::to_string(passes::bakedNonzeros(*op)) +
+                               " nonzeros (at most " + std::to_string(ir::Schedule::kBakedMaxNonzeros) +
+                               " are generated as code)");
       // The kernel relies on the block pattern it is told of.
       if (op->schedule->block == "4x1" && !runtime::inAlignedBlocks(*w.data, 4, 1))
         return refuse(*op, "block = \"4x1\", but its weights are not all-zero or all-nonzero in every aligned "

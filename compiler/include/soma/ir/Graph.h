@@ -117,6 +117,16 @@ struct Schedule {
   /// from a pattern sparsity-analysis found; the JIT checks the weights
   /// against it before packing. Printed as `block = "4x1"` after `lone`.
   std::string block = "none";
+  /// "sparse" only: the sample blocks' multiply-adds are generated from
+  /// the weights themselves (codegen/LowerSparse.cpp): straight-line code
+  /// in the strips' order, each nonzero's input and place among the packed
+  /// values constants (no index loads, no loops, no start table); the same
+  /// chains, so the same bits; lone samples keep `lone`. For layers of at most kBakedMaxNonzeros nonzero
+  /// weights (the JIT refuses more: code size and compile time grow with
+  /// them). Not with block = "4x1". Printed as `baked = true` after
+  /// `block`.
+  bool baked = false;
+  static constexpr int64_t kBakedMaxNonzeros = 2048;
   /// lone = "packed": the panels of one vector its dense kernel runs side
   /// by side (codegen), so column tiles hold whole groups of them (runtime).
   static constexpr int64_t kLonePackedPanels = 8;

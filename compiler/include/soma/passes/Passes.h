@@ -66,6 +66,10 @@ bool sparseKernelApplies(const ir::Op &op);
 /// are finite and the inputs few enough for the kernel's list on its
 /// stack. (The cost model, step 13, also wants the input from a relu.)
 bool zeroInputsSkippable(const ir::Op &op);
+/// The nonzero weights a baked sparse kernel (Schedule::baked) would
+/// generate code for: those of its constant weights (the test
+/// runtime::packSparse uses), or -1 when the weights are no constant.
+int64_t bakedNonzeros(const ir::Op &op);
 /// The cost model's one dense-or-sparse decision: whether the "sparse"
 /// kernel beats "packed" for this op, from its SparsityInfo (unset: false).
 bool sparseKernelPays(const ir::Op &op, const MachineInfo &machine);
