@@ -117,6 +117,38 @@ Profile sparseProfile(std::vector<double> zeroFractions) {
   return p;
 }
 
+/// The JIT's model of graph IR `text` on `threads` threads (the test
+/// stops when it does not compile).
+Model compileIr(const std::string &text, int threads) {
+  CompileOptions options;
+  options.engine = Engine::Jit;
+  options.threads = threads;
+  Result<Model> m = Model::compileString(text, options, "schedule.sir");
+  if (!m) {
+    ADD_FAILURE() << m.error();
+    std::abort();
+  }
+  return std::move(*m);
+}
+
+/// Runs each of `models` (input x: `inputs` values per sample, output d:
+/// `units`) on `x`, and expects every output to have the first's bits;
+/// returns the outputs.
+std::vector<std::vector<float>> expectSameBits(const std::vector<const Model *> &models, const std::vector<float> &x,
+                                               int64_t batch, int64_t inputs, int64_t units,
+                                               const std::string &what) {
+  std::vector<std::vector<float>> y(models.size(), std::vector<float>(static_cast<size_t>(batch * units)));
+  for (size_t m = 0; m < models.size(); ++m) {
+    Status s = models[m]->run({{"x", const_cast<float *>(x.data()), {batch, inputs}}},
+                              {{"d", y[m].data(), {batch, units}}});
+    EXPECT_TRUE(s) << s.message();
+  }
+  for (size_t m = 1; m < models.size(); ++m)
+    EXPECT_EQ(std::memcmp(y[0].data(), y[m].data(), y[0].size() * sizeof(float)), 0)
+        << what << ", batch " << batch << ": model " << m << " changed the bits";
+  return y;
+}
+
 } // namespace
 
 // Mostly zeros: the layers take the sparse kernel.
@@ -381,20 +413,9 @@ TEST(NumericalSparse, SkipZeroInputsKeepsTheBits) {
            "panel_vectors = 2, row_block = 4, lone_panels = 4, row_tile = 64, col_tile = 64" +
            std::string(skip ? ", skip_zero_inputs = true" : "") + "}} : f32[N, 200]\n  output %d\n}\n";
   };
-  auto compile = [&](bool skip, int threads) {
-    CompileOptions options;
-    options.engine = Engine::Jit;
-    options.threads = threads;
-    Result<Model> m = Model::compileString(text(skip), options, "skip.sir");
-    if (!m) {
-      ADD_FAILURE() << m.error();
-      std::abort();
-    }
-    return std::move(*m);
-  };
   // (Without AVX-512 the JIT re-plans both schedules for its vectors,
   // without the field: the same check, trivially.)
-  const Model full = compile(false, 1), skip1 = compile(true, 1), skip2 = compile(true, 2);
+  const Model full = compileIr(text(false), 1), skip1 = compileIr(text(true), 1), skip2 = compileIr(text(true), 2);
   for (double nonzero : {0.0, 0.05, 0.3, 0.375, 0.5, 0.9}) {
     for (int64_t batch = 1; batch <= 7; ++batch) {
       std::vector<float> x(static_cast<size_t>(batch * n));
@@ -402,16 +423,9 @@ TEST(NumericalSparse, SkipZeroInputsKeepsTheBits) {
         v = rng.chance(nonzero) ? static_cast<float>(rng.uniform(0.01, 2)) : (rng.chance(0.5) ? -1.0f : -0.0f);
       if (batch == 3)
         x[static_cast<size_t>(n + 17)] = std::numeric_limits<float>::quiet_NaN();
-      std::vector<std::vector<float>> y(3, std::vector<float>(static_cast<size_t>(batch * units)));
-      const Model *models[] = {&full, &skip1, &skip2};
-      for (size_t m = 0; m < 3; ++m) {
-        Status s = models[m]->run({{"x", x.data(), {batch, n}}}, {{"d", y[m].data(), {batch, units}}});
-        ASSERT_TRUE(s) << s.message();
-      }
-      for (size_t m = 1; m < 3; ++m)
-        EXPECT_EQ(std::memcmp(y[0].data(), y[m].data(), y[0].size() * sizeof(float)), 0)
-            << "nonzero share " << nonzero << ", batch " << batch << ": skipping changed the bits ("
-            << m << " threads)";
+      // Models 1 and 2 skip (on 1 and 2 threads).
+      const auto y = expectSameBits({&full, &skip1, &skip2}, x, batch, n, units,
+                                    "nonzero share " + std::to_string(nonzero));
       if (batch == 3) {
         EXPECT_TRUE(std::isnan(y[1][static_cast<size_t>(units)])) << "the NaN input was skipped";
       }
@@ -441,33 +455,15 @@ TEST(NumericalSparse, BakedKeepsTheBits) {
            "panel_vectors = 1, row_block = 16, lone_panels = 1, row_tile = 64, col_tile = 48, lone = \"chunked\"" +
            std::string(baked ? ", baked = true" : "") + "}} : f32[N, 40]\n  output %d\n}\n";
   };
-  auto compile = [&](bool baked, int threads) {
-    CompileOptions options;
-    options.engine = Engine::Jit;
-    options.threads = threads;
-    Result<Model> m = Model::compileString(text(baked), options, "baked.sir");
-    if (!m) {
-      ADD_FAILURE() << m.error();
-      std::abort();
-    }
-    return std::move(*m);
-  };
   // (Without AVX-512 the JIT re-plans both schedules for its vectors,
   // without the field: the same check, trivially.)
-  const Model loops = compile(false, 1), baked1 = compile(true, 1), baked2 = compile(true, 2);
+  const Model loops = compileIr(text(false), 1), baked1 = compileIr(text(true), 1), baked2 = compileIr(text(true), 2);
   for (int64_t batch : {8, 16, 17, 24, 40, 64, 71}) {
     std::vector<float> x(static_cast<size_t>(batch * n));
     for (float &v : x)
       v = static_cast<float>(rng.uniform(-2, 2));
-    std::vector<std::vector<float>> y(3, std::vector<float>(static_cast<size_t>(batch * units)));
-    const Model *models[] = {&loops, &baked1, &baked2};
-    for (size_t m = 0; m < 3; ++m) {
-      Status s = models[m]->run({{"x", x.data(), {batch, n}}}, {{"d", y[m].data(), {batch, units}}});
-      ASSERT_TRUE(s) << s.message();
-    }
-    for (size_t m = 1; m < 3; ++m)
-      EXPECT_EQ(std::memcmp(y[0].data(), y[m].data(), y[0].size() * sizeof(float)), 0)
-          << "batch " << batch << ": baked code changed the bits (" << m << " threads)";
+    // Models 1 and 2 run the baked code (on 1 and 2 threads).
+    const auto y = expectSameBits({&loops, &baked1, &baked2}, x, batch, n, units, "baked");
     EXPECT_TRUE(std::isnan(y[1][5])) << "the NaN weight was dropped";
   }
 }
