@@ -365,9 +365,7 @@ void lowerSparse(const KernelEnv &env, const ir::Op &op, const SlotMap &slots, i
     // computes whole rows, so every neuron.
     auto bakedStrips = [&]() {
       const AlignedVector<float> &weights = w.data->values;
-      int64_t total = 0;
-      for (float value : weights)
-        total += value != 0.0f; // packSparse's nonzeros, the same test
+      const int64_t total = countNonzeros(*w.data);
       const int64_t stripInputs = runtime::sparseStripInputs(V, K, U, total);
       const int64_t side = 4; // neurons whose chains interleave
       int64_t q0 = 0;

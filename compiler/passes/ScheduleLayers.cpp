@@ -258,7 +258,7 @@ int64_t bakedNonzeros(const ir::Op &op) {
   const ir::Op &w = *op.operands[1];
   if (w.kind != ir::OpKind::Const || !w.data)
     return -1;
-  return std::count_if(w.data->values.begin(), w.data->values.end(), [](float v) { return v != 0.0f; });
+  return countNonzeros(*w.data);
 }
 
 bool zeroInputsSkippable(const ir::Op &op) {

@@ -1,6 +1,8 @@
 // Shape arithmetic with overflow checks, shared by the frontend, IR and runtime.
 #include "soma/support/Tensor.h"
 
+#include <algorithm>
+
 namespace soma {
 
 bool checkedElementCount(const std::vector<int64_t> &dims, int64_t &count) {
@@ -26,6 +28,10 @@ std::string formatDims(const std::vector<int64_t> &dims) {
     s += std::to_string(dims[i]);
   }
   return s + "]";
+}
+
+int64_t countNonzeros(const Tensor &t) {
+  return std::count_if(t.values.begin(), t.values.end(), [](float v) { return v != 0.0f; });
 }
 
 Tensor::Tensor(std::vector<int64_t> d) : dims(std::move(d)) {

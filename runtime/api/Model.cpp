@@ -127,15 +127,11 @@ bool isSparseKernel(const ir::Op &op) {
 /// op whose value is no output, has no residual or softmax to apply row by
 /// row, and feeds only the x operand of one sparse op of the same vector
 /// width stores its blocks as that op reads them.
-void chainSparseKernels(const ir::Graph &graph, const std::unordered_map<const ir::Op *, int> &outputs,
-                        jit::LoweringPlan &plan) {
+void chainSparseKernels(const ir::Graph &graph, jit::LoweringPlan &plan) {
+  const std::vector<size_t> uses = ir::countUses(graph); // operands and outputs
   std::unordered_map<const ir::Op *, size_t> indexOf;
-  std::unordered_map<const ir::Op *, int> uses;
-  for (size_t i = 0; i < graph.ops.size(); ++i) {
+  for (size_t i = 0; i < graph.ops.size(); ++i)
     indexOf[graph.ops[i].get()] = i;
-    for (const ir::Op *operand : graph.ops[i]->operands)
-      ++uses[operand];
-  }
   plan.featureMajorIn.assign(graph.ops.size(), false);
   plan.featureMajorOut.assign(graph.ops.size(), false);
   for (size_t i = 0; i < graph.ops.size(); ++i) {
@@ -144,7 +140,7 @@ void chainSparseKernels(const ir::Graph &graph, const std::unordered_map<const i
       continue;
     const ir::Op &x = *user.operands[0];
     if (!isSparseKernel(x) || x.kind == ir::OpKind::DenseAdd || x.fn.kind == ir::ActKind::Softmax ||
-        outputs.count(&x) || uses.at(&x) != 1 || x.schedule->vectorWidth != user.schedule->vectorWidth)
+        uses[indexOf.at(&x)] != 1 || x.schedule->vectorWidth != user.schedule->vectorWidth)
       continue;
     plan.featureMajorOut[indexOf.at(&x)] = true;
     plan.featureMajorIn[i] = true;
@@ -181,17 +177,17 @@ Expected<JitPlan> prepareJit(ir::Graph &graph, const CompileOptions &options) {
       return refuse(*op, "skip_zero_inputs = true, which needs finite weights and at most 8192 inputs");
   // The sparse kernel packs its weights here: they must be a constant matrix.
   for (auto &op : graph.ops)
-    if (ir::isWeightedSum(op->kind) && op->schedule->kernel == "sparse") {
+    if (isSparseKernel(*op)) {
       const ir::Op &w = *op->operands[1];
       if (w.kind != ir::OpKind::Const || !w.data || w.type.dims.size() != 2) {
         op->schedule = passes::scheduleFor(*op, machine, "packed");
         continue;
       }
       // Code grows with every nonzero it is generated from.
-      if (op->schedule->baked && passes::bakedNonzeros(*op) > ir::Schedule::kBakedMaxNonzeros)
-        return refuse(*op, "baked = true, but its weights have " + std::to_string(passes::bakedNonzeros(*op)) +
-                               " nonzeros (at most " + std::to_string(ir::Schedule::kBakedMaxNonzeros) +
-                               " are generated as code)");
+      if (const int64_t nonzeros = passes::bakedNonzeros(*op);
+          op->schedule->baked && nonzeros > ir::Schedule::kBakedMaxNonzeros)
+        return refuse(*op, "baked = true, but its weights have " + std::to_string(nonzeros) + " nonzeros (at most " +
+                               std::to_string(ir::Schedule::kBakedMaxNonzeros) + " are generated as code)");
       // The kernel relies on the block pattern it is told of.
       if (op->schedule->block == "4x1" && !runtime::inAlignedBlocks(*w.data, 4, 1))
         return refuse(*op, "block = \"4x1\", but its weights are not all-zero or all-nonzero in every aligned "
@@ -250,7 +246,7 @@ Expected<JitPlan> prepareJit(ir::Graph &graph, const CompileOptions &options) {
   jp.lowering.panelsOf.assign(graph.ops.size(), -1);
   for (size_t i = 0; i < graph.ops.size(); ++i) {
     const ir::Op &op = *graph.ops[i];
-    if (!ir::isWeightedSum(op.kind) || op.schedule->kernel != "sparse")
+    if (!isSparseKernel(op))
       continue;
     runtime::Slot slot;
     slot.kind = runtime::SlotKind::Temp;
@@ -268,7 +264,7 @@ Expected<JitPlan> prepareJit(ir::Graph &graph, const CompileOptions &options) {
     jp.lowering.panelsOf[i] = static_cast<int>(program.slots.size());
     program.slots.push_back(std::move(panels));
   }
-  chainSparseKernels(graph, firstOutput, jp.lowering);
+  chainSparseKernels(graph, jp.lowering);
   for (size_t o = 0; o < graph.outputs.size(); ++o) {
     const ir::Op *value = graph.outputs[o].value;
     if (value->kind == ir::OpKind::Input || firstOutput.at(value) != static_cast<int>(o))

@@ -52,4 +52,8 @@ struct Tensor {
   int64_t numElements() const { return static_cast<int64_t>(values.size()); }
 };
 
+/// The values of `t` that compare unequal to 0: NaN counts, +-0 does not
+/// (the nonzeros the sparse kernel stores, runtime::packSparse).
+int64_t countNonzeros(const Tensor &t);
+
 } // namespace soma
