@@ -117,12 +117,14 @@ Profile sparseProfile(std::vector<double> zeroFractions) {
   return p;
 }
 
-/// The JIT's model of graph IR `text` on `threads` threads (the test
-/// stops when it does not compile).
-Model compileIr(const std::string &text, int threads) {
+/// The model of graph IR `text` on `engine` with `threads` threads (the
+/// test stops when it does not compile).
+Model compileIr(const std::string &text, int threads, Engine engine = Engine::Jit,
+                Sparsity sparsity = Sparsity::Auto) {
   CompileOptions options;
-  options.engine = Engine::Jit;
+  options.engine = engine;
   options.threads = threads;
+  options.sparsity = sparsity;
   Result<Model> m = Model::compileString(text, options, "schedule.sir");
   if (!m) {
     ADD_FAILURE() << m.error();
@@ -356,20 +358,9 @@ TEST(NumericalSparse, SoftmaxDenseKeepsWholeRowsAtSmallBatches) {
   for (int64_t i = 0; i < n; ++i)
     text += (i ? ", " : "") + std::to_string(static_cast<float>(rng.uniform(-1, 1)));
   text += "] : f32[300]\n  %d = dense(%x, %w, %b) {fn = softmax} : f32[N, 300]\n  output %d\n}\n";
-  auto compile = [&](Engine engine, int threads) {
-    CompileOptions options;
-    options.engine = engine;
-    options.threads = threads;
-    options.sparsity = Sparsity::Sparse;
-    Result<Model> m = Model::compileString(text, options, "softmax.sir");
-    if (!m) {
-      ADD_FAILURE() << m.error();
-      std::abort();
-    }
-    return std::move(*m);
-  };
-  const Model interp = compile(Engine::Interp, 1), one = compile(Engine::Jit, 1),
-              two = compile(Engine::Jit, 2);
+  const Model interp = compileIr(text, 1, Engine::Interp, Sparsity::Sparse);
+  const Model one = compileIr(text, 1, Engine::Jit, Sparsity::Sparse);
+  const Model two = compileIr(text, 2, Engine::Jit, Sparsity::Sparse);
   for (int64_t batch = 1; batch <= 7; ++batch) {
     std::vector<float> x(static_cast<size_t>(batch * n));
     for (float &v : x)
