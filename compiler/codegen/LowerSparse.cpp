@@ -348,7 +348,7 @@ void lowerSparse(const KernelEnv &env, const ir::Op &op, const SlotMap &slots, i
           });
     };
     auto strip = [&](Value *s, bool first) {
-      if (schedule.block == "4x1")
+      if (schedule.block == ir::BlockPattern::FourByOne)
         stripQuads(s, first);
       else
         stripPairs(s, first);
@@ -642,7 +642,7 @@ void lowerSparse(const KernelEnv &env, const ir::Op &op, const SlotMap &slots, i
   stripPass({b.CreateAdd(env.rowBegin, b.CreateMul(b.CreateSub(blockCount, env.i64(1)), env.i64(V)))});
   b.CreateBr(afterBlocks);
   b.SetInsertPoint(afterBlocks);
-  if (schedule.lone == "packed") {
+  if (schedule.lone == ir::LonePath::Packed) {
     // The dense kernel for the lone rows, over panels of one vector (the
     // groups' width, so column tiles on group boundaries suit it too); the
     // softmax, if any, runs below over all the call's rows.
@@ -660,7 +660,7 @@ void lowerSparse(const KernelEnv &env, const ir::Op &op, const SlotMap &slots, i
     emitLoop(
         b, blocksEnd, env.rowEnd, 1,
         [&](Value *n) {
-          if (schedule.lone == "chunked")
+          if (schedule.lone == ir::LonePath::Chunked)
             loneSampleChunked(n);
           else
             loneSample(n);

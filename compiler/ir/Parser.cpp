@@ -3,6 +3,7 @@
 #include "soma/ir/Parser.h"
 #include "soma/support/Lexer.h"
 
+#include <algorithm>
 #include <cctype>
 #include <charconv>
 #include <cmath>
@@ -236,13 +237,11 @@ bool IRParser::parseSparsity(Op &op) {
   return true;
 }
 
-// {schedule = {kernel = "packed"|"sparse", vector_width = V, panel_vectors = P,
-// row_block = R, lone_panels = L, row_tile = T, col_tile = C}}, the fields
-// in this order, then optionally `k_tile = K` and after it optionally
-// `skip_zero_inputs = true|false` (packed), or `lone =
-// "scalar"|"chunked"|"packed"` (sparse; "chunked" needs vector width 16)
-// and after it optionally `block = "4x1"|"none"`;
-// the first '{' is already consumed.
+// {schedule = {field = value, ...}}: the fields of Schedule.def, the
+// required ones in order, then the optional ones of the schedule's kernel in
+// table order (any may be left out); the first '{' is already consumed.
+// Each value is checked where it stands, and the rules between fields
+// (ir::checkSchedule) are reported at the field they blame.
 bool IRParser::parseSchedule(Op &op) {
   if (!isWeightedSum(op.kind))
     return fail("op '" + std::string(opName(op.kind)) + "' has no attribute 'schedule'");
@@ -250,164 +249,83 @@ bool IRParser::parseSchedule(Op &op) {
   if (!expect(TokKind::Equal, "after 'schedule'") || !expect(TokKind::LBrace, "after 'schedule ='"))
     return false;
   Schedule s;
-  if (!tok.isIdent("kernel"))
-    return fail("expected 'kernel', got " + describeToken(tok));
-  consume();
-  if (!expect(TokKind::Equal, "after the field name"))
-    return false;
-  if (!tok.is(TokKind::String))
-    return fail("expected a kernel name string, got " + describeToken(tok));
-  s.kernel = tok.text;
-  if (s.kernel != "packed" && s.kernel != "sparse")
-    return fail("unknown kernel '" + s.kernel + "'; use packed or sparse");
-  consume();
-  const std::pair<const char *, int64_t *> fields[] = {
-      {"vector_width", &s.vectorWidth}, {"panel_vectors", &s.panelVectors},
-      {"row_block", &s.rowBlock},       {"lone_panels", &s.lonePanels},
-      {"row_tile", &s.rowTile},         {"col_tile", &s.colTile}};
-  for (auto [fieldName, into] : fields) {
-    if (!expect(TokKind::Comma, "between schedule fields"))
-      return false;
-    if (!tok.isIdent(fieldName))
-      return fail(std::string("expected '") + fieldName + "', got " + describeToken(tok));
-    consume();
+  const std::vector<ScheduleFieldInfo> &infos = scheduleFieldInfos();
+  std::vector<SourceLoc> placeOf(infos.size());
+  // `= value` of `info` at `tok`, into `s`.
+  auto parseValue = [&](const ScheduleFieldInfo &info) {
     if (!expect(TokKind::Equal, "after the field name"))
       return false;
-    SourceLoc at = tok.loc;
-    if (!parseInteger(*into, "for a schedule field"))
-      return false;
-    if (*into < 1 || *into > 4096) {
-      diags.error(at, std::string("schedule field '") + fieldName + "' must be in 1..4096");
-      return false;
-    }
-  }
-  if (s.vectorWidth != 4 && s.vectorWidth != 8 && s.vectorWidth != 16)
-    return fail("schedule vector_width must be 4, 8 or 16");
-  if (s.kernel == "sparse" && (s.panelVectors != 1 || s.rowBlock != s.vectorWidth ||
-                               s.rowTile % s.rowBlock != 0))
-    return fail("a sparse schedule needs panel_vectors = 1, row_block = vector_width and a "
-                "row_tile that is a multiple of it");
-  if (s.colTile % s.panel() != 0)
-    return fail("schedule col_tile must be a multiple of the panel (vector_width * panel_vectors = " +
-                std::to_string(s.panel()) + ")");
-  // The field name at `tok`, then `= "..."` read into `into` (its place
-  // into `at`); `what` names the string in an error.
-  auto stringField = [&](std::string &into, SourceLoc &at, const char *what) {
-    consume();
-    if (!expect(TokKind::Equal, "after the field name"))
-      return false;
-    if (!tok.is(TokKind::String))
-      return fail(std::string("expected ") + what + " string, got " + describeToken(tok));
-    at = tok.loc;
-    into = tok.text;
-    consume();
-    return true;
-  };
-  // The field name at `tok`, then `= true` or `= false` read into `into`
-  // (its place into `at`).
-  auto boolField = [&](bool &into, SourceLoc &at) {
-    consume();
-    if (!expect(TokKind::Equal, "after the field name"))
-      return false;
-    if (!tok.isIdent("true") && !tok.isIdent("false"))
-      return fail("expected true or false, got " + describeToken(tok));
-    at = tok.loc;
-    into = tok.isIdent("true");
-    consume();
-    return true;
-  };
-  // After an optional field: `, name` (`present`), or the end of the
-  // fields (not `present`); anything else is an error.
-  auto nextField = [&](const char *name, bool &present) {
-    present = tok.is(TokKind::Comma);
-    if (!present)
-      return true;
-    consume();
-    if (!tok.isIdent(name))
-      return fail(std::string("expected '") + name + "' or '}', got " + describeToken(tok));
-    return true;
-  };
-  // `skip_zero_inputs = true` (packed only), the last field.
-  auto parseSkip = [&]() {
-    if (s.kernel != "packed")
-      return fail("only a packed schedule has skip_zero_inputs");
-    SourceLoc at;
-    if (!boolField(s.skipZeroInputs, at))
-      return false;
-    if (s.skipZeroInputs && s.vectorWidth != 16) {
-      diags.error(at, "skip_zero_inputs = true needs vector_width 16 (an AVX-512 compress)");
-      return false;
-    }
-    return true;
-  };
-  // Optional fields: k_tile (packed), then skip_zero_inputs (packed); or
-  // lone, then block (sparse).
-  if (tok.is(TokKind::Comma)) {
-    consume();
-    if (tok.isIdent("skip_zero_inputs")) {
-      if (!parseSkip())
+    const SourceLoc at = placeOf[static_cast<size_t>(info.field)] = tok.loc;
+    int64_t value = 0;
+    switch (info.kind) {
+    case FieldKind::Int:
+      if (!parseInteger(value, "for a schedule field"))
         return false;
-    } else if (tok.isIdent("k_tile")) {
-      if (s.kernel != "packed")
-        return fail("only a packed schedule has a k_tile");
+      if (value < info.min || value > info.max) {
+        diags.error(at, std::string("schedule field '") + info.name + "' must be in " + info.range);
+        return false;
+      }
+      break;
+    case FieldKind::Enum: {
+      if (!tok.is(TokKind::String))
+        return fail(std::string("expected a ") + info.what + " string, got " + describeToken(tok));
+      auto it = std::find(info.spellings.begin(), info.spellings.end(), tok.text);
+      if (it == info.spellings.end()) {
+        std::string choices;
+        for (size_t k = 0; k < info.spellings.size(); ++k)
+          choices += (k == 0 ? "" : k + 1 == info.spellings.size() ? " or " : ", ") + std::string(info.spellings[k]);
+        diags.error(at, std::string("unknown ") + info.what + " '" + tok.text + "'; use " + choices);
+        return false;
+      }
+      value = it - info.spellings.begin();
       consume();
-      if (!expect(TokKind::Equal, "after the field name"))
-        return false;
-      SourceLoc at = tok.loc;
-      if (!parseInteger(s.kTile, "for a schedule field"))
-        return false;
-      if (s.kTile < 1 || s.kTile > (int64_t{1} << 30)) {
-        diags.error(at, "schedule field 'k_tile' must be in 1..2^30");
-        return false;
-      }
-      bool skip = false;
-      if (!nextField("skip_zero_inputs", skip) || (skip && !parseSkip()))
-        return false;
-    } else if (tok.isIdent("lone")) {
-      if (s.kernel != "sparse")
-        return fail("schedule field 'lone' is only for kernel \"sparse\"");
-      SourceLoc at;
-      if (!stringField(s.lone, at, "a lone-sample path"))
-        return false;
-      if (s.lone != "scalar" && s.lone != "chunked" && s.lone != "packed") {
-        diags.error(at, "unknown lone-sample path '" + s.lone + "'; use scalar, chunked or packed");
-        return false;
-      }
-      if (s.lone == "chunked" && s.vectorWidth != 16) {
-        diags.error(at, "lone = \"chunked\" needs vector_width 16 (an AVX-512 permute)");
-        return false;
-      }
-      // Then optionally `block = "..."`, then optionally `baked = true`.
-      bool more = tok.is(TokKind::Comma);
-      if (more) {
-        consume();
-        if (!tok.isIdent("block") && !tok.isIdent("baked"))
-          return fail("expected 'block', 'baked' or '}', got " + describeToken(tok));
-      }
-      if (more && tok.isIdent("block")) {
-        SourceLoc blockAt;
-        if (!stringField(s.block, blockAt, "a block pattern"))
-          return false;
-        if (s.block != "4x1" && s.block != "none") {
-          diags.error(blockAt, "unknown block pattern '" + s.block + "'; use 4x1 or none");
-          return false;
-        }
-        if (!nextField("baked", more))
-          return false;
-      }
-      if (more) {
-        SourceLoc bakedAt;
-        if (!boolField(s.baked, bakedAt))
-          return false;
-        if (s.baked && s.block != "none") {
-          diags.error(bakedAt, "baked = true generates its own code for the sample blocks; it takes no block pattern");
-          return false;
-        }
-      }
-    } else {
-      return fail("expected 'k_tile' or 'skip_zero_inputs' (packed), 'lone' (sparse) or '}', got " +
-                  describeToken(tok));
+      break;
     }
+    case FieldKind::Bool:
+      if (!tok.isIdent("true") && !tok.isIdent("false"))
+        return fail("expected true or false, got " + describeToken(tok));
+      value = tok.isIdent("true");
+      consume();
+      break;
+    }
+    setFieldValue(s, info.field, value);
+    return true;
+  };
+  size_t next = 0; // the first field that may still come
+  for (; next < infos.size() && infos[next].presence == FieldPresence::Required; ++next) {
+    if (next > 0 && !expect(TokKind::Comma, "between schedule fields"))
+      return false;
+    if (!tok.isIdent(infos[next].name))
+      return fail(std::string("expected '") + infos[next].name + "', got " + describeToken(tok));
+    consume();
+    if (!parseValue(infos[next]))
+      return false;
+  }
+  while (tok.is(TokKind::Comma)) {
+    consume();
+    size_t k = next;
+    while (k < infos.size() && !(tok.isIdent(infos[k].name) && infos[k].appliesTo(s.kernel)))
+      ++k;
+    if (k == infos.size()) {
+      for (const ScheduleFieldInfo &info : infos)
+        if (tok.isIdent(info.name) && !info.appliesTo(s.kernel))
+          return fail(std::string("schedule field '") + info.name + "' is only for kernel \"" +
+                      spelling(*info.onlyFor) + "\"");
+      std::string allowed;
+      for (size_t j = next; j < infos.size(); ++j)
+        if (infos[j].appliesTo(s.kernel))
+          allowed += (allowed.empty() ? "'" : ", '") + std::string(infos[j].name) + "'";
+      return fail("expected " + allowed + (allowed.empty() ? "'}'" : " or '}'") + ", got " + describeToken(tok));
+    }
+    consume();
+    if (!parseValue(infos[k]))
+      return false;
+    next = k + 1;
+  }
+  if (auto problem = checkSchedule(s)) {
+    const SourceLoc at = placeOf[static_cast<size_t>(problem->field)];
+    diags.error(at.isValid() ? at : tok.loc, problem->message);
+    return false;
   }
   if (!expect(TokKind::RBrace, "after the schedule fields") ||
       !expect(TokKind::RBrace, "after the schedule attribute"))

@@ -58,21 +58,7 @@ void printSparsity(const SparsityInfo &info, std::ostream &os) {
 }
 
 void printSchedule(const Schedule &s, std::ostream &os) {
-  os << " {schedule = {kernel = \"" << s.kernel << "\", vector_width = " << s.vectorWidth
-     << ", panel_vectors = " << s.panelVectors << ", row_block = " << s.rowBlock
-     << ", lone_panels = " << s.lonePanels << ", row_tile = " << s.rowTile
-     << ", col_tile = " << s.colTile;
-  if (s.kernel == "sparse")
-    os << ", lone = \"" << s.lone << "\"";
-  if (s.block != "none")
-    os << ", block = \"" << s.block << "\"";
-  if (s.baked)
-    os << ", baked = true";
-  if (s.kTile > 0)
-    os << ", k_tile = " << s.kTile;
-  if (s.skipZeroInputs)
-    os << ", skip_zero_inputs = true";
-  os << "}}";
+  os << " {schedule = {" << scheduleFields(s) << "}}";
 }
 
 void printLoc(SourceLoc loc, std::ostream &os) {

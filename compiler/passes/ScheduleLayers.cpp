@@ -203,7 +203,7 @@ ir::Schedule sparseSchedule(const ir::Op &op, const MachineInfo &machine) {
   const ir::SparsityInfo info = op.sparsity ? *op.sparsity : ir::SparsityInfo{};
   const double density = info.density;
   ir::Schedule s;
-  s.kernel = "sparse";
+  s.kernel = ir::ScheduleKernel::Sparse;
   s.vectorWidth = machine.vectorWidth;
   s.panelVectors = 1;
   s.rowBlock = s.vectorWidth;
@@ -213,12 +213,12 @@ ir::Schedule sparseSchedule(const ir::Op &op, const MachineInfo &machine) {
                            static_cast<double>(s.vectorWidth);
   const int64_t blocks = static_cast<int64_t>(std::ceil(static_cast<double>(1 << 18) / blockWork));
   s.rowTile = s.vectorWidth * std::clamp<int64_t>(blocks, 2, std::max<int64_t>(2, 64 / s.vectorWidth));
-  s.lone = loneChunked(inputs, units, info, machine) ? "chunked" : "scalar";
+  s.lone = loneChunked(inputs, units, info, machine) ? ir::LonePath::Chunked : ir::LonePath::Scalar;
   if (info.block == "4x1")
-    s.block = "4x1";
+    s.block = ir::BlockPattern::FourByOne;
   // Step 14.
   const int64_t nonzeros = bakedNonzeros(op);
-  s.baked = machine.vectorWidth == 16 && s.block == "none" && nonzeros >= 0 &&
+  s.baked = machine.vectorWidth == 16 && s.block == ir::BlockPattern::None && nonzeros >= 0 &&
             nonzeros <= ir::Schedule::kBakedMaxNonzeros;
   return s;
 }
@@ -291,23 +291,24 @@ ir::Schedule chooseSchedule(const ir::Op &op, const MachineInfo &machine, ir::Sp
   // weights the sparse kernel can pack.
   switch (sparsityRequest(op, global)) {
   case ir::SparsityMode::Dense:
-    return scheduleFor(op, machine, "packed");
+    return scheduleFor(op, machine, ir::ScheduleKernel::Packed);
   case ir::SparsityMode::Sparse:
-    return scheduleFor(op, machine, sparseKernelApplies(op) ? "sparse" : "packed");
+    return scheduleFor(op, machine,
+                       sparseKernelApplies(op) ? ir::ScheduleKernel::Sparse : ir::ScheduleKernel::Packed);
   case ir::SparsityMode::Auto:
     break;
   }
   const AutoKernel kernel = autoKernel(op, machine);
   if (kernel == AutoKernel::Packed)
-    return scheduleFor(op, machine, "packed");
-  ir::Schedule s = scheduleFor(op, machine, "sparse");
+    return scheduleFor(op, machine, ir::ScheduleKernel::Packed);
+  ir::Schedule s = scheduleFor(op, machine, ir::ScheduleKernel::Sparse);
   if (kernel == AutoKernel::SparseLonePacked)
-    s.lone = "packed";
+    s.lone = ir::LonePath::Packed;
   return s;
 }
 
-ir::Schedule scheduleFor(const ir::Op &op, const MachineInfo &machine, const std::string &kernel) {
-  if (kernel == "sparse")
+ir::Schedule scheduleFor(const ir::Op &op, const MachineInfo &machine, ir::ScheduleKernel kernel) {
+  if (kernel == ir::ScheduleKernel::Sparse)
     return sparseSchedule(op, machine);
   const int64_t units = op.type.lastDim();
   const int64_t inputs = op.operands[0]->type.sampleElements();
@@ -346,17 +347,17 @@ bool scheduleLayers(ir::Graph &graph, PassContext &ctx) {
     }
     op->schedule = chooseSchedule(*op, ctx.machine, ctx.sparsity);
     ctx.count("schedule.layers-scheduled");
-    ctx.count("schedule.layers-" + op->schedule->kernel);
+    ctx.count(std::string("schedule.layers-") + ir::spelling(op->schedule->kernel));
     if (ir::SparsityMode want = sparsityRequest(*op, ctx.sparsity); want != ir::SparsityMode::Auto) {
       const std::string by = op->hints.sparsity != ir::SparsityMode::Auto
                                  ? std::string("its hint sparsity = ") + ir::sparsityModeName(want)
                                  : std::string("--sparsity=") + ir::sparsityModeName(want);
       const std::string what = std::string(ir::opName(op->kind)) + " '" + op->name + "'";
-      if (want == ir::SparsityMode::Sparse && op->schedule->kernel != "sparse")
+      if (want == ir::SparsityMode::Sparse && !op->schedule->isSparse())
         ctx.diags.warning(op->loc, what + " cannot use the sparse kernel asked for by " + by +
                                        ": its weights are not a constant matrix; dense kernel");
       else
-        ctx.remark(op->loc, what + ": kernel \"" + op->schedule->kernel + "\", chosen by " + by);
+        ctx.remark(op->loc, what + ": kernel \"" + ir::spelling(op->schedule->kernel) + "\", chosen by " + by);
       ctx.count("schedule.layers-forced");
     }
   }

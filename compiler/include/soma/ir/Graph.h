@@ -4,6 +4,7 @@
 #pragma once
 
 #include "soma/ir/Activation.h"
+#include "soma/ir/Schedule.h"
 #include "soma/support/SourceManager.h"
 #include "soma/support/Tensor.h"
 
@@ -68,82 +69,6 @@ struct SparsityInfo {
   /// aligned group of 4 along a row).
   std::string block = "none";
   bool operator==(const SparsityInfo &) const = default;
-};
-
-/// How a linear/dense/dense_add op is computed, chosen by the schedule
-/// pass's cost model (docs/passes.md#schedule) and printed as
-/// {schedule = {...}} after the op. Changing it never changes results
-/// beyond the op's tolerance: every output element is reduced over all its
-/// inputs, in input order, by one kernel call.
-struct Schedule {
-  /// "packed": the register-blocked kernel over weight panels (the fields
-  /// below as documented). "sparse": the kernel over the nonzero weights
-  /// only (codegen/LowerSparse.cpp): neuron groups of one vector
-  /// (panelVectors = 1), sample blocks of one vector (rowBlock =
-  /// vectorWidth), lonePanels = 1, and colTile = the units rounded up to
-  /// the vector, so a call computes whole rows (docs/passes.md#schedule;
-  /// the executor cuts only runs of fewer than vectorWidth / 2 rows, which
-  /// have no sample block, into column tiles).
-  std::string kernel = "packed";
-  /// f32 lanes per vector, and vectors per panel: a panel is
-  /// vectorWidth * panelVectors output neurons, packed contiguously per input.
-  int64_t vectorWidth = 16;
-  int64_t panelVectors = 2;
-  /// Samples per microkernel step (rowBlock * panelVectors accumulators).
-  int64_t rowBlock = 4;
-  /// Panels computed side by side for samples left over after the last
-  /// full row block (batch 1): more independent accumulators, each weight
-  /// still read once.
-  int64_t lonePanels = 4;
-  /// A parallel tile: rowTile samples by colTile output neurons (a
-  /// multiple of the panel). Tiles are fixed here, not by the thread count.
-  int64_t rowTile = 64;
-  int64_t colTile = 32;
-  /// "sparse" only: how lone samples (fewer than vectorWidth / 2 rows in a
-  /// call: batch 1) are computed (codegen/LowerSparse.cpp). "scalar": per
-  /// group of vectorWidth neurons, one scalar chain per neuron over its
-  /// nonzeros. "chunked" (vectorWidth 16 only): the inputs in chunks of 32
-  /// held in two registers, each entry of 16 nonzeros picked from them by
-  /// one permute and summed by one vector FMA. "packed": the dense kernel
-  /// over weight panels of one vector (lone_panels 8), for layers dense
-  /// enough that batch 1 loses with either sparse path while sample blocks
-  /// still gain. Printed as `lone = "..."` in sparse schedules.
-  std::string lone = "scalar";
-  /// "sparse" only: the weights' block pattern the sample blocks use
-  /// (codegen/LowerSparse.cpp). "4x1": every aligned 4 neurons have their
-  /// nonzeros at the same inputs, so each load of an input feeds 4
-  /// neurons. "none": no pattern used (sparsity-analysis's "1x4" and "2:4"
-  /// give the sample blocks nothing to share: docs/passes.md). Set only
-  /// from a pattern sparsity-analysis found; the JIT checks the weights
-  /// against it before packing. Printed as `block = "4x1"` after `lone`.
-  std::string block = "none";
-  /// "sparse" only: the sample blocks' multiply-adds are generated from
-  /// the weights themselves (codegen/LowerSparse.cpp): straight-line code
-  /// in the strips' order, each nonzero's input and place among the packed
-  /// values constants (no index loads, no loops, no start table); the same
-  /// chains, so the same bits; lone samples keep `lone`. For layers of at most kBakedMaxNonzeros nonzero
-  /// weights (the JIT refuses more: code size and compile time grow with
-  /// them). Not with block = "4x1". Printed as `baked = true` after
-  /// `block`.
-  bool baked = false;
-  static constexpr int64_t kBakedMaxNonzeros = 2048;
-  /// lone = "packed": the panels of one vector its dense kernel runs side
-  /// by side (codegen), so column tiles hold whole groups of them (runtime).
-  static constexpr int64_t kLonePackedPanels = 8;
-  /// "packed" only: lone samples (the rows after the last full row block,
-  /// all of batch 1) skip the weight rows of their zero inputs
-  /// (activation sparsity, codegen/LowerDense.cpp): their nonzero inputs
-  /// are listed first, and when at most 3/8 are nonzero the kernel runs
-  /// over the list. Set by the cost model for layers fed by relu with
-  /// finite weights; printed as `skip_zero_inputs = true`.
-  bool skipZeroInputs = false;
-  /// Inputs per K tile of the packed kernel (0: none, all inputs at once).
-  /// A call sums the first kTile inputs for all its row blocks, then the
-  /// next kTile from the partial sums it left in the output, and so on:
-  /// each output is still reduced over all inputs in input order.
-  int64_t kTile = 0;
-  int64_t panel() const { return vectorWidth * panelVectors; }
-  bool operator==(const Schedule &) const = default;
 };
 
 /// The user's choice between dense and sparse code for a weighted sum:

@@ -75,7 +75,7 @@ int64_t bakedNonzeros(const ir::Op &op);
 bool sparseKernelPays(const ir::Op &op, const MachineInfo &machine);
 /// The schedule of `op` with kernel `kernel` ("packed" or "sparse"); an
 /// override of the kernel choice calls this directly.
-ir::Schedule scheduleFor(const ir::Op &op, const MachineInfo &machine, const std::string &kernel);
+ir::Schedule scheduleFor(const ir::Op &op, const MachineInfo &machine, ir::ScheduleKernel kernel);
 
 struct PassInfo {
   const char *name;
