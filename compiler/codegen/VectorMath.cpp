@@ -2,13 +2,16 @@
 // from IEEE arithmetic, compares, selects and the intrinsics fmuladd, fabs
 // and copysign, so it works at any vector width, has no branches and never
 // calls libm. The algorithms and their error budgets are in
-// docs/codegen-math.md; the polynomials are minimax fits (Remez exchange in
-// double precision) rounded to f32.
+// docs/codegen-math.md. The polynomials (minimax fits rounded to f32) and
+// every other constant of the algorithms are in soma/ir/ActivationMath.h,
+// which the vec engine's xsimd twin (runtime/kernels/VecMath.h) reads too.
 //
 // Exactness tricks used below rely on strict IEEE semantics: the builder's
 // fast-math flags are cleared, and no step needs a fused multiply-add to be
 // exact (fmuladd may or may not fuse), so the code is correct on any x86-64.
 #include "VectorMath.h"
+
+#include "soma/ir/ActivationMath.h"
 
 #include <llvm/IR/Intrinsics.h>
 
@@ -21,35 +24,7 @@ using namespace llvm;
 
 namespace {
 
-// exp(r) - 1 = r + r^2 * q(r) on |r| <= 0.347; relative error 2.4e-10.
-constexpr float kExpQ[] = {0x1p-1f,        0x1.555554p-3f, 0x1.5554bp-5f,
-                           0x1.11118ap-7f, 0x1.6d72cp-10f, 0x1.a032ccp-13f};
-
-// atanh(sqrt z) / sqrt z on 0 <= z <= 1/9; relative error 4.0e-9.
-constexpr float kAtanhA[] = {0x1p0f, 0x1.5554dep-2f, 0x1.99db18p-3f, 0x1.1e4dd4p-3f,
-                             0x1.209c54p-3f};
-
-// erfc(s / sqrt 2) * exp(s^2 / 2) * (s + K) as a polynomial in
-// y = (s - K) / (s + K), for 0 <= s <= 15; relative error 9.4e-10. The
-// change of variable maps the half line onto a bounded interval on which
-// the scaled tail is smooth, so one polynomial covers erf and erfc.
-constexpr float kGeluK = 3.0f;
-constexpr float kGeluP[] = {0x1.754a76p0f,   -0x1.04c72ap0f,  0x1.d71386p-2f, -0x1.832d0ap-4f,
-                            -0x1.56d5ecp-6f, 0x1.c8bda4p-7f,  0x1.0ca214p-9f, -0x1.0eaed8p-9f,
-                            -0x1.009e4p-11f, 0x1.136b6cp-12f, 0x1.c9168ep-14f};
-
-constexpr float kLog2e = 0x1.715476p0f;
-// ln 2 = kLn2Hi + kLn2Lo; kLn2Hi has 9 significant bits, so n * kLn2Hi is
-// exact for |n| < 2^15 and x - n * kLn2Hi is exact (Cody-Waite).
-constexpr float kLn2Hi = 0x1.63p-1f;
-constexpr float kLn2Lo = -0x1.bd0106p-13f;
-// Adding and subtracting 1.5 * 2^23 rounds |v| < 2^22 to the nearest
-// integer without an SSE4.1 round instruction.
-constexpr float kRoundMagic = 0x1.8p23f;
-// exp's argument is clamped to [kExpMin, kExpMax]: exp(kExpMin) = 3.5e-57
-// rounds to 0 even times 130 (silu), and exp(kExpMax) overflows.
-constexpr float kExpMin = -130.0f;
-constexpr float kExpMax = 89.0f;
+using namespace ir::actmath;
 
 /// 2^n as two normal factors 2^(n >> 1) * 2^(n - (n >> 1)), valid for n in
 /// [-252, 254]. v * lo * hi rounds once: v * lo stays normal for the
@@ -111,7 +86,8 @@ public:
 
   /// 2^k for integer k in [-126, 127], by building the exponent field.
   Value *exp2Int(Value *k) {
-    return b.CreateBitCast(b.CreateShl(b.CreateAdd(k, ci(127)), ci(23)), fTy);
+    return b.CreateBitCast(
+        b.CreateShl(b.CreateAdd(k, ci(kF32ExponentBias)), ci(kF32MantissaBits)), fTy);
   }
 
   Pow2 pow2(Value *n) {
@@ -141,8 +117,8 @@ public:
   /// 2^n - 1 is exact for |n| <= 24 and the sum cancels at most one bit.
   /// x is clamped to [-30, 30]; expm1(-30) rounds to -1 in f32.
   Value *expm1(Value *x) {
-    x = select(lt(x, -30.0f), c(-30.0f), x);
-    x = select(gt(x, 30.0f), c(30.0f), x);
+    x = select(lt(x, -kExpm1Max), c(-kExpm1Max), x);
+    x = select(gt(x, kExpm1Max), c(kExpm1Max), x);
     ExpParts e = expParts(x);
     Value *twoN = exp2Int(e.n); // |n| <= 44
     return fma(twoN, e.em1, sub(twoN, c(1.0f)));
@@ -178,7 +154,7 @@ public:
     Value *nonNeg = ge(x, 0.0f);
     Value *r = div(select(nonNeg, x, mul(x, e.p)), den);
     Value *y = select(nonNeg, r, scale(r, s));
-    return keepNan(x, select(lt(x, -120.0f), c(-0.0f), y));
+    return keepNan(x, select(lt(x, kSiluZeroBelow), c(-0.0f), y));
   }
 
   /// sign(x) * m / (m + 2) with m = expm1(2|x|): no cancellation for small
@@ -195,8 +171,8 @@ public:
   /// of s^2 ~ 200 would be an error of 1e-5 in exp(-s^2/2).
   Value *gelu(Value *x) {
     Value *s = fabs(x);
-    s = select(gt(s, 15.0f), c(15.0f), s);
-    Value *split = mul(s, c(4097.0f)); // Veltkamp: s = sh + sl, 12 bits each
+    s = select(gt(s, kGeluMaxAbs), c(kGeluMaxAbs), s);
+    Value *split = mul(s, c(kVeltkampSplit)); // Veltkamp: s = sh + sl, 12 bits each
     Value *sh = sub(split, sub(split, s));
     Value *sl = sub(s, sh);
     Value *sqHi = mul(s, s);
@@ -210,7 +186,7 @@ public:
     Value *negative = scale(mul(mul(x, c(0.5f)), core), p2);
     Value *r = select(ge(x, 0.0f), pos, negative);
     // Below -15 gelu rounds to 0; s was clamped there, so say it directly.
-    return keepNan(x, select(lt(x, -15.0f), c(-0.0f), r));
+    return keepNan(x, select(lt(x, -kGeluMaxAbs), c(-0.0f), r));
   }
 
   Value *elu(Value *x, float alpha) { return select(gtOrNan(x, 0.0f), x, mul(c(alpha), expm1(x))); }
@@ -233,7 +209,7 @@ public:
   /// (x + 3) / 6 rather than x / 6 + 1/2: near x = -3 the sum is exact and
   /// the latter would cancel.
   Value *hardSigmoid(Value *x) {
-    Value *h = div(add(x, c(3.0f)), c(6.0f));
+    Value *h = div(add(x, c(kHardSigmoidShift)), c(kHardSigmoidScale));
     h = select(lt(h, 0.0f), c(0.0f), h);
     return select(gt(h, 1.0f), c(1.0f), h);
   }

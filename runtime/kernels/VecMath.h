@@ -1,7 +1,8 @@
-// The activation functions on xsimd vectors: the algorithms and constants of
-// the JIT's compiler/codegen/VectorMath.cpp, written once more as templates
-// over the xsimd architecture, so the vec engine meets the same accuracy
-// contract (docs/codegen-math.md: relative error <= 1e-6 against the double
+// The activation functions on xsimd vectors: the algorithms of the JIT's
+// compiler/codegen/VectorMath.cpp, written once more as templates over the
+// xsimd architecture, on the same constants (soma/ir/ActivationMath.h, which
+// both read), so the vec engine meets the same accuracy contract
+// (docs/codegen-math.md: relative error <= 1e-6 against the double
 // reference, NaN propagates, the limits at +-inf) without libm and without
 // xsimd's own exp/tanh/erf. Straight-line code: IEEE arithmetic, compares,
 // selects and integer ops on the exponent field, correct at every width.
@@ -19,6 +20,7 @@
 #pragma once
 
 #include "soma/ir/Activation.h"
+#include "soma/ir/ActivationMath.h"
 
 #ifndef SOMA_XSIMD_NAMESPACE
 #error "define SOMA_XSIMD_NAMESPACE (one per instruction set) before including the kernels"
@@ -31,26 +33,9 @@
 namespace soma::runtime::kernels {
 namespace {
 
-// The polynomials and constants of VectorMath.cpp (minimax fits rounded to
-// f32; their derivations are in docs/codegen-math.md).
-
-// exp(r) - 1 = r + r^2 * q(r) on |r| <= 0.347.
-constexpr float kExpQ[] = {0x1p-1f,        0x1.555554p-3f, 0x1.5554bp-5f,
-                           0x1.11118ap-7f, 0x1.6d72cp-10f, 0x1.a032ccp-13f};
-// atanh(sqrt z) / sqrt z on 0 <= z <= 1/9.
-constexpr float kAtanhA[] = {0x1p0f, 0x1.5554dep-2f, 0x1.99db18p-3f, 0x1.1e4dd4p-3f,
-                             0x1.209c54p-3f};
-// erfc(s / sqrt 2) * exp(s^2 / 2) * (s + K) in y = (s - K) / (s + K).
-constexpr float kGeluK = 3.0f;
-constexpr float kGeluP[] = {0x1.754a76p0f,   -0x1.04c72ap0f,  0x1.d71386p-2f, -0x1.832d0ap-4f,
-                            -0x1.56d5ecp-6f, 0x1.c8bda4p-7f,  0x1.0ca214p-9f, -0x1.0eaed8p-9f,
-                            -0x1.009e4p-11f, 0x1.136b6cp-12f, 0x1.c9168ep-14f};
-constexpr float kLog2e = 0x1.715476p0f;
-constexpr float kLn2Hi = 0x1.63p-1f; // 9 significant bits: n * kLn2Hi is exact
-constexpr float kLn2Lo = -0x1.bd0106p-13f;
-constexpr float kRoundMagic = 0x1.8p23f; // rounds |v| < 2^22 to an integer
-constexpr float kExpMin = -130.0f;
-constexpr float kExpMax = 89.0f;
+// The constants of soma/ir/ActivationMath.h by their short names (only the
+// kernel objects include this header).
+using namespace ir::actmath;
 
 /// x * y + z, fused where the instruction set has FMA (AVX2 and AVX-512
 /// here, not SSE2). xsimd 8.1 has no FMA for AVX-512 (its xsimd::fma falls
@@ -101,7 +86,9 @@ template <class A> struct VecMath {
   }
 
   /// 2^k for integer k in [-126, 127], by building the exponent field.
-  static F exp2Int(I k) { return xsimd::bitwise_cast<F>((k + I(127)) << 23); }
+  static F exp2Int(I k) {
+    return xsimd::bitwise_cast<F>((k + I(kF32ExponentBias)) << kF32MantissaBits);
+  }
   static Pow2 pow2(I n) {
     I n1 = n >> 1;
     return {exp2Int(n1), exp2Int(n - n1)};
@@ -123,8 +110,8 @@ template <class A> struct VecMath {
 
   /// exp(x) - 1 = 2^n em1(r) + (2^n - 1) on x clamped to [-30, 30].
   static F expm1(F x) {
-    x = xsimd::select(lt(x, -30.0f), c(-30.0f), x);
-    x = xsimd::select(gt(x, 30.0f), c(30.0f), x);
+    x = xsimd::select(lt(x, -kExpm1Max), c(-kExpm1Max), x);
+    x = xsimd::select(gt(x, kExpm1Max), c(kExpm1Max), x);
     ExpParts e = expParts(x);
     F twoN = exp2Int(e.n);
     return fma(twoN, e.em1, twoN - c(1.0f));
@@ -162,7 +149,7 @@ template <class A> struct VecMath {
     M nonNeg = ge(x, 0.0f);
     F r = xsimd::select(nonNeg, x, x * e.p) / den;
     F y = xsimd::select(nonNeg, r, scale(r, s));
-    return keepNan(x, xsimd::select(lt(x, -120.0f), c(-0.0f), y));
+    return keepNan(x, xsimd::select(lt(x, kSiluZeroBelow), c(-0.0f), y));
   }
 
   /// sign(x) m / (m + 2) with m = expm1(2|x|).
@@ -175,8 +162,8 @@ template <class A> struct VecMath {
   /// exp(-s^2/2) P(y) / (s + K), with s^2 split exactly (Dekker).
   static F gelu(F x) {
     F s = xsimd::abs(x);
-    s = xsimd::select(gt(s, 15.0f), c(15.0f), s);
-    F split = s * c(4097.0f); // Veltkamp: s = sh + sl, 12 bits each
+    s = xsimd::select(gt(s, kGeluMaxAbs), c(kGeluMaxAbs), s);
+    F split = s * c(kVeltkampSplit); // Veltkamp: s = sh + sl, 12 bits each
     F sh = split - (split - s);
     F sl = s - sh;
     F sqHi = s * s;
@@ -189,7 +176,7 @@ template <class A> struct VecMath {
     F pos = x * fma(c(-0.5f), scale(core, p2), c(1.0f));
     F negative = scale((x * c(0.5f)) * core, p2);
     F r = xsimd::select(ge(x, 0.0f), pos, negative);
-    return keepNan(x, xsimd::select(lt(x, -15.0f), c(-0.0f), r));
+    return keepNan(x, xsimd::select(lt(x, -kGeluMaxAbs), c(-0.0f), r));
   }
 
   static F elu(F x, float alpha) { return xsimd::select(gtOrNan(x, 0.0f), x, c(alpha) * expm1(x)); }
@@ -209,7 +196,7 @@ template <class A> struct VecMath {
 
   /// (x + 3) / 6 (exact near -3, where x / 6 + 1/2 would cancel), clamped.
   static F hardSigmoid(F x) {
-    F h = (x + c(3.0f)) / c(6.0f);
+    F h = (x + c(kHardSigmoidShift)) / c(kHardSigmoidScale);
     h = xsimd::select(lt(h, 0.0f), c(0.0f), h);
     return xsimd::select(gt(h, 1.0f), c(1.0f), h);
   }
