@@ -1,43 +1,42 @@
-// A layer's attributes: which it sets, checked against its kind (unknown,
-// set twice, missing), and the values that are not tensors: units,
+// A layer's attributes: which it sets, checked against its Layers.def row
+// (unknown, set twice, missing), and the values that are not tensors: units,
 // epsilon, activation, and the sparsity and prune hints.
 #include "Sema.h"
 #include "MessageText.h"
 
-#include <algorithm>
 #include <cmath>
 
 namespace soma::frontend {
 
-LayerAttrValues Sema::collectAttrs(const Stmt &stmt, const LayerKind &kind,
+LayerAttrValues Sema::collectAttrs(const Stmt &stmt, const LayerInfo &info,
                                    const std::string &what) {
   LayerAttrValues attrs;
-  std::vector<std::string> allowed(kind.attrs.begin(), kind.attrs.end());
   for (const Attr &attr : stmt.attrs) {
-    if (std::find(allowed.begin(), allowed.end(), attr.name) == allowed.end()) {
-      std::string takes;
-      for (const std::string &a : allowed)
-        takes += (takes.empty() ? "" : ", ") + a;
+    std::optional<LayerAttr> known = layerAttrFromName(attr.name);
+    if (!known || !info.attrs.contains(*known)) {
+      std::vector<std::string> allowed = layerAttrNames(info.attrs);
       std::string hint = suggest(attr.name, allowed);
-      diags.error(attr.loc, what + " has no attribute '" + attr.name + "'" +
-                                (hint.empty() ? (takes.empty() ? "; it takes none"
-                                                               : "; it takes " + takes)
-                                              : hint));
+      if (hint.empty())
+        hint = allowed.empty() ? "; it takes none" : "; it takes " + joinList(allowed);
+      diags.error(attr.loc, what + " has no attribute '" + attr.name + "'" + hint);
       broken.insert(stmt.name);
       continue;
     }
-    auto [it, inserted] = attrs.emplace(attr.name, &attr);
-    if (!inserted) {
+    if (const Attr *first = attrs[*known]) {
       diags.error(attr.loc, "attribute '" + attr.name + "' of " + what + " is set twice");
-      diags.note(it->second->loc, "first set here");
+      diags.note(first->loc, "first set here");
+      broken.insert(stmt.name);
+      continue;
+    }
+    attrs.set(*known, &attr);
+  }
+  for (size_t i = 0; i < kNumLayerAttrs; ++i) {
+    auto attr = static_cast<LayerAttr>(i);
+    if (info.required.contains(attr) && !attrs[attr]) {
+      diags.error(stmt.nameLoc, what + " needs attribute '" + layerAttrName(attr) + "'");
       broken.insert(stmt.name);
     }
   }
-  for (const char *req : kind.required)
-    if (!attrs.count(req)) {
-      diags.error(stmt.nameLoc, what + " needs attribute '" + req + "'");
-      broken.insert(stmt.name);
-    }
   return attrs;
 }
 
@@ -45,10 +44,10 @@ LayerAttrValues Sema::collectAttrs(const Stmt &stmt, const LayerKind &kind,
 /// activation, epsilon, sparsity and prune. Errors fail the layer but do not
 /// stop the rest from being checked.
 void Sema::evalCommonAttrs(LayerBuild &layer) {
-  if (auto it = layer.attrs.find("activation"); it != layer.attrs.end())
-    layer.ok &= evalActivation(it->second->value, layer.act);
-  if (auto it = layer.attrs.find("epsilon"); it != layer.attrs.end())
-    layer.ok &= evalEpsilon(*it->second, layer.what, layer.epsilon);
+  if (const Attr *act = layer.attrs[LayerAttr::Activation])
+    layer.ok &= evalActivation(act->value, layer.act);
+  if (const Attr *eps = layer.attrs[LayerAttr::Epsilon])
+    layer.ok &= evalEpsilon(*eps, layer.what, layer.epsilon);
   layer.ok &= evalHints(layer.attrs, layer.what, layer.hints);
 }
 
@@ -80,8 +79,8 @@ bool Sema::evalEpsilon(const Attr &attr, const std::string &what, float &eps) {
 bool Sema::evalHints(const LayerAttrValues &attrs, const std::string &what,
                      ir::LayerHints &hints) {
   bool ok = true;
-  if (auto it = attrs.find("sparsity"); it != attrs.end()) {
-    const Expr &e = it->second->value;
+  if (const Attr *sparsity = attrs[LayerAttr::Sparsity]) {
+    const Expr &e = sparsity->value;
     if (e.kind != Expr::Kind::Ident || !ir::sparsityModeFromName(e.text, hints.sparsity)) {
       std::string got = e.kind == Expr::Kind::Ident    ? " '" + e.text + "'"
                         : e.kind == Expr::Kind::String ? " the string \"" + e.text + "\" (write it without quotes)"
@@ -93,8 +92,8 @@ bool Sema::evalHints(const LayerAttrValues &attrs, const std::string &what,
       ok = false;
     }
   }
-  if (auto it = attrs.find("prune"); it != attrs.end()) {
-    const Expr &e = it->second->value;
+  if (const Attr *prune = attrs[LayerAttr::Prune]) {
+    const Expr &e = prune->value;
     if (e.kind != Expr::Kind::Number || !(e.number >= 0 && e.number < 1)) {
       diags.error(e.loc, "prune of " + what +
                              " must be the fraction of its weights to zero, a number in [0, 1)" +

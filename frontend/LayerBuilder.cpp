@@ -1,5 +1,5 @@
 // One layer statement to IR ops: its operand count and attributes checked
-// against its kind, then the ops of its kind (a dense layer or
+// against its Layers.def row, then the ops of its kind (a dense layer or
 // neuron: [concat ->] linear -> bias_add -> activation; add: a chain of
 // adds; the normalisations: one op with per-feature constants). A layer that
 // fails is marked broken so the layers reading it stay quiet.
@@ -11,33 +11,6 @@
 #include <cassert>
 
 namespace soma::frontend {
-
-namespace {
-
-const std::vector<LayerKind> &layerKinds() {
-  static const size_t many = SIZE_MAX;
-  static const std::vector<LayerKind> kinds = {
-      {"neuron", "neuron", 1, many, {"weights", "bias", "activation", "sparsity", "prune"}, {"weights"}},
-      {"dense", "dense layer", 1, many, {"units", "weights", "bias", "activation", "sparsity", "prune"},
-       {"units", "weights"}},
-      {"add", "add", 2, many, {}, {}},
-      {"concat", "concat", 2, many, {}, {}},
-      {"batchnorm", "batchnorm", 1, 1, {"mean", "variance", "scale", "shift", "epsilon"}, {"mean", "variance"}},
-      {"layernorm", "layernorm", 1, 1, {"scale", "shift", "epsilon"}, {}},
-      {"scaleshift", "scaleshift", 1, 1, {"scale", "shift"}, {}},
-      {"activation", "activation", 1, 1, {"activation"}, {"activation"}},
-  };
-  return kinds;
-}
-
-} // namespace
-
-const LayerKind *findLayerKind(const std::string &keyword) {
-  for (const LayerKind &k : layerKinds())
-    if (keyword == k.keyword)
-      return &k;
-  return nullptr;
-}
 
 ir::Op *Sema::makeConst(const std::string &name, std::shared_ptr<Tensor> data, SourceLoc loc) {
   ir::Op *op = graph->append(ir::OpKind::Const, name, {}, loc);
@@ -60,7 +33,7 @@ ir::Op *Sema::typed(LayerBuild &layer, ir::Op *op) {
 }
 
 bool Sema::checkOperandCount(const LayerBuild &layer) {
-  const LayerKind &info = layer.kind;
+  const LayerInfo &info = layer.info;
   size_t count = layer.stmt.operands.size();
   if (count >= info.minOperands && count <= info.maxOperands)
     return true;
@@ -86,9 +59,9 @@ bool Sema::resolveOperands(LayerBuild &layer) {
 
 /// A per-feature constant of `channels` elements: the attribute's tensor, or
 /// `fill` when the layer does not set it. Null after an error.
-ir::Op *Sema::vectorParam(LayerBuild &layer, const char *name, int64_t channels, double fill) {
-  auto it = layer.attrs.find(name);
-  const Attr *given = it == layer.attrs.end() ? nullptr : it->second;
+ir::Op *Sema::vectorParam(LayerBuild &layer, LayerAttr attr, int64_t channels, double fill) {
+  const char *name = layerAttrName(attr);
+  const Attr *given = layer.attrs[attr];
   std::shared_ptr<Tensor> t;
   if (given) {
     t = evalTensor(given->value, layer.what, name, {channels}, TensorRole::Vector, channels,
@@ -129,21 +102,22 @@ ir::Op *Sema::joinOperands(LayerBuild &layer) {
 /// A neuron or dense layer: activation(linear(x, weights) + bias).
 ir::Op *Sema::buildWeightedSum(LayerBuild &layer) {
   const Stmt &stmt = layer.stmt;
-  bool isNeuron = stmt.keyword == "neuron";
+  bool isNeuron = layer.info.kind == LayerKind::Neuron;
   int64_t units = 1;
-  if (!isNeuron && !evalUnits(*layer.attrs["units"], layer.what, units))
+  if (!isNeuron && !evalUnits(*layer.attrs[LayerAttr::Units], layer.what, units))
     return nullptr;
   ir::Op *x = joinOperands(layer);
   if (!x || !layer.ok)
     return nullptr;
   int64_t fanIn = x->type.sampleElements();
-  const Attr &weights = *layer.attrs["weights"];
-  auto w = evalTensor(weights.value, layer.what, "weights", {units, fanIn}, TensorRole::Matrix,
+  const Attr &weights = *layer.attrs[LayerAttr::Weights];
+  const char *weightsName = layerAttrName(LayerAttr::Weights);
+  auto w = evalTensor(weights.value, layer.what, weightsName, {units, fanIn}, TensorRole::Matrix,
                       fanIn, units, /*acceptFlatRow=*/isNeuron);
   if (!w)
     return nullptr;
-  ir::Op *wOp = makeConst(stmt.name + ".weights", std::move(w), weights.value.loc);
-  ir::Op *b = vectorParam(layer, "bias", units, 0.0);
+  ir::Op *wOp = makeConst(stmt.name + "." + weightsName, std::move(w), weights.value.loc);
+  ir::Op *b = vectorParam(layer, LayerAttr::Bias, units, 0.0);
   if (!b)
     return nullptr;
   ir::Op *sum = typed(layer, makeOp(ir::OpKind::Linear, stmt.name + ".sum", {x, wOp}, stmt.loc));
@@ -155,15 +129,15 @@ ir::Op *Sema::buildWeightedSum(LayerBuild &layer) {
   return result;
 }
 
-/// Adds left to right over the operands: ((a + b) + c). The last op takes
-/// the layer's name, the others NAME.1, NAME.2, ...
-ir::Op *Sema::buildAdd(LayerBuild &layer) {
+/// `kind` applied left to right over the operands: ((a + b) + c). The last
+/// op takes the layer's name, the others NAME.1, NAME.2, ...
+ir::Op *Sema::buildChain(LayerBuild &layer, ir::OpKind kind) {
   const std::vector<ir::Op *> &ins = layer.ins;
   ir::Op *acc = ins[0];
   for (size_t i = 1; i < ins.size() && layer.ok; ++i) {
     std::string name = i + 1 == ins.size() ? layer.stmt.name
                                            : layer.stmt.name + "." + std::to_string(i);
-    acc = typed(layer, makeOp(ir::OpKind::Add, name, {acc, ins[i]}, layer.stmt.loc));
+    acc = typed(layer, makeOp(kind, name, {acc, ins[i]}, layer.stmt.loc));
   }
   return acc;
 }
@@ -175,8 +149,8 @@ ir::Op *Sema::buildNormalization(LayerBuild &layer, ir::OpKind kind) {
   int64_t channels = layer.ins[0]->type.lastDim();
   std::vector<ir::Op *> operands = {layer.ins[0]};
   if (kind == ir::OpKind::BatchNorm) {
-    operands.push_back(vectorParam(layer, "mean", channels, 0.0));
-    ir::Op *var = vectorParam(layer, "variance", channels, 1.0);
+    operands.push_back(vectorParam(layer, LayerAttr::Mean, channels, 0.0));
+    ir::Op *var = vectorParam(layer, LayerAttr::Variance, channels, 1.0);
     operands.push_back(var);
     if (var) {
       const AlignedVector<float> &v = var->data->values;
@@ -189,8 +163,8 @@ ir::Op *Sema::buildNormalization(LayerBuild &layer, ir::OpKind kind) {
       }
     }
   }
-  operands.push_back(vectorParam(layer, "scale", channels, 1.0));
-  operands.push_back(vectorParam(layer, "shift", channels, 0.0));
+  operands.push_back(vectorParam(layer, LayerAttr::Scale, channels, 1.0));
+  operands.push_back(vectorParam(layer, LayerAttr::Shift, channels, 0.0));
   if (std::find(operands.begin(), operands.end(), nullptr) != operands.end() || !layer.ok)
     return nullptr;
   ir::Op *result = makeOp(kind, layer.stmt.name, operands, layer.stmt.loc);
@@ -199,14 +173,14 @@ ir::Op *Sema::buildNormalization(LayerBuild &layer, ir::OpKind kind) {
 }
 
 void Sema::buildLayer(const Stmt &stmt) {
-  const LayerKind *kind = findLayerKind(stmt.keyword);
-  assert(kind && "the parser makes layers of known kinds only");
-  LayerBuild layer(stmt, *kind);
+  const LayerInfo *info = findLayerKind(stmt.keyword);
+  assert(info && "the parser makes layers of the kinds in Layers.def only");
+  LayerBuild layer(stmt, *info);
   if (!checkOperandCount(layer)) {
     broken.insert(stmt.name);
     return;
   }
-  layer.attrs = collectAttrs(stmt, *kind, layer.what);
+  layer.attrs = collectAttrs(stmt, *info, layer.what);
   // An operand that failed has been reported; so has a bad attribute.
   if (!resolveOperands(layer) || broken.count(stmt.name)) {
     broken.insert(stmt.name);
@@ -214,22 +188,32 @@ void Sema::buildLayer(const Stmt &stmt) {
   }
   evalCommonAttrs(layer);
 
+  // A new layer kind in Layers.def gets its semantics here.
   ir::Op *result = nullptr;
-  const std::string &k = stmt.keyword;
-  if (k == "neuron" || k == "dense") {
+  switch (info->kind) {
+  case LayerKind::Neuron:
+  case LayerKind::Dense:
     result = buildWeightedSum(layer);
-  } else if (k == "add") {
-    result = buildAdd(layer);
-  } else if (k == "concat") {
+    break;
+  case LayerKind::Add:
+    result = buildChain(layer, ir::OpKind::Add);
+    break;
+  case LayerKind::Concat:
     result = makeOp(ir::OpKind::Concat, stmt.name, layer.ins, stmt.loc);
-  } else if (k == "activation") {
+    break;
+  case LayerKind::BatchNorm:
+    result = buildNormalization(layer, ir::OpKind::BatchNorm);
+    break;
+  case LayerKind::LayerNorm:
+    result = buildNormalization(layer, ir::OpKind::LayerNorm);
+    break;
+  case LayerKind::Activation:
     result = makeOp(ir::OpKind::Activation, stmt.name, layer.ins, stmt.loc);
     result->fn = layer.act;
-  } else {
-    ir::OpKind opKind = k == "batchnorm"   ? ir::OpKind::BatchNorm
-                        : k == "layernorm" ? ir::OpKind::LayerNorm
-                                           : ir::OpKind::ScaleShift;
-    result = buildNormalization(layer, opKind);
+    break;
+  case LayerKind::ScaleShift:
+    result = buildNormalization(layer, ir::OpKind::ScaleShift);
+    break;
   }
   if (layer.ok && result && !result->type.known)
     typed(layer, result);

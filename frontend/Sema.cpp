@@ -2,7 +2,7 @@
 //  1. every name is defined once; every operand and output names a definition;
 //  2. layers are ordered so each comes after what it reads (a cycle is an
 //     error naming its members);
-//  3. each layer's attributes are checked against its kind and evaluated
+//  3. each layer's attributes are checked against Layers.def and evaluated
 //     (Attributes.cpp), its tensors built (literals, .npy/safetensors files,
 //     seeded initialisers: TensorAttributes.cpp) with their shapes checked
 //     against the layer;

@@ -1,16 +1,18 @@
 // Sema's state, shared by the files that implement it (private to the
 // frontend): Sema.cpp checks names, orders the layers and builds the inputs
 // and outputs; LayerBuilder.cpp turns one layer into IR ops;
-// Attributes.cpp checks a layer's attributes against its kind and
+// Attributes.cpp checks a layer's attributes against Layers.def and
 // evaluates the scalar ones; TensorAttributes.cpp evaluates the tensor ones
 // (literals, .npy and .safetensors files, seeded initialisers).
 #pragma once
 
 #include "soma/frontend/AST.h"
+#include "soma/frontend/Layers.h"
 #include "soma/frontend/Safetensors.h"
 #include "soma/ir/Graph.h"
 #include "soma/support/Diagnostics.h"
 
+#include <array>
 #include <map>
 #include <memory>
 #include <set>
@@ -24,29 +26,25 @@ namespace soma::frontend {
 /// fills the vector; weight matrices must be written out in full.
 enum class TensorRole { Matrix, Vector };
 
-/// What each layer kind takes.
-struct LayerKind {
-  const char *keyword;
-  const char *noun; // "dense layer" in messages
-  size_t minOperands, maxOperands;
-  std::vector<const char *> attrs;
-  std::vector<const char *> required;
+/// The attributes a layer sets, by LayerAttr; null where it sets none.
+class LayerAttrValues {
+public:
+  const Attr *operator[](LayerAttr attr) const { return values[static_cast<size_t>(attr)]; }
+  void set(LayerAttr attr, const Attr *value) { values[static_cast<size_t>(attr)] = value; }
+
+private:
+  std::array<const Attr *, kNumLayerAttrs> values{};
 };
-
-const LayerKind *findLayerKind(const std::string &keyword);
-
-/// A layer's attributes by name.
-using LayerAttrValues = std::map<std::string, const Attr *>;
 
 /// One layer while Sema builds it: what its statement says, its operands'
 /// values, the attributes every kind evaluates the same way, and whether
 /// everything so far went well.
 struct LayerBuild {
-  LayerBuild(const Stmt &stmt, const LayerKind &kind)
-      : stmt(stmt), kind(kind), what(std::string(kind.noun) + " '" + stmt.name + "'") {}
+  LayerBuild(const Stmt &stmt, const LayerInfo &info)
+      : stmt(stmt), info(info), what(std::string(info.noun) + " '" + stmt.name + "'") {}
 
   const Stmt &stmt;
-  const LayerKind &kind;
+  const LayerInfo &info;
   std::string what; // names the layer in messages: "dense layer 'fc1'"
   LayerAttrValues attrs;
   std::vector<ir::Op *> ins;
@@ -77,16 +75,16 @@ private:
   bool resolveOperands(LayerBuild &layer);
   ir::Op *buildWeightedSum(LayerBuild &layer);
   ir::Op *joinOperands(LayerBuild &layer);
-  ir::Op *buildAdd(LayerBuild &layer);
+  ir::Op *buildChain(LayerBuild &layer, ir::OpKind kind);
   ir::Op *buildNormalization(LayerBuild &layer, ir::OpKind kind);
-  ir::Op *vectorParam(LayerBuild &layer, const char *name, int64_t channels, double fill);
+  ir::Op *vectorParam(LayerBuild &layer, LayerAttr attr, int64_t channels, double fill);
   ir::Op *typed(LayerBuild &layer, ir::Op *op);
   ir::Op *makeConst(const std::string &name, std::shared_ptr<Tensor> data, SourceLoc loc);
   ir::Op *makeOp(ir::OpKind kind, const std::string &name, std::vector<ir::Op *> operands,
                  SourceLoc loc);
 
   // Attributes.cpp: which attributes a layer sets, and the scalar ones.
-  LayerAttrValues collectAttrs(const Stmt &stmt, const LayerKind &kind, const std::string &what);
+  LayerAttrValues collectAttrs(const Stmt &stmt, const LayerInfo &info, const std::string &what);
   void evalCommonAttrs(LayerBuild &layer);
   bool evalUnits(const Attr &attr, const std::string &what, int64_t &units);
   bool evalActivation(const Expr &expr, ir::Activation &act);
