@@ -1,7 +1,9 @@
 // Recursive-descent parser for the network language (grammar in
 // docs/language.md). On an error it skips to the next statement, so one run
 // reports every independent mistake.
+#include "MessageText.h"
 #include "soma/frontend/Frontend.h"
+#include "soma/frontend/Layers.h"
 #include "soma/support/Lexer.h"
 
 #include <charconv>
@@ -15,16 +17,11 @@ namespace {
 /// input cannot exhaust the stack.
 constexpr unsigned kMaxNesting = 32;
 
+/// `input`, `output` or a layer kind of Layers.def. Not reserved words: they
+/// start a statement only where a statement may start.
 bool isStatementKeyword(const Token &tok) {
-  static const char *const keywords[] = {"input",     "output",    "neuron",     "dense",
-                                         "add",       "concat",    "batchnorm",  "layernorm",
-                                         "activation", "scaleshift"};
-  if (!tok.is(TokKind::Ident))
-    return false;
-  for (const char *k : keywords)
-    if (tok.text == k)
-      return true;
-  return false;
+  return tok.is(TokKind::Ident) &&
+         (tok.text == "input" || tok.text == "output" || findLayerKind(tok.text));
 }
 
 class NetworkParser : TokenCursor {
@@ -53,10 +50,11 @@ private:
 
 };
 
-/// A statement keyword that cannot be an attribute name ('activation' can)
-/// at the start of a line: the statement before it lacks its closing '}'.
+/// A statement keyword that cannot be an attribute name (a layer kind that is
+/// also an attribute, like 'activation', can) at the start of a line: the
+/// statement before it lacks its closing '}'.
 bool startsStatementInBody(const Token &tok) {
-  return tok.startsLine && isStatementKeyword(tok) && !tok.isIdent("activation");
+  return tok.startsLine && isStatementKeyword(tok) && !layerAttrFromName(tok.text);
 }
 
 /// Skips tokens until the next statement keyword that starts a line at
@@ -311,9 +309,10 @@ bool NetworkParser::parseStatement(Network &net) {
     consume();
     ok = parseLayer(stmt, depth);
   } else {
-    ok = fail("unknown statement '" + tok.text +
-              "'; expected input, output, neuron, dense, add, concat, batchnorm, layernorm, "
-              "activation or scaleshift");
+    std::vector<std::string> keywords = {"input", "output"};
+    for (const LayerInfo &layer : layerKinds())
+      keywords.push_back(layer.keyword);
+    ok = fail("unknown statement '" + tok.text + "'; expected " + joinList(keywords, " or "));
     consume();
   }
   if (ok)

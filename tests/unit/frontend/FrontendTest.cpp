@@ -1,12 +1,14 @@
-// The frontend end to end: text to a verified graph, error recovery, and the
-// seeded initialisers.
+// The frontend end to end: text to a verified graph, error recovery, the
+// layer table and the seeded initialisers.
 #include "soma/frontend/Frontend.h"
 #include "soma/frontend/Initializers.h"
+#include "soma/frontend/Layers.h"
 #include "soma/ir/Printer.h"
 
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <set>
 
 using namespace soma;
 
@@ -114,6 +116,74 @@ TEST(Frontend, UnusedInputWarns) {
   })");
   ASSERT_TRUE(c->graph) << c->errors();
   EXPECT_NE(c->errors().find("warning: input 'unused' is never used"), std::string::npos);
+}
+
+TEST(Layers, TableIsWellFormed) {
+  std::set<std::string> keywords;
+  bool attrUsed[frontend::kNumLayerAttrs] = {};
+  for (const frontend::LayerInfo &layer : frontend::layerKinds()) {
+    EXPECT_TRUE(keywords.insert(layer.keyword).second) << layer.keyword;
+    EXPECT_EQ(frontend::findLayerKind(layer.keyword), &layer);
+    EXPECT_NE(std::string(layer.noun), "");
+    EXPECT_GE(layer.minOperands, 1u) << layer.keyword;
+    EXPECT_LE(layer.minOperands, layer.maxOperands) << layer.keyword;
+    for (size_t i = 0; i < frontend::kNumLayerAttrs; ++i) {
+      auto attr = static_cast<frontend::LayerAttr>(i);
+      EXPECT_TRUE(!layer.required.contains(attr) || layer.attrs.contains(attr))
+          << layer.keyword << " requires '" << frontend::layerAttrName(attr)
+          << "' but does not accept it";
+      attrUsed[i] |= layer.attrs.contains(attr);
+    }
+  }
+  EXPECT_EQ(frontend::findLayerKind("input"), nullptr);
+  EXPECT_EQ(frontend::findLayerKind("layer_norm"), nullptr);
+  for (size_t i = 0; i < frontend::kNumLayerAttrs; ++i) {
+    auto attr = static_cast<frontend::LayerAttr>(i);
+    EXPECT_EQ(frontend::layerAttrFromName(frontend::layerAttrName(attr)), attr);
+    EXPECT_TRUE(attrUsed[i]) << "no layer kind takes '" << frontend::layerAttrName(attr) << "'";
+  }
+  EXPECT_FALSE(frontend::layerAttrFromName("weight"));
+}
+
+// The parser's statements and Sema's attribute checks follow the table: each
+// kind is a statement, an unknown attribute is answered with the kind's
+// attributes in table order, and each required one is asked for.
+TEST(Layers, EveryKindIsCheckedAgainstItsRow) {
+  for (const frontend::LayerInfo &layer : frontend::layerKinds()) {
+    std::string operands = "x";
+    for (size_t i = 1; i < layer.minOperands; ++i)
+      operands += ", x";
+    auto c = compile(std::string("network n {\n  input x: f32[2]\n  ") + layer.keyword + " l(" +
+                     operands + ") { bogus = 1 }\n  output l\n}\n");
+    EXPECT_FALSE(c->graph);
+    std::string takes;
+    for (const std::string &name : frontend::layerAttrNames(layer.attrs))
+      takes += (takes.empty() ? "; it takes " : ", ") + name;
+    std::string what = std::string(layer.noun) + " 'l'";
+    std::string errors = c->errors();
+    EXPECT_NE(errors.find("t.nn:3:" + std::to_string(10 + std::string(layer.keyword).size() +
+                                                     operands.size()) +
+                          ": error: " + what + " has no attribute 'bogus'" +
+                          (takes.empty() ? "; it takes none" : takes) + "\n"),
+              std::string::npos)
+        << errors;
+    size_t required = 0;
+    for (const std::string &name : frontend::layerAttrNames(layer.required)) {
+      ++required;
+      EXPECT_NE(errors.find(what + " needs attribute '" + name + "'"), std::string::npos) << errors;
+    }
+    EXPECT_EQ(c->diags.errorCount(), 1 + required) << errors;
+  }
+}
+
+TEST(Layers, UnknownStatementListsEveryKind) {
+  auto c = compile("network n {\n  input x: f32[1]\n  lyaer l(x)\n  output x\n}\n");
+  EXPECT_FALSE(c->graph);
+  std::string expected = "t.nn:3:3: error: unknown statement 'lyaer'; expected input, output";
+  auto kinds = frontend::layerKinds();
+  for (size_t i = 0; i < kinds.size(); ++i)
+    expected += std::string(i + 1 == kinds.size() ? " or " : ", ") + kinds[i].keyword;
+  EXPECT_NE(c->errors().find(expected + "\n"), std::string::npos) << c->errors();
 }
 
 TEST(Initializers, SameSeedSameValuesDifferentSeedDifferent) {

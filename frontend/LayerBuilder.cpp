@@ -1,0 +1,227 @@
+// One layer statement to IR ops: its operand count and attributes checked
+// against its Layers.def row, then the ops of its kind (a dense layer or
+// neuron: [concat ->] linear -> bias_add -> activation; add: a chain of
+// adds; the normalisations: one op with per-feature constants). A layer that
+// fails is marked broken so the layers reading it stay quiet.
+#include "Sema.h"
+#include "soma/ir/Printer.h"
+#include "soma/ir/ShapeInference.h"
+
+#include <algorithm>
+#include <cassert>
+
+namespace soma::frontend {
+
+ir::Op *Sema::makeConst(const std::string &name, std::shared_ptr<Tensor> data, SourceLoc loc) {
+  ir::Op *op = graph->append(ir::OpKind::Const, name, {}, loc);
+  op->type = ir::TensorType::make(false, data->dims);
+  op->data = std::move(data);
+  return op;
+}
+
+ir::Op *Sema::makeOp(ir::OpKind kind, const std::string &name, std::vector<ir::Op *> operands,
+                     SourceLoc loc) {
+  ir::Op *op = graph->append(kind, name, std::move(operands), loc);
+  return op;
+}
+
+/// Gives `op` its type; a failure (already diagnosed) fails the layer.
+ir::Op *Sema::typed(LayerBuild &layer, ir::Op *op) {
+  op->type = ir::inferResultType(*op, diags);
+  layer.ok &= op->type.known;
+  return op;
+}
+
+bool Sema::checkOperandCount(const LayerBuild &layer) {
+  const LayerInfo &info = layer.info;
+  size_t count = layer.stmt.operands.size();
+  if (count >= info.minOperands && count <= info.maxOperands)
+    return true;
+  std::string want = info.minOperands == info.maxOperands
+                         ? std::to_string(info.minOperands)
+                         : "at least " + std::to_string(info.minOperands);
+  diags.error(layer.stmt.nameLoc, layer.what + " takes " + want + " operand" +
+                                      (info.minOperands == 1 ? "" : "s") + ", got " +
+                                      std::to_string(count));
+  return false;
+}
+
+/// The operands' values; false when one of them failed (and said so).
+bool Sema::resolveOperands(LayerBuild &layer) {
+  for (const Operand &operand : layer.stmt.operands) {
+    auto it = values.find(operand.name);
+    if (it == values.end() || broken.count(operand.name))
+      return false;
+    layer.ins.push_back(it->second);
+  }
+  return true;
+}
+
+/// A per-feature constant of `channels` elements: the attribute's tensor, or
+/// `fill` when the layer does not set it. Null after an error.
+ir::Op *Sema::vectorParam(LayerBuild &layer, LayerAttr attr, int64_t channels, double fill) {
+  const char *name = layerAttrName(attr);
+  const Attr *given = layer.attrs[attr];
+  std::shared_ptr<Tensor> t;
+  if (given) {
+    t = evalTensor(given->value, layer.what, name, {channels}, TensorRole::Vector, channels,
+                   channels);
+  } else {
+    t = std::make_shared<Tensor>(std::vector<int64_t>{channels});
+    std::fill(t->values.begin(), t->values.end(), static_cast<float>(fill));
+  }
+  if (!t) {
+    layer.ok = false;
+    return nullptr;
+  }
+  return makeConst(layer.stmt.name + "." + name, std::move(t),
+                   given ? given->value.loc : layer.stmt.nameLoc);
+}
+
+/// A dense layer's or neuron's input: its operand, or its operands joined
+/// along their last axis by a concat op. Null after an error.
+ir::Op *Sema::joinOperands(LayerBuild &layer) {
+  const std::vector<ir::Op *> &ins = layer.ins;
+  if (ins.size() == 1)
+    return ins[0];
+  // Say what is wrong in the layer's terms rather than through the hidden
+  // concat op.
+  for (size_t i = 1; i < ins.size(); ++i) {
+    const std::vector<int64_t> &a = ins[0]->type.dims, &b = ins[i]->type.dims;
+    if (a.size() != b.size() || !std::equal(a.begin(), a.end() - 1, b.begin())) {
+      diags.error(layer.stmt.operands[i].loc,
+                  layer.what + " joins its operands along their last axis, so they must agree in "
+                               "the others: '" + ins[0]->name + "' is " + ins[0]->type.str() +
+                      ", '" + ins[i]->name + "' is " + ins[i]->type.str());
+      return nullptr;
+    }
+  }
+  return typed(layer, makeOp(ir::OpKind::Concat, layer.stmt.name + ".in", ins, layer.stmt.loc));
+}
+
+/// A neuron or dense layer: activation(linear(x, weights) + bias).
+ir::Op *Sema::buildWeightedSum(LayerBuild &layer) {
+  const Stmt &stmt = layer.stmt;
+  bool isNeuron = layer.info.kind == LayerKind::Neuron;
+  int64_t units = 1;
+  if (!isNeuron && !evalUnits(*layer.attrs[LayerAttr::Units], layer.what, units))
+    return nullptr;
+  ir::Op *x = joinOperands(layer);
+  if (!x || !layer.ok)
+    return nullptr;
+  int64_t fanIn = x->type.sampleElements();
+  const Attr &weights = *layer.attrs[LayerAttr::Weights];
+  const char *weightsName = layerAttrName(LayerAttr::Weights);
+  auto w = evalTensor(weights.value, layer.what, weightsName, {units, fanIn}, TensorRole::Matrix,
+                      fanIn, units, /*acceptFlatRow=*/isNeuron);
+  if (!w)
+    return nullptr;
+  ir::Op *wOp = makeConst(stmt.name + "." + weightsName, std::move(w), weights.value.loc);
+  ir::Op *b = vectorParam(layer, LayerAttr::Bias, units, 0.0);
+  if (!b)
+    return nullptr;
+  ir::Op *sum = typed(layer, makeOp(ir::OpKind::Linear, stmt.name + ".sum", {x, wOp}, stmt.loc));
+  sum->hints = layer.hints;
+  ir::Op *biased =
+      typed(layer, makeOp(ir::OpKind::BiasAdd, stmt.name + ".biased", {sum, b}, stmt.loc));
+  ir::Op *result = makeOp(ir::OpKind::Activation, stmt.name, {biased}, stmt.loc);
+  result->fn = layer.act;
+  return result;
+}
+
+/// `kind` applied left to right over the operands: ((a + b) + c). The last
+/// op takes the layer's name, the others NAME.1, NAME.2, ...
+ir::Op *Sema::buildChain(LayerBuild &layer, ir::OpKind kind) {
+  const std::vector<ir::Op *> &ins = layer.ins;
+  ir::Op *acc = ins[0];
+  for (size_t i = 1; i < ins.size() && layer.ok; ++i) {
+    std::string name = i + 1 == ins.size() ? layer.stmt.name
+                                           : layer.stmt.name + "." + std::to_string(i);
+    acc = typed(layer, makeOp(kind, name, {acc, ins[i]}, layer.stmt.loc));
+  }
+  return acc;
+}
+
+/// batchnorm, layernorm, scaleshift: one op of `kind` over the operand and
+/// its per-feature constants (mean and variance for batchnorm, then scale
+/// and shift).
+ir::Op *Sema::buildNormalization(LayerBuild &layer, ir::OpKind kind) {
+  int64_t channels = layer.ins[0]->type.lastDim();
+  std::vector<ir::Op *> operands = {layer.ins[0]};
+  if (kind == ir::OpKind::BatchNorm) {
+    operands.push_back(vectorParam(layer, LayerAttr::Mean, channels, 0.0));
+    ir::Op *var = vectorParam(layer, LayerAttr::Variance, channels, 1.0);
+    operands.push_back(var);
+    if (var) {
+      const AlignedVector<float> &v = var->data->values;
+      auto neg = std::find_if(v.begin(), v.end(), [](float f) { return !(f >= 0); });
+      if (neg != v.end()) {
+        diags.error(var->loc, "variance of " + layer.what + " must be >= 0; element " +
+                                  std::to_string(neg - v.begin()) + " is " +
+                                  ir::formatFloat(*neg));
+        layer.ok = false;
+      }
+    }
+  }
+  operands.push_back(vectorParam(layer, LayerAttr::Scale, channels, 1.0));
+  operands.push_back(vectorParam(layer, LayerAttr::Shift, channels, 0.0));
+  if (std::find(operands.begin(), operands.end(), nullptr) != operands.end() || !layer.ok)
+    return nullptr;
+  ir::Op *result = makeOp(kind, layer.stmt.name, operands, layer.stmt.loc);
+  result->epsilon = layer.epsilon;
+  return result;
+}
+
+void Sema::buildLayer(const Stmt &stmt) {
+  const LayerInfo *info = findLayerKind(stmt.keyword);
+  assert(info && "the parser makes layers of the kinds in Layers.def only");
+  LayerBuild layer(stmt, *info);
+  if (!checkOperandCount(layer)) {
+    broken.insert(stmt.name);
+    return;
+  }
+  layer.attrs = collectAttrs(stmt, *info, layer.what);
+  // An operand that failed has been reported; so has a bad attribute.
+  if (!resolveOperands(layer) || broken.count(stmt.name)) {
+    broken.insert(stmt.name);
+    return;
+  }
+  evalCommonAttrs(layer);
+
+  // A new layer kind in Layers.def gets its semantics here.
+  ir::Op *result = nullptr;
+  switch (info->kind) {
+  case LayerKind::Neuron:
+  case LayerKind::Dense:
+    result = buildWeightedSum(layer);
+    break;
+  case LayerKind::Add:
+    result = buildChain(layer, ir::OpKind::Add);
+    break;
+  case LayerKind::Concat:
+    result = makeOp(ir::OpKind::Concat, stmt.name, layer.ins, stmt.loc);
+    break;
+  case LayerKind::BatchNorm:
+    result = buildNormalization(layer, ir::OpKind::BatchNorm);
+    break;
+  case LayerKind::LayerNorm:
+    result = buildNormalization(layer, ir::OpKind::LayerNorm);
+    break;
+  case LayerKind::Activation:
+    result = makeOp(ir::OpKind::Activation, stmt.name, layer.ins, stmt.loc);
+    result->fn = layer.act;
+    break;
+  case LayerKind::ScaleShift:
+    result = buildNormalization(layer, ir::OpKind::ScaleShift);
+    break;
+  }
+  if (layer.ok && result && !result->type.known)
+    typed(layer, result);
+  if (!layer.ok || !result) {
+    broken.insert(stmt.name);
+    return;
+  }
+  values[stmt.name] = result;
+}
+
+} // namespace soma::frontend
