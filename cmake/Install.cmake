@@ -32,7 +32,7 @@ install(TARGETS soma_api soma_frontend soma_passes soma_runtime soma_jit soma_co
                 soma_support
   EXPORT somaTargets
   ARCHIVE DESTINATION ${CMAKE_INSTALL_LIBDIR})
-install(FILES ${PROJECT_SOURCE_DIR}/runtime/include/soma/soma.h
+install(FILES ${PROJECT_SOURCE_DIR}/api/include/soma/soma.h
   DESTINATION ${CMAKE_INSTALL_INCLUDEDIR}/soma)
 install(EXPORT somaTargets NAMESPACE soma:: FILE somaTargets.cmake
   DESTINATION ${SOMA_INSTALL_CMAKEDIR})

@@ -25,7 +25,7 @@ std::unique_ptr<Module> buildModule(LLVMContext &ctx, const ir::Graph &graph,
       FunctionType::get(Type::getVoidTy(ctx), {PointerType::get(ctx, 0), i64, i64, i64, i64}, false);
   for (size_t i = 0; i < graph.ops.size(); ++i) {
     const ir::Op &op = *graph.ops[i];
-    if (op.kind == ir::OpKind::Input || op.kind == ir::OpKind::Const)
+    if (!jit::lowers(plan, graph, i))
       continue;
     Function *fn = Function::Create(kernelTy, Function::ExternalLinkage, jit::kernelName(graph, i),
                                     module.get());

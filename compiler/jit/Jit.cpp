@@ -167,6 +167,13 @@ private:
 
 } // namespace
 
+bool lowers(const LoweringPlan &plan, const ir::Graph &graph, size_t i) {
+  const ir::OpKind kind = graph.ops[i]->kind;
+  if (kind == ir::OpKind::Input || kind == ir::OpKind::Const)
+    return false;
+  return plan.lowered.empty() || plan.lowered[i];
+}
+
 std::string kernelName(const ir::Graph &graph, size_t opIndex) {
   return "soma." + graph.name + "." + graph.ops[opIndex]->name;
 }
@@ -246,8 +253,7 @@ Expected<JitResult> compileGraph(const ir::Graph &graph, const LoweringPlan &pla
     return soma::Error{"cannot add the module to the JIT: " + toString(std::move(err))};
   result.kernels.assign(graph.ops.size(), nullptr);
   for (size_t i = 0; i < graph.ops.size(); ++i) {
-    const ir::OpKind kind = graph.ops[i]->kind;
-    if (kind == ir::OpKind::Input || kind == ir::OpKind::Const)
+    if (!lowers(plan, graph, i))
       continue;
     auto addr = sj.jit->lookup(*dylib, kernelName(graph, i));
     if (!addr)

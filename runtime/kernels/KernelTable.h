@@ -12,6 +12,11 @@ namespace soma::runtime::kernels {
 struct KernelTable {
   Isa isa;
   int64_t width; // f32 lanes per vector
+  /// dense's tile geometry: rows per register block and the panel width
+  /// its packed weights read fastest at (kernels::denseRowBlock,
+  /// kernels::panelWidth).
+  int64_t denseRowBlock;
+  int64_t panelWidth;
   void (*dense)(const DenseArgs &args, int64_t r0, int64_t r1, int64_t c0, int64_t c1) noexcept;
   void (*add)(const Src &a, const Src &b, const Dst &y, const ir::Activation &act, int64_t r0,
               int64_t r1, int64_t c0, int64_t c1) noexcept;

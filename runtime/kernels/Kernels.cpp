@@ -110,7 +110,9 @@ bool forceIsa(Isa isa) noexcept {
 
 int64_t vectorWidth(Isa isa) noexcept { return kernelTable(isa).width; }
 
-int64_t panelWidth(Isa isa) noexcept { return 2 * vectorWidth(isa); }
+int64_t panelWidth(Isa isa) noexcept { return kernelTable(isa).panelWidth; }
+
+int64_t denseRowBlock(Isa isa) noexcept { return kernelTable(isa).denseRowBlock; }
 
 void dense(const DenseArgs &args, int64_t r0, int64_t r1, int64_t c0, int64_t c1) noexcept {
   const KernelTable *t = args.panel > 0 ? denseTable(args.panel) : nullptr;

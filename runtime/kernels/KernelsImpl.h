@@ -395,7 +395,7 @@ template <class A> struct Impl {
   }
 
   static constexpr KernelTable table(Isa isa) {
-    return {isa, W, &dense, &add, &activation, &scaleShift, &batchNorm, &softmax, &layerNorm, &exp};
+    return {isa, W, kBlockRows, 2 * W, &dense, &add, &activation, &scaleShift, &batchNorm, &softmax, &layerNorm, &exp};
   }
 };
 

@@ -54,13 +54,20 @@ Expected<TargetInfo> resolveTarget(const TargetOptions &options);
 /// in the block's own V rows) and so is featureMajorIn of its user (which
 /// reads those blocks as they are instead of transposing them); partial
 /// blocks and lone samples stay sample-major. Either may be empty.
+///
+/// `lowered[i]`: whether op i gets a kernel in this module (the ops the
+/// JIT's kernel families run); empty: every op but inputs and constants.
 struct LoweringPlan {
+  std::vector<bool> lowered;
   std::vector<int> slotOf;
   std::vector<int> scratchOf;
   std::vector<int> panelsOf;
   std::vector<bool> featureMajorIn;
   std::vector<bool> featureMajorOut;
 };
+
+/// Whether `plan` lowers op `i` of `graph`.
+bool lowers(const LoweringPlan &plan, const ir::Graph &graph, size_t i);
 
 /// Where compile time went, for --time-passes.
 struct CompileTimes {

@@ -44,6 +44,9 @@ int64_t vectorWidth(Isa isa) noexcept;
 /// runtime::packPanels(w, panelWidth()).
 int64_t panelWidth(Isa isa) noexcept;
 inline int64_t panelWidth() noexcept { return panelWidth(activeIsa()); }
+/// The rows of dense()'s register block on `isa` (8, 6 or 4): row tiles
+/// on multiples of it keep every tile's blocks full.
+int64_t denseRowBlock(Isa isa) noexcept;
 
 /// A matrix a kernel reads. Row r of the op's rows is at
 /// `data + (period ? r % period : r) * stride`: period 0 for a value with

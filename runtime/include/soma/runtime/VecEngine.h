@@ -1,25 +1,35 @@
-// The vec engine: an optimised graph turned into a Program whose steps call
-// the xsimd kernels (Kernels.h), run by the same Executor as the JIT's
-// code. Lives in soma_runtime, which links no LLVM: an application can run
-// a model on this engine without the JIT.
+// The vec engine: the kernel families whose steps call soma's xsimd kernels
+// (Kernels.h), run by the same Executor as the JIT's code, and the
+// interpreter's kernels as the family of last resort. Lives in
+// soma_runtime, which links no LLVM: an application can run a model on
+// this engine without the JIT.
 #pragma once
 
 #include "soma/ir/Graph.h"
 #include "soma/runtime/Program.h"
+#include "soma/runtime/ProgramBuilder.h"
 #include "soma/support/Expected.h"
+
+#include <vector>
 
 namespace soma::runtime {
 
-/// Values that depend on no input are computed once by the reference
-/// interpreter and become constants (both engines run only batched ops).
-void foldUnbatched(ir::Graph &graph);
+/// The vec engine's families, in order: dense (linear, dense, dense_add),
+/// elementwise and row ops, concat.
+const std::vector<const KernelFamily *> &vecFamilies();
+
+/// The interpreter's kernels as a family: runs every op (but input and
+/// const) by ir::evaluateOp, whole rows on one thread, allocating its
+/// operands' tensors on every call. Last in every target, so an op no
+/// other family runs still runs.
+const KernelFamily &interpFamily();
+
+/// The vec engine: vecFamilies(), then interpFamily().
+Target vecTarget();
 
 /// Builds the vec engine's program for `graph`, which must be checked
-/// (types inferred). Folds unbatched values first (so it changes `graph`);
-/// dense weights are packed once at the kernels' panel width for this CPU.
-/// Every step is a ContextKernelFn whose context holds the slot numbers it
-/// reads and writes and the op's sizes and parameters; tiles come from
-/// planTiles. An error names an op the engine cannot run.
+/// (types inferred): ProgramBuilder(graph).build(vecTarget()). Changes
+/// `graph` (ProgramBuilder::build). An error names an op no family runs.
 Expected<Program> buildVecProgram(ir::Graph &graph);
 
 } // namespace soma::runtime

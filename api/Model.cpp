@@ -5,11 +5,11 @@
 #include "Internal.h"
 
 #include "soma/frontend/Frontend.h"
-#include "soma/jit/Jit.h"
+#include "soma/jit/JitEngine.h"
 #include "soma/passes/Passes.h"
 #include "soma/runtime/Executor.h"
 #include "soma/runtime/Interpreter.h"
-#include "soma/runtime/Packing.h"
+#include "soma/runtime/ProgramBuilder.h"
 #include "soma/runtime/VecEngine.h"
 
 #include <oneapi/tbb/task_arena.h>
@@ -72,278 +72,6 @@ struct Model::Impl {
 
 namespace {
 
-/// The matrix-vector format runtime::packSparse adds for a sparse schedule's
-/// lone samples.
-runtime::SparseLoneFormat sparseLoneFormat(const ir::Schedule &schedule) {
-  if (schedule.lone == "chunked")
-    return runtime::SparseLoneFormat::Chunked;
-  return schedule.lone == "packed" ? runtime::SparseLoneFormat::None : runtime::SparseLoneFormat::Entries;
-}
-
-/// Gives each dense/linear op weights and bias constants of its own, so they
-/// can be packed for that op's kernel.
-void privatizeDenseConstants(ir::Graph &graph) {
-  std::unordered_map<const ir::Op *, size_t> uses;
-  for (auto &op : graph.ops)
-    for (ir::Op *operand : op->operands)
-      ++uses[operand];
-  for (size_t i = 0; i < graph.ops.size(); ++i) {
-    ir::Op *op = graph.ops[i].get();
-    if (!ir::isWeightedSum(op->kind))
-      continue;
-    for (size_t k = 1; k < std::min<size_t>(op->operands.size(), 3); ++k) { // weights, bias
-      ir::Op *c = op->operands[k];
-      if (uses[c] <= 1)
-        continue;
-      --uses[c];
-      ir::Op *copy = graph.insertBefore(op, ir::OpKind::Const, graph.uniqueName(c->name), {}, c->loc);
-      copy->type = c->type;
-      copy->data = c->data;
-      op->operands[k] = copy;
-      uses[copy] = 1;
-      ++i; // the insertion shifted `op` one place on
-    }
-  }
-}
-
-std::shared_ptr<const AlignedVector<float>> constData(const ir::Op &op) {
-  return std::shared_ptr<const AlignedVector<float>>(op.data, &op.data->values);
-}
-
-/// The graph made ready for lowering, with its slot table.
-struct JitPlan {
-  jit::TargetInfo target;
-  runtime::Program program;
-  jit::LoweringPlan lowering;
-};
-
-/// Whether `op` runs the sparse kernel.
-bool isSparseKernel(const ir::Op &op) {
-  return ir::isWeightedSum(op.kind) && op.schedule && op.schedule->kernel == "sparse";
-}
-
-/// A chain of sparse kernels keeps the full sample blocks of the
-/// activations between them feature-major (jit::LoweringPlan): a sparse
-/// op whose value is no output, has no residual or softmax to apply row by
-/// row, and feeds only the x operand of one sparse op of the same vector
-/// width stores its blocks as that op reads them.
-void chainSparseKernels(const ir::Graph &graph, jit::LoweringPlan &plan) {
-  const std::vector<size_t> uses = ir::countUses(graph); // operands and outputs
-  std::unordered_map<const ir::Op *, size_t> indexOf;
-  for (size_t i = 0; i < graph.ops.size(); ++i)
-    indexOf[graph.ops[i].get()] = i;
-  plan.featureMajorIn.assign(graph.ops.size(), false);
-  plan.featureMajorOut.assign(graph.ops.size(), false);
-  for (size_t i = 0; i < graph.ops.size(); ++i) {
-    const ir::Op &user = *graph.ops[i];
-    if (!isSparseKernel(user))
-      continue;
-    const ir::Op &x = *user.operands[0];
-    if (!isSparseKernel(x) || x.kind == ir::OpKind::DenseAdd || x.fn.kind == ir::ActKind::Softmax ||
-        uses[indexOf.at(&x)] != 1 || x.schedule->vectorWidth != user.schedule->vectorWidth)
-      continue;
-    plan.featureMajorOut[indexOf.at(&x)] = true;
-    plan.featureMajorIn[i] = true;
-  }
-}
-
-/// Folds what needs no input, gives dense ops their own (packed) constants,
-/// and assigns every value a slot: inputs and outputs are the caller's
-/// buffers, constants the model's, the rest live in the run's arena.
-Expected<JitPlan> prepareJit(ir::Graph &graph, const CompileOptions &options) {
-  auto target = jit::resolveTarget({options.cpu, options.features});
-  if (!target)
-    return Error{target.error()};
-  runtime::foldUnbatched(graph);
-  privatizeDenseConstants(graph);
-  // Every weighted sum runs with a schedule for this target's vectors: the
-  // schedule pass's, or the same cost model's when the pipeline had none
-  // (-O0, -O1) or planned for another vector width (--mcpu, --mattr).
-  MachineInfo machine = hostMachine();
-  machine.vectorWidth = target->vectorWidth;
-  // A kernel already chosen (by the cost model or the user) is kept.
-  for (auto &op : graph.ops)
-    if (ir::isWeightedSum(op->kind) &&
-        (!op->schedule || op->schedule->vectorWidth != machine.vectorWidth))
-      op->schedule = op->schedule ? passes::scheduleFor(*op, machine, op->schedule->kernel)
-                                  : passes::chooseSchedule(*op, machine, api::sparsityMode(options));
-  // A schedule in IR text can ask for what its weights do not allow.
-  auto refuse = [](const ir::Op &op, const std::string &why) {
-    return Error{std::string(ir::opName(op.kind)) + " '" + op.name + "': its schedule says " + why};
-  };
-  // Skipping zero inputs keeps the bits only with finite weights.
-  for (auto &op : graph.ops)
-    if (ir::isWeightedSum(op->kind) && op->schedule->skipZeroInputs && !passes::zeroInputsSkippable(*op))
-      return refuse(*op, "skip_zero_inputs = true, which needs finite weights and at most 8192 inputs");
-  // The sparse kernel packs its weights here: they must be a constant matrix.
-  for (auto &op : graph.ops)
-    if (isSparseKernel(*op)) {
-      const ir::Op &w = *op->operands[1];
-      if (w.kind != ir::OpKind::Const || !w.data || w.type.dims.size() != 2) {
-        op->schedule = passes::scheduleFor(*op, machine, "packed");
-        continue;
-      }
-      // Code grows with every nonzero it is generated from.
-      if (const int64_t nonzeros = passes::bakedNonzeros(*op);
-          op->schedule->baked && nonzeros > ir::Schedule::kBakedMaxNonzeros)
-        return refuse(*op, "baked = true, but its weights have " + std::to_string(nonzeros) + " nonzeros (at most " +
-                               std::to_string(ir::Schedule::kBakedMaxNonzeros) + " are generated as code)");
-      // The kernel relies on the block pattern it is told of.
-      if (op->schedule->block == "4x1" && !runtime::inAlignedBlocks(*w.data, 4, 1))
-        return refuse(*op, "block = \"4x1\", but its weights are not all-zero or all-nonzero in every aligned "
-                           "4x1 block");
-    }
-
-  JitPlan jp;
-  jp.target = *target;
-  runtime::Program &program = jp.program;
-  jp.lowering.slotOf.assign(graph.ops.size(), -1);
-  std::unordered_map<const ir::Op *, const ir::Op *> denseUserOf; // weights/bias -> op
-  for (auto &op : graph.ops)
-    if (ir::isWeightedSum(op->kind))
-      for (size_t k = 1; k < std::min<size_t>(op->operands.size(), 3); ++k) // weights, bias
-        denseUserOf[op->operands[k]] = op.get();
-  std::unordered_map<const ir::Op *, int> firstOutput;
-  for (size_t o = 0; o < graph.outputs.size(); ++o)
-    firstOutput.emplace(graph.outputs[o].value, static_cast<int>(o));
-  std::vector<ir::Op *> inputs = graph.inputs();
-  std::unordered_map<const ir::Op *, int> slotOf;
-
-  for (size_t i = 0; i < graph.ops.size(); ++i) {
-    const ir::Op &op = *graph.ops[i];
-    runtime::Slot slot;
-    slot.sampleElements = op.type.sampleElements();
-    if (op.kind == ir::OpKind::Input) {
-      slot.kind = runtime::SlotKind::Input;
-      slot.index = static_cast<int>(std::find(inputs.begin(), inputs.end(), &op) - inputs.begin());
-    } else if (op.kind == ir::OpKind::Const) {
-      slot.kind = runtime::SlotKind::Constant;
-      auto user = denseUserOf.find(&op);
-      if (user == denseUserOf.end()) {
-        slot.data = constData(op);
-      } else {
-        const ir::Op &dense = *user->second;
-        const int64_t panel = dense.schedule->panel();
-        const bool sparse = dense.schedule->kernel == "sparse";
-        slot.data = std::make_shared<const AlignedVector<float>>(
-            &op != dense.operands[1] ? runtime::padVector(op.data->values, panel)
-            : sparse                 ? runtime::packSparse(*op.data, dense.schedule->vectorWidth,
-                                                         sparseLoneFormat(*dense.schedule))
-                                     : runtime::packPanels(*op.data, panel));
-      }
-    } else if (auto out = firstOutput.find(&op); out != firstOutput.end()) {
-      slot.kind = runtime::SlotKind::Output;
-      slot.index = out->second;
-    } else {
-      slot.kind = runtime::SlotKind::Temp;
-    }
-    slotOf[&op] = jp.lowering.slotOf[i] = static_cast<int>(program.slots.size());
-    program.slots.push_back(std::move(slot));
-  }
-  // Sparse kernels' scratch: sample blocks transposed to feature-major and
-  // their partial sums (runtime::sparseScratchPerSample).
-  jp.lowering.scratchOf.assign(graph.ops.size(), -1);
-  jp.lowering.panelsOf.assign(graph.ops.size(), -1);
-  for (size_t i = 0; i < graph.ops.size(); ++i) {
-    const ir::Op &op = *graph.ops[i];
-    if (!isSparseKernel(op))
-      continue;
-    runtime::Slot slot;
-    slot.kind = runtime::SlotKind::Temp;
-    slot.sampleElements = runtime::sparseScratchPerSample(op.operands[0]->type.sampleElements(),
-                                                          op.type.lastDim(), op.schedule->vectorWidth);
-    jp.lowering.scratchOf[i] = static_cast<int>(program.slots.size());
-    program.slots.push_back(std::move(slot));
-    if (op.schedule->lone != "packed")
-      continue;
-    // Lone samples run the dense kernel: panels of one vector as well.
-    runtime::Slot panels;
-    panels.kind = runtime::SlotKind::Constant;
-    panels.data = std::make_shared<const AlignedVector<float>>(
-        runtime::packPanels(*op.operands[1]->data, op.schedule->vectorWidth));
-    jp.lowering.panelsOf[i] = static_cast<int>(program.slots.size());
-    program.slots.push_back(std::move(panels));
-  }
-  chainSparseKernels(graph, jp.lowering);
-  for (size_t o = 0; o < graph.outputs.size(); ++o) {
-    const ir::Op *value = graph.outputs[o].value;
-    if (value->kind == ir::OpKind::Input || firstOutput.at(value) != static_cast<int>(o))
-      program.copies.push_back({slotOf.at(value), static_cast<int>(o), value->type.sampleElements()});
-  }
-  return jp;
-}
-
-/// How `op`'s JIT kernel may be cut into tiles and what one of its rows
-/// costs. From compiler/codegen: dense kernels honour column ranges that
-/// start on a panel boundary, elementwise kernels any column range;
-/// softmax, layer_norm, concat and a dense layer with softmax compute whole
-/// rows. Dense kernels block rows by the schedule's rowBlock.
-runtime::TileRules jitTileRules(const ir::Op &op, const jit::TargetInfo &target) {
-  using runtime::activationWork, runtime::kElementWork;
-  const int64_t cols = op.type.lastDim();
-  runtime::TileRules rules;
-  switch (op.kind) {
-  case ir::OpKind::Linear:
-  case ir::OpKind::Dense:
-  case ir::OpKind::DenseAdd: {
-    // (The tiles themselves come from the op's schedule: buildJit.)
-    const int64_t inputs = op.operands[0]->type.sampleElements();
-    const ir::Schedule &schedule = *op.schedule;
-    const ir::Activation act = op.kind != ir::OpKind::Linear ? op.fn : ir::Activation{};
-    rules.rowWork = cols * (inputs + activationWork(act));
-    rules.rowGranularity = schedule.rowBlock;
-    rules.colGranularity = act.kind == ir::ActKind::Softmax ? 0 : schedule.panel();
-    if (schedule.kernel == "sparse") {
-      // A multiply-add per nonzero (about two dense ones: its index and
-      // broadcast loads), a transposed input, the epilogue; whole rows.
-      const double density = op.sparsity ? op.sparsity->density : 1.0;
-      const double nonzeros = density * static_cast<double>(cols * inputs);
-      rules.rowWork =
-          static_cast<int64_t>(2 * nonzeros) + inputs + cols * (1 + activationWork(act));
-      rules.colGranularity = 0;
-      // A call of fewer than V / 2 rows has no sample block: its rows take
-      // the lone-sample path, which uses no scratch and takes column ranges
-      // on neuron groups of V (but for softmax, over whole rows). On the
-      // scalar path a nonzero is a scalar FMA with its loads, about a
-      // cycle, i.e. 2 V dense multiply-adds (at 1024 x 1024 with 10 %
-      // nonzeros a batch-1 call took 36 us on Zen 4: 34 units per nonzero);
-      // the chunked path takes about half that (15.6 us). lone = "packed"
-      // is the dense kernel, whose tiles keep its side-by-side panels
-      // whole.
-      if (act.kind != ir::ActKind::Softmax) {
-        const int64_t V = schedule.vectorWidth;
-        rules.smallRows = std::max<int64_t>(1, V / 2);
-        if (schedule.lone == "packed") {
-          rules.smallColGranularity = ir::Schedule::kLonePackedPanels * V;
-          rules.smallRowWork = cols * (inputs + activationWork(act));
-        } else {
-          const double perNonzero = static_cast<double>(schedule.lone == "chunked" ? V : 2 * V);
-          rules.smallColGranularity = V;
-          rules.smallRowWork = static_cast<int64_t>(perNonzero * nonzeros) + cols * (1 + activationWork(act));
-        }
-      }
-    }
-    break;
-  }
-  case ir::OpKind::Activation:
-    rules.rowWork = cols * (kElementWork + activationWork(op.fn));
-    rules.colGranularity = op.fn.kind == ir::ActKind::Softmax ? 0 : target.vectorWidth;
-    break;
-  case ir::OpKind::BiasAdd:
-  case ir::OpKind::Add:
-  case ir::OpKind::ScaleShift:
-  case ir::OpKind::BatchNorm:
-    rules.rowWork = cols * kElementWork;
-    rules.colGranularity = target.vectorWidth;
-    break;
-  default: // layer_norm, concat; and whole rows for any kind not listed
-    rules.rowWork = cols * 2 * kElementWork;
-    rules.colGranularity = 0;
-    break;
-  }
-  return rules;
-}
-
 void addTimes(api::Timings *timings, const jit::CompileTimes &t) {
   if (!timings)
     return;
@@ -378,55 +106,33 @@ int64_t maxBatchOf(const runtime::Program &program) {
   return maxBatch;
 }
 
-/// JIT-compiles `graph` (which prepareJit changes) into an executor.
+jit::JitOptions jitOptions(const CompileOptions &options) {
+  jit::JitOptions jo;
+  jo.target = {options.cpu, options.features};
+  jo.optLevel = options.optLevel;
+  jo.sparsity = api::sparsityMode(options);
+  return jo;
+}
+
+/// JIT-compiles `graph` (which the program builder changes) into an
+/// executor: the JIT's kernel families first, then the vec engine's and the
+/// interpreter's for any op the JIT does not run.
 Expected<JitBuild> buildJit(ir::Graph &graph, const CompileOptions &options,
                             api::Timings *timings) {
-  auto jp = prepareJit(graph, options);
-  if (!jp)
-    return Error{"soma: error: " + jp.error() + "\n"};
-  jit::CompileTimes times;
-  auto compiled = jit::compileGraph(graph, jp->lowering, jp->target, options.optLevel, &times);
-  if (!compiled)
-    return Error{"soma: error: " + compiled.error() + "\n"};
-  addTimes(timings, times);
-  runtime::Program &program = jp->program;
-  std::unordered_map<const ir::Op *, size_t> indexOf;
-  for (size_t i = 0; i < graph.ops.size(); ++i)
-    indexOf[graph.ops[i].get()] = i;
-  for (size_t i = 0; i < graph.ops.size(); ++i) {
-    if (!compiled->kernels[i])
-      continue;
-    const ir::Op &op = *graph.ops[i];
-    runtime::Step step;
-    step.fn = compiled->kernels[i];
-    step.name = op.name;
-    step.cols = op.type.lastDim();
-    step.rowsPerSample = op.type.sampleElements() / std::max<int64_t>(step.cols, 1);
-    step.result = jp->lowering.slotOf[i];
-    for (const ir::Op *operand : op.operands)
-      step.reads.push_back(jp->lowering.slotOf[indexOf.at(operand)]);
-    runtime::planTiles(step, jitTileRules(op, jp->target));
-    if (op.schedule) { // a weighted sum: its tiles are the schedule's, printed in the IR
-      step.colTile = op.schedule->colTile < step.cols ? op.schedule->colTile : 0;
-      step.rowTile = op.schedule->rowTile;
-    }
-    if (i < jp->lowering.scratchOf.size() && jp->lowering.scratchOf[i] >= 0) {
-      // The sparse kernel: whole rows, row tiles of whole sample blocks
-      // (the parser checks row_tile; the cost model makes it so). Runs of
-      // fewer than V / 2 rows have no block, so no scratch: column tiles
-      // of whole neuron groups (planTiles, from jitTileRules).
-      step.scratch.push_back(jp->lowering.scratchOf[i]);
-      step.colTile = 0;
-    }
-    program.steps.push_back(std::move(step));
-  }
+  auto engine = jit::JitEngine::create(jitOptions(options));
+  if (!engine)
+    return Error{"soma: error: " + engine.error() + "\n"};
+  auto program = runtime::ProgramBuilder(graph).build((*engine)->target());
+  if (!program)
+    return Error{"soma: error: " + program.error() + "\n"};
+  addTimes(timings, (*engine)->times());
   JitBuild build;
-  build.code = std::move(compiled->code);
-  build.executor = std::make_unique<runtime::Executor>(std::move(program), executorOptions(options));
+  build.code = (*engine)->takeCode();
+  build.executor = std::make_unique<runtime::Executor>(std::move(*program), executorOptions(options));
   return build;
 }
 
-/// The vec engine's executor for `graph` (which buildVecProgram folds).
+/// The vec engine's executor for `graph` (which the program builder changes).
 Expected<std::unique_ptr<runtime::Executor>> buildVec(ir::Graph &graph,
                                                       const CompileOptions &options) {
   auto program = runtime::buildVecProgram(graph);
@@ -590,10 +296,13 @@ FrontResult compileToGraph(SourceManager &sm, uint32_t file, const CompileOption
 Expected<std::string> emit(std::unique_ptr<ir::Graph> graph, const CompileOptions &options,
                            jit::EmitKind kind, Timings *timings) {
   auto t0 = std::chrono::steady_clock::now();
-  auto jp = prepareJit(*graph, options);
-  if (!jp)
-    return Error{jp.error()};
-  auto text = jit::emitGraph(*graph, jp->lowering, jp->target, options.optLevel, kind);
+  auto engine = jit::JitEngine::create(jitOptions(options));
+  if (!engine)
+    return Error{engine.error()};
+  runtime::ProgramBuilder builder(*graph);
+  if (auto planned = builder.plan((*engine)->target()); !planned)
+    return Error{planned.error()};
+  auto text = (*engine)->emit(builder, kind);
   if (timings)
     timings->push_back({"llvm: lower, optimise, emit", secondsSince(t0)});
   return text;
@@ -630,7 +339,7 @@ Result<Model> makeModel(std::unique_ptr<ir::Graph> graph, const CompileOptions &
   }
   case Engine::Vec:
   case Engine::Auto: {
-    // prepareJit and buildVecProgram both change the graph: the JIT gets a
+    // The program builder changes the graph: the JIT gets a
     // clone made before the vec engine folds the original.
     std::unique_ptr<ir::Graph> jitGraph;
     if (options.engine == Engine::Auto) {

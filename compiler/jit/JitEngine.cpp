@@ -1,0 +1,381 @@
+// The JIT's kernel families and target (JitEngine.h). Each family says
+// which ops and schedules its lowering in compiler/codegen handles, how it
+// packs their weights, and how its kernels may be cut into tiles; the
+// engine compiles every op its families run into one module, after the
+// builder has assigned the slots the kernels bake in.
+#include "soma/jit/JitEngine.h"
+
+#include "soma/passes/Passes.h"
+#include "soma/runtime/Packing.h"
+#include "soma/runtime/VecEngine.h"
+#include "soma/support/Machine.h"
+
+#include <algorithm>
+#include <unordered_map>
+
+namespace soma::jit {
+
+namespace {
+
+using runtime::Fit;
+
+/// The matrix-vector format runtime::packSparse adds for a sparse
+/// schedule's lone samples.
+runtime::SparseLoneFormat sparseLoneFormat(const ir::Schedule &schedule) {
+  if (schedule.lone == ir::LonePath::Chunked)
+    return runtime::SparseLoneFormat::Chunked;
+  return schedule.lone == ir::LonePath::Packed ? runtime::SparseLoneFormat::None
+                                                : runtime::SparseLoneFormat::Entries;
+}
+
+/// A schedule the op's data does not allow, as the families refuse it.
+Fit refuse(const ir::Op &op, const std::string &why) {
+  return Fit::refuses(std::string(ir::opName(op.kind)) + " '" + op.name + "': its schedule says " + why);
+}
+
+/// The rules of a weighted sum's kernel: column tiles on its panels (whole
+/// rows with softmax), row tiles on its row block; a row costs its
+/// multiply-adds and activation. (The tiles themselves come from the
+/// schedule: JitFamily::makeStep.)
+runtime::TileRules weightedSumRules(const ir::Op &op) {
+  const int64_t cols = op.type.lastDim();
+  const int64_t inputs = op.operands[0]->type.sampleElements();
+  const ir::Schedule &schedule = *op.schedule;
+  const ir::Activation act = op.kind != ir::OpKind::Linear ? op.fn : ir::Activation{};
+  runtime::TileRules rules;
+  rules.rowWork = cols * (inputs + runtime::activationWork(act));
+  rules.rowGranularity = schedule.rowBlock;
+  rules.colGranularity = act.kind == ir::ActKind::Softmax ? 0 : schedule.panel();
+  return rules;
+}
+
+/// The sparse kernel's rules: whole rows wherever it has sample blocks (a
+/// row's blocks share one scratch); runs of fewer than V / 2 rows have no
+/// block and take the lone-sample path, which takes column ranges on
+/// neuron groups of V (but for softmax, over whole rows).
+runtime::TileRules sparseRules(const ir::Op &op) {
+  runtime::TileRules rules = weightedSumRules(op);
+  const int64_t cols = op.type.lastDim();
+  const int64_t inputs = op.operands[0]->type.sampleElements();
+  const ir::Schedule &schedule = *op.schedule;
+  const ir::Activation act = op.kind != ir::OpKind::Linear ? op.fn : ir::Activation{};
+  using runtime::activationWork;
+  // A multiply-add per nonzero (about two dense ones: its index and
+  // broadcast loads), a transposed input, the epilogue; whole rows.
+  const double density = op.sparsity ? op.sparsity->density : 1.0;
+  const double nonzeros = density * static_cast<double>(cols * inputs);
+  rules.rowWork = static_cast<int64_t>(2 * nonzeros) + inputs + cols * (1 + activationWork(act));
+  rules.colGranularity = 0;
+  if (act.kind == ir::ActKind::Softmax)
+    return rules;
+  // On the scalar path a nonzero is a scalar FMA with its loads, about a
+  // cycle, i.e. 2 V dense multiply-adds (at 1024 x 1024 with 10 % nonzeros
+  // a batch-1 call took 36 us on Zen 4: 34 units per nonzero); the chunked
+  // path takes about half that (15.6 us). lone = packed is the dense
+  // kernel, whose tiles keep its side-by-side panels whole.
+  const int64_t V = schedule.vectorWidth;
+  rules.smallRows = std::max<int64_t>(1, V / 2);
+  if (schedule.lone == ir::LonePath::Packed) {
+    rules.smallColGranularity = ir::Schedule::kLonePackedPanels * V;
+    rules.smallRowWork = cols * (inputs + activationWork(act));
+  } else {
+    const double perNonzero = static_cast<double>(schedule.lone == ir::LonePath::Chunked ? V : 2 * V);
+    rules.smallColGranularity = V;
+    rules.smallRowWork = static_cast<int64_t>(perNonzero * nonzeros) + cols * (1 + activationWork(act));
+  }
+  return rules;
+}
+
+/// Elementwise kernels take any column range (tiles on whole vectors);
+/// softmax, layer_norm and concat compute whole rows.
+runtime::TileRules elementwiseRules(const ir::Op &op, int64_t vectorWidth) {
+  using runtime::activationWork, runtime::kElementWork;
+  const int64_t cols = op.type.lastDim();
+  runtime::TileRules rules;
+  switch (op.kind) {
+  case ir::OpKind::Activation:
+    rules.rowWork = cols * (kElementWork + activationWork(op.fn));
+    rules.colGranularity = op.fn.kind == ir::ActKind::Softmax ? 0 : vectorWidth;
+    break;
+  case ir::OpKind::BiasAdd:
+  case ir::OpKind::Add:
+  case ir::OpKind::ScaleShift:
+  case ir::OpKind::BatchNorm:
+    rules.rowWork = cols * kElementWork;
+    rules.colGranularity = vectorWidth;
+    break;
+  case ir::OpKind::LayerNorm:
+  case ir::OpKind::Concat:
+  case ir::OpKind::Input: // no kernel: the families decline them
+  case ir::OpKind::Const:
+  case ir::OpKind::Linear:
+  case ir::OpKind::Dense:
+  case ir::OpKind::DenseAdd:
+    rules.rowWork = cols * 2 * kElementWork;
+    rules.colGranularity = 0;
+    break;
+  }
+  return rules;
+}
+
+} // namespace
+
+/// The JIT's families. Each makes its step from the kernel the engine
+/// compiled for the op.
+class JitEngine::Families {
+public:
+  /// A family of the JIT: `accepts` says which ops, `rules` how its kernels
+  /// tile.
+  class Family : public runtime::KernelFamily {
+  public:
+    Family(const JitEngine &engine, const char *name) : engine(engine), familyName(name) {}
+    const char *name() const override { return familyName; }
+    runtime::Tier tier() const override { return runtime::Tier::Jit; }
+    Expected<bool> makeStep(const runtime::ProgramBuilder &b, size_t i, runtime::Step &step) const override {
+      const ir::Op &op = *b.graph().ops[i];
+      step.fn = engine.kernels.at(i);
+      if (!step.fn)
+        return Error{"jit: no kernel was compiled for '" + op.name + "'"};
+      runtime::planTiles(step, rules(op));
+      if (op.schedule) { // a weighted sum: its tiles are the schedule's, printed in the IR
+        step.colTile = op.schedule->colTile < step.cols ? op.schedule->colTile : 0;
+        step.rowTile = op.schedule->rowTile;
+      }
+      // The sparse kernel: whole rows, row tiles of whole sample blocks (the
+      // parser checks row_tile; the cost model makes it so). Runs of fewer
+      // than V / 2 rows have no block, so no scratch: column tiles of whole
+      // neuron groups (planTiles, from sparseRules).
+      if (!step.scratch.empty())
+        step.colTile = 0;
+      return true;
+    }
+
+  protected:
+    virtual runtime::TileRules rules(const ir::Op &op) const = 0;
+    const JitEngine &engine;
+
+  private:
+    const char *familyName;
+  };
+
+  /// linear, dense, dense_add with a sparse schedule (codegen/LowerSparse.cpp).
+  class Sparse final : public Family {
+  public:
+    using Family::Family;
+    Fit fit(const ir::Op &op) const override {
+      if (!ir::isWeightedSum(op.kind) || !op.schedule || !op.schedule->isSparse())
+        return Fit::declines("not a weighted sum with a sparse schedule");
+      const ir::Op &w = *op.operands[1];
+      // Code grows with every nonzero it is generated from.
+      if (const int64_t nonzeros = passes::bakedNonzeros(op);
+          op.schedule->baked && nonzeros > ir::Schedule::kBakedMaxNonzeros)
+        return refuse(op, "baked = true, but its weights have " + std::to_string(nonzeros) + " nonzeros (at most " +
+                              std::to_string(ir::Schedule::kBakedMaxNonzeros) + " are generated as code)");
+      // The kernel relies on the block pattern it is told of.
+      if (op.schedule->block == ir::BlockPattern::FourByOne && !runtime::inAlignedBlocks(*w.data, 4, 1))
+        return refuse(op, "block = \"4x1\", but its weights are not all-zero or all-nonzero in every aligned "
+                          "4x1 block");
+      return Fit::runs();
+    }
+    std::shared_ptr<const AlignedVector<float>> pack(const ir::Op &op, size_t k) const override {
+      const ir::Schedule &s = *op.schedule;
+      const Tensor &data = *op.operands[k]->data;
+      return std::make_shared<const AlignedVector<float>>(
+          k == 1 ? runtime::packSparse(data, s.vectorWidth, sparseLoneFormat(s))
+                 : runtime::padVector(data.values, s.panel()));
+    }
+    void addSlots(runtime::ProgramBuilder &b, size_t i) const override {
+      // Sample blocks transposed to feature-major and their partial sums
+      // (runtime::sparseScratchPerSample).
+      const ir::Op &op = *b.graph().ops[i];
+      runtime::Slot scratch;
+      scratch.kind = runtime::SlotKind::Temp;
+      scratch.sampleElements = runtime::sparseScratchPerSample(op.operands[0]->type.sampleElements(),
+                                                               op.type.lastDim(), op.schedule->vectorWidth);
+      b.setScratch(i, b.addSlot(std::move(scratch)));
+      if (op.schedule->lone != ir::LonePath::Packed)
+        return;
+      // Lone samples run the dense kernel: panels of one vector as well.
+      runtime::Slot panels;
+      panels.kind = runtime::SlotKind::Constant;
+      panels.data = std::make_shared<const AlignedVector<float>>(
+          runtime::packPanels(*op.operands[1]->data, op.schedule->vectorWidth));
+      b.setAux(i, b.addSlot(std::move(panels)));
+    }
+    std::string describe(const ir::Op &op) const override {
+      const ir::Schedule &s = *op.schedule;
+      return std::string("nonzeros in strips of neuron groups of ") + std::to_string(s.vectorWidth) +
+             ", sample blocks of " + std::to_string(s.rowBlock) + ", lone samples " + ir::spelling(s.lone) +
+             (s.lone == ir::LonePath::Packed ? " (panels of one vector beside)" : "");
+    }
+
+  protected:
+    runtime::TileRules rules(const ir::Op &op) const override { return sparseRules(op); }
+  };
+
+  /// linear, dense, dense_add with a packed schedule (codegen/LowerDense.cpp).
+  class Dense final : public Family {
+  public:
+    using Family::Family;
+    Fit fit(const ir::Op &op) const override {
+      if (!ir::isWeightedSum(op.kind) || !op.schedule || op.schedule->isSparse())
+        return Fit::declines("not a weighted sum with a packed schedule");
+      // Skipping zero inputs keeps the bits only with finite weights.
+      if (op.schedule->skipZeroInputs && !passes::zeroInputsSkippable(op))
+        return refuse(op, "skip_zero_inputs = true, which needs finite weights and at most 8192 inputs");
+      return Fit::runs();
+    }
+    std::shared_ptr<const AlignedVector<float>> pack(const ir::Op &op, size_t k) const override {
+      const Tensor &data = *op.operands[k]->data;
+      const int64_t panel = op.schedule->panel();
+      return std::make_shared<const AlignedVector<float>>(k == 1 ? runtime::packPanels(data, panel)
+                                                                 : runtime::padVector(data.values, panel));
+    }
+    std::string describe(const ir::Op &op) const override {
+      const ir::Schedule &s = *op.schedule;
+      return "weights in panels of " + std::to_string(s.panel()) + ", blocks of " + std::to_string(s.rowBlock) +
+             " rows x " + std::to_string(s.panelVectors) + " vectors, " + std::to_string(s.lonePanels) +
+             " panels side by side for lone rows";
+    }
+
+  protected:
+    runtime::TileRules rules(const ir::Op &op) const override { return weightedSumRules(op); }
+  };
+
+  /// bias_add, activation, add, scale_shift, batch_norm
+  /// (codegen/LowerElementwise.cpp; softmax: LowerRowwise.cpp), layer_norm
+  /// and concat (LowerRowwise.cpp).
+  class Elementwise final : public Family {
+  public:
+    using Family::Family;
+    Fit fit(const ir::Op &op) const override {
+      switch (op.kind) {
+      case ir::OpKind::BiasAdd:
+      case ir::OpKind::Activation:
+      case ir::OpKind::Add:
+      case ir::OpKind::ScaleShift:
+      case ir::OpKind::BatchNorm:
+      case ir::OpKind::LayerNorm:
+      case ir::OpKind::Concat:
+        return Fit::runs();
+      case ir::OpKind::Input:
+      case ir::OpKind::Const:
+      case ir::OpKind::Linear:
+      case ir::OpKind::Dense:
+      case ir::OpKind::DenseAdd:
+        break;
+      }
+      return Fit::declines("not an elementwise or row op");
+    }
+
+  protected:
+    runtime::TileRules rules(const ir::Op &op) const override {
+      return elementwiseRules(op, engine.info.vectorWidth);
+    }
+  };
+
+  Families(const JitEngine &engine)
+      : sparse(engine, "jit.sparse"), dense(engine, "jit.dense"), elementwise(engine, "jit.elementwise") {}
+  Sparse sparse;
+  Dense dense;
+  Elementwise elementwise;
+};
+
+JitEngine::JitEngine(const JitOptions &options, TargetInfo info)
+    : options(options), info(std::move(info)), families(std::make_unique<Families>(*this)) {}
+JitEngine::~JitEngine() = default;
+
+Expected<std::unique_ptr<JitEngine>> JitEngine::create(const JitOptions &options) {
+  auto info = resolveTarget(options.target);
+  if (!info)
+    return Error{info.error()};
+  return std::unique_ptr<JitEngine>(new JitEngine(options, std::move(*info)));
+}
+
+runtime::Target JitEngine::target() {
+  runtime::Target t;
+  t.name = "jit";
+  t.families = {&families->sparse, &families->dense, &families->elementwise};
+  for (const runtime::KernelFamily *f : runtime::vecFamilies())
+    t.families.push_back(f);
+  t.families.push_back(&runtime::interpFamily());
+  t.prepareGraph = [this](ir::Graph &graph) { return prepareGraph(graph); };
+  t.prepareSteps = [this](runtime::ProgramBuilder &b) { return compile(b); };
+  return t;
+}
+
+Expected<bool> JitEngine::prepareGraph(ir::Graph &graph) const {
+  // Every weighted sum runs with a schedule for this target's vectors: the
+  // schedule pass's, or the same cost model's when the pipeline had none
+  // (-O0, -O1) or planned for another vector width (--mcpu, --mattr).
+  MachineInfo machine = hostMachine();
+  machine.vectorWidth = info.vectorWidth;
+  // A kernel already chosen (by the cost model or the user) is kept.
+  for (auto &op : graph.ops)
+    if (ir::isWeightedSum(op->kind) && (!op->schedule || op->schedule->vectorWidth != machine.vectorWidth))
+      op->schedule = op->schedule ? passes::scheduleFor(*op, machine, op->schedule->kernel)
+                                  : passes::chooseSchedule(*op, machine, options.sparsity);
+  // The sparse kernel packs its weights: they must be a constant matrix.
+  for (auto &op : graph.ops)
+    if (ir::isWeightedSum(op->kind) && op->schedule->isSparse()) {
+      const ir::Op &w = *op->operands[1];
+      if (w.kind != ir::OpKind::Const || !w.data || w.type.dims.size() != 2)
+        op->schedule = passes::scheduleFor(*op, machine, ir::ScheduleKernel::Packed);
+    }
+  return true;
+}
+
+LoweringPlan JitEngine::lowering(const runtime::ProgramBuilder &b) const {
+  const ir::Graph &graph = b.graph();
+  const size_t n = graph.ops.size();
+  LoweringPlan plan;
+  plan.slotOf = b.slots();
+  plan.lowered.assign(n, false);
+  plan.scratchOf.assign(n, -1);
+  plan.panelsOf.assign(n, -1);
+  for (size_t i = 0; i < n; ++i) {
+    const runtime::OpChoice &choice = b.choices()[i];
+    plan.lowered[i] = choice.family && choice.family->tier() == runtime::Tier::Jit;
+    if (choice.family == &families->sparse) {
+      plan.scratchOf[i] = choice.scratch;
+      plan.panelsOf[i] = choice.aux;
+    }
+  }
+  // A chain of sparse kernels keeps the full sample blocks of the
+  // activations between them feature-major: a sparse op whose value is no
+  // output, has no residual or softmax to apply row by row, and feeds only
+  // the x operand of one sparse op of the same vector width stores its
+  // blocks as that op reads them.
+  const std::vector<size_t> uses = ir::countUses(graph); // operands and outputs
+  plan.featureMajorIn.assign(n, false);
+  plan.featureMajorOut.assign(n, false);
+  auto sparse = [&](size_t i) { return b.choices()[i].family == &families->sparse; };
+  for (size_t i = 0; i < n; ++i) {
+    const ir::Op &user = *graph.ops[i];
+    if (!sparse(i))
+      continue;
+    const ir::Op &x = *user.operands[0];
+    const size_t xi = b.indexOf(&x);
+    if (!sparse(xi) || x.kind == ir::OpKind::DenseAdd || x.fn.kind == ir::ActKind::Softmax || uses[xi] != 1 ||
+        x.schedule->vectorWidth != user.schedule->vectorWidth)
+      continue;
+    plan.featureMajorOut[xi] = true;
+    plan.featureMajorIn[i] = true;
+  }
+  return plan;
+}
+
+Expected<bool> JitEngine::compile(runtime::ProgramBuilder &b) {
+  auto compiled = compileGraph(b.graph(), lowering(b), info, options.optLevel, &compileTimes);
+  if (!compiled)
+    return Error{compiled.error()};
+  code = std::move(compiled->code);
+  kernels = std::move(compiled->kernels);
+  return true;
+}
+
+Expected<std::string> JitEngine::emit(const runtime::ProgramBuilder &b, EmitKind kind) const {
+  return emitGraph(b.graph(), lowering(b), info, options.optLevel, kind);
+}
+
+} // namespace soma::jit

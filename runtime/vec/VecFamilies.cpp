@@ -1,0 +1,334 @@
+// The vec engine's kernel families (VecEngine.h): each op's step is a
+// ContextKernelFn over a small context struct calling soma's xsimd kernels
+// (Kernels.h). Slot numbers, sizes and parameters live in the context; the
+// buffers themselves are the run's slots, so one program serves every run
+// context and every batch size. Dense weights are packed by the program
+// builder, once, at the active instruction set's panel width.
+#include "soma/runtime/VecEngine.h"
+
+#include "soma/runtime/Kernels.h"
+#include "soma/runtime/Packing.h"
+
+#include <algorithm>
+#include <memory>
+
+namespace soma::runtime {
+
+namespace {
+
+namespace k = kernels;
+
+/// An operand read as a matrix: its slot, row length and, for an unbatched
+/// value broadcast over the batch, the rows after which it repeats.
+struct Operand {
+  int slot = -1;
+  int64_t stride = 0;
+  int64_t period = 0;
+
+  k::Src src(void *const *slots) const {
+    return {static_cast<const float *>(slots[slot]), stride, period};
+  }
+};
+
+const float *param(void *const *slots, int slot) {
+  return slot < 0 ? nullptr : static_cast<const float *>(slots[slot]);
+}
+
+k::Dst dst(void *const *slots, int slot, int64_t cols) {
+  return {static_cast<float *>(slots[slot]), cols};
+}
+
+struct DenseContext {
+  Operand x, residual; // residual.slot -1: none
+  int packed = -1;      // the weights, packed at `panel` by the builder
+  int64_t panel = 0, inputs = 0, units = 0;
+  int bias = -1, y = -1;
+  ir::Activation act;
+};
+
+void runDense(const void *context, void *const *slots, int64_t r0, int64_t r1, int64_t c0,
+              int64_t c1) {
+  const auto &c = *static_cast<const DenseContext *>(context);
+  k::DenseArgs args;
+  args.x = c.x.src(slots);
+  args.packed = static_cast<const float *>(slots[c.packed]);
+  args.panel = c.panel;
+  args.inputs = c.inputs;
+  args.units = c.units;
+  args.bias = param(slots, c.bias);
+  if (c.residual.slot >= 0)
+    args.residual = c.residual.src(slots);
+  args.y = dst(slots, c.y, c.units);
+  args.act = c.act;
+  k::dense(args, r0, r1, c0, c1);
+}
+
+/// The elementwise ops and the row ops, one context for all: `kind` picks
+/// the kernel, `a`/`b` are the batched operands, `p` the per-feature ones.
+struct EltContext {
+  ir::OpKind kind;
+  Operand a, b;
+  int p[4] = {-1, -1, -1, -1};
+  int y = -1;
+  int64_t cols = 0;
+  ir::Activation act;
+  float epsilon = 0;
+};
+
+void runElementwise(const void *context, void *const *slots, int64_t r0, int64_t r1, int64_t c0,
+                    int64_t c1) {
+  const auto &c = *static_cast<const EltContext *>(context);
+  const k::Dst y = dst(slots, c.y, c.cols);
+  switch (c.kind) {
+  case ir::OpKind::BiasAdd:
+    k::biasAdd(c.a.src(slots), param(slots, c.p[0]), y, r0, r1, c0, c1);
+    break;
+  case ir::OpKind::Activation:
+    k::activation(c.a.src(slots), y, c.act, r0, r1, c0, c1);
+    break;
+  case ir::OpKind::Add:
+    if (c.act.kind == ir::ActKind::Softmax) { // whole rows: the sum, then softmax in place
+      k::add(c.a.src(slots), c.b.src(slots), y, ir::Activation{}, r0, r1, 0, c.cols);
+      k::softmax({y.data, y.stride, 0}, y, c.cols, r0, r1);
+    } else {
+      k::add(c.a.src(slots), c.b.src(slots), y, c.act, r0, r1, c0, c1);
+    }
+    break;
+  case ir::OpKind::ScaleShift:
+    k::scaleShift(c.a.src(slots), param(slots, c.p[0]), param(slots, c.p[1]), y, r0, r1, c0, c1);
+    break;
+  case ir::OpKind::BatchNorm:
+    k::batchNorm(c.a.src(slots), param(slots, c.p[0]), param(slots, c.p[1]),
+                 param(slots, c.p[2]), param(slots, c.p[3]), c.epsilon, y, r0, r1, c0, c1);
+    break;
+  case ir::OpKind::LayerNorm:
+    k::layerNorm(c.a.src(slots), param(slots, c.p[0]), param(slots, c.p[1]), c.epsilon, y, c.cols,
+                 r0, r1);
+    break;
+  case ir::OpKind::Input: // not elementwise: VecElementwiseFamily::fit declines them
+  case ir::OpKind::Const:
+  case ir::OpKind::Linear:
+  case ir::OpKind::Dense:
+  case ir::OpKind::DenseAdd:
+  case ir::OpKind::Concat:
+    break;
+  }
+}
+
+struct ConcatContext {
+  struct Part {
+    Operand x;
+    int64_t offset;
+  };
+  std::vector<Part> parts;
+  int y = -1;
+  int64_t cols = 0;
+};
+
+void runConcat(const void *context, void *const *slots, int64_t r0, int64_t r1, int64_t,
+               int64_t) {
+  const auto &c = *static_cast<const ConcatContext *>(context);
+  for (const ConcatContext::Part &part : c.parts)
+    k::concat(part.x.src(slots), part.x.stride, dst(slots, c.y, c.cols), part.offset, r0, r1);
+}
+
+/// An operand read as a matrix: its slot, its row length and, for an
+/// unbatched value broadcast over the batch, the rows after which it
+/// repeats.
+Operand operandOf(const ProgramBuilder &b, const ir::Op *v) {
+  Operand r;
+  r.slot = b.slotOf(v);
+  r.stride = v->type.lastDim();
+  if (!v->type.batched)
+    r.period = std::max<int64_t>(1, v->type.sampleElements() / std::max<int64_t>(r.stride, 1));
+  return r;
+}
+
+/// Why operand k of `op` is not a per-feature parameter (a constant vector
+/// of the op's `cols` values, once unbatched values are folded); empty when
+/// it is.
+std::string notPerFeature(const ir::Op &op, size_t k) {
+  const ir::Op *p = op.operands.at(k);
+  const int64_t cols = op.type.lastDim();
+  if (p->kind == ir::OpKind::Const && p->type.sampleElements() == cols)
+    return {};
+  return "operand " + std::to_string(k) + " of '" + op.name + "' is not a constant vector of " +
+         std::to_string(cols) + " values";
+}
+
+/// linear, dense, dense_add: kernels::dense over weights packed in panels
+/// of the active instruction set (kernels::panelWidth), rows in its
+/// register blocks (kernels::denseRowBlock); bias, residual and activation
+/// in registers.
+class VecDenseFamily final : public KernelFamily {
+public:
+  const char *name() const override { return "vec.dense"; }
+  Tier tier() const override { return Tier::Vec; }
+
+  Fit fit(const ir::Op &op) const override {
+    if (!ir::isWeightedSum(op.kind))
+      return Fit::declines("not a weighted sum");
+    const ir::Op &w = *op.operands.at(1);
+    const int64_t cols = op.type.lastDim();
+    if (w.kind != ir::OpKind::Const || w.type.dims.size() != 2 || w.type.dims[0] != cols)
+      return Fit::declines("the weights are not a constant [" + std::to_string(cols) + ", inputs] matrix");
+    const ir::Op &x = *op.operands[0];
+    if (x.type.sampleElements() != w.type.dims[1] || !x.type.batched || op.type.sampleElements() != cols)
+      return Fit::declines("it reads samples of " + std::to_string(x.type.sampleElements()) +
+                           " values with weights for " + std::to_string(w.type.dims[1]));
+    if (op.kind != ir::OpKind::Linear)
+      if (std::string why = notPerFeature(op, 2); !why.empty())
+        return Fit::declines(why);
+    if (op.schedule && op.schedule->isSparse())
+      return Fit::runs("the dense kernel over all weights (the schedule's sparse kernel is the JIT's)");
+    return Fit::runs();
+  }
+
+  std::shared_ptr<const AlignedVector<float>> pack(const ir::Op &op, size_t k) const override {
+    if (k != 1)
+      return nullptr; // the bias is read as it is
+    return std::make_shared<const AlignedVector<float>>(packPanels(*op.operands[1]->data, k::panelWidth()));
+  }
+
+  Expected<bool> makeStep(const ProgramBuilder &b, size_t i, Step &step) const override {
+    const ir::Op &op = *b.graph().ops[i];
+    auto c = std::make_shared<DenseContext>();
+    c->inputs = op.operands[1]->type.dims[1];
+    c->x = {b.slotOf(op.operands[0]), c->inputs, 0};
+    c->units = step.cols;
+    c->panel = k::panelWidth();
+    c->packed = b.slotOf(op.operands[1]);
+    c->y = step.result;
+    if (op.kind != ir::OpKind::Linear) {
+      c->bias = b.slotOf(op.operands[2]);
+      c->act = op.fn;
+    }
+    if (op.kind == ir::OpKind::DenseAdd)
+      c->residual = operandOf(b, op.operands.at(3));
+    TileRules rules;
+    rules.rowWork = step.cols * (c->inputs + activationWork(c->act));
+    rules.rowGranularity = k::denseRowBlock(k::activeIsa());
+    rules.colGranularity = c->act.kind == ir::ActKind::Softmax ? 0 : c->panel;
+    step.contextFn = runDense;
+    step.context = std::move(c);
+    planTiles(step, rules);
+    return true;
+  }
+
+  std::string describe(const ir::Op &) const override {
+    const k::Isa isa = k::activeIsa();
+    return std::string(k::isaName(isa)) + ": weights in panels of " + std::to_string(k::panelWidth(isa)) +
+           ", blocks of " + std::to_string(k::denseRowBlock(isa)) + " rows x 2 vectors";
+  }
+};
+
+/// The elementwise ops and the row ops (layer_norm, softmax): one kernel
+/// each, sharing one context.
+class VecElementwiseFamily final : public KernelFamily {
+public:
+  const char *name() const override { return "vec.elementwise"; }
+  Tier tier() const override { return Tier::Vec; }
+
+  Fit fit(const ir::Op &op) const override {
+    switch (op.kind) {
+    case ir::OpKind::BiasAdd:
+    case ir::OpKind::ScaleShift:
+    case ir::OpKind::BatchNorm:
+    case ir::OpKind::LayerNorm:
+      for (size_t k = 1; k < op.operands.size() && k <= 4; ++k)
+        if (std::string why = notPerFeature(op, k); !why.empty())
+          return Fit::declines(why);
+      return Fit::runs();
+    case ir::OpKind::Activation:
+    case ir::OpKind::Add:
+      return Fit::runs();
+    case ir::OpKind::Input:
+    case ir::OpKind::Const:
+    case ir::OpKind::Linear:
+    case ir::OpKind::Dense:
+    case ir::OpKind::DenseAdd:
+    case ir::OpKind::Concat:
+      break;
+    }
+    return Fit::declines("not an elementwise or row op");
+  }
+
+  Expected<bool> makeStep(const ProgramBuilder &b, size_t i, Step &step) const override {
+    const ir::Op &op = *b.graph().ops[i];
+    auto c = std::make_shared<EltContext>();
+    c->kind = op.kind;
+    c->a = operandOf(b, op.operands.at(0));
+    c->y = step.result;
+    c->cols = step.cols;
+    c->epsilon = op.epsilon;
+    if (op.kind == ir::OpKind::Add) {
+      c->b = operandOf(b, op.operands.at(1));
+      c->act = op.fn;
+    } else if (op.kind == ir::OpKind::Activation) {
+      c->act = op.fn;
+    } else {
+      for (size_t k = 1; k < op.operands.size() && k <= 4; ++k)
+        c->p[k - 1] = b.slotOf(op.operands[k]);
+    }
+    const bool wholeRows = op.kind == ir::OpKind::LayerNorm || c->act.kind == ir::ActKind::Softmax;
+    TileRules rules;
+    rules.rowWork = step.cols * ((wholeRows ? 2 : 1) * kElementWork + activationWork(c->act));
+    rules.colGranularity = wholeRows ? 0 : k::vectorWidth(k::activeIsa());
+    step.contextFn = runElementwise;
+    step.context = std::move(c);
+    planTiles(step, rules);
+    return true;
+  }
+};
+
+/// concat: one kernels::concat per operand, whole rows.
+class VecConcatFamily final : public KernelFamily {
+public:
+  const char *name() const override { return "vec.concat"; }
+  Tier tier() const override { return Tier::Vec; }
+
+  Fit fit(const ir::Op &op) const override {
+    return op.kind == ir::OpKind::Concat ? Fit::runs() : Fit::declines("not a concat");
+  }
+
+  Expected<bool> makeStep(const ProgramBuilder &b, size_t i, Step &step) const override {
+    const ir::Op &op = *b.graph().ops[i];
+    auto c = std::make_shared<ConcatContext>();
+    int64_t offset = 0;
+    for (const ir::Op *part : op.operands) {
+      c->parts.push_back({operandOf(b, part), offset});
+      offset += part->type.lastDim();
+    }
+    c->y = step.result;
+    c->cols = step.cols;
+    TileRules rules;
+    rules.rowWork = step.cols * 2 * kElementWork;
+    rules.colGranularity = 0;
+    step.contextFn = runConcat;
+    step.context = std::move(c);
+    planTiles(step, rules);
+    return true;
+  }
+};
+
+} // namespace
+
+const std::vector<const KernelFamily *> &vecFamilies() {
+  static const VecDenseFamily dense;
+  static const VecElementwiseFamily elementwise;
+  static const VecConcatFamily concat;
+  static const std::vector<const KernelFamily *> families = {&dense, &elementwise, &concat};
+  return families;
+}
+
+Target vecTarget() {
+  Target target;
+  target.name = "vec";
+  target.families = vecFamilies();
+  target.families.push_back(&interpFamily());
+  return target;
+}
+
+Expected<Program> buildVecProgram(ir::Graph &graph) { return ProgramBuilder(graph).build(vecTarget()); }
+
+} // namespace soma::runtime
