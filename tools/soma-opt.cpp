@@ -80,9 +80,9 @@ struct Options {
   uint64_t seed = 1;
   int optLevel = -1;
   std::vector<std::pair<std::string, std::string>> inputs; // --input NAME=VALUE
-  std::optional<MachineInfo> machine;                       // --machine
-  ir::SparsityMode sparsity = ir::SparsityMode::Auto;       // --sparsity
-  std::optional<double> prune;                              // --prune
+  std::optional<MachineInfo> machine;                      // --machine
+  ir::SparsityMode sparsity = ir::SparsityMode::Auto;      // --sparsity
+  std::optional<double> prune;                             // --prune
   passes::PipelineOptions pipeline;
 };
 

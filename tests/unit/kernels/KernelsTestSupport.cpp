@@ -106,8 +106,8 @@ namespace {
 std::string isaParamName(const ::testing::TestParamInfo<Isa> &info) { return isaName(info.param); }
 } // namespace
 
-INSTANTIATE_TEST_SUITE_P(Isa, KernelsIsaTest,
-                         ::testing::Values(Isa::Sse2, Isa::Avx2, Isa::Avx512), isaParamName);
+INSTANTIATE_TEST_SUITE_P(Isa, KernelsIsaTest, ::testing::Values(Isa::Sse2, Isa::Avx2, Isa::Avx512),
+                         isaParamName);
 
 // --- error bounds -------------------------------------------------------------
 
