@@ -54,18 +54,21 @@ public:
 void softmaxRows(float *y, int64_t rows, int64_t cols);
 
 /// Each factory returns nullptr and sets `error` when the library refuses.
-std::unique_ptr<Runner> makeOneDnnRunner(const Net &net, int64_t batch, int threads, std::string &error);
-std::unique_ptr<Runner> makeEigenRunner(const Net &net, int64_t batch, int threads, std::string &error);
+std::unique_ptr<Runner> makeOneDnnRunner(const Net &net, int64_t batch, int threads,
+                                         std::string &error);
+std::unique_ptr<Runner> makeEigenRunner(const Net &net, int64_t batch, int threads,
+                                        std::string &error);
 
 /// How the Eigen sparse anchor lays out the activations around its
 /// CSR x dense products (bench/eigen_sparse_runner.cpp explains both).
 enum class SparseLayout { SampleMajor, FeatureMajor };
-std::unique_ptr<Runner> makeEigenSparseRunner(const Net &net, int64_t batch, int threads, SparseLayout layout,
-                                              std::string &error);
+std::unique_ptr<Runner> makeEigenSparseRunner(const Net &net, int64_t batch, int threads,
+                                              SparseLayout layout, std::string &error);
 
 /// A oneDNN matmul of [1, 2] x [2, 1] with bias and relu, for the per-call
 /// overhead comparison: returns nullptr and sets `error` on failure.
-std::unique_ptr<Runner> makeOneDnnNeuron(const float weights[2], float bias, int threads, std::string &error);
+std::unique_ptr<Runner> makeOneDnnNeuron(const float weights[2], float bias, int threads,
+                                         std::string &error);
 
 /// Runs `iterations` passes of a block of independent AVX-512 FMAs on the
 /// calling thread; returns the flops executed. Needs AVX-512F (check

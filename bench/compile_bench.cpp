@@ -108,10 +108,15 @@ void BM_JitRunMLP(benchmark::State &state) {
     benchmark::DoNotOptimize(y.data());
   }
   double flops = 2.0 * (784 * 512 + 512 * 512 + 512 * 10) * static_cast<double>(batch);
-  state.counters["GFLOP/s"] = benchmark::Counter(flops * static_cast<double>(state.iterations()) / 1e9,
-                                                 benchmark::Counter::kIsRate);
+  state.counters["GFLOP/s"] = benchmark::Counter(
+      flops * static_cast<double>(state.iterations()) / 1e9, benchmark::Counter::kIsRate);
 }
-BENCHMARK(BM_JitRunMLP)->Args({2, 1})->Args({3, 1})->Args({2, 64})->Args({3, 64})->Unit(benchmark::kMicrosecond);
+BENCHMARK(BM_JitRunMLP)
+    ->Args({2, 1})
+    ->Args({3, 1})
+    ->Args({2, 64})
+    ->Args({3, 64})
+    ->Unit(benchmark::kMicrosecond);
 
 /// The oracle's speed, for scale: it is written to be obviously right, not fast.
 void BM_InterpreterMLP(benchmark::State &state) {
@@ -128,8 +133,8 @@ void BM_InterpreterMLP(benchmark::State &state) {
   }
   // 2 flops per multiply-add.
   double flops = 2.0 * (784 * 512 + 512 * 512 + 512 * 10) * static_cast<double>(state.range(0));
-  state.counters["GFLOP/s"] =
-      benchmark::Counter(flops * static_cast<double>(state.iterations()) / 1e9, benchmark::Counter::kIsRate);
+  state.counters["GFLOP/s"] = benchmark::Counter(
+      flops * static_cast<double>(state.iterations()) / 1e9, benchmark::Counter::kIsRate);
 }
 BENCHMARK(BM_InterpreterMLP)->Arg(1)->Arg(64)->Unit(benchmark::kMillisecond);
 

@@ -85,8 +85,8 @@ const std::vector<CaseSpec> &caseSpecs() {
     for (int64_t n : SparseSizes)
       for (int z : ZeroPercents)
         for (int64_t b : {int64_t(1), int64_t(64)})
-          v.push_back({"sparse/" + std::to_string(b) + "x" + std::to_string(n) + "x" + std::to_string(n) + "/z" +
-                           std::to_string(z),
+          v.push_back({"sparse/" + std::to_string(b) + "x" + std::to_string(n) + "x" +
+                           std::to_string(n) + "/z" + std::to_string(z),
                        b,
                        {n, n},
                        false,
@@ -111,7 +111,8 @@ struct Case {
 };
 
 /// Writes a little-endian float32 C-order .npy file (format 1.0).
-void writeNpy(const fs::path &path, const std::vector<float> &values, const std::vector<int64_t> &shape) {
+void writeNpy(const fs::path &path, const std::vector<float> &values,
+              const std::vector<int64_t> &shape) {
   std::string header = "{'descr': '<f4', 'fortran_order': False, 'shape': (";
   for (int64_t d : shape)
     header += std::to_string(d) + ", ";
@@ -126,7 +127,8 @@ void writeNpy(const fs::path &path, const std::vector<float> &values, const std:
   out.put(static_cast<char>(len & 0xff));
   out.put(static_cast<char>(len >> 8));
   out << header;
-  out.write(reinterpret_cast<const char *>(values.data()), static_cast<std::streamsize>(values.size() * 4));
+  out.write(reinterpret_cast<const char *>(values.data()),
+            static_cast<std::streamsize>(values.size() * 4));
   if (!out)
     throw std::runtime_error("cannot write " + path.string());
 }
@@ -239,7 +241,8 @@ std::unique_ptr<Case> buildCase(const CaseSpec &spec, int index) {
       c->checkRows.push_back(r);
   } else {
     const int64_t b = spec.batch;
-    for (int64_t r : {int64_t(0), int64_t(1), int64_t(2), b / 2 - 2, b / 2 - 1, b / 2, b / 2 + 1, b - 3, b - 2, b - 1})
+    for (int64_t r : {int64_t(0), int64_t(1), int64_t(2), b / 2 - 2, b / 2 - 1, b / 2, b / 2 + 1,
+                      b - 3, b - 2, b - 1})
       c->checkRows.push_back(r);
     std::uniform_int_distribution<int64_t> row(0, b - 1);
     for (int i = 0; i < 6; ++i)
@@ -278,7 +281,8 @@ std::string checkOutput(const Case &c, const std::vector<float> &y) {
       if (bad++ == 0) {
         char buf[200];
         std::snprintf(buf, sizeof buf, "y[%lld, %lld] = %.9g, reference %.9g (allowed error %.3g)",
-                      static_cast<long long>(c.checkRows[i]), static_cast<long long>(o), got, want, tol);
+                      static_cast<long long>(c.checkRows[i]), static_cast<long long>(o), got, want,
+                      tol);
         first = buf;
       }
     }
@@ -296,7 +300,8 @@ std::string checkOutput(const Case &c, const std::vector<float> &y) {
 /// application calling run in a loop would.
 class SomaRunner final : public Runner {
 public:
-  SomaRunner(soma::Model model, int64_t batch, int64_t inputs, int64_t outputs) : model(std::move(model)) {
+  SomaRunner(soma::Model model, int64_t batch, int64_t inputs, int64_t outputs)
+      : model(std::move(model)) {
     in = {{"x", nullptr, {batch, inputs}}};
     out = {{this->model.outputs().front().name, nullptr, {batch, outputs}}};
   }
@@ -314,16 +319,17 @@ private:
   std::vector<soma::OutputBuffer> out;
 };
 
-std::unique_ptr<Runner> makeSomaRunner(const Case &c, int threads, soma::Engine engine, soma::Sparsity sparsity,
-                                       std::string &error) {
+std::unique_ptr<Runner> makeSomaRunner(const Case &c, int threads, soma::Engine engine,
+                                       soma::Sparsity sparsity, std::string &error) {
   std::string text = "network bench {\n  input x: f32[" + std::to_string(c.net.inputs()) + "]\n";
   std::string prev = "x";
   for (size_t i = 0; i < c.net.layers.size(); ++i) {
     const Layer &l = c.net.layers[i];
     std::string name = "fc" + std::to_string(i + 1);
-    text += "  dense " + name + "(" + prev + ") { units = " + std::to_string(l.outputs) + "; weights = npy(\"w" +
-            std::to_string(i) + ".npy\"); bias = npy(\"b" + std::to_string(i) + ".npy\"); activation = " +
-            (l.act == Act::Relu ? "relu" : "softmax") + " }\n";
+    text += "  dense " + name + "(" + prev + ") { units = " + std::to_string(l.outputs) +
+            "; weights = npy(\"w" + std::to_string(i) + ".npy\"); bias = npy(\"b" +
+            std::to_string(i) +
+            ".npy\"); activation = " + (l.act == Act::Relu ? "relu" : "softmax") + " }\n";
     prev = name;
   }
   text += "  output " + prev + "\n}\n";
@@ -340,14 +346,16 @@ std::unique_ptr<Runner> makeSomaRunner(const Case &c, int threads, soma::Engine 
     error = "soma: " + model.error();
     return nullptr;
   }
-  return std::make_unique<SomaRunner>(std::move(*model), c.spec->batch, c.net.inputs(), c.net.outputs());
+  return std::make_unique<SomaRunner>(std::move(*model), c.spec->batch, c.net.inputs(),
+                                      c.net.outputs());
 }
 
 /// OpenBLAS (Debian's pthreads build): sgemm, or sgemv for one sample, then
 /// one pass for the bias and the activation.
 class OpenBlasRunner final : public Runner {
 public:
-  OpenBlasRunner(const Net &net, int64_t batch, int threads) : net(net), batch(batch), threads(threads) {
+  OpenBlasRunner(const Net &net, int64_t batch, int threads)
+      : net(net), batch(batch), threads(threads) {
     for (size_t i = 0; i + 1 < net.layers.size(); ++i)
       temps.emplace_back(static_cast<size_t>(batch * net.layers[i].outputs));
   }
@@ -359,10 +367,11 @@ public:
       float *out = i + 1 == net.layers.size() ? y : temps[i].data();
       const int k = static_cast<int>(l.inputs), n = static_cast<int>(l.outputs);
       if (batch == 1)
-        cblas_sgemv(CblasRowMajor, CblasNoTrans, n, k, 1.f, l.weights.data(), k, in, 1, 0.f, out, 1);
+        cblas_sgemv(CblasRowMajor, CblasNoTrans, n, k, 1.f, l.weights.data(), k, in, 1, 0.f, out,
+                    1);
       else
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, static_cast<int>(batch), n, k, 1.f, in, k,
-                    l.weights.data(), k, 0.f, out, n);
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, static_cast<int>(batch), n, k, 1.f, in,
+                    k, l.weights.data(), k, 0.f, out, n);
       const float *b = l.bias.data();
       for (int64_t r = 0; r < batch; ++r) {
         float *row = out + r * n;
@@ -393,8 +402,10 @@ private:
 /// the vec engine; SomaDense, SomaSparse: the JIT with every layer's kernel
 /// forced (CompileOptions::sparsity).
 enum class Impl { Soma, SomaVec, SomaDense, SomaSparse, OneDnn, OpenBlas, Eigen, EigenSparse };
-constexpr Impl DenseImpls[] = {Impl::Soma, Impl::SomaVec, Impl::OneDnn, Impl::OpenBlas, Impl::Eigen};
-constexpr Impl SparseImpls[] = {Impl::Soma, Impl::SomaDense, Impl::SomaSparse, Impl::OneDnn, Impl::EigenSparse};
+constexpr Impl DenseImpls[] = {Impl::Soma, Impl::SomaVec, Impl::OneDnn, Impl::OpenBlas,
+                               Impl::Eigen};
+constexpr Impl SparseImpls[] = {Impl::Soma, Impl::SomaDense, Impl::SomaSparse, Impl::OneDnn,
+                                Impl::EigenSparse};
 
 const char *implName(Impl impl) {
   switch (impl) {
@@ -464,8 +475,9 @@ Runner *getRunner(const Case &c, Impl impl, int threads, std::string &error) {
       // zeros, 1 thread): at batch 64 feature-major, 0.73 ms against 4.7 ms
       // sample-major; at batch 1 sample-major (a plain CSR matrix-vector
       // product), 80 us against 348 us with the two transposes.
-      slot = makeEigenSparseRunner(c.net, c.spec->batch, threads,
-                                   c.spec->batch > 1 ? SparseLayout::FeatureMajor : SparseLayout::SampleMajor, error);
+      slot = makeEigenSparseRunner(
+          c.net, c.spec->batch, threads,
+          c.spec->batch > 1 ? SparseLayout::FeatureMajor : SparseLayout::SampleMajor, error);
       break;
     case Impl::OneDnn:
       slot = makeOneDnnRunner(c.net, c.spec->batch, threads, error);
@@ -608,8 +620,9 @@ void registerAll(Suite suite) {
       continue;
     for (int t : ThreadCounts) {
       auto run = [&](Impl impl) {
-        benchmark::RegisterBenchmark((specs[i].name + "/" + implName(impl) + "/t" + std::to_string(t)).c_str(), BM_Case,
-                                     static_cast<int>(i), impl, t)
+        benchmark::RegisterBenchmark(
+            (specs[i].name + "/" + implName(impl) + "/t" + std::to_string(t)).c_str(), BM_Case,
+            static_cast<int>(i), impl, t)
             ->UseRealTime()
             ->MinTime(minTime(specs[i]))
             ->Unit(benchmark::kMicrosecond);
@@ -625,8 +638,9 @@ void registerAll(Suite suite) {
   if (suite == Suite::Dense)
     for (int t : ThreadCounts)
       for (Impl impl : {Impl::Soma, Impl::OneDnn})
-        benchmark::RegisterBenchmark(("neuron/" + std::string(implName(impl)) + "/t" + std::to_string(t)).c_str(),
-                                     BM_Neuron, impl, t)
+        benchmark::RegisterBenchmark(
+            ("neuron/" + std::string(implName(impl)) + "/t" + std::to_string(t)).c_str(), BM_Neuron,
+            impl, t)
             ->UseRealTime()
             ->MinTime(0.2)
             ->Unit(benchmark::kNanosecond);
@@ -666,7 +680,8 @@ int main(int argc, char **argv) {
     } else if (arg == "--suite=sparse") {
       suite = bench::Suite::Sparse;
     } else if (arg.rfind("--suite", 0) == 0) {
-      std::fprintf(stderr, "soma_dense_bench: unknown %s (--suite=dense or --suite=sparse)\n", arg.c_str());
+      std::fprintf(stderr, "soma_dense_bench: unknown %s (--suite=dense or --suite=sparse)\n",
+                   arg.c_str());
       return 1;
     } else {
       argv[kept++] = argv[i];

@@ -18,7 +18,8 @@ using RowMap = Eigen::Map<RowMatrix>;
 
 class EigenRunner final : public Runner {
 public:
-  EigenRunner(const Net &net, int64_t batch, int threads) : net(net), batch(batch), threads(threads) {
+  EigenRunner(const Net &net, int64_t batch, int threads)
+      : net(net), batch(batch), threads(threads) {
     for (size_t i = 0; i + 1 < net.layers.size(); ++i)
       results.emplace_back(batch, net.layers[i].outputs);
   }
@@ -64,8 +65,8 @@ std::unique_ptr<Runner> makeEigenRunner(const Net &net, int64_t batch, int threa
 }
 
 std::string eigenThreading() {
-  return "Eigen " + std::to_string(EIGEN_WORLD_VERSION) + "." + std::to_string(EIGEN_MAJOR_VERSION) + "." +
-         std::to_string(EIGEN_MINOR_VERSION) +
+  return "Eigen " + std::to_string(EIGEN_WORLD_VERSION) + "." +
+         std::to_string(EIGEN_MAJOR_VERSION) + "." + std::to_string(EIGEN_MINOR_VERSION) +
 #ifdef EIGEN_VECTORIZE_AVX512
          ", AVX-512" +
 #endif

@@ -50,7 +50,8 @@ struct CsrLayer {
     }
   }
   CsrMap map() const {
-    return CsrMap(rows, cols, static_cast<int64_t>(values.size()), outer.data(), inner.data(), values.data());
+    return CsrMap(rows, cols, static_cast<int64_t>(values.size()), outer.data(), inner.data(),
+                  values.data());
   }
 };
 
@@ -121,14 +122,15 @@ private:
   SparseLayout layout;
   std::vector<CsrLayer> csr;
   RowMatrix xT;
-  std::vector<RowMatrix> results;       ///< FeatureMajor: [outputs, batch] per layer
-  std::vector<ColMatrix> sampleResults; ///< SampleMajor: [outputs, batch] per layer (the last unused)
+  std::vector<RowMatrix> results; ///< FeatureMajor: [outputs, batch] per layer
+  std::vector<ColMatrix>
+      sampleResults; ///< SampleMajor: [outputs, batch] per layer (the last unused)
 };
 
 } // namespace
 
-std::unique_ptr<Runner> makeEigenSparseRunner(const Net &net, int64_t batch, int threads, SparseLayout layout,
-                                              std::string &) {
+std::unique_ptr<Runner> makeEigenSparseRunner(const Net &net, int64_t batch, int threads,
+                                              SparseLayout layout, std::string &) {
   Eigen::initParallel();
   Eigen::setNbThreads(threads);
   return std::make_unique<EigenSparseRunner>(net, batch, threads, layout);

@@ -137,12 +137,13 @@ int main(int argc, char **argv) {
   std::vector<Net> nets = {
       {"examples/mlp.nn", mlp.str(), reps},
       {"MLP 784-512-512-10", mlpText({784, 512, 512, 10}, "mnist"), reps},
-      {"8 x dense 4096x4096", mlpText({4096, 4096, 4096, 4096, 4096, 4096, 4096, 4096, 4096},
-                                      "big"),
+      {"8 x dense 4096x4096",
+       mlpText({4096, 4096, 4096, 4096, 4096, 4096, 4096, 4096, 4096}, "big"),
        std::max(1, reps / 2)},
   };
-  std::printf("| network | engine | first answer, median (min) | answered by | JIT ready, median |\n"
-              "|---|---|---|---|---|\n");
+  std::printf(
+      "| network | engine | first answer, median (min) | answered by | JIT ready, median |\n"
+      "|---|---|---|---|---|\n");
   for (const Net &net : nets)
     for (Engine engine : {Engine::Jit, Engine::Auto, Engine::Vec}) {
       std::vector<Sample> samples;
@@ -158,8 +159,9 @@ int main(int argc, char **argv) {
       double minFirst = samples[0].firstAnswer;
       for (const Sample &s : samples)
         minFirst = std::min(minFirst, s.firstAnswer);
-      std::string jitReady =
-          engine == Engine::Vec ? "-" : std::to_string(median(&Sample::jitReady)).substr(0, 8) + " ms";
+      std::string jitReady = engine == Engine::Vec
+                                 ? "-"
+                                 : std::to_string(median(&Sample::jitReady)).substr(0, 8) + " ms";
       std::printf("| %s | %s | %.2f ms (%.2f) | %s | %s |\n", net.label, engineName(engine),
                   median(&Sample::firstAnswer), minFirst, engineName(samples.back().answeredBy),
                   jitReady.c_str());

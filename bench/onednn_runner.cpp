@@ -21,7 +21,8 @@ constexpr memory::data_type F32 = memory::data_type::f32;
 
 class OneDnnRunner final : public Runner {
 public:
-  OneDnnRunner(const Net &net, int64_t batch, int threads) : threads(threads), eng(dnnl::engine::kind::cpu, 0), strm(eng) {
+  OneDnnRunner(const Net &net, int64_t batch, int threads)
+      : threads(threads), eng(dnnl::engine::kind::cpu, 0), strm(eng) {
     omp_set_num_threads(threads);
     memory::desc prevDst;
     for (size_t i = 0; i < net.layers.size(); ++i) {
@@ -36,11 +37,13 @@ public:
         ops.append_eltwise(1.f, dnnl::algorithm::eltwise_relu, 0.f, 0.f);
         attr.set_post_ops(ops);
       }
-      dnnl::matmul::primitive_desc pd(dnnl::matmul::desc(srcMd, anyWeights, biasMd, dstMd), attr, eng);
+      dnnl::matmul::primitive_desc pd(dnnl::matmul::desc(srcMd, anyWeights, biasMd, dstMd), attr,
+                                      eng);
 
       // W is [outputs, inputs] row-major: as the [inputs, outputs] matrix
       // the matmul multiplies by, that is format `ba`.
-      memory userWeights({{l.inputs, l.outputs}, F32, Tag::ba}, eng, const_cast<float *>(l.weights.data()));
+      memory userWeights({{l.inputs, l.outputs}, F32, Tag::ba}, eng,
+                         const_cast<float *>(l.weights.data()));
       memory weights(pd.weights_desc(), eng);
       dnnl::reorder(userWeights, weights).execute(strm, userWeights, weights);
       memory bias(biasMd, eng);
@@ -49,9 +52,13 @@ public:
       // The first source and the last destination are the caller's buffers
       // (handles set per run); the ones between are owned here.
       memory src = i == 0 ? memory(srcMd, eng, DNNL_MEMORY_NONE) : steps.back().dst;
-      memory dst = i + 1 == net.layers.size() ? memory(dstMd, eng, DNNL_MEMORY_NONE) : memory(dstMd, eng);
+      memory dst =
+          i + 1 == net.layers.size() ? memory(dstMd, eng, DNNL_MEMORY_NONE) : memory(dstMd, eng);
       Step step{dnnl::matmul(pd), {}, dst, {}, {}};
-      step.args = {{DNNL_ARG_SRC, src}, {DNNL_ARG_WEIGHTS, weights}, {DNNL_ARG_BIAS, bias}, {DNNL_ARG_DST, dst}};
+      step.args = {{DNNL_ARG_SRC, src},
+                   {DNNL_ARG_WEIGHTS, weights},
+                   {DNNL_ARG_BIAS, bias},
+                   {DNNL_ARG_DST, dst}};
       if (l.act == Act::Softmax) {
         dnnl::softmax_forward::primitive_desc spd(
             dnnl::softmax_forward::desc(dnnl::prop_kind::forward_inference, dstMd, 1), eng);
@@ -95,7 +102,8 @@ private:
 
 } // namespace
 
-std::unique_ptr<Runner> makeOneDnnRunner(const Net &net, int64_t batch, int threads, std::string &error) {
+std::unique_ptr<Runner> makeOneDnnRunner(const Net &net, int64_t batch, int threads,
+                                         std::string &error) {
   try {
     return std::make_unique<OneDnnRunner>(net, batch, threads);
   } catch (const dnnl::error &e) {
@@ -104,7 +112,8 @@ std::unique_ptr<Runner> makeOneDnnRunner(const Net &net, int64_t batch, int thre
   }
 }
 
-std::unique_ptr<Runner> makeOneDnnNeuron(const float weights[2], float bias, int threads, std::string &error) {
+std::unique_ptr<Runner> makeOneDnnNeuron(const float weights[2], float bias, int threads,
+                                         std::string &error) {
   Net net;
   net.layers.push_back(Layer{2, 1, {weights[0], weights[1]}, {bias}, Act::Relu});
   return makeOneDnnRunner(net, 1, threads, error);
@@ -112,9 +121,11 @@ std::unique_ptr<Runner> makeOneDnnNeuron(const float weights[2], float bias, int
 
 std::string oneDnnVersion() {
   const dnnl_version_t *v = dnnl_version();
-  std::string runtime = v->cpu_runtime == DNNL_RUNTIME_OMP ? "OpenMP" : v->cpu_runtime == DNNL_RUNTIME_TBB ? "TBB" : "other";
-  return std::to_string(v->major) + "." + std::to_string(v->minor) + "." + std::to_string(v->patch) + " (" +
-         runtime + ")";
+  std::string runtime = v->cpu_runtime == DNNL_RUNTIME_OMP   ? "OpenMP"
+                        : v->cpu_runtime == DNNL_RUNTIME_TBB ? "TBB"
+                                                             : "other";
+  return std::to_string(v->major) + "." + std::to_string(v->minor) + "." +
+         std::to_string(v->patch) + " (" + runtime + ")";
 }
 
 } // namespace bench

@@ -4,8 +4,8 @@
 
 #include "soma/ir/Graph.h"
 #include "soma/runtime/Interpreter.h"
-#include "soma/support/Expected.h"
 #include "soma/support/Diagnostics.h"
+#include "soma/support/Expected.h"
 
 #include <memory>
 #include <optional>

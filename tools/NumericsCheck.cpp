@@ -62,7 +62,7 @@ bool NumericsChecker::afterPass(const passes::PassInfo &pass, const ir::Graph &g
   std::vector<runtime::NamedTensor> now;
   if (!evaluate(graph, "after pass '" + name + "'", now))
     return false;
-  passes::Tolerance tol = passes::toleranceFor(name);
+  passes::Tolerance tol = passes::toleranceOf(pass.tolerance);
   // A pass that changes results on request (prune) has no bound: its drift
   // is measured and reported, never a failure.
   const bool bounded = std::isfinite(tol.rtol);

@@ -1,8 +1,8 @@
 // The numerical contract, checked: runs the network on the reference
 // interpreter before the pipeline and after every pass, and names the first
-// pass whose outputs drift beyond its tolerance class
-// (passes::toleranceFor). soma-opt --check-numerics plugs it into the
-// pipeline as PipelineOptions::observer.
+// pass whose outputs drift beyond its tolerance class (PassInfo::tolerance,
+// Passes.def's column for a registered pass). soma-opt --check-numerics
+// plugs it into the pipeline as PipelineOptions::observer.
 #pragma once
 
 #include "soma/passes/Passes.h"

@@ -73,70 +73,73 @@ std::vector<std::string> splitList(const std::string &s) {
   return items;
 }
 
-} // namespace
-
-int main(int argc, char **argv) {
+struct Options {
   std::string file, outPath, emit = "ir";
   std::vector<std::string> passNames;
   bool havePasses = false, stats = false, remarks = false, checkNumerics = false;
   uint64_t seed = 1;
   int optLevel = -1;
   std::vector<std::pair<std::string, std::string>> inputs; // --input NAME=VALUE
-  std::optional<MachineInfo> machine;                       // --machine
-  ir::SparsityMode sparsity = ir::SparsityMode::Auto;       // --sparsity
-  std::optional<double> prune;                              // --prune
+  std::optional<MachineInfo> machine;                      // --machine
+  ir::SparsityMode sparsity = ir::SparsityMode::Auto;      // --sparsity
+  std::optional<double> prune;                             // --prune
   passes::PipelineOptions pipeline;
+};
+
+/// Reads the command line into `o`: -1 to go on, else the exit status
+/// (a usage error, or 0 after --help and --list-passes).
+int parseArgs(int argc, char **argv, Options &o) {
   for (int i = 1; i < argc; ++i) {
     std::string arg = argv[i];
     if (auto v = cli::optionValue(argc, argv, i, "--passes")) {
-      passNames = splitList(*v);
-      havePasses = true;
+      o.passNames = splitList(*v);
+      o.havePasses = true;
     } else if (auto v = cli::optionValue(argc, argv, i, "--print-ir-after")) {
-      pipeline.printIRAfter.push_back(*v);
+      o.pipeline.printIRAfter.push_back(*v);
     } else if (auto v = cli::optionValue(argc, argv, i, "--emit")) {
-      emit = *v;
-      if (emit != "ir" && emit != "dot")
-        return usageError("unknown --emit kind '" + emit + "'; use ir or dot");
+      o.emit = *v;
+      if (o.emit != "ir" && o.emit != "dot")
+        return usageError("unknown --emit kind '" + o.emit + "'; use ir or dot");
     } else if (auto v = cli::optionValue(argc, argv, i, "--elide-above")) {
       int64_t n = -1;
       auto [ptr, ec] = std::from_chars(v->data(), v->data() + v->size(), n);
       if (ec != std::errc() || ptr != v->data() + v->size() || n < 0)
         return usageError("--elide-above needs a non-negative integer, got '" + *v + "'");
-      pipeline.elideConstantsAbove = n;
+      o.pipeline.elideConstantsAbove = n;
     } else if (auto v = cli::optionValue(argc, argv, i, "--seed")) {
-      auto [ptr, ec] = std::from_chars(v->data(), v->data() + v->size(), seed);
+      auto [ptr, ec] = std::from_chars(v->data(), v->data() + v->size(), o.seed);
       if (ec != std::errc() || ptr != v->data() + v->size())
         return usageError("--seed needs a non-negative integer, got '" + *v + "'");
     } else if (auto v = cli::optionValue(argc, argv, i, "--input")) {
       size_t eq = v->find('=');
       if (eq == std::string::npos || eq == 0)
         return usageError("--input needs NAME=VALUES or NAME=FILE.npy, got '" + *v + "'");
-      inputs.push_back({v->substr(0, eq), v->substr(eq + 1)});
+      o.inputs.push_back({v->substr(0, eq), v->substr(eq + 1)});
     } else if (auto v = cli::optionValue(argc, argv, i, "--machine")) {
       if (*v != "avx512" && *v != "avx2" && *v != "sse")
         return usageError("unknown --machine '" + *v + "'; use avx512, avx2 or sse");
-      machine = MachineInfo{};
-      machine->vectorWidth = *v == "avx512" ? 16 : *v == "avx2" ? 8 : 4;
+      o.machine = MachineInfo{};
+      o.machine->vectorWidth = *v == "avx512" ? 16 : *v == "avx2" ? 8 : 4;
     } else if (auto v = cli::optionValue(argc, argv, i, "--sparsity")) {
-      if (!ir::sparsityModeFromName(*v, sparsity))
+      if (!ir::sparsityModeFromName(*v, o.sparsity))
         return usageError("unknown --sparsity '" + *v + "'; use auto, dense or sparse");
     } else if (auto v = cli::optionValue(argc, argv, i, "--prune")) {
-      prune = cli::parsePruneFraction(*v);
-      if (!prune)
+      o.prune = cli::parsePruneFraction(*v);
+      if (!o.prune)
         return usageError("--prune needs a fraction from 0 up to (not including) 1, got '" + *v +
                           "'");
     } else if (auto v = cli::optionValue(argc, argv, i, "-o")) {
-      outPath = *v;
+      o.outPath = *v;
     } else if (arg == "--print-ir-after-all") {
-      pipeline.printIRAfterAll = true;
+      o.pipeline.printIRAfterAll = true;
     } else if (arg == "--verify-each") {
-      pipeline.verifyEach = true;
+      o.pipeline.verifyEach = true;
     } else if (arg == "--stats") {
-      stats = true;
+      o.stats = true;
     } else if (arg == "--remarks") {
-      remarks = true;
+      o.remarks = true;
     } else if (arg == "--check-numerics") {
-      checkNumerics = true;
+      o.checkNumerics = true;
     } else if (arg == "--list-passes") {
       for (const passes::PassInfo &p : passes::allPasses())
         std::cout << p.name << "\t" << p.doc << '\n';
@@ -144,21 +147,56 @@ int main(int argc, char **argv) {
     } else if (int level = cli::parseOptLevel(arg); level != -1) {
       if (level < 0)
         return usageError("unknown optimisation level '" + arg + "'; use -O0 to -O3");
-      optLevel = level;
+      o.optLevel = level;
     } else if (arg == "-h" || arg == "--help") {
       std::cout << usage;
       return 0;
     } else if (arg.size() > 1 && arg[0] == '-') {
       return usageError("unknown option '" + arg + "'");
-    } else if (!file.empty()) {
-      return usageError("more than one input file: '" + file + "' and '" + arg + "'");
+    } else if (!o.file.empty()) {
+      return usageError("more than one input file: '" + o.file + "' and '" + arg + "'");
     } else {
-      file = arg;
+      o.file = arg;
     }
   }
-  if (file.empty())
+  return -1;
+}
+
+/// The inputs --check-numerics runs the network on: random ones from the
+/// seed, or the --input values, which must name every input. False (with
+/// an error on stderr) when they cannot be read.
+bool checkInputsFor(const ir::Graph &graph, const Options &o,
+                    std::vector<runtime::NamedTensor> &into) {
+  if (o.inputs.empty()) {
+    into = cli::randomInputs(graph, o.seed);
+    return true;
+  }
+  auto given = cli::readInputs(graph, o.inputs);
+  if (!given) {
+    std::cerr << "soma-opt: error: " << given.error() << '\n';
+    return false;
+  }
+  for (ir::Op *in : graph.inputs())
+    if (std::none_of(given->begin(), given->end(),
+                     [&](const runtime::NamedTensor &t) { return t.name == in->name; })) {
+      std::cerr << "soma-opt: error: --check-numerics: input '" << in->name
+                << "' has no --input value (give every input, or none for random inputs)\n";
+      return false;
+    }
+  into = std::move(*given);
+  return true;
+}
+
+} // namespace
+
+int main(int argc, char **argv) {
+  Options o;
+  if (int status = parseArgs(argc, argv, o); status != -1)
+    return status;
+  passes::PipelineOptions &pipeline = o.pipeline;
+  if (o.file.empty())
     return usageError("no input file");
-  if (havePasses && optLevel >= 0)
+  if (o.havePasses && o.optLevel >= 0)
     return usageError("--passes and -O cannot be combined");
   for (const std::string &name : pipeline.printIRAfter)
     if (!passes::findPass(name))
@@ -166,71 +204,57 @@ int main(int argc, char **argv) {
 
   SourceManager sm;
   DiagnosticEngine diags(sm);
-  std::unique_ptr<ir::Graph> graph = cli::loadAndCheck(file, sm, diags);
+  std::unique_ptr<ir::Graph> graph = cli::loadAndCheck(o.file, sm, diags);
   if (!graph)
     return 1;
 
   std::vector<std::string> names = {"infer-shapes"};
-  if (optLevel >= 0)
-    names = passes::pipelineForLevel(optLevel, passes::pruneRequested(*graph, prune));
-  for (const std::string &name : passNames)
+  if (o.optLevel >= 0)
+    names = passes::pipelineForLevel(o.optLevel, passes::pruneRequested(*graph, o.prune));
+  for (const std::string &name : o.passNames)
     if (name != "infer-shapes" || names.empty())
       names.push_back(name);
 
   std::ofstream outFile;
   std::ostream *out = &std::cout;
-  if (!outPath.empty()) {
-    outFile.open(outPath);
+  if (!o.outPath.empty()) {
+    outFile.open(o.outPath);
     if (!outFile) {
-      std::cerr << "soma-opt: error: cannot write '" << outPath << "'\n";
+      std::cerr << "soma-opt: error: cannot write '" << o.outPath << "'\n";
       return 1;
     }
     out = &outFile;
   }
   pipeline.irOut = out;
   passes::PassContext ctx(diags);
-  ctx.remarksEnabled = remarks;
-  ctx.sparsity = sparsity;
-  ctx.prune = prune;
-  if (machine)
-    ctx.machine = *machine;
-  if (!inputs.empty() && !checkNumerics)
+  ctx.remarksEnabled = o.remarks;
+  ctx.sparsity = o.sparsity;
+  ctx.prune = o.prune;
+  if (o.machine)
+    ctx.machine = *o.machine;
+  if (!o.inputs.empty() && !o.checkNumerics)
     return usageError("--input is used by --check-numerics; add --check-numerics");
   std::vector<runtime::NamedTensor> checkInputs;
-  if (inputs.empty()) {
-    checkInputs = cli::randomInputs(*graph, seed);
-  } else {
-    auto given = cli::readInputs(*graph, inputs);
-    if (!given) {
-      std::cerr << "soma-opt: error: " << given.error() << '\n';
-      return 1;
-    }
-    for (ir::Op *in : graph->inputs())
-      if (std::none_of(given->begin(), given->end(),
-                       [&](const runtime::NamedTensor &t) { return t.name == in->name; })) {
-        std::cerr << "soma-opt: error: --check-numerics: input '" << in->name
-                  << "' has no --input value (give every input, or none for random inputs)\n";
-        return 1;
-      }
-    checkInputs = std::move(*given);
-  }
-  if (checkNumerics)
+  if (!checkInputsFor(*graph, o, checkInputs))
+    return 1;
+  if (o.checkNumerics)
     std::cerr << "check-numerics: "
-              << (inputs.empty() ? "random inputs, seed " + std::to_string(seed) : "the given inputs")
+              << (o.inputs.empty() ? "random inputs, seed " + std::to_string(o.seed)
+                                   : "the given inputs")
               << ", batch " << (checkInputs.empty() ? 0 : checkInputs[0].tensor.dims[0]) << '\n';
   cli::NumericsChecker checker(std::move(checkInputs), diags, &std::cerr);
   bool ok = true;
-  if (checkNumerics) {
+  if (o.checkNumerics) {
     ok = checker.start(*graph);
     pipeline.observer = &checker;
   }
   ok = ok && passes::runPipeline(*graph, names, ctx, pipeline);
-  if (!ok && checkNumerics && diags.hasErrors() && inputs.empty())
-    diags.note({}, "check-numerics: the inputs were random, seed " + std::to_string(seed));
+  if (!ok && o.checkNumerics && diags.hasErrors() && o.inputs.empty())
+    diags.note({}, "check-numerics: the inputs were random, seed " + std::to_string(o.seed));
   diags.render(std::cerr);
   if (!ok)
     return 1;
-  if (stats) {
+  if (o.stats) {
     std::cerr << "=== soma-opt statistics ===\n";
     for (auto &[counter, value] : ctx.stats)
       std::cerr << value << ' ' << counter << '\n';
@@ -238,7 +262,7 @@ int main(int argc, char **argv) {
   if (!pipeline.printIRAfterAll && pipeline.printIRAfter.empty()) {
     ir::PrintOptions printOptions;
     printOptions.elideConstantsAbove = pipeline.elideConstantsAbove;
-    if (emit == "dot")
+    if (o.emit == "dot")
       ir::printDot(*graph, *out);
     else
       ir::printGraph(*graph, *out, printOptions);

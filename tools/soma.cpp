@@ -474,12 +474,12 @@ int runCommand(int argc, char **argv, Command command) {
     api::applyPassOptions(opts.compile, ctx);
     passes::PipelineOptions pipeline;
     pipeline.observer = &checker;
-    bool ok = fresh && checker.start(*fresh) &&
-              passes::runPipeline(
-                  *fresh,
-                  passes::pipelineForLevel(opts.compile.optLevel,
-                                           passes::pruneRequested(*fresh, ctx.prune)),
-                  ctx, pipeline);
+    bool ok =
+        fresh && checker.start(*fresh) &&
+        passes::runPipeline(*fresh,
+                            passes::pipelineForLevel(opts.compile.optLevel,
+                                                     passes::pruneRequested(*fresh, ctx.prune)),
+                            ctx, pipeline);
     if (!ok) {
       diags.render(std::cerr);
       return 1;
@@ -487,8 +487,8 @@ int runCommand(int argc, char **argv, Command command) {
   }
 
   // Timings make Engine::Auto compile the JIT in the foreground.
-  Result<Model> model =
-      api::makeModel(std::move(front.graph), opts.compile, "", opts.timePasses ? &timings : nullptr);
+  Result<Model> model = api::makeModel(std::move(front.graph), opts.compile, "",
+                                       opts.timePasses ? &timings : nullptr);
   if (!model) {
     std::cerr << model.error();
     return 1;
@@ -511,7 +511,8 @@ int runCommand(int argc, char **argv, Command command) {
   }
   std::vector<OutputBuffer> outputs;
   for (size_t o = 0; o < outputTensors.size(); ++o)
-    outputs.push_back({model->outputs()[o].name, outputTensors[o].values.data(), outputTensors[o].dims});
+    outputs.push_back(
+        {model->outputs()[o].name, outputTensors[o].values.data(), outputTensors[o].dims});
   if (Status s = model->run(inputs, outputs); !s) {
     std::cerr << "soma: error: " << s.message() << '\n';
     return 1;

@@ -5,15 +5,14 @@
 
 #include <algorithm>
 #include <chrono>
-#include <limits>
-#include <map>
+#include <limits> // ToleranceClasses.def: changes-results has no bound
 #include <ostream>
 
 namespace soma::passes {
 
 const std::vector<PassInfo> &allPasses() {
   static const std::vector<PassInfo> passes = {
-#define SOMA_PASS(Name, Fn, Doc) {Name, Fn, Doc},
+#define SOMA_PASS(Name, Fn, Tol, Doc) {Name, Fn, Doc, ToleranceClass::Tol},
 #include "soma/passes/Passes.def"
   };
   return passes;
@@ -52,21 +51,17 @@ std::vector<std::string> pipelineForLevel(int level, bool prune) {
   return names;
 }
 
-Tolerance toleranceFor(const std::string &passName) {
-  // Passes that may round differently from the graph they were given, and
-  // by how much (docs/passes.md); every other pass is exact.
-  static const std::map<std::string, Tolerance> notExact = {
-      // Folds act(b) * w into the next bias: one extra f32 rounding per bias.
-      {"eliminate-dead-neurons", {"rounding", 1e-5}},
-      // Multiplies a per-feature scale into the weights and re-sums the
-      // bias: reassociation, a few f32 roundings per weight (docs/passes.md).
-      {"fold-scale-shift", {"reassociating", 1e-5}},
-      // Zeroes weights, as the user asked: no bound, the drift is reported
-      // and never fails the check (docs/passes.md#prune).
-      {"prune", {"changes-results", std::numeric_limits<double>::infinity()}},
+Tolerance toleranceOf(ToleranceClass cls) {
+  static const Tolerance tolerances[] = {
+#define SOMA_TOLERANCE(Enum, Name, Rtol) {Name, Rtol},
+#include "soma/passes/ToleranceClasses.def"
   };
-  auto it = notExact.find(passName);
-  return it != notExact.end() ? it->second : Tolerance{"exact", 1e-6};
+  return tolerances[static_cast<size_t>(cls)];
+}
+
+Tolerance toleranceFor(const std::string &passName) {
+  const PassInfo *p = findPass(passName);
+  return toleranceOf(p ? p->tolerance : ToleranceClass::Exact);
 }
 
 bool runPipeline(ir::Graph &graph, const std::vector<std::string> &names, PassContext &ctx,

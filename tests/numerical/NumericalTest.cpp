@@ -172,14 +172,16 @@ bool Runner::compare(const Network &net, uint64_t seed, const Outputs &jit, cons
     std::string shape = "f32[N";
     for (int64_t d : v.dims)
       shape += ", " + std::to_string(d);
-    report += "output '" + net.outputs[o].first + "' " + shape + "]: " + std::to_string(bad.size()) +
-              " of " + std::to_string(n) + " elements differ\n";
+    report += "output '" + net.outputs[o].first + "' " + shape +
+              "]: " + std::to_string(bad.size()) + " of " + std::to_string(n) +
+              " elements differ\n";
     report += "  index             got (jit)        expected (interp) exact             |diff|     "
               "tolerance  (jit bound, interp bound)\n";
     for (size_t k = 0; k < std::min<size_t>(bad.size(), 6); ++k) {
       size_t i = bad[k].second;
       char line[256];
-      std::snprintf(line, sizeof line, "  %-17s %-16.9g %-17.9g %-17.9g %-10.3g %-10.3g (%.3g, %.3g)\n",
+      std::snprintf(line, sizeof line,
+                    "  %-17s %-16.9g %-17.9g %-17.9g %-10.3g %-10.3g (%.3g, %.3g)\n",
                     indexText(static_cast<int64_t>(i), batch, v.dims).c_str(),
                     static_cast<double>(jit[o][i]), static_cast<double>(interp[o][i]), e.ref[i],
                     std::fabs(static_cast<double>(jit[o][i]) - interp[o][i]), tolerance(e, i),
@@ -200,8 +202,8 @@ void Runner::check(const Network &net, const std::vector<std::vector<float>> &in
   std::vector<BoundedValue> exact = evaluate(net, inputs);
   ++stats.networks;
   if (verbose())
-    std::printf("seed %" PRIu64 ": %zu layers, batch %" PRId64 ", %" PRId64 " MACs/sample\n%s", seed,
-                net.layers.size(), net.batch, net.macsPerSample(), net.text().c_str());
+    std::printf("seed %" PRIu64 ": %zu layers, batch %" PRId64 ", %" PRId64 " MACs/sample\n%s",
+                seed, net.layers.size(), net.batch, net.macsPerSample(), net.text().c_str());
 
   std::string error;
   std::map<int, Outputs> interpAt; // by optimisation level: the graph differs
@@ -228,7 +230,8 @@ void Runner::check(const Network &net, const std::vector<std::vector<float>> &in
                     reproduce(seed) + net.text());
     std::optional<Model> jit = compileNetwork(net, t.engine, t, error);
     if (!jit)
-      return fail(net, seed, std::string("the JIT (") + t.label + ") rejected the network:\n" + error);
+      return fail(net, seed,
+                  std::string("the JIT (") + t.label + ") rejected the network:\n" + error);
     // The full batch; then, once, a smaller batch (the model's arena is
     // reused) and an empty one.
     std::vector<int64_t> batches = {net.batch};
@@ -409,8 +412,9 @@ TEST(ByOptLevel, EveryPipelineMatchesTheUnoptimisedNetwork) {
   Profile p;
   p.acts = allActs();
   p.widths = widths::any();
-  runNetworks(p, 43000, 16,
-              [](int) { return std::vector<Target>{kHostO0, kHostO1, kHostO2, kHostO3}; });
+  runNetworks(p, 43000, 16, [](int) {
+    return std::vector<Target>{kHostO0, kHostO1, kHostO2, kHostO3};
+  });
 }
 
 // By target: every network for one target, at -O2 and -O0.
@@ -434,12 +438,13 @@ TEST_P(ByTarget, JitMatchesInterpreter) {
   runNetworks(p, c.base, 12, [&](int) { return std::vector<Target>{c.optimised, c.unoptimised}; });
 }
 
-INSTANTIATE_TEST_SUITE_P(
-    Numerical, ByTarget,
-    testing::Values(TargetCase{"haswell", kHaswell, kHaswellO0, 40000},
-                    TargetCase{"no_avx512", kNoAvx512, kNoAvx512O0, 41000},
-                    TargetCase{"sse", kSse, kSseO0, 42000}),
-    [](const testing::TestParamInfo<TargetCase> &info) { return std::string(info.param.name); });
+INSTANTIATE_TEST_SUITE_P(Numerical, ByTarget,
+                         testing::Values(TargetCase{"haswell", kHaswell, kHaswellO0, 40000},
+                                         TargetCase{"no_avx512", kNoAvx512, kNoAvx512O0, 41000},
+                                         TargetCase{"sse", kSse, kSseO0, 42000}),
+                         [](const testing::TestParamInfo<TargetCase> &info) {
+                           return std::string(info.param.name);
+                         });
 
 // Folds with cancellation: a batch norm that centres inputs near 100 (its
 // s x and t nearly cancel) before a dense layer, and a large scale_shift
@@ -512,7 +517,8 @@ TEST(NumericalFolds, CancellingAffineLayersNextToDense) {
   net.outputs = {{"d", 2}, {"f", 4}};
   net.batch = 37;
   net.inputScale = 0.01;
-  std::vector<std::vector<float>> inputs = {uniform(static_cast<size_t>(net.batch * 8), 99.99, 100.01)};
+  std::vector<std::vector<float>> inputs = {
+      uniform(static_cast<size_t>(net.batch * 8), 99.99, 100.01)};
 
   Stats stats;
   Runner runner("NumericalFolds.CancellingAffineLayersNextToDense", stats);

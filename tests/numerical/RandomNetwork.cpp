@@ -31,8 +31,8 @@ int64_t Rng::intIn(int64_t lo, int64_t hi) {
 }
 
 const char *actName(Act a) {
-  static const char *const names[] = {"identity", "relu",  "leaky_relu", "sigmoid",
-                                      "tanh",     "softmax", "gelu",     "silu",
+  static const char *const names[] = {"identity", "relu",     "leaky_relu",   "sigmoid",
+                                      "tanh",     "softmax",  "gelu",         "silu",
                                       "elu",      "softplus", "hard_sigmoid", "step"};
   return names[static_cast<int>(a)];
 }
@@ -58,10 +58,12 @@ std::vector<int64_t> vectorEdges() {
   return {3, 4, 5, 7, 8, 9, 12, 15, 16, 17, 24, 31, 32, 33, 47, 48, 49, 63, 64, 65, 95, 96, 97};
 }
 std::vector<int64_t> primes() {
-  return {2,  3,  5,  7,  11, 13, 17, 19, 23, 29,  31,  37,  41,  43,  47,  53,  59,
+  return {2,  3,  5,  7,  11, 13, 17, 19, 23,  29,  31,  37,  41,  43,  47,  53,  59,
           61, 67, 71, 73, 79, 83, 89, 97, 101, 127, 131, 251, 257, 509, 521, 557, 599};
 }
-std::vector<int64_t> wide() { return {100, 127, 128, 129, 200, 255, 257, 300, 384, 450, 511, 512, 513, 577, 599, 600}; }
+std::vector<int64_t> wide() {
+  return {100, 127, 128, 129, 200, 255, 257, 300, 384, 450, 511, 512, 513, 577, 599, 600};
+}
 std::vector<int64_t> any() {
   std::vector<int64_t> w = special();
   std::vector<int64_t> p = primes();
@@ -223,10 +225,12 @@ Param Generator::literal(const std::vector<int64_t> &dims, double lo, double hi,
   for (int64_t i = 0; i < n; ++i) {
     std::string num;
     prm.values[static_cast<size_t>(i)] = formatted(rng.uniform(lo, hi), format, num);
-    const int64_t col = i % dims.back(), row = dims.size() > 1 ? i / dims.back() % dims[dims.size() - 2] : 0;
+    const int64_t col = i % dims.back(),
+                  row = dims.size() > 1 ? i / dims.back() % dims[dims.size() - 2] : 0;
     if (row % block == 0)
       blockZero[static_cast<size_t>(col)] = zeros > 0 && rng.chance(zeros);
-    if (blockZero[static_cast<size_t>(col)] || col == zeroCol || (zeroRow >= 0 && row / block == zeroRow / block))
+    if (blockZero[static_cast<size_t>(col)] || col == zeroCol ||
+        (zeroRow >= 0 && row / block == zeroRow / block))
       prm.values[static_cast<size_t>(i)] = formatted(0.0, "%g", num);
     // Brackets: open every dimension whose index starts here.
     int64_t stride = n;
@@ -295,8 +299,9 @@ Param Generator::weights(int64_t units, int64_t inputs, bool neuron) {
     std::string lo, hi;
     spec.a = shortNumber(-limit, lo);
     spec.b = shortNumber(limit, hi);
-    return initialiser(rng.chance(0.5) ? "uniform(" + lo + ", " + hi + ", " + s + ")"
-                                       : "uniform(low = " + lo + ", high = " + hi + ", seed = " + s + ")",
+    return initialiser(rng.chance(0.5)
+                           ? "uniform(" + lo + ", " + hi + ", " + s + ")"
+                           : "uniform(low = " + lo + ", high = " + hi + ", seed = " + s + ")",
                        spec, dims, inputs, units);
   }
   default: {
@@ -364,8 +369,8 @@ Param Generator::featureVector(int64_t c, double center, double spread, bool opt
     std::string lo, hi;
     spec.a = shortNumber(center - spread, lo);
     spec.b = shortNumber(center + spread, hi);
-    return initialiser("uniform(low = " + lo + ", high = " + hi + ", seed = " +
-                           std::to_string(spec.seed) + ")",
+    return initialiser("uniform(low = " + lo + ", high = " + hi +
+                           ", seed = " + std::to_string(spec.seed) + ")",
                        spec, {c}, c, c);
   }
   }
@@ -376,7 +381,8 @@ std::vector<int> Generator::sameLeading(int v) const {
   std::vector<int> out;
   for (size_t i = 0; i < net.values.size(); ++i) {
     const std::vector<int64_t> &e = net.values[i].dims;
-    if (static_cast<int>(i) != v && e.size() == d.size() && std::equal(d.begin(), d.end() - 1, e.begin()))
+    if (static_cast<int>(i) != v && e.size() == d.size() &&
+        std::equal(d.begin(), d.end() - 1, e.begin()))
       out.push_back(static_cast<int>(i));
   }
   return out;
@@ -463,7 +469,8 @@ int Generator::unary(LayerKind kind, int x) {
   auto epsilon = [&] {
     if (rng.chance(0.5))
       return;
-    l.epsilon = formatted(rng.pick(std::vector<double>{1e-3, 0.1, 1e-5, 1e-6}), "%g", l.epsilonText);
+    l.epsilon =
+        formatted(rng.pick(std::vector<double>{1e-3, 0.1, 1e-5, 1e-6}), "%g", l.epsilonText);
   };
   switch (kind) {
   case LayerKind::BatchNorm:
@@ -508,7 +515,8 @@ void Generator::chooseOutputs() {
   // Sometimes also a hidden layer (an output that feeds others), an input
   // (an output copied from the caller's buffer) or a second name for a value.
   if (net.layers.size() > 1 && rng.chance(0.25)) {
-    const Layer &l = net.layers[static_cast<size_t>(rng.intIn(0, static_cast<int64_t>(net.layers.size()) - 2))];
+    const Layer &l =
+        net.layers[static_cast<size_t>(rng.intIn(0, static_cast<int64_t>(net.layers.size()) - 2))];
     if (!exported[static_cast<size_t>(l.result)]) {
       net.outputs.push_back({l.name, l.result});
       exported[static_cast<size_t>(l.result)] = true;
@@ -519,7 +527,8 @@ void Generator::chooseOutputs() {
     net.outputs.push_back({"copy_" + net.values[static_cast<size_t>(in)].name, in});
   }
   if (rng.chance(0.15)) {
-    auto [name, v] = net.outputs[static_cast<size_t>(rng.intIn(0, static_cast<int64_t>(net.outputs.size()) - 1))];
+    auto [name, v] = net.outputs[static_cast<size_t>(
+        rng.intIn(0, static_cast<int64_t>(net.outputs.size()) - 1))];
     net.outputs.push_back({"alias_" + name, v});
   }
   // Unused inputs are bound but feed nothing (a warning, not an error).
@@ -531,7 +540,7 @@ void Generator::chooseBatch() {
     elements += v.size();
   int64_t cost = std::max<int64_t>(net.macsPerSample() + 8 * elements, 1);
   int64_t cap = std::clamp<int64_t>(p.macBudget / cost, 1, p.maxBatch);
-  static const std::vector<int64_t> batches = {1,  2,  3,  4,  5,   6,   7,   8,   9,   11, 13,
+  static const std::vector<int64_t> batches = {1,  2,  3,  4,  5,  6,  7,   8,   9,   11,  13,
                                                16, 17, 31, 32, 33, 64, 100, 127, 255, 256, 300};
   std::vector<int64_t> fit;
   for (int64_t b : batches)
@@ -635,7 +644,8 @@ int64_t Network::macsPerSample() const {
   int64_t macs = 0;
   for (const Layer &l : layers)
     if (l.kind == LayerKind::Dense || l.kind == LayerKind::Neuron)
-      macs += l.units * static_cast<int64_t>(l.weights.values.size() / static_cast<size_t>(l.units));
+      macs +=
+          l.units * static_cast<int64_t>(l.weights.values.size() / static_cast<size_t>(l.units));
   return macs;
 }
 
@@ -701,7 +711,8 @@ std::vector<std::vector<float>> generateInputs(const Network &net, uint64_t seed
   Rng rng(seed ^ 0x1b873593cc9e2d51ULL);
   std::vector<std::vector<float>> inputs;
   for (int in : net.inputs) {
-    std::vector<float> v(static_cast<size_t>(net.batch * net.values[static_cast<size_t>(in)].size()));
+    std::vector<float> v(
+        static_cast<size_t>(net.batch * net.values[static_cast<size_t>(in)].size()));
     for (float &f : v)
       f = static_cast<float>(rng.uniform(-net.inputScale, net.inputScale));
     inputs.push_back(std::move(v));

@@ -111,7 +111,7 @@ struct Network {
 
 /// What a test asks of its networks.
 struct Profile {
-  std::vector<Act> acts;      // drawn for dense, neuron and activation layers
+  std::vector<Act> acts;       // drawn for dense, neuron and activation layers
   std::vector<int64_t> widths; // drawn for units and input sizes
   int minDepth = 1, maxDepth = 6;
   int maxInputs = 3;

@@ -144,8 +144,9 @@ void applySoftmax(BoundedValue &z, int64_t width) {
         zr[c] = 0;
         continue;
       }
-      double own = yc * (2 * kMathRel + kU * ((m - zr[c]) + spread) +
-                         static_cast<double>(width + 2) * kU) + kTiny;
+      double own =
+          yc * (2 * kMathRel + kU * ((m - zr[c]) + spread) + static_cast<double>(width + 2) * kU) +
+          kTiny;
       ej[c] = std::min(1.0, yc * std::expm1(ej[c] + gJit)) + own;
       ei[c] = std::min(1.0, yc * std::expm1(ei[c] + gInterp)) + (kU + 8 * kU64) * yc;
       zr[c] = yc;
@@ -176,10 +177,11 @@ std::optional<AffineForm> affineForm(const Layer &l) {
   if (l.kind != LayerKind::BatchNorm)
     return std::nullopt;
   for (size_t c = 0; c < l.scale.values.size(); ++c) {
-    double sc = l.scale.values[c] /
-                std::sqrt(static_cast<double>(l.variance.values[c]) + static_cast<double>(l.epsilon));
+    double sc = l.scale.values[c] / std::sqrt(static_cast<double>(l.variance.values[c]) +
+                                              static_cast<double>(l.epsilon));
     a.s.push_back(sc);
-    a.t.push_back(static_cast<double>(l.shift.values[c]) - static_cast<double>(l.mean.values[c]) * sc);
+    a.t.push_back(static_cast<double>(l.shift.values[c]) -
+                  static_cast<double>(l.mean.values[c]) * sc);
   }
   return a;
 }
@@ -235,7 +237,8 @@ BoundedValue denseInput(const Network &net, const Layer &l, const std::vector<Bo
     const BoundedValue &in = vals[static_cast<size_t>(v)];
     for (int64_t r = 0; r < rows; ++r)
       for (int64_t c = 0; c < part; ++c) {
-        size_t to = static_cast<size_t>(r * width + offset + c), from = static_cast<size_t>(r * part + c);
+        size_t to = static_cast<size_t>(r * width + offset + c),
+               from = static_cast<size_t>(r * part + c);
         out.ref[to] = in.ref[from];
         out.errJit[to] = in.errJit[from];
         out.errInterp[to] = in.errInterp[from];
@@ -254,7 +257,8 @@ BoundedValue dense(const Network &net, const Layer &l, const std::vector<Bounded
   const Layer *fold = foldedBefore(l, ctx);
   std::optional<AffineForm> af = fold ? affineForm(*fold) : std::nullopt;
   const BoundedValue *xa = fold ? &vals[static_cast<size_t>(fold->operands[0])] : nullptr;
-  const size_t features = fold ? static_cast<size_t>(net.values[static_cast<size_t>(fold->result)].last()) : 1;
+  const size_t features =
+      fold ? static_cast<size_t>(net.values[static_cast<size_t>(fold->result)].last()) : 1;
   std::vector<double> &magnitude = ctx.foldMagnitude[static_cast<size_t>(l.result)];
   if (l.act.kind == Act::Identity)
     magnitude.assign(z.ref.size(), 0.0);
@@ -300,10 +304,11 @@ BoundedValue dense(const Network &net, const Layer &l, const std::vector<Bounded
       if (!magnitude.empty()) // for a later fold "after": the larger of both forms
         magnitude[at] = std::max(magnitude[at], productsF + shifts + std::fabs(b));
       const double moved = 2 * kU * (productsF + shifts + std::fabs(b));
-      z.errJit[at] = std::max(z.errJit[at], propJitF + kU * (partialsF + productsF + std::fabs(zo))) + moved;
-      z.errInterp[at] = std::max(z.errInterp[at],
-                                 propInterpF + kU * std::fabs(zo) +
-                                     2 * kU64 * static_cast<double>(k + 2) * (productsF + shifts + std::fabs(b))) +
+      z.errJit[at] =
+          std::max(z.errJit[at], propJitF + kU * (partialsF + productsF + std::fabs(zo))) + moved;
+      z.errInterp[at] = std::max(z.errInterp[at], propInterpF + kU * std::fabs(zo) +
+                                                      2 * kU64 * static_cast<double>(k + 2) *
+                                                          (productsF + shifts + std::fabs(b))) +
                         moved;
     }
   }
@@ -373,7 +378,8 @@ BoundedValue batchNorm(const Network &net, const Layer &l, const std::vector<Bou
   const int64_t c = net.values[static_cast<size_t>(l.result)].last();
   for (size_t i = 0; i < y.ref.size(); ++i) {
     size_t f = i % static_cast<size_t>(c);
-    double a = 1 / std::sqrt(static_cast<double>(l.variance.values[f]) + static_cast<double>(l.epsilon));
+    double a =
+        1 / std::sqrt(static_cast<double>(l.variance.values[f]) + static_cast<double>(l.epsilon));
     double s = l.scale.values[f];
     double n = (y.ref[i] - static_cast<double>(l.mean.values[f])) * a;
     double v = n * s + static_cast<double>(l.shift.values[f]);
@@ -493,7 +499,8 @@ double activationValue(const Activation &act, double x) {
   return x;
 }
 
-std::vector<BoundedValue> evaluate(const Network &net, const std::vector<std::vector<float>> &inputs) {
+std::vector<BoundedValue> evaluate(const Network &net,
+                                   const std::vector<std::vector<float>> &inputs) {
   std::vector<BoundedValue> vals(net.values.size());
   for (size_t i = 0; i < net.inputs.size(); ++i) {
     BoundedValue &v = vals[static_cast<size_t>(net.inputs[i])];

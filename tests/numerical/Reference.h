@@ -35,7 +35,8 @@ struct BoundedValue {
 
 /// Every value of `net` (by value id) on `inputs` ([batch, dims...] per
 /// input, in net.inputs order).
-std::vector<BoundedValue> evaluate(const Network &net, const std::vector<std::vector<float>> &inputs);
+std::vector<BoundedValue> evaluate(const Network &net,
+                                   const std::vector<std::vector<float>> &inputs);
 
 /// The harness's double-precision activation (not softmax).
 double activationValue(const Activation &act, double x);

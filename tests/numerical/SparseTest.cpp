@@ -82,7 +82,8 @@ void checkSparse(const Profile &p, uint64_t base, int n, Sparsity sparsity = Spa
       ASSERT_TRUE(a) << error << "\n" << where;
       for (size_t o = 0; o < a->size(); ++o) {
         const int id = net.outputs[o].second;
-        const size_t count = static_cast<size_t>(batch * net.values[static_cast<size_t>(id)].size());
+        const size_t count =
+            static_cast<size_t>(batch * net.values[static_cast<size_t>(id)].size());
         std::string bad = outOfJitBound((*a)[o], exact[static_cast<size_t>(id)], count);
         EXPECT_TRUE(bad.empty()) << "output '" << net.outputs[o].first << "' at batch " << batch
                                  << ": " << bad << where;
@@ -136,10 +137,12 @@ Model compileIr(const std::string &text, int threads, Engine engine = Engine::Ji
 /// Runs each of `models` (input x: `inputs` values per sample, output d:
 /// `units`) on `x`, and expects every output to have the first's bits;
 /// returns the outputs.
-std::vector<std::vector<float>> expectSameBits(const std::vector<const Model *> &models, const std::vector<float> &x,
-                                               int64_t batch, int64_t inputs, int64_t units,
+std::vector<std::vector<float>> expectSameBits(const std::vector<const Model *> &models,
+                                               const std::vector<float> &x, int64_t batch,
+                                               int64_t inputs, int64_t units,
                                                const std::string &what) {
-  std::vector<std::vector<float>> y(models.size(), std::vector<float>(static_cast<size_t>(batch * units)));
+  std::vector<std::vector<float>> y(models.size(),
+                                    std::vector<float>(static_cast<size_t>(batch * units)));
   for (size_t m = 0; m < models.size(); ++m) {
     Status s = models[m]->run({{"x", const_cast<float *>(x.data()), {batch, inputs}}},
                               {{"d", y[m].data(), {batch, units}}});
@@ -154,7 +157,9 @@ std::vector<std::vector<float>> expectSameBits(const std::vector<const Model *> 
 } // namespace
 
 // Mostly zeros: the layers take the sparse kernel.
-TEST(NumericalSparse, MostlyZeroWeights) { checkSparse(sparseProfile({0.9, 0.95, 0.99}), 70000, 10); }
+TEST(NumericalSparse, MostlyZeroWeights) {
+  checkSparse(sparseProfile({0.9, 0.95, 0.99}), 70000, 10);
+}
 
 // Every fraction, whole networks of zeros included.
 TEST(NumericalSparse, EveryZeroFraction) {
@@ -399,19 +404,24 @@ TEST(NumericalSparse, SkipZeroInputsKeepsTheBits) {
   const std::string w = literal(units * n, -0.3, 0.3), b = literal(units, -0.5, 0.5);
   auto text = [&](bool skip) {
     return "graph @g {\n  %x = input : f32[N, 300]\n  %r = activation(%x) {fn = relu} : f32[N, 300]\n"
-           "  %w = const [" + w + "] : f32[200, 300]\n  %b = const [" + b + "] : f32[200]\n"
+           "  %w = const [" +
+           w + "] : f32[200, 300]\n  %b = const [" + b +
+           "] : f32[200]\n"
            "  %d = dense(%r, %w, %b) {fn = identity} {schedule = {kernel = \"packed\", vector_width = 16, "
            "panel_vectors = 2, row_block = 4, lone_panels = 4, row_tile = 64, col_tile = 64" +
-           std::string(skip ? ", skip_zero_inputs = true" : "") + "}} : f32[N, 200]\n  output %d\n}\n";
+           std::string(skip ? ", skip_zero_inputs = true" : "") +
+           "}} : f32[N, 200]\n  output %d\n}\n";
   };
   // (Without AVX-512 the JIT re-plans both schedules for its vectors,
   // without the field: the same check, trivially.)
-  const Model full = compileIr(text(false), 1), skip1 = compileIr(text(true), 1), skip2 = compileIr(text(true), 2);
+  const Model full = compileIr(text(false), 1), skip1 = compileIr(text(true), 1),
+              skip2 = compileIr(text(true), 2);
   for (double nonzero : {0.0, 0.05, 0.3, 0.375, 0.5, 0.9}) {
     for (int64_t batch = 1; batch <= 7; ++batch) {
       std::vector<float> x(static_cast<size_t>(batch * n));
       for (float &v : x)
-        v = rng.chance(nonzero) ? static_cast<float>(rng.uniform(0.01, 2)) : (rng.chance(0.5) ? -1.0f : -0.0f);
+        v = rng.chance(nonzero) ? static_cast<float>(rng.uniform(0.01, 2))
+                                : (rng.chance(0.5) ? -1.0f : -0.0f);
       if (batch == 3)
         x[static_cast<size_t>(n + 17)] = std::numeric_limits<float>::quiet_NaN();
       // Models 1 and 2 skip (on 1 and 2 threads).
@@ -435,20 +445,23 @@ TEST(NumericalSparse, BakedKeepsTheBits) {
   Rng rng(79000);
   std::string w, b;
   for (int64_t i = 0; i < units * n; ++i) {
-    const float v = rng.chance(0.1) ? static_cast<float>(rng.uniform(-0.5, 0.5)) : (rng.chance(0.5) ? 0.0f : -0.0f);
+    const float v = rng.chance(0.1) ? static_cast<float>(rng.uniform(-0.5, 0.5))
+                                    : (rng.chance(0.5) ? 0.0f : -0.0f);
     w += (i ? ", " : "") + (i == 5 * n + 7 ? std::string("nan") : std::to_string(v));
   }
   for (int64_t i = 0; i < units; ++i)
     b += (i ? ", " : "") + std::to_string(static_cast<float>(rng.uniform(-0.5, 0.5)));
   auto text = [&](bool baked) {
-    return "graph @g {\n  %x = input : f32[N, 300]\n  %w = const [" + w + "] : f32[40, 300]\n  %b = const [" + b +
+    return "graph @g {\n  %x = input : f32[N, 300]\n  %w = const [" + w +
+           "] : f32[40, 300]\n  %b = const [" + b +
            "] : f32[40]\n  %d = dense(%x, %w, %b) {fn = relu} {schedule = {kernel = \"sparse\", vector_width = 16, "
            "panel_vectors = 1, row_block = 16, lone_panels = 1, row_tile = 64, col_tile = 48, lone = \"chunked\"" +
            std::string(baked ? ", baked = true" : "") + "}} : f32[N, 40]\n  output %d\n}\n";
   };
   // (Without AVX-512 the JIT re-plans both schedules for its vectors,
   // without the field: the same check, trivially.)
-  const Model loops = compileIr(text(false), 1), baked1 = compileIr(text(true), 1), baked2 = compileIr(text(true), 2);
+  const Model loops = compileIr(text(false), 1), baked1 = compileIr(text(true), 1),
+              baked2 = compileIr(text(true), 2);
   for (int64_t batch : {8, 16, 17, 24, 40, 64, 71}) {
     std::vector<float> x(static_cast<size_t>(batch * n));
     for (float &v : x)

@@ -79,17 +79,25 @@ Network specialNetwork() {
     net.outputs.push_back({name, net.layers.back().result});
     return net.layers.back();
   };
-  const std::vector<Activation> acts = {
-      act(Act::Identity, 0, "identity"),         act(Act::Relu, 0, "relu"),
-      act(Act::LeakyRelu, 0.01f, "leaky_relu"),   act(Act::LeakyRelu, 0, "leaky_relu(0)"),
-      act(Act::LeakyRelu, -0.5f, "leaky_relu(-0.5)"), act(Act::Sigmoid, 0, "sigmoid"),
-      act(Act::Tanh, 0, "tanh"),                 act(Act::Softmax, 0, "softmax"),
-      act(Act::Gelu, 0, "gelu"),                 act(Act::Silu, 0, "silu"),
-      act(Act::Elu, 1, "elu"),                   act(Act::Elu, 0.5f, "elu(0.5)"),
-      act(Act::Softplus, 0, "softplus"),         act(Act::HardSigmoid, 0, "hard_sigmoid"),
-      act(Act::Step, 0, "step"),                 act(Act::Step, 0.25f, "step(0.25)")};
+  const std::vector<Activation> acts = {act(Act::Identity, 0, "identity"),
+                                        act(Act::Relu, 0, "relu"),
+                                        act(Act::LeakyRelu, 0.01f, "leaky_relu"),
+                                        act(Act::LeakyRelu, 0, "leaky_relu(0)"),
+                                        act(Act::LeakyRelu, -0.5f, "leaky_relu(-0.5)"),
+                                        act(Act::Sigmoid, 0, "sigmoid"),
+                                        act(Act::Tanh, 0, "tanh"),
+                                        act(Act::Softmax, 0, "softmax"),
+                                        act(Act::Gelu, 0, "gelu"),
+                                        act(Act::Silu, 0, "silu"),
+                                        act(Act::Elu, 1, "elu"),
+                                        act(Act::Elu, 0.5f, "elu(0.5)"),
+                                        act(Act::Softplus, 0, "softplus"),
+                                        act(Act::HardSigmoid, 0, "hard_sigmoid"),
+                                        act(Act::Step, 0, "step"),
+                                        act(Act::Step, 0.25f, "step(0.25)")};
   for (size_t i = 0; i < acts.size(); ++i)
-    layer(LayerKind::Activation, "a" + std::to_string(i) + "_" + actName(acts[i].kind), {0}, {kWidth})
+    layer(LayerKind::Activation, "a" + std::to_string(i) + "_" + actName(acts[i].kind), {0},
+          {kWidth})
         .act = acts[i];
   Layer &ln = layer(LayerKind::LayerNorm, "ln", {1}, {kWidth});
   ln.scale = vectorParam(std::vector<float>(kWidth, 1.5f));
@@ -104,8 +112,9 @@ Network specialNetwork() {
   ss.shift = vectorParam(std::vector<float>(kWidth, 1.0f));
   layer(LayerKind::Add, "sum", {0, 1}, {kWidth});
   layer(LayerKind::Concat, "cat", {0, 1}, {2 * kWidth});
-  for (auto [name, units, in, a] : {std::tuple{"dg", 17, 0, Act::Gelu}, std::tuple{"ds", 33, 1, Act::Softmax},
-                                    std::tuple{"dt", 16, 1, Act::Tanh}}) {
+  for (auto [name, units, in, a] :
+       {std::tuple{"dg", 17, 0, Act::Gelu}, std::tuple{"ds", 33, 1, Act::Softmax},
+        std::tuple{"dt", 16, 1, Act::Tanh}}) {
     Layer &d = layer(LayerKind::Dense, name, {in}, {units});
     d.units = units;
     d.weights = matrixParam(units, kWidth, 0.25);
@@ -119,13 +128,12 @@ Network specialNetwork() {
 /// main part and in the tail, rows made only of one special value.
 std::vector<std::vector<float>> specialRows(bool moderate) {
   const float big = moderate ? 1e15f : 1e30f; // layernorm squares: keep f32 finite
-  const std::vector<float> finite = {0.0f,   -0.0f,     0x1p-149f,    -0x1p-149f,   1e-40f,     -1e-38f,
-                                     1e-8f,  -1e-8f,    0.25f,        0.5f,         -0.751792f, 1.0f,
-                                     -1.0f,  2.9999998f, -2.9999998f, 3.0f,         -3.0f,      -3.0000002f,
-                                     15.0f,  -15.0f,    15.5f,        -15.5f,       30.0f,      -30.0f,
-                                     88.5f,  89.5f,     -87.5f,       -103.5f,      -150.0f,    120.0f,
-                                     -121.0f, big,      -big,         1e10f,        -1e10f,     100.0f,
-                                     -100.0f};
+  const std::vector<float> finite = {
+      0.0f,  -0.0f,       0x1p-149f,  -0x1p-149f, 1e-40f,  -1e-38f,    1e-8f,       -1e-8f,
+      0.25f, 0.5f,        -0.751792f, 1.0f,       -1.0f,   2.9999998f, -2.9999998f, 3.0f,
+      -3.0f, -3.0000002f, 15.0f,      -15.0f,     15.5f,   -15.5f,     30.0f,       -30.0f,
+      88.5f, 89.5f,       -87.5f,     -103.5f,    -150.0f, 120.0f,     -121.0f,     big,
+      -big,  1e10f,       -1e10f,     100.0f,     -100.0f};
   const float inf = INFINITY, nan = NAN;
   std::vector<std::vector<float>> rows;
   auto rotated = [&](size_t shift) {
@@ -136,8 +144,8 @@ std::vector<std::vector<float>> specialRows(bool moderate) {
   };
   for (size_t shift : {0, 5, 19, 33})
     rows.push_back(rotated(shift));
-  for (auto [pos, v] : {std::pair{35, nan}, std::pair{3, nan}, std::pair{36, inf}, std::pair{0, -inf},
-                        std::pair{33, -inf}, std::pair{20, inf}}) {
+  for (auto [pos, v] : {std::pair{35, nan}, std::pair{3, nan}, std::pair{36, inf},
+                        std::pair{0, -inf}, std::pair{33, -inf}, std::pair{20, inf}}) {
     rows.push_back(rotated(static_cast<size_t>(pos)));
     rows.back()[static_cast<size_t>(pos)] = v;
   }
@@ -205,7 +213,9 @@ TEST(NumericalSpecialValues, JitMatchesInterpreterClassByClass) {
         for (int in = 0; in < 2; ++in) {
           inRow += in ? "\n  xn row: " : "\n  x row:  ";
           for (int64_t c = 0; c < kWidth; ++c)
-            inRow += formatFloat(inputs[static_cast<size_t>(in)][static_cast<size_t>(row * kWidth + c)]) + " ";
+            inRow += formatFloat(
+                         inputs[static_cast<size_t>(in)][static_cast<size_t>(row * kWidth + c)]) +
+                     " ";
         }
         ADD_FAILURE() << t.label << ": output '" << net.outputs[o].first << "' "
                       << indexText(static_cast<int64_t>(i), net.batch, v.dims) << ": JIT " << g

@@ -1,12 +1,11 @@
 // Bit-identical results for any thread count: seeded random networks, big
 // enough that their dense layers run over tiles on several threads,
 // compiled for the JIT and for the vec engine with CompileOptions::threads
-// = 1, 2, 3 and 8 and run on the same inputs; every output must have the same bits (NaNs included) as with one
-// thread, and the one-thread result must be within the JIT's error bound of
-// the harness's exact evaluation (Reference.h): the other numerical tests
-// use networks too small to be cut into tiles, so this is where a wrong
-// tiling (a softmax cut into column tiles, say) shows. On a machine with
-// fewer cores than the thread count, the model uses the cores it has.
+// = 1, 2, 3 and 8 and run on the same inputs; every output must have the same bits (NaNs included)
+// as with one thread, and the one-thread result must be within the JIT's error bound of the
+// harness's exact evaluation (Reference.h): the other numerical tests use networks too small to be
+// cut into tiles, so this is where a wrong tiling (a softmax cut into column tiles, say) shows. On
+// a machine with fewer cores than the thread count, the model uses the cores it has.
 //
 // Environment: SOMA_NUMERICAL_SEED=S reruns only network S.
 #include "Harness.h"
@@ -66,7 +65,8 @@ void checkEngine(const Network &net, const std::vector<std::vector<float>> &inpu
     for (int threads : {1, 2, 3, 8}) {
       std::optional<Model> m = compileWithThreads(net, engine, threads, error);
       ASSERT_TRUE(m) << error << "\n" << where;
-      std::optional<std::vector<std::vector<float>>> out = runNetwork(*m, net, inputs, batch, error);
+      std::optional<std::vector<std::vector<float>>> out =
+          runNetwork(*m, net, inputs, batch, error);
       ASSERT_TRUE(out) << error << "\n" << where;
       if (threads == 1) {
         reference = std::move(*out);
@@ -118,7 +118,8 @@ void checkThreads(const Profile &p, uint64_t base, int n) {
     if (testing::Test::HasFailure())
       break;
   }
-  std::printf("[ stats    ] %d networks, %d with a layer big enough to run over tiles\n", count, big);
+  std::printf("[ stats    ] %d networks, %d with a layer big enough to run over tiles\n", count,
+              big);
   if (!only) {
     EXPECT_GE(big, count * 2 / 3) << "too few networks exercise the parallel runtime";
   }

@@ -97,8 +97,8 @@ void expectClose(const Outputs &got, const Outputs &expected, const char *what) 
     for (size_t i = 0; i < got[o].size(); ++i) {
       double g = got[o][i], e = expected[o][i];
       if (!(std::fabs(g - e) <= 1e-5 * std::fabs(e) + 1e-6) && ++bad <= 5)
-        ADD_FAILURE() << what << " output " << o << "[" << i << "]: got " << g
-                      << ", interpreter " << e;
+        ADD_FAILURE() << what << " output " << o << "[" << i << "]: got " << g << ", interpreter "
+                      << e;
     }
     EXPECT_EQ(bad, 0) << what << " output " << o;
   }

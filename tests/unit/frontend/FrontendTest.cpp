@@ -99,8 +99,8 @@ TEST(Frontend, LongChainDoesNotOverflowTheStack) {
   // Written in reverse so the ordering walk has to go deep.
   text += " output l" + std::to_string(depth) + "\n";
   for (int i = depth; i >= 1; --i)
-    text += " activation l" + std::to_string(i) + "(" + (i == 1 ? "x" : "l" + std::to_string(i - 1)) +
-            ") { activation = relu }\n";
+    text += " activation l" + std::to_string(i) + "(" +
+            (i == 1 ? "x" : "l" + std::to_string(i - 1)) + ") { activation = relu }\n";
   text += "}\n";
   auto c = compile(text);
   ASSERT_TRUE(c->graph) << c->errors();

@@ -23,8 +23,9 @@ std::string f32(std::initializer_list<float> v) {
 
 TEST(Safetensors, ReadsNamedTensors) {
   auto file = SafetensorsFile::parse(
-      image(R"({"__metadata__": {"format": "pt"}, "fc.weight": {"dtype": "F32", "shape": [2, 2], "data_offsets": [0, 16]}, "fc.bias": {"dtype":"F32","shape":[2],"data_offsets":[16,24]}})",
-            f32({1, 2, 3, 4, 5, 6})),
+      image(
+          R"({"__metadata__": {"format": "pt"}, "fc.weight": {"dtype": "F32", "shape": [2, 2], "data_offsets": [0, 16]}, "fc.bias": {"dtype":"F32","shape":[2],"data_offsets":[16,24]}})",
+          f32({1, 2, 3, 4, 5, 6})),
       "m.safetensors");
   ASSERT_TRUE(file) << file.error();
   auto w = file->tensor("fc.weight");
@@ -90,9 +91,9 @@ TEST(Safetensors, RejectsUnreadableDtypeOnRead) {
 }
 
 TEST(Safetensors, RejectsMalformedJson) {
-  for (const char *h : {"", "{", "{\"a\": ", "{\"a\": {\"dtype\": \"F32\"}}", "[1, 2]",
-                        "{\"a\": {\"dtype\": \"F32\", \"shape\": [1], \"data_offsets\": [0]}}",
-                        "{} trailing"}) {
+  for (const char *h :
+       {"", "{", "{\"a\": ", "{\"a\": {\"dtype\": \"F32\"}}", "[1, 2]",
+        "{\"a\": {\"dtype\": \"F32\", \"shape\": [1], \"data_offsets\": [0]}}", "{} trailing"}) {
     auto file = SafetensorsFile::parse(image(h, f32({1})), "m");
     EXPECT_FALSE(file) << h;
   }

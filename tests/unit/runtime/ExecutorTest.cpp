@@ -35,7 +35,7 @@ template <class F> void onFreshThread(F f) { std::thread(f).join(); }
 struct Call {
   int64_t r0, r1, c0, c1;
   std::thread::id thread;
-  int arenaIndex;      // tbb::this_task_arena::current_thread_index()
+  int arenaIndex;       // tbb::this_task_arena::current_thread_index()
   int arenaConcurrency; // tbb::this_task_arena::max_concurrency()
   bool operator<(const Call &o) const {
     return std::tie(r0, r1, c0, c1) < std::tie(o.r0, o.r1, o.c0, o.c1);

@@ -1,6 +1,6 @@
 // The reference interpreter against closed forms worked out by hand.
-#include "soma/frontend/Frontend.h"
 #include "soma/runtime/Interpreter.h"
+#include "soma/frontend/Frontend.h"
 
 #include <gtest/gtest.h>
 
@@ -64,7 +64,8 @@ TEST(Interpreter, SoftmaxRowsSumToOne) {
     activation s(x) { activation = softmax }
     output s
   })");
-  auto out = runtime::Interpreter(*n->graph).run({tensor("x", {2, 3}, {1, 2, 3, 1000, 1000, 1000})});
+  auto out =
+      runtime::Interpreter(*n->graph).run({tensor("x", {2, 3}, {1, 2, 3, 1000, 1000, 1000})});
   ASSERT_TRUE(out) << out.error();
   auto v = values((*out)[0]);
   double e1 = std::exp(1.0), e2 = std::exp(2.0), e3 = std::exp(3.0), s = e1 + e2 + e3;
@@ -85,7 +86,8 @@ TEST(Interpreter, ConcatAddAndNormalisation) {
     output ln
     output bn
   })");
-  auto out = runtime::Interpreter(*n->graph).run({tensor("a", {1, 2}, {1, 2}), tensor("b", {1, 1}, {3})});
+  auto out =
+      runtime::Interpreter(*n->graph).run({tensor("a", {1, 2}, {1, 2}), tensor("b", {1, 1}, {3})});
   ASSERT_TRUE(out) << out.error();
   EXPECT_EQ(values((*out)[0]), (std::vector<float>{2, 4, 6}));
   // layernorm of [2, 4, 6]: mean 4, population variance 8/3.
@@ -148,8 +150,8 @@ TEST(Interpreter, BadCallsAreErrorsNotCrashes) {
   auto batchMismatch = interp.run({tensor("a", {2, 2}, {1, 2, 3, 4}), tensor("b", {1, 1}, {1})});
   ASSERT_FALSE(batchMismatch);
   EXPECT_NE(batchMismatch.error().find("batch size"), std::string::npos);
-  auto unknown = interp.run({tensor("a", {1, 2}, {1, 2}), tensor("b", {1, 1}, {1}),
-                             tensor("zz", {1, 1}, {1})});
+  auto unknown = interp.run(
+      {tensor("a", {1, 2}, {1, 2}), tensor("b", {1, 1}, {1}), tensor("zz", {1, 1}, {1})});
   ASSERT_FALSE(unknown);
   EXPECT_EQ(unknown.error(), "the network has no input named 'zz'");
   auto twice = interp.run({tensor("a", {1, 2}, {1, 2}), tensor("a", {1, 2}, {1, 2})});

@@ -25,9 +25,9 @@ std::string floats(std::initializer_list<float> v) {
 } // namespace
 
 TEST(Npy, ReadsFloat32) {
-  auto arr = parseNpy(npyImage("{'descr': '<f4', 'fortran_order': False, 'shape': (2, 2), }",
-                               floats({1, 2, 3, 4})),
-                      "t.npy");
+  auto arr = parseNpy(
+      npyImage("{'descr': '<f4', 'fortran_order': False, 'shape': (2, 2), }", floats({1, 2, 3, 4})),
+      "t.npy");
   ASSERT_TRUE(arr) << arr.error();
   EXPECT_EQ(arr->tensor.dims, (std::vector<int64_t>{2, 2}));
   EXPECT_EQ(arr->tensor.values[3], 4.0f);
@@ -54,23 +54,23 @@ TEST(Npy, ReordersFortranOrder) {
 }
 
 TEST(Npy, RejectsTruncatedData) {
-  auto arr = parseNpy(npyImage("{'descr': '<f4', 'fortran_order': False, 'shape': (3,), }",
-                               floats({1, 2})),
-                      "t.npy");
+  auto arr = parseNpy(
+      npyImage("{'descr': '<f4', 'fortran_order': False, 'shape': (3,), }", floats({1, 2})),
+      "t.npy");
   ASSERT_FALSE(arr);
   EXPECT_NE(arr.error().find("truncated"), std::string::npos) << arr.error();
 }
 
 TEST(Npy, RejectsOtherDtypes) {
-  auto arr = parseNpy(npyImage("{'descr': '<i4', 'fortran_order': False, 'shape': (1,), }",
-                               floats({1})),
-                      "t.npy");
+  auto arr = parseNpy(
+      npyImage("{'descr': '<i4', 'fortran_order': False, 'shape': (1,), }", floats({1})), "t.npy");
   ASSERT_FALSE(arr);
   EXPECT_NE(arr.error().find("'<i4'"), std::string::npos) << arr.error();
 }
 
 TEST(Npy, RejectsHeaderLongerThanFile) {
-  std::string img = npyImage("{'descr': '<f4', 'fortran_order': False, 'shape': (1,), }", floats({1}));
+  std::string img =
+      npyImage("{'descr': '<f4', 'fortran_order': False, 'shape': (1,), }", floats({1}));
   img[8] = '\xff';
   img[9] = '\x7f';
   EXPECT_FALSE(parseNpy(img, "t.npy"));
@@ -88,7 +88,8 @@ TEST(Npy, RejectsGarbage) {
   EXPECT_FALSE(parseNpy("", "t.npy"));
   EXPECT_FALSE(parseNpy("\x93NUMPY\x01\x00\x05\x00{'des", "t.npy"));
   EXPECT_FALSE(parseNpy(npyImage("{'descr': '<f4', 'shape': (1,", ""), "t.npy"));
-  EXPECT_FALSE(parseNpy(npyImage("{'descr': '<f4', 'fortran_order': Maybe, 'shape': (1,), }", floats({1})), "t.npy"));
+  EXPECT_FALSE(parseNpy(
+      npyImage("{'descr': '<f4', 'fortran_order': Maybe, 'shape': (1,), }", floats({1})), "t.npy"));
 }
 
 TEST(Npy, WriteThenReadRoundTrips) {

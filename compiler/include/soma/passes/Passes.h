@@ -44,7 +44,7 @@ struct PassContext {
 /// A pass returns false when it failed (and emitted diagnostics).
 using PassFn = bool (*)(ir::Graph &, PassContext &);
 
-#define SOMA_PASS(Name, Fn, Doc) bool Fn(ir::Graph &graph, PassContext &ctx);
+#define SOMA_PASS(Name, Fn, Tol, Doc) bool Fn(ir::Graph &graph, PassContext &ctx);
 #include "soma/passes/Passes.def"
 
 /// The schedule pass's cost model for one linear/dense/dense_add op
@@ -77,10 +77,39 @@ bool sparseKernelPays(const ir::Op &op, const MachineInfo &machine);
 /// override of the kernel choice calls this directly.
 ir::Schedule scheduleFor(const ir::Op &op, const MachineInfo &machine, ir::ScheduleKernel kernel);
 
+/// How far a pass may move the network's outputs (the numerical contract,
+/// docs/passes.md): |after - before| <= rtol * (|before| + scale), where
+/// scale is the largest finite magnitude in that output before the pass.
+/// Declared in ToleranceClasses.def; each pass's class is its column in
+/// Passes.def.
+enum class ToleranceClass {
+#define SOMA_TOLERANCE(Enum, Name, Rtol) Enum,
+#include "soma/passes/ToleranceClasses.def"
+};
+
+/// Every tolerance class, in ToleranceClasses.def's order.
+inline constexpr ToleranceClass kToleranceClasses[] = {
+#define SOMA_TOLERANCE(Enum, Name, Rtol) ToleranceClass::Enum,
+#include "soma/passes/ToleranceClasses.def"
+};
+
+struct Tolerance {
+  /// The class's name: "exact", "rounding", "reassociating", ...
+  const char *cls;
+  /// Infinite for changes-results: the drift is reported, never a failure.
+  double rtol;
+};
+
+/// The name and rtol of a tolerance class.
+Tolerance toleranceOf(ToleranceClass cls);
+
 struct PassInfo {
   const char *name;
   PassFn fn;
   const char *doc;
+  /// Registered passes take it from Passes.def; a pass built elsewhere (a
+  /// test's) is exact unless it says otherwise.
+  ToleranceClass tolerance = ToleranceClass::Exact;
 };
 
 const std::vector<PassInfo> &allPasses();
@@ -95,16 +124,8 @@ bool pruneRequested(const ir::Graph &graph, std::optional<double> global);
 /// How many of `n` weights the prune pass zeroes for `fraction`: round(F n).
 int64_t pruneCount(double fraction, int64_t n);
 
-/// How far a pass may move the network's outputs (the numerical contract,
-/// docs/passes.md): |after - before| <= rtol * (|before| + scale), where
-/// scale is the largest magnitude in that output before the pass.
-struct Tolerance {
-  /// "exact" (a few f32 ulps) or "rounding" (a stated extra rounding).
-  const char *cls;
-  double rtol;
-};
-
-/// The tolerance class of a registered pass; exact unless listed otherwise.
+/// The tolerance of a registered pass (its class in Passes.def); exact for
+/// a name that is not registered.
 Tolerance toleranceFor(const std::string &passName);
 
 /// Watches a pipeline run. (An interface, not std::function: <functional>
