@@ -39,6 +39,13 @@ void applyPassOptions(const CompileOptions &options, passes::PassContext &ctx);
 Expected<std::string> emit(std::unique_ptr<ir::Graph> graph, const CompileOptions &options,
                            jit::EmitKind kind, Timings *timings);
 
+/// Builds `graph`'s program (consumed) as options.engine would run it: the
+/// JIT's target for auto and jit (which serves after warm-up), the vec
+/// engine's, or the interpreter's kernels alone; returns its text
+/// (runtime::printProgram).
+Expected<std::string> emitProgram(std::unique_ptr<ir::Graph> graph, const CompileOptions &options,
+                                  Timings *timings);
+
 /// Compiles an already-built graph into a Model (as Model::compileFile
 /// does after its front half). With `timings`, Engine::Auto compiles the JIT
 /// before returning (so its phases are timed) instead of in the background.

@@ -308,6 +308,38 @@ Expected<std::string> emit(std::unique_ptr<ir::Graph> graph, const CompileOption
   return text;
 }
 
+Expected<std::string> emitProgram(std::unique_ptr<ir::Graph> graph, const CompileOptions &options,
+                                  Timings *timings) {
+  auto t0 = std::chrono::steady_clock::now();
+  runtime::ProgramBuilder builder(*graph);
+  std::unique_ptr<jit::JitEngine> engine;
+  runtime::Target target;
+  switch (options.engine) {
+  case Engine::Auto:
+  case Engine::Jit: {
+    auto made = jit::JitEngine::create(jitOptions(options));
+    if (!made)
+      return Error{made.error()};
+    engine = std::move(*made);
+    target = engine->target();
+    break;
+  }
+  case Engine::Vec:
+    target = runtime::vecTarget();
+    break;
+  case Engine::Interp:
+    target.name = "interp";
+    target.families = {&runtime::interpFamily()};
+    break;
+  }
+  auto program = builder.build(target);
+  if (!program)
+    return Error{program.error()};
+  if (timings)
+    timings->push_back({"program: build", secondsSince(t0)});
+  return runtime::printProgram(builder, *program);
+}
+
 Result<Model> makeModel(std::unique_ptr<ir::Graph> graph, const CompileOptions &options,
                         std::string warnings, Timings *timings) {
   auto impl = std::make_unique<Model::Impl>();

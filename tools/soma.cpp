@@ -57,8 +57,12 @@ options for run:
                             none); results are the same bits for every N
 
 options for compile:
-  --emit=ir|llvm|asm|obj    the optimised graph IR, the LLVM IR of the kernels,
-                            their assembly (default), or an ELF object file
+  --emit=ir|program|llvm|asm|obj
+                            the optimised graph IR; the lowered program (per op
+                            the kernel family chosen and why, packing, tiles,
+                            slots and memory plan) of --engine's target (the
+                            JIT's for auto); the LLVM IR of the kernels, their
+                            assembly (default), or an ELF object file
   -o FILE                   write to FILE (default: stdout; required for obj)
 
 common options:
@@ -317,8 +321,8 @@ std::optional<int> parseOptions(int argc, char **argv, Command command, Options 
     } else if (auto v = cli::optionValue(argc, argv, i, "--emit")) {
       if (command != Command::Compile)
         return usageError("--emit is an option of 'compile'");
-      if (*v != "ir" && *v != "llvm" && *v != "asm" && *v != "obj")
-        return usageError("unknown --emit kind '" + *v + "'; use ir, llvm, asm or obj");
+      if (*v != "ir" && *v != "program" && *v != "llvm" && *v != "asm" && *v != "obj")
+        return usageError("unknown --emit kind '" + *v + "'; use ir, program, llvm, asm or obj");
       opts.emit = *v;
     } else if (auto v = cli::optionValue(argc, argv, i, "-o")) {
       if (command != Command::Compile)
@@ -370,6 +374,13 @@ int compileCommand(std::unique_ptr<ir::Graph> graph, const Options &opts, api::T
   std::string text;
   if (opts.emit == "ir") {
     text = ir::printGraphToString(*graph);
+  } else if (opts.emit == "program") {
+    Expected<std::string> out = api::emitProgram(std::move(graph), opts.compile, &timings);
+    if (!out) {
+      std::cerr << "soma: error: " << out.error() << '\n';
+      return 1;
+    }
+    text = std::move(*out);
   } else {
     jit::EmitKind kind = opts.emit == "llvm"  ? jit::EmitKind::LLVMIR
                          : opts.emit == "asm" ? jit::EmitKind::Assembly

@@ -1,8 +1,10 @@
-// The vec engine without LLVM: this executable links soma_runtime, soma_ir
-// and soma_support only (the ctest vec_standalone_has_no_llvm checks its
-// link line and symbols). It parses graph IR text with every op kind, odd
-// widths and an unbatched value to fold, runs it on the vec engine through
-// the Executor, and compares every output with the reference interpreter.
+// The vec engine and the program builder without LLVM: this executable
+// links soma_runtime, soma_ir and soma_support only (the ctest
+// vec_standalone_has_no_llvm checks its link line and symbols). It parses
+// graph IR text with every op kind, odd widths and an unbatched value to
+// fold, runs it through the Executor on the vec engine, on the
+// interpreter's kernels and on a mix chosen per op, and compares every
+// output with the reference interpreter.
 #include "soma/ir/Parser.h"
 #include "soma/ir/Verifier.h"
 #include "soma/runtime/Executor.h"
@@ -12,6 +14,7 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <cstring>
 #include <random>
 #include <sstream>
 #include <string>
@@ -84,16 +87,13 @@ std::unique_ptr<ir::Graph> parse(const std::string &text) {
   return g;
 }
 
-} // namespace
 
-TEST(VecStandalone, MatchesTheInterpreterWithoutLlvm) {
-  std::unique_ptr<ir::Graph> graph = parse(networkText());
-  ASSERT_TRUE(graph);
-  std::unique_ptr<ir::Graph> reference = graph->clone();
-  Expected<runtime::Program> program = runtime::buildVecProgram(*graph);
-  ASSERT_TRUE(program) << program.error();
-  runtime::Executor exec(std::move(*program));
-  runtime::Interpreter interp(*reference);
+/// Runs `program` and the interpreter on `reference` at several batches
+/// and compares every output: bit for bit when `exact`, else within the
+/// kernels' tolerance.
+void expectMatchesInterpreter(runtime::Program program, const ir::Graph &reference, bool exact) {
+  runtime::Executor exec(std::move(program));
+  runtime::Interpreter interp(reference);
   std::mt19937 rng(11);
   std::uniform_real_distribution<float> dist(-2.0f, 2.0f);
   for (int64_t batch : {1, 5, 19, 64}) {
@@ -114,11 +114,117 @@ TEST(VecStandalone, MatchesTheInterpreterWithoutLlvm) {
     for (size_t o = 0; o < got.size(); ++o) {
       int bad = 0;
       for (size_t i = 0; i < got[o].size(); ++i) {
-        double g = got[o][i], e = (*want)[o].tensor.values[i];
-        if (!(std::fabs(g - e) <= 1e-5 * std::fabs(e) + 1e-6) && ++bad <= 5)
-          ADD_FAILURE() << (*want)[o].name << "[" << i << "]: vec " << g << ", interpreter " << e;
+        const float g = got[o][i], e = (*want)[o].tensor.values[i];
+        const bool ok = exact ? std::memcmp(&g, &e, sizeof g) == 0
+                              : std::fabs(double(g) - e) <= 1e-5 * std::fabs(double(e)) + 1e-6;
+        if (!ok && ++bad <= 5)
+          ADD_FAILURE() << (*want)[o].name << "[" << i << "]: program " << g << ", interpreter " << e;
       }
       EXPECT_EQ(bad, 0) << (*want)[o].name;
     }
   }
+}
+
+} // namespace
+
+TEST(VecStandalone, MatchesTheInterpreterWithoutLlvm) {
+  std::unique_ptr<ir::Graph> graph = parse(networkText());
+  ASSERT_TRUE(graph);
+  std::unique_ptr<ir::Graph> reference = graph->clone();
+  Expected<runtime::Program> program = runtime::buildVecProgram(*graph);
+  ASSERT_TRUE(program) << program.error();
+  expectMatchesInterpreter(std::move(*program), *reference, /*exact=*/false);
+}
+
+// The interpreter's kernels as the only family: every op of every kind runs
+// through the program builder and the executor and gives the interpreter's
+// bits (the same ir::evaluateOp, on whole rows).
+TEST(ProgramBuilder, InterpreterFamilyGivesTheInterpretersBits) {
+  std::unique_ptr<ir::Graph> graph = parse(networkText());
+  ASSERT_TRUE(graph);
+  std::unique_ptr<ir::Graph> reference = graph->clone();
+  runtime::Target target;
+  target.name = "interp";
+  target.families = {&runtime::interpFamily()};
+  Expected<runtime::Program> program = runtime::ProgramBuilder(*graph).build(target);
+  ASSERT_TRUE(program) << program.error();
+  expectMatchesInterpreter(std::move(*program), *reference, /*exact=*/true);
+}
+
+// The family is chosen per op: with only the vec engine's dense family
+// before the interpreter's kernels, weighted sums run on the dense kernel
+// and every other op on the interpreter's, in one program; the choice and
+// the families that declined are recorded for --emit=program.
+TEST(ProgramBuilder, AnOpTheFirstFamilyDeclinesRunsOnTheNext) {
+  std::unique_ptr<ir::Graph> graph = parse(networkText());
+  ASSERT_TRUE(graph);
+  std::unique_ptr<ir::Graph> reference = graph->clone();
+  const runtime::KernelFamily *vecDense = runtime::vecFamilies().at(0);
+  runtime::Target target;
+  target.name = "mixed";
+  target.families = {vecDense, &runtime::interpFamily()};
+  runtime::ProgramBuilder builder(*graph);
+  Expected<runtime::Program> program = builder.build(target);
+  ASSERT_TRUE(program) << program.error();
+  int dense = 0, interp = 0;
+  for (size_t i = 0; i < graph->ops.size(); ++i) {
+    const runtime::OpChoice &choice = builder.choices()[i];
+    const ir::Op &op = *graph->ops[i];
+    if (!choice.family)
+      continue;
+    if (ir::isWeightedSum(op.kind)) {
+      EXPECT_EQ(choice.family, vecDense) << op.name;
+      ++dense;
+    } else {
+      EXPECT_EQ(choice.family, &runtime::interpFamily()) << op.name;
+      ASSERT_EQ(choice.declined.size(), 1u) << op.name;
+      EXPECT_EQ(choice.declined[0].first, vecDense);
+      EXPECT_EQ(choice.declined[0].second, "not a weighted sum");
+      ++interp;
+    }
+  }
+  EXPECT_EQ(dense, 4);
+  EXPECT_EQ(interp, 7);
+  const std::string text = runtime::printProgram(builder, *program);
+  EXPECT_NE(text.find("%cat = concat(%p, %lb, %sm, %x) : f32[N, 70]\n    family interp: "), std::string::npos)
+      << text;
+  expectMatchesInterpreter(std::move(*program), *reference, /*exact=*/false);
+}
+
+namespace {
+/// A family that refuses softmax dense layers and declines everything else.
+class RefusingFamily final : public runtime::KernelFamily {
+public:
+  const char *name() const override { return "test.refusing"; }
+  runtime::Tier tier() const override { return runtime::Tier::Vec; }
+  runtime::Fit fit(const ir::Op &op) const override {
+    if (op.kind == ir::OpKind::Dense && op.fn.kind == ir::ActKind::Softmax)
+      return runtime::Fit::refuses("dense '" + op.name + "': no softmax here");
+    return runtime::Fit::declines("not this test's op");
+  }
+  Expected<bool> makeStep(const runtime::ProgramBuilder &, size_t, runtime::Step &) const override {
+    return Error{"never chosen"};
+  }
+};
+} // namespace
+
+// A family that refuses an op stops the build with its message, even when a
+// later family would run the op; an op no family runs is an error naming it.
+TEST(ProgramBuilder, RefusalsAndOpsNoFamilyRunsAreErrors) {
+  std::unique_ptr<ir::Graph> graph = parse(networkText());
+  ASSERT_TRUE(graph);
+  RefusingFamily refusing;
+  runtime::Target target;
+  target.name = "test";
+  target.families = {&refusing, &runtime::interpFamily()};
+  Expected<runtime::Program> refused = runtime::ProgramBuilder(*graph).build(target);
+  ASSERT_FALSE(refused);
+  EXPECT_EQ(refused.error(), "dense 'sm': no softmax here");
+
+  std::unique_ptr<ir::Graph> again = parse(networkText());
+  ASSERT_TRUE(again);
+  target.families = {runtime::vecFamilies().at(0)};
+  Expected<runtime::Program> none = runtime::ProgramBuilder(*again).build(target);
+  ASSERT_FALSE(none);
+  EXPECT_EQ(none.error(), "test engine: no kernel for op 'add' ('su')");
 }

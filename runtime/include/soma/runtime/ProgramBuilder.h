@@ -150,9 +150,11 @@ void foldUnbatched(ir::Graph &graph);
 /// can be packed for the kernel that reads them.
 void privatizeWeightedSumConstants(ir::Graph &graph);
 
-/// The program's text for `soma compile --emit=program`: per op, the family
-/// chosen and why, the others declined, the tiles and the packing; then the
-/// slots with the memory plan's buffers, offsets and peak bytes per sample.
-std::string printProgram(const ProgramBuilder &builder);
+/// The text of `program`, built by `builder`, for `soma compile
+/// --emit=program`: per step, the op, the family chosen and why the ones
+/// before it declined, the packing and geometry, the tiles and slots; then
+/// every slot, and the memory plan's buffers with their offsets and the
+/// peak bytes per sample.
+std::string printProgram(const ProgramBuilder &builder, const Program &program);
 
 } // namespace soma::runtime
