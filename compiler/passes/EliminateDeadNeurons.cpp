@@ -139,11 +139,42 @@ private:
   }
 
   bool shrink(ir::Op &layer);
+  /// Step 4 of shrink: a remark and a count per neuron removed.
+  void report(const ir::Op &layer, const std::vector<Removal> &removals, const std::vector<ir::Op *> &users);
 
   ir::Graph &graph;
   PassContext &ctx;
   std::unordered_map<const ir::Op *, std::vector<int64_t>> original;
 };
+
+void DeadNeuronEliminator::report(const ir::Op &layer, const std::vector<Removal> &removals,
+                                  const std::vector<ir::Op *> &users) {
+  const char *kind = layer.kind == ir::OpKind::Dense ? "dense" : "linear";
+  for (const Removal &r : removals) {
+    std::string what = std::string(kind) + " '" + layer.name + "' neuron " +
+                       std::to_string(originalIndex(&layer, r.neuron)) + " removed: ";
+    switch (r.reason) {
+    case Reason::ZeroOutgoing:
+      what += "all outgoing weights are zero";
+      ctx.count("eliminate-dead-neurons.neurons-removed-zero-outgoing");
+      break;
+    case Reason::ConstantZero:
+      what += "all incoming weights are zero and its output is constant 0";
+      ctx.count("eliminate-dead-neurons.neurons-removed-constant-zero");
+      break;
+    case Reason::ConstantFolded: {
+      std::string into;
+      for (ir::Op *user : users)
+        into += (into.empty() ? "'" : ", '") + user->name + "'";
+      what += "all incoming weights are zero (constant output " + ir::formatFloat(r.constant) +
+              " folded into " + into + " bias)";
+      ctx.count("eliminate-dead-neurons.neurons-removed-constant-folded");
+      break;
+    }
+    }
+    ctx.remark(layer.loc, what);
+  }
+}
 
 bool DeadNeuronEliminator::shrink(ir::Op &layer) {
   const ir::Op *w = constOperand(layer, 1);
@@ -279,31 +310,7 @@ bool DeadNeuronEliminator::shrink(ir::Op &layer) {
   }
 
   // 4. Report, by the neurons' original indices.
-  const char *kind = layer.kind == ir::OpKind::Dense ? "dense" : "linear";
-  for (const Removal &r : removals) {
-    std::string what = std::string(kind) + " '" + layer.name + "' neuron " +
-                       std::to_string(originalIndex(&layer, r.neuron)) + " removed: ";
-    switch (r.reason) {
-    case Reason::ZeroOutgoing:
-      what += "all outgoing weights are zero";
-      ctx.count("eliminate-dead-neurons.neurons-removed-zero-outgoing");
-      break;
-    case Reason::ConstantZero:
-      what += "all incoming weights are zero and its output is constant 0";
-      ctx.count("eliminate-dead-neurons.neurons-removed-constant-zero");
-      break;
-    case Reason::ConstantFolded: {
-      std::string into;
-      for (ir::Op *user : users)
-        into += (into.empty() ? "'" : ", '") + user->name + "'";
-      what += "all incoming weights are zero (constant output " + ir::formatFloat(r.constant) +
-              " folded into " + into + " bias)";
-      ctx.count("eliminate-dead-neurons.neurons-removed-constant-folded");
-      break;
-    }
-    }
-    ctx.remark(layer.loc, what);
-  }
+  report(layer, removals, users);
   std::vector<int64_t> origin(kept);
   for (int64_t k = 0; k < kept; ++k)
     origin[k] = originalIndex(&layer, live[k]);
