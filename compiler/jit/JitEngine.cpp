@@ -5,6 +5,7 @@
 // builder has assigned the slots the kernels bake in.
 #include "soma/jit/JitEngine.h"
 
+#include "soma/passes/CostModel.h"
 #include "soma/passes/Passes.h"
 #include "soma/runtime/Packing.h"
 #include "soma/runtime/VecEngine.h"

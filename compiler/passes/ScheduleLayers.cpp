@@ -126,6 +126,7 @@
 //
 // Tolerance class: exact (no value changes; every schedule reduces each
 // output over all inputs in input order in one kernel call).
+#include "soma/passes/CostModel.h"
 #include "soma/passes/Passes.h"
 
 #include <algorithm>
