@@ -44,10 +44,10 @@ std::unique_ptr<Module> buildModule(LLVMContext &ctx, const ir::Graph &graph,
     case ir::OpKind::Dense:
     case ir::OpKind::DenseAdd:
       assert(op.schedule && "weighted sums are scheduled before lowering");
-      if (op.schedule->kernel == "sparse") {
+      if (isSparse(*op.schedule)) {
         assert(i < plan.scratchOf.size() && plan.scratchOf[i] >= 0 && "sparse kernels get a scratch slot");
         const int panels = i < plan.panelsOf.size() ? plan.panelsOf[i] : -1;
-        assert((panels >= 0) == (op.schedule->lone == "packed") && "lone = packed gets its panels");
+        assert((panels >= 0) == (lonePath(*op.schedule) == LonePath::Packed) && "lone = packed gets its panels");
         auto flag = [i](const std::vector<bool> &v) { return i < v.size() && v[i]; };
         lowerSparse(env, op, slots, plan.scratchOf[i], panels, *op.schedule,
                     {flag(plan.featureMajorIn), flag(plan.featureMajorOut)});

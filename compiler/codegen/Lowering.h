@@ -17,6 +17,22 @@ using SlotMap = std::unordered_map<const ir::Op *, int>;
 /// Rows of the last axis per sample (product of all dims but the last).
 int64_t rowsPerSample(const ir::TensorType &type);
 
+// The schedule's string fields, each compared in one place.
+/// Whether the schedule asks for the sparse kernel (kernel = "sparse").
+inline bool isSparse(const ir::Schedule &schedule) { return schedule.kernel == "sparse"; }
+/// How a sparse kernel computes lone samples (the schedule's `lone`).
+enum class LonePath { Scalar, Chunked, Packed };
+inline LonePath lonePath(const ir::Schedule &schedule) {
+  if (schedule.lone == "packed")
+    return LonePath::Packed;
+  if (schedule.lone == "chunked")
+    return LonePath::Chunked;
+  return LonePath::Scalar;
+}
+/// Whether a sparse kernel's sample blocks step over 4 neurons sharing
+/// their nonzero inputs (block = "4x1").
+inline bool hasQuadBlocks(const ir::Schedule &schedule) { return schedule.block == "4x1"; }
+
 /// What the linear, dense and dense_add kernels share: the op's shape,
 /// activation (identity for linear) and slot pointers (bias and residual
 /// null when the op has none).
@@ -52,6 +68,10 @@ struct SparseChain {
 /// `scratchSlot` holds the transposed sample blocks.
 void lowerSparse(const KernelEnv &env, const ir::Op &op, const SlotMap &slots, int scratchSlot,
                  int panelsSlot, const ir::Schedule &schedule, SparseChain chain);
+/// out[r, :] = softmax(in[r, :]) for rows [rowBegin, rowEnd) of `cols`
+/// columns; `in` may equal `out`.
+void emitSoftmaxRows(const KernelEnv &env, llvm::Value *in, llvm::Value *out, int64_t cols,
+                     llvm::Value *rowBegin, llvm::Value *rowEnd);
 /// bias_add, activation (not softmax), add, scale_shift, batch_norm.
 void lowerElementwise(const KernelEnv &env, const ir::Op &op, const SlotMap &slots);
 /// activation with softmax: per row, max, exp, sum, scale.
