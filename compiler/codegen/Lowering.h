@@ -52,6 +52,10 @@ struct SparseChain {
 /// `scratchSlot` holds the transposed sample blocks.
 void lowerSparse(const KernelEnv &env, const ir::Op &op, const SlotMap &slots, int scratchSlot,
                  int panelsSlot, const ir::Schedule &schedule, SparseChain chain);
+/// out[r, :] = softmax(in[r, :]) for rows [rowBegin, rowEnd) of `cols`
+/// columns; `in` may equal `out`.
+void emitSoftmaxRows(const KernelEnv &env, llvm::Value *in, llvm::Value *out, int64_t cols,
+                     llvm::Value *rowBegin, llvm::Value *rowEnd);
 /// bias_add, activation (not softmax), add, scale_shift, batch_norm.
 void lowerElementwise(const KernelEnv &env, const ir::Op &op, const SlotMap &slots);
 /// activation with softmax: per row, max, exp, sum, scale.
