@@ -78,7 +78,13 @@ void lowerElementwise(const KernelEnv &env, const ir::Op &op, const SlotMap &slo
             y = b.CreateIntrinsic(Intrinsic::fmuladd, {env.vecTy()}, {norm, arg(3), arg(4)});
             break;
           }
-          default:
+          case ir::OpKind::Input:
+          case ir::OpKind::Const:
+          case ir::OpKind::Linear:
+          case ir::OpKind::Dense:
+          case ir::OpKind::DenseAdd:
+          case ir::OpKind::LayerNorm:
+          case ir::OpKind::Concat:
             llvm_unreachable("not an elementwise op");
           }
           Value *idx = b.CreateAdd(b.CreateMul(row, env.i64(cols)), col);
