@@ -76,7 +76,7 @@
 // rows, so no two calls share a block's scratch. Only a run of fewer than
 // V / 2 rows, which makes no block and touches no scratch, is cut into
 // column tiles
-// (runtime::Step::smallRows, from jitTileRules in runtime/api/Model.cpp):
+// (runtime::Step::smallRows, from sparseRules in compiler/jit/JitEngine.cpp):
 // each call takes all the run's rows and the groups g0..g1 of its column
 // range, which starts on a multiple of V and ends on one or at the layer's
 // width (the partial last group's mask uses colEnd; lone = "packed" uses
