@@ -58,7 +58,16 @@ bool verifyGraph(const Graph &graph, DiagnosticEngine &diags) {
         diags.error(op.loc, what + " holds data of shape " + formatDims(op.data->dims) +
                                 " but has type " + op.type.str());
       continue;
-    default:
+    case OpKind::Linear:
+    case OpKind::BiasAdd:
+    case OpKind::Activation:
+    case OpKind::Dense:
+    case OpKind::DenseAdd:
+    case OpKind::Add:
+    case OpKind::Concat:
+    case OpKind::ScaleShift:
+    case OpKind::BatchNorm:
+    case OpKind::LayerNorm:
       break;
     }
     for (const OpAttr &attr : opAttributes(op.kind))
