@@ -1,6 +1,7 @@
 // Graphviz rendering. Constants are folded into the label of the op that
 // uses them, so the picture shows layers, not weight tensors.
 #include "soma/ir/Dot.h"
+#include "soma/ir/Printer.h"
 
 #include <ostream>
 
@@ -16,6 +17,23 @@ std::string escape(const std::string &s) {
   }
   return out;
 }
+
+// " · relu": the attributes Ops.def puts in the label, each when not its
+// default. An activation names itself; any other reads "name = value".
+std::string attributesLabel(const Op &op) {
+  std::string label;
+  for (const OpAttr &attr : opAttributes(op.kind)) {
+    const AttrInfo &info = attrInfo(attr.id);
+    const AttrValue value = getAttr(op, attr.id);
+    if (info.dot == AttrDot::NotInLabel || sameAttrValue(value, info.defaultValue))
+      continue;
+    label += " · ";
+    if (info.kind != AttrKind::Activation)
+      label += std::string(info.name) + " = ";
+    label += formatAttrValue(info, value);
+  }
+  return label;
+}
 } // namespace
 
 void printDot(const Graph &graph, std::ostream &os) {
@@ -27,8 +45,7 @@ void printDot(const Graph &graph, std::ostream &os) {
     if (op.kind == OpKind::Const)
       continue;
     std::string label = op.name + "\\n" + opName(op.kind);
-    if (hasFn(opAttrs(op.kind)) && op.fn.kind != ActKind::Identity)
-      label += " · " + escape(op.fn.str());
+    label += escape(attributesLabel(op));
     for (const Op *operand : op.operands)
       if (operand->kind == OpKind::Const)
         label += "\\n" + escape(operand->name) + ": " + operand->type.str();

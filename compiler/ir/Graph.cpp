@@ -11,19 +11,38 @@ namespace {
 struct OpInfo {
   const char *name;
   int numOperands;
-  OpAttrs attrs;
+  std::vector<OpAttr> attrs;
   const char *doc;
 };
+// The attribute column's entries, Required(fn) and the like.
+// clang-format off
+#define Required(Member) OpAttr{AttrId::Member, AttrPresence::Required}
+#define Shown(Member) OpAttr{AttrId::Member, AttrPresence::Shown}
+#define Optional(Member) OpAttr{AttrId::Member, AttrPresence::Optional}
+// clang-format on
 const OpInfo opTable[] = {
-#define SOMA_OP(Enum, Name, NumOperands, Attrs, Doc) {Name, NumOperands, OpAttrs::Attrs, Doc},
+#define SOMA_OP(Enum, Name, NumOperands, Attrs, Doc)                                               \
+  {Name, NumOperands, {SOMA_ATTR_LIST Attrs}, Doc},
 #include "soma/ir/Ops.def"
 };
+#undef Required
+#undef Shown
+#undef Optional
 } // namespace
 
 const char *opName(OpKind kind) { return opTable[static_cast<int>(kind)].name; }
 int opNumOperands(OpKind kind) { return opTable[static_cast<int>(kind)].numOperands; }
-OpAttrs opAttrs(OpKind kind) { return opTable[static_cast<int>(kind)].attrs; }
 const char *opDoc(OpKind kind) { return opTable[static_cast<int>(kind)].doc; }
+const std::vector<OpAttr> &opAttributes(OpKind kind) {
+  return opTable[static_cast<int>(kind)].attrs;
+}
+
+bool sameAttributes(OpKind kind, const OpAttributes &a, const OpAttributes &b) {
+  for (const OpAttr &attr : opAttributes(kind))
+    if (!sameAttrValue(getAttr(a, attr.id), getAttr(b, attr.id)))
+      return false;
+  return true;
+}
 
 bool opFromName(std::string_view name, OpKind &kind) {
   for (size_t i = 0; i < std::size(opTable); ++i)
@@ -159,8 +178,7 @@ std::unique_ptr<Graph> Graph::clone() const {
       operands.push_back(map.at(operand));
     Op *newOp = copy->append(op->kind, op->name, std::move(operands), op->loc);
     newOp->type = op->type;
-    newOp->fn = op->fn;
-    newOp->epsilon = op->epsilon;
+    newOp->attributes() = op->attributes();
     newOp->data = op->data;
     newOp->hints = op->hints;
     newOp->sparsity = op->sparsity;

@@ -37,12 +37,16 @@ public:
       : TokenCursor(file, sm, diags) {}
 
   std::unique_ptr<Graph> parse();
+  std::optional<AttrValue> parseLoneAttrValue(const AttrInfo &info);
 
 private:
   bool parseNumber(double &value, const char *context);
   bool parseInteger(int64_t &value, const char *context);
+  bool parseSignedInteger(int64_t &value, const std::string &context);
   bool parseType(TensorType &type);
   bool parseActivation(Activation &act);
+  bool parseAttrValue(const AttrInfo &info, AttrValue &value);
+  bool parseAttributes(Op &op, std::vector<bool> &written);
   bool parseHints(Op &op);
   bool parseSparsity(Op &op);
   bool parseSchedule(Op &op);
@@ -88,6 +92,26 @@ bool IRParser::parseInteger(int64_t &value, const char *context) {
     return fail("dimension " + tok.text + " exceeds the limit of " +
                 std::to_string(kMaxTensorElements));
   (void)ptr;
+  consume();
+  return true;
+}
+
+// An attribute's integer: any int64_t, with its sign.
+bool IRParser::parseSignedInteger(int64_t &value, const std::string &context) {
+  bool negative = false;
+  if (tok.is(TokKind::Minus)) {
+    negative = true;
+    consume();
+  }
+  if (!tok.is(TokKind::Number) || !tok.isIntegerLiteral)
+    return fail("expected an integer " + context + ", got " + describeToken(tok));
+  // The magnitude as unsigned, so that the most negative value reads too.
+  uint64_t magnitude = 0;
+  auto [ptr, ec] = std::from_chars(tok.text.data(), tok.text.data() + tok.text.size(), magnitude);
+  const uint64_t limit = negative ? uint64_t{1} << 63 : (uint64_t{1} << 63) - 1;
+  if (ec != std::errc() || ptr != tok.text.data() + tok.text.size() || magnitude > limit)
+    return fail("integer " + std::string(negative ? "-" : "") + tok.text + " is out of range");
+  value = negative ? static_cast<int64_t>(0 - magnitude) : static_cast<int64_t>(magnitude);
   consume();
   return true;
 }
@@ -150,6 +174,82 @@ bool IRParser::parseActivation(Activation &act) {
     return false;
   act.param = static_cast<float>(value);
   return expect(TokKind::RParen, "after the parameter");
+}
+
+/// "a, b or c"
+std::string choiceList(const std::vector<const char *> &choices) {
+  std::string text;
+  for (size_t k = 0; k < choices.size(); ++k)
+    text += (k == 0 ? "" : k + 1 == choices.size() ? " or " : ", ") + std::string(choices[k]);
+  return text;
+}
+
+// The value after `name =`, as formatAttrValue writes it for the attribute's
+// kind. Ranges are the verifier's (checkAttrValue), not the parser's.
+bool IRParser::parseAttrValue(const AttrInfo &info, AttrValue &value) {
+  const std::string context = std::string("for ") + info.name;
+  switch (info.kind) {
+  case AttrKind::Activation: {
+    Activation act;
+    if (!parseActivation(act))
+      return false;
+    value = act;
+    return true;
+  }
+  case AttrKind::Float: {
+    double number = 0;
+    if (!parseNumber(number, context.c_str()))
+      return false;
+    value = static_cast<float>(number);
+    return true;
+  }
+  case AttrKind::Int: {
+    int64_t number = 0;
+    if (!parseSignedInteger(number, context))
+      return false;
+    value = number;
+    return true;
+  }
+  case AttrKind::IntList: {
+    if (!expect(TokKind::LBracket, context))
+      return false;
+    std::vector<int64_t> list;
+    while (!tok.is(TokKind::RBracket)) {
+      int64_t number = 0;
+      if ((!list.empty() &&
+           !expect(TokKind::Comma, std::string("between the integers of ") + info.name)) ||
+          !parseSignedInteger(number, std::string("in ") + info.name))
+        return false;
+      list.push_back(number);
+    }
+    consume();
+    value = std::move(list);
+    return true;
+  }
+  case AttrKind::Enum: {
+    if (!tok.is(TokKind::String))
+      return fail(std::string("expected a ") + info.what + " string, got " + describeToken(tok));
+    auto it = std::find(info.spellings.begin(), info.spellings.end(), tok.text);
+    if (it == info.spellings.end())
+      return fail(std::string("unknown ") + info.what + " '" + tok.text + "'; use " +
+                  choiceList(info.spellings));
+    value = static_cast<int64_t>(it - info.spellings.begin());
+    consume();
+    return true;
+  }
+  }
+  return false;
+}
+
+std::optional<AttrValue> IRParser::parseLoneAttrValue(const AttrInfo &info) {
+  AttrValue value;
+  if (!parseAttrValue(info, value))
+    return std::nullopt;
+  if (!tok.is(TokKind::Eof)) {
+    fail("expected end of text after the value, got " + describeToken(tok));
+    return std::nullopt;
+  }
+  return value;
 }
 
 // {hints = {sparsity = "M", prune = P}}, each field optional (at least
@@ -271,10 +371,8 @@ bool IRParser::parseSchedule(Op &op) {
         return fail(std::string("expected a ") + info.what + " string, got " + describeToken(tok));
       auto it = std::find(info.spellings.begin(), info.spellings.end(), tok.text);
       if (it == info.spellings.end()) {
-        std::string choices;
-        for (size_t k = 0; k < info.spellings.size(); ++k)
-          choices += (k == 0 ? "" : k + 1 == info.spellings.size() ? " or " : ", ") + std::string(info.spellings[k]);
-        diags.error(at, std::string("unknown ") + info.what + " '" + tok.text + "'; use " + choices);
+        diags.error(at, std::string("unknown ") + info.what + " '" + tok.text + "'; use " +
+                            choiceList(info.spellings));
         return false;
       }
       value = it - info.spellings.begin();
@@ -334,6 +432,44 @@ bool IRParser::parseSchedule(Op &op) {
   return true;
 }
 
+// {name = value, ...}: the op's attributes (Ops.def), each at most once and
+// in the op's order, any of them left out; the '{' is already consumed.
+// `written` marks the ones read, in opAttributes order.
+bool IRParser::parseAttributes(Op &op, std::vector<bool> &written) {
+  const std::vector<OpAttr> &attrs = opAttributes(op.kind);
+  size_t next = 0; // the first attribute that may still come
+  for (;;) {
+    if (!tok.is(TokKind::Ident))
+      return fail("expected an attribute name, got " + describeToken(tok));
+    size_t k = next;
+    while (k < attrs.size() && tok.text != attrInfo(attrs[k].id).name)
+      ++k;
+    if (k == attrs.size()) {
+      std::string order;
+      for (const OpAttr &attr : attrs)
+        order += (order.empty() ? "" : ", ") + std::string(attrInfo(attr.id).name);
+      for (size_t j = 0; j < next; ++j)
+        if (tok.text == attrInfo(attrs[j].id).name)
+          return fail("attribute '" + tok.text + "' is repeated or out of order; " +
+                      opName(op.kind) + " takes " + order + ", in this order");
+      return fail("op '" + std::string(opName(op.kind)) + "' has no attribute '" + tok.text + "'");
+    }
+    consume();
+    AttrValue value;
+    if (!expect(TokKind::Equal, "after the attribute name") ||
+        !parseAttrValue(attrInfo(attrs[k].id), value))
+      return false;
+    setAttr(op, attrs[k].id, value);
+    written[k] = true;
+    next = k + 1;
+    // A comma only where another attribute may follow.
+    if (next == attrs.size() || !tok.is(TokKind::Comma))
+      break;
+    consume();
+  }
+  return expect(TokKind::RBrace, "after the attributes");
+}
+
 bool IRParser::parseOp(Graph &graph) {
   std::string name = tok.text;
   SourceLoc loc = tok.loc;
@@ -390,10 +526,11 @@ bool IRParser::parseOp(Graph &graph) {
   }
 
   Op *op = graph.append(kind, name, std::move(operands), loc);
-  // Brace groups, each optional, in this order: {fn = ...} or {epsilon =
-  // ...}, {hints = {...}}, {sparsity = {...}}, {schedule = {...}}.
+  // Brace groups, each optional, in this order: the attributes ({fn = ...},
+  // {epsilon = ...}), {hints = {...}}, {sparsity = {...}}, {schedule =
+  // {...}}.
   enum { AttrNext, HintsNext, SparsityNext, ScheduleNext, Done } next = AttrNext;
-  bool sawAttr = false;
+  std::vector<bool> written(opAttributes(kind).size());
   while (tok.is(TokKind::LBrace) && next != Done) {
     consume();
     if (tok.isIdent("hints") && next <= HintsNext) {
@@ -416,27 +553,14 @@ bool IRParser::parseOp(Graph &graph) {
     }
     if (next != AttrNext)
       return fail("expected 'schedule', got " + describeToken(tok));
-    if (!tok.is(TokKind::Ident))
-      return fail("expected an attribute name, got " + describeToken(tok));
-    std::string attr = tok.text;
-    OpAttrs want = opAttrs(kind);
-    if (!((attr == "fn" && hasFn(want)) || (attr == "epsilon" && want == OpAttrs::Epsilon)))
-      return fail("op '" + std::string(opName(kind)) + "' has no attribute '" + attr + "'");
-    consume();
-    if (!expect(TokKind::Equal, "after the attribute name"))
+    if (!parseAttributes(*op, written))
       return false;
-    double epsilon = 0;
-    if (attr == "fn" ? !parseActivation(op->fn) : !parseNumber(epsilon, "for epsilon"))
-      return false;
-    if (attr == "epsilon")
-      op->epsilon = static_cast<float>(epsilon);
-    if (!expect(TokKind::RBrace, "after the attributes"))
-      return false;
-    sawAttr = true;
     next = HintsNext;
   }
-  if (!sawAttr && opAttrs(kind) == OpAttrs::Fn)
-    return fail("op '" + std::string(opName(kind)) + "' needs an attribute {fn = ...}");
+  for (size_t k = 0; k < written.size(); ++k)
+    if (!written[k] && opAttributes(kind)[k].presence == AttrPresence::Required)
+      return fail("op '" + std::string(opName(kind)) + "' needs an attribute {" +
+                  attrInfo(opAttributes(kind)[k].id).name + " = ...}");
 
   if (!expect(TokKind::Colon, "before the type") || !parseType(op->type))
     return false;
@@ -534,6 +658,12 @@ std::unique_ptr<Graph> IRParser::parse() {
 std::unique_ptr<Graph> parseGraph(uint32_t file, const SourceManager &sm, DiagnosticEngine &diags) {
   IRParser parser(file, sm, diags);
   return parser.parse();
+}
+
+std::optional<AttrValue> parseAttrValue(const AttrInfo &info, uint32_t file,
+                                        const SourceManager &sm, DiagnosticEngine &diags) {
+  IRParser parser(file, sm, diags);
+  return parser.parseLoneAttrValue(info);
 }
 
 } // namespace soma::ir

@@ -15,7 +15,45 @@ std::string formatFloat(float value) {
   return std::string(buf, end);
 }
 
+std::string formatAttrValue(const AttrInfo &info, const AttrValue &value) {
+  switch (info.kind) {
+  case AttrKind::Activation:
+    return std::get<Activation>(value).str();
+  case AttrKind::Float:
+    return formatFloat(std::get<float>(value));
+  case AttrKind::Int:
+    return std::to_string(std::get<int64_t>(value));
+  case AttrKind::IntList: {
+    std::string text = "[";
+    for (int64_t v : std::get<std::vector<int64_t>>(value))
+      text += (text.size() > 1 ? ", " : "") + std::to_string(v);
+    return text + "]";
+  }
+  case AttrKind::Enum: {
+    const auto index = static_cast<size_t>(std::get<int64_t>(value));
+    return std::string("\"") + (index < info.spellings.size() ? info.spellings[index] : "?") + '"';
+  }
+  }
+  return "";
+}
+
 namespace {
+
+// {a = 1, b = [2, 3]}: the op's attributes (Ops.def) in its order, but an
+// optional one at its default; nothing when none is printed.
+void printAttributes(const Op &op, std::ostream &os) {
+  const char *separator = " {";
+  for (const OpAttr &attr : opAttributes(op.kind)) {
+    const AttrInfo &info = attrInfo(attr.id);
+    const AttrValue value = getAttr(op, attr.id);
+    if (attr.presence == AttrPresence::Optional && sameAttrValue(value, info.defaultValue))
+      continue;
+    os << separator << info.name << " = " << formatAttrValue(info, value);
+    separator = ", ";
+  }
+  if (*separator == ',')
+    os << '}';
+}
 
 void printConstData(const Op &op, std::ostream &os, const PrintOptions &options) {
   if (!op.data) {
@@ -81,20 +119,7 @@ void printGraph(const Graph &graph, std::ostream &os, const PrintOptions &option
         os << (i ? ", " : "") << '%' << op.operands[i]->name;
       os << ')';
     }
-    switch (opAttrs(op.kind)) {
-    case OpAttrs::None:
-      break;
-    case OpAttrs::Fn:
-      os << " {fn = " << op.fn.str() << '}';
-      break;
-    case OpAttrs::OptFn:
-      if (op.fn.kind != ActKind::Identity)
-        os << " {fn = " << op.fn.str() << '}';
-      break;
-    case OpAttrs::Epsilon:
-      os << " {epsilon = " << formatFloat(op.epsilon) << '}';
-      break;
-    }
+    printAttributes(op, os);
     if (op.hints.any())
       printHints(op.hints, os);
     if (op.sparsity)

@@ -5,7 +5,6 @@
 #include "soma/ir/ShapeInference.h"
 
 #include <algorithm>
-#include <cmath>
 #include <unordered_map>
 #include <unordered_set>
 
@@ -59,16 +58,24 @@ bool verifyGraph(const Graph &graph, DiagnosticEngine &diags) {
         diags.error(op.loc, what + " holds data of shape " + formatDims(op.data->dims) +
                                 " but has type " + op.type.str());
       continue;
-    default:
+    case OpKind::Linear:
+    case OpKind::BiasAdd:
+    case OpKind::Activation:
+    case OpKind::Dense:
+    case OpKind::DenseAdd:
+    case OpKind::Add:
+    case OpKind::Concat:
+    case OpKind::ScaleShift:
+    case OpKind::BatchNorm:
+    case OpKind::LayerNorm:
       break;
     }
-    if (hasFn(opAttrs(op.kind)))
-      if (auto err = checkActParam(op.fn.kind, op.fn.param))
+    for (const OpAttr &attr : opAttributes(op.kind))
+      if (auto err = checkAttrValue(attrInfo(attr.id), getAttr(op, attr.id), what))
         diags.error(op.loc, *err);
     if (op.kind == OpKind::Add && op.fn.kind == ActKind::Softmax)
-      diags.error(op.loc, what + " cannot apply softmax: it needs whole rows; use an activation op");
-    if (opAttrs(op.kind) == OpAttrs::Epsilon && !(op.epsilon > 0 && std::isfinite(op.epsilon)))
-      diags.error(op.loc, what + " needs a positive finite epsilon");
+      diags.error(op.loc,
+                  what + " cannot apply softmax: it needs whole rows; use an activation op");
     if (op.hints.any() && !isWeightedSum(op.kind))
       diags.error(op.loc, what + " cannot carry layer hints (only linear, dense and dense_add)");
     if (op.hints.prune && !(*op.hints.prune >= 0 && *op.hints.prune < 1))

@@ -1,7 +1,7 @@
 // cse: two ops that compute the same value are merged: the later one's uses
 // (graph outputs included) go to the earlier one. Two ops compute the same
-// value when they have the same kind, type, attributes (fn with its
-// parameter, epsilon; compared bit for bit) and the same operands; two
+// value when they have the same kind, type, attributes (those of Ops.def
+// the kind takes, compared bit for bit) and the same operands; two
 // constants when their data is bit-identical and of the same shape.
 //
 // Inputs are never merged: each is a separate argument of the network.
@@ -35,26 +35,13 @@ size_t hashOp(const ir::Op &op) {
   return h;
 }
 
-bool sameBits(float a, float b) { return std::bit_cast<uint32_t>(a) == std::bit_cast<uint32_t>(b); }
-
 bool sameValue(const ir::Op &a, const ir::Op &b) {
   if (a.kind != b.kind || !(a.type == b.type) || a.operands != b.operands)
     return false;
   if (!(a.hints == b.hints))
     return false; // same value, but asked to be pruned or scheduled differently
-  switch (ir::opAttrs(a.kind)) {
-  case ir::OpAttrs::None:
-    break;
-  case ir::OpAttrs::Fn:
-  case ir::OpAttrs::OptFn:
-    if (a.fn.kind != b.fn.kind || !sameBits(a.fn.param, b.fn.param))
-      return false;
-    break;
-  case ir::OpAttrs::Epsilon:
-    if (!sameBits(a.epsilon, b.epsilon))
-      return false;
-    break;
-  }
+  if (!ir::sameAttributes(a.kind, a, b))
+    return false; // bit for bit, the attributes of Ops.def the kind takes
   if (a.kind == ir::OpKind::Const) {
     if (a.data == b.data)
       return true;

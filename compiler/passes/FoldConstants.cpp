@@ -36,7 +36,7 @@ bool foldConstants(ir::Graph &graph, PassContext &ctx) {
     auto value = std::make_shared<const Tensor>(ir::evaluateOp(op, operands, /*batch=*/1));
     op.kind = ir::OpKind::Const;
     op.operands.clear();
-    op.fn = ir::Activation{};
+    op.attributes() = ir::OpAttributes{};
     op.data = std::move(value);
     ctx.count("fold-constants.ops-folded");
   }

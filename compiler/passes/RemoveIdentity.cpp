@@ -28,41 +28,47 @@ bool isConstFilledWith(const ir::Op *op, float value) {
                      [&](float v) { return v == value; }); // -0 == 0
 }
 
-/// The operand `op` passes through unchanged, or nullptr.
-ir::Op *passedThrough(const ir::Op &op) {
+/// An operand an op passes through unchanged, and the counter of its kind.
+struct PassedThrough {
+  ir::Op *operand = nullptr;
+  const char *counter = "";
+};
+
+/// The operand `op` passes through unchanged; none (nullptr) if it computes
+/// something.
+PassedThrough passedThrough(const ir::Op &op) {
   switch (op.kind) {
   case ir::OpKind::Activation:
-    return op.fn.kind == ir::ActKind::Identity ? op.operands[0] : nullptr;
+    if (op.fn.kind != ir::ActKind::Identity)
+      return {};
+    return {op.operands[0], "remove-identity.activations-removed"};
   case ir::OpKind::ScaleShift:
-    return isConstFilledWith(op.operands[1], 1.0f) && isConstFilledWith(op.operands[2], 0.0f)
-               ? op.operands[0]
-               : nullptr;
+    if (!isConstFilledWith(op.operands[1], 1.0f) || !isConstFilledWith(op.operands[2], 0.0f))
+      return {};
+    return {op.operands[0], "remove-identity.scale-shifts-removed"};
   case ir::OpKind::Add:
     if (op.fn.kind != ir::ActKind::Identity)
-      return nullptr; // x + 0 still goes through the activation
+      return {}; // x + 0 still goes through the activation
     if (isConstFilledWith(op.operands[1], 0.0f))
-      return op.operands[0];
+      return {op.operands[0], "remove-identity.adds-removed"};
     if (isConstFilledWith(op.operands[0], 0.0f))
-      return op.operands[1];
-    return nullptr;
+      return {op.operands[1], "remove-identity.adds-removed"};
+    return {};
   case ir::OpKind::Concat:
-    return op.operands.size() == 1 ? op.operands[0] : nullptr;
-  default:
-    return nullptr;
+    if (op.operands.size() != 1)
+      return {};
+    return {op.operands[0], "remove-identity.concats-removed"};
+  case ir::OpKind::Input:
+  case ir::OpKind::Const:
+  case ir::OpKind::Linear:
+  case ir::OpKind::BiasAdd:
+  case ir::OpKind::Dense:
+  case ir::OpKind::DenseAdd:
+  case ir::OpKind::BatchNorm:
+  case ir::OpKind::LayerNorm:
+    return {}; // these always compute something
   }
-}
-
-const char *counterFor(ir::OpKind kind) {
-  switch (kind) {
-  case ir::OpKind::Activation:
-    return "remove-identity.activations-removed";
-  case ir::OpKind::ScaleShift:
-    return "remove-identity.scale-shifts-removed";
-  case ir::OpKind::Add:
-    return "remove-identity.adds-removed";
-  default:
-    return "remove-identity.concats-removed";
-  }
+  return {};
 }
 
 } // namespace
@@ -70,13 +76,13 @@ const char *counterFor(ir::OpKind kind) {
 bool removeIdentity(ir::Graph &graph, PassContext &ctx) {
   for (size_t i = 0; i < graph.ops.size(); ++i) {
     ir::Op *op = graph.ops[i].get();
-    ir::Op *operand = passedThrough(*op);
-    if (!operand)
+    const PassedThrough through = passedThrough(*op);
+    if (!through.operand)
       continue;
-    if (!(operand->type == op->type))
+    if (!(through.operand->type == op->type))
       continue; // the op broadcasts (an unbatched operand over N): not a no-op
-    graph.replaceAllUses(op, operand);
-    ctx.count(counterFor(op->kind));
+    graph.replaceAllUses(op, through.operand);
+    ctx.count(through.counter);
   }
   return true;
 }

@@ -9,6 +9,7 @@
 
 #include <cmath>
 #include <cstdlib>
+#include <limits>
 
 using namespace soma;
 using namespace soma::ir;
@@ -46,7 +47,22 @@ struct Harness {
   std::unique_ptr<Graph> parse(const std::string &text) {
     return parseGraph(sm.addBuffer("t.sir", text), sm, diags);
   }
+  std::optional<AttrValue> parseValue(const AttrInfo &info, const std::string &text) {
+    return parseAttrValue(info, sm.addBuffer("v.sir", text), sm, diags);
+  }
 };
+
+// Attributes of the kinds no op of Ops.def has yet, described as their rows
+// would describe them: the generic code reads nothing else.
+AttrInfo describe(const char *name, AttrKind kind, AttrValue defaultValue, AttrRange range,
+                  const char *what = "", std::vector<const char *> spellings = {}) {
+  return {name, kind, std::move(defaultValue), range, AttrDot::InLabel, what, spellings, ""};
+}
+const AttrInfo kGroups = describe("groups", AttrKind::Int, int64_t{1}, AttrRange::Positive);
+const AttrInfo kPads =
+    describe("pads", AttrKind::IntList, std::vector<int64_t>{}, AttrRange::NonNegative);
+const AttrInfo kMode = describe("mode", AttrKind::Enum, int64_t{0}, AttrRange::Any, "padding mode",
+                                {"zeros", "reflect"});
 
 } // namespace
 
@@ -204,4 +220,137 @@ TEST(Passes, DceCountsRemovedOps) {
   passes::PassContext ctx(diags);
   ASSERT_TRUE(passes::runPipeline(*g, {"infer-shapes", "dce"}, ctx, {}));
   EXPECT_EQ(ctx.stats["dce.ops-removed"], 1);
+}
+
+// The table: which ops take which attribute, how, and its default.
+TEST(Attributes, OpsTakeTheAttributesOfTheirRows) {
+  auto takes = [](OpKind kind) {
+    std::vector<std::pair<AttrId, AttrPresence>> attrs;
+    for (const OpAttr &attr : opAttributes(kind))
+      attrs.emplace_back(attr.id, attr.presence);
+    return attrs;
+  };
+  using Takes = std::vector<std::pair<AttrId, AttrPresence>>;
+  EXPECT_EQ(takes(OpKind::Linear), Takes{});
+  EXPECT_EQ(takes(OpKind::Dense), (Takes{{AttrId::fn, AttrPresence::Required}}));
+  EXPECT_EQ(takes(OpKind::Add), (Takes{{AttrId::fn, AttrPresence::Optional}}));
+  EXPECT_EQ(takes(OpKind::LayerNorm), (Takes{{AttrId::epsilon, AttrPresence::Shown}}));
+  const AttrInfo &eps = attrInfo(AttrId::epsilon);
+  EXPECT_STREQ(eps.name, "epsilon");
+  EXPECT_EQ(eps.kind, AttrKind::Float);
+  EXPECT_TRUE(sameAttrValue(eps.defaultValue, AttrValue(1e-5f)));
+  EXPECT_EQ(OpAttributes{}.epsilon, 1e-5f);
+}
+
+// getAttr / setAttr reach the typed fields; sameAttributes compares only
+// the ones the kind takes.
+TEST(Attributes, GenericAccessIsTheTypedField) {
+  Op a(OpKind::BatchNorm, "a", {}, {}), b(OpKind::BatchNorm, "b", {}, {});
+  setAttr(a, AttrId::epsilon, 0.5f);
+  EXPECT_EQ(a.epsilon, 0.5f);
+  EXPECT_TRUE(sameAttrValue(getAttr(a, AttrId::epsilon), AttrValue(0.5f)));
+  EXPECT_FALSE(sameAttributes(OpKind::BatchNorm, a, b));
+  EXPECT_TRUE(sameAttributes(OpKind::Linear, a, b)); // linear takes no epsilon
+  b.attributes() = a.attributes();
+  EXPECT_TRUE(sameAttributes(OpKind::BatchNorm, a, b));
+  a.fn = makeActivation(ActKind::Relu);
+  EXPECT_TRUE(sameAttributes(OpKind::BatchNorm, a, b));
+  EXPECT_FALSE(sameAttributes(OpKind::Dense, a, b));
+}
+
+TEST(Attributes, IntPrintsParsesAndCompares) {
+  Harness h;
+  for (int64_t v : {int64_t{0}, int64_t{42}, int64_t{-7}, std::numeric_limits<int64_t>::min(),
+                    std::numeric_limits<int64_t>::max()}) {
+    const std::string text = formatAttrValue(kGroups, v);
+    EXPECT_EQ(text, std::to_string(v));
+    auto back = h.parseValue(kGroups, text);
+    ASSERT_TRUE(back) << text << ": " << h.diags.renderToString();
+    EXPECT_TRUE(sameAttrValue(*back, AttrValue(v))) << text;
+  }
+  EXPECT_FALSE(sameAttrValue(AttrValue(int64_t{2}), AttrValue(int64_t{3})));
+  EXPECT_FALSE(sameAttrValue(AttrValue(int64_t{2}), AttrValue(2.0f)));
+  EXPECT_FALSE(h.parseValue(kGroups, "9223372036854775808"));
+  EXPECT_FALSE(h.parseValue(kGroups, "1.5"));
+  EXPECT_FALSE(h.parseValue(kGroups, "2 3"));
+  const std::string errors = h.diags.renderToString();
+  EXPECT_NE(errors.find("1:1: error: integer 9223372036854775808 is out of range"),
+            std::string::npos)
+      << errors;
+  EXPECT_NE(errors.find("error: expected an integer for groups, got"), std::string::npos) << errors;
+  EXPECT_NE(errors.find("1:3: error: expected end of text after the value"), std::string::npos)
+      << errors;
+}
+
+TEST(Attributes, IntListPrintsParsesAndCompares) {
+  Harness h;
+  using List = std::vector<int64_t>;
+  EXPECT_EQ(formatAttrValue(kPads, List{1, 0, -2}), "[1, 0, -2]");
+  EXPECT_EQ(formatAttrValue(kPads, List{}), "[]");
+  for (const char *text : {"[1, 0, -2]", "[]", "[ 1,0 , -2 ]"}) {
+    auto back = h.parseValue(kPads, text);
+    ASSERT_TRUE(back) << text << ": " << h.diags.renderToString();
+    EXPECT_EQ(formatAttrValue(kPads, *back), std::string(text) == "[]" ? "[]" : "[1, 0, -2]");
+  }
+  EXPECT_TRUE(sameAttrValue(List{3, 4}, List{3, 4}));
+  EXPECT_FALSE(sameAttrValue(List{3, 4}, List{4, 3}));
+  EXPECT_FALSE(sameAttrValue(List{3, 4}, List{3, 4, 0}));
+  EXPECT_FALSE(h.parseValue(kPads, "1, 2"));
+  EXPECT_FALSE(h.parseValue(kPads, "[1 2]"));
+  EXPECT_FALSE(h.parseValue(kPads, "[1, x]"));
+  const std::string errors = h.diags.renderToString();
+  EXPECT_NE(errors.find("1:1: error: expected '[' for pads, got"), std::string::npos) << errors;
+  EXPECT_NE(errors.find("1:4: error: expected ',' between the integers of pads, got"),
+            std::string::npos)
+      << errors;
+  EXPECT_NE(errors.find("1:5: error: expected an integer in pads, got"), std::string::npos)
+      << errors;
+}
+
+TEST(Attributes, EnumPrintsParsesAndCompares) {
+  Harness h;
+  EXPECT_EQ(formatAttrValue(kMode, int64_t{1}), "\"reflect\"");
+  auto back = h.parseValue(kMode, "\"reflect\"");
+  ASSERT_TRUE(back) << h.diags.renderToString();
+  EXPECT_TRUE(sameAttrValue(*back, AttrValue(int64_t{1})));
+  EXPECT_FALSE(sameAttrValue(*back, kMode.defaultValue));
+  EXPECT_FALSE(h.parseValue(kMode, "\"wrap\""));
+  EXPECT_FALSE(h.parseValue(kMode, "reflect"));
+  const std::string errors = h.diags.renderToString();
+  EXPECT_NE(errors.find("1:1: error: unknown padding mode 'wrap'; use zeros or reflect"),
+            std::string::npos)
+      << errors;
+  EXPECT_NE(errors.find("error: expected a padding mode string, got"), std::string::npos) << errors;
+}
+
+// Floats and activations compare bit for bit (cse merges only the same bits).
+TEST(Attributes, FloatsCompareBitForBit) {
+  const AttrInfo &eps = attrInfo(AttrId::epsilon);
+  Harness h;
+  auto back = h.parseValue(eps, formatAttrValue(eps, 1e-7f));
+  ASSERT_TRUE(back) << h.diags.renderToString();
+  EXPECT_TRUE(sameAttrValue(*back, AttrValue(1e-7f)));
+  EXPECT_FALSE(sameAttrValue(AttrValue(0.0f), AttrValue(-0.0f)));
+  EXPECT_TRUE(sameAttrValue(AttrValue(NAN), AttrValue(NAN)));
+  Activation a = makeActivation(ActKind::LeakyRelu), b = a;
+  b.param = -b.param;
+  EXPECT_TRUE(sameAttrValue(a, a));
+  EXPECT_FALSE(sameAttrValue(a, b));
+}
+
+// The verifier's ranges, by kind.
+TEST(Attributes, RangesAreChecked) {
+  EXPECT_FALSE(checkAttrValue(kGroups, int64_t{1}, "conv 'c'"));
+  EXPECT_EQ(checkAttrValue(kGroups, int64_t{0}, "conv 'c'"),
+            "conv 'c' has groups = 0; it must be positive");
+  EXPECT_FALSE(checkAttrValue(kPads, std::vector<int64_t>{0, 2}, "conv 'c'"));
+  EXPECT_EQ(checkAttrValue(kPads, std::vector<int64_t>{0, -1}, "conv 'c'"),
+            "conv 'c' has pads = [0, -1]; every element must be non-negative");
+  EXPECT_EQ(checkAttrValue(kMode, int64_t{2}, "conv 'c'"),
+            "conv 'c' has mode = 2, not a padding mode");
+  const AttrInfo &eps = attrInfo(AttrId::epsilon);
+  EXPECT_FALSE(checkAttrValue(eps, 1e-5f, "batch_norm 'bn'"));
+  for (float bad : {0.0f, -1.0f, INFINITY, NAN})
+    EXPECT_EQ(checkAttrValue(eps, bad, "batch_norm 'bn'"),
+              "batch_norm 'bn' needs a positive finite epsilon");
 }

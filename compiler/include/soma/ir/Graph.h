@@ -3,7 +3,7 @@
 // op computes is its kind plus attributes (Ops.def).
 #pragma once
 
-#include "soma/ir/Activation.h"
+#include "soma/ir/Attributes.h"
 #include "soma/ir/Schedule.h"
 #include "soma/support/SourceManager.h"
 #include "soma/support/Tensor.h"
@@ -21,17 +21,26 @@ enum class OpKind {
 #include "soma/ir/Ops.def"
 };
 
-enum class OpAttrs { None, Fn, OptFn, Epsilon };
-
-/// Whether ops of this kind carry an activation (Fn or OptFn).
-inline bool hasFn(OpAttrs attrs) { return attrs == OpAttrs::Fn || attrs == OpAttrs::OptFn; }
-
 const char *opName(OpKind kind);
 bool opFromName(std::string_view name, OpKind &kind);
 /// Operand count, or -1 for "one or more".
 int opNumOperands(OpKind kind);
-OpAttrs opAttrs(OpKind kind);
 const char *opDoc(OpKind kind);
+
+/// How an op's text has an attribute (Ops.def): Required (always written),
+/// Shown (may be left out for its default; always printed) or Optional (may
+/// be left out; printed only when not its default).
+enum class AttrPresence { Required, Shown, Optional };
+/// An attribute an op kind takes.
+struct OpAttr {
+  AttrId id;
+  AttrPresence presence;
+};
+/// The attributes ops of `kind` take, in the order the text form writes them.
+const std::vector<OpAttr> &opAttributes(OpKind kind);
+/// The attributes of `kind` equal in `a` and `b` (sameAttrValue), the ones
+/// it does not take ignored.
+bool sameAttributes(OpKind kind, const OpAttributes &a, const OpAttributes &b);
 /// linear, dense and dense_add: a weighted sum of operand 0 with the
 /// weights in operand 1 (and, but for linear, the bias in operand 2).
 inline bool isWeightedSum(OpKind kind) {
@@ -92,7 +101,9 @@ struct LayerHints {
   bool operator==(const LayerHints &) const = default;
 };
 
-class Op {
+/// An op. Its attributes are the typed fields of its OpAttributes base
+/// (op.fn, op.epsilon: Ops.def), of which its kind says which it has.
+class Op : public OpAttributes {
 public:
   Op(OpKind kind, std::string name, std::vector<Op *> operands, SourceLoc loc)
       : kind(kind), name(std::move(name)), operands(std::move(operands)), loc(loc) {}
@@ -103,10 +114,9 @@ public:
   TensorType type;
   SourceLoc loc;
 
-  /// OpAttrs::Fn
-  Activation fn;
-  /// OpAttrs::Epsilon
-  float epsilon = 1e-5f;
+  /// Every attribute at once: to copy them to another op, or reset them.
+  OpAttributes &attributes() { return *this; }
+  const OpAttributes &attributes() const { return *this; }
   /// Const: the data, row-major, shape == type.dims. Shared so that copies
   /// of a graph (and passes) need not duplicate large weights.
   std::shared_ptr<const Tensor> data;

@@ -21,5 +21,8 @@ void printGraph(const Graph &graph, std::ostream &os, const PrintOptions &option
 std::string printGraphToString(const Graph &graph, const PrintOptions &options = {});
 /// Shortest text that reads back to the same float ("0.78", "1e-05", "inf").
 std::string formatFloat(float value);
+/// An attribute's value as the text form writes it after `name =`: relu,
+/// leaky_relu(alpha = 0.01), 1e-05, 3, [2, 2], "spelling".
+std::string formatAttrValue(const AttrInfo &info, const AttrValue &value);
 
 } // namespace soma::ir
