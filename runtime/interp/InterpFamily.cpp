@@ -76,8 +76,7 @@ public:
     }
     ir::Op *copy = c->graph.append(op.kind, op.name, operands);
     copy->type = op.type;
-    copy->fn = op.fn;
-    copy->epsilon = op.epsilon;
+    copy->attributes() = op.attributes();
     c->op = copy;
     c->result = step.result;
     c->rowsPerSample = std::max<int64_t>(1, step.rowsPerSample);

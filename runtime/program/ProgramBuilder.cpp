@@ -45,8 +45,7 @@ void foldUnbatched(ir::Graph &graph) {
     }
     ir::Op *copy = single.append(op.kind, op.name, operands);
     copy->type = op.type;
-    copy->fn = op.fn;
-    copy->epsilon = op.epsilon;
+    copy->attributes() = op.attributes();
     single.outputs.push_back({op.name, copy, {}});
     auto result = Interpreter(single).run({});
     op.kind = ir::OpKind::Const;
