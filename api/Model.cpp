@@ -1,8 +1,8 @@
 // The public API: compile (frontend, passes, then the JIT, the vec engine,
 // both (auto: vec at once, the JIT in the background), or the reference
 // interpreter) and run with checked buffers.
-#include "soma/soma.h"
 #include "Internal.h"
+#include "soma/soma.h"
 
 #include "soma/frontend/Frontend.h"
 #include "soma/jit/JitEngine.h"
@@ -128,7 +128,8 @@ Expected<JitBuild> buildJit(ir::Graph &graph, const CompileOptions &options,
   addTimes(timings, (*engine)->times());
   JitBuild build;
   build.code = (*engine)->takeCode();
-  build.executor = std::make_unique<runtime::Executor>(std::move(*program), executorOptions(options));
+  build.executor =
+      std::make_unique<runtime::Executor>(std::move(*program), executorOptions(options));
   return build;
 }
 
@@ -228,8 +229,8 @@ Status bindBuffers(const std::vector<Buffer> &buffers, const std::vector<TensorI
     for (const TensorInfo &info : infos)
       if (std::none_of(buffers.begin(), buffers.end(),
                        [&](const Buffer &b) { return b.name == info.name; }))
-        return Status::failure(std::string("missing ") + what + " '" + info.name +
-                               "' of shape " + expectedShape(info));
+        return Status::failure(std::string("missing ") + what + " '" + info.name + "' of shape " +
+                               expectedShape(info));
   return Status::success();
 }
 
@@ -261,8 +262,8 @@ FrontResult compileToGraph(SourceManager &sm, uint32_t file, const CompileOption
   FrontResult result;
   const int optLevel = options.optLevel;
   if (!(options.prune >= 0 && options.prune < 1)) {
-    result.diagnostics = "soma: error: prune " + std::to_string(options.prune) +
-                         " is not a fraction in [0, 1)\n";
+    result.diagnostics =
+        "soma: error: prune " + std::to_string(options.prune) + " is not a fraction in [0, 1)\n";
     return result;
   }
   if (optLevel < 0 || optLevel > 3) {
@@ -280,7 +281,8 @@ FrontResult compileToGraph(SourceManager &sm, uint32_t file, const CompileOption
     applyPassOptions(options, ctx);
     bool ok = passes::runPipeline(
         *result.graph,
-        passes::pipelineForLevel(optLevel, passes::pruneRequested(*result.graph, ctx.prune)), ctx, {});
+        passes::pipelineForLevel(optLevel, passes::pruneRequested(*result.graph, ctx.prune)), ctx,
+        {});
     if (timings)
       for (auto &[name, seconds] : ctx.passSeconds)
         timings->push_back({"pass: " + name, seconds});
@@ -351,7 +353,8 @@ Result<Model> makeModel(std::unique_ptr<ir::Graph> graph, const CompileOptions &
   for (const ir::GraphOutput &out : impl->graph->outputs) {
     impl->outputs.push_back({out.name, out.value->type.dims});
     impl->outputSampleElements.push_back(std::max<int64_t>(1, out.value->type.sampleElements()));
-    impl->maxBatch = std::min(impl->maxBatch, kMaxTensorElements / impl->outputSampleElements.back());
+    impl->maxBatch =
+        std::min(impl->maxBatch, kMaxTensorElements / impl->outputSampleElements.back());
   }
   if (options.threads < 0 || options.threads > kMaxThreads)
     return Status::failure("soma: error: thread count " + std::to_string(options.threads) +

@@ -1,8 +1,8 @@
 // A layer's attributes: which it sets, checked against its Layers.def row
 // (unknown, set twice, missing), and the values that are not tensors: units,
 // epsilon, activation, and the sparsity and prune hints.
-#include "Sema.h"
 #include "MessageText.h"
+#include "Sema.h"
 
 #include <cmath>
 
@@ -76,28 +76,30 @@ bool Sema::evalEpsilon(const Attr &attr, const std::string &what, float &eps) {
 
 /// `sparsity = auto|dense|sparse` and `prune = FRACTION` of a dense layer or
 /// neuron: how the compiler should treat its weights (docs/language.md).
-bool Sema::evalHints(const LayerAttrValues &attrs, const std::string &what,
-                     ir::LayerHints &hints) {
+bool Sema::evalHints(const LayerAttrValues &attrs, const std::string &what, ir::LayerHints &hints) {
   bool ok = true;
   if (const Attr *sparsity = attrs[LayerAttr::Sparsity]) {
     const Expr &e = sparsity->value;
     if (e.kind != Expr::Kind::Ident || !ir::sparsityModeFromName(e.text, hints.sparsity)) {
-      std::string got = e.kind == Expr::Kind::Ident    ? " '" + e.text + "'"
-                        : e.kind == Expr::Kind::String ? " the string \"" + e.text + "\" (write it without quotes)"
-                                                       : "";
-      diags.error(e.loc, "sparsity of " + what + " must be auto, dense or sparse, got" +
-                             (got.empty() ? " something else" : got) +
-                             (e.kind == Expr::Kind::Ident ? suggest(e.text, {"auto", "dense", "sparse"})
-                                                          : ""));
+      std::string got = e.kind == Expr::Kind::Ident ? " '" + e.text + "'"
+                        : e.kind == Expr::Kind::String
+                            ? " the string \"" + e.text + "\" (write it without quotes)"
+                            : "";
+      diags.error(
+          e.loc,
+          "sparsity of " + what + " must be auto, dense or sparse, got" +
+              (got.empty() ? " something else" : got) +
+              (e.kind == Expr::Kind::Ident ? suggest(e.text, {"auto", "dense", "sparse"}) : ""));
       ok = false;
     }
   }
   if (const Attr *prune = attrs[LayerAttr::Prune]) {
     const Expr &e = prune->value;
     if (e.kind != Expr::Kind::Number || !(e.number >= 0 && e.number < 1)) {
-      diags.error(e.loc, "prune of " + what +
-                             " must be the fraction of its weights to zero, a number in [0, 1)" +
-                             (e.kind == Expr::Kind::Number ? ", got " + formatNumber(e.number) : ""));
+      diags.error(e.loc,
+                  "prune of " + what +
+                      " must be the fraction of its weights to zero, a number in [0, 1)" +
+                      (e.kind == Expr::Kind::Number ? ", got " + formatNumber(e.number) : ""));
       ok = false;
     } else {
       hints.prune = e.number;
@@ -131,8 +133,8 @@ bool Sema::evalActivation(const Expr &expr, ir::Activation &act) {
     return true;
   }
   if (expr.elems.size() > 1) {
-    diags.error(expr.elems[1].loc, "activation '" + expr.text + "' takes one parameter, '" +
-                                       param + "'");
+    diags.error(expr.elems[1].loc,
+                "activation '" + expr.text + "' takes one parameter, '" + param + "'");
     return false;
   }
   if (expr.elems.empty())
@@ -144,8 +146,8 @@ bool Sema::evalActivation(const Expr &expr, ir::Activation &act) {
     return false;
   }
   if (arg.kind != Expr::Kind::Number) {
-    diags.error(arg.loc, std::string("parameter '") + param + "' of '" + expr.text +
-                             "' must be a number");
+    diags.error(arg.loc,
+                std::string("parameter '") + param + "' of '" + expr.text + "' must be a number");
     return false;
   }
   if (auto err = ir::checkActParam(*kind, arg.number)) {

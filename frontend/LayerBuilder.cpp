@@ -90,9 +90,11 @@ ir::Op *Sema::joinOperands(LayerBuild &layer) {
     const std::vector<int64_t> &a = ins[0]->type.dims, &b = ins[i]->type.dims;
     if (a.size() != b.size() || !std::equal(a.begin(), a.end() - 1, b.begin())) {
       diags.error(layer.stmt.operands[i].loc,
-                  layer.what + " joins its operands along their last axis, so they must agree in "
-                               "the others: '" + ins[0]->name + "' is " + ins[0]->type.str() +
-                      ", '" + ins[i]->name + "' is " + ins[i]->type.str());
+                  layer.what +
+                      " joins its operands along their last axis, so they must agree in "
+                      "the others: '" +
+                      ins[0]->name + "' is " + ins[0]->type.str() + ", '" + ins[i]->name + "' is " +
+                      ins[i]->type.str());
       return nullptr;
     }
   }
@@ -135,8 +137,8 @@ ir::Op *Sema::buildChain(LayerBuild &layer, ir::OpKind kind) {
   const std::vector<ir::Op *> &ins = layer.ins;
   ir::Op *acc = ins[0];
   for (size_t i = 1; i < ins.size() && layer.ok; ++i) {
-    std::string name = i + 1 == ins.size() ? layer.stmt.name
-                                           : layer.stmt.name + "." + std::to_string(i);
+    std::string name =
+        i + 1 == ins.size() ? layer.stmt.name : layer.stmt.name + "." + std::to_string(i);
     acc = typed(layer, makeOp(kind, name, {acc, ins[i]}, layer.stmt.loc));
   }
   return acc;
@@ -157,8 +159,7 @@ ir::Op *Sema::buildNormalization(LayerBuild &layer, ir::OpKind kind) {
       auto neg = std::find_if(v.begin(), v.end(), [](float f) { return !(f >= 0); });
       if (neg != v.end()) {
         diags.error(var->loc, "variance of " + layer.what + " must be >= 0; element " +
-                                  std::to_string(neg - v.begin()) + " is " +
-                                  ir::formatFloat(*neg));
+                                  std::to_string(neg - v.begin()) + " is " + ir::formatFloat(*neg));
         layer.ok = false;
       }
     }

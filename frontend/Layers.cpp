@@ -15,7 +15,7 @@ constexpr LayerAttrSet NoAttrs{};
 using enum LayerAttr;
 
 constexpr LayerInfo kLayers[] = {
-#define SOMA_LAYER(Enum, keyword, noun, minOperands, maxOperands, attrs, required, semantics)     \
+#define SOMA_LAYER(Enum, keyword, noun, minOperands, maxOperands, attrs, required, semantics)      \
   {LayerKind::Enum, keyword, noun, minOperands, maxOperands, attrs, required, semantics},
 #include "soma/frontend/Layers.def"
 };

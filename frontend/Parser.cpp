@@ -47,7 +47,6 @@ private:
   bool parseLayer(Stmt &stmt, unsigned &depth);
   bool parseExpr(Expr &expr, unsigned nesting);
   bool parseNumberLiteral(Expr &expr, bool negative, SourceLoc loc);
-
 };
 
 /// A statement keyword that cannot be an attribute name (a layer kind that is
@@ -89,8 +88,8 @@ bool NetworkParser::parseNumberLiteral(Expr &expr, bool negative, SourceLoc loc)
     auto [ptr, ec] = std::from_chars(first, last, expr.number);
     if (ec == std::errc::result_out_of_range) {
       // from_chars reports underflow too; a tiny literal rounds to zero.
-      bool tiny = tok.text.find("e-") != std::string::npos ||
-                  tok.text.find("E-") != std::string::npos;
+      bool tiny =
+          tok.text.find("e-") != std::string::npos || tok.text.find("E-") != std::string::npos;
       if (!tiny)
         return fail("number " + tok.text + " is too large");
       expr.number = 0;
@@ -276,8 +275,7 @@ bool NetworkParser::parseLayer(Stmt &stmt, unsigned &depth) {
     }
     Attr attr;
     if (!expectName(attr.name, attr.loc, "an attribute name or '}'") ||
-        !expect(TokKind::Equal, "after attribute '" + attr.name + "'") ||
-        !parseExpr(attr.value, 0))
+        !expect(TokKind::Equal, "after attribute '" + attr.name + "'") || !parseExpr(attr.value, 0))
       return false;
     stmt.attrs.push_back(std::move(attr));
     if (!tok.is(TokKind::Semi) && !tok.is(TokKind::RBrace) && !tok.startsLine)

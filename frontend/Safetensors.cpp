@@ -248,8 +248,8 @@ Expected<SafetensorsFile> SafetensorsFile::parse(std::string bytes, std::string 
                     ", " + std::to_string(entry.end) + "] that end before they begin");
       if (entry.end > dataSize)
         return fail("tensor '" + name + "' has data_offsets [" + std::to_string(entry.begin) +
-                    ", " + std::to_string(entry.end) + "] outside the " +
-                    std::to_string(dataSize) + "-byte data section (truncated file?)");
+                    ", " + std::to_string(entry.end) + "] outside the " + std::to_string(dataSize) +
+                    "-byte data section (truncated file?)");
       int64_t count = 0;
       if (!checkedElementCount(entry.shape, count))
         return fail("tensor '" + name + "' has more than " + std::to_string(kMaxTensorElements) +
@@ -257,8 +257,8 @@ Expected<SafetensorsFile> SafetensorsFile::parse(std::string bytes, std::string 
       if (size_t elem = dtypeSize(entry.dtype);
           elem && static_cast<uint64_t>(count) * elem != entry.end - entry.begin)
         return fail("tensor '" + name + "' of shape " + formatDims(entry.shape) + " and dtype " +
-                    entry.dtype + " needs " + std::to_string(count * elem) + " bytes, its offsets span " +
-                    std::to_string(entry.end - entry.begin));
+                    entry.dtype + " needs " + std::to_string(count * elem) +
+                    " bytes, its offsets span " + std::to_string(entry.end - entry.begin));
       file.table.emplace(name, std::move(entry));
     } while (json.eat(','));
     if (!json.eat('}'))

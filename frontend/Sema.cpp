@@ -38,7 +38,8 @@ bool Sema::collectDefinitions(const Network &net) {
   for (const Stmt &stmt : net.stmts)
     for (const Operand &operand : stmt.operands)
       if (!defs.count(operand.name)) {
-        diags.error(operand.loc, "unknown name '" + operand.name + "'" + suggest(operand.name, defNames));
+        diags.error(operand.loc,
+                    "unknown name '" + operand.name + "'" + suggest(operand.name, defNames));
         broken.insert(stmt.name);
         ok = false;
       }
@@ -85,10 +86,9 @@ std::vector<const Stmt *> Sema::orderLayers(const Network &net) {
 
 /// `dep` is on the stack: the stack from `dep` to the top is a cycle. Its
 /// members are reported once and marked broken.
-void Sema::reportCycle(const std::vector<std::pair<const Stmt *, size_t>> &stack,
-                       const Stmt &dep) {
-  auto start = std::find_if(stack.begin(), stack.end(),
-                            [&](auto &entry) { return entry.first == &dep; });
+void Sema::reportCycle(const std::vector<std::pair<const Stmt *, size_t>> &stack, const Stmt &dep) {
+  auto start =
+      std::find_if(stack.begin(), stack.end(), [&](auto &entry) { return entry.first == &dep; });
   std::string path;
   for (auto i = start; i != stack.end(); ++i)
     path += "'" + i->first->name + "' -> ";
@@ -141,7 +141,8 @@ void Sema::buildOutputs(const Network &net) {
       continue;
     }
     if (stmt.name != stmt.value.name && defs.count(stmt.name)) {
-      diags.error(stmt.nameLoc, "output name '" + stmt.name + "' is already the name of another value");
+      diags.error(stmt.nameLoc,
+                  "output name '" + stmt.name + "' is already the name of another value");
       diags.note(defs[stmt.name]->nameLoc, "'" + stmt.name + "' is defined here");
       continue;
     }
@@ -178,8 +179,7 @@ void Sema::warnUnused(const Network &net) {
   if (!anyOutput)
     return;
   for (const Stmt &stmt : net.stmts) {
-    if (stmt.kind == Stmt::Kind::Output || reached.count(stmt.name) ||
-        defs.at(stmt.name) != &stmt)
+    if (stmt.kind == Stmt::Kind::Output || reached.count(stmt.name) || defs.at(stmt.name) != &stmt)
       continue;
     if (stmt.kind == Stmt::Kind::Input)
       diags.warning(stmt.nameLoc, "input '" + stmt.name + "' is never used");
@@ -206,7 +206,8 @@ std::unique_ptr<ir::Graph> Sema::run(const Network &net) {
     anyOutput |= stmt.kind == Stmt::Kind::Output;
   }
   if (!anyInput)
-    diags.error(net.loc, "network '" + net.name + "' has no inputs; declare one with 'input NAME: f32[SIZE]'");
+    diags.error(net.loc, "network '" + net.name +
+                             "' has no inputs; declare one with 'input NAME: f32[SIZE]'");
   for (const Stmt *stmt : layers)
     if (!broken.count(stmt->name))
       buildLayer(*stmt);

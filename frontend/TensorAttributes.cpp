@@ -2,8 +2,8 @@
 // a number filling a vector, a literal array, a .npy file, a tensor of a
 // .safetensors file or a seeded initialiser, its shape checked against what
 // the layer expects.
-#include "Sema.h"
 #include "MessageText.h"
+#include "Sema.h"
 #include "soma/frontend/Initializers.h"
 #include "soma/support/Npy.h"
 
@@ -16,9 +16,7 @@ namespace soma::frontend {
 namespace {
 
 /// "1 element", "3 elements"
-std::string elements(size_t n) {
-  return std::to_string(n) + (n == 1 ? " element" : " elements");
-}
+std::string elements(size_t n) { return std::to_string(n) + (n == 1 ? " element" : " elements"); }
 
 bool fitsF32(const Expr &num, DiagnosticEngine &diags) {
   if (std::isfinite(num.number) && !std::isfinite(static_cast<float>(num.number))) {
@@ -161,10 +159,10 @@ bool evalInitializer(const Expr &call, DiagnosticEngine &diags, InitSpec &spec) 
     spec.kind = InitKind::He;
     ok = args.bind({"seed"});
   } else {
-    diags.error(call.loc, "unknown tensor source '" + fn +
-                              "'" + suggest(fn, {"npy", "safetensors", "zeros", "ones", "constant",
-                                                 "uniform", "normal", "xavier", "glorot", "he",
-                                                 "kaiming"}));
+    diags.error(call.loc,
+                "unknown tensor source '" + fn + "'" +
+                    suggest(fn, {"npy", "safetensors", "zeros", "ones", "constant", "uniform",
+                                 "normal", "xavier", "glorot", "he", "kaiming"}));
     return false;
   }
   return ok && evalSeed(args, diags, spec.seed);
@@ -248,8 +246,7 @@ std::shared_ptr<Tensor> Sema::loadNpy(const Expr &call, std::string &from) {
 std::shared_ptr<Tensor> Sema::loadSafetensors(const Expr &call, std::string &from) {
   CallArgs args(call, diags);
   std::string path, name;
-  if (!args.bind({"path", "tensor"}) || !args.string("path", path) ||
-      !args.string("tensor", name))
+  if (!args.bind({"path", "tensor"}) || !args.string("path", path) || !args.string("tensor", name))
     return nullptr;
   SourceLoc pathLoc = args.find("path")->loc, tensorLoc = args.find("tensor")->loc;
   std::string full = resolvePath(path);
@@ -265,9 +262,9 @@ std::shared_ptr<Tensor> Sema::loadSafetensors(const Expr &call, std::string &fro
       diags.error(pathLoc, file.error());
       return nullptr;
     }
-    cached = safetensorsCache
-                 .emplace(full, std::make_shared<const SafetensorsFile>(std::move(*file)))
-                 .first;
+    cached =
+        safetensorsCache.emplace(full, std::make_shared<const SafetensorsFile>(std::move(*file)))
+            .first;
   }
   bool converted = false;
   Expected<Tensor> t = cached->second->tensor(name, &converted);
@@ -314,8 +311,8 @@ std::shared_ptr<Tensor> Sema::evalTensor(const Expr &expr, const std::string &wh
   switch (expr.kind) {
   case Expr::Kind::Number:
     if (kind == TensorRole::Matrix && expectedCount != 1) {
-      diags.error(expr.loc, what + " expects " + role + " " + formatDims(expected) +
-                                ", got a single number");
+      diags.error(expr.loc,
+                  what + " expects " + role + " " + formatDims(expected) + ", got a single number");
       return nullptr;
     }
     if (!fitsF32(expr, diags))
@@ -341,8 +338,7 @@ std::shared_ptr<Tensor> Sema::evalTensor(const Expr &expr, const std::string &wh
                    t->dims == std::vector<int64_t>{expected[1]};
   if (t->dims != expected && !flatRowOk) {
     // A neuron's weights are usually written as one flat row: say so.
-    bool flatRow = acceptFlatRow && t->dims.size() == 1 && expected.size() == 2 &&
-                   expected[0] == 1;
+    bool flatRow = acceptFlatRow && t->dims.size() == 1 && expected.size() == 2 && expected[0] == 1;
     diags.error(expr.loc, what + " expects " + role + " " +
                               formatDims(flatRow ? std::vector<int64_t>{expected[1]} : expected) +
                               ", got " + formatDims(t->dims) + from);

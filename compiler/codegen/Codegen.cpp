@@ -3,8 +3,8 @@
 #include "Codegen.h"
 #include "Lowering.h"
 
-#include <llvm/IR/Verifier.h>
 #include <cassert>
+#include <llvm/IR/Verifier.h>
 #include <llvm/Support/raw_ostream.h>
 
 namespace soma::codegen {
@@ -21,8 +21,8 @@ std::unique_ptr<Module> buildModule(LLVMContext &ctx, const ir::Graph &graph,
       slots[graph.ops[i].get()] = plan.slotOf[i];
 
   Type *i64 = Type::getInt64Ty(ctx);
-  FunctionType *kernelTy =
-      FunctionType::get(Type::getVoidTy(ctx), {PointerType::get(ctx, 0), i64, i64, i64, i64}, false);
+  FunctionType *kernelTy = FunctionType::get(Type::getVoidTy(ctx),
+                                             {PointerType::get(ctx, 0), i64, i64, i64, i64}, false);
   for (size_t i = 0; i < graph.ops.size(); ++i) {
     const ir::Op &op = *graph.ops[i];
     if (!jit::lowers(plan, graph, i))
@@ -37,7 +37,12 @@ std::unique_ptr<Module> buildModule(LLVMContext &ctx, const ir::Graph &graph,
       fn->getArg(a)->setName(argNames[a]);
     fn->getArg(0)->addAttr(Attribute::NoAlias);
     IRBuilder<> b(BasicBlock::Create(ctx, "entry", fn));
-    KernelEnv env{b, fn->getArg(0), fn->getArg(1), fn->getArg(2), fn->getArg(3), fn->getArg(4),
+    KernelEnv env{b,
+                  fn->getArg(0),
+                  fn->getArg(1),
+                  fn->getArg(2),
+                  fn->getArg(3),
+                  fn->getArg(4),
                   target.vectorWidth};
     switch (op.kind) {
     case ir::OpKind::Linear:
@@ -45,9 +50,11 @@ std::unique_ptr<Module> buildModule(LLVMContext &ctx, const ir::Graph &graph,
     case ir::OpKind::DenseAdd:
       assert(op.schedule && "weighted sums are scheduled before lowering");
       if (op.schedule->isSparse()) {
-        assert(i < plan.scratchOf.size() && plan.scratchOf[i] >= 0 && "sparse kernels get a scratch slot");
+        assert(i < plan.scratchOf.size() && plan.scratchOf[i] >= 0 &&
+               "sparse kernels get a scratch slot");
         const int panels = i < plan.panelsOf.size() ? plan.panelsOf[i] : -1;
-        assert((panels >= 0) == (op.schedule->lone == ir::LonePath::Packed) && "lone = packed gets its panels");
+        assert((panels >= 0) == (op.schedule->lone == ir::LonePath::Packed) &&
+               "lone = packed gets its panels");
         auto flag = [i](const std::vector<bool> &v) { return i < v.size() && v[i]; };
         lowerSparse(env, op, slots, plan.scratchOf[i], panels, *op.schedule,
                     {flag(plan.featureMajorIn), flag(plan.featureMajorOut)});

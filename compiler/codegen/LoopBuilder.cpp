@@ -8,7 +8,8 @@ namespace soma::codegen {
 using namespace llvm;
 
 std::vector<Value *>
-emitLoop(IRBuilder<> &b, Value *begin, Value *end, int64_t step, const std::vector<Value *> &initial,
+emitLoop(IRBuilder<> &b, Value *begin, Value *end, int64_t step,
+         const std::vector<Value *> &initial,
          const std::function<std::vector<Value *>(Value *, const std::vector<Value *> &)> &body,
          const char *name) {
   Function *fn = b.GetInsertBlock()->getParent();
@@ -114,8 +115,8 @@ std::vector<Value *> emitVectorColumns(
   IRBuilder<> &b = env.b;
   // Full vectors first: begin + k*width + width <= end.
   Value *span = b.CreateSub(end, begin);
-  Value *fullEnd = b.CreateAdd(
-      begin, b.CreateMul(b.CreateSDiv(span, env.i64(env.width)), env.i64(env.width)));
+  Value *fullEnd =
+      b.CreateAdd(begin, b.CreateMul(b.CreateSDiv(span, env.i64(env.width)), env.i64(env.width)));
   std::vector<Value *> afterMain = emitLoop(
       b, begin, fullEnd, env.width, initial,
       [&](Value *col, const std::vector<Value *> &carried) { return body(col, nullptr, carried); },

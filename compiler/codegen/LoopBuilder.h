@@ -17,9 +17,8 @@ namespace soma::codegen {
 std::vector<llvm::Value *>
 emitLoop(llvm::IRBuilder<> &b, llvm::Value *begin, llvm::Value *end, int64_t step,
          const std::vector<llvm::Value *> &initial,
-         const std::function<std::vector<llvm::Value *>(llvm::Value *i,
-                                                        const std::vector<llvm::Value *> &carried)>
-             &body,
+         const std::function<std::vector<llvm::Value *>(
+             llvm::Value *i, const std::vector<llvm::Value *> &carried)> &body,
          const char *name = "i");
 
 /// The same without carried values.
@@ -65,8 +64,7 @@ void emitVectorColumns(const KernelEnv &env, llvm::Value *begin, llvm::Value *en
 std::vector<llvm::Value *> emitVectorColumns(
     const KernelEnv &env, llvm::Value *begin, llvm::Value *end,
     const std::vector<llvm::Value *> &initial,
-    const std::function<std::vector<llvm::Value *>(llvm::Value *col, llvm::Value *mask,
-                                                   const std::vector<llvm::Value *> &carried)>
-        &body);
+    const std::function<std::vector<llvm::Value *>(
+        llvm::Value *col, llvm::Value *mask, const std::vector<llvm::Value *> &carried)> &body);
 
 } // namespace soma::codegen

@@ -189,8 +189,9 @@ std::vector<Value *> DenseEmitter::sumInputs(const Tile &t, const std::vector<Va
       b, kBegin, kEnd, 1, init,
       [&](Value *k, const std::vector<Value *> &sum) {
         if (inputs)
-          k = b.CreateZExt(b.CreateAlignedLoad(b.getInt32Ty(), b.CreateGEP(b.getInt32Ty(), inputs, k), Align(4)),
-                           b.getInt64Ty());
+          k = b.CreateZExt(
+              b.CreateAlignedLoad(b.getInt32Ty(), b.CreateGEP(b.getInt32Ty(), inputs, k), Align(4)),
+              b.getInt64Ty());
         Value *kOff = b.CreateMul(k, env.i64(P));
         std::vector<Value *> xb(t.rows);
         for (int64_t r = 0; r < t.rows; ++r) {
@@ -286,8 +287,12 @@ void DenseEmitter::fullBlocks() {
 }
 
 void DenseEmitter::rowBlocks(Value *p, bool masked, Value *kBegin, Value *kEnd, KPart part) {
-  emitLoop(b, env.rowBegin, rowsFull, R,
-           [&](Value *n) { microkernel({n, R, p, 1, masked}, kBegin, kEnd, part); }, "n");
+  emitLoop(
+      b, env.rowBegin, rowsFull, R,
+      [&](Value *n) {
+        microkernel({n, R, p, 1, masked}, kBegin, kEnd, part);
+      },
+      "n");
 }
 
 // Activation sparsity (schedule skip_zero_inputs): a lone sample's
@@ -309,7 +314,8 @@ void DenseEmitter::loneSamples() {
       lanes.push_back(b.getInt32(static_cast<uint32_t>(l)));
     iota = ConstantVector::get(lanes);
   }
-  emitLoop(b, rowsFull, env.rowEnd, 1, [&](Value *n) { loneSample(n); }, "n1");
+  emitLoop(
+      b, rowsFull, env.rowEnd, 1, [&](Value *n) { loneSample(n); }, "n1");
 }
 
 void DenseEmitter::loneSample(Value *n) {
@@ -343,15 +349,16 @@ Value *DenseEmitter::listNonzeroInputs(Value *n) {
         // NaN is kept (unordered), +-0 dropped.
         Value *nonzero = b.CreateFCmpUNE(xv, Constant::getNullValue(env.vecTy()));
         nonzero = mask ? b.CreateAnd(nonzero, mask) : nonzero;
-        Value *index = b.CreateAdd(b.CreateVectorSplat(static_cast<unsigned>(W),
-                                                       b.CreateTrunc(col, b.getInt32Ty())),
-                                   iota);
+        Value *index = b.CreateAdd(
+            b.CreateVectorSplat(static_cast<unsigned>(W), b.CreateTrunc(col, b.getInt32Ty())),
+            iota);
         // Compressed in registers, stored whole: the lanes past the
         // nonzeros are overwritten by the next store or never read
         // (vpcompressd to memory is microcoded on Zen 4).
         Value *packed = b.CreateIntrinsic(Intrinsic::x86_avx512_mask_compress, {lanesTy},
                                           {index, Constant::getNullValue(lanesTy), nonzero});
-        b.CreateAlignedStore(packed, b.CreateGEP(b.getInt32Ty(), nonzeroInputs, carried[0]), Align(4));
+        b.CreateAlignedStore(packed, b.CreateGEP(b.getInt32Ty(), nonzeroInputs, carried[0]),
+                             Align(4));
         Value *found = b.CreateIntrinsic(Intrinsic::vector_reduce_add, {lanesTy},
                                          {b.CreateZExt(nonzero, lanesTy)});
         return std::vector<Value *>{b.CreateAdd(carried[0], b.CreateZExt(found, b.getInt64Ty()))};
@@ -371,7 +378,9 @@ void DenseEmitter::lonePanels(Value *n, Value *kEnd, Value *inputs) {
   if (G > 1)
     emitLoop(
         b, p0, pGrouped, G,
-        [&](Value *p) { microkernel({n, 1, p, G, false}, env.i64(0), kEnd, KPart::Whole, inputs); },
+        [&](Value *p) {
+          microkernel({n, 1, p, G, false}, env.i64(0), kEnd, KPart::Whole, inputs);
+        },
         "pg");
   else
     pGrouped = p0;

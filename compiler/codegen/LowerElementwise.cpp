@@ -108,7 +108,8 @@ void lowerConcat(const KernelEnv &env, const ir::Op &op, const SlotMap &slots) {
         [&](Value *row) {
           emitVectorColumns(env, env.i64(0), env.i64(part), [&](Value *col, Value *mask) {
             Value *v = in.load(row, col, mask);
-            Value *idx = b.CreateAdd(b.CreateMul(row, env.i64(cols)), b.CreateAdd(col, env.i64(offset)));
+            Value *idx =
+                b.CreateAdd(b.CreateMul(row, env.i64(cols)), b.CreateAdd(col, env.i64(offset)));
             env.storeVec(v, env.at(Y, idx), mask);
           });
         },

@@ -35,16 +35,16 @@ void emitSoftmaxRows(const KernelEnv &env, Value *in, Value *out, int64_t cols, 
         Value *max = env.splat(env.reduceMax(r1[0]));
         Value *anyNan = env.reduceOr(r1[1]);
         // 2. e = exp(x - max), stored, and summed
-        std::vector<Value *> r2 = emitVectorColumns(
-            env, env.i64(0), env.i64(cols), {Constant::getNullValue(env.vecTy())},
-            [&](Value *col, Value *mask, const std::vector<Value *> &c) {
-              Value *x = env.loadVec(ptr(in, col), mask, negInf);
-              Value *e = emitExp(b, b.CreateFSub(x, max));
-              if (mask)
-                e = b.CreateSelect(mask, e, Constant::getNullValue(env.vecTy()));
-              env.storeVec(e, ptr(out, col), mask);
-              return std::vector<Value *>{b.CreateFAdd(c[0], e)};
-            });
+        std::vector<Value *> r2 =
+            emitVectorColumns(env, env.i64(0), env.i64(cols), {Constant::getNullValue(env.vecTy())},
+                              [&](Value *col, Value *mask, const std::vector<Value *> &c) {
+                                Value *x = env.loadVec(ptr(in, col), mask, negInf);
+                                Value *e = emitExp(b, b.CreateFSub(x, max));
+                                if (mask)
+                                  e = b.CreateSelect(mask, e, Constant::getNullValue(env.vecTy()));
+                                env.storeVec(e, ptr(out, col), mask);
+                                return std::vector<Value *>{b.CreateFAdd(c[0], e)};
+                              });
         Value *sum = env.reduceAdd(r2[0]);
         Value *scale = b.CreateFDiv(ConstantFP::get(env.f32(), 1.0), sum);
         scale = b.CreateSelect(anyNan, ConstantFP::getNaN(env.f32()), scale);
@@ -86,24 +86,24 @@ void lowerLayerNorm(const KernelEnv &env, const ir::Op &op, const SlotMap &slots
               return std::vector<Value *>{b.CreateFAdd(c[0], env.loadVec(xAt(col), mask))};
             });
         Value *mean = env.splat(b.CreateFMul(env.reduceAdd(s1[0]), invCols));
-        std::vector<Value *> s2 = emitVectorColumns(
-            env, env.i64(0), env.i64(cols), {zero},
-            [&](Value *col, Value *mask, const std::vector<Value *> &c) {
-              Value *d = b.CreateFSub(env.loadVec(xAt(col), mask), mean);
-              if (mask)
-                d = b.CreateSelect(mask, d, zero);
-              return std::vector<Value *>{
-                  b.CreateIntrinsic(Intrinsic::fmuladd, {env.vecTy()}, {d, d, c[0]})};
-            });
+        std::vector<Value *> s2 =
+            emitVectorColumns(env, env.i64(0), env.i64(cols), {zero},
+                              [&](Value *col, Value *mask, const std::vector<Value *> &c) {
+                                Value *d = b.CreateFSub(env.loadVec(xAt(col), mask), mean);
+                                if (mask)
+                                  d = b.CreateSelect(mask, d, zero);
+                                return std::vector<Value *>{b.CreateIntrinsic(
+                                    Intrinsic::fmuladd, {env.vecTy()}, {d, d, c[0]})};
+                              });
         Value *var = b.CreateFMul(env.reduceAdd(s2[0]), invCols);
         Value *sd = b.CreateUnaryIntrinsic(
             Intrinsic::sqrt, b.CreateFAdd(var, ConstantFP::get(env.f32(), op.epsilon)));
         Value *inv = env.splat(b.CreateFDiv(ConstantFP::get(env.f32(), 1.0), sd));
         emitVectorColumns(env, env.i64(0), env.i64(cols), [&](Value *col, Value *mask) {
           Value *norm = b.CreateFMul(b.CreateFSub(env.loadVec(xAt(col), mask), mean), inv);
-          Value *y = b.CreateIntrinsic(Intrinsic::fmuladd, {env.vecTy()},
-                                       {norm, env.loadVec(env.at(S, col), mask),
-                                        env.loadVec(env.at(T, col), mask)});
+          Value *y = b.CreateIntrinsic(
+              Intrinsic::fmuladd, {env.vecTy()},
+              {norm, env.loadVec(env.at(S, col), mask), env.loadVec(env.at(T, col), mask)});
           env.storeVec(y, env.at(Y, b.CreateAdd(rowOff, col)), mask);
         });
       },

@@ -141,13 +141,14 @@ SparseEmitter::SparseEmitter(const KernelEnv &env, const ir::Op &op, const SlotM
                              int scratchSlot, int panelsSlot, const ir::Schedule &schedule,
                              SparseChain chain)
     : env(env), b(env.b), op(op), weights(*op.operands[1]), slots(slots), panelsSlot(panelsSlot),
-      schedule(schedule), chain(chain), lone(schedule.lone), ws(env, op, slots),
-      K(ws.inputs), U(ws.units), V(schedule.vectorWidth), unitsRounded((U + V - 1) / V * V),
-      partialGroups(U % V != 0), entryFloats(runtime::sparseEntryFloats(V, K)),
-      i32(b.getInt32Ty()), idxTy(runtime::sparseIndexBytes(K) == 2 ? b.getInt16Ty() : i32),
-      X(ws.x), Wp(ws.w), B(ws.bias), Y(ws.y) {
+      schedule(schedule), chain(chain), lone(schedule.lone), ws(env, op, slots), K(ws.inputs),
+      U(ws.units), V(schedule.vectorWidth), unitsRounded((U + V - 1) / V * V),
+      partialGroups(U % V != 0), entryFloats(runtime::sparseEntryFloats(V, K)), i32(b.getInt32Ty()),
+      idxTy(runtime::sparseIndexBytes(K) == 2 ? b.getInt16Ty() : i32), X(ws.x), Wp(ws.w),
+      B(ws.bias), Y(ws.y) {
   assert(V == env.width && "the sparse schedule's vector width is the target's");
-  assert(!(chain.out && (ws.residual || ws.softmax)) && "a chained kernel's epilogue has no row-wise terms");
+  assert(!(chain.out && (ws.residual || ws.softmax)) &&
+         "a chained kernel's epilogue has no row-wise terms");
   XT = env.slotPtr(scratchSlot);
   g0 = b.CreateSDiv(env.colBegin, env.i64(V));
   g1 = b.CreateSDiv(b.CreateAdd(env.colEnd, env.i64(V - 1)), env.i64(V));
@@ -155,7 +156,8 @@ SparseEmitter::SparseEmitter(const KernelEnv &env, const ir::Op &op, const SlotM
   stripCount = headerField(env.i64(0), 7);
   starts = b.CreateGEP(i32, Wp, headerField(env.i64(0), 4), "strip.starts");
   values = env.at(Wp, headerField(env.i64(0), 5));
-  indices = b.CreateGEP(b.getInt8Ty(), Wp, b.CreateMul(headerField(env.i64(0), 6), env.i64(4)), "strip.indices");
+  indices = b.CreateGEP(b.getInt8Ty(), Wp, b.CreateMul(headerField(env.i64(0), 6), env.i64(4)),
+                        "strip.indices");
 }
 
 void SparseEmitter::emit() {
@@ -220,7 +222,8 @@ void SparseEmitter::sampleBlocks() {
 // chain), then its partial block of `rest` samples if it has one.
 void SparseEmitter::transposeBlocks(Value *rest, Value *hasPartial) {
   if (!chain.in)
-    emitLoop(b, env.rowBegin, rowsFull, V, [&](Value *n0) { transposeBlock(n0, nullptr); }, "n");
+    emitLoop(
+        b, env.rowBegin, rowsFull, V, [&](Value *n0) { transposeBlock(n0, nullptr); }, "n");
   Function *fn = b.GetInsertBlock()->getParent();
   BasicBlock *partial = BasicBlock::Create(b.getContext(), "block.partial", fn);
   BasicBlock *transposed = BasicBlock::Create(b.getContext(), "block.done", fn);
@@ -237,7 +240,9 @@ void SparseEmitter::transposeBlock(Value *n0, Value *valid) {
   Value *xt = blockBase(n0);
   const int64_t kFull = K / V * V;
   if (kFull > 0)
-    emitLoop(b, env.i64(0), env.i64(kFull), V, [&](Value *k0) { transposeChunk(xt, n0, valid, k0, V); }, "kt");
+    emitLoop(
+        b, env.i64(0), env.i64(kFull), V, [&](Value *k0) { transposeChunk(xt, n0, valid, k0, V); },
+        "kt");
   if (K % V)
     transposeChunk(xt, n0, valid, env.i64(kFull), K % V);
 }
@@ -273,9 +278,11 @@ void SparseEmitter::runBlocks(Value *hasPartial, BasicBlock *afterBlocks) {
       "n2");
   Function *fn = b.GetInsertBlock()->getParent();
   BasicBlock *odd = BasicBlock::Create(b.getContext(), "block.odd", fn);
-  b.CreateCondBr(b.CreateICmpNE(b.CreateSRem(blockCount, env.i64(2)), env.i64(0)), odd, afterBlocks);
+  b.CreateCondBr(b.CreateICmpNE(b.CreateSRem(blockCount, env.i64(2)), env.i64(0)), odd,
+                 afterBlocks);
   b.SetInsertPoint(odd);
-  stripPass({b.CreateAdd(env.rowBegin, b.CreateMul(b.CreateSub(blockCount, env.i64(1)), env.i64(V)))});
+  stripPass(
+      {b.CreateAdd(env.rowBegin, b.CreateMul(b.CreateSub(blockCount, env.i64(1)), env.i64(V)))});
   b.CreateBr(afterBlocks);
 }
 
@@ -287,8 +294,10 @@ void SparseEmitter::stripPass(const std::vector<Value *> &n0s) {
   for (size_t p = 0; p < P; ++p) {
     Value *scratch = blockBase(n0s[p]);
     blocks.sums[p] = env.at(scratch, env.i64(V * K));
-    blocks.xt[p] = chain.in ? b.CreateSelect(isFull(n0s[p]), env.at(X, b.CreateMul(n0s[p], env.i64(K))), scratch, "xt")
-                            : scratch;
+    blocks.xt[p] = chain.in
+                       ? b.CreateSelect(isFull(n0s[p]), env.at(X, b.CreateMul(n0s[p], env.i64(K))),
+                                        scratch, "xt")
+                       : scratch;
   }
   blocks.u0 = b.CreateMul(g0, env.i64(V));
   blocks.u1 = b.CreateMul(g1, env.i64(V));
@@ -307,7 +316,8 @@ void SparseEmitter::strips(const Blocks &blocks) {
     return;
   }
   strip(blocks, env.i64(0), true);
-  emitLoop(b, env.i64(1), stripCount, 1, [&](Value *s) { strip(blocks, s, false); }, "s");
+  emitLoop(
+      b, env.i64(1), stripCount, 1, [&](Value *s) { strip(blocks, s, false); }, "s");
 }
 
 // Strip s, `first` the one whose sums start from zero.
@@ -327,7 +337,8 @@ Value *SparseEmitter::inputAt(Value *q) {
 
 // Entry `at` of the start table, as i64.
 Value *SparseEmitter::start(Value *at) {
-  return b.CreateZExt(b.CreateAlignedLoad(i32, b.CreateGEP(i32, starts, at), Align(4)), b.getInt64Ty());
+  return b.CreateZExt(b.CreateAlignedLoad(i32, b.CreateGEP(i32, starts, at), Align(4)),
+                      b.getInt64Ty());
 }
 
 // The multiply-adds of nonzero q into one accumulator per block.
@@ -346,16 +357,18 @@ std::vector<Value *> SparseEmitter::multiplyAdd(const Blocks &blocks, Value *q,
 
 // Neurons u .. u + n - 1's accumulators (n * P), from zero in the first
 // strip, else from the partial sums.
-std::vector<Value *> SparseEmitter::loadSums(const Blocks &blocks, Value *u, int64_t n, bool first) {
+std::vector<Value *> SparseEmitter::loadSums(const Blocks &blocks, Value *u, int64_t n,
+                                             bool first) {
   const size_t P = blocks.size();
   std::vector<Value *> init(n * P);
   for (int64_t j = 0; j < n; ++j)
     for (size_t p = 0; p < P; ++p)
       init[j * P + p] =
           first ? static_cast<Value *>(Constant::getNullValue(env.vecTy()))
-                : b.CreateAlignedLoad(env.vecTy(),
-                                      env.at(blocks.sums[p], b.CreateMul(b.CreateAdd(u, env.i64(j)), env.i64(V))),
-                                      Align(4));
+                : b.CreateAlignedLoad(
+                      env.vecTy(),
+                      env.at(blocks.sums[p], b.CreateMul(b.CreateAdd(u, env.i64(j)), env.i64(V))),
+                      Align(4));
   return init;
 }
 
@@ -363,8 +376,9 @@ std::vector<Value *> SparseEmitter::loadSums(const Blocks &blocks, Value *u, int
 void SparseEmitter::storeSums(const Blocks &blocks, Value *u, int64_t j,
                               const std::vector<Value *> &acc) {
   for (size_t p = 0; p < blocks.size(); ++p)
-    b.CreateAlignedStore(acc[p], env.at(blocks.sums[p], b.CreateMul(b.CreateAdd(u, env.i64(j)), env.i64(V))),
-                         Align(4));
+    b.CreateAlignedStore(
+        acc[p], env.at(blocks.sums[p], b.CreateMul(b.CreateAdd(u, env.i64(j)), env.i64(V))),
+        Align(4));
 }
 
 // Strip s over the call's neurons in steps of `step`: body(u, at), `at`
@@ -372,7 +386,8 @@ void SparseEmitter::storeSums(const Blocks &blocks, Value *u, int64_t j,
 void SparseEmitter::forNeurons(const Blocks &blocks, Value *s, int64_t step,
                                const std::function<void(Value *, Value *)> &body) {
   Value *row = b.CreateMul(s, env.i64(unitsRounded));
-  emitLoop(b, blocks.u0, blocks.u1, step, [&](Value *u) { body(u, b.CreateAdd(row, u)); }, "u");
+  emitLoop(
+      b, blocks.u0, blocks.u1, step, [&](Value *u) { body(u, b.CreateAdd(row, u)); }, "u");
 }
 
 // Strip s for pairs of neurons (their chains overlap even when runs are
@@ -394,20 +409,22 @@ void SparseEmitter::neuronPair(const Blocks &blocks, Value *u, Value *at, bool f
       [&](Value *i, const std::vector<Value *> &sum) {
         std::vector<Value *> next;
         for (int h = 0; h < 2; ++h) {
-          std::vector<Value *> part = multiplyAdd(
-              blocks, b.CreateAdd(begin[h], i), std::vector<Value *>(sum.begin() + h * P, sum.begin() + (h + 1) * P));
+          std::vector<Value *> part =
+              multiplyAdd(blocks, b.CreateAdd(begin[h], i),
+                          std::vector<Value *>(sum.begin() + h * P, sum.begin() + (h + 1) * P));
           next.insert(next.end(), part.begin(), part.end());
         }
         return next;
       },
       "q2");
   for (int h = 0; h < 2; ++h)
-    storeSums(blocks, u, h,
-              emitLoop(
-                  b, b.CreateAdd(begin[h], common), end[h], 1,
-                  std::vector<Value *>(acc.begin() + h * P, acc.begin() + (h + 1) * P),
-                  [&](Value *q, const std::vector<Value *> &sum) { return multiplyAdd(blocks, q, sum); },
-                  "q"));
+    storeSums(
+        blocks, u, h,
+        emitLoop(
+            b, b.CreateAdd(begin[h], common), end[h], 1,
+            std::vector<Value *>(acc.begin() + h * P, acc.begin() + (h + 1) * P),
+            [&](Value *q, const std::vector<Value *> &sum) { return multiplyAdd(blocks, q, sum); },
+            "q"));
 }
 
 // block = "4x1": strip s for quads of neurons.
@@ -510,7 +527,8 @@ int64_t SparseEmitter::bakedNeurons(const Blocks &blocks, int64_t k0, int64_t k1
       Value *wv = env.splat(b.CreateAlignedLoad(
           env.f32(), env.at(values, env.i64(place[j] + static_cast<int64_t>(e))), Align(4)));
       for (size_t p = 0; p < P; ++p) {
-        Value *xv = b.CreateAlignedLoad(env.vecTy(), env.at(blocks.xt[p], env.i64(inputs[j][e] * V)), Align(4));
+        Value *xv = b.CreateAlignedLoad(env.vecTy(),
+                                        env.at(blocks.xt[p], env.i64(inputs[j][e] * V)), Align(4));
         acc[j][p] = b.CreateIntrinsic(Intrinsic::fmuladd, {env.vecTy()}, {wv, xv, acc[j][p]});
       }
     }
@@ -563,7 +581,8 @@ void SparseEmitter::sampleMajorEpilogue(const Blocks &blocks, const std::vector<
           std::vector<Value *> square(V);
           for (int64_t j = 0; j < V; ++j)
             square[j] = b.CreateAlignedLoad(
-                env.vecTy(), env.at(blocks.sums[p], b.CreateMul(b.CreateAdd(col, env.i64(j)), env.i64(V))),
+                env.vecTy(),
+                env.at(blocks.sums[p], b.CreateMul(b.CreateAdd(col, env.i64(j)), env.i64(V))),
                 Align(4));
           std::vector<Value *> rows = transposeSquare(b, square);
           for (int64_t r = 0; r < V; ++r) {
@@ -587,7 +606,8 @@ void SparseEmitter::featureMajorEpilogue(const Blocks &blocks, size_t p) {
         Value *at = b.CreateMul(u, env.i64(V));
         Value *value = b.CreateAlignedLoad(env.vecTy(), env.at(blocks.sums[p], at), Align(4));
         if (B)
-          value = b.CreateFAdd(value, env.splat(b.CreateAlignedLoad(env.f32(), env.at(B, u), Align(4))));
+          value = b.CreateFAdd(value,
+                               env.splat(b.CreateAlignedLoad(env.f32(), env.at(B, u), Align(4))));
         if (ws.act.kind != ir::ActKind::Identity)
           value = emitActivation(b, ws.act, value);
         b.CreateAlignedStore(value, env.at(yBlock, at), Align(4));

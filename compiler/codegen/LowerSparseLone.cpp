@@ -84,7 +84,8 @@ std::vector<Value *> SparseEmitter::scalarEntry(Value *entry, Value *xRow,
   if (idxTy == b.getInt16Ty())
     for (int64_t q = 0; q < V / 4; ++q)
       quads.push_back(b.CreateAlignedLoad(
-          b.getInt64Ty(), b.CreateGEP(b.getInt64Ty(), env.at(entry, env.i64(V)), env.i64(q)), Align(8)));
+          b.getInt64Ty(), b.CreateGEP(b.getInt64Ty(), env.at(entry, env.i64(V)), env.i64(q)),
+          Align(8)));
   std::vector<Value *> next(V);
   for (int64_t j = 0; j < V; ++j) {
     Value *wv = b.CreateAlignedLoad(env.f32(), env.at(entry, env.i64(j)), Align(4));
@@ -111,9 +112,16 @@ std::vector<Value *> SparseEmitter::scalarEntry(Value *entry, Value *xRow,
 void SparseEmitter::loneChunked(Value *n) {
   assert(V == 16 && "the parser checks lone = \"chunked\"");
   Value *xRow = env.at(X, b.CreateMul(n, env.i64(K)));
-  Value *pairsEnd = b.CreateAdd(g0, b.CreateMul(b.CreateSDiv(b.CreateSub(g1, g0), env.i64(2)), env.i64(2)));
-  emitLoop(b, g0, pairsEnd, 2, [&](Value *g) { chunkedGroups(n, xRow, {g, b.CreateAdd(g, env.i64(1))}); }, "gc2");
-  emitLoop(b, pairsEnd, g1, 1, [&](Value *g) { chunkedGroups(n, xRow, {g}); }, "gc");
+  Value *pairsEnd =
+      b.CreateAdd(g0, b.CreateMul(b.CreateSDiv(b.CreateSub(g1, g0), env.i64(2)), env.i64(2)));
+  emitLoop(
+      b, g0, pairsEnd, 2,
+      [&](Value *g) {
+        chunkedGroups(n, xRow, {g, b.CreateAdd(g, env.i64(1))});
+      },
+      "gc2");
+  emitLoop(
+      b, pairsEnd, g1, 1, [&](Value *g) { chunkedGroups(n, xRow, {g}); }, "gc");
 }
 
 // Groups `gs` of sample n side by side, sharing each chunk's two vectors
@@ -129,13 +137,16 @@ void SparseEmitter::chunkedGroups(Value *n, Value *xRow, const std::vector<Value
     groups[i].counts = b.CreateGEP(i8, Wp, b.CreateMul(off, env.i64(4)));
     groups[i].valuesAt = b.CreateAdd(off, env.i64(countFloats));
     groups[i].positions = b.CreateGEP(
-        i8, Wp, b.CreateMul(b.CreateAdd(groups[i].valuesAt, b.CreateMul(entries, env.i64(V))), env.i64(4)));
+        i8, Wp,
+        b.CreateMul(b.CreateAdd(groups[i].valuesAt, b.CreateMul(entries, env.i64(V))), env.i64(4)));
   }
   std::vector<Value *> init(G, Constant::getNullValue(env.vecTy()));
   init.resize(2 * G, env.i64(0));
   std::vector<Value *> state = emitLoop(
       b, env.i64(0), env.i64(fullChunks), 1, init,
-      [&](Value *c, const std::vector<Value *> &carried) { return chunk(xRow, groups, c, carried, C); },
+      [&](Value *c, const std::vector<Value *> &carried) {
+        return chunk(xRow, groups, c, carried, C);
+      },
       "c");
   if (K % C)
     state = chunk(xRow, groups, env.i64(fullChunks), state, K % C);
@@ -158,9 +169,10 @@ std::vector<Value *> SparseEmitter::chunk(Value *xRow, const std::vector<Chunked
   Value *base = b.CreateMul(c, env.i64(C));
   Value *lo = env.loadVec(env.at(xRow, base),
                           width < V ? env.tailMask(env.i64(0), env.i64(width)) : nullptr);
-  Value *hi = width <= V ? Constant::getNullValue(env.vecTy())
-                         : env.loadVec(env.at(xRow, b.CreateAdd(base, env.i64(V))),
-                                       width < C ? env.tailMask(env.i64(V), env.i64(width)) : nullptr);
+  Value *hi = width <= V
+                  ? Constant::getNullValue(env.vecTy())
+                  : env.loadVec(env.at(xRow, b.CreateAdd(base, env.i64(V))),
+                                width < C ? env.tailMask(env.i64(V), env.i64(width)) : nullptr);
   std::vector<Value *> next(2 * G);
   for (size_t i = 0; i < G; ++i) {
     const ChunkedGroup &group = groups[i];
@@ -173,7 +185,8 @@ std::vector<Value *> SparseEmitter::chunk(Value *xRow, const std::vector<Chunked
         b, e0, next[G + i], 1, {state[i]},
         [&](Value *e, const std::vector<Value *> &sum) {
           Value *at = b.CreateMul(e, env.i64(V));
-          Value *pos = b.CreateAlignedLoad(positionsTy, b.CreateGEP(i8, group.positions, at), Align(1));
+          Value *pos =
+              b.CreateAlignedLoad(positionsTy, b.CreateGEP(i8, group.positions, at), Align(1));
           Value *wv = b.CreateAlignedLoad(env.vecTy(), env.at(Wp, b.CreateAdd(group.valuesAt, at)),
                                           Align(64));
           Value *picked = b.CreateIntrinsic(Intrinsic::x86_avx512_vpermi2var_ps_512, {},

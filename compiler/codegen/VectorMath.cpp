@@ -86,8 +86,8 @@ public:
 
   /// 2^k for integer k in [-126, 127], by building the exponent field.
   Value *exp2Int(Value *k) {
-    return b.CreateBitCast(
-        b.CreateShl(b.CreateAdd(k, ci(kF32ExponentBias)), ci(kF32MantissaBits)), fTy);
+    return b.CreateBitCast(b.CreateShl(b.CreateAdd(k, ci(kF32ExponentBias)), ci(kF32MantissaBits)),
+                           fTy);
   }
 
   Pow2 pow2(Value *n) {

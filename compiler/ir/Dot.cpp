@@ -57,8 +57,8 @@ void printDot(const Graph &graph, std::ostream &os) {
   for (auto &opPtr : graph.ops)
     for (const Op *operand : opPtr->operands)
       if (operand->kind != OpKind::Const)
-        os << "  \"" << escape(operand->name) << "\" -> \"" << escape(opPtr->name)
-           << "\" [label=\"" << operand->type.str() << "\"];\n";
+        os << "  \"" << escape(operand->name) << "\" -> \"" << escape(opPtr->name) << "\" [label=\""
+           << operand->type.str() << "\"];\n";
   for (const GraphOutput &out : graph.outputs) {
     os << "  \"output:" << escape(out.name) << "\" [label=\"output " << escape(out.name)
        << "\", shape=ellipse, fillcolor=palegreen];\n";

@@ -52,8 +52,8 @@ double referenceActivation(const Activation &act, double x) {
   return x;
 }
 
-void referenceActivationRows(const Activation &act, const double *in, float *out,
-                             int64_t rows, int64_t width) {
+void referenceActivationRows(const Activation &act, const double *in, float *out, int64_t rows,
+                             int64_t width) {
   if (act.kind != ActKind::Softmax) {
     for (int64_t i = 0; i < rows * width; ++i)
       out[i] = static_cast<float>(referenceActivation(act, in[i]));
@@ -79,9 +79,7 @@ namespace {
 
 /// Element `i` of a per-feature or broadcast operand: an unbatched value
 /// repeats for every sample.
-float at(const EvalOperand &v, int64_t i) {
-  return v.tensor->values[i % v.tensor->numElements()];
-}
+float at(const EvalOperand &v, int64_t i) { return v.tensor->values[i % v.tensor->numElements()]; }
 
 } // namespace
 
@@ -133,8 +131,8 @@ Tensor evaluateOp(const Op &op, const std::vector<EvalOperand> &in, int64_t batc
   }
   case OpKind::BiasAdd:
     for (int64_t i = 0; i < total; ++i)
-      y[i] = static_cast<float>(static_cast<double>(at(in[0], i)) +
-                                in[1].tensor->values[i % width]);
+      y[i] =
+          static_cast<float>(static_cast<double>(at(in[0], i)) + in[1].tensor->values[i % width]);
     break;
   case OpKind::Activation:
     for (int64_t i = 0; i < total; ++i)

@@ -107,8 +107,8 @@ Op *Graph::append(OpKind kind, std::string opName, std::vector<Op *> operands, S
 Op *Graph::insertBefore(const Op *before, OpKind kind, std::string opName,
                         std::vector<Op *> operands, SourceLoc opLoc) {
   auto it = std::find_if(ops.begin(), ops.end(), [&](auto &op) { return op.get() == before; });
-  auto inserted = ops.insert(
-      it, std::make_unique<Op>(kind, std::move(opName), std::move(operands), opLoc));
+  auto inserted =
+      ops.insert(it, std::make_unique<Op>(kind, std::move(opName), std::move(operands), opLoc));
   return inserted->get();
 }
 

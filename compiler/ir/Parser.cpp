@@ -319,9 +319,8 @@ bool IRParser::parseSparsity(Op &op) {
   };
   if (!field("density") || !parseNumber(info.density, "for density") ||
       !expect(TokKind::Comma, "after the density") || !field("zero_rows") ||
-      !parseInteger(info.zeroRows, "for zero_rows") ||
-      !expect(TokKind::Comma, "after zero_rows") || !field("zero_cols") ||
-      !parseInteger(info.zeroCols, "for zero_cols") ||
+      !parseInteger(info.zeroRows, "for zero_rows") || !expect(TokKind::Comma, "after zero_rows") ||
+      !field("zero_cols") || !parseInteger(info.zeroCols, "for zero_cols") ||
       !expect(TokKind::Comma, "after zero_cols") || !field("block"))
     return false;
   if (!tok.is(TokKind::String))
@@ -413,7 +412,8 @@ bool IRParser::parseSchedule(Op &op) {
       for (size_t j = next; j < infos.size(); ++j)
         if (infos[j].appliesTo(s.kernel))
           allowed += (allowed.empty() ? "'" : ", '") + std::string(infos[j].name) + "'";
-      return fail("expected " + allowed + (allowed.empty() ? "'}'" : " or '}'") + ", got " + describeToken(tok));
+      return fail("expected " + allowed + (allowed.empty() ? "'}'" : " or '}'") + ", got " +
+                  describeToken(tok));
     }
     consume();
     if (!parseValue(infos[k]))

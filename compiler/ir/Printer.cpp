@@ -80,8 +80,8 @@ void printHints(const LayerHints &hints, std::ostream &os) {
     char buf[64];
     auto [end, ec] = std::to_chars(buf, buf + sizeof buf, *hints.prune);
     (void)ec;
-    os << (hints.sparsity != SparsityMode::Auto ? ", " : "") << "prune = "
-       << std::string_view(buf, end - buf);
+    os << (hints.sparsity != SparsityMode::Auto ? ", " : "")
+       << "prune = " << std::string_view(buf, end - buf);
   }
   os << "}}";
 }

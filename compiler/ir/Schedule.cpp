@@ -12,8 +12,8 @@ namespace {
 template <class E> const std::vector<const char *> &spellingsOf();
 
 #define SOMA_SCHEDULE_ENUM(Type, What)                                                             \
-  template <> const std::vector<const char *> &spellingsOf<Type>() {                              \
-    static const std::vector<const char *> names = [] {                                           \
+  template <> const std::vector<const char *> &spellingsOf<Type>() {                               \
+    static const std::vector<const char *> names = [] {                                            \
       std::vector<const char *> v;                                                                 \
       SOMA_SCHEDULE_SPELLINGS_OF(Type)                                                             \
       return v;                                                                                    \
@@ -57,9 +57,13 @@ template <class T> std::vector<const char *> spellingsOfField() {
 
 } // namespace
 
-const char *spelling(ScheduleKernel value) { return spellingsOf<ScheduleKernel>()[static_cast<size_t>(value)]; }
+const char *spelling(ScheduleKernel value) {
+  return spellingsOf<ScheduleKernel>()[static_cast<size_t>(value)];
+}
 const char *spelling(LonePath value) { return spellingsOf<LonePath>()[static_cast<size_t>(value)]; }
-const char *spelling(BlockPattern value) { return spellingsOf<BlockPattern>()[static_cast<size_t>(value)]; }
+const char *spelling(BlockPattern value) {
+  return spellingsOf<BlockPattern>()[static_cast<size_t>(value)];
+}
 
 const std::vector<ScheduleFieldInfo> &scheduleFieldInfos() {
   using enum FieldKind;
@@ -68,10 +72,18 @@ const std::vector<ScheduleFieldInfo> &scheduleFieldInfos() {
   constexpr std::optional<ScheduleKernel> Packed = ScheduleKernel::Packed;
   constexpr std::optional<ScheduleKernel> Sparse = ScheduleKernel::Sparse;
   static const std::vector<ScheduleFieldInfo> infos = {
-#define SOMA_SCHEDULE_FIELD(Member, Name, Type, Kind, ForKernel, Presence, Min, Max, Range, Default) \
-  {ScheduleField::Member,   Name, Kind,    ForKernel,                                               \
-   Presence,                Min,  Max,     Range,                                                   \
-   whatOfField<Type>(),     spellingsOfField<Type>(),                                               \
+#define SOMA_SCHEDULE_FIELD(Member, Name, Type, Kind, ForKernel, Presence, Min, Max, Range,        \
+                            Default)                                                               \
+  {ScheduleField::Member,                                                                          \
+   Name,                                                                                           \
+   Kind,                                                                                           \
+   ForKernel,                                                                                      \
+   Presence,                                                                                       \
+   Min,                                                                                            \
+   Max,                                                                                            \
+   Range,                                                                                          \
+   whatOfField<Type>(),                                                                            \
+   spellingsOfField<Type>(),                                                                       \
    static_cast<int64_t>(Default)},
 #include "soma/ir/Schedule.def"
   };
@@ -84,7 +96,8 @@ const char *fieldName(ScheduleField field) {
 
 int64_t fieldValue(const Schedule &s, ScheduleField field) {
   switch (field) {
-#define SOMA_SCHEDULE_FIELD(Member, Name, Type, Kind, ForKernel, Presence, Min, Max, Range, Default) \
+#define SOMA_SCHEDULE_FIELD(Member, Name, Type, Kind, ForKernel, Presence, Min, Max, Range,        \
+                            Default)                                                               \
   case ScheduleField::Member:                                                                      \
     return static_cast<int64_t>(s.Member);
 #include "soma/ir/Schedule.def"
@@ -94,7 +107,8 @@ int64_t fieldValue(const Schedule &s, ScheduleField field) {
 
 void setFieldValue(Schedule &s, ScheduleField field, int64_t value) {
   switch (field) {
-#define SOMA_SCHEDULE_FIELD(Member, Name, Type, Kind, ForKernel, Presence, Min, Max, Range, Default) \
+#define SOMA_SCHEDULE_FIELD(Member, Name, Type, Kind, ForKernel, Presence, Min, Max, Range,        \
+                            Default)                                                               \
   case ScheduleField::Member:                                                                      \
     s.Member = static_cast<Type>(value);                                                           \
     return;
@@ -106,20 +120,26 @@ std::optional<ScheduleProblem> checkSchedule(const Schedule &s) {
   using F = ScheduleField;
   if (s.vectorWidth != 4 && s.vectorWidth != 8 && s.vectorWidth != 16)
     return ScheduleProblem{F::vectorWidth, "schedule vector_width must be 4, 8 or 16"};
-  if (s.isSparse() && (s.panelVectors != 1 || s.rowBlock != s.vectorWidth || s.rowTile % s.rowBlock != 0))
-    return ScheduleProblem{F::kernel, "a sparse schedule needs panel_vectors = 1, row_block = vector_width "
-                                      "and a row_tile that is a multiple of it"};
+  if (s.isSparse() &&
+      (s.panelVectors != 1 || s.rowBlock != s.vectorWidth || s.rowTile % s.rowBlock != 0))
+    return ScheduleProblem{F::kernel,
+                           "a sparse schedule needs panel_vectors = 1, row_block = vector_width "
+                           "and a row_tile that is a multiple of it"};
   if (s.colTile % s.panel() != 0)
-    return ScheduleProblem{F::colTile, "schedule col_tile must be a multiple of the panel (vector_width * "
-                                       "panel_vectors = " + std::to_string(s.panel()) + ")"};
+    return ScheduleProblem{F::colTile,
+                           "schedule col_tile must be a multiple of the panel (vector_width * "
+                           "panel_vectors = " +
+                               std::to_string(s.panel()) + ")"};
   if (s.skipZeroInputs && s.vectorWidth != 16)
     return ScheduleProblem{F::skipZeroInputs,
                            "skip_zero_inputs = true needs vector_width 16 (an AVX-512 compress)"};
   if (s.lone == LonePath::Chunked && s.vectorWidth != 16)
-    return ScheduleProblem{F::lone, "lone = \"chunked\" needs vector_width 16 (an AVX-512 permute)"};
+    return ScheduleProblem{F::lone,
+                           "lone = \"chunked\" needs vector_width 16 (an AVX-512 permute)"};
   if (s.baked && s.block != BlockPattern::None)
-    return ScheduleProblem{F::baked,
-                           "baked = true generates its own code for the sample blocks; it takes no block pattern"};
+    return ScheduleProblem{
+        F::baked,
+        "baked = true generates its own code for the sample blocks; it takes no block pattern"};
   return std::nullopt;
 }
 

@@ -22,7 +22,8 @@ bool checkPerFeature(const Op &op, const Op &param, const char *role, int64_t ch
 
 bool checkWeights(const Op &op, const TensorType &x, const TensorType &w, DiagnosticEngine &diags) {
   if (w.batched || w.dims.size() != 2) {
-    diags.error(op.loc, describe(op) + " expects weights of rank 2 [units, inputs], got " + w.str());
+    diags.error(op.loc,
+                describe(op) + " expects weights of rank 2 [units, inputs], got " + w.str());
     return false;
   }
   if (w.dims[1] != x.sampleElements()) {
@@ -69,14 +70,15 @@ TensorType inferResultType(const Op &op, DiagnosticEngine &diags) {
   case OpKind::Dense:
   case OpKind::DenseAdd: {
     const TensorType &x = operandType(0), &w = operandType(1);
-    if (!checkWeights(op, x, w, diags) || !checkPerFeature(op, *op.operands[2], "bias", w.dims[0], diags))
+    if (!checkWeights(op, x, w, diags) ||
+        !checkPerFeature(op, *op.operands[2], "bias", w.dims[0], diags))
       return {};
     TensorType result = TensorType::make(x.batched, {w.dims[0]});
     if (op.kind == OpKind::DenseAdd) {
       const TensorType &r = operandType(3);
       if (r != result) {
-        diags.error(op.loc, describe(op) + " residual '" + op.operands[3]->name + "' is " + r.str() +
-                                ", but the layer's result is " + result.str());
+        diags.error(op.loc, describe(op) + " residual '" + op.operands[3]->name + "' is " +
+                                r.str() + ", but the layer's result is " + result.str());
         return {};
       }
     }
@@ -110,8 +112,8 @@ TensorType inferResultType(const Op &op, DiagnosticEngine &diags) {
     bool batched = first.batched;
     for (size_t i = 1; i < op.operands.size(); ++i) {
       const TensorType &t = operandType(i);
-      bool sameLead = t.dims.size() == dims.size() &&
-                      std::equal(dims.begin(), dims.end() - 1, t.dims.begin());
+      bool sameLead =
+          t.dims.size() == dims.size() && std::equal(dims.begin(), dims.end() - 1, t.dims.begin());
       if (!sameLead) {
         diags.error(op.loc, describe(op) + " operand '" + op.operands[i]->name + "' has shape " +
                                 t.str() + ", which does not match " + first.str() +

@@ -84,8 +84,8 @@ bool verifyGraph(const Graph &graph, DiagnosticEngine &diags) {
 
     TensorType inferred = inferResultType(op, diags);
     if (inferred.known && inferred != op.type)
-      diags.error(op.loc, what + " has type " + op.type.str() + " but its operands give " +
-                              inferred.str());
+      diags.error(op.loc,
+                  what + " has type " + op.type.str() + " but its operands give " + inferred.str());
   }
 
   if (graph.outputs.empty())

@@ -19,8 +19,8 @@
 #include <atomic>
 #include <chrono>
 #include <map>
-#include <set>
 #include <mutex>
+#include <set>
 
 namespace soma::jit {
 
@@ -43,7 +43,7 @@ orc::JITTargetMachineBuilder machineBuilder(const TargetInfo &target, int optLev
   orc::JITTargetMachineBuilder jtmb{Triple(target.triple)};
   jtmb.setCPU(target.cpu);
   jtmb.getFeatures() = SubtargetFeatures(target.features);
-  jtmb.setCodeGenOptLevel(optLevel >= 3 ? CodeGenOptLevel::Aggressive
+  jtmb.setCodeGenOptLevel(optLevel >= 3   ? CodeGenOptLevel::Aggressive
                           : optLevel == 0 ? CodeGenOptLevel::None
                                           : CodeGenOptLevel::Default);
   return jtmb;
@@ -53,7 +53,7 @@ Expected<std::unique_ptr<TargetMachine>> makeTargetMachine(const TargetInfo &tar
   auto tm = machineBuilder(target, optLevel).createTargetMachine();
   if (!tm)
     return soma::Error{"cannot create a target machine for " + target.triple + " (" + target.cpu +
-                 "): " + toString(tm.takeError())};
+                       "): " + toString(tm.takeError())};
   return std::move(*tm);
 }
 
@@ -257,7 +257,8 @@ Expected<JitResult> compileGraph(const ir::Graph &graph, const LoweringPlan &pla
       continue;
     auto addr = sj.jit->lookup(*dylib, kernelName(graph, i));
     if (!addr)
-      return soma::Error{"cannot find kernel '" + kernelName(graph, i) + "': " + toString(addr.takeError())};
+      return soma::Error{"cannot find kernel '" + kernelName(graph, i) +
+                         "': " + toString(addr.takeError())};
     result.kernels[i] = addr->toPtr<runtime::KernelFn>();
   }
   if (times)

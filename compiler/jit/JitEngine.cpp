@@ -26,12 +26,13 @@ runtime::SparseLoneFormat sparseLoneFormat(const ir::Schedule &schedule) {
   if (schedule.lone == ir::LonePath::Chunked)
     return runtime::SparseLoneFormat::Chunked;
   return schedule.lone == ir::LonePath::Packed ? runtime::SparseLoneFormat::None
-                                                : runtime::SparseLoneFormat::Entries;
+                                               : runtime::SparseLoneFormat::Entries;
 }
 
 /// A schedule the op's data does not allow, as the families refuse it.
 Fit refuse(const ir::Op &op, const std::string &why) {
-  return Fit::refuses(std::string(ir::opName(op.kind)) + " '" + op.name + "': its schedule says " + why);
+  return Fit::refuses(std::string(ir::opName(op.kind)) + " '" + op.name + "': its schedule says " +
+                      why);
 }
 
 /// The rules of a weighted sum's kernel: column tiles on its panels (whole
@@ -80,9 +81,11 @@ runtime::TileRules sparseRules(const ir::Op &op) {
     rules.smallColGranularity = ir::Schedule::kLonePackedPanels * V;
     rules.smallRowWork = cols * (inputs + activationWork(act));
   } else {
-    const double perNonzero = static_cast<double>(schedule.lone == ir::LonePath::Chunked ? V : 2 * V);
+    const double perNonzero =
+        static_cast<double>(schedule.lone == ir::LonePath::Chunked ? V : 2 * V);
     rules.smallColGranularity = V;
-    rules.smallRowWork = static_cast<int64_t>(perNonzero * nonzeros) + cols * (1 + activationWork(act));
+    rules.smallRowWork =
+        static_cast<int64_t>(perNonzero * nonzeros) + cols * (1 + activationWork(act));
   }
   return rules;
 }
@@ -132,7 +135,8 @@ public:
     Family(const JitEngine &engine, const char *name) : engine(engine), familyName(name) {}
     const char *name() const override { return familyName; }
     runtime::Tier tier() const override { return runtime::Tier::Jit; }
-    Expected<bool> makeStep(const runtime::ProgramBuilder &b, size_t i, runtime::Step &step) const override {
+    Expected<bool> makeStep(const runtime::ProgramBuilder &b, size_t i,
+                            runtime::Step &step) const override {
       const ir::Op &op = *b.graph().ops[i];
       step.fn = engine.kernels.at(i);
       if (!step.fn)
@@ -170,12 +174,16 @@ public:
       // Code grows with every nonzero it is generated from.
       if (const int64_t nonzeros = passes::bakedNonzeros(op);
           op.schedule->baked && nonzeros > ir::Schedule::kBakedMaxNonzeros)
-        return refuse(op, "baked = true, but its weights have " + std::to_string(nonzeros) + " nonzeros (at most " +
-                              std::to_string(ir::Schedule::kBakedMaxNonzeros) + " are generated as code)");
+        return refuse(op, "baked = true, but its weights have " + std::to_string(nonzeros) +
+                              " nonzeros (at most " +
+                              std::to_string(ir::Schedule::kBakedMaxNonzeros) +
+                              " are generated as code)");
       // The kernel relies on the block pattern it is told of.
-      if (op.schedule->block == ir::BlockPattern::FourByOne && !runtime::inAlignedBlocks(*w.data, 4, 1))
-        return refuse(op, "block = \"4x1\", but its weights are not all-zero or all-nonzero in every aligned "
-                          "4x1 block");
+      if (op.schedule->block == ir::BlockPattern::FourByOne &&
+          !runtime::inAlignedBlocks(*w.data, 4, 1))
+        return refuse(
+            op, "block = \"4x1\", but its weights are not all-zero or all-nonzero in every aligned "
+                "4x1 block");
       return Fit::runs();
     }
     std::shared_ptr<const AlignedVector<float>> pack(const ir::Op &op, size_t k) const override {
@@ -191,8 +199,8 @@ public:
       const ir::Op &op = *b.graph().ops[i];
       runtime::Slot scratch;
       scratch.kind = runtime::SlotKind::Temp;
-      scratch.sampleElements = runtime::sparseScratchPerSample(op.operands[0]->type.sampleElements(),
-                                                               op.type.lastDim(), op.schedule->vectorWidth);
+      scratch.sampleElements = runtime::sparseScratchPerSample(
+          op.operands[0]->type.sampleElements(), op.type.lastDim(), op.schedule->vectorWidth);
       b.setScratch(i, b.addSlot(std::move(scratch)));
       if (op.schedule->lone != ir::LonePath::Packed)
         return;
@@ -205,8 +213,9 @@ public:
     }
     std::string describe(const ir::Op &op) const override {
       const ir::Schedule &s = *op.schedule;
-      return std::string("nonzeros in strips of neuron groups of ") + std::to_string(s.vectorWidth) +
-             ", sample blocks of " + std::to_string(s.rowBlock) + ", lone samples " + ir::spelling(s.lone) +
+      return std::string("nonzeros in strips of neuron groups of ") +
+             std::to_string(s.vectorWidth) + ", sample blocks of " + std::to_string(s.rowBlock) +
+             ", lone samples " + ir::spelling(s.lone) +
              (s.lone == ir::LonePath::Packed ? " (panels of one vector beside)" : "");
     }
 
@@ -223,20 +232,21 @@ public:
         return Fit::declines("not a weighted sum with a packed schedule");
       // Skipping zero inputs keeps the bits only with finite weights.
       if (op.schedule->skipZeroInputs && !passes::zeroInputsSkippable(op))
-        return refuse(op, "skip_zero_inputs = true, which needs finite weights and at most 8192 inputs");
+        return refuse(
+            op, "skip_zero_inputs = true, which needs finite weights and at most 8192 inputs");
       return Fit::runs();
     }
     std::shared_ptr<const AlignedVector<float>> pack(const ir::Op &op, size_t k) const override {
       const Tensor &data = *op.operands[k]->data;
       const int64_t panel = op.schedule->panel();
-      return std::make_shared<const AlignedVector<float>>(k == 1 ? runtime::packPanels(data, panel)
-                                                                 : runtime::padVector(data.values, panel));
+      return std::make_shared<const AlignedVector<float>>(
+          k == 1 ? runtime::packPanels(data, panel) : runtime::padVector(data.values, panel));
     }
     std::string describe(const ir::Op &op) const override {
       const ir::Schedule &s = *op.schedule;
-      return "weights in panels of " + std::to_string(s.panel()) + ", blocks of " + std::to_string(s.rowBlock) +
-             " rows x " + std::to_string(s.panelVectors) + " vectors, " + std::to_string(s.lonePanels) +
-             " panels side by side for lone rows";
+      return "weights in panels of " + std::to_string(s.panel()) + ", blocks of " +
+             std::to_string(s.rowBlock) + " rows x " + std::to_string(s.panelVectors) +
+             " vectors, " + std::to_string(s.lonePanels) + " panels side by side for lone rows";
     }
 
   protected:
@@ -276,7 +286,8 @@ public:
   };
 
   Families(const JitEngine &engine)
-      : sparse(engine, "jit.sparse"), dense(engine, "jit.dense"), elementwise(engine, "jit.elementwise") {}
+      : sparse(engine, "jit.sparse"), dense(engine, "jit.dense"),
+        elementwise(engine, "jit.elementwise") {}
   Sparse sparse;
   Dense dense;
   Elementwise elementwise;
@@ -313,7 +324,8 @@ Expected<bool> JitEngine::prepareGraph(ir::Graph &graph) const {
   machine.vectorWidth = info.vectorWidth;
   // A kernel already chosen (by the cost model or the user) is kept.
   for (auto &op : graph.ops)
-    if (ir::isWeightedSum(op->kind) && (!op->schedule || op->schedule->vectorWidth != machine.vectorWidth))
+    if (ir::isWeightedSum(op->kind) &&
+        (!op->schedule || op->schedule->vectorWidth != machine.vectorWidth))
       op->schedule = op->schedule ? passes::scheduleFor(*op, machine, op->schedule->kernel)
                                   : passes::chooseSchedule(*op, machine, options.sparsity);
   // The sparse kernel packs its weights: they must be a constant matrix.
@@ -357,8 +369,8 @@ LoweringPlan JitEngine::lowering(const runtime::ProgramBuilder &b) const {
       continue;
     const ir::Op &x = *user.operands[0];
     const size_t xi = b.indexOf(&x);
-    if (!sparse(xi) || x.kind == ir::OpKind::DenseAdd || x.fn.kind == ir::ActKind::Softmax || uses[xi] != 1 ||
-        x.schedule->vectorWidth != user.schedule->vectorWidth)
+    if (!sparse(xi) || x.kind == ir::OpKind::DenseAdd || x.fn.kind == ir::ActKind::Softmax ||
+        uses[xi] != 1 || x.schedule->vectorWidth != user.schedule->vectorWidth)
       continue;
     plan.featureMajorOut[xi] = true;
     plan.featureMajorIn[i] = true;

@@ -140,7 +140,8 @@ private:
 
   bool shrink(ir::Op &layer);
   /// Step 4 of shrink: a remark and a count per neuron removed.
-  void report(const ir::Op &layer, const std::vector<Removal> &removals, const std::vector<ir::Op *> &users);
+  void report(const ir::Op &layer, const std::vector<Removal> &removals,
+              const std::vector<ir::Op *> &users);
 
   ir::Graph &graph;
   PassContext &ctx;

@@ -176,9 +176,9 @@ bool foldIntoPrevious(ir::Graph &graph, ir::Op *affine, const Affine &a, const U
     b[o] = bias * a.scale[o] + a.shift[o];
   }
   ir::Op *wOp = newConst(graph, affine, l->weightsName + ".folded", {units, k}, std::move(w));
-  ir::Op *bOp = newConst(graph, affine,
-                         (l->bias ? l->biasName : affine->name + ".bias") + ".folded", {units},
-                         std::move(b));
+  ir::Op *bOp =
+      newConst(graph, affine, (l->bias ? l->biasName : affine->name + ".bias") + ".folded", {units},
+               std::move(b));
   affine->kind = ir::OpKind::Dense;
   affine->operands = {l->x, wOp, bOp};
   affine->fn = ir::makeActivation(ir::ActKind::Identity);

@@ -20,9 +20,8 @@ bool inferShapes(ir::Graph &graph, PassContext &ctx) {
       continue;
     }
     if (op.type.known && op.type != inferred) {
-      ctx.diags.error(op.loc, std::string(ir::opName(op.kind)) + " '" + op.name +
-                                  "' is declared " + op.type.str() + " but its operands give " +
-                                  inferred.str());
+      ctx.diags.error(op.loc, std::string(ir::opName(op.kind)) + " '" + op.name + "' is declared " +
+                                  op.type.str() + " but its operands give " + inferred.str());
       ok = false;
     }
     if (!op.type.known)

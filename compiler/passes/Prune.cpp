@@ -79,8 +79,8 @@ bool pruneWeights(ir::Graph &graph, PassContext &ctx) {
                                      "' are not a constant");
         ok = false;
       } else {
-        ctx.remark(op->loc, describe(*op) + " not pruned: its weights '" + w->name +
-                                "' are not a constant");
+        ctx.remark(op->loc,
+                   describe(*op) + " not pruned: its weights '" + w->name + "' are not a constant");
       }
       continue;
     }
@@ -117,8 +117,8 @@ bool pruneWeights(ir::Graph &graph, PassContext &ctx) {
     if (uses[index.at(w)] == 1) {
       w->data = std::move(pruned);
     } else {
-      ir::Op *copy = graph.insertBefore(op, ir::OpKind::Const, graph.uniqueName(w->name + ".pruned"),
-                                        {}, w->loc);
+      ir::Op *copy = graph.insertBefore(op, ir::OpKind::Const,
+                                        graph.uniqueName(w->name + ".pruned"), {}, w->loc);
       copy->type = w->type;
       copy->data = std::move(pruned);
       op->operands[1] = copy;
@@ -128,8 +128,8 @@ bool pruneWeights(ir::Graph &graph, PassContext &ctx) {
     std::snprintf(asked, sizeof asked, "%g", *fraction);
     ctx.diags.warning(op->loc, "pruning changes the results of " + describe(*op) + ": " +
                                    percent(zerosAfter, n) + " of its weights are zero now (" +
-                                   std::to_string(zerosAfter) + " of " + std::to_string(n) +
-                                   ", " + std::to_string(zerosAfter - zerosBefore) +
+                                   std::to_string(zerosAfter) + " of " + std::to_string(n) + ", " +
+                                   std::to_string(zerosAfter - zerosBefore) +
                                    " pruned; asked for " + asked + ")");
     ctx.count("prune.layers-pruned");
     ctx.count("prune.weights-zeroed", zerosAfter - zerosBefore);

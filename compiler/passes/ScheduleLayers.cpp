@@ -213,7 +213,8 @@ ir::Schedule sparseSchedule(const ir::Op &op, const MachineInfo &machine) {
   const double blockWork = std::max(1.0, density * static_cast<double>(inputs * units)) *
                            static_cast<double>(s.vectorWidth);
   const int64_t blocks = static_cast<int64_t>(std::ceil(static_cast<double>(1 << 18) / blockWork));
-  s.rowTile = s.vectorWidth * std::clamp<int64_t>(blocks, 2, std::max<int64_t>(2, 64 / s.vectorWidth));
+  s.rowTile =
+      s.vectorWidth * std::clamp<int64_t>(blocks, 2, std::max<int64_t>(2, 64 / s.vectorWidth));
   s.lone = loneChunked(inputs, units, info, machine) ? ir::LonePath::Chunked : ir::LonePath::Scalar;
   if (info.block == "4x1")
     s.block = ir::BlockPattern::FourByOne;
@@ -267,7 +268,8 @@ bool zeroInputsSkippable(const ir::Op &op) {
     return false;
   const ir::Op &w = *op.operands[1];
   return w.kind == ir::OpKind::Const && w.data &&
-         std::all_of(w.data->values.begin(), w.data->values.end(), [](float v) { return std::isfinite(v); });
+         std::all_of(w.data->values.begin(), w.data->values.end(),
+                     [](float v) { return std::isfinite(v); });
 }
 
 bool sparseKernelPays(const ir::Op &op, const MachineInfo &machine) {
@@ -295,7 +297,8 @@ ir::Schedule chooseSchedule(const ir::Op &op, const MachineInfo &machine, ir::Sp
     return scheduleFor(op, machine, ir::ScheduleKernel::Packed);
   case ir::SparsityMode::Sparse:
     return scheduleFor(op, machine,
-                       sparseKernelApplies(op) ? ir::ScheduleKernel::Sparse : ir::ScheduleKernel::Packed);
+                       sparseKernelApplies(op) ? ir::ScheduleKernel::Sparse
+                                               : ir::ScheduleKernel::Packed);
   case ir::SparsityMode::Auto:
     break;
   }
@@ -349,7 +352,8 @@ bool scheduleLayers(ir::Graph &graph, PassContext &ctx) {
     op->schedule = chooseSchedule(*op, ctx.machine, ctx.sparsity);
     ctx.count("schedule.layers-scheduled");
     ctx.count(std::string("schedule.layers-") + ir::spelling(op->schedule->kernel));
-    if (ir::SparsityMode want = sparsityRequest(*op, ctx.sparsity); want != ir::SparsityMode::Auto) {
+    if (ir::SparsityMode want = sparsityRequest(*op, ctx.sparsity);
+        want != ir::SparsityMode::Auto) {
       const std::string by = op->hints.sparsity != ir::SparsityMode::Auto
                                  ? std::string("its hint sparsity = ") + ir::sparsityModeName(want)
                                  : std::string("--sparsity=") + ir::sparsityModeName(want);
@@ -358,7 +362,8 @@ bool scheduleLayers(ir::Graph &graph, PassContext &ctx) {
         ctx.diags.warning(op->loc, what + " cannot use the sparse kernel asked for by " + by +
                                        ": its weights are not a constant matrix; dense kernel");
       else
-        ctx.remark(op->loc, what + ": kernel \"" + ir::spelling(op->schedule->kernel) + "\", chosen by " + by);
+        ctx.remark(op->loc, what + ": kernel \"" + ir::spelling(op->schedule->kernel) +
+                                "\", chosen by " + by);
       ctx.count("schedule.layers-forced");
     }
   }

@@ -196,7 +196,8 @@ Token Lexer::lexName(TokKind kind) {
   while (isIdentChar(peek()) || peek() == '.')
     advance();
   if (pos == start) {
-    diags.error(loc, std::string("expected a name after '") + (kind == TokKind::Percent ? '%' : '@') + "'");
+    diags.error(loc, std::string("expected a name after '") +
+                         (kind == TokKind::Percent ? '%' : '@') + "'");
     return make(TokKind::Error, loc);
   }
   return make(kind, loc, std::string(text.substr(start, pos - start)));
@@ -266,7 +267,9 @@ Token Lexer::lexToken() {
   if (uc >= 0xC0)
     while ((static_cast<unsigned char>(peek()) & 0xC0) == 0x80)
       advance();
-  std::string shown = std::isprint(uc) ? std::string(1, c) : "\\x" + std::string(1, "0123456789abcdef"[uc >> 4]) + "0123456789abcdef"[uc & 15];
+  std::string shown = std::isprint(uc) ? std::string(1, c)
+                                       : "\\x" + std::string(1, "0123456789abcdef"[uc >> 4]) +
+                                             "0123456789abcdef"[uc & 15];
   size_t utf8Length = uc >= 0xF8 ? 0 : uc >= 0xF0 ? 4 : uc >= 0xE0 ? 3 : uc >= 0xC0 ? 2 : 0;
   if (utf8Length && pos - start == utf8Length)
     shown = std::string(text.substr(start, utf8Length));

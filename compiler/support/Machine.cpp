@@ -37,7 +37,8 @@ MachineInfo detect() {
   m.vectorWidth = __builtin_cpu_supports("avx512f") ? 16 : __builtin_cpu_supports("avx2") ? 8 : 4;
   m.cores = std::max<int64_t>(1, static_cast<int64_t>(std::thread::hardware_concurrency()));
   for (int index = 0; index < 8; ++index) {
-    const std::string dir = "/sys/devices/system/cpu/cpu0/cache/index" + std::to_string(index) + "/";
+    const std::string dir =
+        "/sys/devices/system/cpu/cpu0/cache/index" + std::to_string(index) + "/";
     const std::string level = readLine(dir + "level"), type = readLine(dir + "type");
     const int64_t size = parseSize(readLine(dir + "size"));
     if (size <= 0 || type == "Instruction")

@@ -167,9 +167,8 @@ Expected<NpyArray> parseNpy(const std::string &bytes, const std::string &what) {
 
   int64_t count = 0;
   if (!checkedElementCount(shape, count))
-    return Error{"'" + what + "' has shape " + formatDims(shape) +
-                 ", more than the limit of " + std::to_string(kMaxTensorElements) +
-                 " elements"};
+    return Error{"'" + what + "' has shape " + formatDims(shape) + ", more than the limit of " +
+                 std::to_string(kMaxTensorElements) + " elements"};
   size_t dataStart = headerStart + headerLen;
   size_t need = static_cast<size_t>(count) * elemSize;
   if (bytes.size() - dataStart < need)
@@ -224,7 +223,9 @@ Expected<NpyArray> readNpy(const std::string &path) {
 Expected<bool> writeNpy(const std::string &path, const Tensor &tensor) {
   std::string header = "{'descr': '<f4', 'fortran_order': False, 'shape': (";
   for (size_t i = 0; i < tensor.dims.size(); ++i)
-    header += std::to_string(tensor.dims[i]) + (tensor.dims.size() == 1 ? ",)" : i + 1 == tensor.dims.size() ? ")" : ", ");
+    header += std::to_string(tensor.dims[i]) + (tensor.dims.size() == 1       ? ",)"
+                                                : i + 1 == tensor.dims.size() ? ")"
+                                                                              : ", ");
   if (tensor.dims.empty())
     header += ")";
   header += ", }";

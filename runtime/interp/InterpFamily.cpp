@@ -39,14 +39,15 @@ void runInterp(const void *context, void *const *slots, int64_t r0, int64_t r1, 
     values.emplace_back(ir::concreteShape(operand.type, batch));
     const int64_t sample = operand.type.sampleElements();
     if (!values.back().values.empty())
-      std::memcpy(values.back().values.data(), static_cast<const float *>(slots[c.operandSlots[k]]) + s0 * sample,
+      std::memcpy(values.back().values.data(),
+                  static_cast<const float *>(slots[c.operandSlots[k]]) + s0 * sample,
                   values.back().values.size() * sizeof(float));
     operands.push_back({&values.back(), operand.type.batched});
   }
   const Tensor out = ir::evaluateOp(*c.op, operands, batch);
   if (!out.values.empty())
-    std::memcpy(static_cast<float *>(slots[c.result]) + s0 * c.op->type.sampleElements(), out.values.data(),
-                out.values.size() * sizeof(float));
+    std::memcpy(static_cast<float *>(slots[c.result]) + s0 * c.op->type.sampleElements(),
+                out.values.data(), out.values.size() * sizeof(float));
 }
 
 class InterpFamily final : public KernelFamily {
@@ -67,7 +68,8 @@ public:
     std::vector<ir::Op *> operands;
     for (const ir::Op *operand : op.operands) {
       const bool constant = operand->kind == ir::OpKind::Const;
-      ir::Op *copy = c->graph.append(constant ? ir::OpKind::Const : ir::OpKind::Input, operand->name, {});
+      ir::Op *copy =
+          c->graph.append(constant ? ir::OpKind::Const : ir::OpKind::Input, operand->name, {});
       copy->type = operand->type;
       if (constant)
         copy->data = operand->data;

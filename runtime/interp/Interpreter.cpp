@@ -39,8 +39,8 @@ Expected<std::vector<NamedTensor>> Interpreter::run(const std::vector<NamedTenso
       return Error{"input '" + in->name + "' must have shape " + in->type.str() + ", got " +
                    formatDims(dims)};
     if (batch >= 0 && dims[0] != batch)
-      return Error{"input '" + in->name + "' has batch size " + std::to_string(dims[0]) +
-                   " but '" + batchFrom + "' has " + std::to_string(batch)};
+      return Error{"input '" + in->name + "' has batch size " + std::to_string(dims[0]) + " but '" +
+                   batchFrom + "' has " + std::to_string(batch)};
     batch = dims[0];
     batchFrom = in->name;
     given.erase(it);

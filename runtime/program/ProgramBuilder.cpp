@@ -68,7 +68,8 @@ void privatizeWeightedSumConstants(ir::Graph &graph) {
       if (uses[c] <= 1)
         continue;
       --uses[c];
-      ir::Op *copy = graph.insertBefore(op, ir::OpKind::Const, graph.uniqueName(c->name), {}, c->loc);
+      ir::Op *copy =
+          graph.insertBefore(op, ir::OpKind::Const, graph.uniqueName(c->name), {}, c->loc);
       copy->type = c->type;
       copy->data = c->data;
       op->operands[k] = copy;
@@ -104,8 +105,8 @@ Expected<bool> ProgramBuilder::choose(const Target &target) {
       break;
     }
     if (!choice.family)
-      return Error{std::string(target.name) + " engine: no kernel for op '" + ir::opName(op.kind) + "' ('" +
-                   op.name + "')"};
+      return Error{std::string(target.name) + " engine: no kernel for op '" + ir::opName(op.kind) +
+                   "' ('" + op.name + "')"};
   }
   return true;
 }

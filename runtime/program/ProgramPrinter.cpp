@@ -26,7 +26,9 @@ const char *slotKindName(SlotKind kind) {
 }
 
 /// "64" or "all" for a tile size of 0.
-std::string tileText(int64_t tile, const char *whole) { return tile > 0 ? std::to_string(tile) : whole; }
+std::string tileText(int64_t tile, const char *whole) {
+  return tile > 0 ? std::to_string(tile) : whole;
+}
 
 void printSlotList(std::ostream &os, const std::vector<int> &slots) {
   for (size_t k = 0; k < slots.size(); ++k)
@@ -48,11 +50,11 @@ void printStep(std::ostream &os, const ProgramBuilder &b, const Step &step, size
     os << "    declined by " << family->name() << ": " << why << "\n";
   if (std::string packing = choice.family->describe(op); !packing.empty())
     os << "    packing: " << packing << "\n";
-  os << "    tiles: rows " << tileText(step.rowTile, "all") << ", cols " << tileText(step.colTile, "whole rows")
-     << ", row work " << step.rowWork;
+  os << "    tiles: rows " << tileText(step.rowTile, "all") << ", cols "
+     << tileText(step.colTile, "whole rows") << ", row work " << step.rowWork;
   if (step.smallRows > 0)
-    os << "; runs of fewer than " << step.smallRows << " rows: cols " << step.smallColTile << ", row work "
-       << step.smallRowWork;
+    os << "; runs of fewer than " << step.smallRows << " rows: cols " << step.smallColTile
+       << ", row work " << step.smallRowWork;
   os << "\n    reads ";
   printSlotList(os, step.reads);
   os << " -> $" << step.result;
@@ -106,8 +108,8 @@ std::string printProgram(const ProgramBuilder &b, const Program &program) {
     os << (buf ? ", " : " ") << "buffer " << buf << " at " << offset << " (" << bytes << " bytes)";
     offset += bytes;
   }
-  os << (plan.bufferSampleElements.empty() ? " none" : "") << "; peak " << offset << " bytes (unshared "
-     << (plan.unsharedSampleElements * 4) << ")\n";
+  os << (plan.bufferSampleElements.empty() ? " none" : "") << "; peak " << offset
+     << " bytes (unshared " << (plan.unsharedSampleElements * 4) << ")\n";
   for (const OutputCopy &copy : program.copies)
     os << "  copy $" << copy.fromSlot << " -> output " << copy.toOutput << "\n";
   os << "}\n";

@@ -40,7 +40,7 @@ k::Dst dst(void *const *slots, int slot, int64_t cols) {
 
 struct DenseContext {
   Operand x, residual; // residual.slot -1: none
-  int packed = -1;      // the weights, packed at `panel` by the builder
+  int packed = -1;     // the weights, packed at `panel` by the builder
   int64_t panel = 0, inputs = 0, units = 0;
   int bias = -1, y = -1;
   ir::Activation act;
@@ -98,8 +98,8 @@ void runElementwise(const void *context, void *const *slots, int64_t r0, int64_t
     k::scaleShift(c.a.src(slots), param(slots, c.p[0]), param(slots, c.p[1]), y, r0, r1, c0, c1);
     break;
   case ir::OpKind::BatchNorm:
-    k::batchNorm(c.a.src(slots), param(slots, c.p[0]), param(slots, c.p[1]),
-                 param(slots, c.p[2]), param(slots, c.p[3]), c.epsilon, y, r0, r1, c0, c1);
+    k::batchNorm(c.a.src(slots), param(slots, c.p[0]), param(slots, c.p[1]), param(slots, c.p[2]),
+                 param(slots, c.p[3]), c.epsilon, y, r0, r1, c0, c1);
     break;
   case ir::OpKind::LayerNorm:
     k::layerNorm(c.a.src(slots), param(slots, c.p[0]), param(slots, c.p[1]), c.epsilon, y, c.cols,
@@ -125,8 +125,7 @@ struct ConcatContext {
   int64_t cols = 0;
 };
 
-void runConcat(const void *context, void *const *slots, int64_t r0, int64_t r1, int64_t,
-               int64_t) {
+void runConcat(const void *context, void *const *slots, int64_t r0, int64_t r1, int64_t, int64_t) {
   const auto &c = *static_cast<const ConcatContext *>(context);
   for (const ConcatContext::Part &part : c.parts)
     k::concat(part.x.src(slots), part.x.stride, dst(slots, c.y, c.cols), part.offset, r0, r1);
@@ -171,23 +170,27 @@ public:
     const ir::Op &w = *op.operands.at(1);
     const int64_t cols = op.type.lastDim();
     if (w.kind != ir::OpKind::Const || w.type.dims.size() != 2 || w.type.dims[0] != cols)
-      return Fit::declines("the weights are not a constant [" + std::to_string(cols) + ", inputs] matrix");
+      return Fit::declines("the weights are not a constant [" + std::to_string(cols) +
+                           ", inputs] matrix");
     const ir::Op &x = *op.operands[0];
-    if (x.type.sampleElements() != w.type.dims[1] || !x.type.batched || op.type.sampleElements() != cols)
+    if (x.type.sampleElements() != w.type.dims[1] || !x.type.batched ||
+        op.type.sampleElements() != cols)
       return Fit::declines("it reads samples of " + std::to_string(x.type.sampleElements()) +
                            " values with weights for " + std::to_string(w.type.dims[1]));
     if (op.kind != ir::OpKind::Linear)
       if (std::string why = notPerFeature(op, 2); !why.empty())
         return Fit::declines(why);
     if (op.schedule && op.schedule->isSparse())
-      return Fit::runs("the dense kernel over all weights (the schedule's sparse kernel is the JIT's)");
+      return Fit::runs(
+          "the dense kernel over all weights (the schedule's sparse kernel is the JIT's)");
     return Fit::runs();
   }
 
   std::shared_ptr<const AlignedVector<float>> pack(const ir::Op &op, size_t k) const override {
     if (k != 1)
       return nullptr; // the bias is read as it is
-    return std::make_shared<const AlignedVector<float>>(packPanels(*op.operands[1]->data, k::panelWidth()));
+    return std::make_shared<const AlignedVector<float>>(
+        packPanels(*op.operands[1]->data, k::panelWidth()));
   }
 
   Expected<bool> makeStep(const ProgramBuilder &b, size_t i, Step &step) const override {
@@ -217,8 +220,9 @@ public:
 
   std::string describe(const ir::Op &) const override {
     const k::Isa isa = k::activeIsa();
-    return std::string(k::isaName(isa)) + ": weights in panels of " + std::to_string(k::panelWidth(isa)) +
-           ", blocks of " + std::to_string(k::denseRowBlock(isa)) + " rows x 2 vectors";
+    return std::string(k::isaName(isa)) + ": weights in panels of " +
+           std::to_string(k::panelWidth(isa)) + ", blocks of " +
+           std::to_string(k::denseRowBlock(isa)) + " rows x 2 vectors";
   }
 };
 
@@ -329,6 +333,8 @@ Target vecTarget() {
   return target;
 }
 
-Expected<Program> buildVecProgram(ir::Graph &graph) { return ProgramBuilder(graph).build(vecTarget()); }
+Expected<Program> buildVecProgram(ir::Graph &graph) {
+  return ProgramBuilder(graph).build(vecTarget());
+}
 
 } // namespace soma::runtime

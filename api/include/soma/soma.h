@@ -170,7 +170,8 @@ public:
   /// Runs one batch. Every input and every output must be bound once, by
   /// name, with shape [batch, per-sample dims...] and the same batch (which
   /// may be 0). Mistakes are returned as failures, never crashes.
-  Status run(const std::vector<InputBuffer> &inputs, const std::vector<OutputBuffer> &outputs) const;
+  Status run(const std::vector<InputBuffer> &inputs,
+             const std::vector<OutputBuffer> &outputs) const;
 
   struct Impl;
 

@@ -161,8 +161,8 @@ TEST(Layers, EveryKindIsCheckedAgainstItsRow) {
       takes += (takes.empty() ? "; it takes " : ", ") + name;
     std::string what = std::string(layer.noun) + " 'l'";
     std::string errors = c->errors();
-    EXPECT_NE(errors.find("t.nn:3:" + std::to_string(10 + std::string(layer.keyword).size() +
-                                                     operands.size()) +
+    EXPECT_NE(errors.find("t.nn:3:" +
+                          std::to_string(10 + std::string(layer.keyword).size() + operands.size()) +
                           ": error: " + what + " has no attribute 'bogus'" +
                           (takes.empty() ? "; it takes none" : takes) + "\n"),
               std::string::npos)

@@ -87,7 +87,6 @@ std::unique_ptr<ir::Graph> parse(const std::string &text) {
   return g;
 }
 
-
 /// Runs `program` and the interpreter on `reference` at several batches
 /// and compares every output: bit for bit when `exact`, else within the
 /// kernels' tolerance.
@@ -118,7 +117,8 @@ void expectMatchesInterpreter(runtime::Program program, const ir::Graph &referen
         const bool ok = exact ? std::memcmp(&g, &e, sizeof g) == 0
                               : std::fabs(double(g) - e) <= 1e-5 * std::fabs(double(e)) + 1e-6;
         if (!ok && ++bad <= 5)
-          ADD_FAILURE() << (*want)[o].name << "[" << i << "]: program " << g << ", interpreter " << e;
+          ADD_FAILURE() << (*want)[o].name << "[" << i << "]: program " << g << ", interpreter "
+                        << e;
       }
       EXPECT_EQ(bad, 0) << (*want)[o].name;
     }
@@ -186,7 +186,8 @@ TEST(ProgramBuilder, AnOpTheFirstFamilyDeclinesRunsOnTheNext) {
   EXPECT_EQ(dense, 4);
   EXPECT_EQ(interp, 7);
   const std::string text = runtime::printProgram(builder, *program);
-  EXPECT_NE(text.find("%cat = concat(%p, %lb, %sm, %x) : f32[N, 70]\n    family interp: "), std::string::npos)
+  EXPECT_NE(text.find("%cat = concat(%p, %lb, %sm, %x) : f32[N, 70]\n    family interp: "),
+            std::string::npos)
       << text;
   expectMatchesInterpreter(std::move(*program), *reference, /*exact=*/false);
 }

@@ -18,7 +18,8 @@ namespace soma::ir {
 // Each enum type of Schedule.def with its enumerators: the .def's rows
 // are picked out by type (SOMA_SCHEDULE_ENUMERATOR_<Type> expands only
 // while that type is declared). A new enum type adds its line here.
-#define SOMA_SCHEDULE_ENUMERATOR(Type, Enumerator, Spelling) SOMA_SCHEDULE_ENUMERATOR_##Type(Enumerator)
+#define SOMA_SCHEDULE_ENUMERATOR(Type, Enumerator, Spelling)                                       \
+  SOMA_SCHEDULE_ENUMERATOR_##Type(Enumerator)
 #define SOMA_SCHEDULE_ENUMERATOR_ScheduleKernel(E)
 #define SOMA_SCHEDULE_ENUMERATOR_LonePath(E)
 #define SOMA_SCHEDULE_ENUMERATOR_BlockPattern(E)
@@ -33,7 +34,8 @@ enum class ScheduleKernel {
 
 #undef SOMA_SCHEDULE_ENUMERATOR_LonePath
 #define SOMA_SCHEDULE_ENUMERATOR_LonePath(E) E,
-#define SOMA_SCHEDULE_ENUMERATOR(Type, Enumerator, Spelling) SOMA_SCHEDULE_ENUMERATOR_##Type(Enumerator)
+#define SOMA_SCHEDULE_ENUMERATOR(Type, Enumerator, Spelling)                                       \
+  SOMA_SCHEDULE_ENUMERATOR_##Type(Enumerator)
 enum class LonePath {
 #include "soma/ir/Schedule.def"
 };
@@ -42,7 +44,8 @@ enum class LonePath {
 
 #undef SOMA_SCHEDULE_ENUMERATOR_BlockPattern
 #define SOMA_SCHEDULE_ENUMERATOR_BlockPattern(E) E,
-#define SOMA_SCHEDULE_ENUMERATOR(Type, Enumerator, Spelling) SOMA_SCHEDULE_ENUMERATOR_##Type(Enumerator)
+#define SOMA_SCHEDULE_ENUMERATOR(Type, Enumerator, Spelling)                                       \
+  SOMA_SCHEDULE_ENUMERATOR_##Type(Enumerator)
 enum class BlockPattern {
 #include "soma/ir/Schedule.def"
 };
@@ -51,7 +54,8 @@ enum class BlockPattern {
 #undef SOMA_SCHEDULE_ENUMERATOR_BlockPattern
 
 struct Schedule {
-#define SOMA_SCHEDULE_FIELD(Member, Name, Type, Kind, ForKernel, Presence, Min, Max, Range, Default) \
+#define SOMA_SCHEDULE_FIELD(Member, Name, Type, Kind, ForKernel, Presence, Min, Max, Range,        \
+                            Default)                                                               \
   Type Member = Default;
 #include "soma/ir/Schedule.def"
 
@@ -74,7 +78,8 @@ const char *spelling(BlockPattern value);
 
 /// The schedule's fields, in Schedule.def's order.
 enum class ScheduleField {
-#define SOMA_SCHEDULE_FIELD(Member, Name, Type, Kind, ForKernel, Presence, Min, Max, Range, Default) \
+#define SOMA_SCHEDULE_FIELD(Member, Name, Type, Kind, ForKernel, Presence, Min, Max, Range,        \
+                            Default)                                                               \
   Member,
 #include "soma/ir/Schedule.def"
 };

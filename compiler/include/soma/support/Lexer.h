@@ -58,9 +58,7 @@ public:
 private:
   Token make(TokKind kind, SourceLoc loc, std::string text = {});
   SourceLoc here() const { return {file, line, col}; }
-  char peek(size_t ahead = 0) const {
-    return pos + ahead < text.size() ? text[pos + ahead] : '\0';
-  }
+  char peek(size_t ahead = 0) const { return pos + ahead < text.size() ? text[pos + ahead] : '\0'; }
   void advance();
   void skipSpaceAndComments();
   Token lexToken();

@@ -16,9 +16,9 @@ struct Expr {
   Kind kind = Kind::Number;
   SourceLoc loc;
   double number = 0;
-  bool isInteger = false; // written without '.', exponent, inf or nan
-  std::string text;       // String value, Ident name, Call callee, Number spelling
-  std::vector<Expr> elems; // Array elements, Call arguments
+  bool isInteger = false;            // written without '.', exponent, inf or nan
+  std::string text;                  // String value, Ident name, Call callee, Number spelling
+  std::vector<Expr> elems;           // Array elements, Call arguments
   std::vector<std::string> argNames; // Call: per argument, "" when positional
   std::vector<SourceLoc> argLocs;    // Call: per argument, its name or value
 };
