@@ -116,6 +116,35 @@ template <class A> struct Impl {
     return m;
   }
 
+  // --- the fused layers' epilogue -------------------------------------
+
+  /// One vector of a fused layer's sums for one row (lanes = columns
+  /// [col, col + n)): + bias, + residual, the activation, one store. `res`
+  /// and `y` are the row's residual (or null) and output.
+  template <class Op>
+  static void finishVec(Op op, F s, const float *bias, const float *res, float *y, int64_t col,
+                        int64_t n) {
+    if (bias)
+      s = s + loadN(bias + col, n);
+    if (res)
+      s = s + loadN(res + col, n);
+    storeN(y + col, op(s), n);
+  }
+
+  /// Runs tile(op) with the layer's activation as `op` (softmax as the
+  /// identity), then softmaxes rows [r0, r1) of y, which must then be
+  /// whole rows of `units` columns.
+  template <class Tile>
+  static void fusedLayer(const ir::Activation &act, const Dst &y, int64_t units, int64_t r0,
+                         int64_t r1, [[maybe_unused]] int64_t c0, [[maybe_unused]] int64_t c1,
+                         Tile &&tile) {
+    withAct<A>(act.kind, act.param, tile);
+    if (act.kind == ir::ActKind::Softmax) {
+      assert(c0 == 0 && c1 == units && "softmax needs whole rows");
+      softmax(Src{y.data, y.stride, 0}, y, units, r0, r1);
+    }
+  }
+
   // --- dense ----------------------------------------------------------
 
   /// Where one vector of outputs comes from and goes: its first column,
@@ -165,24 +194,16 @@ template <class A> struct Impl {
     }
   }
 
-  /// The epilogue of a block: + bias, + residual, activation, one store.
+  /// The epilogue of a block: each output vector through finishVec.
   template <int R, int NV, class Op>
   static void finish(const DenseArgs &a, Op op, int64_t row, const OutVec (&vec)[NV],
                      F (&acc)[R][NV]) {
     for (int i = 0; i < R; ++i) {
       float *y = rowOf(a.y, row + i);
       const float *res = a.residual.data ? rowOf(a.residual, row + i) : nullptr;
-      for (int v = 0; v < NV; ++v) {
-        const int64_t col = vec[v].col, n = vec[v].lanes;
-        if (n == 0)
-          continue;
-        F s = acc[i][v];
-        if (a.bias)
-          s = s + loadN(a.bias + col, n);
-        if (res)
-          s = s + loadN(res + col, n);
-        storeN(y + col, op(s), n);
-      }
+      for (int v = 0; v < NV; ++v)
+        if (vec[v].lanes > 0)
+          finishVec(op, acc[i][v], a.bias, res, y, vec[v].col, vec[v].lanes);
     }
   }
 
@@ -233,13 +254,8 @@ template <class A> struct Impl {
     assert(c0 % a.panel == 0 && c1 <= a.units && "a tile starts on a panel");
     if (r0 >= r1 || c0 >= c1)
       return;
-    withAct<A>(a.act.kind, a.act.param, [&](auto op) { denseTile(a, op, r0, r1, c0, c1); });
-    if (a.act.kind == ir::ActKind::Softmax) {
-      assert(c0 == 0 && c1 == a.units && "softmax needs whole rows");
-      Src y{a.y.data + c0, a.y.stride, 0};
-      Dst out{a.y.data + c0, a.y.stride};
-      softmax(y, out, c1 - c0, r0, r1);
-    }
+    fusedLayer(a.act, a.y, a.units, r0, r1, c0, c1,
+               [&](auto op) { denseTile(a, op, r0, r1, c0, c1); });
   }
 
   // --- elementwise ----------------------------------------------------
