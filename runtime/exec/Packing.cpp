@@ -2,6 +2,8 @@
 // vector loads for every input k.
 #include "soma/runtime/Packing.h"
 
+#include "soma/runtime/Kernels.h"
+
 #include <algorithm>
 #include <cassert>
 #include <cstdint>
@@ -177,6 +179,69 @@ AlignedVector<float> packSparse(const Tensor &w, int64_t group, SparseLoneFormat
       }
     }
   }
+  return packed;
+}
+
+AlignedVector<float> packSparseGroups(const Tensor &w, int64_t stripInputs) {
+  constexpr int64_t G = kernels::kSparseGroup, E = kSparseGroupsEntryFloats;
+  static_assert(E * 4 == G * 4 + G * 2, "an entry is G floats and G uint16");
+  assert(stripInputs > 0 && stripInputs <= kernels::kSparseMaxStrip && "strip width out of range");
+  const int64_t units = w.dims[0], inputs = w.dims[1];
+  const int64_t groups = (units + G - 1) / G;
+  const int64_t strips = std::max<int64_t>(1, (inputs + stripInputs - 1) / stripInputs);
+  auto storeWord = [](float &slot, int64_t value) {
+    const uint32_t v = static_cast<uint32_t>(value);
+    std::memcpy(&slot, &v, sizeof v);
+  };
+  // Entries of (s, g): the longest of its neurons' nonzero counts in s.
+  std::vector<int64_t> entries(static_cast<size_t>(strips * groups), 0);
+  for (int64_t u = 0; u < units; ++u)
+    for (int64_t s = 0; s < strips; ++s) {
+      int64_t count = 0;
+      for (int64_t k = s * stripInputs; k < std::min(inputs, (s + 1) * stripInputs); ++k)
+        count += w.values[u * inputs + k] != 0.0f;
+      int64_t &e = entries[s * groups + u / G];
+      e = std::max(e, count);
+    }
+  const int64_t startsAt = kSparseGroupsHeaderFields;
+  const int64_t entriesAt = (startsAt + strips * groups + 1 + 15) / 16 * 16; // 64-byte aligned
+  int64_t total = 0;
+  for (int64_t e : entries)
+    total += e;
+  AlignedVector<float> packed(static_cast<size_t>(entriesAt + total * E), 0.0f);
+  const int64_t header[kSparseGroupsHeaderFields] = {inputs, units,    stripInputs, strips,
+                                                     groups, startsAt, entriesAt};
+  for (int i = 0; i < kSparseGroupsHeaderFields; ++i)
+    storeWord(packed[i], header[i]);
+  int64_t at = 0; // entries so far
+  for (int64_t s = 0; s < strips; ++s) {
+    const int64_t k0 = s * stripInputs, len = std::min(inputs, k0 + stripInputs) - k0;
+    for (int64_t g = 0; g < groups; ++g) {
+      storeWord(packed[startsAt + s * groups + g], at);
+      float *first = &packed[entriesAt + at * E];
+      const int64_t count = entries[s * groups + g];
+      for (int64_t j = 0; j < G; ++j) {
+        // Neuron j's nonzeros in s, then padding (value 0, position len).
+        const int64_t u = g * G + j;
+        int64_t e = 0;
+        for (int64_t i = 0; u < units && i < len; ++i) {
+          const float v = w.values[u * inputs + k0 + i];
+          if (v == 0.0f)
+            continue;
+          first[e * E + j] = v;
+          const uint16_t pos = static_cast<uint16_t>(i);
+          std::memcpy(reinterpret_cast<char *>(first + e * E + G) + 2 * j, &pos, sizeof pos);
+          ++e;
+        }
+        for (; e < count; ++e) {
+          const uint16_t pos = static_cast<uint16_t>(len);
+          std::memcpy(reinterpret_cast<char *>(first + e * E + G) + 2 * j, &pos, sizeof pos);
+        }
+      }
+      at += count;
+    }
+  }
+  storeWord(packed[startsAt + strips * groups], at);
   return packed;
 }
 

@@ -17,7 +17,12 @@ struct KernelTable {
   /// kernels::panelWidth).
   int64_t denseRowBlock;
   int64_t panelWidth;
+  /// sparse's: rows per sample block, and the fewest rows a call runs in
+  /// blocks (kernels::sparseRowBlock, kernels::sparseLoneRows).
+  int64_t sparseRowBlock;
+  int64_t sparseLoneRows;
   void (*dense)(const DenseArgs &args, int64_t r0, int64_t r1, int64_t c0, int64_t c1) noexcept;
+  void (*sparse)(const SparseArgs &args, int64_t r0, int64_t r1, int64_t c0, int64_t c1) noexcept;
   void (*add)(const Src &a, const Src &b, const Dst &y, const ir::Activation &act, int64_t r0,
               int64_t r1, int64_t c0, int64_t c1) noexcept;
   void (*activation)(const Src &x, const Dst &y, const ir::Activation &act, int64_t r0, int64_t r1,

@@ -4,6 +4,7 @@
 // after the CPU check.
 #include "KernelTable.h"
 
+#include <algorithm>
 #include <atomic>
 #include <cassert>
 #include <cmath>
@@ -126,6 +127,35 @@ void dense(const DenseArgs &args, int64_t r0, int64_t r1, int64_t c0, int64_t c1
     return;
   }
   t->dense(args, r0, r1, c0, c1);
+}
+
+int64_t sparseRowBlock(Isa isa) noexcept { return kernelTable(isa).sparseRowBlock; }
+
+int64_t sparseLoneRows(Isa isa) noexcept { return kernelTable(isa).sparseLoneRows; }
+
+int64_t sparseStripInputs(Isa isa, int64_t inputs) noexcept {
+  // A pair of blocks reads 2 * W floats per input of a strip: 16384 floats
+  // are 64 KiB. A compromise, measured at 4096 x 4096 with 90 % zeros
+  // (docs/architecture.md): with AVX2, strips of half this width made
+  // batch 64 1.2x faster and batch 1 (the lone-row path, which pads more
+  // and ends more chains in shorter strips) 1.2x slower; one strip of 4096
+  // inputs the other way round, 1.14x and 1.35x.
+  const int64_t strip = 16384 / (2 * vectorWidth(isa));
+  return std::max<int64_t>(1, std::min({strip, inputs, kSparseMaxStrip}));
+}
+
+int64_t sparseScratchPerRow(int64_t inputs, int64_t units, int64_t stripInputs) noexcept {
+  // A block of W rows uses W times this: its transposed inputs (a zero row
+  // after each strip) and a vector of partial sums per neuron. Twice that
+  // per row, since a call of W / 2 rows runs a block; whole cache lines,
+  // so that a call's scratch starts 64-byte aligned.
+  const int64_t strips = std::max<int64_t>(1, (inputs + stripInputs - 1) / stripInputs);
+  const int64_t block = inputs + strips + (units + kSparseGroup - 1) / kSparseGroup * kSparseGroup;
+  return (2 * block + 15) / 16 * 16;
+}
+
+void sparse(const SparseArgs &args, int64_t r0, int64_t r1, int64_t c0, int64_t c1) noexcept {
+  activeKernels().sparse(args, r0, r1, c0, c1);
 }
 
 void add(const Src &a, const Src &b, const Dst &y, const ir::Activation &act, int64_t r0,

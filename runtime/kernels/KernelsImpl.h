@@ -12,9 +12,12 @@
 #include "KernelTable.h"
 #include "VecMath.h"
 
+#include "soma/runtime/Packing.h"
+
 #include <cassert>
 #include <cmath> // INFINITY, NAN
 #include <cstdint>
+#include <cstring> // memcpy
 
 namespace soma::runtime::kernels {
 namespace {
@@ -116,7 +119,75 @@ template <class A> struct Impl {
     return m;
   }
 
-  // --- the fused layers' epilogue -------------------------------------
+  /// Transposes the W x W matrix whose rows are v[0], ..., v[W - 1]: lane
+  /// j of v[i] moves to lane i of v[j]. In registers: log2(W) rounds of
+  /// interleaves and lane shuffles.
+  static void transpose(F (&v)[W]) {
+#if defined(__AVX512F__)
+    if constexpr (W == 16) {
+      __m512 t[16], r[16];
+      // Pairs of rows interleaved, then pairs of pairs: r[4q + c] holds,
+      // in 128-bit lane L, column 4L + c of rows 4q .. 4q + 3.
+      for (int i = 0; i < 16; i += 2) {
+        t[i] = _mm512_unpacklo_ps(v[i], v[i + 1]);
+        t[i + 1] = _mm512_unpackhi_ps(v[i], v[i + 1]);
+      }
+      auto lo = [](__m512 a, __m512 b) {
+        return _mm512_castpd_ps(_mm512_unpacklo_pd(_mm512_castps_pd(a), _mm512_castps_pd(b)));
+      };
+      auto hi = [](__m512 a, __m512 b) {
+        return _mm512_castpd_ps(_mm512_unpackhi_pd(_mm512_castps_pd(a), _mm512_castps_pd(b)));
+      };
+      for (int i = 0; i < 16; i += 4) {
+        r[i] = lo(t[i], t[i + 2]);
+        r[i + 1] = hi(t[i], t[i + 2]);
+        r[i + 2] = lo(t[i + 1], t[i + 3]);
+        r[i + 3] = hi(t[i + 1], t[i + 3]);
+      }
+      // Then a 4 x 4 transpose of 128-bit lanes across r[c], r[4 + c],
+      // r[8 + c], r[12 + c].
+      for (int c = 0; c < 4; ++c) {
+        const __m512 u0 = _mm512_shuffle_f32x4(r[c], r[4 + c], 0x44);
+        const __m512 u1 = _mm512_shuffle_f32x4(r[c], r[4 + c], 0xEE);
+        const __m512 u2 = _mm512_shuffle_f32x4(r[8 + c], r[12 + c], 0x44);
+        const __m512 u3 = _mm512_shuffle_f32x4(r[8 + c], r[12 + c], 0xEE);
+        v[c] = F(_mm512_shuffle_f32x4(u0, u2, 0x88));
+        v[4 + c] = F(_mm512_shuffle_f32x4(u0, u2, 0xDD));
+        v[8 + c] = F(_mm512_shuffle_f32x4(u1, u3, 0x88));
+        v[12 + c] = F(_mm512_shuffle_f32x4(u1, u3, 0xDD));
+      }
+    } else
+#elif defined(__AVX__)
+    if constexpr (W == 8) {
+      __m256 t[8], r[8];
+      for (int i = 0; i < 8; i += 2) {
+        t[i] = _mm256_unpacklo_ps(v[i], v[i + 1]);
+        t[i + 1] = _mm256_unpackhi_ps(v[i], v[i + 1]);
+      }
+      for (int i = 0; i < 8; i += 4) {
+        r[i] = _mm256_shuffle_ps(t[i], t[i + 2], 0x44);
+        r[i + 1] = _mm256_shuffle_ps(t[i], t[i + 2], 0xEE);
+        r[i + 2] = _mm256_shuffle_ps(t[i + 1], t[i + 3], 0x44);
+        r[i + 3] = _mm256_shuffle_ps(t[i + 1], t[i + 3], 0xEE);
+      }
+      for (int c = 0; c < 4; ++c) {
+        v[c] = F(_mm256_permute2f128_ps(r[c], r[4 + c], 0x20));
+        v[4 + c] = F(_mm256_permute2f128_ps(r[c], r[4 + c], 0x31));
+      }
+    } else
+#endif
+    {
+      static_assert(W == 4, "a transpose for each vector width");
+      __m128 r0 = v[0], r1 = v[1], r2 = v[2], r3 = v[3];
+      _MM_TRANSPOSE4_PS(r0, r1, r2, r3);
+      v[0] = F(r0);
+      v[1] = F(r1);
+      v[2] = F(r2);
+      v[3] = F(r3);
+    }
+  }
+
+  // --- the fused layers' epilogue (dense, sparse) ---------------------
 
   /// One vector of a fused layer's sums for one row (lanes = columns
   /// [col, col + n)): + bias, + residual, the activation, one store. `res`
@@ -256,6 +327,267 @@ template <class A> struct Impl {
       return;
     fusedLayer(a.act, a.y, a.units, r0, r1, c0, c1,
                [&](auto op) { denseTile(a, op, r0, r1, c0, c1); });
+  }
+
+  // --- sparse ---------------------------------------------------------
+
+  static constexpr int64_t G = kSparseGroup;
+  static constexpr int64_t kEntry = kSparseGroupsEntryFloats;
+  /// Calls of fewer rows run them alone; from half a block, the blocks
+  /// (W samples each, one per lane) pay.
+  static constexpr int64_t kLoneRows = W / 2;
+  /// Neurons per chunk of the lone-row path: their sums wait on the stack
+  /// between strips.
+  static constexpr int64_t kLoneChunk = 512;
+  static_assert(kLoneChunk % W == 0 && kLoneChunk % G == 0, "chunks of whole vectors and groups");
+
+  /// packSparseGroups's header, read once per call.
+  struct SparseLayout {
+    int64_t inputs, units, stripInputs, strips, groups;
+    const float *starts, *entries;
+
+    explicit SparseLayout(const float *packed) {
+      auto field = [&](int i) {
+        uint32_t v;
+        std::memcpy(&v, packed + i, sizeof v);
+        return static_cast<int64_t>(v);
+      };
+      inputs = field(kSparseGroupsInputs);
+      units = field(kSparseGroupsUnits);
+      stripInputs = field(kSparseGroupsStripInputs);
+      strips = field(kSparseGroupsStrips);
+      groups = field(kSparseGroupsGroups);
+      starts = packed + field(kSparseGroupsStartsAt);
+      entries = packed + field(kSparseGroupsEntriesAt);
+    }
+    /// The entries of strip s, group g.
+    const float *first(int64_t s, int64_t g) const {
+      return entries + start(s * groups + g) * kEntry;
+    }
+    const float *end(int64_t s, int64_t g) const { return first(s, g + 1); }
+    int64_t stripLength(int64_t s) const {
+      const int64_t k0 = s * stripInputs;
+      return (inputs - k0 < stripInputs ? inputs - k0 : stripInputs);
+    }
+    /// Floats of one block's transposed inputs: each strip's rows and a
+    /// zero row after it, W floats each.
+    int64_t transposedFloats() const { return (inputs + strips) * W; }
+
+  private:
+    int64_t start(int64_t i) const {
+      uint32_t v;
+      std::memcpy(&v, starts + i, sizeof v);
+      return v;
+    }
+  };
+
+  /// The input positions of an entry's G neurons.
+  static void entryPositions(const float *e, int64_t (&pos)[G]) {
+    uint64_t bits;
+    std::memcpy(&bits, e + G, sizeof bits);
+    for (int64_t j = 0; j < G; ++j)
+      pos[j] = static_cast<int64_t>((bits >> (16 * j)) & 0xffff);
+  }
+
+  /// Rows [row, row + m) of x (m <= W) transposed into xT, samples in the
+  /// lanes (lanes m and up zero): strip s's input k0 + i at
+  /// xT + (s * (stripInputs + 1) + i) * W, and a zero row after each strip
+  /// for the padding's position.
+  static void transposeBlock(const SparseArgs &a, const SparseLayout &L, int64_t row, int64_t m,
+                             float *xT) {
+    const float *xr[W];
+    for (int64_t i = 0; i < W; ++i)
+      xr[i] = i < m ? rowOf(a.x, row + i) : nullptr;
+    for (int64_t s = 0; s < L.strips; ++s) {
+      const int64_t k0 = s * L.stripInputs, len = L.stripLength(s);
+      float *dst = xT + s * (L.stripInputs + 1) * W;
+      for (int64_t i = 0; i < len; i += W) {
+        const int64_t n = len - i < W ? len - i : W;
+        F v[W];
+        for (int64_t r = 0; r < W; ++r)
+          v[r] = r < m ? loadN(xr[r] + k0 + i, n) : F(0.0f);
+        transpose(v);
+        for (int64_t j = 0; j < n; ++j)
+          store(dst + (i + j) * W, v[j]);
+      }
+      store(dst + len * W, F(0.0f));
+    }
+  }
+
+  /// acc[b][j] += the products of one strip's entries [e, end) for the
+  /// group's neuron j and block b (xs[b]: the block's transposed strip),
+  /// entry by entry in order: one FMA per entry, neuron and block.
+  /// (The sums are copied into locals: through the reference, GCC kept
+  /// them in memory, since the loads of x might alias them.)
+  template <int NB>
+  static void sparseRun(const float *e, const float *end, const float *const (&xs)[NB],
+                        F (&acc)[NB][G]) {
+    F a[NB][G];
+    for (int b = 0; b < NB; ++b)
+      for (int64_t j = 0; j < G; ++j)
+        a[b][j] = acc[b][j];
+    for (; e != end; e += kEntry) {
+      int64_t pos[G];
+      entryPositions(e, pos);
+#pragma GCC unroll 4
+      for (int64_t j = 0; j < G; ++j) {
+        const F wb(e[j]);
+#pragma GCC unroll 2
+        for (int b = 0; b < NB; ++b)
+          a[b][j] = fmadd<A>(load(xs[b] + pos[j] * W), wb, a[b][j]);
+      }
+    }
+    for (int b = 0; b < NB; ++b)
+      for (int64_t j = 0; j < G; ++j)
+        acc[b][j] = a[b][j];
+  }
+
+  /// NB sample blocks (rows [row[b], row[b] + m[b]), 1 <= m[b] <= W),
+  /// columns [c0, c1), in `scratch`: the blocks transposed, then strip by
+  /// strip each group's sums, waiting between strips in the scratch (one
+  /// vector per neuron and block), then per W neurons the sums transposed
+  /// back to rows for the epilogue.
+  template <int NB, class Op>
+  static void sparseBlocks(const SparseArgs &a, const SparseLayout &L, Op op, float *scratch,
+                           const int64_t (&row)[NB], const int64_t (&m)[NB], int64_t c0,
+                           int64_t c1) {
+    float *xT[NB], *part[NB];
+    for (int b = 0; b < NB; ++b) {
+      xT[b] = scratch + b * blockScratch(L);
+      part[b] = xT[b] + L.transposedFloats();
+      transposeBlock(a, L, row[b], m[b], xT[b]);
+    }
+    const int64_t g0 = c0 / G, g1 = (c1 + G - 1) / G;
+    for (int64_t s = 0; s < L.strips; ++s) {
+      const float *xs[NB];
+      for (int b = 0; b < NB; ++b)
+        xs[b] = xT[b] + s * (L.stripInputs + 1) * W;
+      for (int64_t g = g0; g < g1; ++g) {
+        F acc[NB][G];
+        for (int b = 0; b < NB; ++b)
+          for (int64_t j = 0; j < G; ++j)
+            acc[b][j] = s == 0 ? F(0.0f) : load(part[b] + ((g - g0) * G + j) * W);
+        sparseRun<NB>(L.first(s, g), L.end(s, g), xs, acc);
+        for (int b = 0; b < NB; ++b)
+          for (int64_t j = 0; j < G; ++j)
+            store(part[b] + ((g - g0) * G + j) * W, acc[b][j]);
+      }
+    }
+    for (int b = 0; b < NB; ++b)
+      for (int64_t col = c0; col < c1; col += W) {
+        const int64_t n = c1 - col < W ? c1 - col : W;
+        F v[W];
+        for (int64_t j = 0; j < W; ++j)
+          v[j] = j < n ? load(part[b] + (col - c0 + j) * W) : F(0.0f);
+        transpose(v);
+        for (int64_t i = 0; i < m[b]; ++i) {
+          const float *res = a.residual.data ? rowOf(a.residual, row[b] + i) : nullptr;
+          finishVec(op, v[i], a.bias, res, rowOf(a.y, row[b] + i), col, n);
+        }
+      }
+  }
+
+  /// Floats of scratch one block uses: its transposed inputs, then a
+  /// vector of sums per neuron (sparseScratchPerRow() is 2 / W of it,
+  /// rounded up).
+  static int64_t blockScratch(const SparseLayout &L) {
+    return L.transposedFloats() + (L.units + G - 1) / G * G * W;
+  }
+
+  /// acc (lane j: the group's neuron j) += the products of one row's
+  /// entry e, xs the row's strip.
+  static __m128 loneStep(__m128 acc, const float *e, const float *xs) {
+    static_assert(G == 4, "one SSE register per group");
+    int64_t pos[G];
+    entryPositions(e, pos);
+    const __m128 x = _mm_setr_ps(xs[pos[0]], xs[pos[1]], xs[pos[2]], xs[pos[3]]);
+    return fmadd4(x, _mm_loadu_ps(e), acc);
+  }
+
+  /// One row on its own, columns [c0, c1): per chunk of neurons, strip by
+  /// strip, the strip of x copied to the stack with a 0 after it (the
+  /// padding's position), then one 4-lane chain per group (lanes =
+  /// neurons), two groups side by side over the entries they both have
+  /// (their FMA chains overlap), then the longer one's rest alone.
+  template <class Op>
+  static void sparseLoneRow(const SparseArgs &a, const SparseLayout &L, Op op, int64_t row,
+                            int64_t c0, int64_t c1) {
+    alignas(64) float xs[kSparseMaxStrip + 1];
+    alignas(64) float sums[kLoneChunk];
+    const float *x = rowOf(a.x, row);
+    const float *res = a.residual.data ? rowOf(a.residual, row) : nullptr;
+    float *y = rowOf(a.y, row);
+    for (int64_t u0 = c0; u0 < c1; u0 += kLoneChunk) {
+      const int64_t u1 = c1 - u0 < kLoneChunk ? c1 : u0 + kLoneChunk;
+      const int64_t g0 = u0 / G, g1 = (u1 + G - 1) / G;
+      for (int64_t s = 0; s < L.strips; ++s) {
+        const int64_t len = L.stripLength(s);
+        std::memcpy(xs, x + s * L.stripInputs, static_cast<size_t>(len) * sizeof(float));
+        xs[len] = 0.0f;
+        for (int64_t g = g0; g < g1; g += 2) {
+          const bool two = g + 1 < g1;
+          float *out = sums + (g - g0) * G;
+          __m128 acc0 = s == 0 ? _mm_setzero_ps() : _mm_load_ps(out);
+          __m128 acc1 = s == 0 || !two ? _mm_setzero_ps() : _mm_load_ps(out + G);
+          const float *e0 = L.first(s, g), *end0 = L.end(s, g);
+          const float *e1 = two ? end0 : nullptr, *end1 = two ? L.end(s, g + 1) : nullptr;
+          for (; e0 != end0 && e1 != end1; e0 += kEntry, e1 += kEntry) {
+            acc0 = loneStep(acc0, e0, xs);
+            acc1 = loneStep(acc1, e1, xs);
+          }
+          for (; e0 != end0; e0 += kEntry)
+            acc0 = loneStep(acc0, e0, xs);
+          for (; e1 != end1; e1 += kEntry)
+            acc1 = loneStep(acc1, e1, xs);
+          _mm_store_ps(out, acc0);
+          if (two)
+            _mm_store_ps(out + G, acc1);
+        }
+      }
+      for (int64_t col = u0; col < u1; col += W) {
+        const int64_t n = u1 - col < W ? u1 - col : W;
+        finishVec(op, loadN(sums + (col - u0), n), a.bias, res, y, col, n);
+      }
+    }
+  }
+
+  template <class Op>
+  static void sparseTile(const SparseArgs &a, const SparseLayout &L, Op op, int64_t r0, int64_t r1,
+                         int64_t c0, int64_t c1) {
+    const int64_t rows = r1 - r0;
+    if (rows < kLoneRows) {
+      for (int64_t row = r0; row < r1; ++row)
+        sparseLoneRow(a, L, op, row, c0, c1);
+      return;
+    }
+    // Blocks of W rows in pairs (each entry's index and weight serve both),
+    // the last one partial. They run one after the other, each pair in the
+    // scratch of the first rows: a pair needs W rows' worth, one block
+    // W / 2 rows' (sparseScratchPerRow), and a call with a pair has more
+    // than W rows.
+    float *scratch = a.scratch + r0 * sparseScratchPerRow(L.inputs, L.units, L.stripInputs);
+    const int64_t full = rows / W, rest = rows % W;
+    int64_t row = r0;
+    for (int64_t b = 0; b + 1 < full; b += 2, row += 2 * W)
+      sparseBlocks<2>(a, L, op, scratch, {row, row + W}, {W, W}, c0, c1);
+    if (full % 2 == 1 && rest > 0)
+      sparseBlocks<2>(a, L, op, scratch, {row, row + W}, {W, rest}, c0, c1);
+    else if (full % 2 == 1)
+      sparseBlocks<1>(a, L, op, scratch, {row}, {W}, c0, c1);
+    else if (rest > 0)
+      sparseBlocks<1>(a, L, op, scratch, {row}, {rest}, c0, c1);
+  }
+
+  static void sparse(const SparseArgs &a, int64_t r0, int64_t r1, int64_t c0, int64_t c1) noexcept {
+    const SparseLayout L(a.packed);
+    assert(L.inputs == a.inputs && L.units == a.units && "weights packed for another shape");
+    assert(L.stripInputs <= kSparseMaxStrip && "the lone-row path holds one strip on the stack");
+    assert(c0 % G == 0 && c1 <= a.units && "a tile starts on a group");
+    assert((r1 - r0 < kLoneRows || a.scratch) && "sample blocks need the scratch");
+    if (r0 >= r1 || c0 >= c1)
+      return;
+    fusedLayer(a.act, a.y, a.units, r0, r1, c0, c1,
+               [&](auto op) { sparseTile(a, L, op, r0, r1, c0, c1); });
   }
 
   // --- elementwise ----------------------------------------------------
@@ -411,7 +743,8 @@ template <class A> struct Impl {
   }
 
   static constexpr KernelTable table(Isa isa) {
-    return {isa, W, kBlockRows, 2 * W, &dense, &add, &activation, &scaleShift, &batchNorm, &softmax, &layerNorm, &exp};
+    return {isa,  W,           kBlockRows,  2 * W,      W,        kLoneRows,  &dense, &sparse,
+            &add, &activation, &scaleShift, &batchNorm, &softmax, &layerNorm, &exp};
   }
 };
 

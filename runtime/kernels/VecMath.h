@@ -51,6 +51,17 @@ xsimd::batch<float, A> fmadd(xsimd::batch<float, A> x, xsimd::batch<float, A> y,
     return xsimd::fma(x, y, z);
 }
 
+/// fmadd on 4 lanes (SSE registers, in every kernel object), rounded per
+/// lane as fmadd rounds: fused where the object has FMA, else a multiply
+/// and an add.
+inline __m128 fmadd4(__m128 x, __m128 y, __m128 z) {
+#if defined(__FMA__)
+  return _mm_fmadd_ps(x, y, z);
+#else
+  return _mm_add_ps(_mm_mul_ps(x, y), z);
+#endif
+}
+
 template <class A> struct VecMath {
   using F = xsimd::batch<float, A>;
   using I = xsimd::batch<int32_t, A>;

@@ -94,6 +94,74 @@ struct DenseArgs {
 /// block) run one at a time over up to eight vectors of outputs at once.
 void dense(const DenseArgs &args, int64_t r0, int64_t r1, int64_t c0, int64_t c1) noexcept;
 
+/// The fused dense layer of dense() over the nonzero weights only, with W
+/// packed by runtime::packSparseGroups: y[n, u] = act((sum over k with
+/// W[u, k] != 0 of x[n, k] * W[u, k] + bias[u]) + residual[n, u]).
+struct SparseArgs {
+  Src x; // [rows, inputs]
+  /// packSparseGroups(W, stripInputs) for a W of the inputs and units below.
+  const float *packed = nullptr;
+  int64_t inputs = 0;
+  int64_t units = 0;
+  const float *bias = nullptr; // [units] (no padding needed), or nullptr
+  Src residual;                // [rows, units], or data == nullptr
+  Dst y;                       // [rows, units]
+  ir::Activation act;
+  /// Row r's scratch starts at scratch + r * sparseScratchPerRow(...): a
+  /// call over rows [r0, r1) with at least sparseLoneRows() rows writes
+  /// the scratch of those rows (and only those); a smaller call uses none
+  /// (scratch may be null for it).
+  float *scratch = nullptr;
+};
+
+/// Output neurons per group of the sparse weights: column ranges of
+/// sparse() start on a multiple of it.
+constexpr int64_t kSparseGroup = 4;
+/// The longest strip of inputs packSparseGroups takes (the lone-row path
+/// holds one strip of x on the stack: at most 16 KiB).
+constexpr int64_t kSparseMaxStrip = 4096;
+/// Rows per sample block of sparse() on `isa` (its vector width): the
+/// samples of a block share every load of a weight and its input index,
+/// so row tiles should be multiples of it.
+int64_t sparseRowBlock(Isa isa) noexcept;
+inline int64_t sparseRowBlock() noexcept { return sparseRowBlock(activeIsa()); }
+/// Calls of fewer rows than this (half a block) take sparse()'s lone-row
+/// path: no scratch, any column range on groups, so such calls on the
+/// same rows may run at once. Calls of at least this many rows use their
+/// rows' scratch: two at once must not share a row (tile them by rows,
+/// whole rows each).
+int64_t sparseLoneRows(Isa isa) noexcept;
+inline int64_t sparseLoneRows() noexcept { return sparseLoneRows(activeIsa()); }
+/// The strip width to pack a layer of `inputs` inputs at for `isa`: the
+/// transposed inputs of a strip for a pair of sample blocks fill 64 KiB
+/// (512 inputs with AVX-512, 1024 with AVX2, 2048 with SSE2). Any width
+/// gives the same results on any instruction set; this one is fast.
+int64_t sparseStripInputs(Isa isa, int64_t inputs) noexcept;
+inline int64_t sparseStripInputs(int64_t inputs) noexcept {
+  return sparseStripInputs(activeIsa(), inputs);
+}
+/// Floats of scratch per row for weights of `inputs` x `units` packed in
+/// strips of `stripInputs`, the same on every instruction set: 2 / W of
+/// what a sample block of W rows uses (its transposed inputs and partial
+/// sums), so that a call of half a block's rows holds one block and a
+/// call of more than a block a pair.
+int64_t sparseScratchPerRow(int64_t inputs, int64_t units, int64_t stripInputs) noexcept;
+
+/// Computes rows [r0, r1) and columns [c0, c1) of the sparse layer. c0 must
+/// be a multiple of kSparseGroup, c1 <= units; softmax needs whole rows
+/// ([c0, c1) = [0, units)). Each output is one chain of FMAs (multiply and
+/// add without FMA, on SSE2) over its neuron's nonzero weights in input
+/// order, plus exact +0 terms (0 * 0) for padding, then + bias, +
+/// residual and the activation as in dense(): for finite inputs the same
+/// bits as dense() on the same instruction set (a zero weight's FMA there
+/// adds an exact zero; only the sign of a sum that is exactly zero may
+/// differ). A NaN or infinite input under a zero weight does not
+/// propagate here. A call of at least sparseLoneRows() rows runs in
+/// blocks of sparseRowBlock() rows (the last may be partial), samples in
+/// the lanes, over transposed inputs in the scratch of its first rows; a
+/// smaller call runs its rows one at a time.
+void sparse(const SparseArgs &args, int64_t r0, int64_t r1, int64_t c0, int64_t c1) noexcept;
+
 /// y = act(a + b) elementwise over rows [r0, r1), columns [c0, c1). act is
 /// not softmax (use softmax()). y may alias a or b.
 void add(const Src &a, const Src &b, const Dst &y, const ir::Activation &act, int64_t r0,

@@ -114,4 +114,33 @@ enum class SparseLoneFormat { Entries, Chunked, None };
 /// aligned); then every entry's `group` position bytes.
 AlignedVector<float> packSparse(const Tensor &w, int64_t group, SparseLoneFormat lone);
 
+/// The positions of packSparseGroups's header fields (int32 bit patterns
+/// stored in the floats): the layer's inputs and units, the strip width,
+/// the strips, the groups, and the offsets (in floats) of the start table
+/// and of the first entry.
+constexpr int kSparseGroupsInputs = 0, kSparseGroupsUnits = 1, kSparseGroupsStripInputs = 2,
+              kSparseGroupsStrips = 3, kSparseGroupsGroups = 4, kSparseGroupsStartsAt = 5,
+              kSparseGroupsEntriesAt = 6, kSparseGroupsHeaderFields = 7;
+
+/// Floats per packSparseGroups entry: kernels::kSparseGroup values, then
+/// as many uint16 input positions.
+constexpr int64_t kSparseGroupsEntryFloats = 6;
+
+/// Packs w [units, inputs] for the vec engine's sparse kernel
+/// (kernels::sparse): output neurons in groups of kernels::kSparseGroup
+/// (4), inputs in strips of `stripInputs` (the last may be shorter; at
+/// most kernels::kSparseMaxStrip). For strip s and group g, entry e holds
+/// the e-th nonzero (input order) among the strip's inputs of each of the
+/// group's 4 neurons: its value, and its input's position in the strip
+/// (uint16, host byte order). A neuron with fewer nonzeros in the strip
+/// than the group's longest, and a missing neuron of a partial last group,
+/// is padded with value 0 at position = the strip's length, one past its
+/// last input, where the kernel reads a 0: a padding term is exactly
+/// 0 * 0, whatever the inputs. Layout: the header (kSparseGroupsHeaderFields
+/// int32); the start table, strips * groups + 1 uint32, entry
+/// s * groups + g the index of (s, g)'s first entry and the next entry its
+/// end; the entries in (s, g) order, kSparseGroupsEntryFloats floats each,
+/// the first 64-byte aligned.
+AlignedVector<float> packSparseGroups(const Tensor &w, int64_t stripInputs);
+
 } // namespace soma::runtime
