@@ -47,7 +47,8 @@ bool inAlignedBlocks(const Tensor &w, int64_t rows, int64_t cols) {
 }
 
 AlignedVector<float> packSparse(const Tensor &w, int64_t group, SparseLoneFormat lone) {
-  const bool chunked = lone == SparseLoneFormat::Chunked, entries = lone == SparseLoneFormat::Entries;
+  const bool chunked = lone == SparseLoneFormat::Chunked,
+             entries = lone == SparseLoneFormat::Entries;
   assert(!chunked || group == 16);
   const int64_t units = w.dims[0], inputs = w.dims[1];
   const int64_t groups = (units + group - 1) / group, unitsRounded = groups * group;
@@ -130,7 +131,8 @@ AlignedVector<float> packSparse(const Tensor &w, int64_t group, SparseLoneFormat
       if (u >= units)
         continue;
       const std::vector<int64_t> &row = nonzeros[u];
-      for (auto it = std::lower_bound(row.begin(), row.end(), k0); it != row.end() && *it < k1; ++it, ++at) {
+      for (auto it = std::lower_bound(row.begin(), row.end(), k0); it != row.end() && *it < k1;
+           ++it, ++at) {
         packed[valuesAt + at] = w.values[u * inputs + *it];
         putIndex(bytes + indicesAt * 4, at, *it);
       }

@@ -46,7 +46,8 @@ constexpr int64_t kSparseHeaderFields = 8;
 /// reloads and stores its partial sums: at 4096 x 4096 with 1 % nonzeros,
 /// batch 64, strips of 256 took 1.45 ms, of 1024 0.57 ms), up to all the
 /// inputs.
-constexpr int64_t sparseStripInputs(int64_t group, int64_t inputs, int64_t units, int64_t nonzeros) {
+constexpr int64_t sparseStripInputs(int64_t group, int64_t inputs, int64_t units,
+                                    int64_t nonzeros) {
   int64_t strip = 4096 / group;
   while (strip < inputs && nonzeros * strip < 8 * units * inputs)
     strip *= 2;
