@@ -63,6 +63,32 @@ void runDense(const void *context, void *const *slots, int64_t r0, int64_t r1, i
   k::dense(args, r0, r1, c0, c1);
 }
 
+struct SparseContext {
+  Operand x, residual; // residual.slot -1: none
+  int packed = -1;     // the weights, packed by packSparseGroups
+  int scratch = -1;    // sparseScratchPerRow floats per row
+  int64_t inputs = 0, units = 0;
+  int bias = -1, y = -1;
+  ir::Activation act;
+};
+
+void runSparse(const void *context, void *const *slots, int64_t r0, int64_t r1, int64_t c0,
+               int64_t c1) {
+  const auto &c = *static_cast<const SparseContext *>(context);
+  k::SparseArgs args;
+  args.x = c.x.src(slots);
+  args.packed = static_cast<const float *>(slots[c.packed]);
+  args.inputs = c.inputs;
+  args.units = c.units;
+  args.bias = param(slots, c.bias);
+  if (c.residual.slot >= 0)
+    args.residual = c.residual.src(slots);
+  args.y = dst(slots, c.y, c.units);
+  args.act = c.act;
+  args.scratch = static_cast<float *>(slots[c.scratch]);
+  k::sparse(args, r0, r1, c0, c1);
+}
+
 /// The elementwise ops and the row ops, one context for all: `kind` picks
 /// the kernel, `a`/`b` are the batched operands, `p` the per-feature ones.
 struct EltContext {
@@ -155,6 +181,109 @@ std::string notPerFeature(const ir::Op &op, size_t k) {
          std::to_string(cols) + " values";
 }
 
+/// Why `op` is not a weighted sum the vec kernels run (a constant [units,
+/// inputs] matrix of weights over batched samples of `inputs` values, a
+/// constant bias vector); empty when it is one.
+std::string notVecWeightedSum(const ir::Op &op) {
+  if (!ir::isWeightedSum(op.kind))
+    return "not a weighted sum";
+  const ir::Op &w = *op.operands.at(1);
+  const int64_t cols = op.type.lastDim();
+  if (w.kind != ir::OpKind::Const || w.type.dims.size() != 2 || w.type.dims[0] != cols)
+    return "the weights are not a constant [" + std::to_string(cols) + ", inputs] matrix";
+  const ir::Op &x = *op.operands[0];
+  if (x.type.sampleElements() != w.type.dims[1] || !x.type.batched ||
+      op.type.sampleElements() != cols)
+    return "it reads samples of " + std::to_string(x.type.sampleElements()) +
+           " values with weights for " + std::to_string(w.type.dims[1]);
+  if (op.kind != ir::OpKind::Linear)
+    return notPerFeature(op, 2);
+  return {};
+}
+
+/// linear, dense, dense_add with a sparse schedule: kernels::sparse over the
+/// nonzero weights only, packed by packSparseGroups in strips of the
+/// instruction set's width; sample blocks of one vector of rows (each
+/// row's transposed inputs and partial sums in the step's scratch), lone
+/// rows (fewer than half a block) one at a time over column ranges of
+/// whole neuron groups. The schedule's kernel choice is honoured; its
+/// geometry is the JIT's, this family has its own (kernels::sparseRowBlock).
+class VecSparseFamily final : public KernelFamily {
+public:
+  const char *name() const override { return "vec.sparse"; }
+  Tier tier() const override { return Tier::Vec; }
+
+  Fit fit(const ir::Op &op) const override {
+    if (!ir::isWeightedSum(op.kind) || !op.schedule || !op.schedule->isSparse())
+      return Fit::declines("not a weighted sum with a sparse schedule");
+    if (std::string why = notVecWeightedSum(op); !why.empty())
+      return Fit::declines(why);
+    return Fit::runs();
+  }
+
+  std::shared_ptr<const AlignedVector<float>> pack(const ir::Op &op, size_t k) const override {
+    if (k != 1)
+      return nullptr; // the bias is read as it is
+    const Tensor &w = *op.operands[1]->data;
+    return std::make_shared<const AlignedVector<float>>(
+        packSparseGroups(w, k::sparseStripInputs(w.dims[1])));
+  }
+
+  void addSlots(ProgramBuilder &b, size_t i) const override {
+    const ir::Op &op = *b.graph().ops[i];
+    const int64_t inputs = op.operands[1]->type.dims[1], units = op.type.lastDim();
+    Slot scratch;
+    scratch.kind = SlotKind::Temp;
+    scratch.sampleElements = k::sparseScratchPerRow(inputs, units, k::sparseStripInputs(inputs));
+    b.setScratch(i, b.addSlot(std::move(scratch)));
+  }
+
+  Expected<bool> makeStep(const ProgramBuilder &b, size_t i, Step &step) const override {
+    const ir::Op &op = *b.graph().ops[i];
+    auto c = std::make_shared<SparseContext>();
+    c->inputs = op.operands[1]->type.dims[1];
+    c->x = {b.slotOf(op.operands[0]), c->inputs, 0};
+    c->units = step.cols;
+    c->packed = b.slotOf(op.operands[1]);
+    c->scratch = b.choices()[i].scratch;
+    c->y = step.result;
+    if (op.kind != ir::OpKind::Linear) {
+      c->bias = b.slotOf(op.operands[2]);
+      c->act = op.fn;
+    }
+    if (op.kind == ir::OpKind::DenseAdd)
+      c->residual = operandOf(b, op.operands.at(3));
+    // About two dense multiply-adds per nonzero (its position and the
+    // broadcast), a transposed input, the epilogue; whole rows for sample
+    // blocks (a row's blocks share its scratch), column ranges on neuron
+    // groups for runs of lone rows (but for softmax, whole rows).
+    const double nonzeros = static_cast<double>(countNonzeros(*op.operands[1]->data));
+    const int64_t epilogue = step.cols * (1 + activationWork(c->act));
+    TileRules rules;
+    rules.rowWork = static_cast<int64_t>(2 * nonzeros) + c->inputs + epilogue;
+    rules.rowGranularity = k::sparseRowBlock();
+    rules.colGranularity = 0;
+    if (c->act.kind != ir::ActKind::Softmax) {
+      rules.smallRows = k::sparseLoneRows();
+      rules.smallColGranularity = k::kSparseGroup;
+      rules.smallRowWork = static_cast<int64_t>(2 * nonzeros) + epilogue;
+    }
+    step.contextFn = runSparse;
+    step.context = std::move(c);
+    planTiles(step, rules);
+    return true;
+  }
+
+  std::string describe(const ir::Op &op) const override {
+    const k::Isa isa = k::activeIsa();
+    return std::string(k::isaName(isa)) + ": nonzeros in groups of " +
+           std::to_string(k::kSparseGroup) + " neurons, strips of " +
+           std::to_string(k::sparseStripInputs(isa, op.operands[1]->type.dims[1])) +
+           " inputs, sample blocks of " + std::to_string(k::sparseRowBlock(isa)) +
+           " rows, one row at a time below " + std::to_string(k::sparseLoneRows(isa));
+  }
+};
+
 /// linear, dense, dense_add: kernels::dense over weights packed in panels
 /// of the active instruction set (kernels::panelWidth), rows in its
 /// register blocks (kernels::denseRowBlock); bias, residual and activation
@@ -165,21 +294,8 @@ public:
   Tier tier() const override { return Tier::Vec; }
 
   Fit fit(const ir::Op &op) const override {
-    if (!ir::isWeightedSum(op.kind))
-      return Fit::declines("not a weighted sum");
-    const ir::Op &w = *op.operands.at(1);
-    const int64_t cols = op.type.lastDim();
-    if (w.kind != ir::OpKind::Const || w.type.dims.size() != 2 || w.type.dims[0] != cols)
-      return Fit::declines("the weights are not a constant [" + std::to_string(cols) +
-                           ", inputs] matrix");
-    const ir::Op &x = *op.operands[0];
-    if (x.type.sampleElements() != w.type.dims[1] || !x.type.batched ||
-        op.type.sampleElements() != cols)
-      return Fit::declines("it reads samples of " + std::to_string(x.type.sampleElements()) +
-                           " values with weights for " + std::to_string(w.type.dims[1]));
-    if (op.kind != ir::OpKind::Linear)
-      if (std::string why = notPerFeature(op, 2); !why.empty())
-        return Fit::declines(why);
+    if (std::string why = notVecWeightedSum(op); !why.empty())
+      return Fit::declines(why);
     if (op.schedule && op.schedule->isSparse())
       return Fit::runs(
           "the dense kernel over all weights (the schedule's sparse kernel is the JIT's)");
@@ -318,10 +434,12 @@ public:
 } // namespace
 
 const std::vector<const KernelFamily *> &vecFamilies() {
+  static const VecSparseFamily sparse;
   static const VecDenseFamily dense;
   static const VecElementwiseFamily elementwise;
   static const VecConcatFamily concat;
-  static const std::vector<const KernelFamily *> families = {&dense, &elementwise, &concat};
+  static const std::vector<const KernelFamily *> families = {&sparse, &dense, &elementwise,
+                                                             &concat};
   return families;
 }
 

@@ -87,6 +87,15 @@ std::unique_ptr<ir::Graph> parse(const std::string &text) {
   return g;
 }
 
+/// The vec engine's family called `name`.
+const runtime::KernelFamily *vecFamily(const std::string &name) {
+  for (const runtime::KernelFamily *f : runtime::vecFamilies())
+    if (f->name() == name)
+      return f;
+  ADD_FAILURE() << "no vec family " << name;
+  return nullptr;
+}
+
 /// Runs `program` and the interpreter on `reference` at several batches
 /// and compares every output: bit for bit when `exact`, else within the
 /// kernels' tolerance.
@@ -159,7 +168,7 @@ TEST(ProgramBuilder, AnOpTheFirstFamilyDeclinesRunsOnTheNext) {
   std::unique_ptr<ir::Graph> graph = parse(networkText());
   ASSERT_TRUE(graph);
   std::unique_ptr<ir::Graph> reference = graph->clone();
-  const runtime::KernelFamily *vecDense = runtime::vecFamilies().at(0);
+  const runtime::KernelFamily *vecDense = vecFamily("vec.dense");
   runtime::Target target;
   target.name = "mixed";
   target.families = {vecDense, &runtime::interpFamily()};
@@ -224,8 +233,87 @@ TEST(ProgramBuilder, RefusalsAndOpsNoFamilyRunsAreErrors) {
 
   std::unique_ptr<ir::Graph> again = parse(networkText());
   ASSERT_TRUE(again);
-  target.families = {runtime::vecFamilies().at(0)};
+  target.families = {vecFamily("vec.dense")};
   Expected<runtime::Program> none = runtime::ProgramBuilder(*again).build(target);
   ASSERT_FALSE(none);
   EXPECT_EQ(none.error(), "test engine: no kernel for op 'add' ('su')");
+}
+
+namespace {
+/// Weighted sums over mostly-zero weights (45 inputs, 37 and 19 units: tails
+/// in every group and vector), each with the schedule `kernel`: a dense layer,
+/// a dense_add with a residual, a linear.
+std::string sparseNetworkText(const char *kernel) {
+  std::mt19937 rng(5);
+  std::uniform_real_distribution<float> dist(-1.0f, 1.0f);
+  auto sparseConst = [&](const std::string &name, int64_t rows, int64_t cols) {
+    std::ostringstream s;
+    s.precision(9);
+    s << "  %" << name << " = const [";
+    for (int64_t i = 0; i < rows * cols; ++i)
+      s << (i ? ", " : "") << (i % 7 == 3 || i % 11 == 0 ? dist(rng) : 0.0f);
+    s << "] : f32[" << rows << ", " << cols << "]\n";
+    return s.str();
+  };
+  const std::string sparse = std::string(kernel) == "sparse"
+                                 ? "kernel = \"sparse\", vector_width = 16, panel_vectors = 1, "
+                                   "row_block = 16, lone_panels = 1, row_tile = 32, col_tile = 48"
+                                 : "kernel = \"packed\", vector_width = 16, panel_vectors = 2, "
+                                   "row_block = 4, lone_panels = 4, row_tile = 64, col_tile = 64";
+  std::string t = "graph @sparse {\n  %x = input : f32[N, 45]\n";
+  t += sparseConst("w1", 37, 45) + sparseConst("w2", 37, 37) + sparseConst("w3", 19, 37);
+  t += randomConst(rng, "b1", {37}, -0.2f, 0.2f);
+  t += "  %h = dense(%x, %w1, %b1) {fn = relu} {schedule = {" + sparse + "}} : f32[N, 37]\n";
+  t += "  %r = dense_add(%h, %w2, %b1, %h) {fn = tanh} {schedule = {" + sparse + "}} : f32[N, 37]\n";
+  t += "  %l = linear(%r, %w3) {schedule = {" + sparse + "}} : f32[N, 19]\n";
+  t += "  output %l\n  output %h as \"hidden\"\n}\n";
+  return t;
+}
+
+/// The outputs of `graph` on the vec engine for `x` ([batch, 45]).
+std::vector<std::vector<float>> runVec(ir::Graph &graph, const std::vector<float> &x,
+                                       int64_t batch, std::string *familyOfH) {
+  runtime::ProgramBuilder builder(graph);
+  Expected<runtime::Program> program = builder.build(runtime::vecTarget());
+  if (!program) {
+    ADD_FAILURE() << program.error();
+    return {};
+  }
+  *familyOfH = builder.choices()[builder.indexOf(graph.findOp("h"))].family->name();
+  runtime::Executor exec(std::move(*program));
+  std::vector<std::vector<float>> out = {std::vector<float>(batch * 19),
+                                         std::vector<float>(batch * 37)};
+  const float *inputs[] = {x.data()};
+  float *outputs[] = {out[0].data(), out[1].data()};
+  exec.run(batch, inputs, outputs);
+  return out;
+}
+} // namespace
+
+// The vec engine's sparse family runs the layers whose schedule says sparse
+// (sample blocks and lone rows, tails in every group) and gives, on finite
+// inputs, the bits of its dense family (the same sums in the same order,
+// skipping only products with a zero weight), which is within the dense
+// kernel's tolerance of the interpreter (MatchesTheInterpreterWithoutLlvm).
+TEST(VecStandalone, SparseScheduleRunsTheSparseKernelWithTheDenseKernelsBits) {
+  std::mt19937 rng(3);
+  std::uniform_real_distribution<float> dist(-2.0f, 2.0f);
+  for (int64_t batch : {1, 3, 7, 8, 16, 37, 64}) {
+    SCOPED_TRACE("batch " + std::to_string(batch));
+    std::vector<float> x(static_cast<size_t>(batch * 45));
+    for (float &v : x)
+      v = dist(rng);
+    std::unique_ptr<ir::Graph> sparse = parse(sparseNetworkText("sparse"));
+    std::unique_ptr<ir::Graph> packed = parse(sparseNetworkText("packed"));
+    ASSERT_TRUE(sparse && packed);
+    std::string sparseFamily, packedFamily;
+    auto got = runVec(*sparse, x, batch, &sparseFamily);
+    auto want = runVec(*packed, x, batch, &packedFamily);
+    EXPECT_EQ(sparseFamily, "vec.sparse");
+    EXPECT_EQ(packedFamily, "vec.dense");
+    ASSERT_EQ(got.size(), want.size());
+    for (size_t o = 0; o < got.size(); ++o)
+      EXPECT_EQ(0, std::memcmp(got[o].data(), want[o].data(), got[o].size() * sizeof(float)))
+          << "output " << o;
+  }
 }

@@ -14,7 +14,8 @@
 
 namespace soma::runtime {
 
-/// The vec engine's families, in order: dense (linear, dense, dense_add),
+/// The vec engine's families, in order: sparse (weighted sums with a sparse
+/// schedule), dense (linear, dense, dense_add),
 /// elementwise and row ops, concat.
 const std::vector<const KernelFamily *> &vecFamilies();
 
