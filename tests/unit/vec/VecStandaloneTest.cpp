@@ -264,15 +264,16 @@ std::string sparseNetworkText(const char *kernel) {
   t += sparseConst("w1", 37, 45) + sparseConst("w2", 37, 37) + sparseConst("w3", 19, 37);
   t += randomConst(rng, "b1", {37}, -0.2f, 0.2f);
   t += "  %h = dense(%x, %w1, %b1) {fn = relu} {schedule = {" + sparse + "}} : f32[N, 37]\n";
-  t += "  %r = dense_add(%h, %w2, %b1, %h) {fn = tanh} {schedule = {" + sparse + "}} : f32[N, 37]\n";
+  t +=
+      "  %r = dense_add(%h, %w2, %b1, %h) {fn = tanh} {schedule = {" + sparse + "}} : f32[N, 37]\n";
   t += "  %l = linear(%r, %w3) {schedule = {" + sparse + "}} : f32[N, 19]\n";
   t += "  output %l\n  output %h as \"hidden\"\n}\n";
   return t;
 }
 
 /// The outputs of `graph` on the vec engine for `x` ([batch, 45]).
-std::vector<std::vector<float>> runVec(ir::Graph &graph, const std::vector<float> &x,
-                                       int64_t batch, std::string *familyOfH) {
+std::vector<std::vector<float>> runVec(ir::Graph &graph, const std::vector<float> &x, int64_t batch,
+                                       std::string *familyOfH) {
   runtime::ProgramBuilder builder(graph);
   Expected<runtime::Program> program = builder.build(runtime::vecTarget());
   if (!program) {
