@@ -38,53 +38,45 @@ k::Dst dst(void *const *slots, int slot, int64_t cols) {
   return {static_cast<float *>(slots[slot]), cols};
 }
 
-struct DenseContext {
+/// A weighted sum's step (vec.dense, vec.sparse): its operands' slots,
+/// shape and activation; `panel` for dense()'s packed weights, `scratch` for
+/// sparse()'s rows.
+struct WeightedSumContext {
   Operand x, residual; // residual.slot -1: none
-  int packed = -1;     // the weights, packed at `panel` by the builder
+  int packed = -1;     // the weights, packed by the family
+  int scratch = -1;
   int64_t panel = 0, inputs = 0, units = 0;
   int bias = -1, y = -1;
   ir::Activation act;
+
+  /// The kernel arguments both kernels share (DenseArgs, SparseArgs).
+  template <class Args> Args args(void *const *slots) const {
+    Args a;
+    a.x = x.src(slots);
+    a.packed = static_cast<const float *>(slots[packed]);
+    a.inputs = inputs;
+    a.units = units;
+    a.bias = param(slots, bias);
+    if (residual.slot >= 0)
+      a.residual = residual.src(slots);
+    a.y = dst(slots, y, units);
+    a.act = act;
+    return a;
+  }
 };
 
 void runDense(const void *context, void *const *slots, int64_t r0, int64_t r1, int64_t c0,
               int64_t c1) {
-  const auto &c = *static_cast<const DenseContext *>(context);
-  k::DenseArgs args;
-  args.x = c.x.src(slots);
-  args.packed = static_cast<const float *>(slots[c.packed]);
+  const auto &c = *static_cast<const WeightedSumContext *>(context);
+  k::DenseArgs args = c.args<k::DenseArgs>(slots);
   args.panel = c.panel;
-  args.inputs = c.inputs;
-  args.units = c.units;
-  args.bias = param(slots, c.bias);
-  if (c.residual.slot >= 0)
-    args.residual = c.residual.src(slots);
-  args.y = dst(slots, c.y, c.units);
-  args.act = c.act;
   k::dense(args, r0, r1, c0, c1);
 }
 
-struct SparseContext {
-  Operand x, residual; // residual.slot -1: none
-  int packed = -1;     // the weights, packed by packSparseGroups
-  int scratch = -1;    // sparseScratchPerRow floats per row
-  int64_t inputs = 0, units = 0;
-  int bias = -1, y = -1;
-  ir::Activation act;
-};
-
 void runSparse(const void *context, void *const *slots, int64_t r0, int64_t r1, int64_t c0,
                int64_t c1) {
-  const auto &c = *static_cast<const SparseContext *>(context);
-  k::SparseArgs args;
-  args.x = c.x.src(slots);
-  args.packed = static_cast<const float *>(slots[c.packed]);
-  args.inputs = c.inputs;
-  args.units = c.units;
-  args.bias = param(slots, c.bias);
-  if (c.residual.slot >= 0)
-    args.residual = c.residual.src(slots);
-  args.y = dst(slots, c.y, c.units);
-  args.act = c.act;
+  const auto &c = *static_cast<const WeightedSumContext *>(context);
+  k::SparseArgs args = c.args<k::SparseArgs>(slots);
   args.scratch = static_cast<float *>(slots[c.scratch]);
   k::sparse(args, r0, r1, c0, c1);
 }
@@ -181,6 +173,25 @@ std::string notPerFeature(const ir::Op &op, size_t k) {
          std::to_string(cols) + " values";
 }
 
+/// The context of op i, a weighted sum the vec kernels run, making `step`.
+std::shared_ptr<WeightedSumContext> weightedSumContext(const ProgramBuilder &b, size_t i,
+                                                       const Step &step) {
+  const ir::Op &op = *b.graph().ops[i];
+  auto c = std::make_shared<WeightedSumContext>();
+  c->inputs = op.operands[1]->type.dims[1];
+  c->x = {b.slotOf(op.operands[0]), c->inputs, 0};
+  c->units = step.cols;
+  c->packed = b.slotOf(op.operands[1]);
+  c->y = step.result;
+  if (op.kind != ir::OpKind::Linear) {
+    c->bias = b.slotOf(op.operands[2]);
+    c->act = op.fn;
+  }
+  if (op.kind == ir::OpKind::DenseAdd)
+    c->residual = operandOf(b, op.operands.at(3));
+  return c;
+}
+
 /// Why `op` is not a weighted sum the vec kernels run (a constant [units,
 /// inputs] matrix of weights over batched samples of `inputs` values, a
 /// constant bias vector); empty when it is one.
@@ -240,19 +251,8 @@ public:
 
   Expected<bool> makeStep(const ProgramBuilder &b, size_t i, Step &step) const override {
     const ir::Op &op = *b.graph().ops[i];
-    auto c = std::make_shared<SparseContext>();
-    c->inputs = op.operands[1]->type.dims[1];
-    c->x = {b.slotOf(op.operands[0]), c->inputs, 0};
-    c->units = step.cols;
-    c->packed = b.slotOf(op.operands[1]);
+    auto c = weightedSumContext(b, i, step);
     c->scratch = b.choices()[i].scratch;
-    c->y = step.result;
-    if (op.kind != ir::OpKind::Linear) {
-      c->bias = b.slotOf(op.operands[2]);
-      c->act = op.fn;
-    }
-    if (op.kind == ir::OpKind::DenseAdd)
-      c->residual = operandOf(b, op.operands.at(3));
     // About two dense multiply-adds per nonzero (its position and the
     // broadcast), a transposed input, the epilogue; whole rows for sample
     // blocks (a row's blocks share its scratch), column ranges on neuron
@@ -310,20 +310,8 @@ public:
   }
 
   Expected<bool> makeStep(const ProgramBuilder &b, size_t i, Step &step) const override {
-    const ir::Op &op = *b.graph().ops[i];
-    auto c = std::make_shared<DenseContext>();
-    c->inputs = op.operands[1]->type.dims[1];
-    c->x = {b.slotOf(op.operands[0]), c->inputs, 0};
-    c->units = step.cols;
+    auto c = weightedSumContext(b, i, step);
     c->panel = k::panelWidth();
-    c->packed = b.slotOf(op.operands[1]);
-    c->y = step.result;
-    if (op.kind != ir::OpKind::Linear) {
-      c->bias = b.slotOf(op.operands[2]);
-      c->act = op.fn;
-    }
-    if (op.kind == ir::OpKind::DenseAdd)
-      c->residual = operandOf(b, op.operands.at(3));
     TileRules rules;
     rules.rowWork = step.cols * (c->inputs + activationWork(c->act));
     rules.rowGranularity = k::denseRowBlock(k::activeIsa());
