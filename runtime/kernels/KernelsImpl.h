@@ -236,10 +236,13 @@ template <class A> struct Impl {
 
   /// acc[i][v] = sum_k x[row i][k] * w_v[k], k ascending: the same order
   /// in every block shape, so a row's result does not depend on the block
-  /// it falls in.
+  /// it falls in. Always inlined into its block, so that the accumulators
+  /// stay in registers: once this file also held the sparse kernel, GCC
+  /// kept it out of line and the dense kernel ran 2.4x slower at batch 64.
   template <int R, int NV>
-  static void accumulate(const DenseArgs &a, const float *const (&xr)[R], const OutVec (&vec)[NV],
-                         F (&acc)[R][NV]) {
+  [[gnu::always_inline]] static inline void accumulate(const DenseArgs &a,
+                                                       const float *const (&xr)[R],
+                                                       const OutVec (&vec)[NV], F (&acc)[R][NV]) {
 #pragma GCC unroll 16
     for (int i = 0; i < R; ++i)
 #pragma GCC unroll 16
