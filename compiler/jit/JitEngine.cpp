@@ -38,7 +38,7 @@ Fit refuse(const ir::Op &op, const std::string &why) {
 /// The rules of a weighted sum's kernel: column tiles on its panels (whole
 /// rows with softmax), row tiles on its row block; a row costs its
 /// multiply-adds and activation. (The tiles themselves come from the
-/// schedule: JitFamily::makeStep.)
+/// schedule: Families::Family::makeStep.)
 runtime::TileRules weightedSumRules(const ir::Op &op) {
   const int64_t cols = op.type.lastDim();
   const int64_t inputs = op.operands[0]->type.sampleElements();
