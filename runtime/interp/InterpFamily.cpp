@@ -1,7 +1,7 @@
 // The interpreter's kernels as a kernel family (VecEngine.h interpFamily):
 // an op no faster family runs is evaluated by ir::evaluateOp, the reference
 // semantics, over the run's slots. Its step owns a copy of the op (with
-// placeholder operands), so it outlives the graph it was built from.
+// stand-in operands), so it outlives the graph it was built from.
 #include "soma/ir/Evaluate.h"
 #include "soma/runtime/VecEngine.h"
 
@@ -15,7 +15,7 @@ namespace {
 
 struct InterpContext {
   /// The op and its operands: constants keep their data, other operands
-  /// are placeholders of their type whose values come from the slots.
+  /// are stand-ins of their type whose values come from the slots.
   ir::Graph graph;
   const ir::Op *op = nullptr;
   std::vector<int> operandSlots;
