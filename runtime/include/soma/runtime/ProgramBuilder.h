@@ -124,7 +124,6 @@ public:
   int slotOf(const ir::Op *op) const { return slots_[indexOf(op)]; }
   const std::vector<int> &slots() const { return slots_; }
   const std::vector<OpChoice> &choices() const { return choices_; }
-  const Program &program() const { return program_; }
 
   /// For KernelFamily::addSlots: a new slot, and the op's own slots.
   int addSlot(Slot slot);
