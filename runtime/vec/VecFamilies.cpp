@@ -49,9 +49,9 @@ struct WeightedSumContext {
   int bias = -1, y = -1;
   ir::Activation act;
 
-  /// The kernel arguments both kernels share (DenseArgs, SparseArgs).
-  template <class Args> Args args(void *const *slots) const {
-    Args a;
+  /// The kernel arguments both kernels share.
+  k::LayerArgs layer(void *const *slots) const {
+    k::LayerArgs a;
     a.x = x.src(slots);
     a.packed = static_cast<const float *>(slots[packed]);
     a.inputs = inputs;
@@ -68,16 +68,14 @@ struct WeightedSumContext {
 void runDense(const void *context, void *const *slots, int64_t r0, int64_t r1, int64_t c0,
               int64_t c1) {
   const auto &c = *static_cast<const WeightedSumContext *>(context);
-  k::DenseArgs args = c.args<k::DenseArgs>(slots);
-  args.panel = c.panel;
+  const k::DenseArgs args{c.layer(slots), c.panel};
   k::dense(args, r0, r1, c0, c1);
 }
 
 void runSparse(const void *context, void *const *slots, int64_t r0, int64_t r1, int64_t c0,
                int64_t c1) {
   const auto &c = *static_cast<const WeightedSumContext *>(context);
-  k::SparseArgs args = c.args<k::SparseArgs>(slots);
-  args.scratch = static_cast<float *>(slots[c.scratch]);
+  const k::SparseArgs args{c.layer(slots), static_cast<float *>(slots[c.scratch])};
   k::sparse(args, r0, r1, c0, c1);
 }
 

@@ -65,23 +65,28 @@ struct Dst {
   int64_t stride = 0;
 };
 
-/// The fused dense layer
+/// What the fused layers (dense(), sparse()) share:
 ///   y[n, u] = act((sum_k x[n, k] * W[u, k] + bias[u]) + residual[n, u])
-/// with the weights W [units, inputs] packed by runtime::packPanels.
-struct DenseArgs {
+/// with the weights W [units, inputs] packed for the kernel.
+struct LayerArgs {
   Src x; // [rows, inputs]
-  /// packPanels(W, panel): ceil(units / panel) * inputs * panel floats.
+  /// The weights, packed as the kernel's own arguments say.
   const float *packed = nullptr;
-  /// The panel width the weights were packed at: a positive multiple of 4.
-  /// panelWidth() is fastest; any multiple of the active vector width works
-  /// at full speed, and a multiple of 4 that is not runs on SSE2.
-  int64_t panel = 0;
   int64_t inputs = 0;
   int64_t units = 0;
   const float *bias = nullptr; // [units] (no padding needed), or nullptr
   Src residual;                // [rows, units], or data == nullptr
   Dst y;                       // [rows, units]
   ir::Activation act;
+};
+
+/// The fused dense layer, with `packed` = packPanels(W, panel):
+/// ceil(units / panel) * inputs * panel floats.
+struct DenseArgs : LayerArgs {
+  /// The panel width the weights were packed at: a positive multiple of 4.
+  /// panelWidth() is fastest; any multiple of the active vector width works
+  /// at full speed, and a multiple of 4 that is not runs on SSE2.
+  int64_t panel = 0;
 };
 
 /// Computes rows [r0, r1) and columns [c0, c1) of the dense layer. c0 must
@@ -94,19 +99,10 @@ struct DenseArgs {
 /// block) run one at a time over up to eight vectors of outputs at once.
 void dense(const DenseArgs &args, int64_t r0, int64_t r1, int64_t c0, int64_t c1) noexcept;
 
-/// The fused dense layer of dense() over the nonzero weights only, with W
-/// packed by runtime::packSparseGroups: y[n, u] = act((sum over k with
-/// W[u, k] != 0 of x[n, k] * W[u, k] + bias[u]) + residual[n, u]).
-struct SparseArgs {
-  Src x; // [rows, inputs]
-  /// packSparseGroups(W, stripInputs) for a W of the inputs and units below.
-  const float *packed = nullptr;
-  int64_t inputs = 0;
-  int64_t units = 0;
-  const float *bias = nullptr; // [units] (no padding needed), or nullptr
-  Src residual;                // [rows, units], or data == nullptr
-  Dst y;                       // [rows, units]
-  ir::Activation act;
+/// The fused dense layer of dense() over the nonzero weights only, with
+/// `packed` = packSparseGroups(W, stripInputs): y[n, u] = act((sum over k
+/// with W[u, k] != 0 of x[n, k] * W[u, k] + bias[u]) + residual[n, u]).
+struct SparseArgs : LayerArgs {
   /// Row r's scratch starts at scratch + r * sparseScratchPerRow(...): a
   /// call over rows [r0, r1) with at least sparseLoneRows() rows writes
   /// the scratch of those rows (and only those); a smaller call uses none
