@@ -21,6 +21,9 @@ import re
 import subprocess
 import sys
 
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from tracked_files import tracked_files  # noqa: E402
+
 CLANG_FORMAT_MAJOR = 14
 SUFFIXES = (".cpp", ".h")
 BATCH = 32  # files per clang-format run
@@ -56,17 +59,6 @@ def violations(exe, root, files):
     return found
 
 
-def tracked_files(root):
-    try:
-        out = subprocess.run(["git", "-C", root, "ls-files", "-z"], capture_output=True,
-                             text=True, check=True).stdout
-    except (OSError, subprocess.CalledProcessError) as e:
-        print(f"check_format: cannot list the files git tracks in {root}: {e}", file=sys.stderr)
-        return None
-    return [p for p in out.split("\0")
-            if p.endswith(SUFFIXES) and os.path.isfile(os.path.join(root, p))]
-
-
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--root", default=os.path.dirname(os.path.dirname(
@@ -92,7 +84,7 @@ def main(argv=None):
     if args.files:
         files = [os.path.relpath(os.path.abspath(f), args.root) for f in args.files]
     else:
-        files = tracked_files(args.root)
+        files = tracked_files(args.root, SUFFIXES, "check_format")
         if files is None:
             return 2
     if not files:

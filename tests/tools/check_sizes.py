@@ -32,8 +32,10 @@ environment error.
 import argparse
 import ast
 import os
-import subprocess
 import sys
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from tracked_files import tracked_files  # noqa: E402
 
 FILE_LIMIT = 800
 FUNCTION_LIMIT = 150
@@ -82,7 +84,7 @@ def _skip_quoted(src, i, quote, line):
 
 def tokenize(src):
     """The tokens of a C++ source that matter for brace matching; literals
-    become the placeholder tokens '""' and "''"."""
+    become the stand-in tokens '""' and "''"."""
     tokens = []
     i, n, line = 0, len(src), 1
     at_line_start = True  # only whitespace since the last newline
@@ -552,16 +554,6 @@ def check_file(path, display):
     return [p[1] for p in problems]
 
 
-def tracked_files(root):
-    try:
-        out = subprocess.run(["git", "-C", root, "ls-files", "-z"], capture_output=True,
-                             text=True, check=True).stdout
-    except (OSError, subprocess.CalledProcessError) as e:
-        print(f"check_sizes: cannot list the files git tracks in {root}: {e}", file=sys.stderr)
-        return None
-    return [p for p in out.split("\0") if p.endswith(CPP_SUFFIXES + PY_SUFFIXES)]
-
-
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--root", default=os.path.dirname(os.path.dirname(
@@ -571,7 +563,7 @@ def main(argv=None):
     if args.files:
         files = [(f, f) for f in args.files]
     else:
-        tracked = tracked_files(args.root)
+        tracked = tracked_files(args.root, CPP_SUFFIXES + PY_SUFFIXES, "check_sizes")
         if tracked is None:
             return 2
         if not tracked:
