@@ -24,6 +24,8 @@
 
 #include "soma/runtime/Interpreter.h"
 
+#include "../ActivationContract.h"
+
 #include <gtest/gtest.h>
 #include <llvm/ExecutionEngine/Orc/JITTargetMachineBuilder.h>
 #include <llvm/ExecutionEngine/Orc/LLJIT.h>
@@ -54,24 +56,16 @@
 namespace soma::codegen {
 namespace {
 
+using soma::test::kFloor;
+using soma::test::kRelTol;
+using soma::test::withinContract;
+
 using namespace llvm;
 
-constexpr double kRelTol = 1e-6;
-constexpr double kFloor = 1e-6 * FLT_MIN; // FLT_MIN = 2^-126
 constexpr uint64_t kStride = 4099;
 constexpr int kRandomSamples = 1 << 18;
 constexpr unsigned kSeed = 20240611;
 constexpr int kWidths[] = {16, 8, 4, 1};
-
-/// True when `got` meets the contract for the double reference `ref`.
-bool withinContract(float got, double ref) {
-  if (std::isnan(ref))
-    return std::isnan(got);
-  float rounded = static_cast<float>(ref);
-  if (std::isinf(rounded))
-    return got == rounded;
-  return std::fabs(static_cast<double>(got) - ref) <= std::max(kRelTol * std::fabs(ref), kFloor);
-}
 
 /// What is tested: an emitter and its double reference.
 struct Case {

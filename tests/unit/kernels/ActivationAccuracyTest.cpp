@@ -9,7 +9,9 @@
 #include "soma/runtime/Interpreter.h"
 #include "soma/runtime/Kernels.h"
 
+#include "../ActivationContract.h"
 #include <gtest/gtest-spi.h>
+
 #include <gtest/gtest.h>
 
 #include <algorithm>
@@ -27,21 +29,12 @@
 namespace soma::runtime::kernels::test {
 namespace {
 
+using soma::test::kFloor;
+using soma::test::kRelTol;
+using soma::test::withinContract;
+
 using ir::Activation;
 using ir::ActKind;
-
-constexpr double kRelTol = 1e-6;
-constexpr double kFloor = 1e-6 * FLT_MIN;
-
-/// The contract of docs/codegen-math.md for `got` against the double `ref`.
-bool withinContract(float got, double ref) {
-  if (std::isnan(ref))
-    return std::isnan(got);
-  float rounded = static_cast<float>(ref);
-  if (std::isinf(rounded))
-    return got == rounded;
-  return std::fabs(static_cast<double>(got) - ref) <= std::max(kRelTol * std::fabs(ref), kFloor);
-}
 
 /// Special values, breakpoints with three neighbours each side, uniform
 /// samples of [-20, 20], then every f32 whose bit pattern is a multiple of
