@@ -196,9 +196,11 @@ void Sema::buildLayer(const Stmt &stmt) {
   case LayerKind::Dense:
     result = buildWeightedSum(layer);
     break;
-  case LayerKind::Add:
-    result = buildChain(layer, ir::OpKind::Add);
+#define SOMA_BINARY_LAYER(Enum, keyword, Op, semantics)                                            \
+  case LayerKind::Enum:                                                                            \
+    result = buildChain(layer, ir::OpKind::Op);                                                    \
     break;
+#include "soma/frontend/Layers.def"
   case LayerKind::Concat:
     result = makeOp(ir::OpKind::Concat, stmt.name, layer.ins, stmt.loc);
     break;

@@ -69,9 +69,10 @@ std::unique_ptr<Module> buildModule(LLVMContext &ctx, const ir::Graph &graph,
         lowerElementwise(env, op, slots);
       break;
     case ir::OpKind::BiasAdd:
-    case ir::OpKind::Add:
     case ir::OpKind::ScaleShift:
     case ir::OpKind::BatchNorm:
+#define SOMA_BINARY_OP(Enum, Name, Expr, Identity, Commutes, Doc) case ir::OpKind::Enum:
+#include "soma/ir/Ops.def"
       lowerElementwise(env, op, slots);
       break;
     case ir::OpKind::LayerNorm:

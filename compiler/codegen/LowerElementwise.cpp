@@ -4,6 +4,8 @@
 #include "Lowering.h"
 #include "VectorMath.h"
 
+#include "soma/ir/Binary.h"
+
 #include <cmath>
 
 namespace soma::codegen {
@@ -38,6 +40,27 @@ struct OperandReader {
   }
 };
 
+/// A vector value being built, with the arithmetic that Ops.def's binary
+/// expressions are written in (soma/ir/Binary.h): each operator emits its
+/// instruction.
+struct IRVector {
+  IRBuilder<> &b;
+  Value *value;
+
+  friend IRVector operator+(const IRVector &x, const IRVector &y) {
+    return {x.b, x.b.CreateFAdd(x.value, y.value)};
+  }
+  friend IRVector operator-(const IRVector &x, const IRVector &y) {
+    return {x.b, x.b.CreateFSub(x.value, y.value)};
+  }
+  friend IRVector operator*(const IRVector &x, const IRVector &y) {
+    return {x.b, x.b.CreateFMul(x.value, y.value)};
+  }
+  friend IRVector operator/(const IRVector &x, const IRVector &y) {
+    return {x.b, x.b.CreateFDiv(x.value, y.value)};
+  }
+};
+
 } // namespace
 
 void lowerElementwise(const KernelEnv &env, const ir::Op &op, const SlotMap &slots) {
@@ -59,8 +82,11 @@ void lowerElementwise(const KernelEnv &env, const ir::Op &op, const SlotMap &slo
           case ir::OpKind::BiasAdd:
             y = b.CreateFAdd(arg(0), arg(1));
             break;
-          case ir::OpKind::Add:
-            y = b.CreateFAdd(arg(0), arg(1));
+#define SOMA_BINARY_OP(Enum, Name, Expr, Identity, Commutes, Doc) case ir::OpKind::Enum:
+#include "soma/ir/Ops.def"
+            y = ir::withBinary(op.kind, [&](auto f) {
+              return f(IRVector{b, arg(0)}, IRVector{b, arg(1)}).value;
+            });
             if (op.fn.kind != ir::ActKind::Identity)
               y = emitActivation(b, op.fn, y);
             break;

@@ -2,6 +2,8 @@
 // in double and rounds once when it stores, as the f32 engines do per op.
 #include "soma/ir/Evaluate.h"
 
+#include "soma/ir/Binary.h"
+
 #include <algorithm>
 #include <cassert>
 #include <cmath>
@@ -139,9 +141,12 @@ Tensor evaluateOp(const Op &op, const std::vector<EvalOperand> &in, int64_t batc
       acc[i] = at(in[0], i);
     referenceActivationRows(op.fn, acc.data(), y, rows, width);
     break;
-  case OpKind::Add:
-    for (int64_t i = 0; i < total; ++i)
-      acc[i] = static_cast<double>(at(in[0], i)) + at(in[1], i);
+#define SOMA_BINARY_OP(Enum, Name, Expr, Identity, Commutes, Doc) case OpKind::Enum:
+#include "soma/ir/Ops.def"
+    withBinary(op.kind, [&](auto f) {
+      for (int64_t i = 0; i < total; ++i)
+        acc[i] = f(static_cast<double>(at(in[0], i)), static_cast<double>(at(in[1], i)));
+    });
     referenceActivationRows(op.fn, acc.data(), y, rows, width);
     break;
   case OpKind::Concat: {

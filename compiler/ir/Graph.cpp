@@ -2,6 +2,7 @@
 #include "soma/ir/Graph.h"
 
 #include <algorithm>
+#include <cassert>
 #include <cstring>
 #include <unordered_map>
 
@@ -36,6 +37,26 @@ const char *opDoc(OpKind kind) { return opTable[static_cast<int>(kind)].doc; }
 const std::vector<OpAttr> &opAttributes(OpKind kind) {
   return opTable[static_cast<int>(kind)].attrs;
 }
+
+namespace {
+struct BinaryInfo {
+  bool binary = false;
+  float identity = 0;
+  bool commutes = false;
+};
+const BinaryInfo binaryTable[] = {
+#define SOMA_OP(Enum, Name, NumOperands, Attrs, Doc) {},
+#define SOMA_BINARY_OP(Enum, Name, Expr, Identity, Commutes, Doc) {true, Identity, Commutes},
+#include "soma/ir/Ops.def"
+};
+} // namespace
+
+bool isBinary(OpKind kind) { return binaryTable[static_cast<int>(kind)].binary; }
+float binaryIdentity(OpKind kind) {
+  assert(isBinary(kind));
+  return binaryTable[static_cast<int>(kind)].identity;
+}
+bool binaryCommutes(OpKind kind) { return binaryTable[static_cast<int>(kind)].commutes; }
 
 bool sameAttributes(OpKind kind, const OpAttributes &a, const OpAttributes &b) {
   for (const OpAttr &attr : opAttributes(kind))

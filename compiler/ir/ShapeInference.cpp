@@ -92,16 +92,18 @@ TensorType inferResultType(const Op &op, DiagnosticEngine &diags) {
   }
   case OpKind::Activation:
     return operandType(0);
-  case OpKind::Add: {
-    const TensorType &a = operandType(0), &b = operandType(1);
-    if (a.dims != b.dims) {
-      diags.error(op.loc, describe(op) + " operands have different shapes: '" +
-                              op.operands[0]->name + "' is " + a.str() + ", '" +
-                              op.operands[1]->name + "' is " + b.str());
-      return {};
+#define SOMA_BINARY_OP(Enum, Name, Expr, Identity, Commutes, Doc) case OpKind::Enum:
+#include "soma/ir/Ops.def"
+    {
+      const TensorType &a = operandType(0), &b = operandType(1);
+      if (a.dims != b.dims) {
+        diags.error(op.loc, describe(op) + " operands have different shapes: '" +
+                                op.operands[0]->name + "' is " + a.str() + ", '" +
+                                op.operands[1]->name + "' is " + b.str());
+        return {};
+      }
+      return TensorType::make(a.batched || b.batched, a.dims);
     }
-    return TensorType::make(a.batched || b.batched, a.dims);
-  }
   case OpKind::Concat: {
     const TensorType &first = operandType(0);
     if (first.dims.empty()) {

@@ -63,17 +63,18 @@ bool verifyGraph(const Graph &graph, DiagnosticEngine &diags) {
     case OpKind::Activation:
     case OpKind::Dense:
     case OpKind::DenseAdd:
-    case OpKind::Add:
     case OpKind::Concat:
     case OpKind::ScaleShift:
     case OpKind::BatchNorm:
     case OpKind::LayerNorm:
+#define SOMA_BINARY_OP(Enum, Name, Expr, Identity, Commutes, Doc) case OpKind::Enum:
+#include "soma/ir/Ops.def"
       break;
     }
     for (const OpAttr &attr : opAttributes(op.kind))
       if (auto err = checkAttrValue(attrInfo(attr.id), getAttr(op, attr.id), what))
         diags.error(op.loc, *err);
-    if (op.kind == OpKind::Add && op.fn.kind == ActKind::Softmax)
+    if (isBinary(op.kind) && op.fn.kind == ActKind::Softmax)
       diags.error(op.loc,
                   what + " cannot apply softmax: it needs whole rows; use an activation op");
     if (op.hints.any() && !isWeightedSum(op.kind))

@@ -102,9 +102,10 @@ runtime::TileRules elementwiseRules(const ir::Op &op, int64_t vectorWidth) {
     rules.colGranularity = op.fn.kind == ir::ActKind::Softmax ? 0 : vectorWidth;
     break;
   case ir::OpKind::BiasAdd:
-  case ir::OpKind::Add:
   case ir::OpKind::ScaleShift:
   case ir::OpKind::BatchNorm:
+#define SOMA_BINARY_OP(Enum, Name, Expr, Identity, Commutes, Doc) case ir::OpKind::Enum:
+#include "soma/ir/Ops.def"
     rules.rowWork = cols * kElementWork;
     rules.colGranularity = vectorWidth;
     break;
@@ -263,11 +264,12 @@ public:
       switch (op.kind) {
       case ir::OpKind::BiasAdd:
       case ir::OpKind::Activation:
-      case ir::OpKind::Add:
       case ir::OpKind::ScaleShift:
       case ir::OpKind::BatchNorm:
       case ir::OpKind::LayerNorm:
       case ir::OpKind::Concat:
+#define SOMA_BINARY_OP(Enum, Name, Expr, Identity, Commutes, Doc) case ir::OpKind::Enum:
+#include "soma/ir/Ops.def"
         return Fit::runs();
       case ir::OpKind::Input:
       case ir::OpKind::Const:

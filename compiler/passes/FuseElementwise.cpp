@@ -3,6 +3,7 @@
 // buffer. Two rewrites, in this order:
 //
 //   1. activation(add(a, b))       -> add(a, b) {fn}
+//      and the same for every binary op (Ops.def's SOMA_BINARY_OP rows).
 //      The add has exactly one user (the activation), is not an output,
 //      has no activation of its own, and the activation is not softmax
 //      (softmax needs whole rows; an add computes element by element).
@@ -24,6 +25,7 @@
 #include "soma/passes/Passes.h"
 
 #include <algorithm>
+#include <string>
 #include <unordered_map>
 #include <unordered_set>
 
@@ -48,8 +50,8 @@ std::unordered_map<const ir::Op *, ir::Op *> soleUsers(const ir::Graph &graph) {
   return user;
 }
 
-/// Rewrite 1: activation(add) -> add {fn}.
-void fuseActivationsIntoAdds(ir::Graph &graph, PassContext &ctx) {
+/// Rewrite 1: activation(add) -> add {fn}, for every binary op.
+void fuseActivationsIntoBinaries(ir::Graph &graph, PassContext &ctx) {
   std::unordered_map<const ir::Op *, ir::Op *> user = soleUsers(graph);
   std::unordered_set<const ir::Op *> erase;
   for (auto &opPtr : graph.ops) {
@@ -57,14 +59,15 @@ void fuseActivationsIntoAdds(ir::Graph &graph, PassContext &ctx) {
     if (act->kind != ir::OpKind::Activation || act->fn.kind == ir::ActKind::Softmax)
       continue;
     ir::Op *add = act->operands[0];
-    if (add->kind != ir::OpKind::Add || add->fn.kind != ir::ActKind::Identity)
-      continue; // not an add, or it already applies an activation
+    if (!ir::isBinary(add->kind) || add->fn.kind != ir::ActKind::Identity)
+      continue; // not a binary op, or it already applies an activation
     if (user[add] != act)
       continue; // the sum itself is used elsewhere (or is an output)
-    act->kind = ir::OpKind::Add;
+    act->kind = add->kind;
     act->operands = add->operands;
     erase.insert(add);
-    ctx.count("fuse-elementwise.activations-fused-into-adds");
+    ctx.count(std::string("fuse-elementwise.activations-fused-into-") + ir::opName(add->kind) +
+              "s");
   }
   std::erase_if(graph.ops, [&](auto &op) { return erase.count(op.get()) != 0; });
 }
@@ -99,7 +102,7 @@ void fuseResidualAdds(ir::Graph &graph, PassContext &ctx) {
 } // namespace
 
 bool fuseElementwise(ir::Graph &graph, PassContext &ctx) {
-  fuseActivationsIntoAdds(graph, ctx);
+  fuseActivationsIntoBinaries(graph, ctx);
   fuseResidualAdds(graph, ctx);
   return true;
 }

@@ -1,12 +1,14 @@
 // remove-identity: ops that pass their operand through unchanged are
 // removed, their uses (graph outputs included) pointing at the operand
 // instead. Removed: activation {fn = identity}; scale_shift whose scale is
-// a constant of ones and whose shift a constant of zeros; add of a constant
-// of zeros; concat of a single operand.
+// a constant of ones and whose shift a constant of zeros; a binary op (add,
+// ...: Ops.def's SOMA_BINARY_OP rows) with no activation, one of whose
+// operands is a constant filled with the op's identity (0 for add), on the
+// side the op allows; concat of a single operand.
 //
 // Preconditions: the kept operand has the op's type (so an add that
 // broadcasts an unbatched operand over the batch is kept), and for
-// scale_shift and add the parameters are const ops. An output that pointed
+// scale_shift and the binary ops the parameters are const ops. An output that pointed
 // at a removed op keeps its name: output names are separate from value
 // names, so it prints as `output %operand as "name"`. The removed ops are
 // left to dce.
@@ -17,6 +19,7 @@
 #include "soma/passes/Passes.h"
 
 #include <algorithm>
+#include <string>
 
 namespace soma::passes {
 namespace {
@@ -31,7 +34,7 @@ bool isConstFilledWith(const ir::Op *op, float value) {
 /// An operand an op passes through unchanged, and the counter of its kind.
 struct PassedThrough {
   ir::Op *operand = nullptr;
-  const char *counter = "";
+  std::string counter;
 };
 
 /// The operand `op` passes through unchanged; none (nullptr) if it computes
@@ -46,14 +49,20 @@ PassedThrough passedThrough(const ir::Op &op) {
     if (!isConstFilledWith(op.operands[1], 1.0f) || !isConstFilledWith(op.operands[2], 0.0f))
       return {};
     return {op.operands[0], "remove-identity.scale-shifts-removed"};
-  case ir::OpKind::Add:
-    if (op.fn.kind != ir::ActKind::Identity)
-      return {}; // x + 0 still goes through the activation
-    if (isConstFilledWith(op.operands[1], 0.0f))
-      return {op.operands[0], "remove-identity.adds-removed"};
-    if (isConstFilledWith(op.operands[0], 0.0f))
-      return {op.operands[1], "remove-identity.adds-removed"};
-    return {};
+#define SOMA_BINARY_OP(Enum, Name, Expr, Identity, Commutes, Doc) case ir::OpKind::Enum:
+#include "soma/ir/Ops.def"
+    {
+      if (op.fn.kind != ir::ActKind::Identity)
+        return {}; // x + 0 still goes through the activation
+      const std::string counter =
+          std::string("remove-identity.") + ir::opName(op.kind) + "s-removed";
+      const float identity = ir::binaryIdentity(op.kind);
+      if (isConstFilledWith(op.operands[1], identity))
+        return {op.operands[0], counter};
+      if (ir::binaryCommutes(op.kind) && isConstFilledWith(op.operands[0], identity))
+        return {op.operands[1], counter};
+      return {};
+    }
   case ir::OpKind::Concat:
     if (op.operands.size() != 1)
       return {};

@@ -331,9 +331,7 @@ ir::Schedule scheduleFor(const ir::Op &op, const MachineInfo &machine, ir::Sched
   s.rowTile = 64;
   // Step 13: inputs from a relu are often zero.
   const ir::Op &x = *op.operands[0];
-  const bool reluInput = (x.kind == ir::OpKind::Dense || x.kind == ir::OpKind::DenseAdd ||
-                          x.kind == ir::OpKind::Activation || x.kind == ir::OpKind::Add) &&
-                         x.fn.kind == ir::ActKind::Relu;
+  const bool reluInput = x.fn.kind == ir::ActKind::Relu; // of any op that takes fn
   s.skipZeroInputs = reluInput && machine.vectorWidth == 16 && units >= kSkipZeroInputsMinUnits &&
                      zeroInputsSkippable(op);
   return s;

@@ -23,8 +23,9 @@ struct KernelTable {
   int64_t sparseLoneRows;
   void (*dense)(const DenseArgs &args, int64_t r0, int64_t r1, int64_t c0, int64_t c1) noexcept;
   void (*sparse)(const SparseArgs &args, int64_t r0, int64_t r1, int64_t c0, int64_t c1) noexcept;
-  void (*add)(const Src &a, const Src &b, const Dst &y, const ir::Activation &act, int64_t r0,
-              int64_t r1, int64_t c0, int64_t c1) noexcept;
+  void (*binary)(ir::OpKind kind, const Src &a, const Src &b, const Dst &y,
+                 const ir::Activation &act, int64_t r0, int64_t r1, int64_t c0,
+                 int64_t c1) noexcept;
   void (*activation)(const Src &x, const Dst &y, const ir::Activation &act, int64_t r0, int64_t r1,
                      int64_t c0, int64_t c1) noexcept;
   void (*scaleShift)(const Src &x, const float *scale, const float *shift, const Dst &y, int64_t r0,

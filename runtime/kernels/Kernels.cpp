@@ -158,14 +158,14 @@ void sparse(const SparseArgs &args, int64_t r0, int64_t r1, int64_t c0, int64_t 
   activeKernels().sparse(args, r0, r1, c0, c1);
 }
 
-void add(const Src &a, const Src &b, const Dst &y, const ir::Activation &act, int64_t r0,
-         int64_t r1, int64_t c0, int64_t c1) noexcept {
-  activeKernels().add(a, b, y, act, r0, r1, c0, c1);
+void binary(ir::OpKind kind, const Src &a, const Src &b, const Dst &y, const ir::Activation &act,
+            int64_t r0, int64_t r1, int64_t c0, int64_t c1) noexcept {
+  activeKernels().binary(kind, a, b, y, act, r0, r1, c0, c1);
 }
 
 void biasAdd(const Src &x, const float *bias, const Dst &y, int64_t r0, int64_t r1, int64_t c0,
              int64_t c1) noexcept {
-  activeKernels().add(x, Src{bias, 0, 1}, y, ir::Activation{}, r0, r1, c0, c1);
+  activeKernels().binary(ir::OpKind::Add, x, Src{bias, 0, 1}, y, ir::Activation{}, r0, r1, c0, c1);
 }
 
 void activation(const Src &x, const Dst &y, const ir::Activation &act, int64_t r0, int64_t r1,

@@ -12,6 +12,7 @@
 #include "KernelTable.h"
 #include "VecMath.h"
 
+#include "soma/ir/Binary.h"
 #include "soma/runtime/Packing.h"
 
 #include <cassert>
@@ -595,20 +596,23 @@ template <class A> struct Impl {
 
   // --- elementwise ----------------------------------------------------
 
-  static void add(const Src &a, const Src &b, const Dst &y, const ir::Activation &act, int64_t r0,
-                  int64_t r1, int64_t c0, int64_t c1) noexcept {
-    assert(act.kind != ir::ActKind::Softmax && "add's activation is elementwise");
-    withAct<A>(act.kind, act.param, [&](auto op) {
-      for (int64_t r = r0; r < r1; ++r) {
-        const float *pa = rowOf(a, r), *pb = rowOf(b, r);
-        float *py = rowOf(y, r);
-        int64_t c = c0;
-        for (; c + W <= c1; c += W)
-          store(py + c, op(load(pa + c) + load(pb + c)));
-        if (c < c1)
-          storePartial(py + c, op(loadPartial(pa + c, c1 - c) + loadPartial(pb + c, c1 - c)),
-                       c1 - c);
-      }
+  static void binary(ir::OpKind kind, const Src &a, const Src &b, const Dst &y,
+                     const ir::Activation &act, int64_t r0, int64_t r1, int64_t c0,
+                     int64_t c1) noexcept {
+    assert(act.kind != ir::ActKind::Softmax && "a binary op's activation is elementwise");
+    ir::withBinary(kind, [&](auto f) {
+      withAct<A>(act.kind, act.param, [&](auto op) {
+        for (int64_t r = r0; r < r1; ++r) {
+          const float *pa = rowOf(a, r), *pb = rowOf(b, r);
+          float *py = rowOf(y, r);
+          int64_t c = c0;
+          for (; c + W <= c1; c += W)
+            store(py + c, op(f(load(pa + c), load(pb + c))));
+          if (c < c1)
+            storePartial(py + c, op(f(loadPartial(pa + c, c1 - c), loadPartial(pb + c, c1 - c))),
+                         c1 - c);
+        }
+      });
     });
   }
 
@@ -746,8 +750,8 @@ template <class A> struct Impl {
   }
 
   static constexpr KernelTable table(Isa isa) {
-    return {isa,  W,           kBlockRows,  2 * W,      W,        kLoneRows,  &dense, &sparse,
-            &add, &activation, &scaleShift, &batchNorm, &softmax, &layerNorm, &exp};
+    return {isa,     W,           kBlockRows,  2 * W,      W,        kLoneRows,  &dense, &sparse,
+            &binary, &activation, &scaleShift, &batchNorm, &softmax, &layerNorm, &exp};
   }
 };
 

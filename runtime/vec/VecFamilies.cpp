@@ -102,12 +102,13 @@ void runElementwise(const void *context, void *const *slots, int64_t r0, int64_t
   case ir::OpKind::Activation:
     k::activation(c.a.src(slots), y, c.act, r0, r1, c0, c1);
     break;
-  case ir::OpKind::Add:
-    if (c.act.kind == ir::ActKind::Softmax) { // whole rows: the sum, then softmax in place
-      k::add(c.a.src(slots), c.b.src(slots), y, ir::Activation{}, r0, r1, 0, c.cols);
+#define SOMA_BINARY_OP(Enum, Name, Expr, Identity, Commutes, Doc) case ir::OpKind::Enum:
+#include "soma/ir/Ops.def"
+    if (c.act.kind == ir::ActKind::Softmax) { // whole rows: the op, then softmax in place
+      k::binary(c.kind, c.a.src(slots), c.b.src(slots), y, ir::Activation{}, r0, r1, 0, c.cols);
       k::softmax({y.data, y.stride, 0}, y, c.cols, r0, r1);
     } else {
-      k::add(c.a.src(slots), c.b.src(slots), y, c.act, r0, r1, c0, c1);
+      k::binary(c.kind, c.a.src(slots), c.b.src(slots), y, c.act, r0, r1, c0, c1);
     }
     break;
   case ir::OpKind::ScaleShift:
@@ -346,7 +347,8 @@ public:
           return Fit::declines(why);
       return Fit::runs();
     case ir::OpKind::Activation:
-    case ir::OpKind::Add:
+#define SOMA_BINARY_OP(Enum, Name, Expr, Identity, Commutes, Doc) case ir::OpKind::Enum:
+#include "soma/ir/Ops.def"
       return Fit::runs();
     case ir::OpKind::Input:
     case ir::OpKind::Const:
@@ -367,7 +369,7 @@ public:
     c->y = step.result;
     c->cols = step.cols;
     c->epsilon = op.epsilon;
-    if (op.kind == ir::OpKind::Add) {
+    if (ir::isBinary(op.kind)) {
       c->b = operandOf(b, op.operands.at(1));
       c->act = op.fn;
     } else if (op.kind == ir::OpKind::Activation) {

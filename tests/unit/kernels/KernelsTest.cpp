@@ -11,6 +11,7 @@
 #include "KernelTable.h"
 #include "KernelsTestSupport.h"
 
+#include "soma/ir/Binary.h"
 #include "soma/ir/Evaluate.h"
 #include "soma/runtime/Interpreter.h"
 #include "soma/runtime/Kernels.h"
@@ -235,38 +236,46 @@ Tensor evaluate(ir::OpKind kind, int64_t rows, int64_t cols, const std::vector<i
   return ir::evaluateOp(op, in, rows);
 }
 
-TEST_P(KernelsIsaTest, AddWithActivationAndBroadcast) {
+// Every binary op of Ops.def (add, ...).
+const ir::OpKind kBinaryOps[] = {
+#define SOMA_BINARY_OP(Enum, Name, Expr, Identity, Commutes, Doc) ir::OpKind::Enum,
+#include "soma/ir/Ops.def"
+};
+
+TEST_P(KernelsIsaTest, BinaryOpsWithActivationAndBroadcast) {
   std::mt19937 rng(kSeed + 4);
-  for (const Activation &act : allActivations()) {
-    if (act.kind == ActKind::Softmax)
-      continue; // add's activation is elementwise
-    for (auto [rows, cols] : kElementwiseShapes) {
-      // b repeats every `period` rows: 0 (batched), 1 (one row), or 3.
-      const int64_t period = std::array<int64_t, 3>{0, 1, 3}[rng() % 3];
-      const int64_t bRows = period ? period : rows;
-      Tensor a = randomTensor({rows, cols}, rng, -4, 4),
-             b = randomTensor({bRows, cols}, rng, -4, 4);
-      Sums s;
-      for (int64_t r = 0; r < rows; ++r)
-        for (int64_t c = 0; c < cols; ++c) {
-          double z = static_cast<double>(a.values[r * cols + c]) +
-                     b.values[(period ? r % period : r) * cols + c];
-          s.z.push_back(z);
-          s.ez.push_back(kU * std::fabs(z));
-        }
-      const Tensor want =
-          evaluate(ir::OpKind::Add, rows, cols, {{&a, true}, {&b, period == 0}}, act);
-      GuardedBuffer ab(a.values.data(), a.values.size()), bb(b.values.data(), b.values.size());
-      GuardedBuffer y(static_cast<size_t>(rows * cols), NAN);
-      setCrashContext(rows, cols);
-      for (auto [r0, r1, c0, c1] : randomTiles(rows, cols, rng))
-        add({ab.data(), cols, 0}, {bb.data(), cols, period}, {y.data(), cols}, act, r0, r1, c0, c1);
-      expectClose(y.data(), want.values.data(), activationBounds(act, s, rows, cols), rows, cols,
-                  cols,
-                  "add " + act.str() + " " + std::to_string(rows) + "x" + std::to_string(cols) +
-                      " period " + std::to_string(period));
+  for (ir::OpKind kind : kBinaryOps)
+    for (const Activation &act : allActivations()) {
+      if (act.kind == ActKind::Softmax)
+        continue; // a binary op's activation is elementwise
+      for (auto [rows, cols] : kElementwiseShapes) {
+        // b repeats every `period` rows: 0 (batched), 1 (one row), or 3.
+        const int64_t period = std::array<int64_t, 3>{0, 1, 3}[rng() % 3];
+        const int64_t bRows = period ? period : rows;
+        Tensor a = randomTensor({rows, cols}, rng, -4, 4),
+               b = randomTensor({bRows, cols}, rng, -4, 4);
+        Sums s;
+        for (int64_t r = 0; r < rows; ++r)
+          for (int64_t c = 0; c < cols; ++c) {
+            const double x = a.values[r * cols + c],
+                         y = b.values[(period ? r % period : r) * cols + c];
+            const double z = ir::withBinary(kind, [&](auto f) { return f(x, y); });
+            s.z.push_back(z);
+            s.ez.push_back(kU * std::fabs(z));
+          }
+        const Tensor want = evaluate(kind, rows, cols, {{&a, true}, {&b, period == 0}}, act);
+        GuardedBuffer ab(a.values.data(), a.values.size()), bb(b.values.data(), b.values.size());
+        GuardedBuffer y(static_cast<size_t>(rows * cols), NAN);
+        setCrashContext(rows, cols);
+        for (auto [r0, r1, c0, c1] : randomTiles(rows, cols, rng))
+          binary(kind, {ab.data(), cols, 0}, {bb.data(), cols, period}, {y.data(), cols}, act, r0,
+                 r1, c0, c1);
+        expectClose(y.data(), want.values.data(), activationBounds(act, s, rows, cols), rows, cols,
+                    cols,
+                    std::string(ir::opName(kind)) + " " + act.str() + " " + std::to_string(rows) +
+                        "x" + std::to_string(cols) + " period " + std::to_string(period));
+      }
     }
-  }
 }
 
 TEST_P(KernelsIsaTest, BiasAddInPlace) {

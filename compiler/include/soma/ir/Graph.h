@@ -4,6 +4,7 @@
 #pragma once
 
 #include "soma/ir/Attributes.h"
+#include "soma/ir/OpKind.h"
 #include "soma/ir/Schedule.h"
 #include "soma/support/SourceManager.h"
 #include "soma/support/Tensor.h"
@@ -15,17 +16,6 @@
 #include <vector>
 
 namespace soma::ir {
-
-enum class OpKind {
-#define SOMA_OP(Enum, Name, NumOperands, Attrs, Doc) Enum,
-#include "soma/ir/Ops.def"
-};
-
-const char *opName(OpKind kind);
-bool opFromName(std::string_view name, OpKind &kind);
-/// Operand count, or -1 for "one or more".
-int opNumOperands(OpKind kind);
-const char *opDoc(OpKind kind);
 
 /// How an op's text has an attribute (Ops.def): Required (always written),
 /// Shown (may be left out for its default; always printed) or Optional (may

@@ -14,6 +14,7 @@
 #pragma once
 
 #include "soma/ir/Activation.h"
+#include "soma/ir/OpKind.h"
 
 #include <cstdint>
 
@@ -158,11 +159,12 @@ int64_t sparseScratchPerRow(int64_t inputs, int64_t units, int64_t stripInputs) 
 /// smaller call runs its rows one at a time.
 void sparse(const SparseArgs &args, int64_t r0, int64_t r1, int64_t c0, int64_t c1) noexcept;
 
-/// y = act(a + b) elementwise over rows [r0, r1), columns [c0, c1). act is
+/// y = act(a op b) elementwise over rows [r0, r1), columns [c0, c1), for
+/// the binary op `kind` (ir::isBinary: add, ...; soma/ir/Binary.h). act is
 /// not softmax (use softmax()). y may alias a or b.
-void add(const Src &a, const Src &b, const Dst &y, const ir::Activation &act, int64_t r0,
-         int64_t r1, int64_t c0, int64_t c1) noexcept;
-/// y = x + bias[c]: add() with the bias as a per-feature operand.
+void binary(ir::OpKind kind, const Src &a, const Src &b, const Dst &y, const ir::Activation &act,
+            int64_t r0, int64_t r1, int64_t c0, int64_t c1) noexcept;
+/// y = x + bias[c]: binary() add with the bias as a per-feature operand.
 void biasAdd(const Src &x, const float *bias, const Dst &y, int64_t r0, int64_t r1, int64_t c0,
              int64_t c1) noexcept;
 /// y = act(x) elementwise. For softmax, rows [r0, r1) are softmaxed over
