@@ -2,8 +2,8 @@
 // their own compile flags: the networks it measures (plain float arrays, so
 // every engine reads the same numbers), the interface each engine is driven
 // through, and the engines' factories. No library header leaks from here:
-// oneDNN, Eigen (compiled with OpenMP and AVX-512) and the FMA loop each live
-// in their own file.
+// each anchor (oneDNN, OpenBLAS, Eigen, LIBXSMM) and the FMA loop live in
+// their own file, compiled with the flags bench/CMakeLists.txt gives it.
 #pragma once
 
 #include <cstdint>
@@ -58,6 +58,10 @@ std::unique_ptr<Runner> makeOneDnnRunner(const Net &net, int64_t batch, int thre
                                          std::string &error);
 std::unique_ptr<Runner> makeEigenRunner(const Net &net, int64_t batch, int threads,
                                         std::string &error);
+std::unique_ptr<Runner> makeOpenBlasRunner(const Net &net, int64_t batch, int threads,
+                                           std::string &error);
+std::unique_ptr<Runner> makeLibxsmmRunner(const Net &net, int64_t batch, int threads,
+                                          std::string &error);
 
 /// How the Eigen sparse anchor lays out the activations around its
 /// CSR x dense products (bench/eigen_sparse_runner.cpp explains both).
@@ -76,8 +80,11 @@ std::unique_ptr<Runner> makeOneDnnNeuron(const float weights[2], float bias, int
 double fmaLoop(int64_t iterations);
 bool hasAvx512();
 
-/// How the anchors parallelise, for the report (OpenMP runtime, versions).
+/// How the anchors parallelise, for the report (OpenMP runtime, versions,
+/// the instruction set LIBXSMM generates code for).
 std::string eigenThreading();
 std::string oneDnnVersion();
+std::string openBlasConfig();
+std::string libxsmmVersion();
 
 } // namespace bench

@@ -1,7 +1,15 @@
-// How long the front of the pipeline takes: network text to a checked,
-// optimised graph, for the MLP the compile-speed goal names (784-512-512-10),
-// with seeded weights and with every weight written inline. The JIT's share
-// of the goal is measured when the JIT exists; this is the part before it.
+// How long the pipeline takes, for the MLP the compile-speed goal names
+// (784-512-512-10): network text to a checked, optimised graph (seeded
+// weights and every weight written inline), text to a runnable JIT model,
+// and the compiled model's speed next to the reference interpreter's.
+//
+// Every soma::Model here is compiled with its engine and threads stated,
+// CompileOptions::engine = Engine::Jit (compiled synchronously, no vec
+// engine answering while a background compile runs, as Engine::Auto would)
+// and CompileOptions::threads = 1, and each benchmark's name says so
+// (.../engine:jit/threads:1). The CPU time reported is the whole process's
+// (MeasureProcessCPUTime: CLOCK_PROCESS_CPUTIME_ID), not only the calling
+// thread's, so work done on any other thread (oneTBB workers, LLVM) counts.
 #include "soma/frontend/Frontend.h"
 #include "soma/passes/Passes.h"
 #include "soma/runtime/Interpreter.h"
@@ -64,7 +72,7 @@ void BM_FrontendSeededMLP(benchmark::State &state) {
   for (auto _ : state)
     benchmark::DoNotOptimize(compileText(mlpSeeded));
 }
-BENCHMARK(BM_FrontendSeededMLP)->Unit(benchmark::kMillisecond);
+BENCHMARK(BM_FrontendSeededMLP)->MeasureProcessCPUTime()->Unit(benchmark::kMillisecond);
 
 void BM_FrontendInlineMLP(benchmark::State &state) {
   std::string text = mlpInline();
@@ -72,14 +80,22 @@ void BM_FrontendInlineMLP(benchmark::State &state) {
     benchmark::DoNotOptimize(compileText(text));
   state.SetBytesProcessed(static_cast<int64_t>(state.iterations() * text.size()));
 }
-BENCHMARK(BM_FrontendInlineMLP)->Unit(benchmark::kMillisecond);
+BENCHMARK(BM_FrontendInlineMLP)->MeasureProcessCPUTime()->Unit(benchmark::kMillisecond);
+
+/// The options of every model compiled here (see the file comment).
+soma::CompileOptions jitOneThread(int64_t optLevel) {
+  soma::CompileOptions options;
+  options.engine = soma::Engine::Jit;
+  options.threads = 1;
+  options.optLevel = static_cast<int>(optLevel);
+  return options;
+}
 
 /// The compile-speed goal: text to a runnable JIT model (process start
 /// excluded; the first compile in the process also pays for creating the
 /// LLJIT, which the warm-up iteration absorbs).
 void BM_JitCompileMLP(benchmark::State &state) {
-  soma::CompileOptions options;
-  options.optLevel = static_cast<int>(state.range(0));
+  const soma::CompileOptions options = jitOneThread(state.range(0));
   for (auto _ : state) {
     auto model = soma::Model::compileString(mlpSeeded, options);
     if (!model)
@@ -87,13 +103,19 @@ void BM_JitCompileMLP(benchmark::State &state) {
     benchmark::DoNotOptimize(model->inputs().data());
   }
 }
-BENCHMARK(BM_JitCompileMLP)->Arg(0)->Arg(2)->Arg(3)->Unit(benchmark::kMillisecond);
+BENCHMARK(BM_JitCompileMLP)
+    ->Name("BM_JitCompileMLP/engine:jit/threads:1")
+    ->ArgName("O")
+    ->Arg(0)
+    ->Arg(2)
+    ->Arg(3)
+    ->MeasureProcessCPUTime()
+    ->Unit(benchmark::kMillisecond);
 
 /// Running the compiled MLP: how -O2's short LLVM pipeline compares with
 /// -O3's full one (GFLOP/s at batch 1 and 64, one thread).
 void BM_JitRunMLP(benchmark::State &state) {
-  soma::CompileOptions options;
-  options.optLevel = static_cast<int>(state.range(0));
+  const soma::CompileOptions options = jitOneThread(state.range(0));
   const int64_t batch = state.range(1);
   auto model = soma::Model::compileString(mlpSeeded, options);
   if (!model)
@@ -112,13 +134,17 @@ void BM_JitRunMLP(benchmark::State &state) {
       flops * static_cast<double>(state.iterations()) / 1e9, benchmark::Counter::kIsRate);
 }
 BENCHMARK(BM_JitRunMLP)
+    ->Name("BM_JitRunMLP/engine:jit/threads:1")
+    ->ArgNames({"O", "batch"})
     ->Args({2, 1})
     ->Args({3, 1})
     ->Args({2, 64})
     ->Args({3, 64})
+    ->MeasureProcessCPUTime()
     ->Unit(benchmark::kMicrosecond);
 
-/// The oracle's speed, for scale: it is written to be obviously right, not fast.
+/// The oracle's speed, for scale: it is written to be obviously right, not
+/// fast. No engine and no threads: the interpreter runs on the calling thread.
 void BM_InterpreterMLP(benchmark::State &state) {
   auto graph = compileText(mlpSeeded);
   runtime::NamedTensor x{"x", Tensor({state.range(0), 784})};
@@ -136,7 +162,13 @@ void BM_InterpreterMLP(benchmark::State &state) {
   state.counters["GFLOP/s"] = benchmark::Counter(
       flops * static_cast<double>(state.iterations()) / 1e9, benchmark::Counter::kIsRate);
 }
-BENCHMARK(BM_InterpreterMLP)->Arg(1)->Arg(64)->Unit(benchmark::kMillisecond);
+BENCHMARK(BM_InterpreterMLP)
+    ->Name("BM_InterpreterMLP/interpreter/threads:1")
+    ->ArgName("batch")
+    ->Arg(1)
+    ->Arg(64)
+    ->MeasureProcessCPUTime()
+    ->Unit(benchmark::kMillisecond);
 
 } // namespace
 

@@ -3,7 +3,7 @@
 // (--suite=dense, the default, or --suite=sparse; the peak runs in both):
 // - dense: dense relu layers, a 784-512-512-10 MLP and a single neuron,
 //   through soma's public API (its JIT engine and its vec engine) and
-//   through oneDNN, OpenBLAS and Eigen;
+//   through oneDNN, OpenBLAS, Eigen and LIBXSMM;
 // - sparse: 1024x1024 and 4096x4096 relu layers whose weights are 50..99%
 //   zeros (uniformly random positions, seeded), batch 1 and 64: soma's JIT
 //   with the kernel chosen by its cost model, forced dense and forced
@@ -22,7 +22,6 @@
 #include "soma/soma.h"
 
 #include <benchmark/benchmark.h>
-#include <cblas.h>
 
 #include <algorithm>
 #include <cmath>
@@ -292,7 +291,7 @@ std::string checkOutput(const Case &c, const std::vector<float> &y) {
 }
 
 // ---------------------------------------------------------------------------
-// soma and OpenBLAS runners (oneDNN and Eigen are in their own files).
+// The soma runner (each anchor is in its own file).
 
 /// soma through its public API: the network text names the weight files the
 /// other engines' arrays were written to, so every engine multiplies by
@@ -350,60 +349,25 @@ std::unique_ptr<Runner> makeSomaRunner(const Case &c, int threads, soma::Engine 
                                       c.net.outputs());
 }
 
-/// OpenBLAS (Debian's pthreads build): sgemm, or sgemv for one sample, then
-/// one pass for the bias and the activation.
-class OpenBlasRunner final : public Runner {
-public:
-  OpenBlasRunner(const Net &net, int64_t batch, int threads)
-      : net(net), batch(batch), threads(threads) {
-    for (size_t i = 0; i + 1 < net.layers.size(); ++i)
-      temps.emplace_back(static_cast<size_t>(batch * net.layers[i].outputs));
-  }
-  void useThreads() override { openblas_set_num_threads(threads); }
-  void run(const float *x, float *y) override {
-    const float *in = x;
-    for (size_t i = 0; i < net.layers.size(); ++i) {
-      const Layer &l = net.layers[i];
-      float *out = i + 1 == net.layers.size() ? y : temps[i].data();
-      const int k = static_cast<int>(l.inputs), n = static_cast<int>(l.outputs);
-      if (batch == 1)
-        cblas_sgemv(CblasRowMajor, CblasNoTrans, n, k, 1.f, l.weights.data(), k, in, 1, 0.f, out,
-                    1);
-      else
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, static_cast<int>(batch), n, k, 1.f, in,
-                    k, l.weights.data(), k, 0.f, out, n);
-      const float *b = l.bias.data();
-      for (int64_t r = 0; r < batch; ++r) {
-        float *row = out + r * n;
-        if (l.act == Act::Relu)
-          for (int o = 0; o < n; ++o)
-            row[o] = std::max(row[o] + b[o], 0.f);
-        else
-          for (int o = 0; o < n; ++o)
-            row[o] += b[o];
-      }
-      if (l.act == Act::Softmax)
-        softmaxRows(out, batch, n);
-      in = out;
-    }
-  }
-
-private:
-  const Net &net;
-  int64_t batch;
-  int threads;
-  std::vector<std::vector<float>> temps;
-};
-
 // ---------------------------------------------------------------------------
 // The benchmarks.
 
 /// Soma: the JIT engine with the kernels its cost model chooses; SomaVec:
 /// the vec engine; SomaDense, SomaSparse: the JIT with every layer's kernel
 /// forced (CompileOptions::sparsity).
-enum class Impl { Soma, SomaVec, SomaDense, SomaSparse, OneDnn, OpenBlas, Eigen, EigenSparse };
-constexpr Impl DenseImpls[] = {Impl::Soma, Impl::SomaVec, Impl::OneDnn, Impl::OpenBlas,
-                               Impl::Eigen};
+enum class Impl {
+  Soma,
+  SomaVec,
+  SomaDense,
+  SomaSparse,
+  OneDnn,
+  OpenBlas,
+  Eigen,
+  Libxsmm,
+  EigenSparse
+};
+constexpr Impl DenseImpls[] = {Impl::Soma,     Impl::SomaVec, Impl::OneDnn,
+                               Impl::OpenBlas, Impl::Eigen,   Impl::Libxsmm};
 constexpr Impl SparseImpls[] = {Impl::Soma, Impl::SomaDense, Impl::SomaSparse, Impl::OneDnn,
                                 Impl::EigenSparse};
 
@@ -425,6 +389,8 @@ const char *implName(Impl impl) {
     return "openblas";
   case Impl::Eigen:
     return "eigen";
+  case Impl::Libxsmm:
+    return "libxsmm";
   }
   return "?";
 }
@@ -483,10 +449,13 @@ Runner *getRunner(const Case &c, Impl impl, int threads, std::string &error) {
       slot = makeOneDnnRunner(c.net, c.spec->batch, threads, error);
       break;
     case Impl::OpenBlas:
-      slot = std::make_unique<OpenBlasRunner>(c.net, c.spec->batch, threads);
+      slot = makeOpenBlasRunner(c.net, c.spec->batch, threads, error);
       break;
     case Impl::Eigen:
       slot = makeEigenRunner(c.net, c.spec->batch, threads, error);
+      break;
+    case Impl::Libxsmm:
+      slot = makeLibxsmmRunner(c.net, c.spec->batch, threads, error);
       break;
     }
   }
@@ -656,13 +625,37 @@ void releaseAll() {
   current().index = -1;
 }
 
-std::string cpuModel() {
+/// Records the CPU in the JSON's context, for the report's heading: the
+/// first processor's /proc/cpuinfo entries that lscpu shows as Vendor ID,
+/// Model name, CPU family, Model and Stepping, and the vector extensions
+/// among its flags. The caches are in Google Benchmark's own context.
+void addCpuContext() {
+  const std::map<std::string, std::string> keys = {{"vendor_id", "cpu_vendor"},
+                                                   {"model name", "cpu_model"},
+                                                   {"cpu family", "cpu_family"},
+                                                   {"model", "cpu_model_number"},
+                                                   {"stepping", "cpu_stepping"}};
+  const char *const vectorFlags[] = {"avx2",        "fma",      "avx512f",     "avx512dq",
+                                     "avx512bw",    "avx512vl", "avx512_vnni", "avx512_bf16",
+                                     "avx512_fp16", "amx_bf16", "amx_int8",    "amx_tile"};
   std::ifstream in("/proc/cpuinfo");
-  std::string line;
-  while (std::getline(in, line))
-    if (line.rfind("model name", 0) == 0)
-      return line.substr(line.find(':') + 2);
-  return "unknown";
+  std::string line, isa;
+  // The first processor's entries end at the first empty line.
+  while (std::getline(in, line) && !line.empty()) {
+    const size_t colon = line.find(':');
+    if (colon == std::string::npos)
+      continue;
+    std::string key = line.substr(0, colon);
+    key.erase(key.find_last_not_of(" \t") + 1);
+    const std::string value = colon + 2 <= line.size() ? line.substr(colon + 2) : "";
+    if (auto it = keys.find(key); it != keys.end())
+      benchmark::AddCustomContext(it->second, value);
+    if (key == "flags")
+      for (const char *f : vectorFlags)
+        if ((" " + value + " ").find(" " + std::string(f) + " ") != std::string::npos)
+          isa += (isa.empty() ? "" : " ") + std::string(f);
+  }
+  benchmark::AddCustomContext("cpu_vector_flags", isa.empty() ? "none of note" : isa);
 }
 
 } // namespace
@@ -692,9 +685,10 @@ int main(int argc, char **argv) {
   benchmark::Initialize(&argc, argv);
   if (benchmark::ReportUnrecognizedArguments(argc, argv))
     return 1;
-  benchmark::AddCustomContext("cpu_model", bench::cpuModel());
+  bench::addCpuContext();
   benchmark::AddCustomContext("onednn", bench::oneDnnVersion());
-  benchmark::AddCustomContext("openblas", openblas_get_config());
+  benchmark::AddCustomContext("openblas", bench::openBlasConfig());
+  benchmark::AddCustomContext("libxsmm", bench::libxsmmVersion());
   benchmark::AddCustomContext("eigen", bench::eigenThreading());
   benchmark::AddCustomContext("suite", suite == bench::Suite::Dense ? "dense" : "sparse");
   benchmark::RunSpecifiedBenchmarks();

@@ -1,7 +1,8 @@
 // The Eigen anchor: per layer one matrix product into a preallocated result,
 // then one pass adding the bias and applying the activation. Eigen is a
 // header library, so its speed is whatever this file is compiled with:
-// -mavx512f -mavx512dq -mfma (its AVX-512 kernels) and -fopenmp, through
+// -march=native (the host's best vector instructions: Eigen's AVX-512
+// kernels where the host has them, and tuning for it) and -fopenmp, through
 // which Eigen parallelises its matrix-matrix products (bench/CMakeLists.txt).
 // The thread count is Eigen::setNbThreads; matrix-vector products (batch 1)
 // stay on one thread whatever it says.

@@ -2,9 +2,10 @@
 // Eigen::SparseMatrix in compressed rows (RowMajor CSR, zeros dropped, built
 // once outside the timing), one sparse x dense product per layer, then one
 // pass adding the bias and applying the activation. Compiled with the same
-// flags as bench/eigen_runner.cpp (AVX-512, -fopenmp): Eigen 3.4 spreads the
-// rows of a RowMajor sparse x dense product over Eigen::nbThreads() OpenMP
-// threads once the product has more than 20000 multiply-adds.
+// flags as bench/eigen_runner.cpp (-march=native, -fopenmp): Eigen 3.4
+// spreads the rows of a RowMajor sparse x dense product over
+// Eigen::nbThreads() OpenMP threads once the product has more than 20000
+// multiply-adds.
 //
 // Two activation layouts (SparseLayout in DenseBench.h):
 // - SampleMajor: the caller's x [batch, inputs] row-major is, as it lies in
