@@ -369,6 +369,7 @@ TEST_P(ByStructure, JitMatchesInterpreter) {
 INSTANTIATE_TEST_SUITE_P(
     Numerical, ByStructure,
     testing::Values(Shape{"residual", [](Profile &p) { p.residual = 6; }, 30000},
+                    Shape{"gate", [](Profile &p) { p.gate = 6; }, 36000},
                     Shape{"concat",
                           [](Profile &p) {
                             p.concat = 5;

@@ -168,6 +168,7 @@ private:
 
   int dense(int x, bool neuron);
   int residual(int x);
+  int gate(int x);
   int concat(int x);
   int unary(LayerKind kind, int x);
   void chooseOutputs();
@@ -444,6 +445,33 @@ int Generator::residual(int x) {
   return addLayer(LayerKind::Add, "add", operands, dims).result;
 }
 
+int Generator::gate(int x) {
+  const Value &v = net.values[static_cast<size_t>(x)];
+  std::vector<int> operands = {x};
+  std::vector<int64_t> dims = v.dims;
+  if (v.dims.size() == 1 && rng.chance(0.7)) {
+    // y = x * g(x), g a dense layer of the same width (a GLU-style gate);
+    // half the time an activation follows, which fuse-elementwise folds in.
+    const int64_t n = v.size();
+    const bool then = rng.chance(0.5);
+    Layer &g = addLayer(LayerKind::Dense, "gate", {x}, {n});
+    g.units = n;
+    g.weights = weights(n, n, false);
+    g.bias = bias(n);
+    g.act = randomActivation();
+    operands.push_back(g.result);
+    if (then)
+      return unary(LayerKind::Activation, addLayer(LayerKind::Mul, "mul", operands, dims).result);
+  } else {
+    std::vector<int> same = sameShape(x);
+    operands.push_back(same.empty() ? x : rng.pick(same));
+  }
+  std::vector<int> same = sameShape(x);
+  if (!same.empty() && rng.chance(0.3))
+    operands.push_back(rng.pick(same)); // (a * b) * c
+  return addLayer(LayerKind::Mul, "mul", operands, dims).result;
+}
+
 int Generator::concat(int x) {
   std::vector<int> operands = {x};
   std::vector<int> partners = sameLeading(x);
@@ -461,8 +489,8 @@ int Generator::concat(int x) {
 }
 
 int Generator::unary(LayerKind kind, int x) {
-  static const char *const prefix[] = {"dense",     "neuron",    "add",        "concat",
-                                       "batchnorm", "layernorm", "scaleshift", "act"};
+  static const char *const prefix[] = {"dense",     "neuron",     "add", "concat", "batchnorm",
+                                       "layernorm", "scaleshift", "act", "mul"};
   std::vector<int64_t> dims = net.values[static_cast<size_t>(x)].dims;
   Layer &l = addLayer(kind, prefix[static_cast<int>(kind)], {x}, dims);
   const int64_t c = dims.back();
@@ -587,8 +615,8 @@ Network Generator::run() {
   }
 
   const int depth = static_cast<int>(rng.intIn(p.minDepth, p.maxDepth));
-  const double weightsOf[] = {p.dense,     p.neuron,    p.residual,   p.concat,
-                              p.batchnorm, p.layernorm, p.scaleshift, p.activation};
+  const double weightsOf[] = {p.dense,     p.neuron,     p.residual,   p.concat, p.batchnorm,
+                              p.layernorm, p.scaleshift, p.activation, p.gate};
   double total = 0;
   for (double w : weightsOf)
     total += w;
@@ -597,7 +625,7 @@ Network Generator::run() {
     int x = chooseOperand(current);
     double r = rng.uniform(0, total);
     int kind = 0;
-    while (kind < 7 && r >= weightsOf[kind]) {
+    while (kind < 8 && r >= weightsOf[kind]) {
       r -= weightsOf[kind];
       ++kind;
     }
@@ -628,8 +656,11 @@ Network Generator::run() {
     case 6:
       current = unary(LayerKind::ScaleShift, x);
       break;
-    default:
+    case 7:
       current = unary(LayerKind::Activation, x);
+      break;
+    default:
+      current = gate(x);
       break;
     }
   }
@@ -654,8 +685,9 @@ std::string Network::text() const {
   for (int in : inputs)
     s += "  input " + values[static_cast<size_t>(in)].name + ": f32[" +
          joinDims(values[static_cast<size_t>(in)].dims) + "]\n";
-  static const char *const kinds[] = {"dense",     "neuron",    "add",        "concat",
-                                      "batchnorm", "layernorm", "scaleshift", "activation"};
+  static const char *const kinds[] = {"dense",      "neuron",     "add",
+                                      "concat",     "batchnorm",  "layernorm",
+                                      "scaleshift", "activation", "mul"};
   for (const Layer &l : layers) {
     s += "  " + std::string(kinds[static_cast<int>(l.kind)]) + " " + l.name + "(";
     for (size_t i = 0; i < l.operands.size(); ++i)
@@ -689,6 +721,7 @@ std::string Network::text() const {
       attr("activation", l.act.text);
       break;
     case LayerKind::Add:
+    case LayerKind::Mul:
     case LayerKind::Concat:
       break;
     }

@@ -67,7 +67,17 @@ struct Param {
   std::vector<float> values;
 };
 
-enum class LayerKind { Dense, Neuron, Add, Concat, BatchNorm, LayerNorm, ScaleShift, Activation };
+enum class LayerKind {
+  Dense,
+  Neuron,
+  Add,
+  Concat,
+  BatchNorm,
+  LayerNorm,
+  ScaleShift,
+  Activation,
+  Mul
+};
 
 /// A value of the network: an input or a layer's result, with its
 /// per-sample shape.
@@ -124,6 +134,9 @@ struct Profile {
   // Relative weights of the layer kinds (residual = dense + add).
   double dense = 6, neuron = 1, residual = 1.5, concat = 1, batchnorm = 1, layernorm = 1,
          scaleshift = 1, activation = 1.5;
+  /// mul layers (gates: x * g(x)); 0 unless a test asks, so that every other
+  /// test's seeds keep drawing the same networks.
+  double gate = 0;
   double literalWeights = 0.25; // chance of literal weight arrays (when small)
   int64_t maxBatch = 300;
   /// Multiply-adds per run the batch is chosen to stay under.

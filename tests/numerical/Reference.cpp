@@ -24,6 +24,7 @@
 //           the log of the normaliser). Own error (JIT): y_i (2e-6 +
 //           u |z_i - M| + u sum_j y_j |z_j - M| + (n + 2) u), M the row max.
 //   add     E_a + E_b + u |y|.        concat: unchanged.
+//   mul     |b| E_a + |a| E_b + E_a E_b + u |y|.
 //   scaleshift  |s| E_x + u |y|, + u |x s| for the JIT (fmuladd: one
 //           rounding with FMA, two without).
 //   batchnorm   |s| a E_x + JIT: |s| 4u |n| + u |n s| + u |y|, with
@@ -353,6 +354,23 @@ BoundedValue add(const Network &net, const Layer &l, const std::vector<BoundedVa
   return acc;
 }
 
+BoundedValue mul(const Layer &l, const std::vector<BoundedValue> &vals) {
+  BoundedValue acc = vals[static_cast<size_t>(l.operands[0])];
+  for (size_t k = 1; k < l.operands.size(); ++k) {
+    const BoundedValue &b = vals[static_cast<size_t>(l.operands[k])];
+    for (size_t i = 0; i < acc.ref.size(); ++i) {
+      const double y = acc.ref[i] * b.ref[i];
+      const double a = std::fabs(acc.ref[i]), c = std::fabs(b.ref[i]);
+      acc.errJit[i] =
+          c * acc.errJit[i] + a * b.errJit[i] + acc.errJit[i] * b.errJit[i] + kU * std::fabs(y);
+      acc.errInterp[i] = c * acc.errInterp[i] + a * b.errInterp[i] +
+                         acc.errInterp[i] * b.errInterp[i] + (kU + 8 * kU64) * std::fabs(y);
+      acc.ref[i] = y;
+    }
+  }
+  return acc;
+}
+
 /// Exact copies: the same layout as a dense layer's concatenated input.
 BoundedValue concat(const Network &net, const Layer &l, const std::vector<BoundedValue> &vals) {
   return denseInput(net, l, vals);
@@ -519,6 +537,9 @@ std::vector<BoundedValue> evaluate(const Network &net,
       break;
     case LayerKind::Add:
       out = add(net, l, vals);
+      break;
+    case LayerKind::Mul:
+      out = mul(l, vals);
       break;
     case LayerKind::Concat:
       out = concat(net, l, vals);
