@@ -167,8 +167,7 @@ private:
   std::vector<int> sameShape(int v) const;
 
   int dense(int x, bool neuron);
-  int residual(int x);
-  int gate(int x);
+  int binary(LayerKind kind, int x);
   int concat(int x);
   int unary(LayerKind kind, int x);
   void chooseOutputs();
@@ -416,60 +415,37 @@ int Generator::dense(int x, bool neuron) {
   return l.result;
 }
 
-int Generator::residual(int x) {
+/// An add (a residual) or a mul (a gate) layer: y = x op g(x), g a dense
+/// layer of x's width, or x op another value of x's shape; sometimes op a
+/// third one.
+int Generator::binary(LayerKind kind, int x) {
+  const bool add = kind == LayerKind::Add;
+  const char *name = add ? "add" : "mul";
   const Value &v = net.values[static_cast<size_t>(x)];
+  const std::vector<int64_t> dims = v.dims; // (addLayer may move `v`)
   std::vector<int> operands = {x};
-  if (v.dims.size() == 1) {
-    // y = x + g(x), g a dense layer of the same width. Half the time g has
-    // no activation and one follows the add: act(x + W x + b), the
+  if (dims.size() == 1 && (add || rng.chance(0.7))) {
+    // Half the time an activation follows the op, which fuse-elementwise
+    // folds into it. For add, g then has none: act(x + W x + b), the
     // residual block fuse-elementwise turns into one dense_add.
-    int64_t n = v.size();
-    const std::vector<int64_t> dims = v.dims; // (addLayer may move `v`)
-    const bool block = rng.chance(0.5);
-    Layer &g = addLayer(LayerKind::Dense, "branch", {x}, {n});
-    g.units = n;
-    g.weights = weights(n, n, false);
-    g.bias = bias(n);
-    g.act = block ? activation(Act::Identity) : randomActivation();
-    operands.push_back(g.result);
-    if (block)
-      return unary(LayerKind::Activation, addLayer(LayerKind::Add, "add", operands, dims).result);
-  } else {
-    std::vector<int> same = sameShape(x);
-    operands.push_back(same.empty() ? x : rng.pick(same));
-  }
-  std::vector<int> same = sameShape(x);
-  if (!same.empty() && rng.chance(0.3))
-    operands.push_back(rng.pick(same)); // (a + b) + c
-  std::vector<int64_t> dims = net.values[static_cast<size_t>(x)].dims;
-  return addLayer(LayerKind::Add, "add", operands, dims).result;
-}
-
-int Generator::gate(int x) {
-  const Value &v = net.values[static_cast<size_t>(x)];
-  std::vector<int> operands = {x};
-  std::vector<int64_t> dims = v.dims;
-  if (v.dims.size() == 1 && rng.chance(0.7)) {
-    // y = x * g(x), g a dense layer of the same width (a GLU-style gate);
-    // half the time an activation follows, which fuse-elementwise folds in.
     const int64_t n = v.size();
     const bool then = rng.chance(0.5);
-    Layer &g = addLayer(LayerKind::Dense, "gate", {x}, {n});
+    Layer &g = addLayer(LayerKind::Dense, add ? "branch" : "gate", {x}, {n});
     g.units = n;
     g.weights = weights(n, n, false);
     g.bias = bias(n);
-    g.act = randomActivation();
+    g.act = then && add ? activation(Act::Identity) : randomActivation();
     operands.push_back(g.result);
     if (then)
-      return unary(LayerKind::Activation, addLayer(LayerKind::Mul, "mul", operands, dims).result);
+      return unary(LayerKind::Activation, addLayer(kind, name, operands, dims).result);
   } else {
     std::vector<int> same = sameShape(x);
     operands.push_back(same.empty() ? x : rng.pick(same));
   }
   std::vector<int> same = sameShape(x);
   if (!same.empty() && rng.chance(0.3))
-    operands.push_back(rng.pick(same)); // (a * b) * c
-  return addLayer(LayerKind::Mul, "mul", operands, dims).result;
+    operands.push_back(rng.pick(same)); // (a op b) op c
+  return addLayer(kind, name, operands, dims).result;
 }
 
 int Generator::concat(int x) {
@@ -642,7 +618,7 @@ Network Generator::run() {
       current = dense(x, true);
       break;
     case 2:
-      current = residual(x);
+      current = binary(LayerKind::Add, x);
       break;
     case 3:
       current = concat(x);
@@ -660,7 +636,7 @@ Network Generator::run() {
       current = unary(LayerKind::Activation, x);
       break;
     default:
-      current = gate(x);
+      current = binary(LayerKind::Mul, x);
       break;
     }
   }
