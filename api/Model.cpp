@@ -253,6 +253,11 @@ ir::SparsityMode sparsityMode(const CompileOptions &options) {
 
 void applyPassOptions(const CompileOptions &options, passes::PassContext &ctx) {
   ctx.sparsity = sparsityMode(options);
+  // A named target is planned for with its published parameters (the JIT
+  // re-plans when --mattr changes its vector width).
+  if (!options.cpu.empty())
+    if (std::optional<MachineInfo> m = modelledMachine(options.cpu))
+      ctx.machine = *m;
   if (options.prune > 0)
     ctx.prune = options.prune;
 }

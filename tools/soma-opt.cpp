@@ -39,9 +39,12 @@ options:
   --input NAME=V1,V2,...  --check-numerics on these values (';' separates samples)
   --input NAME=FILE.npy   or on a batch [N, dims...] from NumPy; give every input
   --seed=N                the random inputs' seed for --check-numerics (default 1)
-  --machine=avx512|avx2|sse  plan schedules (the schedule pass) for this vector
-                          width, one core and default caches (32 KiB L1,
-                          1 MiB L2) instead of this machine
+  --machine=M             plan schedules (the schedule pass) for machine M and
+                          one core instead of this machine: avx512, avx2 or
+                          sse (that vector width, one FMA pipe of latency 4,
+                          32 KiB L1, 1 MiB L2), or a modelled CPU (znver4,
+                          znver5, sapphirerapids, haswell, ...: soma
+                          --print-machine=help lists them)
   --sparsity=auto|dense|sparse
                           the schedule pass's kernel for every layer that has no
                           sparsity hint of its own (default auto: the cost model)
@@ -116,10 +119,13 @@ int parseArgs(int argc, char **argv, Options &o) {
         return usageError("--input needs NAME=VALUES or NAME=FILE.npy, got '" + *v + "'");
       o.inputs.push_back({v->substr(0, eq), v->substr(eq + 1)});
     } else if (auto v = cli::optionValue(argc, argv, i, "--machine")) {
-      if (*v != "avx512" && *v != "avx2" && *v != "sse")
-        return usageError("unknown --machine '" + *v + "'; use avx512, avx2 or sse");
-      o.machine = MachineInfo{};
-      o.machine->vectorWidth = *v == "avx512" ? 16 : *v == "avx2" ? 8 : 4;
+      o.machine = genericMachine(*v);
+      if (!o.machine)
+        o.machine = modelledMachine(*v);
+      if (!o.machine)
+        return usageError("unknown --machine '" + *v +
+                          "'; use avx512, avx2, sse or a CPU of soma --print-machine=help");
+      o.machine->cores = 1;
     } else if (auto v = cli::optionValue(argc, argv, i, "--sparsity")) {
       if (!ir::sparsityModeFromName(*v, o.sparsity))
         return usageError("unknown --sparsity '" + *v + "'; use auto, dense or sparse");

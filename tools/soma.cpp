@@ -81,6 +81,13 @@ common options:
   --time-passes             print where compile time went, to stderr
 
 FILE may hold the network language (.nn) or graph IR text; '-' reads stdin.
+
+soma --print-machine [--recalibrate]
+                            print the machine model the cost model plans for:
+                            this machine's, detected and measured (cached;
+                            --recalibrate measures again)
+soma --print-machine=CPU    a modelled CPU's published parameters (the model
+                            --mcpu=CPU plans for); --print-machine=help lists them
 )";
 
 int usageError(const std::string &msg) {
@@ -554,6 +561,34 @@ int runCommand(int argc, char **argv, Command command) {
   return allMatch ? 0 : 1;
 }
 
+/// soma --print-machine[=CPU|help] [--recalibrate]
+int printMachine(int argc, char **argv) {
+  const std::string arg = argv[1];
+  const std::string cpu = arg.size() > 16 ? arg.substr(16) : "";
+  bool recalibrate = false;
+  for (int i = 2; i < argc; ++i) {
+    if (std::string(argv[i]) != "--recalibrate" || !cpu.empty())
+      return usageError("unexpected '" + std::string(argv[i]) + "' after --print-machine");
+    recalibrate = true;
+  }
+  if (arg.size() > 15 && arg[15] != '=')
+    return usageError("unknown command '" + arg + "'");
+  if (cpu == "help") {
+    for (const std::string &name : modelledMachineNames())
+      std::cout << name << "\n";
+    return 0;
+  }
+  if (cpu.empty()) {
+    std::cout << describeMachine(recalibrate ? recalibrateHost() : hostMachine());
+    return 0;
+  }
+  std::optional<MachineInfo> m = modelledMachine(cpu);
+  if (!m)
+    return usageError("no model of CPU '" + cpu + "'; --print-machine=help lists them");
+  std::cout << describeMachine(*m);
+  return 0;
+}
+
 } // namespace
 
 int main(int argc, char **argv) {
@@ -566,6 +601,8 @@ int main(int argc, char **argv) {
     return runCommand(argc, argv, Command::Check);
   if (command == "compile")
     return runCommand(argc, argv, Command::Compile);
+  if (command.rfind("--print-machine", 0) == 0)
+    return printMachine(argc, argv);
   if (command == "-h" || command == "--help" || command == "help") {
     std::cout << usage;
     return 0;

@@ -7,8 +7,11 @@
 // broadcast inputs (fused multiply-add). The epilogue adds the bias and
 // applies the activation (after adding dense_add's residual, read once per
 // output vector) while the tile is still in registers, then stores
-// each output once (masked in a partial last panel). Samples left over
-// after the last full block of R (all of batch 1) run one at a time over
+// each output once (masked in a partial last panel). When R is above 4,
+// at least R / 2 samples left over after the last full block run as one
+// half block (H = R / 2 rows), so a small batch keeps most of the block's
+// accumulators. Samples left over after that (all of batch 1) run one at a
+// time over
 // `lonePanels` panels side by side, so they too have several independent
 // accumulators; each weight is still read once. With a K tile (k_tile),
 // the full row blocks sum the inputs tile by tile, each tile over all of
@@ -110,12 +113,14 @@ private:
   const WeightedSum ws;
   const int64_t K, U;
   const int64_t W, V, R; // lanes, vectors per panel, samples per block
+  const int64_t H;       // samples in the half block after the full ones (0: none)
   const int64_t P;       // neurons per panel
   const Align vecAlign;
   Value *X, *Wp, *B, *Y;
   Value *colEnd;
-  // Panels covering [colBegin, colEnd), and the end of the full row blocks.
-  Value *p0 = nullptr, *p1 = nullptr, *rowsFull = nullptr;
+  // Panels covering [colBegin, colEnd), the end of the full row blocks and
+  // of the half block.
+  Value *p0 = nullptr, *p1 = nullptr, *rowsFull = nullptr, *rowsHalf = nullptr;
   // skip_zero_inputs: the list of a lone sample's nonzero inputs (on the
   // stack), and the lanes' indices 0 .. W - 1.
   Value *nonzeroInputs = nullptr, *iota = nullptr;
@@ -124,8 +129,8 @@ private:
 DenseEmitter::DenseEmitter(const KernelEnv &env, const ir::Op &op, const SlotMap &slots,
                            const ir::Schedule &schedule)
     : env(env), b(env.b), schedule(schedule), ws(env, op, slots), K(ws.inputs), U(ws.units),
-      W(schedule.vectorWidth), V(schedule.panelVectors), R(schedule.rowBlock), P(W * V),
-      vecAlign(std::min<int64_t>(64, W * 4)), X(ws.x), Wp(ws.w), B(ws.bias), Y(ws.y),
+      W(schedule.vectorWidth), V(schedule.panelVectors), R(schedule.rowBlock), H(R > 4 ? R / 2 : 0),
+      P(W * V), vecAlign(std::min<int64_t>(64, W * 4)), X(ws.x), Wp(ws.w), B(ws.bias), Y(ws.y),
       colEnd(env.colEnd) {}
 
 void DenseEmitter::emit(bool rowSoftmax) {
@@ -134,6 +139,11 @@ void DenseEmitter::emit(bool rowSoftmax) {
   p1 = b.CreateSDiv(b.CreateAdd(colEnd, env.i64(P - 1)), env.i64(P));
   Value *span = b.CreateSub(env.rowEnd, env.rowBegin);
   rowsFull = b.CreateAdd(env.rowBegin, b.CreateMul(b.CreateSDiv(span, env.i64(R)), env.i64(R)));
+  rowsHalf = rowsFull;
+  if (H > 0) // what is left is below R: one half block or none
+    rowsHalf = b.CreateAdd(
+        rowsFull,
+        b.CreateMul(b.CreateSDiv(b.CreateSub(env.rowEnd, rowsFull), env.i64(H)), env.i64(H)));
   fullBlocks();
   loneSamples();
   if (ws.softmax && rowSoftmax)
@@ -293,6 +303,13 @@ void DenseEmitter::rowBlocks(Value *p, bool masked, Value *kBegin, Value *kEnd, 
         microkernel({n, R, p, 1, masked}, kBegin, kEnd, part);
       },
       "n");
+  if (H > 0)
+    emitLoop(
+        b, rowsFull, rowsHalf, H,
+        [&](Value *n) {
+          microkernel({n, H, p, 1, masked}, kBegin, kEnd, part);
+        },
+        "nh");
 }
 
 // Activation sparsity (schedule skip_zero_inputs): a lone sample's
@@ -315,7 +332,7 @@ void DenseEmitter::loneSamples() {
     iota = ConstantVector::get(lanes);
   }
   emitLoop(
-      b, rowsFull, env.rowEnd, 1, [&](Value *n) { loneSample(n); }, "n1");
+      b, rowsHalf, env.rowEnd, 1, [&](Value *n) { loneSample(n); }, "n1");
 }
 
 void DenseEmitter::loneSample(Value *n) {

@@ -322,8 +322,14 @@ Expected<bool> JitEngine::prepareGraph(ir::Graph &graph) const {
   // Every weighted sum runs with a schedule for this target's vectors: the
   // schedule pass's, or the same cost model's when the pipeline had none
   // (-O0, -O1) or planned for another vector width (--mcpu, --mattr).
+  // The machine model is the host's, or a named target's published one.
   MachineInfo machine = hostMachine();
-  machine.vectorWidth = info.vectorWidth;
+  if (!options.target.cpu.empty())
+    machine = modelledMachine(options.target.cpu).value_or(machine);
+  if (machine.vectorWidth != info.vectorWidth) { // --mattr took vectors away (or added them)
+    machine.vectorWidth = info.vectorWidth;
+    machine.vectorRegisters = info.vectorWidth == 16 ? 32 : 16;
+  }
   // A kernel already chosen (by the cost model or the user) is kept.
   for (auto &op : graph.ops)
     if (ir::isWeightedSum(op->kind) &&

@@ -1,15 +1,22 @@
 // schedule: gives every linear, dense and dense_add op the Schedule its
 // kernel runs with, from a cost model over the layer's shape and the
-// machine (PassContext::machine: vector width, cache sizes). The graph's
-// values do not change, only how they are computed. The cost model:
+// machine (PassContext::machine, soma/support/Machine.h: vector width and
+// registers, FMA pipes and latency, cache sizes). The graph's values do not
+// change, only how they are computed. The cost model:
 //
 //   1. Vector width: the machine's widest f32 vector (16 with AVX-512).
 //   2. Panel: 2 vectors of output neurons when the layer is wider than one
 //      vector, so each broadcast input feeds 2 FMAs; else 1.
-//   3. Row block: 4 samples per microkernel step, so 4 * 2 = 8 accumulators
-//      hide the FMA latency (4 cycles, 2 per cycle on current x86) with
-//      room left in 16 registers (AVX2) for the 2 weight vectors and the
-//      broadcast.
+//   3. Row block: one sample per FMA in flight (the machine's pipes x
+//      latency: 4 on Zen 4, 8 on a core with two 512-bit pipes, 10 on
+//      Haswell), so the block's row_block x panel_vectors accumulators are
+//      at least the FMAs in flight and each weight vector loaded feeds that
+//      many FMAs; at most the registers left after the panel's weight
+//      vectors, the broadcast and one spare, and at most 8 samples (a
+//      call's rows after its last full block run as one half block, then
+//      as lone samples: LowerDense.cpp). Measured on a two-pipe AVX-512
+//      core (Zen 5, 1024 x 1024 relu, 1 thread, docs/passes.md#schedule):
+//      8 x 2 blocks 0.90x the time of 4 x 2 at batch 64, 0.89x at 256.
 //   4. Lone panels: samples after the last full row block (all of batch 1)
 //      are computed for several panels at once, 8 / panel_vectors of them,
 //      so a single sample also has 8 independent accumulators; each weight
@@ -20,8 +27,9 @@
 //      layer still splits into enough tiles to balance the cores; at least
 //      one panel. A softmax dense needs whole rows: its tile is the full
 //      width.
-//   6. Row tile: 64 samples (a multiple of the row block), enough work per
-//      tile to amortise scheduling and few enough to split a batch of 128+.
+//   6. Row tile: 64 samples, rounded up to a multiple of the row block:
+//      enough work per tile to amortise scheduling and few enough to split
+//      a batch of 128+.
 //
 // No K tile (k_tile): the kernel can sum the inputs in tiles (LowerDense.cpp),
 // but on the machine measured (docs/passes.md#schedule) every K tile tried
@@ -319,7 +327,9 @@ ir::Schedule scheduleFor(const ir::Op &op, const MachineInfo &machine, ir::Sched
   ir::Schedule s;
   s.vectorWidth = machine.vectorWidth;
   s.panelVectors = units > s.vectorWidth ? 2 : 1;
-  s.rowBlock = 4;
+  const int64_t registers = machine.vectorRegisters - s.panelVectors - 2;
+  s.rowBlock =
+      std::clamp<int64_t>(std::min(machine.fmasInFlight(), registers / s.panelVectors), 1, 8);
   s.lonePanels = 8 / s.panelVectors;
   const int64_t panel = s.panel();
   const int64_t panels = std::max<int64_t>(1, (units + panel - 1) / panel);
@@ -328,7 +338,7 @@ ir::Schedule scheduleFor(const ir::Op &op, const MachineInfo &machine, ir::Sched
   const int64_t share = std::max<int64_t>(1, panels / (4 * std::max<int64_t>(1, machine.cores)));
   const bool wholeRows = op.kind != ir::OpKind::Linear && op.fn.kind == ir::ActKind::Softmax;
   s.colTile = (wholeRows ? panels : std::min({fit, share, panels})) * panel;
-  s.rowTile = 64;
+  s.rowTile = (64 + s.rowBlock - 1) / s.rowBlock * s.rowBlock;
   // Step 13: inputs from a relu are often zero.
   const ir::Op &x = *op.operands[0];
   const bool reluInput = x.fn.kind == ir::ActKind::Relu; // of any op that takes fn

@@ -1,10 +1,19 @@
-// Host detection for the cost models: CPU features by CPUID (GCC's
+// The machine model (Machine.h). The host: CPU features by CPUID (GCC's
 // __builtin_cpu_supports), cache sizes from
-// /sys/devices/system/cpu/cpu0/cache/index*/{level,type,size}.
+// /sys/devices/system/cpu/cpu0/cache/index*/{level,type,size}, and a
+// calibration (MachineCalibration.cpp) for what neither says, cached per
+// CPU. Named CPUs: the table below, from the vendors' optimisation manuals.
 #include "soma/support/Machine.h"
 
+#include "MachineCalibration.h"
+
+#include <algorithm>
+#include <cstdio>
+#include <cstdlib>
+#include <filesystem>
 #include <fstream>
-#include <string>
+#include <map>
+#include <sstream>
 #include <thread>
 
 namespace soma {
@@ -31,10 +40,14 @@ std::string readLine(const std::string &path) {
   return line;
 }
 
+/// What CPUID and sysfs say, before any measurement.
 MachineInfo detect() {
   MachineInfo m;
+  m.name = "host";
   __builtin_cpu_init();
-  m.vectorWidth = __builtin_cpu_supports("avx512f") ? 16 : __builtin_cpu_supports("avx2") ? 8 : 4;
+  const bool avx512 = __builtin_cpu_supports("avx512f");
+  m.vectorWidth = avx512 ? 16 : __builtin_cpu_supports("avx2") ? 8 : 4;
+  m.vectorRegisters = avx512 ? 32 : 16;
   m.cores = std::max<int64_t>(1, static_cast<int64_t>(std::thread::hardware_concurrency()));
   for (int index = 0; index < 8; ++index) {
     const std::string dir =
@@ -53,11 +66,212 @@ MachineInfo detect() {
   return m;
 }
 
+/// Names this CPU in the cache, so a cache copied to (or a home directory
+/// shared with) another machine is not believed there.
+std::string cpuKey(const MachineInfo &m) {
+  std::ifstream in("/proc/cpuinfo");
+  std::string line, key;
+  for (const char *field : {"vendor_id", "cpu family", "model", "model name", "stepping"}) {
+    in.clear();
+    in.seekg(0);
+    while (std::getline(in, line))
+      if (line.rfind(field, 0) == 0 && line.size() > std::string(field).size() &&
+          (line[std::string(field).size()] == ' ' || line[std::string(field).size()] == '\t')) {
+        key += line.substr(line.find(':') == std::string::npos ? 0 : line.find(':') + 1) + ";";
+        break;
+      }
+  }
+  return key + " cores " + std::to_string(m.cores) + " width " + std::to_string(m.vectorWidth) +
+         " caches " + std::to_string(m.l1Bytes) + "/" + std::to_string(m.l2Bytes) + "/" +
+         std::to_string(m.l3Bytes);
+}
+
+std::filesystem::path cachePath() {
+  if (const char *path = std::getenv("SOMA_MACHINE_CACHE"))
+    return path; // empty: no cache
+  if (const char *xdg = std::getenv("XDG_CACHE_HOME"); xdg && *xdg)
+    return std::filesystem::path(xdg) / "soma" / "machine";
+  if (const char *home = std::getenv("HOME"); home && *home)
+    return std::filesystem::path(home) / ".cache" / "soma" / "machine";
+  return {};
+}
+
+/// The cached calibration of this CPU, if the cache holds one.
+bool readCache(const std::filesystem::path &path, const std::string &key, MachineInfo &m) {
+  std::ifstream in(path);
+  std::string line;
+  if (!std::getline(in, line) || line != "soma-machine 1" || !std::getline(in, line) ||
+      line != "cpu " + key)
+    return false;
+  std::map<std::string, double> values;
+  while (std::getline(in, line)) {
+    std::istringstream fields(line);
+    std::string name;
+    double value = 0;
+    if (fields >> name >> value)
+      values[name] = value;
+  }
+  for (const char *name :
+       {"fma_pipes", "fma_latency", "l1_read_gbs", "l2_read_gbs", "l3_read_gbs", "memory_read_gbs"})
+    if (!values.count(name))
+      return false;
+  m.fmaPipes = std::clamp<int64_t>(static_cast<int64_t>(values["fma_pipes"]), 1, 4);
+  m.fmaLatency = std::clamp<int64_t>(static_cast<int64_t>(values["fma_latency"]), 1, 16);
+  m.l1ReadGBs = values["l1_read_gbs"];
+  m.l2ReadGBs = values["l2_read_gbs"];
+  m.l3ReadGBs = values["l3_read_gbs"];
+  m.memoryReadGBs = values["memory_read_gbs"];
+  return true;
+}
+
+/// Best effort: a cache that cannot be written is measured again next time.
+void writeCache(const std::filesystem::path &path, const std::string &key, const MachineInfo &m) {
+  std::error_code ec;
+  std::filesystem::create_directories(path.parent_path(), ec);
+  const std::filesystem::path tmp =
+      path.string() + ".tmp" + std::to_string(static_cast<long>(std::rand()));
+  {
+    std::ofstream out(tmp);
+    out << "soma-machine 1\ncpu " << key << "\nfma_pipes " << m.fmaPipes << "\nfma_latency "
+        << m.fmaLatency << "\nl1_read_gbs " << m.l1ReadGBs << "\nl2_read_gbs " << m.l2ReadGBs
+        << "\nl3_read_gbs " << m.l3ReadGBs << "\nmemory_read_gbs " << m.memoryReadGBs << "\n";
+    if (!out)
+      return std::filesystem::remove(tmp, ec), void();
+  }
+  std::filesystem::rename(tmp, path, ec); // atomic: a concurrent reader sees old or new
+  if (ec)
+    std::filesystem::remove(tmp, ec);
+}
+
+MachineInfo calibrated(bool useCache) {
+  MachineInfo m = detect();
+  const std::filesystem::path path = cachePath();
+  const std::string key = cpuKey(m);
+  if (useCache && !path.empty() && readCache(path, key, m))
+    return m;
+  const Calibration c = calibrate(m.vectorWidth, m.l1Bytes, m.l2Bytes, m.l3Bytes);
+  m.fmaPipes = c.fmaPipes;
+  m.fmaLatency = c.fmaLatency;
+  m.l1ReadGBs = c.l1ReadGBs;
+  m.l2ReadGBs = c.l2ReadGBs;
+  m.l3ReadGBs = c.l3ReadGBs;
+  m.memoryReadGBs = c.memoryReadGBs;
+  if (!path.empty())
+    writeCache(path, key, m);
+  return m;
+}
+
+// clang-format off
+struct Modelled {
+  const char *name;
+  int64_t width, registers, pipes, latency, l1K, l2K, l3M;
+};
+/// Published parameters: the widest f32 vector, FMAs of that width per
+/// cycle and their latency, and per-core L1/L2 with a typical part's L3.
+const Modelled kModelled[] = {
+    // AVX-512, one 512-bit FMA per cycle (Zen 4 splits it over two 256-bit
+    // pipes; the client Intel cores have port 0 only).
+    {"znver4",          16, 32, 1, 4, 32, 1024, 32},
+    {"rocketlake",      16, 32, 1, 4, 48, 512, 16},
+    {"icelake-client",  16, 32, 1, 4, 48, 512, 8},
+    {"tigerlake",       16, 32, 1, 4, 48, 1280, 12},
+    // AVX-512, two 512-bit FMAs per cycle.
+    {"znver5",          16, 32, 2, 4, 48, 1024, 32},
+    {"skylake-avx512",  16, 32, 2, 4, 32, 1024, 32},
+    {"cascadelake",     16, 32, 2, 4, 32, 1024, 32},
+    {"icelake-server",  16, 32, 2, 4, 48, 1280, 48},
+    {"sapphirerapids",  16, 32, 2, 4, 48, 2048, 60},
+    {"emeraldrapids",   16, 32, 2, 4, 48, 2048, 160},
+    {"graniterapids",   16, 32, 2, 4, 48, 2048, 256},
+    // AVX2: two 256-bit FMAs per cycle.
+    {"haswell",          8, 16, 2, 5, 32, 256, 8},
+    {"broadwell",        8, 16, 2, 5, 32, 256, 8},
+    {"skylake",          8, 16, 2, 4, 32, 256, 8},
+    {"alderlake",        8, 16, 2, 4, 48, 1280, 30},
+    {"znver2",           8, 16, 2, 5, 32, 512, 16},
+    {"znver3",           8, 16, 2, 4, 32, 512, 32},
+};
+// clang-format on
+
+MachineInfo fromRow(const Modelled &row) {
+  MachineInfo m;
+  m.name = row.name;
+  m.vectorWidth = row.width;
+  m.vectorRegisters = row.registers;
+  m.fmaPipes = row.pipes;
+  m.fmaLatency = row.latency;
+  m.l1Bytes = row.l1K * 1024;
+  m.l2Bytes = row.l2K * 1024;
+  m.l3Bytes = row.l3M * 1024 * 1024;
+  m.cores = std::max<int64_t>(1, static_cast<int64_t>(std::thread::hardware_concurrency()));
+  return m;
+}
+
+std::string gbs(double v) {
+  if (v <= 0)
+    return "not measured";
+  char text[32];
+  std::snprintf(text, sizeof text, "%.0f GB/s", v);
+  return text;
+}
+
+std::string bytes(int64_t n) {
+  return n % (1024 * 1024) == 0 ? std::to_string(n / (1024 * 1024)) + " MiB"
+                                : std::to_string(n / 1024) + " KiB";
+}
+
 } // namespace
 
 const MachineInfo &hostMachine() {
-  static const MachineInfo machine = detect();
+  static const MachineInfo machine = calibrated(true);
   return machine;
+}
+
+MachineInfo recalibrateHost() { return calibrated(false); }
+
+std::optional<MachineInfo> genericMachine(std::string_view level) {
+  MachineInfo m;
+  if (level == "avx512")
+    m.vectorWidth = 16;
+  else if (level == "avx2")
+    m.vectorWidth = 8;
+  else if (level == "sse")
+    m.vectorWidth = 4;
+  else
+    return std::nullopt;
+  m.name = std::string(level);
+  m.vectorRegisters = m.vectorWidth == 16 ? 32 : 16;
+  return m;
+}
+
+std::optional<MachineInfo> modelledMachine(std::string_view cpu) {
+  for (const Modelled &row : kModelled)
+    if (cpu == row.name)
+      return fromRow(row);
+  return std::nullopt;
+}
+
+std::vector<std::string> modelledMachineNames() {
+  std::vector<std::string> names;
+  for (const Modelled &row : kModelled)
+    names.push_back(row.name);
+  return names;
+}
+
+std::string describeMachine(const MachineInfo &m) {
+  std::string s = "machine: " + m.name;
+  s += m.name == "host" ? " (detected and measured)\n" : " (modelled)\n";
+  s += "  vectors: " + std::to_string(m.vectorWidth) + " f32 lanes, " +
+       std::to_string(m.vectorRegisters) + " registers\n";
+  s += "  fma: " + std::to_string(m.fmaPipes) + " pipe" + (m.fmaPipes == 1 ? "" : "s") +
+       ", latency " + std::to_string(m.fmaLatency) + " cycles (" +
+       std::to_string(m.fmasInFlight()) + " in flight)\n";
+  s += "  caches: L1 " + bytes(m.l1Bytes) + ", L2 " + bytes(m.l2Bytes) + " per core, L3 " +
+       bytes(m.l3Bytes) + "\n";
+  s += "  read bandwidth, one core: L1 " + gbs(m.l1ReadGBs) + ", L2 " + gbs(m.l2ReadGBs) + ", L3 " +
+       gbs(m.l3ReadGBs) + ", memory " + gbs(m.memoryReadGBs) + "\n";
+  s += "  cores: " + std::to_string(m.cores) + "\n";
+  return s;
 }
 
 } // namespace soma
