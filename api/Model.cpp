@@ -219,7 +219,11 @@ Status bindBuffers(const std::vector<Buffer> &buffers, const std::vector<TensorI
                              std::to_string(buf.shape[0]) + ", but other buffers have " +
                              std::to_string(batch));
     batch = buf.shape[0];
-    if (!buf.data && batch > 0)
+    // A buffer of no elements (batch 0, or a zero-width value) is never read
+    // or written: its pointer may be null, as std::vector::data() gives.
+    const bool empty =
+        batch == 0 || std::find(it->shape.begin(), it->shape.end(), 0) != it->shape.end();
+    if (!buf.data && !empty)
       return Status::failure(std::string(what) + " '" + buf.name + "' has no data pointer");
     bind(static_cast<size_t>(it - infos.begin()), buf);
   }
@@ -479,7 +483,7 @@ const std::string &Model::warnings() const { return implOrEmpty(impl).warnings; 
 namespace {
 
 /// Refuses a batch that would make an output or an intermediate value
-/// larger than kMaxTensorElements.
+/// larger than kMaxTensorElements (a value of no elements never is).
 Status checkBatch(const Model::Impl &impl, const runtime::Executor *executor, int64_t batch) {
   if (batch <= impl.maxBatch)
     return Status::success();
@@ -490,7 +494,8 @@ Status checkBatch(const Model::Impl &impl, const runtime::Executor *executor, in
   if (executor)
     for (const runtime::Step &step : executor->program().steps) {
       const runtime::Slot &slot = executor->program().slots[static_cast<size_t>(step.result)];
-      if (slot.kind == runtime::SlotKind::Temp && batch > kMaxTensorElements / slot.sampleElements)
+      if (slot.kind == runtime::SlotKind::Temp && slot.sampleElements > 0 &&
+          batch > kMaxTensorElements / slot.sampleElements)
         return Status::failure("batch size " + std::to_string(batch) +
                                " is too large for the intermediate value '" + step.name + "'");
     }
