@@ -106,9 +106,11 @@ int64_t maxBatchOf(const runtime::Program &program) {
   return maxBatch;
 }
 
-jit::JitOptions jitOptions(const CompileOptions &options) {
+/// `runsHere`: the code will run in this process (false: only emitted,
+/// so it may be for another machine).
+jit::JitOptions jitOptions(const CompileOptions &options, bool runsHere = true) {
   jit::JitOptions jo;
-  jo.target = {options.cpu, options.features};
+  jo.target = {options.cpu, options.features, runsHere};
   jo.optLevel = options.optLevel;
   jo.sparsity = api::sparsityMode(options);
   return jo;
@@ -302,7 +304,7 @@ FrontResult compileToGraph(SourceManager &sm, uint32_t file, const CompileOption
 Expected<std::string> emit(std::unique_ptr<ir::Graph> graph, const CompileOptions &options,
                            jit::EmitKind kind, Timings *timings) {
   auto t0 = std::chrono::steady_clock::now();
-  auto engine = jit::JitEngine::create(jitOptions(options));
+  auto engine = jit::JitEngine::create(jitOptions(options, /*runsHere=*/false));
   if (!engine)
     return Error{engine.error()};
   runtime::ProgramBuilder builder(*graph);
@@ -323,7 +325,8 @@ Expected<std::string> emitProgram(std::unique_ptr<ir::Graph> graph, const Compil
   switch (options.engine) {
   case Engine::Auto:
   case Engine::Jit: {
-    auto made = jit::JitEngine::create(jitOptions(options));
+    // The program's kernels are compiled, never run.
+    auto made = jit::JitEngine::create(jitOptions(options, /*runsHere=*/false));
     if (!made)
       return Error{made.error()};
     engine = std::move(*made);
