@@ -173,8 +173,9 @@ Expected<SharedJit *> jitFor(const TargetInfo &target, int optLevel) {
   auto it = jits.find(key);
   if (it != jits.end())
     return it->second.get();
-  // Concurrent compilation: models may be compiled from several threads at
-  // once; without it LLJIT shares one TargetMachine between them.
+  // Concurrent compilation: models may be compiled and linked from several
+  // threads at once. (Each compile generates its object with a
+  // TargetMachine of its own, compileGraph; the JIT only links it.)
   auto jit = orc::LLJITBuilder()
                  .setJITTargetMachineBuilder(machineBuilder(target, optLevel))
                  .setSupportConcurrentCompilation(true)
