@@ -106,9 +106,11 @@ int64_t maxBatchOf(const runtime::Program &program) {
   return maxBatch;
 }
 
-jit::JitOptions jitOptions(const CompileOptions &options) {
+/// `runsHere`: the code will run in this process (false: only emitted,
+/// so it may be for another machine).
+jit::JitOptions jitOptions(const CompileOptions &options, bool runsHere = true) {
   jit::JitOptions jo;
-  jo.target = {options.cpu, options.features};
+  jo.target = {options.cpu, options.features, runsHere};
   jo.optLevel = options.optLevel;
   jo.sparsity = api::sparsityMode(options);
   return jo;
@@ -219,7 +221,11 @@ Status bindBuffers(const std::vector<Buffer> &buffers, const std::vector<TensorI
                              std::to_string(buf.shape[0]) + ", but other buffers have " +
                              std::to_string(batch));
     batch = buf.shape[0];
-    if (!buf.data && batch > 0)
+    // A buffer of no elements (batch 0, or a zero-width value) is never read
+    // or written: its pointer may be null, as std::vector::data() gives.
+    const bool empty =
+        batch == 0 || std::find(it->shape.begin(), it->shape.end(), 0) != it->shape.end();
+    if (!buf.data && !empty)
       return Status::failure(std::string(what) + " '" + buf.name + "' has no data pointer");
     bind(static_cast<size_t>(it - infos.begin()), buf);
   }
@@ -303,7 +309,7 @@ FrontResult compileToGraph(SourceManager &sm, uint32_t file, const CompileOption
 Expected<std::string> emit(std::unique_ptr<ir::Graph> graph, const CompileOptions &options,
                            jit::EmitKind kind, Timings *timings) {
   auto t0 = std::chrono::steady_clock::now();
-  auto engine = jit::JitEngine::create(jitOptions(options));
+  auto engine = jit::JitEngine::create(jitOptions(options, /*runsHere=*/false));
   if (!engine)
     return Error{engine.error()};
   runtime::ProgramBuilder builder(*graph);
@@ -324,7 +330,8 @@ Expected<std::string> emitProgram(std::unique_ptr<ir::Graph> graph, const Compil
   switch (options.engine) {
   case Engine::Auto:
   case Engine::Jit: {
-    auto made = jit::JitEngine::create(jitOptions(options));
+    // The program's kernels are compiled, never run.
+    auto made = jit::JitEngine::create(jitOptions(options, /*runsHere=*/false));
     if (!made)
       return Error{made.error()};
     engine = std::move(*made);
@@ -484,7 +491,7 @@ const std::string &Model::warnings() const { return implOrEmpty(impl).warnings; 
 namespace {
 
 /// Refuses a batch that would make an output or an intermediate value
-/// larger than kMaxTensorElements.
+/// larger than kMaxTensorElements (a value of no elements never is).
 Status checkBatch(const Model::Impl &impl, const runtime::Executor *executor, int64_t batch) {
   if (batch <= impl.maxBatch)
     return Status::success();
@@ -495,7 +502,8 @@ Status checkBatch(const Model::Impl &impl, const runtime::Executor *executor, in
   if (executor)
     for (const runtime::Step &step : executor->program().steps) {
       const runtime::Slot &slot = executor->program().slots[static_cast<size_t>(step.result)];
-      if (slot.kind == runtime::SlotKind::Temp && batch > kMaxTensorElements / slot.sampleElements)
+      if (slot.kind == runtime::SlotKind::Temp && slot.sampleElements > 0 &&
+          batch > kMaxTensorElements / slot.sampleElements)
         return Status::failure("batch size " + std::to_string(batch) +
                                " is too large for the intermediate value '" + step.name + "'");
     }

@@ -3,7 +3,7 @@
 #include "soma/frontend/Frontend.h"
 #include "soma/ir/Parser.h"
 #include "soma/ir/Verifier.h"
-#include "soma/support/Npy.h"
+#include "soma/support/File.h"
 
 namespace soma::frontend {
 

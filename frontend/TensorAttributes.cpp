@@ -5,6 +5,7 @@
 #include "MessageText.h"
 #include "Sema.h"
 #include "soma/frontend/Initializers.h"
+#include "soma/support/File.h"
 #include "soma/support/Npy.h"
 
 #include <algorithm>
@@ -252,7 +253,7 @@ std::shared_ptr<Tensor> Sema::loadSafetensors(const Expr &call, std::string &fro
   std::string full = resolvePath(path);
   auto cached = safetensorsCache.find(full);
   if (cached == safetensorsCache.end()) {
-    Expected<std::string> bytes = readFile(full);
+    Expected<std::string> bytes = readRegularFile(full, kMaxWeightFileBytes);
     if (!bytes) {
       diags.error(pathLoc, bytes.error());
       return nullptr;

@@ -6,6 +6,7 @@
 #include "soma/ir/Dot.h"
 #include "soma/ir/Printer.h"
 #include "soma/passes/Passes.h"
+#include "soma/support/File.h"
 
 #include <algorithm>
 #include <charconv>
@@ -272,6 +273,18 @@ int main(int argc, char **argv) {
       ir::printDot(*graph, *out);
     else
       ir::printGraph(*graph, *out, printOptions);
+  }
+  // A full disk fails in the flush or the close, not in the writes above.
+  Expected<bool> written =
+      flushChecked(*out, o.outPath.empty() ? "standard output" : "'" + o.outPath + "'");
+  if (outFile.is_open()) {
+    outFile.close();
+    if (!outFile && written)
+      written = Error{"cannot write to '" + o.outPath + "'"};
+  }
+  if (!written) {
+    std::cerr << "soma-opt: error: " << written.error() << '\n';
+    return 1;
   }
   return 0;
 }

@@ -10,13 +10,13 @@
 #include "soma/ir/Printer.h"
 #include "soma/passes/Passes.h"
 #include "soma/runtime/Interpreter.h"
+#include "soma/support/File.h"
 #include "soma/support/Npy.h"
 
 #include <algorithm>
 #include <charconv>
 #include <cmath>
 #include <cstdio>
-#include <fstream>
 #include <iostream>
 #include <iterator>
 #include <map>
@@ -401,14 +401,15 @@ int compileCommand(std::unique_ptr<ir::Graph> graph, const Options &opts, api::T
   }
   if (opts.timePasses)
     printTimings(timings);
+  Expected<bool> written = true;
   if (opts.outPath.empty() || opts.outPath == "-") {
     std::cout << text;
-    return 0;
+    written = flushChecked(std::cout, "standard output");
+  } else {
+    written = writeFile(opts.outPath, text);
   }
-  std::ofstream out(opts.outPath, std::ios::binary);
-  out << text;
-  if (!out) {
-    std::cerr << "soma: error: cannot write '" << opts.outPath << "'\n";
+  if (!written) {
+    std::cerr << "soma: error: " << written.error() << '\n';
     return 1;
   }
   return 0;
@@ -550,7 +551,10 @@ int runCommand(int argc, char **argv, Command command) {
   }
   // Outputs are printed before the comparison so a report can be read next
   // to them; every --expect is checked, not only the first that fails.
-  std::cout.flush();
+  if (Expected<bool> flushed = flushChecked(std::cout, "standard output"); !flushed) {
+    std::cerr << "soma: error: " << flushed.error() << '\n';
+    return 1;
+  }
   bool allMatch = true;
   for (auto &[name, path] : opts.expects) {
     auto out = std::find_if(results.begin(), results.end(),

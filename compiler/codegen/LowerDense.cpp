@@ -274,7 +274,7 @@ void DenseEmitter::byFullness(Value *p, const std::function<void(bool)> &body) {
 // are read from L1 by every block after the first.
 void DenseEmitter::fullBlocks() {
   const int64_t KT = schedule.kTile > 0 && schedule.kTile < K ? schedule.kTile : K;
-  const int64_t lastBegin = (K - 1) / KT * KT;
+  const int64_t lastBegin = KT < K ? (K - 1) / KT * KT : 0; // K tiles only: KT >= 1
   emitLoop(
       b, p0, p1, 1,
       [&](Value *p) {

@@ -317,8 +317,18 @@ bool IRParser::parseSparsity(Op &op) {
     consume();
     return expect(TokKind::Equal, "after the field name");
   };
-  if (!field("density") || !parseNumber(info.density, "for density") ||
-      !expect(TokKind::Comma, "after the density") || !field("zero_rows") ||
+  if (!field("density"))
+    return false;
+  const SourceLoc densityAt = tok.loc;
+  if (!parseNumber(info.density, "for density"))
+    return false;
+  // The cost model and the tile rules scale work by it (1e300 overflowed
+  // a float-to-integer conversion).
+  if (!(info.density >= 0 && info.density <= 1)) {
+    diags.error(densityAt, "density must be a fraction in [0, 1]");
+    return false;
+  }
+  if (!expect(TokKind::Comma, "after the density") || !field("zero_rows") ||
       !parseInteger(info.zeroRows, "for zero_rows") || !expect(TokKind::Comma, "after zero_rows") ||
       !field("zero_cols") || !parseInteger(info.zeroCols, "for zero_cols") ||
       !expect(TokKind::Comma, "after zero_cols") || !field("block"))

@@ -39,6 +39,30 @@ std::string formatAttrValue(const AttrInfo &info, const AttrValue &value) {
 
 namespace {
 
+/// `text` as a string literal the lexer reads back to `text`: quotes,
+/// backslashes, newlines and tabs escaped.
+std::string quoted(const std::string &text) {
+  std::string out = "\"";
+  for (char c : text) {
+    switch (c) {
+    case '"':
+    case '\\':
+      out += '\\';
+      out += c;
+      break;
+    case '\n':
+      out += "\\n";
+      break;
+    case '\t':
+      out += "\\t";
+      break;
+    default:
+      out += c;
+    }
+  }
+  return out + '"';
+}
+
 // {a = 1, b = [2, 3]}: the op's attributes (Ops.def) in its order, but an
 // optional one at its default; nothing when none is printed.
 void printAttributes(const Op &op, std::ostream &os) {
@@ -134,7 +158,7 @@ void printGraph(const Graph &graph, std::ostream &os, const PrintOptions &option
   for (const GraphOutput &out : graph.outputs) {
     os << "  output %" << out.value->name;
     if (out.name != out.value->name)
-      os << " as \"" << out.name << '"';
+      os << " as " << quoted(out.name);
     os << '\n';
   }
   os << "}\n";

@@ -5,8 +5,11 @@
 
 #include "../codegen/Codegen.h"
 
+#include <llvm/ExecutionEngine/Orc/CompileUtils.h>
 #include <llvm/ExecutionEngine/Orc/JITTargetMachineBuilder.h>
 #include <llvm/ExecutionEngine/Orc/LLJIT.h>
+#include <llvm/IR/DiagnosticInfo.h>
+#include <llvm/IR/DiagnosticPrinter.h>
 #include <llvm/IR/LegacyPassManager.h>
 #include <llvm/MC/MCSubtargetInfo.h>
 #include <llvm/MC/TargetRegistry.h>
@@ -93,10 +96,42 @@ double secondsSince(std::chrono::steady_clock::time_point t0) {
   return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
 }
 
+/// Collects LLVM's error diagnostics (an instruction the target cannot
+/// select, say) instead of printing them and calling exit(1), which would
+/// end a caller's process, from a background thread even.
+class DiagnosticCollector final : public DiagnosticHandler {
+public:
+  explicit DiagnosticCollector(std::shared_ptr<std::string> errors) : errors(std::move(errors)) {}
+  bool handleDiagnostics(const DiagnosticInfo &info) override {
+    if (info.getSeverity() != DS_Error)
+      return true; // warnings and remarks: not soma's business
+    std::string text;
+    raw_string_ostream os(text);
+    DiagnosticPrinterRawOStream printer(os);
+    info.print(printer);
+    std::lock_guard<std::mutex> lock(mutex);
+    if (errors->empty())
+      *errors = os.str();
+    return true;
+  }
+
+private:
+  std::shared_ptr<std::string> errors;
+  std::mutex mutex;
+};
+
 struct BuiltModule {
   std::unique_ptr<LLVMContext> ctx;
   std::unique_ptr<Module> module;
   std::unique_ptr<TargetMachine> tm;
+  /// The first error LLVM reported while optimising or generating code.
+  std::shared_ptr<std::string> llvmError = std::make_shared<std::string>();
+
+  Expected<bool> checkLLVM() const {
+    if (!llvmError->empty())
+      return soma::Error{"LLVM cannot generate code for this target: " + *llvmError};
+    return true;
+  }
 };
 
 Expected<BuiltModule> buildOptimized(const ir::Graph &graph, const LoweringPlan &plan,
@@ -107,6 +142,7 @@ Expected<BuiltModule> buildOptimized(const ir::Graph &graph, const LoweringPlan 
     return soma::Error{tm.error()};
   BuiltModule built;
   built.ctx = std::make_unique<LLVMContext>();
+  built.ctx->setDiagnosticHandler(std::make_unique<DiagnosticCollector>(built.llvmError));
   auto t0 = std::chrono::steady_clock::now();
   built.module = codegen::buildModule(*built.ctx, graph, plan, target);
   built.module->setDataLayout((*tm)->createDataLayout());
@@ -137,8 +173,9 @@ Expected<SharedJit *> jitFor(const TargetInfo &target, int optLevel) {
   auto it = jits.find(key);
   if (it != jits.end())
     return it->second.get();
-  // Concurrent compilation: models may be compiled from several threads at
-  // once; without it LLJIT shares one TargetMachine between them.
+  // Concurrent compilation: models may be compiled and linked from several
+  // threads at once. (Each compile generates its object with a
+  // TargetMachine of its own, compileGraph; the JIT only links it.)
   auto jit = orc::LLJITBuilder()
                  .setJITTargetMachineBuilder(machineBuilder(target, optLevel))
                  .setSupportConcurrentCompilation(true)
@@ -178,6 +215,74 @@ std::string kernelName(const ir::Graph &graph, size_t opIndex) {
   return "soma." + graph.name + "." + graph.ops[opIndex]->name;
 }
 
+namespace {
+
+/// The user's feature string as a list of "+name"/"-name", each a feature
+/// LLVM knows and none a mode (the triple's: soma generates 64-bit code).
+Expected<std::vector<std::string>> userFeatures(const std::string &text,
+                                                const MCSubtargetInfo &generic) {
+  std::set<std::string> known;
+  for (const SubtargetFeatureKV &kv : generic.getAllProcessorFeatures())
+    known.insert(kv.Key);
+  std::vector<std::string> features;
+  SmallVector<StringRef, 16> parts;
+  StringRef(text).split(parts, ',', -1, false);
+  for (StringRef one : parts) {
+    one = one.trim();
+    if (one.empty())
+      continue; // "-avx512f, " or ",,"
+    if (one.size() < 2 || (one[0] != '+' && one[0] != '-'))
+      return soma::Error{"CPU feature '" + one.str() + "' must start with '+' or '-'"};
+    StringRef name = one.drop_front();
+    if (!known.count(name.str()))
+      return soma::Error{"unknown CPU feature '" + name.str() + "'"};
+    if (name.ends_with("bit-mode"))
+      return soma::Error{"CPU feature '" + name.str() +
+                         "' cannot be changed: soma generates 64-bit code"};
+    features.push_back(one.str()); // trimmed: LLVM would ignore " -avx"
+  }
+  return features;
+}
+
+/// Why LLVM cannot generate soma's code for `sti` (it would stop the
+/// process with a fatal error, or fail on the first float); empty when it
+/// can: x86-64 with SSE2, floats in hardware.
+std::string unsupported(const MCSubtargetInfo &sti, const std::string &what) {
+  if (!sti.checkFeatures("+64bit"))
+    return what + " is not x86-64: soma generates 64-bit code";
+  if (!sti.checkFeatures("+sse2"))
+    return what + " has no SSE2, which soma's code needs (every x86-64 CPU has it)";
+  if (sti.checkFeatures("+soft-float"))
+    return "CPU feature 'soft-float' is not supported: soma's kernels compute in hardware floats";
+  return {};
+}
+
+/// The target's features this machine lacks ("fma4", "xop"); empty when
+/// it has them all (or cannot tell).
+std::vector<std::string> missingOnHost(const MCSubtargetInfo &sti) {
+  const StringMap<bool> host = sys::getHostCPUFeatures();
+  std::vector<std::string> missing;
+  for (const SubtargetFeatureKV &kv : sti.getAllProcessorFeatures()) {
+    auto it = host.find(kv.Key);
+    if (it != host.end() && !it->second && sti.checkFeatures(std::string("+") + kv.Key))
+      missing.push_back(kv.Key);
+  }
+  return missing;
+}
+
+std::string hostMismatch(const std::string &what, const std::vector<std::string> &missing) {
+  std::string names, removal;
+  for (const std::string &m : missing) {
+    names += (names.empty() ? "" : ", ") + m;
+    removal += (removal.empty() ? "-" : ",-") + m;
+  }
+  return "this machine cannot run code for " + what + ": it lacks " + names +
+         " (remove them with the features '" + removal +
+         "', or emit code for another machine with --emit=asm or obj)";
+}
+
+} // namespace
+
 Expected<TargetInfo> resolveTarget(const TargetOptions &options) {
   initializeLLVM();
   TargetInfo info;
@@ -200,21 +305,10 @@ Expected<TargetInfo> resolveTarget(const TargetOptions &options) {
     for (auto &f : sys::getHostCPUFeatures())
       features.push_back((f.second ? "+" : "-") + f.first().str());
   // Only the user's features need checking; the host's are LLVM's own.
-  std::set<std::string> known;
-  for (const SubtargetFeatureKV &kv : generic->getAllProcessorFeatures())
-    known.insert(kv.Key);
-  SmallVector<StringRef, 16> parts;
-  StringRef(options.features).split(parts, ',', -1, false);
-  for (StringRef one : parts) {
-    one = one.trim();
-    if (one.empty())
-      continue; // "-avx512f, " or ",,"
-    if (one.size() < 2 || (one[0] != '+' && one[0] != '-'))
-      return soma::Error{"CPU feature '" + one.str() + "' must start with '+' or '-'"};
-    if (!known.count(one.drop_front().str()))
-      return soma::Error{"unknown CPU feature '" + one.drop_front().str() + "'"};
-    features.push_back(one.str()); // trimmed: LLVM would ignore " -avx"
-  }
+  auto user = userFeatures(options.features, *generic);
+  if (!user)
+    return soma::Error{user.error()};
+  features.insert(features.end(), user->begin(), user->end());
   for (const std::string &f : features)
     info.features += (info.features.empty() ? "" : ",") + f;
 
@@ -222,7 +316,21 @@ Expected<TargetInfo> resolveTarget(const TargetOptions &options) {
       target->createMCSubtargetInfo(info.triple, info.cpu, info.features));
   if (!sti)
     return soma::Error{"no subtarget information for " + info.triple + " (" + info.cpu + ")"};
-  info.vectorWidth = sti->checkFeatures("+avx512f") ? 16 : sti->checkFeatures("+avx") ? 8 : 4;
+  const std::string what = "CPU '" + info.cpu + "'" +
+                           (options.features.empty() ? "" : " with '" + options.features + "'");
+  // LLVM stops the process (report_fatal_error) on a target it cannot
+  // generate code for: such a target is refused here, before it sees it.
+  if (std::string why = unsupported(*sti, what); !why.empty())
+    return soma::Error{why};
+  // Code the JIT runs must use only instructions this machine has, or the
+  // first run dies of SIGILL; emitted code may be for another machine.
+  if (options.runsHere)
+    if (std::vector<std::string> missing = missingOnHost(*sti); !missing.empty())
+      return soma::Error{hostMismatch(what, missing)};
+  // AVX-512 without its 512-bit registers (-evex512) has 8-float vectors.
+  info.vectorWidth = sti->checkFeatures("+avx512f,+evex512") ? 16
+                     : sti->checkFeatures("+avx")            ? 8
+                                                             : 4;
   return info;
 }
 
@@ -237,6 +345,16 @@ Expected<JitResult> compileGraph(const ir::Graph &graph, const LoweringPlan &pla
   SharedJit &sj = **shared;
 
   auto t0 = std::chrono::steady_clock::now();
+  // Code generation here, in the module's context, not in the JIT's
+  // compile layer (which compiles in a context of its own): an error LLVM
+  // reports reaches the DiagnosticCollector, and nothing of that code runs.
+  if (auto ok = built->checkLLVM(); !ok) // in the optimisation passes
+    return soma::Error{ok.error()};
+  auto object = orc::SimpleCompiler(*built->tm)(*built->module);
+  if (!object)
+    return soma::Error{"code generation failed: " + toString(object.takeError())};
+  if (auto ok = built->checkLLVM(); !ok) // in code generation
+    return soma::Error{ok.error()};
   static std::atomic<uint64_t> counter{0};
   orc::JITDylib *dylib;
   {
@@ -248,9 +366,8 @@ Expected<JitResult> compileGraph(const ir::Graph &graph, const LoweringPlan &pla
   }
   JitResult result;
   result.code = std::make_unique<OrcCode>(&sj, dylib);
-  if (llvm::Error err = sj.jit->addIRModule(
-          *dylib, orc::ThreadSafeModule(std::move(built->module), std::move(built->ctx))))
-    return soma::Error{"cannot add the module to the JIT: " + toString(std::move(err))};
+  if (llvm::Error err = sj.jit->addObjectFile(*dylib, std::move(*object)))
+    return soma::Error{"cannot add the code to the JIT: " + toString(std::move(err))};
   result.kernels.assign(graph.ops.size(), nullptr);
   for (size_t i = 0; i < graph.ops.size(); ++i) {
     if (!lowers(plan, graph, i))
@@ -273,6 +390,8 @@ Expected<std::string> emitGraph(const ir::Graph &graph, const LoweringPlan &plan
     return soma::Error{built.error()};
   std::string out;
   if (kind == EmitKind::LLVMIR) {
+    if (auto ok = built->checkLLVM(); !ok)
+      return soma::Error{ok.error()};
     raw_string_ostream os(out);
     built->module->print(os, nullptr);
     return out;
@@ -285,6 +404,8 @@ Expected<std::string> emitGraph(const ir::Graph &graph, const LoweringPlan &plan
                                                                 : CodeGenFileType::ObjectFile))
     return soma::Error{"the target cannot emit this file type"};
   pm.run(*built->module);
+  if (auto ok = built->checkLLVM(); !ok)
+    return soma::Error{ok.error()};
   return std::string(buffer.begin(), buffer.end());
 }
 

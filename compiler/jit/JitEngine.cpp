@@ -64,7 +64,11 @@ runtime::TileRules sparseRules(const ir::Op &op) {
   using runtime::activationWork;
   // A multiply-add per nonzero (about two dense ones: its index and
   // broadcast loads), a transposed input, the epilogue; whole rows.
-  const double density = op.sparsity ? op.sparsity->density : 1.0;
+  // The verifier keeps density in [0, 1]; beyond it (or NaN) the work
+  // below would overflow its conversion to an integer.
+  const double density = op.sparsity && op.sparsity->density >= 0 && op.sparsity->density <= 1
+                             ? op.sparsity->density
+                             : 1.0;
   const double nonzeros = density * static_cast<double>(cols * inputs);
   rules.rowWork = static_cast<int64_t>(2 * nonzeros) + inputs + cols * (1 + activationWork(act));
   rules.colGranularity = 0;

@@ -2,6 +2,7 @@
 // length, a Python-literal dict {'descr', 'fortran_order', 'shape'}, then
 // the raw data. Only little-endian f32 and f64 are accepted.
 #include "soma/support/Npy.h"
+#include "soma/support/File.h"
 
 #include <bit>
 #include <cctype>
@@ -10,17 +11,6 @@
 #include <sstream>
 
 namespace soma {
-
-Expected<std::string> readFile(const std::string &path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in)
-    return Error{"cannot open '" + path + "': " + std::strerror(errno)};
-  std::ostringstream ss;
-  ss << in.rdbuf();
-  if (in.bad())
-    return Error{"cannot read '" + path + "'"};
-  return ss.str();
-}
 
 namespace {
 
@@ -214,7 +204,7 @@ Expected<NpyArray> parseNpy(const std::string &bytes, const std::string &what) {
 }
 
 Expected<NpyArray> readNpy(const std::string &path) {
-  Expected<std::string> bytes = readFile(path);
+  Expected<std::string> bytes = readRegularFile(path, kMaxWeightFileBytes);
   if (!bytes)
     return Error{bytes.error()};
   return parseNpy(*bytes, path);
@@ -243,8 +233,11 @@ Expected<bool> writeNpy(const std::string &path, const Tensor &tensor) {
   static_assert(std::endian::native == std::endian::little, "soma writes little-endian .npy");
   out.write(reinterpret_cast<const char *>(tensor.values.data()),
             static_cast<std::streamsize>(tensor.values.size() * sizeof(float)));
+  // A full disk fails in the flush or the close, not in the writes above.
+  out.flush();
+  out.close();
   if (!out)
-    return Error{"cannot write '" + path + "'"};
+    return Error{"cannot write '" + path + "': " + std::strerror(errno)};
   return true;
 }
 

@@ -92,6 +92,10 @@ Expected<bool> ProgramBuilder::choose(const Target &target) {
     if (op.kind == ir::OpKind::Input || op.kind == ir::OpKind::Const)
       continue;
     OpChoice &choice = choices_[i];
+    // A value of no elements (a zero-width [N, ..., 0]) is never written,
+    // and no kernel reads it: it gets no family and no step.
+    if (op.type.sampleElements() == 0)
+      continue;
     for (const KernelFamily *family : target.families) {
       Fit fit = family->fit(op);
       if (fit.kind == Fit::Kind::Refuses)
@@ -117,7 +121,7 @@ void ProgramBuilder::assignSlots() {
   std::unordered_map<const ir::Op *, std::pair<size_t, size_t>> readerOf; // const -> (op, operand)
   for (size_t i = 0; i < graph_.ops.size(); ++i) {
     const ir::Op &op = *graph_.ops[i];
-    if (ir::isWeightedSum(op.kind))
+    if (ir::isWeightedSum(op.kind) && choices_[i].family)
       for (size_t k = 1; k < std::min<size_t>(op.operands.size(), 3); ++k)
         readerOf[op.operands[k]] = {i, k};
   }

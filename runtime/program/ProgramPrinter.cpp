@@ -35,13 +35,17 @@ void printSlotList(std::ostream &os, const std::vector<int> &slots) {
     os << (k ? ", " : "") << '$' << slots[k];
 }
 
-void printStep(std::ostream &os, const ProgramBuilder &b, const Step &step, size_t opIndex) {
-  const ir::Op &op = *b.graph().ops[opIndex];
-  const OpChoice &choice = b.choices()[opIndex];
+void printOpLine(std::ostream &os, const ir::Op &op) {
   os << "  %" << op.name << " = " << ir::opName(op.kind) << "(";
   for (size_t k = 0; k < op.operands.size(); ++k)
     os << (k ? ", %" : "%") << op.operands[k]->name;
   os << ") : " << op.type.str() << "\n";
+}
+
+void printStep(std::ostream &os, const ProgramBuilder &b, const Step &step, size_t opIndex) {
+  const ir::Op &op = *b.graph().ops[opIndex];
+  const OpChoice &choice = b.choices()[opIndex];
+  printOpLine(os, op);
   os << "    family " << choice.family->name();
   if (!choice.note.empty())
     os << ": " << choice.note;
@@ -71,11 +75,19 @@ std::string printProgram(const ProgramBuilder &b, const Program &program) {
   std::ostringstream os;
   const ir::Graph &graph = b.graph();
   os << "program @" << graph.name << " {\n";
-  // The steps are made in op order, one per op with a family.
+  // The steps are made in op order, one per op with a family; an op whose
+  // value has no elements has none.
   size_t s = 0;
-  for (size_t i = 0; i < graph.ops.size() && s < program.steps.size(); ++i)
-    if (b.choices()[i].family)
+  for (size_t i = 0; i < graph.ops.size(); ++i) {
+    const ir::Op &op = *graph.ops[i];
+    if (b.choices()[i].family && s < program.steps.size()) {
       printStep(os, b, program.steps[s++], i);
+    } else if (op.kind != ir::OpKind::Input && op.kind != ir::OpKind::Const &&
+               op.type.sampleElements() == 0) {
+      printOpLine(os, op);
+      os << "    no step: its value has no elements\n";
+    }
+  }
   // Every slot: what it holds and, for temporaries, its buffer.
   const MemoryPlan plan = planMemory(program);
   std::vector<std::string> names(program.slots.size());

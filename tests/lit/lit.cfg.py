@@ -29,5 +29,7 @@ try:
         config.available_features.add("avx512")
     if " avx2" in flags:
         config.available_features.add("avx2")
+    if " xop" in flags or " fma4" in flags:
+        config.available_features.add("xop")
 except OSError:
     pass

@@ -80,6 +80,24 @@ TEST(IR, PrintParsePrintIsStable) {
   EXPECT_EQ(back->findOp("d")->fn.param, 0.01f);
 }
 
+TEST(IR, OutputNamesWithAnyCharacterPrintAndParseBack) {
+  // Quotes, backslashes, newlines and tabs are escaped; every other byte
+  // (but NUL, which no source file holds) is written as it is.
+  std::string every;
+  for (int c = 1; c < 256; ++c)
+    every += static_cast<char>(c);
+  for (const std::string &name : {std::string("a\"b\nc"), std::string("\\\"\t\r"), every}) {
+    auto g = smallGraph();
+    g->outputs[0].name = name;
+    std::string text = printGraphToString(*g);
+    Harness h;
+    auto back = h.parse(text);
+    ASSERT_TRUE(back) << h.diags.renderToString() << text;
+    EXPECT_EQ(back->outputs[0].name, name);
+    EXPECT_EQ(printGraphToString(*back), text);
+  }
+}
+
 TEST(IR, FloatFormatIsShortestRoundTrip) {
   EXPECT_EQ(formatFloat(0.78f), "0.78");
   EXPECT_EQ(formatFloat(1e-5f), "1e-05");

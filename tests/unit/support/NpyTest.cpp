@@ -1,10 +1,13 @@
 // .npy reading and writing, including hostile headers.
 #include "soma/support/Npy.h"
+#include "soma/support/File.h"
 
 #include <gtest/gtest.h>
 
 #include <cstdio>
 #include <cstring>
+#include <sys/stat.h>
+#include <unistd.h>
 
 using namespace soma;
 
@@ -109,6 +112,49 @@ TEST(Npy, MissingFileIsAnError) {
   auto arr = readNpy("/nonexistent/x.npy");
   ASSERT_FALSE(arr);
   EXPECT_NE(arr.error().find("cannot open"), std::string::npos);
+}
+
+TEST(Npy, OnlyRegularFilesAreRead) {
+  // /dev/zero once read 2 GiB before failing; a FIFO blocked for a writer.
+  auto zero = readNpy("/dev/zero");
+  ASSERT_FALSE(zero);
+  EXPECT_EQ(zero.error(), "'/dev/zero' is not a regular file (a device, pipe or socket)");
+  std::string fifo = ::testing::TempDir() + "/soma-npy-test.fifo";
+  std::remove(fifo.c_str());
+  ASSERT_EQ(mkfifo(fifo.c_str(), 0600), 0);
+  auto piped = readNpy(fifo);
+  ASSERT_FALSE(piped);
+  EXPECT_NE(piped.error().find("is not a regular file"), std::string::npos) << piped.error();
+  std::remove(fifo.c_str());
+  auto dir = readNpy("/");
+  ASSERT_FALSE(dir);
+  EXPECT_EQ(dir.error(), "'/' is a directory, not a file");
+}
+
+TEST(Npy, SizeIsCheckedBeforeReading) {
+  std::string path = ::testing::TempDir() + "/soma-npy-test-big.npy";
+  std::FILE *f = std::fopen(path.c_str(), "wb");
+  ASSERT_TRUE(f);
+  std::fclose(f);
+  ASSERT_EQ(truncate(path.c_str(), kMaxWeightFileBytes + 1), 0); // sparse: takes no disk
+  auto big = readNpy(path);
+  ASSERT_FALSE(big);
+  EXPECT_NE(big.error().find("more than the limit of " + std::to_string(kMaxWeightFileBytes)),
+            std::string::npos)
+      << big.error();
+  auto raw = readRegularFile(path, 16);
+  ASSERT_FALSE(raw);
+  std::remove(path.c_str());
+}
+
+TEST(Npy, AFullDiskIsAWriteError) {
+  Tensor t({2, 3});
+  auto written = writeNpy("/dev/full", t);
+  ASSERT_FALSE(written);
+  EXPECT_EQ(written.error(), "cannot write '/dev/full': No space left on device");
+  auto file = writeFile("/dev/full", "some bytes");
+  ASSERT_FALSE(file);
+  EXPECT_EQ(file.error(), "cannot write '/dev/full': No space left on device");
 }
 
 TEST(TensorShape, CheckedElementCount) {

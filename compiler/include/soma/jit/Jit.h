@@ -20,6 +20,10 @@ struct TargetOptions {
   /// LLVM feature string ("+avx2,+fma,-avx512f"); applied after the CPU's
   /// (or the host's) own features.
   std::string features;
+  /// The code runs in this process (the JIT): every feature of the target
+  /// must be one this machine has. False to only emit code, which may be
+  /// for another machine.
+  bool runsHere = true;
 };
 
 /// The resolved target: what the code is generated for.
@@ -32,6 +36,9 @@ struct TargetInfo {
   int vectorWidth = 4;
 };
 
+/// An error for a CPU or feature LLVM does not know, a target soma cannot
+/// generate code for (not x86-64 with SSE2, soft-float, a mode feature), and
+/// (options.runsHere) a feature this machine lacks.
 Expected<TargetInfo> resolveTarget(const TargetOptions &options);
 
 /// What the lowering needs besides the graph: the slot of every op's value

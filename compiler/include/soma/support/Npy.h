@@ -18,11 +18,9 @@ struct NpyArray {
 
 /// Parses an .npy image held in memory; `what` names it in errors.
 Expected<NpyArray> parseNpy(const std::string &bytes, const std::string &what);
+/// Reads a regular file of at most kMaxWeightFileBytes (File.h).
 Expected<NpyArray> readNpy(const std::string &path);
 /// Writes a C-order little-endian f32 array.
 Expected<bool> writeNpy(const std::string &path, const Tensor &tensor);
-
-/// Reads a whole file; an error for a missing or unreadable one.
-Expected<std::string> readFile(const std::string &path);
 
 } // namespace soma
