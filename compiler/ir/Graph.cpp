@@ -2,6 +2,7 @@
 #include "soma/ir/Graph.h"
 
 #include <algorithm>
+#include <cassert>
 #include <cstring>
 #include <unordered_map>
 
@@ -203,6 +204,70 @@ std::vector<size_t> countUses(const Graph &graph) {
     if (auto it = index.find(out.value); it != index.end())
       ++uses[it->second];
   return uses;
+}
+
+Op *UseRewriter::resolve(Op *op) const {
+  auto it = replacement.find(op);
+  return it == replacement.end() ? op : it->second;
+}
+
+void UseRewriter::replace(const Op *from, Op *to) { replacement[from] = resolve(to); }
+
+void UseRewriter::rewriteOperands(Op &op) const {
+  if (replacement.empty())
+    return;
+  for (Op *&operand : op.operands)
+    operand = resolve(operand);
+}
+
+void UseRewriter::rewriteOutputs(Graph &graph) const {
+  for (GraphOutput &out : graph.outputs)
+    out.value = resolve(out.value);
+}
+
+OpInserter::OpInserter(Graph &graph) : graph(graph) {
+  for (auto &op : graph.ops)
+    names.insert(op->name);
+}
+
+std::string OpInserter::uniqueName(const std::string &base) {
+  if (names.insert(base).second)
+    return base;
+  unsigned &i = nextSuffix.try_emplace(base, 1).first->second;
+  for (;; ++i) {
+    std::string candidate = base + "." + std::to_string(i);
+    if (names.insert(candidate).second) {
+      ++i;
+      return candidate;
+    }
+  }
+}
+
+Op *OpInserter::insertBefore(const Op *before, OpKind kind, const std::string &base,
+                             std::vector<Op *> operands, SourceLoc loc) {
+  auto &list = pending[before];
+  list.push_back(std::make_unique<Op>(kind, uniqueName(base), std::move(operands), loc));
+  return list.back().get();
+}
+
+void OpInserter::commit() {
+  if (pending.empty())
+    return;
+  std::vector<std::unique_ptr<Op>> ops;
+  ops.reserve(graph.ops.size() + pending.size());
+  size_t anchored = 0;
+  for (auto &op : graph.ops) {
+    if (auto it = pending.find(op.get()); it != pending.end()) {
+      ++anchored;
+      for (auto &inserted : it->second)
+        ops.push_back(std::move(inserted));
+    }
+    ops.push_back(std::move(op));
+  }
+  assert(anchored == pending.size() && "an insertion's anchor is not in the graph");
+  (void)anchored;
+  graph.ops = std::move(ops);
+  pending.clear();
 }
 
 } // namespace soma::ir

@@ -12,6 +12,8 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <unordered_map>
+#include <unordered_set>
 #include <vector>
 
 namespace soma::ir {
@@ -161,5 +163,54 @@ public:
 
 /// Counts how many operand slots and outputs refer to each op.
 std::vector<size_t> countUses(const Graph &graph);
+
+/// Graph::replaceAllUses for a pass that replaces many ops while it walks
+/// graph.ops in order (one call per op would be quadratic). Every use of
+/// an op comes after it, so pointing each op's operands at their
+/// replacements when the walk reaches it, and the outputs at the end,
+/// leaves the graph as replacing every use at once would.
+class UseRewriter {
+public:
+  /// Uses of `from` become uses of `to` (or of what `to` was replaced by).
+  void replace(const Op *from, Op *to);
+  /// Call on every op, in graph order, before looking at its operands.
+  void rewriteOperands(Op &op) const;
+  /// Call once, after the walk.
+  void rewriteOutputs(Graph &graph) const;
+
+private:
+  Op *resolve(Op *op) const;
+  std::unordered_map<const Op *, Op *> replacement;
+};
+
+/// Graph::insertBefore and uniqueName for a pass that inserts many ops:
+/// each of those scans the whole graph, so calling them per layer is
+/// quadratic. Here an insertion is O(1) and commit() splices every pending
+/// op into graph.ops in one pass, each just before its anchor, after the
+/// ones inserted there earlier: the order insertBefore would have given.
+/// Names are unique against the graph and everything inserted so far,
+/// chosen as uniqueName would. Until commit(), the new ops are not in
+/// graph.ops; the destructor commits.
+class OpInserter {
+public:
+  explicit OpInserter(Graph &graph);
+  ~OpInserter() { commit(); }
+  OpInserter(const OpInserter &) = delete;
+  OpInserter &operator=(const OpInserter &) = delete;
+
+  /// A new op named uniqueName(base), to go just before `before`.
+  Op *insertBefore(const Op *before, OpKind kind, const std::string &base,
+                   std::vector<Op *> operands, SourceLoc loc = {});
+  /// `base`, or `base.1`, `base.2`, ...: the first no op has; taken.
+  std::string uniqueName(const std::string &base);
+  void commit();
+
+private:
+  Graph &graph;
+  std::unordered_set<std::string> names;
+  /// Per base name, the suffix to try next (names are never freed).
+  std::unordered_map<std::string, unsigned> nextSuffix;
+  std::unordered_map<const Op *, std::vector<std::unique_ptr<Op>>> pending;
+};
 
 } // namespace soma::ir
