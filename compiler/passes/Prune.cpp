@@ -63,7 +63,8 @@ bool pruneWeights(ir::Graph &graph, PassContext &ctx) {
   std::unordered_map<const ir::Op *, size_t> index;
   for (size_t i = 0; i < graph.ops.size(); ++i)
     index[graph.ops[i].get()] = i;
-  // Ops are inserted while iterating: walk a snapshot.
+  // The copies join graph.ops when the inserter commits, after the walk.
+  ir::OpInserter inserter(graph);
   std::vector<ir::Op *> layers;
   for (auto &op : graph.ops)
     if (ir::isWeightedSum(op->kind))
@@ -117,8 +118,7 @@ bool pruneWeights(ir::Graph &graph, PassContext &ctx) {
     if (uses[index.at(w)] == 1) {
       w->data = std::move(pruned);
     } else {
-      ir::Op *copy = graph.insertBefore(op, ir::OpKind::Const,
-                                        graph.uniqueName(w->name + ".pruned"), {}, w->loc);
+      ir::Op *copy = inserter.insertBefore(op, ir::OpKind::Const, w->name + ".pruned", {}, w->loc);
       copy->type = w->type;
       copy->data = std::move(pruned);
       op->operands[1] = copy;
@@ -134,6 +134,7 @@ bool pruneWeights(ir::Graph &graph, PassContext &ctx) {
     ctx.count("prune.layers-pruned");
     ctx.count("prune.weights-zeroed", zerosAfter - zerosBefore);
   }
+  inserter.commit();
   return ok;
 }
 
