@@ -59,6 +59,7 @@ bool sameValue(const ir::Op &a, const ir::Op &b) {
 
 bool eliminateCommonSubexpressions(ir::Graph &graph, PassContext &ctx) {
   std::unordered_multimap<size_t, ir::Op *> seen;
+  seen.reserve(graph.ops.size());
   ir::UseRewriter uses;
   for (auto &opPtr : graph.ops) {
     ir::Op *op = opPtr.get();

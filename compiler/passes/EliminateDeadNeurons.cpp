@@ -44,8 +44,6 @@
 #include <cmath>
 #include <optional>
 #include <set>
-#include <unordered_map>
-#include <unordered_set>
 
 namespace soma::passes {
 
@@ -115,7 +113,8 @@ public:
   DeadNeuronEliminator(ir::Graph &graph, PassContext &ctx) : ctx(ctx), inserter(graph) {
     for (auto &op : graph.ops) {
       for (ir::Op *operand : op->operands)
-        users[operand].push_back(op.get());
+        if (isLayer(*operand))
+          users[operand].push_back(op.get());
       if (isLayer(*op)) {
         layerIndex[op.get()] = layers.size();
         layers.push_back(op.get());
@@ -142,8 +141,8 @@ public:
       if (!shrink(*layer))
         continue;
       auto queue = [&](const ir::Op *op) {
-        if (auto found = layerIndex.find(op); found != layerIndex.end())
-          queued.insert(found->second);
+        if (const size_t *index = layerIndex.find(op))
+          queued.insert(*index);
       };
       queue(layer);
       for (const ir::Op *operand : layer->operands)
@@ -156,20 +155,20 @@ public:
   }
 
 private:
-  /// Users of `op`, in graph order.
-  const std::vector<ir::Op *> &usersOf(const ir::Op *op) const {
+  /// Users of `layer`, in graph order.
+  const std::vector<ir::Op *> &usersOf(const ir::Op *layer) const {
     static const std::vector<ir::Op *> none;
-    auto it = users.find(op);
-    return it == users.end() ? none : it->second;
+    const std::vector<ir::Op *> *found = users.find(layer);
+    return found ? *found : none;
   }
 
-  bool isOutput(const ir::Op *op) const { return outputs.count(op) != 0; }
+  bool isOutput(const ir::Op *op) const { return outputs.contains(op); }
 
   /// Original index of neuron `o` of `layer`, for remarks after earlier
   /// rounds have shrunk it.
   int64_t originalIndex(const ir::Op *layer, int64_t o) {
-    auto it = original.find(layer);
-    return it == original.end() ? o : it->second[o];
+    const std::vector<int64_t> *origin = original.find(layer);
+    return origin ? (*origin)[o] : o;
   }
 
   bool shrink(ir::Op &layer);
@@ -179,11 +178,11 @@ private:
 
   PassContext &ctx;
   ir::OpInserter inserter;
-  std::unordered_map<const ir::Op *, std::vector<ir::Op *>> users;
-  std::vector<ir::Op *> layers; // in graph order
-  std::unordered_map<const ir::Op *, size_t> layerIndex;
-  std::unordered_set<const ir::Op *> outputs;
-  std::unordered_map<const ir::Op *, std::vector<int64_t>> original;
+  ir::OpMap<std::vector<ir::Op *>> users; // of the layers
+  std::vector<ir::Op *> layers;           // in graph order
+  ir::OpMap<size_t> layerIndex;
+  ir::OpSet outputs;
+  ir::OpMap<std::vector<int64_t>> original;
 };
 
 void DeadNeuronEliminator::report(const ir::Op &layer, const std::vector<Removal> &removals,

@@ -36,10 +36,8 @@
 #include "soma/passes/Passes.h"
 
 #include <cmath>
-#include <cstdint>
 #include <memory>
 #include <optional>
-#include <unordered_map>
 
 namespace soma::passes {
 namespace {
@@ -80,58 +78,6 @@ std::optional<Affine> affineOf(const ir::Op &op) {
   return a;
 }
 
-/// How many operand slots and outputs use each op, and its user when it
-/// has exactly one (and is not an output). Kept up to date as the folds
-/// rewrite operands (setOperands), where recounting after each fold would
-/// be quadratic on a long chain. Besides the count, each value keeps the
-/// sum of its users' addresses (an output adds 0), so when the count is 1
-/// the sum is the one user (or null for an output).
-class Uses {
-public:
-  explicit Uses(const ir::Graph &graph) {
-    for (auto &op : graph.ops)
-      for (ir::Op *operand : op->operands)
-        add(operand, op.get());
-    for (const ir::GraphOutput &out : graph.outputs)
-      add(out.value, nullptr);
-  }
-  ir::Op *soleUser(const ir::Op *op) const {
-    auto it = entries.find(op);
-    if (it == entries.end() || it->second.count != 1)
-      return nullptr;
-    return reinterpret_cast<ir::Op *>(it->second.userSum);
-  }
-  size_t of(const ir::Op *op) const {
-    auto it = entries.find(op);
-    return it == entries.end() ? 0 : it->second.count;
-  }
-  /// `user->operands = operands`, with the counts following.
-  void setOperands(ir::Op *user, std::vector<ir::Op *> operands) {
-    for (ir::Op *operand : user->operands)
-      remove(operand, user);
-    user->operands = std::move(operands);
-    for (ir::Op *operand : user->operands)
-      add(operand, user);
-  }
-
-private:
-  struct Entry {
-    size_t count = 0;
-    uintptr_t userSum = 0; // wraps: only its value at count 1 is read
-  };
-  void add(const ir::Op *value, const ir::Op *user) {
-    Entry &e = entries[value];
-    ++e.count;
-    e.userSum += reinterpret_cast<uintptr_t>(user);
-  }
-  void remove(const ir::Op *value, const ir::Op *user) {
-    Entry &e = entries[value];
-    --e.count;
-    e.userSum -= reinterpret_cast<uintptr_t>(user);
-  }
-  std::unordered_map<const ir::Op *, Entry> entries;
-};
-
 /// A layer's pieces: y = x W^T (+ b).
 struct Layer {
   ir::Op *x = nullptr;
@@ -153,7 +99,7 @@ ir::Op *newConst(ir::OpInserter &inserter, const ir::Op *before, const std::stri
 }
 
 /// The layer `op` ends, for folding an affine op that follows it, or nullopt.
-std::optional<Layer> layerBefore(ir::Op *op, const Uses &uses) {
+std::optional<Layer> layerBefore(ir::Op *op, const ir::UseCounts &uses) {
   Layer l;
   ir::Op *linear = op;
   if (op->kind == ir::OpKind::Dense) {
@@ -184,7 +130,8 @@ std::optional<Layer> layerBefore(ir::Op *op, const Uses &uses) {
 }
 
 /// after: `affine` follows a layer with no activation.
-bool foldIntoPrevious(ir::OpInserter &inserter, ir::Op *affine, const Affine &a, Uses &uses) {
+bool foldIntoPrevious(ir::OpInserter &inserter, ir::Op *affine, const Affine &a,
+                      ir::UseCounts &uses) {
   ir::Op *prev = affine->operands[0];
   if (uses.of(prev) != 1)
     return false; // the layer's own output is needed elsewhere
@@ -213,7 +160,7 @@ bool foldIntoPrevious(ir::OpInserter &inserter, ir::Op *affine, const Affine &a,
 }
 
 /// before: `affine` is the input of the next layer and of nothing else.
-bool foldIntoNext(ir::OpInserter &inserter, ir::Op *affine, const Affine &a, Uses &uses) {
+bool foldIntoNext(ir::OpInserter &inserter, ir::Op *affine, const Affine &a, ir::UseCounts &uses) {
   ir::Op *next = uses.soleUser(affine);
   if (!next || (next->kind != ir::OpKind::Dense && next->kind != ir::OpKind::Linear))
     return false;
@@ -251,7 +198,9 @@ bool foldIntoNext(ir::OpInserter &inserter, ir::Op *affine, const Affine &a, Use
 } // namespace
 
 bool foldScaleShift(ir::Graph &graph, PassContext &ctx) {
-  Uses uses(graph);
+  // Kept up to date by the folds (setOperands), where recounting after each
+  // would be quadratic on a long chain.
+  ir::UseCounts uses(graph);
   // The new constants join graph.ops when the inserter commits, after the
   // walk.
   ir::OpInserter inserter(graph);

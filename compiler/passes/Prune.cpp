@@ -27,7 +27,6 @@
 #include <cstdio>
 #include <limits>
 #include <numeric>
-#include <unordered_map>
 
 namespace soma::passes {
 
@@ -60,7 +59,7 @@ bool pruneRequested(const ir::Graph &graph, std::optional<double> global) {
 bool pruneWeights(ir::Graph &graph, PassContext &ctx) {
   bool ok = true;
   std::vector<size_t> uses = ir::countUses(graph);
-  std::unordered_map<const ir::Op *, size_t> index;
+  ir::OpMap<size_t> index(graph.ops.size());
   for (size_t i = 0; i < graph.ops.size(); ++i)
     index[graph.ops[i].get()] = i;
   // The copies join graph.ops when the inserter commits, after the walk.
@@ -115,7 +114,7 @@ bool pruneWeights(ir::Graph &graph, PassContext &ctx) {
     for (int64_t j = 0; j < k; ++j)
       pruned->values[static_cast<size_t>(order[static_cast<size_t>(j)])] = 0.0f;
     const int64_t zerosAfter = zeros(pruned->values);
-    if (uses[index.at(w)] == 1) {
+    if (uses[*index.find(w)] == 1) {
       w->data = std::move(pruned);
     } else {
       ir::Op *copy = inserter.insertBefore(op, ir::OpKind::Const, w->name + ".pruned", {}, w->loc);

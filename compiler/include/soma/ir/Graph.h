@@ -4,6 +4,7 @@
 #pragma once
 
 #include "soma/ir/Attributes.h"
+#include "soma/ir/OpMap.h"
 #include "soma/ir/Schedule.h"
 #include "soma/support/SourceManager.h"
 #include "soma/support/Tensor.h"
@@ -164,6 +165,32 @@ public:
 /// Counts how many operand slots and outputs refer to each op.
 std::vector<size_t> countUses(const Graph &graph);
 
+/// How many operand slots and outputs use each op, and its only user when
+/// it has exactly one and is not an output: what the fusing and folding
+/// passes ask before they absorb an op into its user. setOperands keeps the
+/// counts right through a rewrite; a pass that assigns operands directly
+/// reads the graph as it was.
+class UseCounts {
+public:
+  explicit UseCounts(const Graph &graph);
+  size_t of(const Op *op) const;
+  /// Null when `op` has no user, several, or is an output.
+  Op *soleUser(const Op *op) const;
+  /// `user->operands = operands`, with the counts following.
+  void setOperands(Op *user, std::vector<Op *> operands);
+
+private:
+  /// Besides the count, the sum of the users' addresses (an output adds
+  /// 0): when the count is 1, the sum is the one user, or null.
+  struct Entry {
+    size_t count = 0;
+    uintptr_t userSum = 0; // wraps: only its value at count 1 is read
+  };
+  void add(const Op *value, const Op *user);
+  void remove(const Op *value, const Op *user);
+  OpMap<Entry> entries;
+};
+
 /// Graph::replaceAllUses for a pass that replaces many ops while it walks
 /// graph.ops in order (one call per op would be quadratic). Every use of
 /// an op comes after it, so pointing each op's operands at their
@@ -180,7 +207,7 @@ public:
 
 private:
   Op *resolve(Op *op) const;
-  std::unordered_map<const Op *, Op *> replacement;
+  OpMap<Op *> replacement;
 };
 
 /// Graph::insertBefore and uniqueName for a pass that inserts many ops:
@@ -207,10 +234,13 @@ public:
 
 private:
   Graph &graph;
+  /// Every op's name, collected at the first insertion.
   std::unordered_set<std::string> names;
   /// Per base name, the suffix to try next (names are never freed).
   std::unordered_map<std::string, unsigned> nextSuffix;
-  std::unordered_map<const Op *, std::vector<std::unique_ptr<Op>>> pending;
+  /// The ops to insert before each anchor, in order.
+  OpMap<std::vector<std::unique_ptr<Op>>> pending;
+  size_t numPending = 0;
 };
 
 } // namespace soma::ir
