@@ -125,30 +125,22 @@ public:
   }
 
   bool run() {
-    std::set<size_t> queued;
+    // The first sweep visits every layer; a layer queued during it that
+    // comes later is visited by it anyway.
     for (size_t i = 0; i < layers.size(); ++i)
-      queued.insert(i);
-    size_t next = 0; // where the current sweep is
+      visit(i);
+    firstSweep = false;
+    // Later sweeps visit only the queued layers.
+    next = 0;
     while (!queued.empty()) {
       auto it = queued.lower_bound(next);
       if (it == queued.end()) {
         next = 0; // the sweep is over; the next one starts
         continue;
       }
-      ir::Op *layer = layers[*it];
-      next = *it + 1;
+      size_t i = *it;
       queued.erase(it);
-      if (!shrink(*layer))
-        continue;
-      auto queue = [&](const ir::Op *op) {
-        if (const size_t *index = layerIndex.find(op))
-          queued.insert(*index);
-      };
-      queue(layer);
-      for (const ir::Op *operand : layer->operands)
-        queue(operand);
-      for (const ir::Op *user : usersOf(layer))
-        queue(user);
+      visit(i);
     }
     inserter.commit();
     return true;
@@ -171,6 +163,24 @@ private:
     return origin ? (*origin)[o] : o;
   }
 
+  /// Shrinks layer `i` and, when it changed, queues the layers it affects.
+  void visit(size_t i) {
+    next = i + 1;
+    ir::Op *layer = layers[i];
+    if (!shrink(*layer))
+      return;
+    queue(layer);
+    for (const ir::Op *operand : layer->operands)
+      queue(operand);
+    for (const ir::Op *user : usersOf(layer))
+      queue(user);
+  }
+  void queue(const ir::Op *op) {
+    const size_t *index = layerIndex.find(op);
+    if (index && !(firstSweep && *index >= next))
+      queued.insert(*index);
+  }
+
   bool shrink(ir::Op &layer);
   /// Step 4 of shrink: a remark and a count per neuron removed.
   void report(const ir::Op &layer, const std::vector<Removal> &removals,
@@ -183,6 +193,10 @@ private:
   ir::OpMap<size_t> layerIndex;
   ir::OpSet outputs;
   ir::OpMap<std::vector<int64_t>> original;
+  /// The layers to visit again, by index; the sweep is at `next`.
+  std::set<size_t> queued;
+  size_t next = 0;
+  bool firstSweep = true;
 };
 
 void DeadNeuronEliminator::report(const ir::Op &layer, const std::vector<Removal> &removals,
