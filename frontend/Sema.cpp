@@ -38,8 +38,9 @@ bool Sema::collectDefinitions(const Network &net) {
   for (const Stmt &stmt : net.stmts)
     for (const Operand &operand : stmt.operands)
       if (!defs.count(operand.name)) {
-        diags.error(operand.loc,
-                    "unknown name '" + operand.name + "'" + suggest(operand.name, defNames));
+        // Past the error limit the message is only counted: no typo hunt.
+        std::string hint = diags.atErrorLimit() ? "" : suggest(operand.name, defNames);
+        diags.error(operand.loc, "unknown name '" + operand.name + "'" + hint);
         broken.insert(stmt.name);
         ok = false;
       }
@@ -136,8 +137,8 @@ void Sema::buildOutputs(const Network &net) {
       continue;
     auto def = defs.find(stmt.value.name);
     if (def == defs.end()) {
-      diags.error(stmt.value.loc, "output '" + stmt.value.name + "' is never defined" +
-                                      suggest(stmt.value.name, defNames));
+      std::string hint = diags.atErrorLimit() ? "" : suggest(stmt.value.name, defNames);
+      diags.error(stmt.value.loc, "output '" + stmt.value.name + "' is never defined" + hint);
       continue;
     }
     if (stmt.name != stmt.value.name && defs.count(stmt.name)) {

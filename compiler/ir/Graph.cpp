@@ -4,7 +4,6 @@
 #include <algorithm>
 #include <cassert>
 #include <cstring>
-#include <unordered_map>
 
 namespace soma::ir {
 
@@ -169,22 +168,22 @@ void Graph::replaceAllUses(Op *from, Op *to) {
 }
 
 size_t Graph::removeDeadOps() {
-  std::unordered_map<const Op *, bool> live;
+  OpSet live(ops.size());
   for (const GraphOutput &out : outputs)
-    live[out.value] = true;
+    live.insert(out.value);
   // Ops are in topological order, so one backward sweep finds every op an
   // output depends on.
   for (auto it = ops.rbegin(); it != ops.rend(); ++it) {
     Op *op = it->get();
     if (op->kind == OpKind::Input)
-      live[op] = true;
-    if (!live[op])
+      live.insert(op);
+    if (!live.contains(op))
       continue;
     for (Op *operand : op->operands)
-      live[operand] = true;
+      live.insert(operand);
   }
   size_t before = ops.size();
-  std::erase_if(ops, [&](auto &op) { return !live[op.get()]; });
+  std::erase_if(ops, [&](auto &op) { return !live.contains(op.get()); });
   return before - ops.size();
 }
 
@@ -192,11 +191,13 @@ std::unique_ptr<Graph> Graph::clone() const {
   auto copy = std::make_unique<Graph>();
   copy->name = name;
   copy->loc = loc;
-  std::unordered_map<const Op *, Op *> map;
+  OpMap<Op *> map(ops.size());
   for (auto &op : ops) {
     std::vector<Op *> operands;
-    for (Op *operand : op->operands)
-      operands.push_back(map.at(operand));
+    for (Op *operand : op->operands) {
+      operands.push_back(map.get(operand));
+      assert(operands.back() && "an operand is not defined before its use");
+    }
     Op *newOp = copy->append(op->kind, op->name, std::move(operands), op->loc);
     newOp->type = op->type;
     newOp->attributes() = op->attributes();
@@ -206,24 +207,125 @@ std::unique_ptr<Graph> Graph::clone() const {
     newOp->schedule = op->schedule;
     map[op.get()] = newOp;
   }
-  for (const GraphOutput &out : outputs)
-    copy->outputs.push_back({out.name, map.at(out.value), out.loc});
+  for (const GraphOutput &out : outputs) {
+    copy->outputs.push_back({out.name, map.get(out.value), out.loc});
+    assert(copy->outputs.back().value && "an output is not in the graph");
+  }
   return copy;
 }
 
 std::vector<size_t> countUses(const Graph &graph) {
-  std::unordered_map<const Op *, size_t> index;
+  OpMap<size_t> index(graph.ops.size());
   for (size_t i = 0; i < graph.ops.size(); ++i)
     index[graph.ops[i].get()] = i;
   std::vector<size_t> uses(graph.ops.size(), 0);
   for (auto &op : graph.ops)
     for (Op *operand : op->operands)
-      if (auto it = index.find(operand); it != index.end())
-        ++uses[it->second];
+      if (const size_t *i = index.find(operand))
+        ++uses[*i];
   for (const GraphOutput &out : graph.outputs)
-    if (auto it = index.find(out.value); it != index.end())
-      ++uses[it->second];
+    if (const size_t *i = index.find(out.value))
+      ++uses[*i];
   return uses;
+}
+
+UseCounts::UseCounts(const Graph &graph) : entries(graph.ops.size()) {
+  for (auto &op : graph.ops)
+    for (Op *operand : op->operands)
+      add(operand, op.get());
+  for (const GraphOutput &out : graph.outputs)
+    add(out.value, nullptr);
+}
+
+size_t UseCounts::of(const Op *op) const { return entries.get(op).count; }
+
+Op *UseCounts::soleUser(const Op *op) const {
+  Entry e = entries.get(op);
+  return e.count == 1 ? reinterpret_cast<Op *>(e.userSum) : nullptr;
+}
+
+void UseCounts::setOperands(Op *user, std::vector<Op *> operands) {
+  for (Op *operand : user->operands)
+    remove(operand, user);
+  user->operands = std::move(operands);
+  for (Op *operand : user->operands)
+    add(operand, user);
+}
+
+void UseCounts::add(const Op *value, const Op *user) {
+  Entry &e = entries[value];
+  ++e.count;
+  e.userSum += reinterpret_cast<uintptr_t>(user);
+}
+
+void UseCounts::remove(const Op *value, const Op *user) {
+  Entry &e = entries[value];
+  --e.count;
+  e.userSum -= reinterpret_cast<uintptr_t>(user);
+}
+
+Op *UseRewriter::resolve(Op *op) const { return replacement.get(op, op); }
+
+void UseRewriter::replace(const Op *from, Op *to) { replacement[from] = resolve(to); }
+
+void UseRewriter::rewriteOperands(Op &op) const {
+  if (replacement.empty())
+    return;
+  for (Op *&operand : op.operands)
+    operand = resolve(operand);
+}
+
+void UseRewriter::rewriteOutputs(Graph &graph) const {
+  for (GraphOutput &out : graph.outputs)
+    out.value = resolve(out.value);
+}
+
+OpInserter::OpInserter(Graph &graph) : graph(graph) {}
+
+std::string OpInserter::uniqueName(const std::string &base) {
+  if (names.empty()) {
+    names.reserve(graph.ops.size());
+    for (auto &op : graph.ops)
+      names.insert(op->name);
+  }
+  if (names.insert(base).second)
+    return base;
+  unsigned &i = nextSuffix.try_emplace(base, 1).first->second;
+  for (;; ++i) {
+    std::string candidate = base + "." + std::to_string(i);
+    if (names.insert(candidate).second) {
+      ++i;
+      return candidate;
+    }
+  }
+}
+
+Op *OpInserter::insertBefore(const Op *before, OpKind kind, const std::string &base,
+                             std::vector<Op *> operands, SourceLoc loc) {
+  auto &list = pending[before];
+  list.push_back(std::make_unique<Op>(kind, uniqueName(base), std::move(operands), loc));
+  ++numPending;
+  return list.back().get();
+}
+
+void OpInserter::commit() {
+  if (numPending == 0)
+    return;
+  std::vector<std::unique_ptr<Op>> ops;
+  ops.reserve(graph.ops.size() + numPending);
+  for (auto &op : graph.ops) {
+    if (auto *list = pending.find(op.get()); list) {
+      for (auto &inserted : *list)
+        ops.push_back(std::move(inserted));
+      list->clear();
+    }
+    ops.push_back(std::move(op));
+  }
+  assert(ops.size() == graph.ops.size() + numPending &&
+         "an insertion's anchor is not in the graph");
+  graph.ops = std::move(ops);
+  pending = {};
+  numPending = 0;
 }
 
 } // namespace soma::ir

@@ -5,6 +5,7 @@
 #include "soma/ir/ShapeInference.h"
 
 #include <algorithm>
+#include <string_view>
 #include <unordered_map>
 #include <unordered_set>
 
@@ -12,12 +13,13 @@ namespace soma::ir {
 
 bool verifyGraph(const Graph &graph, DiagnosticEngine &diags) {
   unsigned errorsBefore = diags.errorCount();
-  std::unordered_map<std::string, const Op *> names;
-  std::unordered_set<const Op *> defined;
+  std::unordered_map<std::string_view, const Op *> names(graph.ops.size());
+  OpSet defined(graph.ops.size());
 
   for (auto &opPtr : graph.ops) {
     const Op &op = *opPtr;
-    std::string what = std::string(opName(op.kind)) + " '" + op.name + "'";
+    // Composed only for a message: most ops have none.
+    auto what = [&] { return std::string(opName(op.kind)) + " '" + op.name + "'"; };
     if (op.name.empty())
       diags.error(op.loc, std::string(opName(op.kind)) + " op has no name");
     else if (auto [it, inserted] = names.emplace(op.name, &op); !inserted) {
@@ -25,37 +27,37 @@ bool verifyGraph(const Graph &graph, DiagnosticEngine &diags) {
       diags.note(it->second->loc, "first defined here");
     }
     for (const Op *operand : op.operands)
-      if (!defined.count(operand))
-        diags.error(op.loc, what + " uses '" + (operand ? operand->name : "<null>") +
+      if (!defined.contains(operand))
+        diags.error(op.loc, what() + " uses '" + (operand ? operand->name : "<null>") +
                                 "' before it is defined");
     defined.insert(&op);
 
     if (!op.type.known) {
-      diags.error(op.loc, what + " has no type");
+      diags.error(op.loc, what() + " has no type");
       continue;
     }
     if (op.type.dims.size() > kMaxRank)
-      diags.error(op.loc, what + " has rank " + std::to_string(op.type.dims.size()) +
+      diags.error(op.loc, what() + " has rank " + std::to_string(op.type.dims.size()) +
                               ", more than the limit of " + std::to_string(kMaxRank));
     int64_t count;
     if (!checkedElementCount(op.type.dims, count))
-      diags.error(op.loc, what + " has shape " + op.type.str() + ", more than the limit of " +
+      diags.error(op.loc, what() + " has shape " + op.type.str() + ", more than the limit of " +
                               std::to_string(kMaxTensorElements) + " elements");
 
     switch (op.kind) {
     case OpKind::Input:
       if (!op.type.batched || op.type.dims.empty() ||
           std::find(op.type.dims.begin(), op.type.dims.end(), 0) != op.type.dims.end())
-        diags.error(op.loc, what + " must have type f32[N, dims...] with every dim >= 1, got " +
+        diags.error(op.loc, what() + " must have type f32[N, dims...] with every dim >= 1, got " +
                                 op.type.str());
       if (!op.operands.empty())
-        diags.error(op.loc, what + " takes no operands");
+        diags.error(op.loc, what() + " takes no operands");
       continue;
     case OpKind::Const:
       if (op.type.batched)
-        diags.error(op.loc, what + " cannot have the batch dimension N");
+        diags.error(op.loc, what() + " cannot have the batch dimension N");
       if (op.data && op.data->dims != op.type.dims)
-        diags.error(op.loc, what + " holds data of shape " + formatDims(op.data->dims) +
+        diags.error(op.loc, what() + " holds data of shape " + formatDims(op.data->dims) +
                                 " but has type " + op.type.str());
       continue;
     case OpKind::Linear:
@@ -72,15 +74,15 @@ bool verifyGraph(const Graph &graph, DiagnosticEngine &diags) {
       break;
     }
     for (const OpAttr &attr : opAttributes(op.kind))
-      if (auto err = checkAttrValue(attrInfo(attr.id), getAttr(op, attr.id), what))
+      if (auto err = checkAttrValue(attrInfo(attr.id), getAttr(op, attr.id), what()))
         diags.error(op.loc, *err);
     if (isBinary(op.kind) && op.fn.kind == ActKind::Softmax)
       diags.error(op.loc,
-                  what + " cannot apply softmax: it needs whole rows; use an activation op");
+                  what() + " cannot apply softmax: it needs whole rows; use an activation op");
     if (op.hints.any() && !isWeightedSum(op.kind))
-      diags.error(op.loc, what + " cannot carry layer hints (only linear, dense and dense_add)");
+      diags.error(op.loc, what() + " cannot carry layer hints (only linear, dense and dense_add)");
     if (op.hints.prune && !(*op.hints.prune >= 0 && *op.hints.prune < 1))
-      diags.error(op.loc, what + " has prune " + std::to_string(*op.hints.prune) +
+      diags.error(op.loc, what() + " has prune " + std::to_string(*op.hints.prune) +
                               ", not a fraction in [0, 1)");
     if (op.sparsity && !(op.sparsity->density >= 0 && op.sparsity->density <= 1))
       diags.error(op.loc, what + " has density " + std::to_string(op.sparsity->density) +
@@ -88,15 +90,15 @@ bool verifyGraph(const Graph &graph, DiagnosticEngine &diags) {
 
     TensorType inferred = inferResultType(op, diags);
     if (inferred.known && inferred != op.type)
-      diags.error(op.loc,
-                  what + " has type " + op.type.str() + " but its operands give " + inferred.str());
+      diags.error(op.loc, what() + " has type " + op.type.str() + " but its operands give " +
+                              inferred.str());
   }
 
   if (graph.outputs.empty())
     diags.error(graph.loc, "graph '" + graph.name + "' has no outputs");
   std::unordered_set<std::string> outNames;
   for (const GraphOutput &out : graph.outputs) {
-    if (!defined.count(out.value))
+    if (!defined.contains(out.value))
       diags.error(out.loc, "output '" + out.name + "' refers to a value not in the graph");
     else if (!out.value->type.batched)
       diags.error(out.loc, "output '" + out.name + "' does not depend on any input");

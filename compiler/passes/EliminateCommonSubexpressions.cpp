@@ -59,8 +59,11 @@ bool sameValue(const ir::Op &a, const ir::Op &b) {
 
 bool eliminateCommonSubexpressions(ir::Graph &graph, PassContext &ctx) {
   std::unordered_multimap<size_t, ir::Op *> seen;
+  seen.reserve(graph.ops.size());
+  ir::UseRewriter uses;
   for (auto &opPtr : graph.ops) {
     ir::Op *op = opPtr.get();
+    uses.rewriteOperands(*op); // to the ops merged into so far
     if (op->kind == ir::OpKind::Input)
       continue; // each input is its own argument
     if (!op->type.known)
@@ -75,9 +78,10 @@ bool eliminateCommonSubexpressions(ir::Graph &graph, PassContext &ctx) {
       seen.emplace(h, op);
       continue;
     }
-    graph.replaceAllUses(op, earlier);
+    uses.replace(op, earlier);
     ctx.count(op->kind == ir::OpKind::Const ? "cse.constants-merged" : "cse.ops-merged");
   }
+  uses.rewriteOutputs(graph);
   return true;
 }
 

@@ -18,6 +18,18 @@
 // changes, because removing rows of a layer can zero a column that kills
 // a neuron of the layer before it.
 //
+// Algorithm: sweeps over the layers in graph order until a sweep changes
+// nothing, where a sweep visits only the layers whose neighbourhood changed
+// since they were last looked at. Shrinking L changes L's weights and bias,
+// and its users' weights and biases, so it can change what is found only
+// at L, at L's users and at the layer L reads (whose outgoing columns are
+// L's weights); those are queued. A queued layer after L in graph order is
+// visited in the same sweep, one before it in the next, which is the order
+// full sweeps would visit them in: the result is the same, but a chain of n
+// layers costs O(n log n) rather than n sweeps of n layers. The users of
+// every op are found once (shrinking replaces only constant operands, so
+// they do not change), and the new constants are inserted in one splice.
+//
 // New, smaller constants replace the old ones; the old ones are left to dce.
 //
 // Tolerance class: exact for (b) and (c) (the removed terms are exact
@@ -31,7 +43,7 @@
 #include <algorithm>
 #include <cmath>
 #include <optional>
-#include <unordered_map>
+#include <set>
 
 namespace soma::passes {
 
@@ -80,9 +92,9 @@ std::optional<float> exactConstant(const ir::Activation &act, float x) {
   }
 }
 
-ir::Op *makeConst(ir::Graph &graph, const ir::Op *before, const std::string &base, Tensor data,
-                  SourceLoc loc) {
-  ir::Op *c = graph.insertBefore(before, ir::OpKind::Const, graph.uniqueName(base), {}, loc);
+ir::Op *makeConst(ir::OpInserter &inserter, const ir::Op *before, const std::string &base,
+                  Tensor data, SourceLoc loc) {
+  ir::Op *c = inserter.insertBefore(before, ir::OpKind::Const, base, {}, loc);
   c->type = ir::TensorType::make(false, data.dims);
   c->data = std::make_shared<const Tensor>(std::move(data));
   return c;
@@ -98,44 +110,75 @@ struct Removal {
 
 class DeadNeuronEliminator {
 public:
-  DeadNeuronEliminator(ir::Graph &graph, PassContext &ctx) : graph(graph), ctx(ctx) {}
+  DeadNeuronEliminator(ir::Graph &graph, PassContext &ctx) : ctx(ctx), inserter(graph) {
+    for (auto &op : graph.ops) {
+      for (ir::Op *operand : op->operands)
+        if (isLayer(*operand))
+          users[operand].push_back(op.get());
+      if (isLayer(*op)) {
+        layerIndex[op.get()] = layers.size();
+        layers.push_back(op.get());
+      }
+    }
+    for (const ir::GraphOutput &out : graph.outputs)
+      outputs.insert(out.value);
+  }
 
   bool run() {
-    bool changed = true;
-    while (changed) {
-      changed = false;
-      std::vector<ir::Op *> layers;
-      for (auto &op : graph.ops)
-        if (isLayer(*op))
-          layers.push_back(op.get());
-      for (ir::Op *layer : layers)
-        changed |= shrink(*layer);
+    // The first sweep visits every layer; a layer queued during it that
+    // comes later is visited by it anyway.
+    for (size_t i = 0; i < layers.size(); ++i)
+      visit(i);
+    firstSweep = false;
+    // Later sweeps visit only the queued layers.
+    next = 0;
+    while (!queued.empty()) {
+      auto it = queued.lower_bound(next);
+      if (it == queued.end()) {
+        next = 0; // the sweep is over; the next one starts
+        continue;
+      }
+      size_t i = *it;
+      queued.erase(it);
+      visit(i);
     }
+    inserter.commit();
     return true;
   }
 
 private:
-  /// Users of every op, in graph order.
-  std::unordered_map<const ir::Op *, std::vector<ir::Op *>> usersOf() const {
-    std::unordered_map<const ir::Op *, std::vector<ir::Op *>> users;
-    for (auto &op : graph.ops)
-      for (ir::Op *operand : op->operands)
-        users[operand].push_back(op.get());
-    return users;
+  /// Users of `layer`, in graph order.
+  const std::vector<ir::Op *> &usersOf(const ir::Op *layer) const {
+    static const std::vector<ir::Op *> none;
+    const std::vector<ir::Op *> *found = users.find(layer);
+    return found ? *found : none;
   }
 
-  bool isOutput(const ir::Op *op) const {
-    for (const ir::GraphOutput &out : graph.outputs)
-      if (out.value == op)
-        return true;
-    return false;
-  }
+  bool isOutput(const ir::Op *op) const { return outputs.contains(op); }
 
   /// Original index of neuron `o` of `layer`, for remarks after earlier
   /// rounds have shrunk it.
   int64_t originalIndex(const ir::Op *layer, int64_t o) {
-    auto it = original.find(layer);
-    return it == original.end() ? o : it->second[o];
+    const std::vector<int64_t> *origin = original.find(layer);
+    return origin ? (*origin)[o] : o;
+  }
+
+  /// Shrinks layer `i` and, when it changed, queues the layers it affects.
+  void visit(size_t i) {
+    next = i + 1;
+    ir::Op *layer = layers[i];
+    if (!shrink(*layer))
+      return;
+    queue(layer);
+    for (const ir::Op *operand : layer->operands)
+      queue(operand);
+    for (const ir::Op *user : usersOf(layer))
+      queue(user);
+  }
+  void queue(const ir::Op *op) {
+    const size_t *index = layerIndex.find(op);
+    if (index && !(firstSweep && *index >= next))
+      queued.insert(*index);
   }
 
   bool shrink(ir::Op &layer);
@@ -143,9 +186,17 @@ private:
   void report(const ir::Op &layer, const std::vector<Removal> &removals,
               const std::vector<ir::Op *> &users);
 
-  ir::Graph &graph;
   PassContext &ctx;
-  std::unordered_map<const ir::Op *, std::vector<int64_t>> original;
+  ir::OpInserter inserter;
+  ir::OpMap<std::vector<ir::Op *>> users; // of the layers
+  std::vector<ir::Op *> layers;           // in graph order
+  ir::OpMap<size_t> layerIndex;
+  ir::OpSet outputs;
+  ir::OpMap<std::vector<int64_t>> original;
+  /// The layers to visit again, by index; the sweep is at `next`.
+  std::set<size_t> queued;
+  size_t next = 0;
+  bool firstSweep = true;
 };
 
 void DeadNeuronEliminator::report(const ir::Op &layer, const std::vector<Removal> &removals,
@@ -193,7 +244,7 @@ bool DeadNeuronEliminator::shrink(ir::Op &layer) {
   if (units <= 1)
     return false; // the last neuron stays
 
-  std::vector<ir::Op *> users = usersOf()[&layer];
+  const std::vector<ir::Op *> &users = usersOf(&layer);
   if (users.empty())
     return false; // dead altogether: dce's job
   for (ir::Op *user : users) {
@@ -283,12 +334,12 @@ bool DeadNeuronEliminator::shrink(ir::Op &layer) {
   Tensor newW({kept, inputs});
   for (int64_t k = 0; k < kept; ++k)
     std::copy_n(wv.begin() + live[k] * inputs, inputs, newW.values.begin() + k * inputs);
-  layer.operands[1] = makeConst(graph, &layer, layer.name + ".weights", std::move(newW), w->loc);
+  layer.operands[1] = makeConst(inserter, &layer, layer.name + ".weights", std::move(newW), w->loc);
   if (b) {
     Tensor newB({kept});
     for (int64_t k = 0; k < kept; ++k)
       newB.values[k] = b->data->values[live[k]];
-    layer.operands[2] = makeConst(graph, &layer, layer.name + ".bias", std::move(newB), b->loc);
+    layer.operands[2] = makeConst(inserter, &layer, layer.name + ".bias", std::move(newB), b->loc);
   }
   layer.type.dims = {kept};
   for (size_t u = 0; u < users.size(); ++u) {
@@ -299,14 +350,16 @@ bool DeadNeuronEliminator::shrink(ir::Op &layer) {
     for (int64_t row = 0; row < rows; ++row)
       for (int64_t k = 0; k < kept; ++k)
         sliced.values[row * kept + k] = uw->data->values[row * cols + live[k]];
-    user->operands[1] = makeConst(graph, user, user->name + ".weights", std::move(sliced), uw->loc);
+    user->operands[1] =
+        makeConst(inserter, user, user->name + ".weights", std::move(sliced), uw->loc);
     if (user->kind == ir::OpKind::Dense) {
       const ir::Op *ub = user->operands[2];
       Tensor bias({rows});
       for (int64_t row = 0; row < rows; ++row)
         bias.values[row] = static_cast<float>(newBias[u][row]);
       if (bias.values != ub->data->values)
-        user->operands[2] = makeConst(graph, user, user->name + ".bias", std::move(bias), ub->loc);
+        user->operands[2] =
+            makeConst(inserter, user, user->name + ".bias", std::move(bias), ub->loc);
     }
   }
 

@@ -38,7 +38,6 @@
 #include <cmath>
 #include <memory>
 #include <optional>
-#include <unordered_map>
 
 namespace soma::passes {
 namespace {
@@ -79,33 +78,6 @@ std::optional<Affine> affineOf(const ir::Op &op) {
   return a;
 }
 
-/// How many operand slots and outputs use each op, and its user when it
-/// has exactly one (and is not an output).
-struct Uses {
-  std::unordered_map<const ir::Op *, size_t> count;
-  std::unordered_map<const ir::Op *, ir::Op *> onlyUser;
-
-  explicit Uses(const ir::Graph &graph) {
-    for (auto &op : graph.ops)
-      for (ir::Op *operand : op->operands) {
-        ++count[operand];
-        onlyUser[operand] = op.get();
-      }
-    for (const ir::GraphOutput &out : graph.outputs) {
-      ++count[out.value];
-      onlyUser[out.value] = nullptr;
-    }
-  }
-  ir::Op *soleUser(const ir::Op *op) const {
-    auto it = count.find(op);
-    return it != count.end() && it->second == 1 ? onlyUser.at(op) : nullptr;
-  }
-  size_t of(const ir::Op *op) const {
-    auto it = count.find(op);
-    return it == count.end() ? 0 : it->second;
-  }
-};
-
 /// A layer's pieces: y = x W^T (+ b).
 struct Layer {
   ir::Op *x = nullptr;
@@ -115,19 +87,19 @@ struct Layer {
   ir::LayerHints hints; // the weighted sum's, for the op that replaces it
 };
 
-ir::Op *newConst(ir::Graph &graph, const ir::Op *before, const std::string &base,
+ir::Op *newConst(ir::OpInserter &inserter, const ir::Op *before, const std::string &base,
                  std::vector<int64_t> dims, std::vector<double> values) {
   auto data = std::make_shared<Tensor>(dims);
   for (size_t i = 0; i < values.size(); ++i)
     data->values[i] = static_cast<float>(values[i]);
-  ir::Op *c = graph.insertBefore(before, ir::OpKind::Const, graph.uniqueName(base), {});
+  ir::Op *c = inserter.insertBefore(before, ir::OpKind::Const, base, {});
   c->type = ir::TensorType::make(false, std::move(dims));
   c->data = std::move(data);
   return c;
 }
 
 /// The layer `op` ends, for folding an affine op that follows it, or nullopt.
-std::optional<Layer> layerBefore(ir::Op *op, const Uses &uses) {
+std::optional<Layer> layerBefore(ir::Op *op, const ir::UseCounts &uses) {
   Layer l;
   ir::Op *linear = op;
   if (op->kind == ir::OpKind::Dense) {
@@ -158,7 +130,8 @@ std::optional<Layer> layerBefore(ir::Op *op, const Uses &uses) {
 }
 
 /// after: `affine` follows a layer with no activation.
-bool foldIntoPrevious(ir::Graph &graph, ir::Op *affine, const Affine &a, const Uses &uses) {
+bool foldIntoPrevious(ir::OpInserter &inserter, ir::Op *affine, const Affine &a,
+                      ir::UseCounts &uses) {
   ir::Op *prev = affine->operands[0];
   if (uses.of(prev) != 1)
     return false; // the layer's own output is needed elsewhere
@@ -175,19 +148,19 @@ bool foldIntoPrevious(ir::Graph &graph, ir::Op *affine, const Affine &a, const U
     double bias = l->bias ? l->bias->values[o] : 0.0;
     b[o] = bias * a.scale[o] + a.shift[o];
   }
-  ir::Op *wOp = newConst(graph, affine, l->weightsName + ".folded", {units, k}, std::move(w));
+  ir::Op *wOp = newConst(inserter, affine, l->weightsName + ".folded", {units, k}, std::move(w));
   ir::Op *bOp =
-      newConst(graph, affine, (l->bias ? l->biasName : affine->name + ".bias") + ".folded", {units},
-               std::move(b));
+      newConst(inserter, affine, (l->bias ? l->biasName : affine->name + ".bias") + ".folded",
+               {units}, std::move(b));
   affine->kind = ir::OpKind::Dense;
-  affine->operands = {l->x, wOp, bOp};
+  uses.setOperands(affine, {l->x, wOp, bOp});
   affine->fn = ir::makeActivation(ir::ActKind::Identity);
   affine->hints = l->hints;
   return true;
 }
 
 /// before: `affine` is the input of the next layer and of nothing else.
-bool foldIntoNext(ir::Graph &graph, ir::Op *affine, const Affine &a, const Uses &uses) {
+bool foldIntoNext(ir::OpInserter &inserter, ir::Op *affine, const Affine &a, ir::UseCounts &uses) {
   ir::Op *next = uses.soleUser(affine);
   if (!next || (next->kind != ir::OpKind::Dense && next->kind != ir::OpKind::Linear))
     return false;
@@ -212,37 +185,39 @@ bool foldIntoNext(ir::Graph &graph, ir::Op *affine, const Affine &a, const Uses 
     b[o] = sum;
   }
   ir::Op *wOp =
-      newConst(graph, next, next->operands[1]->name + ".folded", {units, k}, std::move(w));
+      newConst(inserter, next, next->operands[1]->name + ".folded", {units, k}, std::move(w));
   std::string biasBase = bias ? next->operands[2]->name : next->name + ".bias";
-  ir::Op *bOp = newConst(graph, next, biasBase + ".folded", {units}, std::move(b));
+  ir::Op *bOp = newConst(inserter, next, biasBase + ".folded", {units}, std::move(b));
   if (next->kind == ir::OpKind::Linear)
     next->fn = ir::makeActivation(ir::ActKind::Identity);
   next->kind = ir::OpKind::Dense;
-  next->operands = {affine->operands[0], wOp, bOp};
+  uses.setOperands(next, {affine->operands[0], wOp, bOp});
   return true;
 }
 
 } // namespace
 
 bool foldScaleShift(ir::Graph &graph, PassContext &ctx) {
-  auto uses = std::make_unique<Uses>(graph);
-  // By index: folding inserts the new constants into graph.ops.
-  for (size_t i = 0; i < graph.ops.size(); ++i) {
-    ir::Op *op = graph.ops[i].get();
+  // Kept up to date by the folds (setOperands), where recounting after each
+  // would be quadratic on a long chain.
+  ir::UseCounts uses(graph);
+  // The new constants join graph.ops when the inserter commits, after the
+  // walk.
+  ir::OpInserter inserter(graph);
+  for (auto &opPtr : graph.ops) {
+    ir::Op *op = opPtr.get();
     if (!op->type.known)
       continue;
     std::optional<Affine> a = affineOf(*op);
     if (!a)
       continue; // not an affine op with constant parameters
     const char *counter = op->kind == ir::OpKind::BatchNorm ? "batch-norms" : "scale-shifts";
-    if (foldIntoPrevious(graph, op, *a, *uses))
+    if (foldIntoPrevious(inserter, op, *a, uses))
       ctx.count(std::string("fold-scale-shift.") + counter + "-folded-into-previous");
-    else if (foldIntoNext(graph, op, *a, *uses))
+    else if (foldIntoNext(inserter, op, *a, uses))
       ctx.count(std::string("fold-scale-shift.") + counter + "-folded-into-next");
-    else
-      continue;
-    uses = std::make_unique<Uses>(graph);
   }
+  inserter.commit();
   return true;
 }
 

@@ -15,37 +15,26 @@
 #include "soma/passes/Passes.h"
 
 #include <algorithm>
-#include <unordered_map>
-#include <unordered_set>
 
 namespace soma::passes {
 
 bool fuseDenseBiasAct(ir::Graph &graph, PassContext &ctx) {
-  std::vector<size_t> uses = ir::countUses(graph);
-  std::unordered_map<const ir::Op *, size_t> useCount;
-  std::unordered_map<const ir::Op *, ir::Op *> onlyUser;
-  for (size_t i = 0; i < graph.ops.size(); ++i)
-    useCount[graph.ops[i].get()] = uses[i];
-  for (auto &op : graph.ops)
-    for (ir::Op *operand : op->operands)
-      onlyUser[operand] = op.get();
-  // An output counts as a use; make sure such a value is not "only used" by an op.
-  for (const ir::GraphOutput &out : graph.outputs)
-    onlyUser[out.value] = nullptr;
-
-  std::unordered_set<const ir::Op *> erase;
+  // A fusion hands the operands of the ops it erases to the op it keeps, so
+  // these counts stay right for every op that stays.
+  const ir::UseCounts uses(graph);
+  ir::OpSet erase;
   for (auto &opPtr : graph.ops) {
     ir::Op *bias = opPtr.get();
     if (bias->kind != ir::OpKind::BiasAdd)
       continue;
     ir::Op *linear = bias->operands[0];
-    if (linear->kind != ir::OpKind::Linear || useCount[linear] != 1)
+    if (linear->kind != ir::OpKind::Linear || uses.of(linear) != 1)
       continue; // the weighted sum is needed elsewhere too
     if (bias->operands[1]->kind != ir::OpKind::Const || bias->type.dims.size() != 1)
       continue;
     ir::Op *last = bias;
     ir::Activation fn = ir::makeActivation(ir::ActKind::Identity);
-    ir::Op *user = useCount[bias] == 1 ? onlyUser[bias] : nullptr;
+    ir::Op *user = uses.soleUser(bias);
     if (user && user->kind == ir::OpKind::Activation && user->fn.kind != ir::ActKind::Softmax) {
       last = user;
       fn = user->fn;
@@ -60,7 +49,7 @@ bool fuseDenseBiasAct(ir::Graph &graph, PassContext &ctx) {
     erase.insert(linear);
     ctx.count("fuse-dense-bias-act.dense-formed");
   }
-  std::erase_if(graph.ops, [&](auto &op) { return erase.count(op.get()) != 0; });
+  std::erase_if(graph.ops, [&](auto &op) { return erase.contains(op.get()); });
   return true;
 }
 

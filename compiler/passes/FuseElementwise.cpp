@@ -26,34 +26,17 @@
 
 #include <algorithm>
 #include <string>
-#include <unordered_map>
-#include <unordered_set>
 
 namespace soma::passes {
 
 namespace {
 
-/// The one op that uses each value, or null for none, several, or an output.
-std::unordered_map<const ir::Op *, ir::Op *> soleUsers(const ir::Graph &graph) {
-  std::unordered_map<const ir::Op *, ir::Op *> user;
-  std::unordered_set<const ir::Op *> shared;
-  for (auto &op : graph.ops)
-    for (ir::Op *operand : op->operands) {
-      auto [it, inserted] = user.emplace(operand, op.get());
-      if (!inserted)
-        shared.insert(operand);
-    }
-  for (const ir::GraphOutput &out : graph.outputs)
-    shared.insert(out.value);
-  for (const ir::Op *op : shared)
-    user[op] = nullptr;
-  return user;
-}
-
 /// Rewrite 1: activation(add) -> add {fn}, for every binary op.
 void fuseActivationsIntoBinaries(ir::Graph &graph, PassContext &ctx) {
-  std::unordered_map<const ir::Op *, ir::Op *> user = soleUsers(graph);
-  std::unordered_set<const ir::Op *> erase;
+  // A fusion hands the operands of the op it erases to the op it keeps, so
+  // these counts stay right for every op that stays (in rewrite 2 too).
+  const ir::UseCounts uses(graph);
+  ir::OpSet erase;
   for (auto &opPtr : graph.ops) {
     ir::Op *act = opPtr.get();
     if (act->kind != ir::OpKind::Activation || act->fn.kind == ir::ActKind::Softmax)
@@ -61,7 +44,7 @@ void fuseActivationsIntoBinaries(ir::Graph &graph, PassContext &ctx) {
     ir::Op *add = act->operands[0];
     if (!ir::isBinary(add->kind) || add->fn.kind != ir::ActKind::Identity)
       continue; // not a binary op, or it already applies an activation
-    if (user[add] != act)
+    if (uses.soleUser(add) != act)
       continue; // the sum itself is used elsewhere (or is an output)
     act->kind = add->kind;
     act->operands = add->operands;
@@ -69,13 +52,13 @@ void fuseActivationsIntoBinaries(ir::Graph &graph, PassContext &ctx) {
     ctx.count(std::string("fuse-elementwise.activations-fused-into-") + ir::opName(add->kind) +
               "s");
   }
-  std::erase_if(graph.ops, [&](auto &op) { return erase.count(op.get()) != 0; });
+  std::erase_if(graph.ops, [&](auto &op) { return erase.contains(op.get()); });
 }
 
 /// Rewrite 2: add(dense, r) {fn} -> dense_add(x, w, b, r) {fn}.
 void fuseResidualAdds(ir::Graph &graph, PassContext &ctx) {
-  std::unordered_map<const ir::Op *, ir::Op *> user = soleUsers(graph);
-  std::unordered_set<const ir::Op *> erase;
+  const ir::UseCounts uses(graph);
+  ir::OpSet erase;
   for (auto &opPtr : graph.ops) {
     ir::Op *add = opPtr.get();
     if (add->kind != ir::OpKind::Add)
@@ -84,7 +67,7 @@ void fuseResidualAdds(ir::Graph &graph, PassContext &ctx) {
       ir::Op *dense = add->operands[i], *residual = add->operands[1 - i];
       if (dense->kind != ir::OpKind::Dense || dense->fn.kind != ir::ActKind::Identity)
         continue; // the dense's own activation would come before the add
-      if (user[dense] != add || erase.count(dense))
+      if (uses.soleUser(dense) != add || erase.contains(dense))
         continue; // the layer's result is needed on its own
       if (!(dense->type == add->type) || !(residual->type == add->type))
         continue; // an unbatched operand: the add broadcasts it
@@ -96,7 +79,7 @@ void fuseResidualAdds(ir::Graph &graph, PassContext &ctx) {
       break;
     }
   }
-  std::erase_if(graph.ops, [&](auto &op) { return erase.count(op.get()) != 0; });
+  std::erase_if(graph.ops, [&](auto &op) { return erase.contains(op.get()); });
 }
 
 } // namespace

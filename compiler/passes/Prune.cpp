@@ -27,7 +27,6 @@
 #include <cstdio>
 #include <limits>
 #include <numeric>
-#include <unordered_map>
 
 namespace soma::passes {
 
@@ -60,10 +59,11 @@ bool pruneRequested(const ir::Graph &graph, std::optional<double> global) {
 bool pruneWeights(ir::Graph &graph, PassContext &ctx) {
   bool ok = true;
   std::vector<size_t> uses = ir::countUses(graph);
-  std::unordered_map<const ir::Op *, size_t> index;
+  ir::OpMap<size_t> index(graph.ops.size());
   for (size_t i = 0; i < graph.ops.size(); ++i)
     index[graph.ops[i].get()] = i;
-  // Ops are inserted while iterating: walk a snapshot.
+  // The copies join graph.ops when the inserter commits, after the walk.
+  ir::OpInserter inserter(graph);
   std::vector<ir::Op *> layers;
   for (auto &op : graph.ops)
     if (ir::isWeightedSum(op->kind))
@@ -114,11 +114,10 @@ bool pruneWeights(ir::Graph &graph, PassContext &ctx) {
     for (int64_t j = 0; j < k; ++j)
       pruned->values[static_cast<size_t>(order[static_cast<size_t>(j)])] = 0.0f;
     const int64_t zerosAfter = zeros(pruned->values);
-    if (uses[index.at(w)] == 1) {
+    if (uses[*index.find(w)] == 1) {
       w->data = std::move(pruned);
     } else {
-      ir::Op *copy = graph.insertBefore(op, ir::OpKind::Const,
-                                        graph.uniqueName(w->name + ".pruned"), {}, w->loc);
+      ir::Op *copy = inserter.insertBefore(op, ir::OpKind::Const, w->name + ".pruned", {}, w->loc);
       copy->type = w->type;
       copy->data = std::move(pruned);
       op->operands[1] = copy;
@@ -134,6 +133,7 @@ bool pruneWeights(ir::Graph &graph, PassContext &ctx) {
     ctx.count("prune.layers-pruned");
     ctx.count("prune.weights-zeroed", zerosAfter - zerosBefore);
   }
+  inserter.commit();
   return ok;
 }
 

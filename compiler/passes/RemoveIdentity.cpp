@@ -83,16 +83,19 @@ PassedThrough passedThrough(const ir::Op &op) {
 } // namespace
 
 bool removeIdentity(ir::Graph &graph, PassContext &ctx) {
-  for (size_t i = 0; i < graph.ops.size(); ++i) {
-    ir::Op *op = graph.ops[i].get();
+  ir::UseRewriter uses;
+  for (auto &opPtr : graph.ops) {
+    ir::Op *op = opPtr.get();
+    uses.rewriteOperands(*op); // past the ops removed so far
     const PassedThrough through = passedThrough(*op);
     if (!through.operand)
       continue;
     if (!(through.operand->type == op->type))
       continue; // the op broadcasts (an unbatched operand over N): not a no-op
-    graph.replaceAllUses(op, through.operand);
+    uses.replace(op, through.operand);
     ctx.count(through.counter);
   }
+  uses.rewriteOutputs(graph);
   return true;
 }
 

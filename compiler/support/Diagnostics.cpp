@@ -25,9 +25,22 @@ void DiagnosticEngine::add(Severity severity, SourceLoc loc, std::string message
     if (droppingNotes)
       return;
   } else {
+    numWarnings += severity == Severity::Warning;
     droppingNotes = numErrors > errorLimit;
     if (droppingNotes)
       return;
+    if (severity == Severity::Warning && numWarnings > warningLimit) {
+      droppingNotes = true;
+      unsigned hidden = numWarnings - warningLimit;
+      if (hidden == 1) {
+        hiddenWarningsNote = diags.size();
+        diags.push_back({Severity::Note, {}, ""});
+      }
+      diags[hiddenWarningsNote].message = std::to_string(hidden) +
+                                          (hidden == 1 ? " more warning" : " more warnings") +
+                                          " not shown";
+      return;
+    }
   }
   diags.push_back({severity, loc, std::move(message)});
 }
@@ -93,6 +106,8 @@ std::string DiagnosticEngine::renderToString() const {
 void DiagnosticEngine::clear() {
   diags.clear();
   numErrors = 0;
+  numWarnings = 0;
+  hiddenWarningsNote = 0;
   droppingNotes = false;
 }
 

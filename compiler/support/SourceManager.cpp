@@ -6,7 +6,11 @@
 namespace soma {
 
 uint32_t SourceManager::addBuffer(std::string name, std::string text) {
-  buffers.push_back(std::make_unique<Buffer>(Buffer{std::move(name), std::move(text)}));
+  auto buffer = std::make_unique<Buffer>(Buffer{std::move(name), std::move(text), {0}});
+  const std::string &t = buffer->text;
+  for (size_t nl = t.find('\n'); nl != std::string::npos; nl = t.find('\n', nl + 1))
+    buffer->lineStarts.push_back(nl + 1);
+  buffers.push_back(std::move(buffer));
   return static_cast<uint32_t>(buffers.size());
 }
 
@@ -23,14 +27,12 @@ std::string_view SourceManager::text(uint32_t file) const {
 std::string_view SourceManager::lineText(SourceLoc loc) const {
   if (!loc.isValid() || loc.file > buffers.size())
     return {};
-  std::string_view text = this->text(loc.file);
-  size_t pos = 0;
-  for (uint32_t line = 1; line < loc.line; ++line) {
-    size_t nl = text.find('\n', pos);
-    if (nl == std::string_view::npos)
-      return {};
-    pos = nl + 1;
-  }
+  const Buffer &buffer = *buffers[loc.file - 1];
+  size_t index = loc.line == 0 ? 0 : loc.line - 1; // line 0: the first, as ever
+  if (index >= buffer.lineStarts.size())
+    return {};
+  std::string_view text = buffer.text;
+  size_t pos = buffer.lineStarts[index];
   size_t end = text.find('\n', pos);
   if (end == std::string_view::npos)
     end = text.size();

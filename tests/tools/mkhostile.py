@@ -13,6 +13,10 @@ KIND is one of:
   empty         an empty file
   long-names    an input and an operand with 300000-character names that
                 differ in their last character
+  unknown-operands
+                100000 layers `dense dI(qI)`, each reading an unknown name
+                one edit away from a layer's
+  unused-inputs 100000 inputs no output reads
 All random content is seeded, so every run writes the same file.
 """
 import random
@@ -55,6 +59,17 @@ def long_names():
             ") { weights = [1, 2] }\n  output a\n}\n")
 
 
+def unknown_operands():
+    return ("network n {\n  input x: f32[1]\n" +
+            "".join(f"  dense d{i}(q{i}) {{ units = 1; weights = zeros() }}\n"
+                    for i in range(100000)) + "  output x\n}\n")
+
+
+def unused_inputs():
+    return ("network n {\n  input x: f32[1]\n" +
+            "".join(f"  input u{i}: f32[1]\n" for i in range(100000)) + "  output x\n}\n")
+
+
 KINDS = {
     "deep-array": deep_array,
     "deep-call": deep_call,
@@ -63,6 +78,8 @@ KINDS = {
     "nul-bytes": lambda: b"\0" * 4096,
     "empty": lambda: b"",
     "long-names": long_names,
+    "unknown-operands": unknown_operands,
+    "unused-inputs": unused_inputs,
 }
 
 

@@ -51,6 +51,49 @@ TEST(Diagnostics, ErrorLimitStopsFlood) {
   EXPECT_EQ(diags.diagnostics().back().message, "too many errors emitted, stopping now");
 }
 
+TEST(Diagnostics, WarningLimitCountsTheRest) {
+  SourceManager sm;
+  uint32_t f = sm.addBuffer("a", "x\n");
+  DiagnosticEngine diags(sm);
+  diags.warningLimit = 3;
+  for (int i = 0; i < 100; ++i) {
+    diags.warning({f, 1, 1}, "w");
+    diags.note({f, 1, 1}, "n");
+  }
+  EXPECT_EQ(diags.warningCount(), 100u);
+  EXPECT_FALSE(diags.hasErrors());
+  // Three warnings with their notes, then one note counting the other 97.
+  ASSERT_EQ(diags.diagnostics().size(), 7u);
+  EXPECT_EQ(diags.diagnostics().back().severity, Severity::Note);
+  EXPECT_EQ(diags.diagnostics().back().message, "97 more warnings not shown");
+  // Errors still show: the limits are separate.
+  diags.error({f, 1, 1}, "e");
+  EXPECT_EQ(diags.diagnostics().back().message, "e");
+}
+
+TEST(Diagnostics, AtErrorLimit) {
+  SourceManager sm;
+  DiagnosticEngine diags(sm);
+  diags.errorLimit = 2;
+  diags.error({}, "e1");
+  EXPECT_FALSE(diags.atErrorLimit());
+  diags.error({}, "e2");
+  EXPECT_TRUE(diags.atErrorLimit()); // a third would only be counted
+}
+
+TEST(SourceManager, LineTextOfEveryLine) {
+  SourceManager sm;
+  std::string text;
+  for (int i = 1; i <= 1000; ++i)
+    text += "line " + std::to_string(i) + (i % 2 ? "\n" : "\r\n");
+  uint32_t f = sm.addBuffer("a", text);
+  for (uint32_t i = 1; i <= 1000; ++i)
+    EXPECT_EQ(sm.lineText({f, i, 1}), "line " + std::to_string(i));
+  EXPECT_EQ(sm.lineText({f, 1001, 1}), ""); // after the last newline
+  EXPECT_EQ(sm.lineText({f, 1002, 1}), "");
+  EXPECT_EQ(sm.lineText({f, 0, 1}), "line 1");
+}
+
 TEST(SourceManager, LineTextHandlesCRLFAndMissingLines) {
   SourceManager sm;
   uint32_t f = sm.addBuffer("a", "one\r\ntwo");

@@ -5,6 +5,7 @@
 
 #include "soma/ir/Attributes.h"
 #include "soma/ir/OpKind.h"
+#include "soma/ir/OpMap.h"
 #include "soma/ir/Schedule.h"
 #include "soma/support/SourceManager.h"
 #include "soma/support/Tensor.h"
@@ -13,6 +14,8 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <unordered_map>
+#include <unordered_set>
 #include <vector>
 
 namespace soma::ir {
@@ -151,5 +154,83 @@ public:
 
 /// Counts how many operand slots and outputs refer to each op.
 std::vector<size_t> countUses(const Graph &graph);
+
+/// How many operand slots and outputs use each op, and its only user when
+/// it has exactly one and is not an output: what the fusing and folding
+/// passes ask before they absorb an op into its user. setOperands keeps the
+/// counts right through a rewrite; a pass that assigns operands directly
+/// reads the graph as it was.
+class UseCounts {
+public:
+  explicit UseCounts(const Graph &graph);
+  size_t of(const Op *op) const;
+  /// Null when `op` has no user, several, or is an output.
+  Op *soleUser(const Op *op) const;
+  /// `user->operands = operands`, with the counts following.
+  void setOperands(Op *user, std::vector<Op *> operands);
+
+private:
+  /// Besides the count, the sum of the users' addresses (an output adds
+  /// 0): when the count is 1, the sum is the one user, or null.
+  struct Entry {
+    size_t count = 0;
+    uintptr_t userSum = 0; // wraps: only its value at count 1 is read
+  };
+  void add(const Op *value, const Op *user);
+  void remove(const Op *value, const Op *user);
+  OpMap<Entry> entries;
+};
+
+/// Graph::replaceAllUses for a pass that replaces many ops while it walks
+/// graph.ops in order (one call per op would be quadratic). Every use of
+/// an op comes after it, so pointing each op's operands at their
+/// replacements when the walk reaches it, and the outputs at the end,
+/// leaves the graph as replacing every use at once would.
+class UseRewriter {
+public:
+  /// Uses of `from` become uses of `to` (or of what `to` was replaced by).
+  void replace(const Op *from, Op *to);
+  /// Call on every op, in graph order, before looking at its operands.
+  void rewriteOperands(Op &op) const;
+  /// Call once, after the walk.
+  void rewriteOutputs(Graph &graph) const;
+
+private:
+  Op *resolve(Op *op) const;
+  OpMap<Op *> replacement;
+};
+
+/// Graph::insertBefore and uniqueName for a pass that inserts many ops:
+/// each of those scans the whole graph, so calling them per layer is
+/// quadratic. Here an insertion is O(1) and commit() splices every pending
+/// op into graph.ops in one pass, each just before its anchor, after the
+/// ones inserted there earlier: the order insertBefore would have given.
+/// Names are unique against the graph and everything inserted so far,
+/// chosen as uniqueName would. Until commit(), the new ops are not in
+/// graph.ops; the destructor commits.
+class OpInserter {
+public:
+  explicit OpInserter(Graph &graph);
+  ~OpInserter() { commit(); }
+  OpInserter(const OpInserter &) = delete;
+  OpInserter &operator=(const OpInserter &) = delete;
+
+  /// A new op named uniqueName(base), to go just before `before`.
+  Op *insertBefore(const Op *before, OpKind kind, const std::string &base,
+                   std::vector<Op *> operands, SourceLoc loc = {});
+  /// `base`, or `base.1`, `base.2`, ...: the first no op has; taken.
+  std::string uniqueName(const std::string &base);
+  void commit();
+
+private:
+  Graph &graph;
+  /// Every op's name, collected at the first insertion.
+  std::unordered_set<std::string> names;
+  /// Per base name, the suffix to try next (names are never freed).
+  std::unordered_map<std::string, unsigned> nextSuffix;
+  /// The ops to insert before each anchor, in order.
+  OpMap<std::vector<std::unique_ptr<Op>>> pending;
+  size_t numPending = 0;
+};
 
 } // namespace soma::ir

@@ -18,8 +18,12 @@ struct Diagnostic {
   std::string message;
 };
 
-/// Collects diagnostics. Errors beyond `errorLimit` are counted but not
-/// kept, so a pathological input cannot flood the output.
+/// Collects diagnostics. Errors beyond `errorLimit` and warnings beyond
+/// `warningLimit` are counted but not kept (nor are their notes), so a
+/// pathological input cannot flood the output: the first error past the
+/// limit becomes "too many errors emitted, stopping now" (and nothing
+/// after it is kept), the first warning past it a note that counts them,
+/// "N more warnings not shown".
 class DiagnosticEngine {
 public:
   explicit DiagnosticEngine(const SourceManager &sm) : sm(sm) {}
@@ -32,6 +36,10 @@ public:
 
   bool hasErrors() const { return numErrors != 0; }
   unsigned errorCount() const { return numErrors; }
+  unsigned warningCount() const { return numWarnings; }
+  /// Whether another error would only be counted: a message that is costly
+  /// to compose (a "did you mean" search) can be skipped.
+  bool atErrorLimit() const { return numErrors >= errorLimit; }
   const std::vector<Diagnostic> &diagnostics() const { return diags; }
 
   /// Renders every kept diagnostic in emission order.
@@ -40,6 +48,7 @@ public:
   void clear();
 
   unsigned errorLimit = 50;
+  unsigned warningLimit = 50;
 
 private:
   void add(Severity severity, SourceLoc loc, std::string message);
@@ -47,6 +56,9 @@ private:
   const SourceManager &sm;
   std::vector<Diagnostic> diags;
   unsigned numErrors = 0;
+  unsigned numWarnings = 0;
+  /// Where "N more warnings not shown" is in `diags`, once there is one.
+  size_t hiddenWarningsNote = 0;
   bool droppingNotes = false;
 };
 

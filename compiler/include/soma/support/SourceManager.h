@@ -36,6 +36,8 @@ private:
   struct Buffer {
     std::string name;
     std::string text;
+    /// Where each line starts: lineText is O(1), not a scan from the top.
+    std::vector<size_t> lineStarts;
   };
   std::vector<std::unique_ptr<Buffer>> buffers;
 };
