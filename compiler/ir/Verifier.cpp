@@ -85,7 +85,7 @@ bool verifyGraph(const Graph &graph, DiagnosticEngine &diags) {
       diags.error(op.loc, what() + " has prune " + std::to_string(*op.hints.prune) +
                               ", not a fraction in [0, 1)");
     if (op.sparsity && !(op.sparsity->density >= 0 && op.sparsity->density <= 1))
-      diags.error(op.loc, what + " has density " + std::to_string(op.sparsity->density) +
+      diags.error(op.loc, what() + " has density " + std::to_string(op.sparsity->density) +
                               ", not a fraction in [0, 1]");
 
     TensorType inferred = inferResultType(op, diags);
