@@ -83,6 +83,10 @@
 //      (batch 1: dense 44 us against chunked 68) run the dense kernel over
 //      panels of one vector packed beside the sparse entries. The choice
 //      is per call, by its rows: below vector_width / 2 the packed path.
+//      Only on a core with one FMA pipe (Zen 4, where it was measured): with
+//      two, the dense kernel does twice the FMAs per cycle and the sparse
+//      one does not gain (Zen 5, 50% zeros, batch 64, 1 thread: dense 586
+//      us against 652; 2 threads 330 against 723, docs/performance.md).
 //  11. The recognised pattern: steps 7 and 9 estimate the padded entries
 //      (groupEntries) from the density, except that under block = "2:4"
 //      (at most 2 nonzeros in every aligned 4 inputs, from
@@ -255,7 +259,7 @@ AutoKernel autoKernel(const ir::Op &op, const MachineInfo &machine) {
                : AutoKernel::Packed;
   if (density <= kSparseDensity || chunkedPays(inputs, units, info, machine))
     return AutoKernel::Sparse;
-  if (density <= kSparseDensityBlocks && machine.vectorWidth == 16)
+  if (density <= kSparseDensityBlocks && machine.vectorWidth == 16 && machine.fmaPipes == 1)
     return AutoKernel::SparseLonePacked;
   return AutoKernel::Packed;
 }
