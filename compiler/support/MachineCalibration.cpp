@@ -51,51 +51,78 @@ double cycleSeconds() {
 /// The result is kept where the optimiser cannot drop the loops.
 volatile float sink;
 
-/// kSteps * 4 dependent FMAs (chains = 1), or as many over 16 chains.
-__attribute__((target("avx512f,fma"))) void fmaLoop512(int chains) {
-  __m512 acc[16];
-  for (int c = 0; c < 16; ++c)
-    acc[c] = _mm512_set1_ps(0.01f * static_cast<float>(c));
-  const __m512 m = _mm512_set1_ps(0.999f), a = _mm512_set1_ps(0.001f);
-  if (chains == 1)
-    for (int64_t i = 0; i < kSteps * 4; ++i)
-      acc[0] = _mm512_fmadd_ps(acc[0], m, a);
+// The FMA loops are assembly, so that what is timed does not depend on the
+// build's optimisation level or sanitizers (a -O0 build keeps intrinsics'
+// accumulators in memory). Registers 0-13 hold the chains, 14 and 15 the
+// multiplicands, all zero (0 * 0 + 0: no special values).
+#define SOMA_FMA8(op) op op op op op op op op
+
+/// Zeroes the vector registers the loops use, and afterwards clears the
+/// upper halves (no AVX-SSE transition penalty for the code that follows).
+void zeroVectors() {
+  asm volatile("vpxor %%xmm0, %%xmm0, %%xmm0\n\tvpxor %%xmm1, %%xmm1, %%xmm1\n\t"
+               "vpxor %%xmm2, %%xmm2, %%xmm2\n\tvpxor %%xmm3, %%xmm3, %%xmm3\n\t"
+               "vpxor %%xmm4, %%xmm4, %%xmm4\n\tvpxor %%xmm5, %%xmm5, %%xmm5\n\t"
+               "vpxor %%xmm6, %%xmm6, %%xmm6\n\tvpxor %%xmm7, %%xmm7, %%xmm7\n\t"
+               "vpxor %%xmm8, %%xmm8, %%xmm8\n\tvpxor %%xmm9, %%xmm9, %%xmm9\n\t"
+               "vpxor %%xmm10, %%xmm10, %%xmm10\n\tvpxor %%xmm11, %%xmm11, %%xmm11\n\t"
+               "vpxor %%xmm12, %%xmm12, %%xmm12\n\tvpxor %%xmm13, %%xmm13, %%xmm13\n\t"
+               "vpxor %%xmm14, %%xmm14, %%xmm14\n\tvpxor %%xmm15, %%xmm15, %%xmm15" ::
+                   : "xmm0", "xmm1", "xmm2", "xmm3", "xmm4", "xmm5", "xmm6", "xmm7", "xmm8", "xmm9",
+                     "xmm10", "xmm11", "xmm12", "xmm13", "xmm14", "xmm15");
+}
+void clearUpper() { asm volatile("vzeroupper"); }
+
+/// kSteps * 4 dependent FMAs.
+void fmaChain(bool wide) {
+  zeroVectors();
+  if (wide)
+    for (int64_t i = 0; i < kSteps / 2; ++i)
+      asm volatile(SOMA_FMA8("vfmadd231ps %%zmm14, %%zmm15, %%zmm0\n\t")::: "xmm0");
   else
-    for (int64_t i = 0; i < kSteps / 4; ++i)
-      for (int c = 0; c < 16; ++c)
-        acc[c] = _mm512_fmadd_ps(acc[c], m, a);
-  __m512 sum = acc[0];
-  for (int c = 1; c < 16; ++c)
-    sum = _mm512_add_ps(sum, acc[c]);
-  alignas(64) float out[16];
-  _mm512_store_ps(out, sum);
-  sink = out[0];
+    for (int64_t i = 0; i < kSteps / 2; ++i)
+      asm volatile(SOMA_FMA8("vfmadd231ps %%ymm14, %%ymm15, %%ymm0\n\t")::: "xmm0");
+  clearUpper();
 }
 
-/// The same with 256-bit vectors, over 12 chains (AVX2 has 16 registers).
-__attribute__((target("avx2,fma"))) void fmaLoop256(int chains) {
-  __m256 acc[12];
-  for (int c = 0; c < 12; ++c)
-    acc[c] = _mm256_set1_ps(0.01f * static_cast<float>(c));
-  const __m256 m = _mm256_set1_ps(0.999f), a = _mm256_set1_ps(0.001f);
-  if (chains == 1)
-    for (int64_t i = 0; i < kSteps * 4; ++i)
-      acc[0] = _mm256_fmadd_ps(acc[0], m, a);
+#define SOMA_FMA14(r)                                                                              \
+  "vfmadd231ps %%" r "14, %%" r "15, %%" r "0\n\t"                                                 \
+  "vfmadd231ps %%" r "14, %%" r "15, %%" r "1\n\t"                                                 \
+  "vfmadd231ps %%" r "14, %%" r "15, %%" r "2\n\t"                                                 \
+  "vfmadd231ps %%" r "14, %%" r "15, %%" r "3\n\t"                                                 \
+  "vfmadd231ps %%" r "14, %%" r "15, %%" r "4\n\t"                                                 \
+  "vfmadd231ps %%" r "14, %%" r "15, %%" r "5\n\t"                                                 \
+  "vfmadd231ps %%" r "14, %%" r "15, %%" r "6\n\t"                                                 \
+  "vfmadd231ps %%" r "14, %%" r "15, %%" r "7\n\t"                                                 \
+  "vfmadd231ps %%" r "14, %%" r "15, %%" r "8\n\t"                                                 \
+  "vfmadd231ps %%" r "14, %%" r "15, %%" r "9\n\t"                                                 \
+  "vfmadd231ps %%" r "14, %%" r "15, %%" r "10\n\t"                                                \
+  "vfmadd231ps %%" r "14, %%" r "15, %%" r "11\n\t"                                                \
+  "vfmadd231ps %%" r "14, %%" r "15, %%" r "12\n\t"                                                \
+  "vfmadd231ps %%" r "14, %%" r "15, %%" r "13\n\t"
+
+constexpr int64_t kChains = 14;
+
+/// kSteps / 4 * kChains FMAs over kChains independent chains.
+void fmaChains(bool wide) {
+  zeroVectors();
+  if (wide)
+    for (int64_t i = 0; i < kSteps / 4; ++i)
+      asm volatile(SOMA_FMA14("zmm")::
+                       : "xmm0", "xmm1", "xmm2", "xmm3", "xmm4", "xmm5", "xmm6", "xmm7", "xmm8",
+                         "xmm9", "xmm10", "xmm11", "xmm12", "xmm13");
   else
-    for (int64_t i = 0; i < kSteps / 3; ++i)
-      for (int c = 0; c < 12; ++c)
-        acc[c] = _mm256_fmadd_ps(acc[c], m, a);
-  __m256 sum = acc[0];
-  for (int c = 1; c < 12; ++c)
-    sum = _mm256_add_ps(sum, acc[c]);
-  alignas(32) float out[8];
-  _mm256_store_ps(out, sum);
-  sink = out[0];
+    for (int64_t i = 0; i < kSteps / 4; ++i)
+      asm volatile(SOMA_FMA14("ymm")::
+                       : "xmm0", "xmm1", "xmm2", "xmm3", "xmm4", "xmm5", "xmm6", "xmm7", "xmm8",
+                         "xmm9", "xmm10", "xmm11", "xmm12", "xmm13");
+  clearUpper();
 }
 
 /// Sums n floats (a multiple of 64), `passes` times, with 4 accumulators of
 /// the widest vectors: the loads, not the adds, are what is timed.
-__attribute__((target("avx512f"))) void sum512(const float *p, int64_t n, int passes) {
+__attribute__((no_sanitize_address)) __attribute__((target("avx512f"))) void
+sum512(const float *p, int64_t n, int passes) {
   __m512 s0 = _mm512_setzero_ps(), s1 = s0, s2 = s0, s3 = s0;
   for (int pass = 0; pass < passes; ++pass)
     for (int64_t i = 0; i < n; i += 64) {
@@ -109,7 +136,8 @@ __attribute__((target("avx512f"))) void sum512(const float *p, int64_t n, int pa
   sink = out[0];
 }
 
-__attribute__((target("avx2"))) void sum256(const float *p, int64_t n, int passes) {
+__attribute__((no_sanitize_address)) __attribute__((target("avx2"))) void
+sum256(const float *p, int64_t n, int passes) {
   __m256 s0 = _mm256_setzero_ps(), s1 = s0, s2 = s0, s3 = s0;
   for (int pass = 0; pass < passes; ++pass)
     for (int64_t i = 0; i < n; i += 32) {
@@ -123,7 +151,7 @@ __attribute__((target("avx2"))) void sum256(const float *p, int64_t n, int passe
   sink = out[0];
 }
 
-void sum128(const float *p, int64_t n, int passes) {
+__attribute__((no_sanitize_address)) void sum128(const float *p, int64_t n, int passes) {
   __m128 s0 = _mm_setzero_ps(), s1 = s0, s2 = s0, s3 = s0;
   for (int pass = 0; pass < passes; ++pass)
     for (int64_t i = 0; i < n; i += 16) {
@@ -155,10 +183,8 @@ Calibration calibrate(int64_t vectorWidth, int64_t l1Bytes, int64_t l2Bytes, int
   if (vectorWidth >= 8) {
     const double cycle = cycleSeconds();
     const bool wide = vectorWidth == 16;
-    void (*loop)(int) = wide ? fmaLoop512 : fmaLoop256;
-    const double chain = bestSeconds(9, [&] { loop(1); }) / (kSteps * 4);
-    const double many = bestSeconds(9, [&] { loop(0); }) /
-                        static_cast<double>(wide ? kSteps / 4 * 16 : kSteps / 3 * 12);
+    const double chain = bestSeconds(9, [&] { fmaChain(wide); }) / (kSteps / 2 * 8);
+    const double many = bestSeconds(9, [&] { fmaChains(wide); }) / (kSteps / 4 * kChains);
     c.fmaLatency = std::clamp<int64_t>(std::lround(chain / cycle), 1, 16);
     c.fmaPipes = std::clamp<int64_t>(std::lround(cycle / many), 1, 4);
   }

@@ -195,7 +195,10 @@ void layerNorm(const Src &x, const float *scale, const float *shift, float epsil
 
 void concat(const Src &x, int64_t cols, const Dst &y, int64_t offset, int64_t r0,
             int64_t r1) noexcept {
-  // A copy: memcpy is as fast as any vector loop.
+  // A copy: memcpy is as fast as any vector loop. An operand of no columns
+  // may have no data at all (a null pointer memcpy may not be given).
+  if (cols == 0)
+    return;
   for (int64_t r = r0; r < r1; ++r)
     std::memcpy(y.data + r * y.stride + offset, x.data + (x.period ? r % x.period : r) * x.stride,
                 static_cast<size_t>(cols) * sizeof(float));

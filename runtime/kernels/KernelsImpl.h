@@ -294,21 +294,26 @@ template <class A> struct Impl {
 
   template <class Op>
   static void denseTile(const DenseArgs &a, Op op, int64_t r0, int64_t r1, int64_t c0, int64_t c1) {
-    constexpr int R = kBlockRows;
+    constexpr int R = kBlockRows, H = R > 4 ? R / 2 : 0;
     const int64_t rowsInBlocks = (r1 - r0) / R * R;
+    const int64_t half = H > 0 && r1 - r0 - rowsInBlocks >= H ? H : 0;
     // Blocked rows: for each pair of output vectors, every block of R rows
-    // (the pair's weights stay in cache across the blocks).
-    if (rowsInBlocks > 0)
+    // (the pair's weights stay in cache across the blocks), then one block
+    // of H = R / 2 rows if that many are left (as the JIT's kernel does).
+    if (rowsInBlocks + half > 0)
       for (int64_t col = c0; col < c1; col += 2 * W) {
         OutVec vec[2] = {outVec(a, col, c1), {}};
         // An odd last vector is paired with itself and stored once.
         vec[1] = col + W < c1 ? outVec(a, col + W, c1) : OutVec{col, vec[0].w, 0};
         for (int64_t row = r0; row < r0 + rowsInBlocks; row += R)
           block<R, 2>(a, op, row, vec);
+        if constexpr (H > 0)
+          if (half > 0)
+            block<H, 2>(a, op, r0 + rowsInBlocks, vec);
       }
     // Rows left over (all of them for a batch smaller than a block): one
     // row at a time over eight output vectors, then pairs.
-    for (int64_t row = r0 + rowsInBlocks; row < r1; ++row) {
+    for (int64_t row = r0 + rowsInBlocks + half; row < r1; ++row) {
       int64_t col = c0;
       for (; c1 - col >= kRowVectors * W; col += kRowVectors * W) {
         OutVec vec[kRowVectors];
