@@ -3,7 +3,7 @@
 // timed next to the FMA loops at the same clock: no cycle counter or
 // frequency is needed, and turbo or a hypervisor cannot skew the ratio.
 //   latency: one chain of dependent FMAs, its time per FMA in add-cycles;
-//   pipes:   16 (AVX2: 12) independent chains, FMAs per add-cycle.
+//   pipes:   14 independent chains, FMAs per add-cycle.
 // Each figure is the best of several short trials, so that a trial another
 // process interrupts does not count. Read bandwidth: one core summing a
 // buffer of half the L1, half the L2, a quarter of the L3 (at most 8 MiB)

@@ -2,10 +2,11 @@
 // the machine code will run on. For this host it is detected and measured
 // (Machine.cpp): the vector width by CPUID, cache sizes from Linux sysfs,
 // and the FMA pipes, FMA latency and read bandwidths by a short calibration
-// (about 20 ms, cached per machine). CPU names cannot be trusted for the
-// host (under a hypervisor an Intel Xeon reports itself as "rocketlake"),
-// so the host is never looked up by name. A named target (--mcpu) gets its
-// published parameters instead (modelledMachine). No LLVM: the passes use it.
+// (about 50 ms and a 64 MiB buffer, once per CPU: cached). CPU names cannot
+// be trusted for the host (under a hypervisor an Intel Xeon reports itself
+// as "rocketlake"), so the host is never looked up by name. A named target
+// (--mcpu) gets its published parameters instead (modelledMachine). No
+// LLVM: the passes use it.
 #pragma once
 
 #include <cstdint>
