@@ -110,8 +110,8 @@
 //      64: 149 us against 217 us without). "1x4" and "2:4" give the sample
 //      blocks nothing to share (docs/passes.md#the-sparse-kernel).
 //  13. Activation sparsity (packed schedules): skip_zero_inputs when the
-//      layer's input comes from a relu (dense, dense_add, activation or add
-//      with fn = relu), its weights are finite, it has at least
+//      layer's input comes from a relu (any op whose fn is relu: dense,
+//      dense_add, activation, a binary op), its weights are finite, it has at least
 //      kSkipZeroInputsMinUnits units and at most kSkipZeroInputsMax inputs,
 //      and the vectors have 16 lanes (the list is built by a compress). Its
 //      lone samples (batch 1) then list their nonzero inputs and, when at

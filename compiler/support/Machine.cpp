@@ -16,6 +16,8 @@
 #include <sstream>
 #include <thread>
 
+#include <unistd.h>
+
 namespace soma {
 
 namespace {
@@ -129,7 +131,7 @@ void writeCache(const std::filesystem::path &path, const std::string &key, const
   std::error_code ec;
   std::filesystem::create_directories(path.parent_path(), ec);
   const std::filesystem::path tmp =
-      path.string() + ".tmp" + std::to_string(static_cast<long>(std::rand()));
+      path.string() + ".tmp" + std::to_string(static_cast<long>(getpid()));
   {
     std::ofstream out(tmp);
     out << "soma-machine 1\ncpu " << key << "\nfma_pipes " << m.fmaPipes << "\nfma_latency "
