@@ -11,8 +11,10 @@
 //      latency: 4 on Zen 4, 8 on a core with two 512-bit pipes, 10 on
 //      Haswell), so the block's row_block x panel_vectors accumulators are
 //      at least the FMAs in flight and each weight vector loaded feeds that
-//      many FMAs; at most the registers left after the panel's weight
-//      vectors, the broadcast and one spare, and at most 8 samples (a
+//      many FMAs; at most as many rows as fit in the registers left after
+//      the panel's weight vectors, each row holding its accumulators and
+//      its broadcast (LLVM issues a block's broadcasts together: Haswell's
+//      6 x 2 block spilled, tests/perf), and at most 8 samples (a
 //      call's rows after its last full block run as one half block, then
 //      as lone samples: LowerDense.cpp). Measured on a two-pipe AVX-512
 //      core (Zen 5, 1024 x 1024 relu, 1 thread, docs/passes.md#schedule):
@@ -331,9 +333,9 @@ ir::Schedule scheduleFor(const ir::Op &op, const MachineInfo &machine, ir::Sched
   ir::Schedule s;
   s.vectorWidth = machine.vectorWidth;
   s.panelVectors = units > s.vectorWidth ? 2 : 1;
-  const int64_t registers = machine.vectorRegisters - s.panelVectors - 2;
-  s.rowBlock =
-      std::clamp<int64_t>(std::min(machine.fmasInFlight(), registers / s.panelVectors), 1, 8);
+  // LLVM issues a block's broadcasts together: a row holds its
+  // accumulators and its broadcast.
+  s.rowBlock = machine.blockRows(s.panelVectors, s.panelVectors + 1, 0);
   s.lonePanels = 8 / s.panelVectors;
   const int64_t panel = s.panel();
   const int64_t panels = std::max<int64_t>(1, (units + panel - 1) / panel);

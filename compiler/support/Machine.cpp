@@ -260,6 +260,13 @@ std::vector<std::string> modelledMachineNames() {
   return names;
 }
 
+int64_t MachineInfo::blockRows(int64_t panelVectors, int64_t rowRegisters,
+                               int64_t spareRegisters) const {
+  const int64_t fit =
+      (vectorRegisters - panelVectors - spareRegisters) / std::max<int64_t>(1, rowRegisters);
+  return std::clamp<int64_t>(std::min(fmasInFlight(), fit), 1, 8);
+}
+
 std::string describeMachine(const MachineInfo &m) {
   std::string s = "machine: " + m.name;
   s += m.name == "host" ? " (detected and measured)\n" : " (modelled)\n";

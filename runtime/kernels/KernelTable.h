@@ -12,10 +12,10 @@ namespace soma::runtime::kernels {
 struct KernelTable {
   Isa isa;
   int64_t width; // f32 lanes per vector
-  /// dense's tile geometry: rows per register block and the panel width
-  /// its packed weights read fastest at (kernels::denseRowBlock,
-  /// kernels::panelWidth).
-  int64_t denseRowBlock;
+  /// dense's tile geometry: the rows of its two register blocks (small,
+  /// large; equal when it has one) and the panel width its packed weights
+  /// read fastest at (kernels::denseRowBlock, kernels::panelWidth).
+  int64_t denseRowBlocks[2];
   int64_t panelWidth;
   /// sparse's: rows per sample block, and the fewest rows a call runs in
   /// blocks (kernels::sparseRowBlock, kernels::sparseLoneRows).

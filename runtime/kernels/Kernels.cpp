@@ -113,7 +113,10 @@ int64_t vectorWidth(Isa isa) noexcept { return kernelTable(isa).width; }
 
 int64_t panelWidth(Isa isa) noexcept { return kernelTable(isa).panelWidth; }
 
-int64_t denseRowBlock(Isa isa) noexcept { return kernelTable(isa).denseRowBlock; }
+int64_t denseRowBlock(Isa isa, int64_t wanted) noexcept {
+  const int64_t *rows = kernelTable(isa).denseRowBlocks;
+  return wanted > 0 && wanted < rows[1] ? rows[0] : rows[1];
+}
 
 void dense(const DenseArgs &args, int64_t r0, int64_t r1, int64_t c0, int64_t c1) noexcept {
   const KernelTable *t = args.panel > 0 ? denseTable(args.panel) : nullptr;

@@ -33,12 +33,16 @@ template <class A> struct Impl {
   static constexpr int64_t W = static_cast<int64_t>(F::size);
   static_assert(W <= 16, "lane masks are built for at most 16 lanes");
 
-  /// Rows of a dense register block: R rows times two vectors of
-  /// accumulators, plus the two weight vectors and a broadcast input: 11
-  /// of 16 registers with SSE2 (which also needs a product register, no
-  /// FMA), 15 of 16 with AVX2, 19 of 32 with AVX-512. At batch 64,
-  /// 1024 x 1024, AVX2 peaked at 104 GFLOP/s with 6 rows, 99 with 4 (on
-  /// a noisy machine; 6 also means fewer weight loads per FMA).
+  /// Rows of the dense register blocks: R rows times two vectors of
+  /// accumulators, plus the two weight vectors and a broadcast input. The
+  /// large block fills the registers as far as 8 rows: 11 of 16 registers
+  /// with SSE2 (which also needs a product register, no FMA), 15 of 16
+  /// with AVX2, 19 of 32 with AVX-512. The small one, 4 rows, is for a
+  /// core with fewer FMAs in flight (one 512-bit pipe: the cost model's
+  /// MachineInfo::blockRows). At batch 64, 1024 x 1024, AVX2 peaked at
+  /// 104 GFLOP/s with 6 rows, 99 with 4 (on a noisy machine; 6 also means
+  /// fewer weight loads per FMA).
+  static constexpr int kSmallBlockRows = 4;
   static constexpr int kBlockRows = W == 16 ? 8 : W == 8 ? 6 : 4;
   /// Vectors of outputs in the one-row path (8 independent accumulators,
   /// enough to hide the FMA latency without a second row).
@@ -292,9 +296,9 @@ template <class A> struct Impl {
     finish<R, NV>(a, op, row, vec, acc);
   }
 
-  template <class Op>
+  template <int R, class Op>
   static void denseTile(const DenseArgs &a, Op op, int64_t r0, int64_t r1, int64_t c0, int64_t c1) {
-    constexpr int R = kBlockRows, H = R > 4 ? R / 2 : 0;
+    constexpr int H = R > 4 ? R / 2 : 0;
     const int64_t rowsInBlocks = (r1 - r0) / R * R;
     const int64_t half = H > 0 && r1 - r0 - rowsInBlocks >= H ? H : 0;
     // Blocked rows: for each pair of output vectors, every block of R rows
@@ -334,8 +338,13 @@ template <class A> struct Impl {
     assert(c0 % a.panel == 0 && c1 <= a.units && "a tile starts on a panel");
     if (r0 >= r1 || c0 >= c1)
       return;
-    fusedLayer(a.act, a.y, a.units, r0, r1, c0, c1,
-               [&](auto op) { denseTile(a, op, r0, r1, c0, c1); });
+    const bool small = a.rowBlock > 0 && a.rowBlock < kBlockRows;
+    fusedLayer(a.act, a.y, a.units, r0, r1, c0, c1, [&](auto op) {
+      if constexpr (kSmallBlockRows < kBlockRows)
+        if (small)
+          return denseTile<kSmallBlockRows>(a, op, r0, r1, c0, c1);
+      denseTile<kBlockRows>(a, op, r0, r1, c0, c1);
+    });
   }
 
   // --- sparse ---------------------------------------------------------
@@ -755,8 +764,11 @@ template <class A> struct Impl {
   }
 
   static constexpr KernelTable table(Isa isa) {
-    return {isa,     W,           kBlockRows,  2 * W,      W,        kLoneRows,  &dense, &sparse,
-            &binary, &activation, &scaleShift, &batchNorm, &softmax, &layerNorm, &exp};
+    return {isa,         W,           {kSmallBlockRows, kBlockRows},
+            2 * W,       W,           kLoneRows,
+            &dense,      &sparse,     &binary,
+            &activation, &scaleShift, &batchNorm,
+            &softmax,    &layerNorm,  &exp};
   }
 };
 

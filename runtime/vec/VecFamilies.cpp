@@ -8,6 +8,7 @@
 
 #include "soma/runtime/Kernels.h"
 #include "soma/runtime/Packing.h"
+#include "soma/support/Machine.h"
 
 #include <algorithm>
 #include <memory>
@@ -46,6 +47,7 @@ struct WeightedSumContext {
   int packed = -1;     // the weights, packed by the family
   int scratch = -1;
   int64_t panel = 0, inputs = 0, units = 0;
+  int64_t rowBlock = 0; // dense: the register block's rows
   int bias = -1, y = -1;
   ir::Activation act;
 
@@ -68,7 +70,7 @@ struct WeightedSumContext {
 void runDense(const void *context, void *const *slots, int64_t r0, int64_t r1, int64_t c0,
               int64_t c1) {
   const auto &c = *static_cast<const WeightedSumContext *>(context);
-  const k::DenseArgs args{c.layer(slots), c.panel};
+  const k::DenseArgs args{c.layer(slots), c.panel, c.rowBlock};
   k::dense(args, r0, r1, c0, c1);
 }
 
@@ -283,10 +285,25 @@ public:
   }
 };
 
+/// The rows of the dense kernel's register block on this machine: the cost
+/// model's (MachineInfo::blockRows, as for the JIT's schedules), for this
+/// kernel's panel of two vectors and its registers (a row holds its two
+/// accumulators; one broadcast at a time). The schedule's row_block is the
+/// JIT's kernel's, which holds a broadcast per row: not read here.
+int64_t vecDenseRowBlock() {
+  const k::Isa isa = k::activeIsa();
+  MachineInfo m = hostMachine();
+  if (m.vectorWidth != k::vectorWidth(isa)) { // a narrower table forced (tests)
+    m.vectorWidth = k::vectorWidth(isa);
+    m.vectorRegisters = isa == k::Isa::Avx512 ? 32 : 16;
+  }
+  return k::denseRowBlock(isa, m.blockRows(2, 2, 1));
+}
+
 /// linear, dense, dense_add: kernels::dense over weights packed in panels
-/// of the active instruction set (kernels::panelWidth), rows in its
-/// register blocks (kernels::denseRowBlock); bias, residual and activation
-/// in registers.
+/// of the active instruction set (kernels::panelWidth), rows in the
+/// register blocks the cost model picks (vecDenseRowBlock); bias, residual
+/// and activation in registers.
 class VecDenseFamily final : public KernelFamily {
 public:
   const char *name() const override { return "vec.dense"; }
@@ -311,9 +328,10 @@ public:
   Expected<bool> makeStep(const ProgramBuilder &b, size_t i, Step &step) const override {
     auto c = weightedSumContext(b, i, step);
     c->panel = k::panelWidth();
+    c->rowBlock = vecDenseRowBlock();
     TileRules rules;
     rules.rowWork = step.cols * (c->inputs + activationWork(c->act));
-    rules.rowGranularity = k::denseRowBlock(k::activeIsa());
+    rules.rowGranularity = c->rowBlock;
     rules.colGranularity = c->act.kind == ir::ActKind::Softmax ? 0 : c->panel;
     step.contextFn = runDense;
     step.context = std::move(c);
@@ -325,7 +343,7 @@ public:
     const k::Isa isa = k::activeIsa();
     return std::string(k::isaName(isa)) + ": weights in panels of " +
            std::to_string(k::panelWidth(isa)) + ", blocks of " +
-           std::to_string(k::denseRowBlock(isa)) + " rows x 2 vectors";
+           std::to_string(vecDenseRowBlock()) + " rows x 2 vectors";
   }
 };
 

@@ -42,20 +42,22 @@ struct DenseCase {
   bool bias, residual;
   int64_t panel;              // 0: panelWidth()
   int64_t xPad = 0, yPad = 0; // extra elements per row (strides)
+  int64_t rowBlock = 0;       // DenseArgs::rowBlock
 };
 
 std::string describe(const DenseCase &c) {
   std::ostringstream os;
   os << "dense rows " << c.rows << " inputs " << c.inputs << " units " << c.units << " act "
      << c.act.str() << (c.bias ? " +bias" : "") << (c.residual ? " +residual" : "") << " panel "
-     << c.panel << " strides +" << c.xPad << "/+" << c.yPad;
+     << c.panel << " strides +" << c.xPad << "/+" << c.yPad << " row block " << c.rowBlock;
   return os.str();
 }
 
 /// Runs one dense case through tiles and checks every element against the
 /// reference; also checks that the tiled result is bit-identical to one
 /// call over the whole layer and that nothing outside the tiles is written.
-void checkDense(DenseCase c, std::mt19937 &rng) {
+/// Returns the result.
+std::vector<float> checkDense(DenseCase c, std::mt19937 &rng) {
   if (c.panel == 0)
     c.panel = panelWidth();
   const std::string what = describe(c);
@@ -130,6 +132,7 @@ void checkDense(DenseCase c, std::mt19937 &rng) {
   a.bias = c.bias ? bb.data() : nullptr;
   a.residual = c.residual ? Src{rb.data(), U, 0} : Src{};
   a.act = c.act;
+  a.rowBlock = c.rowBlock;
 
   // Tiles: rows cut at random points; columns at random panel multiples
   // (softmax needs whole rows).
@@ -160,6 +163,7 @@ void checkDense(DenseCase c, std::mt19937 &rng) {
     }
   EXPECT_EQ(mismatches, 0) << what << ": tiles differ from one whole call";
   EXPECT_EQ(touched, 0) << what << ": wrote past the last column of a row";
+  return std::vector<float>(whole.data(), whole.data() + R * ldy);
 }
 
 TEST_P(KernelsIsaTest, DenseShapes) {
@@ -189,6 +193,28 @@ TEST_P(KernelsIsaTest, DenseEveryActivationBiasAndResidual) {
         // and one batch-1 layer, the one-row path only
         checkDense({1, pick(), pick(), act, bias, residual, 0}, rng);
       }
+}
+
+/// Every register block the kernel has (asked for by DenseArgs::rowBlock)
+/// gives the same bits: a row's sum runs in the same order in every block.
+/// 37 rows: full blocks, a half block and lone rows for each block size.
+TEST_P(KernelsIsaTest, DenseRowBlocksAgree) {
+  const Isa isa = GetParam();
+  EXPECT_EQ(denseRowBlock(isa, 4), 4);
+  EXPECT_EQ(denseRowBlock(isa, 1), 4);
+  EXPECT_EQ(denseRowBlock(isa, 0), denseRowBlock(isa, 64));
+  EXPECT_EQ(denseRowBlock(isa, 0), isa == Isa::Avx512 ? 8 : isa == Isa::Avx2 ? 6 : 4);
+  std::vector<float> first;
+  for (int64_t rowBlock : {0, 1, 4, 5, 6, 8, 64}) {
+    std::mt19937 rng(kSeed + 3);
+    DenseCase c{37, 45, 75, ir::makeActivation(ActKind::Tanh), true, true, 0};
+    c.rowBlock = rowBlock;
+    std::vector<float> y = checkDense(c, rng);
+    if (first.empty())
+      first = y;
+    EXPECT_EQ(std::memcmp(first.data(), y.data(), y.size() * sizeof(float)), 0)
+        << "row block " << rowBlock << " changed the bits";
+  }
 }
 
 /// Weights packed for another instruction set's panel still work: a wider

@@ -41,6 +41,16 @@ struct MachineInfo {
 
   /// Independent FMAs that keep every pipe busy: pipes x latency.
   int64_t fmasInFlight() const { return fmaPipes * fmaLatency; }
+
+  /// The cost model's rows per register block of a dense kernel whose
+  /// panel is `panelVectors` vectors wide: one row per FMA in flight,
+  /// within the vector registers, at most 8. Besides the panel's weight
+  /// vectors and `spareRegisters`, each row holds `rowRegisters`: its
+  /// accumulators, plus its broadcast input when the code generator issues
+  /// a block's broadcasts together (LLVM does; the vec engine's GCC-built
+  /// kernel broadcasts one row at a time and spares one register for it).
+  /// docs/passes.md#schedule, step 3.
+  int64_t blockRows(int64_t panelVectors, int64_t rowRegisters, int64_t spareRegisters) const;
 };
 
 /// This machine, detected and calibrated once per process. The calibration

@@ -45,9 +45,12 @@ int64_t vectorWidth(Isa isa) noexcept;
 /// runtime::packPanels(w, panelWidth()).
 int64_t panelWidth(Isa isa) noexcept;
 inline int64_t panelWidth() noexcept { return panelWidth(activeIsa()); }
-/// The rows of dense()'s register block on `isa` (8, 6 or 4): row tiles
-/// on multiples of it keep every tile's blocks full.
-int64_t denseRowBlock(Isa isa) noexcept;
+/// The rows of the register block dense() runs on `isa` for a request of
+/// `wanted` rows (DenseArgs::rowBlock): the largest block it has that is
+/// at most `wanted` (its smallest, 4, for fewer), or its largest (8 with
+/// AVX-512, 6 with AVX2, 4 with SSE2) for 0. Row tiles on multiples of it
+/// keep every tile's blocks full.
+int64_t denseRowBlock(Isa isa, int64_t wanted = 0) noexcept;
 
 /// A matrix a kernel reads. Row r of the op's rows is at
 /// `data + (period ? r % period : r) * stride`: period 0 for a value with
@@ -88,6 +91,10 @@ struct DenseArgs : LayerArgs {
   /// panelWidth() is fastest; any multiple of the active vector width works
   /// at full speed, and a multiple of 4 that is not runs on SSE2.
   int64_t panel = 0;
+  /// The register block's rows asked for (the cost model's, from
+  /// MachineInfo::blockRows); denseRowBlock(isa, rowBlock) is the block
+  /// run. 0: the largest.
+  int64_t rowBlock = 0;
 };
 
 /// Computes rows [r0, r1) and columns [c0, c1) of the dense layer. c0 must
