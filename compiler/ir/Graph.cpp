@@ -191,6 +191,7 @@ std::unique_ptr<Graph> Graph::clone() const {
   auto copy = std::make_unique<Graph>();
   copy->name = name;
   copy->loc = loc;
+  copy->machine = machine;
   OpMap<Op *> map(ops.size());
   for (auto &op : ops) {
     std::vector<Op *> operands;

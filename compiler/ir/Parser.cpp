@@ -1,6 +1,7 @@
 // Parser for IR text. IR is mostly written by soma itself, so the parser
 // stops at the first error instead of recovering.
 #include "soma/ir/Parser.h"
+#include "soma/ir/MachineRecord.h"
 #include "soma/support/Lexer.h"
 
 #include <algorithm>
@@ -52,6 +53,7 @@ private:
   bool parseSchedule(Op &op);
   bool parseOp(Graph &graph);
   bool parseOutput(Graph &graph);
+  bool parseMachine(Graph &graph);
 
   std::unordered_map<std::string, Op *> values;
 };
@@ -628,6 +630,51 @@ bool IRParser::parseOutput(Graph &graph) {
   return true;
 }
 
+// machine = {name = "N", vector_width = 16, ...}: the fields of
+// soma/ir/MachineRecord.h, all of them, in that order.
+bool IRParser::parseMachine(Graph &graph) {
+  consume(); // 'machine'
+  if (!expect(TokKind::Equal, "after 'machine'") || !expect(TokKind::LBrace, "after 'machine ='"))
+    return false;
+  MachineInfo m;
+  if (!tok.isIdent("name"))
+    return fail("expected 'name', got " + describeToken(tok));
+  consume();
+  if (!expect(TokKind::Equal, "after 'name'"))
+    return false;
+  if (!tok.is(TokKind::String))
+    return fail("expected the machine's name as a string, got " + describeToken(tok));
+  m.name = tok.text;
+  consume();
+  for (const MachineField &f : machineFields()) {
+    if (!expect(TokKind::Comma, "between the machine's fields"))
+      return false;
+    if (!tok.isIdent(f.name))
+      return fail(std::string("expected '") + f.name + "', got " + describeToken(tok));
+    consume();
+    if (!expect(TokKind::Equal, "after the field name"))
+      return false;
+    const SourceLoc at = tok.loc;
+    int64_t value = 0;
+    if (!parseSignedInteger(value, std::string("for ") + f.name))
+      return false;
+    if (value < f.min || value > f.max) {
+      diags.error(at, std::string(f.name) + " must be in " + std::to_string(f.min) + ".." +
+                          std::to_string(f.max));
+      return false;
+    }
+    if (f.member == &MachineInfo::vectorWidth && value != 4 && value != 8 && value != 16) {
+      diags.error(at, "vector_width must be 4, 8 or 16");
+      return false;
+    }
+    m.*f.member = value;
+  }
+  if (!expect(TokKind::RBrace, "after the machine's fields"))
+    return false;
+  graph.machine = m;
+  return true;
+}
+
 std::unique_ptr<Graph> IRParser::parse() {
   auto graph = std::make_unique<Graph>();
   graph->loc = tok.loc;
@@ -643,6 +690,8 @@ std::unique_ptr<Graph> IRParser::parse() {
   graph->name = tok.text;
   consume();
   if (!expect(TokKind::LBrace, "after the graph name"))
+    return nullptr;
+  if (tok.isIdent("machine") && !parseMachine(*graph))
     return nullptr;
   while (!tok.is(TokKind::RBrace)) {
     bool ok;

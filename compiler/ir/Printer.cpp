@@ -2,6 +2,8 @@
 //   %name = kind(%operand, ...) {attributes} : type
 #include "soma/ir/Printer.h"
 
+#include "soma/ir/MachineRecord.h"
+
 #include <charconv>
 #include <ostream>
 #include <sstream>
@@ -132,6 +134,12 @@ void printLoc(SourceLoc loc, std::ostream &os) {
 
 void printGraph(const Graph &graph, std::ostream &os, const PrintOptions &options) {
   os << "graph @" << graph.name << " {\n";
+  if (graph.machine) {
+    os << "  machine = {name = " << quoted(graph.machine->name);
+    for (const MachineField &f : machineFields())
+      os << ", " << f.name << " = " << (*graph.machine).*f.member;
+    os << "}\n";
+  }
   for (auto &opPtr : graph.ops) {
     const Op &op = *opPtr;
     os << "  %" << op.name << " = " << opName(op.kind);

@@ -5,6 +5,7 @@
 // builder has assigned the slots the kernels bake in.
 #include "soma/jit/JitEngine.h"
 
+#include "soma/ir/MachineRecord.h"
 #include "soma/passes/CostModel.h"
 #include "soma/passes/Passes.h"
 #include "soma/runtime/Packing.h"
@@ -334,12 +335,21 @@ Expected<bool> JitEngine::prepareGraph(ir::Graph &graph) const {
     machine.vectorWidth = info.vectorWidth;
     machine.vectorRegisters = info.vectorWidth == 16 ? 32 : 16;
   }
-  // A kernel already chosen (by the cost model or the user) is kept.
-  for (auto &op : graph.ops)
-    if (ir::isWeightedSum(op->kind) &&
-        (!op->schedule || op->schedule->vectorWidth != machine.vectorWidth))
+  // A kernel already chosen (by the cost model or the user) is kept; its
+  // geometry is planned again when it was planned for another machine (the
+  // graph's machine record) or is for other vectors.
+  const bool replan = graph.machine && !ir::samePlanningMachine(*graph.machine, machine);
+  bool any = false;
+  for (auto &op : graph.ops) {
+    if (!ir::isWeightedSum(op->kind))
+      continue;
+    any = true;
+    if (!op->schedule || replan || op->schedule->vectorWidth != machine.vectorWidth)
       op->schedule = op->schedule ? passes::scheduleFor(*op, machine, op->schedule->kernel)
                                   : passes::chooseSchedule(*op, machine, options.sparsity);
+  }
+  if (any)
+    graph.machine = machine;
   // The sparse kernel packs its weights: they must be a constant matrix.
   for (auto &op : graph.ops)
     if (ir::isWeightedSum(op->kind) && op->schedule->isSparse()) {

@@ -140,6 +140,7 @@
 //
 // Tolerance class: exact (no value changes; every schedule reduces each
 // output over all inputs in input order in one kernel call).
+#include "soma/ir/MachineRecord.h"
 #include "soma/passes/CostModel.h"
 #include "soma/passes/Passes.h"
 
@@ -354,15 +355,25 @@ ir::Schedule scheduleFor(const ir::Op &op, const MachineInfo &machine, ir::Sched
 }
 
 bool scheduleLayers(ir::Graph &graph, PassContext &ctx) {
+  // The graph's machine record says which machine its schedules were
+  // planned for: when that is not this one, they are planned again.
+  const bool replan = graph.machine && !ir::samePlanningMachine(*graph.machine, ctx.machine);
+  if (replan)
+    ctx.remark(graph.loc, "schedules planned for machine '" + graph.machine->name +
+                              "' planned again for '" + ctx.machine.name + "'");
+  bool any = false;
   for (auto &op : graph.ops) {
     if (!ir::isWeightedSum(op->kind))
       continue;
-    if (op->schedule) {
-      // Written in the IR (by hand, or by an earlier run): the user's
-      // choice, kept (the JIT re-plans one made for another vector width).
+    any = true;
+    if (op->schedule && !replan) {
+      // Written in the IR (by hand, or by an earlier run for this
+      // machine): kept (the JIT re-plans one made for another vector width).
       ctx.count("schedule.layers-kept");
       continue;
     }
+    if (op->schedule)
+      ctx.count("schedule.layers-replanned");
     op->schedule = chooseSchedule(*op, ctx.machine, ctx.sparsity);
     ctx.count("schedule.layers-scheduled");
     ctx.count(std::string("schedule.layers-") + ir::spelling(op->schedule->kernel));
@@ -381,6 +392,8 @@ bool scheduleLayers(ir::Graph &graph, PassContext &ctx) {
       ctx.count("schedule.layers-forced");
     }
   }
+  if (any)
+    graph.machine = ctx.machine;
   return true;
 }
 

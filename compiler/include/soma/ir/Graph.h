@@ -7,6 +7,7 @@
 #include "soma/ir/OpKind.h"
 #include "soma/ir/OpMap.h"
 #include "soma/ir/Schedule.h"
+#include "soma/support/Machine.h"
 #include "soma/support/SourceManager.h"
 #include "soma/support/Tensor.h"
 
@@ -133,6 +134,9 @@ public:
   std::vector<std::unique_ptr<Op>> ops;
   std::vector<GraphOutput> outputs;
   SourceLoc loc;
+  /// The machine the schedules were planned for (soma/ir/MachineRecord.h),
+  /// or none before the schedule pass.
+  std::optional<MachineInfo> machine;
 
   /// Appends an op (after all existing ones) and returns it.
   Op *append(OpKind kind, std::string name, std::vector<Op *> operands, SourceLoc loc = {});
