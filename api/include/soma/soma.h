@@ -9,6 +9,7 @@
 #pragma once
 
 #include <cstdint>
+#include <iosfwd>
 #include <memory>
 #include <string>
 #include <string_view>
@@ -24,8 +25,8 @@ struct ModelAccess;
 
 /// Success, or a failure carrying a readable message (for a compile error:
 /// the diagnostics, `file:line:col: error: ...`, exactly as the tools print
-/// them).
-class Status {
+/// them). [[nodiscard]]: a Status ignored is a compiler warning.
+class [[nodiscard]] Status {
 public:
   static Status success() { return Status(); }
   static Status failure(std::string message) { return Status(std::move(message), false); }
@@ -41,23 +42,43 @@ private:
   bool isOk = true;
 };
 
-/// A value, or the Status that explains why there is none.
-template <class T> class Result {
+namespace api {
+/// Prints "soma: <what> of a failed Result: <message>" to stderr and
+/// aborts: what dereferencing a failed Result does, in every build.
+[[noreturn]] void failedResultAccess(const char *what, const std::string &message);
+} // namespace api
+
+/// A value, or the Status that explains why there is none. [[nodiscard]]
+/// as Status is. Reaching the value of a failed Result (*, ->, value())
+/// prints the failure's message and aborts, in every build.
+template <class T> class [[nodiscard]] Result {
 public:
   Result(T value) : storage(std::move(value)) {}
   Result(Status failure) : storage(std::move(failure)) {}
 
   bool ok() const { return storage.index() == 0; }
   explicit operator bool() const { return ok(); }
-  T &operator*() { return std::get<0>(storage); }
-  const T &operator*() const { return std::get<0>(storage); }
-  T *operator->() { return &std::get<0>(storage); }
-  const T *operator->() const { return &std::get<0>(storage); }
+  T &value() { return checked("value()"); }
+  const T &value() const { return checked("value()"); }
+  T &operator*() { return checked("operator*"); }
+  const T &operator*() const { return checked("operator*"); }
+  T *operator->() { return &checked("operator->"); }
+  const T *operator->() const { return &checked("operator->"); }
   /// The failure's message; empty on success.
   std::string error() const { return ok() ? std::string() : std::get<1>(storage).message(); }
   Status status() const { return ok() ? Status::success() : std::get<1>(storage); }
 
 private:
+  T &checked(const char *what) {
+    if (!ok())
+      api::failedResultAccess(what, std::get<1>(storage).message());
+    return *std::get_if<0>(&storage);
+  }
+  const T &checked(const char *what) const {
+    if (!ok())
+      api::failedResultAccess(what, std::get<1>(storage).message());
+    return *std::get_if<0>(&storage);
+  }
   std::variant<T, Status> storage;
 };
 
@@ -83,6 +104,15 @@ enum class Sparsity {
   Dense,  ///< the dense kernel for every layer
   Sparse, ///< the sparse kernel for every layer with constant weights
 };
+
+/// The names the tools use: "jit", "interp", "vec", "auto"; "dense",
+/// "sparse", "auto"; "ok" or the failure's message (every message names
+/// what failed: compile errors as `file:line:col: error: ...` lines).
+const char *name(Engine engine);
+const char *name(Sparsity sparsity);
+std::ostream &operator<<(std::ostream &os, Engine engine);
+std::ostream &operator<<(std::ostream &os, Sparsity sparsity);
+std::ostream &operator<<(std::ostream &os, const Status &status);
 
 struct CompileOptions {
   /// 0..3: the graph passes and the LLVM pipeline (0: none, 2: default).
