@@ -83,6 +83,17 @@ namespace {
 /// repeats for every sample.
 float at(const EvalOperand &v, int64_t i) { return v.tensor->values[i % v.tensor->numElements()]; }
 
+/// The smallest magnitude f32 rounds to infinity: FLT_MAX plus half an ulp.
+constexpr double kF32Overflow = 0x1.ffffffp127;
+
+/// A running sum as the engines' f32 one behaves at its edge: once it
+/// leaves the f32 range it is that infinity, which later finite terms do
+/// not bring back (docs/passes.md#non-finite-values). Within the range the
+/// sum stays exact in double.
+double f32Edge(double sum) {
+  return std::fabs(sum) >= kF32Overflow ? std::copysign(INFINITY, sum) : sum;
+}
+
 } // namespace
 
 std::vector<int64_t> concreteShape(const TensorType &type, int64_t batch) {
@@ -114,14 +125,16 @@ Tensor evaluateOp(const Op &op, const std::vector<EvalOperand> &in, int64_t batc
     const int64_t samples = x.batched ? batch : 1;
     for (int64_t n = 0; n < samples; ++n)
       for (int64_t o = 0; o < units; ++o) {
+        // In input order, then the bias, then the residual: the order in
+        // which every engine's kernel accumulates.
         double sum = 0;
         for (int64_t i = 0; i < k; ++i)
-          sum += static_cast<double>(x.tensor->values[n * k + i]) *
-                 static_cast<double>(w.tensor->values[o * k + i]);
+          sum = f32Edge(sum + static_cast<double>(x.tensor->values[n * k + i]) *
+                                  static_cast<double>(w.tensor->values[o * k + i]));
         if (op.kind != OpKind::Linear)
-          sum += in[2].tensor->values[o];
+          sum = f32Edge(sum + in[2].tensor->values[o]);
         if (op.kind == OpKind::DenseAdd)
-          sum += at(in[3], n * units + o);
+          sum = f32Edge(sum + at(in[3], n * units + o));
         acc[n * units + o] = sum;
       }
     if (op.kind != OpKind::Linear)
