@@ -22,7 +22,10 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   }
   // Weight files resolve against an empty directory: only absolute paths
   // reach a file.
-  std::unique_ptr<ir::Graph> graph = frontend::buildGraph(*net, "/nonexistent-soma-fuzz", diags);
+  // Limits far below the defaults keep every execution small and fast; the
+  // limits themselves are what the fuzzer then exercises.
+  std::unique_ptr<ir::Graph> graph =
+      frontend::buildGraph(*net, "/nonexistent-soma-fuzz", diags, fuzz::kFuzzLimits);
   std::string rendered = diags.renderToString();
   if (!graph) {
     fuzz::check(diags.hasErrors(), "buildGraph failed without an error");

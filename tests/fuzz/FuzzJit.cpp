@@ -18,6 +18,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   CompileOptions options;
   options.engine = Engine::Jit;
   options.threads = 1;
+  options.maxWeights = fuzz::kFuzzLimits.weights;
+  options.maxActivations = fuzz::kFuzzLimits.activations;
   options.optLevel = static_cast<int>(seed % 4);
   options.sparsity = static_cast<Sparsity>((seed >> 8) % 3);
   options.features = kFeatures[(seed >> 16) % 3];

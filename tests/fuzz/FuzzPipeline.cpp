@@ -44,6 +44,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   uint32_t file = sm.addBuffer("fuzz.nn", source);
   CompileOptions options;
   options.optLevel = 2;
+  options.maxWeights = fuzz::kFuzzLimits.weights;
+  options.maxActivations = fuzz::kFuzzLimits.activations;
   api::FrontResult front = api::compileToGraph(sm, file, options, nullptr);
   if (!front.graph) {
     fuzz::check(front.diagnostics.find("error") != std::string::npos,

@@ -4,6 +4,7 @@
 #pragma once
 
 #include "soma/ir/Graph.h"
+#include "soma/support/Limits.h"
 
 #include <cstddef>
 #include <cstdint>
@@ -11,6 +12,11 @@
 #include <string_view>
 
 namespace soma::fuzz {
+
+/// The model limits the harnesses compile with: 2^22 weight elements (16 MiB)
+/// and 2^22 activation elements per sample, far below the defaults, so no
+/// execution allocates much (libFuzzer's RSS limit is 2.5 GB).
+inline const ModelLimits kFuzzLimits{int64_t(1) << 22, int64_t(1) << 22};
 
 /// Prints `what` and `detail` and aborts: libFuzzer reports a crash.
 [[noreturn]] void fail(const std::string &what, const std::string &detail = "");
