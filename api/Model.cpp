@@ -282,9 +282,14 @@ FrontResult compileToGraph(SourceManager &sm, uint32_t file, const CompileOption
         "soma: error: optimisation level " + std::to_string(optLevel) + " is not in 0..3\n";
     return result;
   }
+  if (options.maxWeights < 1 || options.maxActivations < 1) {
+    result.diagnostics =
+        "soma: error: the limits maxWeights and maxActivations must be at least 1\n";
+    return result;
+  }
   DiagnosticEngine diags(sm);
   auto t0 = std::chrono::steady_clock::now();
-  result.graph = frontend::loadGraph(file, sm, diags);
+  result.graph = frontend::loadGraph(file, sm, diags, {options.maxWeights, options.maxActivations});
   if (timings)
     timings->push_back({"frontend: parse, check, build IR", secondsSince(t0)});
   if (result.graph) {

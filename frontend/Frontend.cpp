@@ -16,22 +16,53 @@ Expected<uint32_t> loadSourceFile(const std::string &path, SourceManager &sm) {
   return sm.addBuffer(path, std::move(*text));
 }
 
-std::unique_ptr<ir::Graph> loadGraph(uint32_t file, SourceManager &sm, DiagnosticEngine &diags) {
+bool checkModelLimits(const ir::Graph &graph, const ModelLimits &limits, DiagnosticEngine &diags) {
+  int64_t weights = 0, activations = 0;
+  for (const auto &op : graph.ops) {
+    if (op->data)
+      weights += static_cast<int64_t>(op->data->values.size());
+    else if (op->type.known)
+      activations += op->type.sampleElements(); // each at most 2^28: no overflow
+  }
+  bool ok = true;
+  if (weights > limits.weights) {
+    diags.error(graph.loc, "the model's constants hold " + std::to_string(weights) +
+                               " elements, above the limit of " + std::to_string(limits.weights) +
+                               " weights per model");
+    ok = false;
+  }
+  if (activations > limits.activations) {
+    diags.error(graph.loc, "the model's values hold " + std::to_string(activations) +
+                               " elements per sample, above the limit of " +
+                               std::to_string(limits.activations) + " activations per model");
+    ok = false;
+  }
+  return ok;
+}
+
+std::unique_ptr<ir::Graph> loadGraph(uint32_t file, SourceManager &sm, DiagnosticEngine &diags,
+                                     const ModelLimits &limits) {
+  std::unique_ptr<ir::Graph> graph;
   if (ir::looksLikeIR(sm.text(file))) {
-    std::unique_ptr<ir::Graph> graph = ir::parseGraph(file, sm, diags);
+    graph = ir::parseGraph(file, sm, diags);
     if (!graph || !ir::verifyGraph(*graph, diags))
       return nullptr;
-    return graph;
+  } else {
+    std::optional<Network> net = parseNetwork(file, sm, diags);
+    if (!net || diags.hasErrors())
+      return nullptr;
+    const std::string &path = sm.name(file);
+    size_t slash = path.find_last_of('/');
+    std::string baseDir = slash == std::string::npos ? "." : path.substr(0, slash);
+    if (slash == 0)
+      baseDir = "/";
+    graph = buildGraph(*net, baseDir, diags, limits);
+    if (!graph)
+      return nullptr;
   }
-  std::optional<Network> net = parseNetwork(file, sm, diags);
-  if (!net || diags.hasErrors())
+  if (!checkModelLimits(*graph, limits, diags))
     return nullptr;
-  const std::string &path = sm.name(file);
-  size_t slash = path.find_last_of('/');
-  std::string baseDir = slash == std::string::npos ? "." : path.substr(0, slash);
-  if (slash == 0)
-    baseDir = "/";
-  return buildGraph(*net, baseDir, diags);
+  return graph;
 }
 
 } // namespace soma::frontend

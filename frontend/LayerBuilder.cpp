@@ -35,6 +35,12 @@ ir::Op *Sema::typed(LayerBuild &layer, ir::Op *op) {
 bool Sema::checkOperandCount(const LayerBuild &layer) {
   const LayerInfo &info = layer.info;
   size_t count = layer.stmt.operands.size();
+  if (count > static_cast<size_t>(kMaxOperands)) {
+    diags.error(layer.stmt.nameLoc, layer.what + " has " + std::to_string(count) +
+                                        " operands, above the limit of " +
+                                        std::to_string(kMaxOperands) + " operands per layer");
+    return false;
+  }
   if (count >= info.minOperands && count <= info.maxOperands)
     return true;
   std::string want = info.minOperands == info.maxOperands

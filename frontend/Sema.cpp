@@ -227,8 +227,8 @@ std::unique_ptr<ir::Graph> Sema::run(const Network &net) {
 }
 
 std::unique_ptr<ir::Graph> buildGraph(const Network &network, const std::string &baseDir,
-                                      DiagnosticEngine &diags) {
-  Sema sema(baseDir, diags);
+                                      DiagnosticEngine &diags, const ModelLimits &limits) {
+  Sema sema(baseDir, diags, limits);
   return sema.run(network);
 }
 

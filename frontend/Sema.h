@@ -11,6 +11,7 @@
 #include "soma/frontend/Safetensors.h"
 #include "soma/ir/Graph.h"
 #include "soma/support/Diagnostics.h"
+#include "soma/support/Limits.h"
 
 #include <array>
 #include <map>
@@ -56,7 +57,8 @@ struct LayerBuild {
 
 class Sema {
 public:
-  Sema(const std::string &baseDir, DiagnosticEngine &diags) : baseDir(baseDir), diags(diags) {}
+  Sema(const std::string &baseDir, DiagnosticEngine &diags, const ModelLimits &limits)
+      : baseDir(baseDir), diags(diags), limits(limits) {}
 
   std::unique_ptr<ir::Graph> run(const Network &net);
 
@@ -105,6 +107,9 @@ private:
 
   std::string baseDir;
   DiagnosticEngine &diags;
+  ModelLimits limits;
+  /// Elements of the weight tensors evaluated so far (limits.weights).
+  int64_t weightElements = 0;
   std::unique_ptr<ir::Graph> graph = std::make_unique<ir::Graph>();
   std::unordered_map<std::string, const Stmt *> defs;
   std::vector<std::string> defNames;

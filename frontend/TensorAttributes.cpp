@@ -307,6 +307,16 @@ std::shared_ptr<Tensor> Sema::evalTensor(const Expr &expr, const std::string &wh
                               std::to_string(kMaxTensorElements) + " elements");
     return nullptr;
   }
+  // Before the tensor is filled or read: the model's weights together.
+  if (expectedCount > limits.weights - weightElements) {
+    diags.error(expr.loc, what + " " + role + " " + formatDims(expected) +
+                              " would bring the model's constants to " +
+                              std::to_string(weightElements + expectedCount) +
+                              " elements, above the limit of " + std::to_string(limits.weights) +
+                              " weights per model");
+    return nullptr;
+  }
+  weightElements += expectedCount;
   std::shared_ptr<Tensor> t;
   std::string from;
   switch (expr.kind) {

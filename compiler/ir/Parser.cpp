@@ -716,13 +716,23 @@ std::unique_ptr<Graph> IRParser::parse() {
 
 std::unique_ptr<Graph> parseGraph(uint32_t file, const SourceManager &sm, DiagnosticEngine &diags) {
   IRParser parser(file, sm, diags);
-  return parser.parse();
+  const unsigned errorsBefore = diags.errorCount();
+  std::unique_ptr<Graph> graph = parser.parse();
+  // The lexer reports some errors (an unknown escape in a string) and goes
+  // on: any error means no graph.
+  if (diags.errorCount() != errorsBefore)
+    return nullptr;
+  return graph;
 }
 
 std::optional<AttrValue> parseAttrValue(const AttrInfo &info, uint32_t file,
                                         const SourceManager &sm, DiagnosticEngine &diags) {
   IRParser parser(file, sm, diags);
-  return parser.parseLoneAttrValue(info);
+  const unsigned errorsBefore = diags.errorCount();
+  std::optional<AttrValue> value = parser.parseLoneAttrValue(info);
+  if (diags.errorCount() != errorsBefore)
+    return std::nullopt;
+  return value;
 }
 
 } // namespace soma::ir

@@ -3,6 +3,7 @@
 // after every pass.
 #include "soma/ir/Verifier.h"
 #include "soma/ir/ShapeInference.h"
+#include "soma/support/Limits.h"
 
 #include <algorithm>
 #include <string_view>
@@ -26,6 +27,10 @@ bool verifyGraph(const Graph &graph, DiagnosticEngine &diags) {
       diags.error(op.loc, "value '" + op.name + "' is defined twice");
       diags.note(it->second->loc, "first defined here");
     }
+    if (op.operands.size() > static_cast<size_t>(kMaxOperands))
+      diags.error(op.loc, what() + " has " + std::to_string(op.operands.size()) +
+                              " operands, above the limit of " + std::to_string(kMaxOperands) +
+                              " operands per op");
     for (const Op *operand : op.operands)
       if (!defined.contains(operand))
         diags.error(op.loc, what() + " uses '" + (operand ? operand->name : "<null>") +

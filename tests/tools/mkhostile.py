@@ -17,6 +17,8 @@ KIND is one of:
                 100000 layers `dense dI(qI)`, each reading an unknown name
                 one edit away from a layer's
   unused-inputs 100000 inputs no output reads
+  wide-concat   a concat of 10000 operands: inputs x, y, z (widths 2, 3
+                and 1) in turn
 All random content is seeded, so every run writes the same file.
 """
 import random
@@ -70,6 +72,13 @@ def unused_inputs():
             "".join(f"  input u{i}: f32[1]\n" for i in range(100000)) + "  output x\n}\n")
 
 
+def wide_concat():
+    names = ["x", "y", "z"]
+    operands = ", ".join(names[k % 3] for k in range(10000))
+    return ("network n {\n  input x: f32[2]\n  input y: f32[3]\n  input z: f32[1]\n" +
+            "  concat c(" + operands + ")\n  output c\n}\n")
+
+
 KINDS = {
     "deep-array": deep_array,
     "deep-call": deep_call,
@@ -80,6 +89,7 @@ KINDS = {
     "long-names": long_names,
     "unknown-operands": unknown_operands,
     "unused-inputs": unused_inputs,
+    "wide-concat": wide_concat,
 }
 
 

@@ -142,6 +142,13 @@ struct CompileOptions {
   /// what layers ask for. This changes the results: each pruned layer, with
   /// the sparsity it reached, is reported in Model::warnings().
   double prune = 0;
+  /// Limits on the model, each at least 1 (docs/language.md, "Limits"):
+  /// elements of all its constants together (weights, biases, parameters;
+  /// default 2^30, 4 GiB of f32), checked before each tensor is filled or
+  /// read, and of all its values for one sample (default 2^28). Beyond
+  /// either, compiling fails with an error that names the limit.
+  int64_t maxWeights = int64_t(1) << 30;
+  int64_t maxActivations = int64_t(1) << 28;
 };
 
 /// A network input or output: its name and its per-sample shape (the batch

@@ -120,6 +120,15 @@ TEST(IR, ElidedConstantsDoNotParse) {
   EXPECT_NE(h.diags.renderToString().find("print it without --elide-above"), std::string::npos);
 }
 
+// Found by fuzz_ir: the lexer reports an unknown escape in a string and goes
+// on, and parseGraph returned a graph along with the error.
+TEST(IR, AnyErrorMeansNoGraph) {
+  Harness h;
+  EXPECT_FALSE(h.parse("graph @g {\n  %x = input : f32[N, 1]\n  output %x as \"a\\qb\"\n}\n"));
+  EXPECT_NE(h.diags.renderToString().find("unknown escape sequence '\\q'"), std::string::npos)
+      << h.diags.renderToString();
+}
+
 TEST(Verifier, AcceptsWellFormedGraph) {
   Harness h;
   EXPECT_TRUE(verifyGraph(*smallGraph(), h.diags)) << h.diags.renderToString();

@@ -5,6 +5,7 @@
 #include "soma/ir/Graph.h"
 #include "soma/support/Diagnostics.h"
 #include "soma/support/Expected.h"
+#include "soma/support/Limits.h"
 
 #include <memory>
 #include <optional>
@@ -18,15 +19,22 @@ std::optional<Network> parseNetwork(uint32_t file, const SourceManager &sm,
 
 /// Checks a syntax tree (names, order, shapes, weights) and builds the graph
 /// IR. Weight files are resolved relative to `baseDir`. Returns null after
-/// emitting errors.
+/// emitting errors. A tensor that would take the model's weights past
+/// `limits.weights` is an error before it is filled or read.
 std::unique_ptr<ir::Graph> buildGraph(const Network &network, const std::string &baseDir,
-                                      DiagnosticEngine &diags);
+                                      DiagnosticEngine &diags, const ModelLimits &limits = {});
 
 /// Reads `path` into `sm`: the buffer id, or an error for a missing file.
 Expected<uint32_t> loadSourceFile(const std::string &path, SourceManager &sm);
 
 /// Parses and checks a buffer holding either the network language or IR
 /// text (detected by its first word), giving a verified graph or null.
-std::unique_ptr<ir::Graph> loadGraph(uint32_t file, SourceManager &sm, DiagnosticEngine &diags);
+/// The graph must also keep within `limits` (checkModelLimits).
+std::unique_ptr<ir::Graph> loadGraph(uint32_t file, SourceManager &sm, DiagnosticEngine &diags,
+                                     const ModelLimits &limits = {});
+/// Errors, at the graph, when its constants hold more than `limits.weights`
+/// elements or its values more than `limits.activations` per sample; false
+/// then.
+bool checkModelLimits(const ir::Graph &graph, const ModelLimits &limits, DiagnosticEngine &diags);
 
 } // namespace soma::frontend
