@@ -3,6 +3,7 @@
 #include "Codegen.h"
 #include "Lowering.h"
 
+#include <algorithm>
 #include <cassert>
 #include <llvm/IR/Verifier.h>
 #include <llvm/Support/raw_ostream.h>
@@ -12,7 +13,8 @@ namespace soma::codegen {
 using namespace llvm;
 
 std::unique_ptr<Module> buildModule(LLVMContext &ctx, const ir::Graph &graph,
-                                    const jit::LoweringPlan &plan, const jit::TargetInfo &target) {
+                                    const jit::LoweringPlan &plan, const jit::TargetInfo &target,
+                                    size_t begin, size_t end) {
   auto module = std::make_unique<Module>("soma." + graph.name, ctx);
   module->setTargetTriple(target.triple);
   SlotMap slots;
@@ -23,7 +25,7 @@ std::unique_ptr<Module> buildModule(LLVMContext &ctx, const ir::Graph &graph,
   Type *i64 = Type::getInt64Ty(ctx);
   FunctionType *kernelTy = FunctionType::get(Type::getVoidTy(ctx),
                                              {PointerType::get(ctx, 0), i64, i64, i64, i64}, false);
-  for (size_t i = 0; i < graph.ops.size(); ++i) {
+  for (size_t i = begin; i < std::min(end, graph.ops.size()); ++i) {
     const ir::Op &op = *graph.ops[i];
     if (!jit::lowers(plan, graph, i))
       continue;

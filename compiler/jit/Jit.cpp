@@ -120,6 +120,9 @@ private:
   std::mutex mutex;
 };
 
+/// The most ops compiled in one LLVM module (compileGraph).
+constexpr size_t kOpsPerModule = 256;
+
 struct BuiltModule {
   std::unique_ptr<LLVMContext> ctx;
   std::unique_ptr<Module> module;
@@ -135,7 +138,8 @@ struct BuiltModule {
 };
 
 Expected<BuiltModule> buildOptimized(const ir::Graph &graph, const LoweringPlan &plan,
-                                     const TargetInfo &target, int optLevel, CompileTimes *times) {
+                                     const TargetInfo &target, int optLevel, CompileTimes *times,
+                                     size_t begin = 0, size_t end = SIZE_MAX) {
   initializeLLVM();
   auto tm = makeTargetMachine(target, optLevel);
   if (!tm)
@@ -144,7 +148,7 @@ Expected<BuiltModule> buildOptimized(const ir::Graph &graph, const LoweringPlan 
   built.ctx = std::make_unique<LLVMContext>();
   built.ctx->setDiagnosticHandler(std::make_unique<DiagnosticCollector>(built.llvmError));
   auto t0 = std::chrono::steady_clock::now();
-  built.module = codegen::buildModule(*built.ctx, graph, plan, target);
+  built.module = codegen::buildModule(*built.ctx, graph, plan, target, begin, end);
   built.module->setDataLayout((*tm)->createDataLayout());
   if (times)
     times->lowerSeconds += secondsSince(t0);
@@ -336,25 +340,10 @@ Expected<TargetInfo> resolveTarget(const TargetOptions &options) {
 
 Expected<JitResult> compileGraph(const ir::Graph &graph, const LoweringPlan &plan,
                                  const TargetInfo &target, int optLevel, CompileTimes *times) {
-  auto built = buildOptimized(graph, plan, target, optLevel, times);
-  if (!built)
-    return soma::Error{built.error()};
   auto shared = jitFor(target, optLevel);
   if (!shared)
     return soma::Error{shared.error()};
   SharedJit &sj = **shared;
-
-  auto t0 = std::chrono::steady_clock::now();
-  // Code generation here, in the module's context, not in the JIT's
-  // compile layer (which compiles in a context of its own): an error LLVM
-  // reports reaches the DiagnosticCollector, and nothing of that code runs.
-  if (auto ok = built->checkLLVM(); !ok) // in the optimisation passes
-    return soma::Error{ok.error()};
-  auto object = orc::SimpleCompiler(*built->tm)(*built->module);
-  if (!object)
-    return soma::Error{"code generation failed: " + toString(object.takeError())};
-  if (auto ok = built->checkLLVM(); !ok) // in code generation
-    return soma::Error{ok.error()};
   static std::atomic<uint64_t> counter{0};
   orc::JITDylib *dylib;
   {
@@ -365,9 +354,34 @@ Expected<JitResult> compileGraph(const ir::Graph &graph, const LoweringPlan &pla
     dylib = &*jd;
   }
   JitResult result;
-  result.code = std::make_unique<OrcCode>(&sj, dylib);
-  if (llvm::Error err = sj.jit->addObjectFile(*dylib, std::move(*object)))
-    return soma::Error{"cannot add the code to the JIT: " + toString(std::move(err))};
+  result.code = std::make_unique<OrcCode>(&sj, dylib); // removes the dylib on an error below
+
+  // In pieces of kOpsPerModule ops, each its own LLVM context and module,
+  // freed once its object code is in the JIT: LLVM's memory is bounded by
+  // a piece, not the network (a chain of 8,000 small layers took 1.1 GB
+  // in one module).
+  const size_t n = graph.ops.size();
+  for (size_t begin = 0; begin < n; begin += kOpsPerModule) {
+    auto built = buildOptimized(graph, plan, target, optLevel, times, begin, begin + kOpsPerModule);
+    if (!built)
+      return soma::Error{built.error()};
+    auto t0 = std::chrono::steady_clock::now();
+    // Code generation here, in the module's context, not in the JIT's
+    // compile layer (which compiles in a context of its own): an error LLVM
+    // reports reaches the DiagnosticCollector, and nothing of that code runs.
+    if (auto ok = built->checkLLVM(); !ok) // in the optimisation passes
+      return soma::Error{ok.error()};
+    auto object = orc::SimpleCompiler(*built->tm)(*built->module);
+    if (!object)
+      return soma::Error{"code generation failed: " + toString(object.takeError())};
+    if (auto ok = built->checkLLVM(); !ok) // in code generation
+      return soma::Error{ok.error()};
+    if (llvm::Error err = sj.jit->addObjectFile(*dylib, std::move(*object)))
+      return soma::Error{"cannot add the code to the JIT: " + toString(std::move(err))};
+    if (times)
+      times->codegenSeconds += secondsSince(t0);
+  }
+  auto t0 = std::chrono::steady_clock::now();
   result.kernels.assign(graph.ops.size(), nullptr);
   for (size_t i = 0; i < graph.ops.size(); ++i) {
     if (!lowers(plan, graph, i))
