@@ -81,6 +81,12 @@ std::unique_ptr<Module> buildModule(LLVMContext &ctx, const ir::Graph &graph,
     case ir::OpKind::Concat:
       lowerConcat(env, op, slots);
       break;
+    case ir::OpKind::Conv:
+    case ir::OpKind::MaxPool:
+    case ir::OpKind::AvgPool:
+    case ir::OpKind::GlobalAvgPool:
+    case ir::OpKind::Reshape:
+      llvm_unreachable("no JIT family runs the window ops or reshape");
     case ir::OpKind::Input:
     case ir::OpKind::Const:
       break;

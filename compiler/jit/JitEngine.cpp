@@ -116,6 +116,11 @@ runtime::TileRules elementwiseRules(const ir::Op &op, int64_t vectorWidth) {
   case ir::OpKind::LayerNorm:
   case ir::OpKind::Concat:
   case ir::OpKind::Input: // no kernel: the families decline them
+  case ir::OpKind::Conv:
+  case ir::OpKind::MaxPool:
+  case ir::OpKind::AvgPool:
+  case ir::OpKind::GlobalAvgPool:
+  case ir::OpKind::Reshape:
   case ir::OpKind::Const:
   case ir::OpKind::Linear:
   case ir::OpKind::Dense:
@@ -280,6 +285,11 @@ public:
       case ir::OpKind::Linear:
       case ir::OpKind::Dense:
       case ir::OpKind::DenseAdd:
+      case ir::OpKind::Conv:
+      case ir::OpKind::MaxPool:
+      case ir::OpKind::AvgPool:
+      case ir::OpKind::GlobalAvgPool:
+      case ir::OpKind::Reshape:
         break;
       }
       return Fit::declines("not an elementwise or row op");

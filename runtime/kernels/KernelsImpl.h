@@ -26,6 +26,8 @@ namespace {
 /// 0, 1, 2, ...: lane numbers, for tail masks.
 alignas(64) constexpr float kLaneIndex[16] = {0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15};
 
+template <class A> struct ConvImpl; // ConvImpl.h
+
 template <class A> struct Impl {
   using F = xsimd::batch<float, A>;
   using M = xsimd::batch_bool<float, A>;
@@ -755,10 +757,14 @@ template <class A> struct Impl {
   }
 
   static constexpr KernelTable table(Isa isa) {
-    return {isa,     W,           kBlockRows,  2 * W,      W,        kLoneRows,  &dense, &sparse,
-            &binary, &activation, &scaleShift, &batchNorm, &softmax, &layerNorm, &exp};
+    return {isa,         W,          kBlockRows, 2 * W,      W,
+            kLoneRows,   &dense,     &sparse,    &binary,    &activation,
+            &scaleShift, &batchNorm, &softmax,   &layerNorm, &ConvImpl<A>::conv,
+            &exp};
   }
 };
 
 } // namespace
 } // namespace soma::runtime::kernels
+
+#include "ConvImpl.h"

@@ -16,8 +16,11 @@ namespace soma::runtime {
 
 /// The vec engine's families, in order: sparse (weighted sums with a sparse
 /// schedule), dense (linear, dense, dense_add),
-/// elementwise and row ops, concat.
+/// elementwise and row ops, concat, conv (vecConvFamily).
 const std::vector<const KernelFamily *> &vecFamilies();
+
+/// conv with constant filters and bias: kernels::conv (VecConvFamily.cpp).
+const KernelFamily &vecConvFamily();
 
 /// The interpreter's kernels as a family: runs every op (but input and
 /// const) by ir::evaluateOp, whole rows on one thread, allocating its
