@@ -82,11 +82,13 @@ std::unique_ptr<Module> buildModule(LLVMContext &ctx, const ir::Graph &graph,
       lowerConcat(env, op, slots);
       break;
     case ir::OpKind::Conv:
+      lowerConv(env, op, slots);
+      break;
     case ir::OpKind::MaxPool:
     case ir::OpKind::AvgPool:
     case ir::OpKind::GlobalAvgPool:
     case ir::OpKind::Reshape:
-      llvm_unreachable("no JIT family runs the window ops or reshape");
+      llvm_unreachable("no JIT family runs pooling or reshape");
     case ir::OpKind::Input:
     case ir::OpKind::Const:
       break;

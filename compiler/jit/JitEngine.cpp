@@ -4,6 +4,7 @@
 // engine compiles every op its families run into one module, after the
 // builder has assigned the slots the kernels bake in.
 #include "soma/jit/JitEngine.h"
+#include "soma/ir/Spatial.h"
 
 #include "soma/passes/CostModel.h"
 #include "soma/passes/Passes.h"
@@ -301,12 +302,39 @@ public:
     }
   };
 
+  /// conv with constant filters and bias (codegen/LowerConv.cpp): any
+  /// range of rows, column ranges on whole vectors of output positions.
+  class Conv final : public Family {
+  public:
+    using Family::Family;
+    Fit fit(const ir::Op &op) const override {
+      if (op.kind != ir::OpKind::Conv)
+        return Fit::declines("not a convolution");
+      for (size_t i : {1, 2})
+        if (op.operands[i]->kind != ir::OpKind::Const || !op.operands[i]->data)
+          return Fit::declines(std::string("its ") + (i == 1 ? "filters are" : "bias is") +
+                               " not a constant");
+      return Fit::runs();
+    }
+
+  protected:
+    runtime::TileRules rules(const ir::Op &op) const override {
+      const ir::WindowGeometry g = ir::windowGeometry(op);
+      runtime::TileRules rules;
+      rules.rowWork =
+          g.outW * (g.inChannelsPerGroup() * g.kH * g.kW + 1 + runtime::activationWork(op.fn));
+      rules.colGranularity = engine.info.vectorWidth;
+      return rules;
+    }
+  };
+
   Families(const JitEngine &engine)
       : sparse(engine, "jit.sparse"), dense(engine, "jit.dense"),
-        elementwise(engine, "jit.elementwise") {}
+        elementwise(engine, "jit.elementwise"), conv(engine, "jit.conv") {}
   Sparse sparse;
   Dense dense;
   Elementwise elementwise;
+  Conv conv;
 };
 
 JitEngine::JitEngine(const JitOptions &options, TargetInfo info)
@@ -323,7 +351,7 @@ Expected<std::unique_ptr<JitEngine>> JitEngine::create(const JitOptions &options
 runtime::Target JitEngine::target() {
   runtime::Target t;
   t.name = "jit";
-  t.families = {&families->sparse, &families->dense, &families->elementwise};
+  t.families = {&families->sparse, &families->dense, &families->elementwise, &families->conv};
   for (const runtime::KernelFamily *f : runtime::vecFamilies())
     t.families.push_back(f);
   t.families.push_back(&runtime::interpFamily());
