@@ -4,8 +4,9 @@
 // ConvImpl<A>::conv in each instruction set's table. No im2col buffer: the
 // output positions of one row run in the vector lanes, each tap's inputs
 // are loaded straight from the input (a contiguous load for a stride of 1
-// inside it; lanes gathered one by one at the padded edges and for longer
-// strides), and a block of output channels shares every load.
+// inside it; at the padded edges the run of lanes inside it copied into
+// zeros; lanes gathered one by one for longer strides), and a block of
+// output channels shares every load.
 #pragma once
 
 namespace soma::runtime::kernels {
@@ -23,6 +24,12 @@ template <class A> struct ConvImpl {
     if (a.strideW == 1 && iw0 >= 0 && iw0 + n <= a.inW)
       return I::loadN(row + iw0, n);
     alignas(64) float lanes[W] = {};
+    if (a.strideW == 1) { // at an edge: the lanes inside x are one run [lo, hi)
+      const int64_t lo = iw0 < 0 ? -iw0 : 0, hi = a.inW - iw0 < n ? a.inW - iw0 : n;
+      if (lo < hi)
+        std::memcpy(lanes + lo, row + iw0 + lo, static_cast<size_t>(hi - lo) * sizeof(float));
+      return F::load_aligned(lanes);
+    }
     for (int64_t j = 0; j < n; ++j) {
       const int64_t iw = iw0 + j * a.strideW;
       if (iw >= 0 && iw < a.inW)
