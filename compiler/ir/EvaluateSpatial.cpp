@@ -55,49 +55,50 @@ void conv(const Op &op, const WindowGeometry &g, const float *x, const float *w,
     }
 }
 
-void pool(const Op &op, const WindowGeometry &g, const float *x, int64_t samples, float *y) {
-  const bool isMax = op.kind == OpKind::MaxPool;
-  for (int64_t n = 0; n < samples; ++n)
-    for (int64_t c = 0; c < g.inChannels; ++c) {
-      const float *plane = x + (n * g.inChannels + c) * g.inPlane();
-      for (int64_t oh = 0; oh < g.outH; ++oh)
-        for (int64_t ow = 0; ow < g.outW; ++ow) {
-          double acc = isMax ? -INFINITY : 0.0;
-          bool nan = false;
-          const int64_t inside = forEachTap(g, oh, ow, [&](int64_t, int64_t at) {
-            const double v = plane[at];
-            nan |= std::isnan(v);
-            acc = isMax ? std::max(acc, v) : acc + v;
-          });
-          assert(inside > 0 && "a pad is smaller than the window");
-          if (!isMax)
-            acc /= static_cast<double>(op.padCount == PadCount::Include ? g.kH * g.kW : inside);
-          y[(n * g.inChannels + c) * g.outPlane() + oh * g.outW + ow] =
-              nan ? NAN : static_cast<float>(acc);
-        }
+} // namespace
+
+void poolRows(bool isMax, PadCount padCount, const WindowGeometry &g, const float *x, int64_t r0,
+              int64_t r1, float *y) {
+  for (int64_t r = r0; r < r1; ++r) {
+    const float *plane = x + r / g.outH * g.inPlane(); // row r is plane (n, c), output row oh
+    const int64_t oh = r % g.outH;
+    for (int64_t ow = 0; ow < g.outW; ++ow) {
+      double acc = isMax ? -INFINITY : 0.0;
+      bool nan = false;
+      const int64_t inside = forEachTap(g, oh, ow, [&](int64_t, int64_t at) {
+        const double v = plane[at];
+        nan |= std::isnan(v);
+        acc = isMax ? std::max(acc, v) : acc + v;
+      });
+      assert(inside > 0 && "a pad is smaller than the window");
+      if (!isMax)
+        acc /= static_cast<double>(padCount == PadCount::Include ? g.kH * g.kW : inside);
+      y[r * g.outW + ow] = nan ? NAN : static_cast<float>(acc);
     }
+  }
 }
 
-} // namespace
+void globalPoolRows(int64_t plane, const float *x, int64_t p0, int64_t p1, float *y) {
+  for (int64_t i = p0; i < p1; ++i) {
+    double sum = 0;
+    for (int64_t p = 0; p < plane; ++p)
+      sum += x[i * plane + p];
+    y[i] = static_cast<float>(sum / static_cast<double>(plane));
+  }
+}
 
 void evaluateSpatial(const Op &op, const float *x, const float *w, const float *b, int64_t samples,
                      float *y) {
   if (op.kind == OpKind::GlobalAvgPool) {
     const int64_t channels = op.type.dims[0];
-    const int64_t plane = op.operands[0]->type.sampleElements() / channels;
-    for (int64_t i = 0; i < samples * channels; ++i) {
-      double sum = 0;
-      for (int64_t p = 0; p < plane; ++p)
-        sum += x[i * plane + p];
-      y[i] = static_cast<float>(sum / static_cast<double>(plane));
-    }
+    globalPoolRows(op.operands[0]->type.sampleElements() / channels, x, 0, samples * channels, y);
     return;
   }
   const WindowGeometry g = windowGeometry(op);
   if (op.kind == OpKind::Conv)
     conv(op, g, x, w, b, samples, y);
   else
-    pool(op, g, x, samples, y);
+    poolRows(op.kind == OpKind::MaxPool, op.padCount, g, x, 0, samples * g.inChannels * g.outH, y);
 }
 
 } // namespace soma::ir

@@ -436,8 +436,8 @@ const std::vector<const KernelFamily *> &vecFamilies() {
   static const VecDenseFamily dense;
   static const VecElementwiseFamily elementwise;
   static const VecConcatFamily concat;
-  static const std::vector<const KernelFamily *> families = {&sparse, &dense, &elementwise, &concat,
-                                                             &vecConvFamily()};
+  static const std::vector<const KernelFamily *> families = {
+      &sparse, &dense, &elementwise, &concat, &vecConvFamily(), &vecPoolFamily()};
   return families;
 }
 

@@ -6,7 +6,8 @@
 // (which must give the same bits). Each output must be within a bound
 // derived from its own sum: (taps + 2) * 2^-24 * (sum |products| + |bias|),
 // carried through the activation (slope at most 1.2), plus the
-// activations' 1e-6 relative contract.
+// activations' 1e-6 relative contract. And the vec engine's pooling family
+// (vec.pool), which must give the interpreter's bits.
 #include "soma/ir/ShapeInference.h"
 #include "soma/ir/Verifier.h"
 #include "soma/runtime/Executor.h"
@@ -16,6 +17,7 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
 #include <cstring>
 #include <random>
@@ -199,4 +201,81 @@ TEST(VecConv, MatchesTheInterpreterWithinItsBound) {
   }
   k::forceIsa(saved);
   EXPECT_GE(checked, 180);
+}
+
+// vec.pool runs the reference loops over row tiles: max_pool, avg_pool
+// (both pad counts), global_avg_pool and reshape give the interpreter's
+// bits, on 1 and 2 threads, for 1-D and 2-D windows with pads and strides.
+TEST(VecPool, GivesTheInterpretersBits) {
+  std::mt19937 rng(17);
+  auto pick = [&](int64_t lo, int64_t hi) {
+    return std::uniform_int_distribution<int64_t>(lo, hi)(rng);
+  };
+  for (int n = 0; n < 40; ++n) {
+    const int rank = static_cast<int>(pick(1, 2));
+    const int64_t channels = pick(1, 5);
+    std::vector<int64_t> dims = {channels}, kernel, strides, pads(2 * rank);
+    for (int a = 0; a < rank; ++a) {
+      dims.push_back(pick(1, 30));
+      kernel.push_back(pick(1, std::min<int64_t>(3, dims.back())));
+      strides.push_back(pick(1, 3));
+      pads[a] = pick(0, kernel.back() - 1);
+      pads[rank + a] = pick(0, kernel.back() - 1);
+    }
+    auto g = std::make_unique<ir::Graph>();
+    g->name = "pool";
+    ir::Op *x = g->append(ir::OpKind::Input, "x", {});
+    x->type = ir::TensorType::make(true, dims);
+    SourceManager sm;
+    DiagnosticEngine diags(sm);
+    auto typed = [&](ir::Op *op) {
+      op->type = ir::inferResultType(*op, diags);
+      return op;
+    };
+    ir::Op *m = g->append(ir::OpKind::MaxPool, "m", {x});
+    m->kernel = kernel;
+    m->strides = strides;
+    m->pads = pads;
+    typed(m);
+    ir::Op *a = g->append(ir::OpKind::AvgPool, "a", {x});
+    a->kernel = kernel;
+    a->strides = strides;
+    a->pads = pads;
+    a->padCount = n % 2 ? ir::PadCount::Include : ir::PadCount::Exclude;
+    typed(a);
+    ir::Op *gp = typed(g->append(ir::OpKind::GlobalAvgPool, "g", {a}));
+    ir::Op *r = g->append(ir::OpKind::Reshape, "r", {m});
+    r->shape = {m->type.sampleElements()};
+    typed(r);
+    g->outputs = {{"g", gp, {}}, {"r", r, {}}};
+    ASSERT_TRUE(ir::verifyGraph(*g, diags)) << diags.renderToString();
+    for (int64_t batch : {1, 3, 17}) {
+      std::vector<int64_t> xDims = {batch};
+      xDims.insert(xDims.end(), dims.begin(), dims.end());
+      auto xs = randomTensor(rng, xDims);
+      runtime::Interpreter interp(*g);
+      auto want = interp.run({{"x", *xs}});
+      ASSERT_TRUE(want) << want.error();
+      for (int threads : {1, 2}) {
+        std::unique_ptr<ir::Graph> copy = g->clone();
+        runtime::ProgramBuilder builder(*copy);
+        Expected<runtime::Program> program = builder.build(runtime::vecTarget());
+        ASSERT_TRUE(program) << program.error();
+        for (const char *name : {"m", "a", "g", "r"})
+          EXPECT_STREQ(builder.choices()[builder.indexOf(copy->findOp(name))].family->name(),
+                       "vec.pool");
+        runtime::ExecutorOptions options;
+        options.threads = threads;
+        runtime::Executor exec(std::move(*program), options);
+        std::vector<float> yg((*want)[0].tensor.values.size()), yr((*want)[1].tensor.values.size());
+        const float *inputs[] = {xs->values.data()};
+        float *outputs[] = {yg.data(), yr.data()};
+        exec.run(batch, inputs, outputs);
+        EXPECT_EQ(
+            0, std::memcmp(yg.data(), (*want)[0].tensor.values.data(), yg.size() * sizeof(float)));
+        EXPECT_EQ(
+            0, std::memcmp(yr.data(), (*want)[1].tensor.values.data(), yr.size() * sizeof(float)));
+      }
+    }
+  }
 }

@@ -47,4 +47,13 @@ WindowGeometry windowGeometry(const Op &op);
 void evaluateSpatial(const Op &op, const float *x, const float *w, const float *b, int64_t samples,
                      float *y);
 
+/// Rows [r0, r1) of a max_pool (isMax) or avg_pool result, row
+/// (n * C + c) * outH + oh holding its outW positions, as evaluateSpatial
+/// computes them; the vec engine's pooling family runs it over row tiles.
+void poolRows(bool isMax, PadCount padCount, const WindowGeometry &g, const float *x, int64_t r0,
+              int64_t r1, float *y);
+/// Channels [p0, p1) of a global_avg_pool result (channel p = n * C + c of
+/// the batch), each the mean of the `plane` values it averages.
+void globalPoolRows(int64_t plane, const float *x, int64_t p0, int64_t p1, float *y);
+
 } // namespace soma::ir
