@@ -223,6 +223,27 @@ void Sema::buildLayer(const Stmt &stmt) {
   case LayerKind::ScaleShift:
     result = buildNormalization(layer, ir::OpKind::ScaleShift);
     break;
+  case LayerKind::Conv1d:
+    result = buildConv(layer, 1);
+    break;
+  case LayerKind::Conv2d:
+    result = buildConv(layer, 2);
+    break;
+  case LayerKind::MaxPool:
+    result = buildPool(layer, ir::OpKind::MaxPool);
+    break;
+  case LayerKind::AvgPool:
+    result = buildPool(layer, ir::OpKind::AvgPool);
+    break;
+  case LayerKind::GlobalAvgPool:
+    result = buildGlobalPool(layer);
+    break;
+  case LayerKind::Flatten:
+    result = buildReshape(layer, true);
+    break;
+  case LayerKind::Reshape:
+    result = buildReshape(layer, false);
+    break;
   }
   if (layer.ok && result && !result->type.known)
     typed(layer, result);

@@ -79,6 +79,19 @@ private:
   ir::Op *joinOperands(LayerBuild &layer);
   ir::Op *buildChain(LayerBuild &layer, ir::OpKind kind);
   ir::Op *buildNormalization(LayerBuild &layer, ir::OpKind kind);
+
+  // SpatialLayers.cpp: convolutions, pooling, reshapes.
+  ir::Op *buildConv(LayerBuild &layer, size_t rank);
+  ir::Op *buildPool(LayerBuild &layer, ir::OpKind kind);
+  ir::Op *buildGlobalPool(LayerBuild &layer);
+  ir::Op *buildReshape(LayerBuild &layer, bool flatten);
+  bool checkSpatialOperand(LayerBuild &layer, size_t rank);
+  bool evalSpatialInts(const LayerBuild &layer, LayerAttr attr, size_t rank,
+                       std::vector<int64_t> &out);
+  bool evalPadding(const LayerBuild &layer, const std::vector<int64_t> &spans,
+                   const std::vector<int64_t> &strides, std::vector<int64_t> &pads);
+  bool checkWindows(const LayerBuild &layer, const std::vector<int64_t> &spans,
+                    const std::vector<int64_t> &pads, bool pool);
   ir::Op *vectorParam(LayerBuild &layer, LayerAttr attr, int64_t channels, double fill);
   ir::Op *typed(LayerBuild &layer, ir::Op *op);
   ir::Op *makeConst(const std::string &name, std::shared_ptr<Tensor> data, SourceLoc loc);

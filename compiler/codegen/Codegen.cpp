@@ -83,6 +83,14 @@ std::unique_ptr<Module> buildModule(LLVMContext &ctx, const ir::Graph &graph,
     case ir::OpKind::Concat:
       lowerConcat(env, op, slots);
       break;
+    case ir::OpKind::Conv:
+      lowerConv(env, op, slots);
+      break;
+    case ir::OpKind::MaxPool:
+    case ir::OpKind::AvgPool:
+    case ir::OpKind::GlobalAvgPool:
+    case ir::OpKind::Reshape:
+      llvm_unreachable("no JIT family runs pooling or reshape");
     case ir::OpKind::Input:
     case ir::OpKind::Const:
       break;

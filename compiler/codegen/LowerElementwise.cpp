@@ -112,6 +112,11 @@ void lowerElementwise(const KernelEnv &env, const ir::Op &op, const SlotMap &slo
           case ir::OpKind::DenseAdd:
           case ir::OpKind::LayerNorm:
           case ir::OpKind::Concat:
+          case ir::OpKind::Conv:
+          case ir::OpKind::MaxPool:
+          case ir::OpKind::AvgPool:
+          case ir::OpKind::GlobalAvgPool:
+          case ir::OpKind::Reshape:
             llvm_unreachable("not an elementwise op");
           }
           Value *idx = b.CreateAdd(b.CreateMul(row, env.i64(cols)), col);

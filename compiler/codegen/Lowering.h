@@ -62,5 +62,9 @@ void lowerElementwise(const KernelEnv &env, const ir::Op &op, const SlotMap &slo
 void lowerSoftmax(const KernelEnv &env, const ir::Op &op, const SlotMap &slots);
 void lowerLayerNorm(const KernelEnv &env, const ir::Op &op, const SlotMap &slots);
 void lowerConcat(const KernelEnv &env, const ir::Op &op, const SlotMap &slots);
+/// conv with constant filters and bias (LowerConv.cpp): a direct
+/// convolution over rows (sample, channel, output row) and columns (output
+/// positions).
+void lowerConv(const KernelEnv &env, const ir::Op &op, const SlotMap &slots);
 
 } // namespace soma::codegen

@@ -3,6 +3,7 @@
 #include "soma/ir/Evaluate.h"
 
 #include "soma/ir/Binary.h"
+#include "soma/ir/Spatial.h"
 
 #include <algorithm>
 #include <cassert>
@@ -205,6 +206,18 @@ Tensor evaluateOp(const Op &op, const std::vector<EvalOperand> &in, int64_t batc
             static_cast<float>(norm * in[1].tensor->values[c] + in[2].tensor->values[c]);
       }
     }
+    break;
+  case OpKind::Conv:
+  case OpKind::MaxPool:
+  case OpKind::AvgPool:
+  case OpKind::GlobalAvgPool: {
+    const bool conv = op.kind == OpKind::Conv;
+    evaluateSpatial(op, in[0].tensor->values.data(), conv ? in[1].tensor->values.data() : nullptr,
+                    conv ? in[2].tensor->values.data() : nullptr, in[0].batched ? batch : 1, y);
+    break;
+  }
+  case OpKind::Reshape:
+    std::copy(in[0].tensor->values.begin(), in[0].tensor->values.end(), y);
     break;
   }
   return out;

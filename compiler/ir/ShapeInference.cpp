@@ -1,6 +1,7 @@
 // Result types for every op kind. Messages name the op as the user wrote it
 // (`add 'r' ...`), because for a network these are user mistakes.
 #include "soma/ir/ShapeInference.h"
+#include "soma/ir/Spatial.h"
 
 namespace soma::ir {
 
@@ -154,6 +155,22 @@ TensorType inferResultType(const Op &op, DiagnosticEngine &diags) {
         !checkPerFeature(op, *op.operands[2], "shift", x.lastDim(), diags))
       return {};
     return x;
+  }
+  case OpKind::Conv:
+  case OpKind::MaxPool:
+  case OpKind::AvgPool:
+  case OpKind::GlobalAvgPool:
+    return inferSpatialType(op, diags);
+  case OpKind::Reshape: {
+    const TensorType &x = operandType(0);
+    int64_t count = 0;
+    if (op.shape.empty() || !checkedElementCount(op.shape, count) || count != x.sampleElements()) {
+      diags.error(op.loc, describe(op) + " cannot give '" + op.operands[0]->name + "' of type " +
+                              x.str() + " (" + std::to_string(x.sampleElements()) +
+                              " elements per sample) the shape " + formatDims(op.shape));
+      return {};
+    }
+    return TensorType::make(x.batched, op.shape);
   }
   }
   return {};

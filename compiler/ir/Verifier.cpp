@@ -74,13 +74,21 @@ bool verifyGraph(const Graph &graph, DiagnosticEngine &diags) {
     case OpKind::ScaleShift:
     case OpKind::BatchNorm:
     case OpKind::LayerNorm:
+    case OpKind::Conv:
+    case OpKind::MaxPool:
+    case OpKind::AvgPool:
+    case OpKind::GlobalAvgPool:
+    case OpKind::Reshape:
 #define SOMA_BINARY_OP(Enum, Name, Expr, Identity, Commutes, Doc) case OpKind::Enum:
 #include "soma/ir/Ops.def"
       break;
     }
+    bool attrsOk = true;
     for (const OpAttr &attr : opAttributes(op.kind))
-      if (auto err = checkAttrValue(attrInfo(attr.id), getAttr(op, attr.id), what()))
+      if (auto err = checkAttrValue(attrInfo(attr.id), getAttr(op, attr.id), what())) {
         diags.error(op.loc, *err);
+        attrsOk = false;
+      }
     if (isBinary(op.kind) && op.fn.kind == ActKind::Softmax)
       diags.error(op.loc,
                   what() + " cannot apply softmax: it needs whole rows; use an activation op");
@@ -93,6 +101,9 @@ bool verifyGraph(const Graph &graph, DiagnosticEngine &diags) {
       diags.error(op.loc, what() + " has density " + std::to_string(op.sparsity->density) +
                               ", not a fraction in [0, 1]");
 
+    // The shape rules divide by strides and groups: only in-range ones.
+    if (!attrsOk)
+      continue;
     TensorType inferred = inferResultType(op, diags);
     if (inferred.known && inferred != op.type)
       diags.error(op.loc, what() + " has type " + op.type.str() + " but its operands give " +

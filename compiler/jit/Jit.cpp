@@ -212,6 +212,10 @@ bool lowers(const LoweringPlan &plan, const ir::Graph &graph, size_t i) {
   const ir::OpKind kind = graph.ops[i]->kind;
   if (kind == ir::OpKind::Input || kind == ir::OpKind::Const)
     return false;
+  // No lowering exists for these: they run on the vec or interp families.
+  if (kind == ir::OpKind::MaxPool || kind == ir::OpKind::AvgPool ||
+      kind == ir::OpKind::GlobalAvgPool || kind == ir::OpKind::Reshape)
+    return false;
   return plan.lowered.empty() || plan.lowered[i];
 }
 

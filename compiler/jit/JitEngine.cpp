@@ -4,6 +4,7 @@
 // engine compiles every op its families run into one module, after the
 // builder has assigned the slots the kernels bake in.
 #include "soma/jit/JitEngine.h"
+#include "soma/ir/Spatial.h"
 
 #include "soma/ir/MachineRecord.h"
 #include "soma/passes/CostModel.h"
@@ -149,6 +150,11 @@ runtime::TileRules elementwiseRules(const ir::Op &op, int64_t vectorWidth) {
   case ir::OpKind::LayerNorm:
   case ir::OpKind::Concat:
   case ir::OpKind::Input: // no kernel: the families decline them
+  case ir::OpKind::Conv:
+  case ir::OpKind::MaxPool:
+  case ir::OpKind::AvgPool:
+  case ir::OpKind::GlobalAvgPool:
+  case ir::OpKind::Reshape:
   case ir::OpKind::Const:
   case ir::OpKind::Linear:
   case ir::OpKind::Dense:
@@ -315,6 +321,11 @@ public:
       case ir::OpKind::Linear:
       case ir::OpKind::Dense:
       case ir::OpKind::DenseAdd:
+      case ir::OpKind::Conv:
+      case ir::OpKind::MaxPool:
+      case ir::OpKind::AvgPool:
+      case ir::OpKind::GlobalAvgPool:
+      case ir::OpKind::Reshape:
         break;
       }
       return Fit::declines("not an elementwise or row op");
@@ -326,12 +337,39 @@ public:
     }
   };
 
+  /// conv with constant filters and bias (codegen/LowerConv.cpp): any
+  /// range of rows, column ranges on whole vectors of output positions.
+  class Conv final : public Family {
+  public:
+    using Family::Family;
+    Fit fit(const ir::Op &op) const override {
+      if (op.kind != ir::OpKind::Conv)
+        return Fit::declines("not a convolution");
+      for (size_t i : {1, 2})
+        if (op.operands[i]->kind != ir::OpKind::Const || !op.operands[i]->data)
+          return Fit::declines(std::string("its ") + (i == 1 ? "filters are" : "bias is") +
+                               " not a constant");
+      return Fit::runs();
+    }
+
+  protected:
+    runtime::TileRules rules(const ir::Op &op) const override {
+      const ir::WindowGeometry g = ir::windowGeometry(op);
+      runtime::TileRules rules;
+      rules.rowWork =
+          g.outW * (g.inChannelsPerGroup() * g.kH * g.kW + 1 + runtime::activationWork(op.fn));
+      rules.colGranularity = engine.info.vectorWidth;
+      return rules;
+    }
+  };
+
   Families(const JitEngine &engine)
       : sparse(engine, "jit.sparse"), dense(engine, "jit.dense"),
-        elementwise(engine, "jit.elementwise") {}
+        elementwise(engine, "jit.elementwise"), conv(engine, "jit.conv") {}
   Sparse sparse;
   Dense dense;
   Elementwise elementwise;
+  Conv conv;
 };
 
 JitEngine::JitEngine(const JitOptions &options, TargetInfo info)
@@ -348,7 +386,7 @@ Expected<std::unique_ptr<JitEngine>> JitEngine::create(const JitOptions &options
 runtime::Target JitEngine::target() {
   runtime::Target t;
   t.name = "jit";
-  t.families = {&families->sparse, &families->dense, &families->elementwise};
+  t.families = {&families->sparse, &families->dense, &families->elementwise, &families->conv};
   for (const runtime::KernelFamily *f : runtime::vecFamilies())
     t.families.push_back(f);
   t.families.push_back(&runtime::interpFamily());

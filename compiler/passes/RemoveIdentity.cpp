@@ -4,7 +4,8 @@
 // a constant of ones and whose shift a constant of zeros; a binary op (add,
 // ...: Ops.def's SOMA_BINARY_OP rows) with no activation, one of whose
 // operands is a constant filled with the op's identity (0 for add), on the
-// side the op allows; concat of a single operand.
+// side the op allows; concat of a single operand; reshape to the shape its
+// operand already has.
 //
 // Preconditions: the kept operand has the op's type (so an add that
 // broadcasts an unbatched operand over the batch is kept), and for
@@ -67,6 +68,14 @@ PassedThrough passedThrough(const ir::Op &op) {
     if (op.operands.size() != 1)
       return {};
     return {op.operands[0], "remove-identity.concats-removed"};
+  case ir::OpKind::Reshape:
+    if (op.shape != op.operands[0]->type.dims)
+      return {};
+    return {op.operands[0], "remove-identity.reshapes-removed"};
+  case ir::OpKind::Conv: // a 1x1 conv with identity weights is not worth looking for
+  case ir::OpKind::MaxPool:
+  case ir::OpKind::AvgPool:
+  case ir::OpKind::GlobalAvgPool:
   case ir::OpKind::Input:
   case ir::OpKind::Const:
   case ir::OpKind::Linear:

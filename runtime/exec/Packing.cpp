@@ -12,6 +12,18 @@
 
 namespace soma::runtime {
 
+AlignedVector<float> packConvFilters(const Tensor &w, int64_t block) {
+  const int64_t outChannels = w.dims[0];
+  const int64_t perFilter = outChannels ? w.numElements() / outChannels : 0;
+  assert(block > 0 && outChannels % block == 0 && "whole blocks of output channels");
+  AlignedVector<float> packed(static_cast<size_t>(w.numElements()));
+  for (int64_t b = 0; b < outChannels / block; ++b)
+    for (int64_t t = 0; t < perFilter; ++t)
+      for (int64_t j = 0; j < block; ++j)
+        packed[(b * perFilter + t) * block + j] = w.values[(b * block + j) * perFilter + t];
+  return packed;
+}
+
 AlignedVector<float> packPanels(const Tensor &w, int64_t panel) {
   const int64_t units = w.dims[0], inputs = w.dims[1];
   const int64_t panels = (units + panel - 1) / panel;

@@ -36,6 +36,7 @@ struct KernelTable {
   void (*softmax)(const Src &x, const Dst &y, int64_t cols, int64_t r0, int64_t r1) noexcept;
   void (*layerNorm)(const Src &x, const float *scale, const float *shift, float epsilon,
                     const Dst &y, int64_t cols, int64_t r0, int64_t r1) noexcept;
+  void (*conv)(const ConvArgs &args, int64_t r0, int64_t r1) noexcept;
   /// out[i] = exp(in[i]), softmax's exponential on its own: for the tests.
   void (*exp)(const float *in, float *out, int64_t n) noexcept;
 };

@@ -196,6 +196,17 @@ void layerNorm(const Src &x, const float *scale, const float *shift, float epsil
   activeKernels().layerNorm(x, scale, shift, epsilon, y, cols, r0, r1);
 }
 
+int64_t convBlock(int64_t outChannelsPerGroup) noexcept {
+  for (int64_t block : {4, 2})
+    if (outChannelsPerGroup % block == 0)
+      return block;
+  return 1;
+}
+
+void conv(const ConvArgs &args, int64_t r0, int64_t r1) noexcept {
+  activeKernels().conv(args, r0, r1);
+}
+
 void concat(const Src &x, int64_t cols, const Dst &y, int64_t offset, int64_t r0,
             int64_t r1) noexcept {
   // A copy: memcpy is as fast as any vector loop. An operand of no columns

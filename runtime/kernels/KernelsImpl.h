@@ -26,6 +26,8 @@ namespace {
 /// 0, 1, 2, ...: lane numbers, for tail masks.
 alignas(64) constexpr float kLaneIndex[16] = {0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15};
 
+template <class A> struct ConvImpl; // ConvImpl.h
+
 template <class A> struct Impl {
   using F = xsimd::batch<float, A>;
   using M = xsimd::batch_bool<float, A>;
@@ -768,9 +770,12 @@ template <class A> struct Impl {
             2 * W,       W,           kLoneRows,
             &dense,      &sparse,     &binary,
             &activation, &scaleShift, &batchNorm,
-            &softmax,    &layerNorm,  &exp};
+            &softmax,    &layerNorm,  &ConvImpl<A>::conv,
+            &exp};
   }
 };
 
 } // namespace
 } // namespace soma::runtime::kernels
+
+#include "ConvImpl.h"

@@ -54,6 +54,16 @@ void foldUnbatched(ir::Graph &graph) {
   }
 }
 
+namespace {
+
+/// The ops whose weights and bias (operands 1 and 2) their family packs:
+/// the weighted sums and the convolution.
+bool packsItsConstants(ir::OpKind kind) {
+  return ir::isWeightedSum(kind) || kind == ir::OpKind::Conv;
+}
+
+} // namespace
+
 void privatizeWeightedSumConstants(ir::Graph &graph) {
   std::unordered_map<const ir::Op *, size_t> uses;
   for (auto &op : graph.ops)
@@ -61,7 +71,7 @@ void privatizeWeightedSumConstants(ir::Graph &graph) {
       ++uses[operand];
   for (size_t i = 0; i < graph.ops.size(); ++i) {
     ir::Op *op = graph.ops[i].get();
-    if (!ir::isWeightedSum(op->kind))
+    if (!packsItsConstants(op->kind))
       continue;
     for (size_t k = 1; k < std::min<size_t>(op->operands.size(), 3); ++k) { // weights, bias
       ir::Op *c = op->operands[k];
@@ -121,7 +131,7 @@ void ProgramBuilder::assignSlots() {
   std::unordered_map<const ir::Op *, std::pair<size_t, size_t>> readerOf; // const -> (op, operand)
   for (size_t i = 0; i < graph_.ops.size(); ++i) {
     const ir::Op &op = *graph_.ops[i];
-    if (ir::isWeightedSum(op.kind) && choices_[i].family)
+    if (packsItsConstants(op.kind) && choices_[i].family)
       for (size_t k = 1; k < std::min<size_t>(op.operands.size(), 3); ++k)
         readerOf[op.operands[k]] = {i, k};
   }

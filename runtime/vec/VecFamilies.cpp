@@ -130,6 +130,11 @@ void runElementwise(const void *context, void *const *slots, int64_t r0, int64_t
   case ir::OpKind::Dense:
   case ir::OpKind::DenseAdd:
   case ir::OpKind::Concat:
+  case ir::OpKind::Conv:
+  case ir::OpKind::MaxPool:
+  case ir::OpKind::AvgPool:
+  case ir::OpKind::GlobalAvgPool:
+  case ir::OpKind::Reshape:
     break;
   }
 }
@@ -374,6 +379,11 @@ public:
     case ir::OpKind::Dense:
     case ir::OpKind::DenseAdd:
     case ir::OpKind::Concat:
+    case ir::OpKind::Conv:
+    case ir::OpKind::MaxPool:
+    case ir::OpKind::AvgPool:
+    case ir::OpKind::GlobalAvgPool:
+    case ir::OpKind::Reshape:
       break;
     }
     return Fit::declines("not an elementwise or row op");
@@ -444,8 +454,8 @@ const std::vector<const KernelFamily *> &vecFamilies() {
   static const VecDenseFamily dense;
   static const VecElementwiseFamily elementwise;
   static const VecConcatFamily concat;
-  static const std::vector<const KernelFamily *> families = {&sparse, &dense, &elementwise,
-                                                             &concat};
+  static const std::vector<const KernelFamily *> families = {
+      &sparse, &dense, &elementwise, &concat, &vecConvFamily(), &vecPoolFamily()};
   return families;
 }
 

@@ -120,6 +120,27 @@ def dense(x, w, b, act=lambda v: r32(v)):
     return act(bias_add(linear(x, w), b))
 
 
+def conv2d(x, w, b, pad, groups=1, act=lambda v: r32(v)):
+    """Stride 1, `pad` zeros on every side; x [N, C, H, W], w [O, C / groups, K, K]."""
+    x = np.pad(x.astype(np.float64), ((0, 0), (0, 0), (pad, pad), (pad, pad)))
+    o, cg, k, _ = w.shape
+    oh, ow = x.shape[2] - k + 1, x.shape[3] - k + 1
+    y = np.zeros((x.shape[0], o, oh, ow))
+    og = o // groups
+    for g in range(groups):
+        for i in range(k):
+            for j in range(k):
+                y[:, g * og:(g + 1) * og] += np.einsum(
+                    "nchw,oc->nohw", x[:, g * cg:(g + 1) * cg, i:i + oh, j:j + ow],
+                    w[g * og:(g + 1) * og, :, i, j].astype(np.float64))
+    return act(y + b.astype(np.float64)[None, :, None, None])
+
+
+def maxpool2(x):  # 2x2 windows side by side
+    n, c, h, w = x.shape
+    return x[:, :, :h // 2 * 2, :w // 2 * 2].reshape(n, c, h // 2, 2, w // 2, 2).max(axis=(3, 5))
+
+
 # --- a hand-written safetensors reader ----------------------------------------
 
 def read_safetensors(path):
@@ -176,8 +197,19 @@ def files(inp):
     return {"logits": logits, "probs": softmax(logits)}
 
 
+def cnn(inp):
+    img = inp["img"].reshape(-1, 1, 8, 8)
+    c1 = conv2d(img, he(8, 9, 1).reshape(8, 1, 3, 3), np.full(8, 0.1, f32), 1, act=relu)
+    p1 = maxpool2(c1)
+    dw = conv2d(p1, he(8, 9, 2).reshape(8, 1, 3, 3), np.zeros(8, f32), 1, groups=8)
+    r = r32(p1.astype(np.float64) + dw.astype(np.float64))
+    logits = linear(r.reshape(r.shape[0], -1), xavier(10, 128, 3))
+    return {"out": softmax(bias_add(logits, np.zeros(10, f32)))}
+
+
 NETWORKS = {"neuron": (neuron, {"x": 2}), "mlp": (mlp, {"x": 4}),
-            "residual": (residual, {"a": 3, "b": 2}), "files": (files, {"x": 3})}
+            "residual": (residual, {"a": 3, "b": 2}), "files": (files, {"x": 3}),
+            "cnn": (cnn, {"img": 64})}
 
 
 def main():

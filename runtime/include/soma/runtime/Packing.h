@@ -12,6 +12,12 @@ namespace soma::runtime {
 /// * inputs * panel floats.
 AlignedVector<float> packPanels(const Tensor &w, int64_t panel);
 
+/// A convolution's filters w [O, C / groups, kernel...] for kernels::conv:
+/// for each block of `block` output channels (block divides O), for each
+/// (ci, kernel position) in order, the block's `block` weights side by
+/// side. O * (C / groups) * taps floats, no padding.
+AlignedVector<float> packConvFilters(const Tensor &w, int64_t block);
+
 /// Copies `v` zero-padded to a multiple of `multiple` elements.
 AlignedVector<float> padVector(const AlignedVector<float> &v, int64_t multiple);
 

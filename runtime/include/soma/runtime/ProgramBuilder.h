@@ -145,8 +145,8 @@ private:
 /// interpreter and become constants (the engines run only batched ops).
 void foldUnbatched(ir::Graph &graph);
 
-/// Gives each weighted sum weights and bias constants of its own, so they
-/// can be packed for the kernel that reads them.
+/// Gives each weighted sum and convolution weights and bias constants of its
+/// own, so they can be packed for the kernel that reads them.
 void privatizeWeightedSumConstants(ir::Graph &graph);
 
 /// The text of `program`, built by `builder`, for `soma compile

@@ -16,8 +16,15 @@ namespace soma::runtime {
 
 /// The vec engine's families, in order: sparse (weighted sums with a sparse
 /// schedule), dense (linear, dense, dense_add),
-/// elementwise and row ops, concat.
+/// elementwise and row ops, concat, conv (vecConvFamily), pooling and
+/// reshape (vecPoolFamily).
 const std::vector<const KernelFamily *> &vecFamilies();
+
+/// conv with constant filters and bias: kernels::conv (VecConvFamily.cpp).
+const KernelFamily &vecConvFamily();
+/// max_pool, avg_pool, global_avg_pool and reshape over row tiles, in place
+/// (VecPoolFamily.cpp).
+const KernelFamily &vecPoolFamily();
 
 /// The interpreter's kernels as a family: runs every op (but input and
 /// const) by ir::evaluateOp, whole rows on one thread, allocating its

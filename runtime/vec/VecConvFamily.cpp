@@ -1,0 +1,113 @@
+// The vec engine's convolution family (VecEngine.h vecConvFamily): a conv
+// op with constant filters and bias runs kernels::conv, a direct
+// convolution over the filters packed once at compile time
+// (packConvFilters, in blocks of kernels::convBlock output channels), with
+// the bias and activation applied in registers. Its steps tile the result's
+// rows (sample, channel, output row) on whole blocks of channels, so every
+// output is summed in one order whatever the thread count.
+#include "soma/ir/Spatial.h"
+#include "soma/runtime/Kernels.h"
+#include "soma/runtime/Packing.h"
+#include "soma/runtime/VecEngine.h"
+
+namespace soma::runtime {
+
+namespace {
+
+namespace k = kernels;
+
+struct ConvContext {
+  k::ConvArgs args; // the geometry; the pointers come from the slots
+  int x = -1, packed = -1, bias = -1, y = -1;
+};
+
+void runConv(const void *context, void *const *slots, int64_t r0, int64_t r1, int64_t, int64_t) {
+  const auto &c = *static_cast<const ConvContext *>(context);
+  k::ConvArgs a = c.args;
+  a.x = static_cast<const float *>(slots[c.x]);
+  a.packed = static_cast<const float *>(slots[c.packed]);
+  a.bias = static_cast<const float *>(slots[c.bias]);
+  a.y = static_cast<float *>(slots[c.y]);
+  k::conv(a, r0, r1);
+}
+
+int64_t blockOf(const ir::Op &op) { return k::convBlock(op.type.dims[0] / op.groups); }
+
+class VecConvFamily final : public KernelFamily {
+public:
+  const char *name() const override { return "vec.conv"; }
+  Tier tier() const override { return Tier::Vec; }
+
+  Fit fit(const ir::Op &op) const override {
+    if (op.kind != ir::OpKind::Conv)
+      return Fit::declines("not a convolution");
+    for (size_t i : {1, 2})
+      if (op.operands[i]->kind != ir::OpKind::Const || !op.operands[i]->data)
+        return Fit::declines(std::string("its ") + (i == 1 ? "filters are" : "bias is") +
+                             " not a constant");
+    if (!op.operands[0]->type.batched)
+      return Fit::declines("its input depends on no input");
+    return Fit::runs();
+  }
+
+  std::shared_ptr<const AlignedVector<float>> pack(const ir::Op &op, size_t k) const override {
+    if (k != 1)
+      return nullptr; // the bias is read as it is
+    return std::make_shared<const AlignedVector<float>>(
+        packConvFilters(*op.operands[1]->data, blockOf(op)));
+  }
+
+  Expected<bool> makeStep(const ProgramBuilder &b, size_t i, Step &step) const override {
+    const ir::Op &op = *b.graph().ops[i];
+    const ir::WindowGeometry g = ir::windowGeometry(op);
+    auto c = std::make_shared<ConvContext>();
+    k::ConvArgs &a = c->args;
+    a.inChannels = g.inChannels;
+    a.outChannels = g.outChannels;
+    a.groups = g.groups;
+    a.block = blockOf(op);
+    a.inH = g.inH;
+    a.inW = g.inW;
+    a.outH = g.outH;
+    a.outW = g.outW;
+    a.kH = g.kH;
+    a.kW = g.kW;
+    a.strideH = g.strideH;
+    a.strideW = g.strideW;
+    a.dilH = g.dilH;
+    a.dilW = g.dilW;
+    a.padTop = g.padTop;
+    a.padLeft = g.padLeft;
+    a.act = op.fn;
+    c->x = b.slotOf(op.operands[0]);
+    c->packed = b.slotOf(op.operands[1]);
+    c->bias = b.slotOf(op.operands[2]);
+    c->y = step.result;
+    // A row is one output row of one channel: a multiply-add per tap and
+    // input channel at each position, then the epilogue.
+    TileRules rules;
+    rules.rowWork = g.outW * (g.inChannelsPerGroup() * g.kH * g.kW + 1 + activationWork(op.fn));
+    rules.rowGranularity = a.block * g.outH;
+    rules.colGranularity = 0;
+    step.contextFn = runConv;
+    step.context = std::move(c);
+    planTiles(step, rules);
+    return true;
+  }
+
+  std::string describe(const ir::Op &op) const override {
+    const k::Isa isa = k::activeIsa();
+    return std::string(k::isaName(isa)) + ": direct, filters packed in blocks of " +
+           std::to_string(blockOf(op)) + " output channels, output positions in vectors of " +
+           std::to_string(k::vectorWidth(isa)) + ", no im2col";
+  }
+};
+
+} // namespace
+
+const KernelFamily &vecConvFamily() {
+  static const VecConvFamily family;
+  return family;
+}
+
+} // namespace soma::runtime
