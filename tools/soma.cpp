@@ -2,6 +2,7 @@
 // given on the command line or in .npy files, optionally comparing outputs
 // with golden .npy arrays (--expect); `soma check` only checks it.
 #include "CliCommon.h"
+#include "Expect.h"
 #include "NumericsCheck.h"
 
 #include "Internal.h"
@@ -17,6 +18,8 @@
 #include <charconv>
 #include <cmath>
 #include <cstdio>
+#include <cstdlib>
+#include <cstring>
 #include <iostream>
 #include <iterator>
 #include <map>
@@ -42,12 +45,13 @@ options for run:
   --rtol R, --atol A        --expect tolerance: |got - expected| <= A + R |expected|
                             (defaults 1e-5 and 1e-6; NaN matches only NaN)
   --engine=auto|jit|vec|interp
-                            auto (default): the vec engine at once, the JIT's code
-                            once LLVM has compiled it in the background (with
-                            --time-passes the JIT compiles first, to be timed);
-                            jit: LLVM-compiled vector code for this CPU; vec:
-                            soma's xsimd kernels, no LLVM; interp: the reference
-                            interpreter
+                            auto (default): for one run, the vec engine (no JIT
+                            compile is started); jit: LLVM-compiled vector code
+                            for this CPU; vec: soma's xsimd kernels, no LLVM;
+                            interp: the reference interpreter. With --expect and
+                            no --engine: every engine, each output checked
+  -v, --verbose             say which engine serves the run and the kernel family
+                            of each step, to stderr
   --verify-passes           run the reference interpreter on these inputs before
                             the graph passes and after each one; fail naming the
                             first pass whose outputs drift beyond its tolerance
@@ -95,16 +99,6 @@ int usageError(const std::string &msg) {
   return 2;
 }
 
-std::string formatValue(float v, int digits) {
-  if (std::isnan(v))
-    return "nan"; // not "-nan": the sign bit of a NaN means nothing
-  if (digits == 0 || !std::isfinite(v))
-    return ir::formatFloat(v);
-  char buf[64];
-  std::snprintf(buf, sizeof buf, "%.*g", digits, static_cast<double>(v));
-  return buf;
-}
-
 void printOutput(const runtime::NamedTensor &out, std::ostream &os, int digits) {
   const Tensor &t = out.tensor;
   os << out.name << ": f32" << formatDims(t.dims) << '\n';
@@ -113,7 +107,7 @@ void printOutput(const runtime::NamedTensor &out, std::ostream &os, int digits) 
   for (int64_t n = 0; n < samples; ++n) {
     os << out.name << '[' << n << "]:";
     for (int64_t i = 0; i < per; ++i)
-      os << ' ' << formatValue(t.values[n * per + i], digits);
+      os << ' ' << cli::formatValue(t.values[n * per + i], digits);
     os << '\n';
   }
 }
@@ -125,7 +119,9 @@ struct Options {
   std::vector<std::pair<std::string, std::string>> inputs, outputs, expects;
   double rtol = 1e-5, atol = 1e-6;
   CompileOptions compile;
-  bool printIR = false, timePasses = false, verifyPasses = false;
+  bool printIR = false, timePasses = false, verifyPasses = false, verbose = false;
+  /// --engine was given: --expect checks that engine alone.
+  bool engineNamed = false;
   int digits = 0;
   std::string emit = "asm", outPath;
 };
@@ -153,108 +149,6 @@ bool parseTolerance(const std::string &text, double &into) {
     return false;
   into = v;
   return true;
-}
-
-/// "[n, i, j]" for flat element `flat` of an array shaped `dims`.
-std::string indexText(int64_t flat, const std::vector<int64_t> &dims) {
-  std::vector<int64_t> index(dims.size());
-  for (size_t d = dims.size(); d-- > 0;) {
-    index[d] = dims[d] ? flat % dims[d] : 0;
-    flat = dims[d] ? flat / dims[d] : 0;
-  }
-  return formatDims(index);
-}
-
-std::string numberText(double v, int digits) {
-  if (std::isnan(v))
-    return "nan";
-  char buf[64];
-  std::snprintf(buf, sizeof buf, "%.*g", digits, v);
-  return buf;
-}
-
-/// Compares output `name` with the golden array in `path`: same shape, and
-/// every element within atol + rtol |expected| (NaN matches NaN, an
-/// infinity only itself). Returns false after printing a report.
-bool checkExpected(const std::string &name, const Tensor &got, const std::string &path, double rtol,
-                   double atol) {
-  Expected<NpyArray> golden = readNpy(path);
-  if (!golden) {
-    std::cerr << "soma: error: --expect " << name << ": " << golden.error() << '\n';
-    return false;
-  }
-  const Tensor &exp = golden->tensor;
-  if (exp.dims != got.dims) {
-    std::cerr << "soma: error: output '" << name << "' has shape " << formatDims(got.dims)
-              << ", but '" << path << "' holds " << formatDims(exp.dims) << '\n';
-    return false;
-  }
-  struct Drift {
-    int64_t index;
-    double excess; // |got - expected| / tolerance; infinite for NaN or an infinity
-    double abs;    // |got - expected|; infinite for NaN or an infinity
-  };
-  std::vector<Drift> drifts;
-  double maxAbs = 0, maxUsed = 0; // of the elements that pass
-  for (int64_t i = 0; i < got.numElements(); ++i) {
-    double g = got.values[i], e = exp.values[i];
-    if ((std::isnan(g) && std::isnan(e)) || g == e) // g == e: also the same infinity
-      continue;
-    double abs = std::fabs(g - e), tol = atol + rtol * std::fabs(e);
-    if (!std::isfinite(abs)) { // NaN against a number, or an infinity against anything else
-      drifts.push_back({i, INFINITY, INFINITY});
-      continue;
-    }
-    if (abs > tol) {
-      drifts.push_back({i, abs / tol, abs}); // abs > tol >= 0: never 0 / 0
-      continue;
-    }
-    maxAbs = std::max(maxAbs, abs);
-    maxUsed = std::max(maxUsed, abs / tol);
-  }
-  char tolText[80];
-  std::snprintf(tolText, sizeof tolText, "rtol %g, atol %g", rtol, atol);
-  if (drifts.empty()) {
-    std::cerr << "soma: output '" << name << "' matches '" << path << "' (" << got.numElements()
-              << " element" << (got.numElements() == 1 ? "" : "s") << ", max abs error "
-              << numberText(maxAbs, 3) << ", worst at " << numberText(100 * maxUsed, 3)
-              << "% of its tolerance; " << tolText << ")\n";
-    return true;
-  }
-  std::cerr << "soma: error: output '" << name << "' does not match '" << path
-            << "': " << drifts.size() << " of " << got.numElements() << " elements differ ("
-            << tolText << ")\n";
-  // The worst first: furthest outside the tolerance, then the largest
-  // error, then by position.
-  std::stable_sort(drifts.begin(), drifts.end(), [](const Drift &a, const Drift &b) {
-    return a.excess != b.excess ? a.excess > b.excess : a.abs > b.abs;
-  });
-  constexpr size_t shown = 5;
-  std::vector<std::vector<std::string>> rows = {
-      {"index", "got", "expected", "abs error", "rel error"}};
-  for (size_t k = 0; k < std::min(shown, drifts.size()); ++k) {
-    float g = got.values[drifts[k].index], e = exp.values[drifts[k].index];
-    double abs = std::fabs(static_cast<double>(g) - e);
-    double rel = std::isnan(abs)                ? abs
-                 : std::isinf(abs) || e == 0.0f ? INFINITY
-                                                : abs / std::fabs(e);
-    rows.push_back({indexText(drifts[k].index, got.dims), formatValue(g, 0), formatValue(e, 0),
-                    numberText(abs, 3), numberText(rel, 3)});
-  }
-  std::vector<size_t> width(rows[0].size(), 0);
-  for (const auto &row : rows)
-    for (size_t c = 0; c < row.size(); ++c)
-      width[c] = std::max(width[c], row[c].size());
-  for (const auto &row : rows) {
-    std::string line = " ";
-    for (size_t c = 0; c < row.size(); ++c)
-      line +=
-          " " + row[c] + (c + 1 < row.size() ? std::string(width[c] - row[c].size() + 1, ' ') : "");
-    std::cerr << line << '\n';
-  }
-  if (drifts.size() > shown)
-    std::cerr << "  ... and " << drifts.size() - shown << " more\n";
-  return false;
 }
 
 /// Parses the arguments after the command; returns an exit status when the
@@ -306,6 +200,7 @@ std::optional<int> parseOptions(int argc, char **argv, Command command, Options 
         opts.compile.engine = Engine::Interp;
       else
         return usageError("unknown engine '" + *v + "'; available: auto, jit, vec, interp");
+      opts.engineNamed = true;
     } else if (auto v = cli::optionValue(argc, argv, i, "--sparsity")) {
       if (*v == "auto")
         opts.compile.sparsity = Sparsity::Auto;
@@ -357,6 +252,10 @@ std::optional<int> parseOptions(int argc, char **argv, Command command, Options 
       if (command != Command::Run)
         return usageError("--verify-passes is an option of 'run'");
       opts.verifyPasses = true;
+    } else if (arg == "-v" || arg == "--verbose") {
+      if (command != Command::Run)
+        return usageError(arg + " is an option of 'run'");
+      opts.verbose = true;
     } else if (arg == "--time-passes") {
       opts.timePasses = true;
     } else if (arg == "-h" || arg == "--help") {
@@ -413,6 +312,124 @@ int compileCommand(std::unique_ptr<ir::Graph> graph, const Options &opts, api::T
     return 1;
   }
   return 0;
+}
+
+const char *engineName(Engine engine) {
+  switch (engine) {
+  case Engine::Jit:
+    return "jit";
+  case Engine::Vec:
+    return "vec";
+  case Engine::Interp:
+    return "interp";
+  case Engine::Auto:
+    return "auto";
+  }
+  return "?";
+}
+
+/// The engines a run computes its outputs on, the first printing them: the
+/// one asked for; with --expect and no --engine, every engine (vec, which
+/// answers a one-shot run under auto, the default, then the JIT, which
+/// serves an application after warm-up, and the reference interpreter).
+std::vector<Engine> enginesToRun(const Options &opts) {
+  if (opts.expects.empty() || opts.engineNamed)
+    return {opts.compile.engine};
+  return {Engine::Vec, Engine::Jit, Engine::Interp};
+}
+
+/// -v: which engine serves the run, and the kernel family of each step.
+void printServing(const Model &model, Engine asked) {
+  api::Serving serving = api::describeServing(model);
+  std::cerr << "soma: engine " << engineName(serving.engine);
+  if (asked == Engine::Auto && serving.oneShot)
+    std::cerr << " (auto: a one-shot run answers on the vec engine; no JIT compile is started)";
+  if (serving.engine == Engine::Interp)
+    std::cerr << " (the reference interpreter runs every op)";
+  std::cerr << '\n';
+  size_t width = 0;
+  for (auto &[value, family] : serving.steps)
+    width = std::max(width, value.size());
+  for (auto &[value, family] : serving.steps)
+    std::cerr << "soma:   " << value << std::string(width - value.size() + 2, ' ') << family
+              << '\n';
+}
+
+/// Compiles `graph` for `engine` as a one-shot model, runs it on `inputs`
+/// and returns its outputs; nullopt after printing an error.
+std::optional<std::vector<runtime::NamedTensor>> runOnEngine(std::unique_ptr<ir::Graph> graph,
+                                                             Engine engine, const Options &opts,
+                                                             const std::vector<InputBuffer> &inputs,
+                                                             api::Timings *timings) {
+  CompileOptions options = opts.compile;
+  options.engine = engine;
+  Result<Model> model =
+      api::makeModel(std::move(graph), options, "", timings, api::ModelUse::OneShot);
+  if (!model) {
+    std::cerr << model.error();
+    return std::nullopt;
+  }
+  if (opts.verbose)
+    printServing(*model, engine);
+  // Every input must be given; the batch comes from the inputs.
+  int64_t batch = inputs.empty() ? 1 : inputs[0].shape[0];
+  std::vector<runtime::NamedTensor> results;
+  std::vector<OutputBuffer> outputs;
+  for (const TensorInfo &info : model->outputs()) {
+    std::vector<int64_t> dims = {batch};
+    dims.insert(dims.end(), info.shape.begin(), info.shape.end());
+    int64_t count;
+    if (!checkedElementCount(dims, count)) {
+      std::cerr << "soma: error: batch size " << batch << " is too large for output '" << info.name
+                << "'\n";
+      return std::nullopt;
+    }
+    results.push_back({info.name, Tensor(dims)});
+  }
+  for (runtime::NamedTensor &r : results)
+    outputs.push_back({r.name, r.tensor.values.data(), r.tensor.dims});
+  if (Status s = model->run(inputs, outputs); !s) {
+    std::cerr << "soma: error: " << s.message() << '\n';
+    return std::nullopt;
+  }
+  return results;
+}
+
+/// Every --expect against the outputs of every engine that ran; engines
+/// whose outputs are the same bits are reported together.
+bool checkExpectations(const Options &opts, const std::vector<Engine> &engines,
+                       const std::vector<std::vector<runtime::NamedTensor>> &results) {
+  bool allMatch = true;
+  for (auto &[name, path] : opts.expects) {
+    auto find = [&](size_t e) -> const Tensor & {
+      for (const runtime::NamedTensor &r : results[e])
+        if (r.name == name)
+          return r.tensor;
+      std::abort(); // the names were checked against the graph's outputs
+    };
+    std::optional<Tensor> golden = cli::loadGolden(name, path, find(0).dims);
+    if (!golden) {
+      allMatch = false;
+      continue;
+    }
+    std::vector<bool> reported(engines.size(), false);
+    for (size_t e = 0; e < engines.size(); ++e) {
+      if (reported[e])
+        continue;
+      const Tensor &got = find(e);
+      std::string names = engineName(engines[e] == Engine::Auto ? Engine::Vec : engines[e]);
+      for (size_t other = e + 1; other < engines.size(); ++other)
+        if (!reported[other] && find(other).values.size() == got.values.size() &&
+            std::memcmp(find(other).values.data(), got.values.data(),
+                        got.values.size() * sizeof(float)) == 0) {
+          reported[other] = true;
+          names += std::string(", ") + engineName(engines[other]);
+        }
+      if (!cli::compareWithGolden(name, names, got, *golden, path, opts.rtol, opts.atol, false))
+        allMatch = false;
+    }
+  }
+  return allMatch;
 }
 
 int runCommand(int argc, char **argv, Command command) {
@@ -505,41 +522,23 @@ int runCommand(int argc, char **argv, Command command) {
     }
   }
 
-  // Timings make Engine::Auto compile the JIT in the foreground.
-  Result<Model> model = api::makeModel(std::move(front.graph), opts.compile, "",
-                                       opts.timePasses ? &timings : nullptr);
-  if (!model) {
-    std::cerr << model.error();
-    return 1;
+  std::vector<Engine> engines = enginesToRun(opts);
+  std::vector<std::vector<runtime::NamedTensor>> results;
+  for (size_t e = 0; e < engines.size(); ++e) {
+    // Each engine's program builder changes the graph: all but the last
+    // get a copy.
+    std::unique_ptr<ir::Graph> graph =
+        e + 1 < engines.size() ? front.graph->clone() : std::move(front.graph);
+    auto outputs = runOnEngine(std::move(graph), engines[e], opts, inputs,
+                               opts.timePasses ? &timings : nullptr);
+    if (!outputs)
+      return 1;
+    results.push_back(std::move(*outputs));
   }
   if (opts.timePasses)
     printTimings(timings);
-  // Every input must be given; the batch comes from the inputs.
-  int64_t batch = inputTensors.empty() ? 1 : inputTensors[0].dims[0];
-  std::vector<Tensor> outputTensors;
-  for (const TensorInfo &info : model->outputs()) {
-    std::vector<int64_t> dims = {batch};
-    dims.insert(dims.end(), info.shape.begin(), info.shape.end());
-    int64_t count;
-    if (!checkedElementCount(dims, count)) {
-      std::cerr << "soma: error: batch size " << batch << " is too large for output '" << info.name
-                << "'\n";
-      return 1;
-    }
-    outputTensors.emplace_back(dims);
-  }
-  std::vector<OutputBuffer> outputs;
-  for (size_t o = 0; o < outputTensors.size(); ++o)
-    outputs.push_back(
-        {model->outputs()[o].name, outputTensors[o].values.data(), outputTensors[o].dims});
-  if (Status s = model->run(inputs, outputs); !s) {
-    std::cerr << "soma: error: " << s.message() << '\n';
-    return 1;
-  }
-  std::vector<runtime::NamedTensor> results;
-  for (size_t o = 0; o < outputTensors.size(); ++o) {
-    results.push_back({model->outputs()[o].name, std::move(outputTensors[o])});
-    const runtime::NamedTensor &out = results.back();
+  // The first engine's outputs are printed and written.
+  for (const runtime::NamedTensor &out : results[0]) {
     printOutput(out, std::cout, opts.digits);
     if (auto it = outputFiles.find(out.name); it != outputFiles.end()) {
       Expected<bool> written = writeNpy(it->second, out.tensor);
@@ -555,14 +554,7 @@ int runCommand(int argc, char **argv, Command command) {
     std::cerr << "soma: error: " << flushed.error() << '\n';
     return 1;
   }
-  bool allMatch = true;
-  for (auto &[name, path] : opts.expects) {
-    auto out = std::find_if(results.begin(), results.end(),
-                            [&](const runtime::NamedTensor &r) { return r.name == name; });
-    if (!checkExpected(name, out->tensor, path, opts.rtol, opts.atol))
-      allMatch = false;
-  }
-  return allMatch ? 0 : 1;
+  return checkExpectations(opts, engines, results) ? 0 : 1;
 }
 
 /// soma --print-machine[=CPU|help] [--recalibrate]
