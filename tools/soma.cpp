@@ -4,6 +4,7 @@
 #include "CliCommon.h"
 #include "Expect.h"
 #include "NumericsCheck.h"
+#include "SomaOptions.h"
 
 #include "Internal.h"
 #include "soma/frontend/Frontend.h"
@@ -26,78 +27,11 @@
 #include <optional>
 
 using namespace soma;
+using cli::Command;
+using cli::Options;
+using cli::usageError;
 
 namespace {
-
-const char *const usage = R"(usage: soma <command> [options] FILE
-
-commands:
-  run FILE       compile the network in FILE and run it; prints every output
-  check FILE     check FILE and report problems; prints nothing when it is fine
-  compile FILE   compile FILE and write the result (--emit)
-
-options for run:
-  --input NAME=V1,V2,...    one sample's values, row-major; ';' separates samples
-  --input NAME=FILE.npy     a batch [N, dims...] (or one sample [dims...]) from NumPy
-  --output NAME=FILE.npy    also write output NAME to a .npy file
-  --expect NAME=FILE.npy    compare output NAME with a golden array of the same
-                            shape; exit 1 with a report when any element is off
-  --rtol R, --atol A        --expect tolerance: |got - expected| <= A + R |expected|
-                            (defaults 1e-5 and 1e-6; NaN matches only NaN)
-  --engine=auto|jit|vec|interp
-                            auto (default): for one run, the vec engine (no JIT
-                            compile is started); jit: LLVM-compiled vector code
-                            for this CPU; vec: soma's xsimd kernels, no LLVM;
-                            interp: the reference interpreter. With --expect and
-                            no --engine: every engine, each output checked
-  -v, --verbose             say which engine serves the run and the kernel family
-                            of each step, to stderr
-  --verify-passes           run the reference interpreter on these inputs before
-                            the graph passes and after each one; fail naming the
-                            first pass whose outputs drift beyond its tolerance
-  --digits=N                print outputs with N significant digits (1-9) instead
-                            of the shortest text that reads back to the same f32
-  --threads=N               threads for the big layers (default 0: all cores; 1:
-                            none); results are the same bits for every N
-
-options for compile:
-  --emit=ir|program|llvm|asm|obj
-                            the optimised graph IR; the lowered program (per op
-                            the kernel family chosen and why, packing, tiles,
-                            slots and memory plan) of --engine's target (the
-                            JIT's for auto); the LLVM IR of the kernels, their
-                            assembly (default), or an ELF object file
-  -o FILE                   write to FILE (default: stdout; required for obj)
-
-common options:
-  -O0 .. -O3                optimisation level (default -O2)
-  --sparsity=auto|dense|sparse
-                            dense or sparse kernels for the layers that do not
-                            say (a layer's sparsity = ... beats this); default
-                            auto: the cost model chooses per layer
-  --prune=F                 zero the fraction F (0 <= F < 1) of each layer's
-                            weights with the smallest magnitude (a layer's
-                            prune = ... beats this); CHANGES THE RESULTS, and
-                            warns with the sparsity reached per layer
-  --mcpu=CPU                generate code for CPU (default: this machine's)
-  --mattr=+f1,-f2           add or remove CPU features (e.g. -avx512f)
-  --print-ir                print the optimised graph IR to stderr
-  --time-passes             print where compile time went, to stderr
-
-FILE may hold the network language (.nn) or graph IR text; '-' reads stdin.
-
-soma --print-machine [--recalibrate]
-                            print the machine model the cost model plans for:
-                            this machine's, detected and measured (cached;
-                            --recalibrate measures again)
-soma --print-machine=CPU    a modelled CPU's published parameters (the model
-                            --mcpu=CPU plans for); --print-machine=help lists them
-)";
-
-int usageError(const std::string &msg) {
-  std::cerr << "soma: error: " << msg << "\n\n" << usage;
-  return 2;
-}
 
 void printOutput(const runtime::NamedTensor &out, std::ostream &os, int digits) {
   const Tensor &t = out.tensor;
@@ -112,20 +46,6 @@ void printOutput(const runtime::NamedTensor &out, std::ostream &os, int digits) 
   }
 }
 
-enum class Command { Run, Check, Compile };
-
-struct Options {
-  std::string file;
-  std::vector<std::pair<std::string, std::string>> inputs, outputs, expects;
-  double rtol = 1e-5, atol = 1e-6;
-  CompileOptions compile;
-  bool printIR = false, timePasses = false, verifyPasses = false, verbose = false;
-  /// --engine was given: --expect checks that engine alone.
-  bool engineNamed = false;
-  int digits = 0;
-  std::string emit = "asm", outPath;
-};
-
 void printTimings(const api::Timings &timings) {
   double total = 0;
   for (auto &[name, seconds] : timings)
@@ -139,141 +59,6 @@ void printTimings(const api::Timings &timings) {
   }
   std::snprintf(line, sizeof line, "%9.3f ms  100.0%%  total\n", total * 1e3);
   std::cerr << line;
-}
-
-bool parseTolerance(const std::string &text, double &into) {
-  double v;
-  auto [ptr, ec] = std::from_chars(text.data(), text.data() + text.size(), v);
-  if (text.empty() || ec != std::errc() || ptr != text.data() + text.size() || !std::isfinite(v) ||
-      v < 0)
-    return false;
-  into = v;
-  return true;
-}
-
-/// Parses the arguments after the command; returns an exit status when the
-/// command line is wrong (after printing why).
-std::optional<int> parseOptions(int argc, char **argv, Command command, Options &opts) {
-  auto splitNameValue = [](const std::string &v,
-                           std::vector<std::pair<std::string, std::string>> &into) {
-    size_t eq = v.find('=');
-    if (eq == std::string::npos || eq == 0)
-      return false;
-    into.push_back({v.substr(0, eq), v.substr(eq + 1)});
-    return true;
-  };
-  for (int i = 2; i < argc; ++i) {
-    std::string arg = argv[i];
-    if (auto v = cli::optionValue(argc, argv, i, "--input")) {
-      if (command != Command::Run)
-        return usageError("--input is an option of 'run'");
-      if (!splitNameValue(*v, opts.inputs))
-        return usageError("--input needs NAME=VALUES or NAME=FILE.npy, got '" + *v + "'");
-    } else if (auto v = cli::optionValue(argc, argv, i, "--output")) {
-      if (command != Command::Run)
-        return usageError("--output is an option of 'run'");
-      if (!splitNameValue(*v, opts.outputs))
-        return usageError("--output needs NAME=FILE.npy, got '" + *v + "'");
-    } else if (auto v = cli::optionValue(argc, argv, i, "--expect")) {
-      if (command != Command::Run)
-        return usageError("--expect is an option of 'run'");
-      if (!splitNameValue(*v, opts.expects))
-        return usageError("--expect needs NAME=FILE.npy, got '" + *v + "'");
-    } else if (auto v = cli::optionValue(argc, argv, i, "--rtol")) {
-      if (command != Command::Run)
-        return usageError("--rtol is an option of 'run'");
-      if (!parseTolerance(*v, opts.rtol))
-        return usageError("--rtol needs a finite number >= 0, got '" + *v + "'");
-    } else if (auto v = cli::optionValue(argc, argv, i, "--atol")) {
-      if (command != Command::Run)
-        return usageError("--atol is an option of 'run'");
-      if (!parseTolerance(*v, opts.atol))
-        return usageError("--atol needs a finite number >= 0, got '" + *v + "'");
-    } else if (auto v = cli::optionValue(argc, argv, i, "--engine")) {
-      if (*v == "auto")
-        opts.compile.engine = Engine::Auto;
-      else if (*v == "jit")
-        opts.compile.engine = Engine::Jit;
-      else if (*v == "vec")
-        opts.compile.engine = Engine::Vec;
-      else if (*v == "interp")
-        opts.compile.engine = Engine::Interp;
-      else
-        return usageError("unknown engine '" + *v + "'; available: auto, jit, vec, interp");
-      opts.engineNamed = true;
-    } else if (auto v = cli::optionValue(argc, argv, i, "--sparsity")) {
-      if (*v == "auto")
-        opts.compile.sparsity = Sparsity::Auto;
-      else if (*v == "dense")
-        opts.compile.sparsity = Sparsity::Dense;
-      else if (*v == "sparse")
-        opts.compile.sparsity = Sparsity::Sparse;
-      else
-        return usageError("unknown --sparsity '" + *v + "'; use auto, dense or sparse");
-    } else if (auto v = cli::optionValue(argc, argv, i, "--prune")) {
-      std::optional<double> fraction = cli::parsePruneFraction(*v);
-      if (!fraction)
-        return usageError("--prune needs a fraction from 0 up to (not including) 1, got '" + *v +
-                          "'");
-      opts.compile.prune = *fraction;
-    } else if (auto v = cli::optionValue(argc, argv, i, "--mcpu")) {
-      opts.compile.cpu = *v;
-    } else if (auto v = cli::optionValue(argc, argv, i, "--mattr")) {
-      opts.compile.features = *v;
-    } else if (auto v = cli::optionValue(argc, argv, i, "--emit")) {
-      if (command != Command::Compile)
-        return usageError("--emit is an option of 'compile'");
-      if (*v != "ir" && *v != "program" && *v != "llvm" && *v != "asm" && *v != "obj")
-        return usageError("unknown --emit kind '" + *v + "'; use ir, program, llvm, asm or obj");
-      opts.emit = *v;
-    } else if (auto v = cli::optionValue(argc, argv, i, "-o")) {
-      if (command != Command::Compile)
-        return usageError("-o is an option of 'compile'");
-      opts.outPath = *v;
-    } else if (auto v = cli::optionValue(argc, argv, i, "--threads")) {
-      if (command != Command::Run)
-        return usageError("--threads is an option of 'run'");
-      int n = -1;
-      auto [ptr, ec] = std::from_chars(v->data(), v->data() + v->size(), n);
-      if (v->empty() || ec != std::errc() || ptr != v->data() + v->size() || n < 0 || n > 1024)
-        return usageError("--threads needs a number from 0 (all cores) to 1024, got '" + *v + "'");
-      opts.compile.threads = n;
-    } else if (auto v = cli::optionValue(argc, argv, i, "--digits")) {
-      if (v->size() != 1 || (*v)[0] < '1' || (*v)[0] > '9')
-        return usageError("--digits needs a number from 1 to 9, got '" + *v + "'");
-      opts.digits = (*v)[0] - '0';
-    } else if (int level = cli::parseOptLevel(arg); level != -1) {
-      if (level < 0)
-        return usageError("unknown optimisation level '" + arg + "'; use -O0 to -O3");
-      opts.compile.optLevel = level;
-    } else if (arg == "--print-ir") {
-      opts.printIR = true;
-    } else if (arg == "--verify-passes") {
-      if (command != Command::Run)
-        return usageError("--verify-passes is an option of 'run'");
-      opts.verifyPasses = true;
-    } else if (arg == "-v" || arg == "--verbose") {
-      if (command != Command::Run)
-        return usageError(arg + " is an option of 'run'");
-      opts.verbose = true;
-    } else if (arg == "--time-passes") {
-      opts.timePasses = true;
-    } else if (arg == "-h" || arg == "--help") {
-      std::cout << usage;
-      return 0;
-    } else if (arg.size() > 1 && arg[0] == '-') {
-      return usageError("unknown option '" + arg + "'");
-    } else if (!opts.file.empty()) {
-      return usageError("more than one input file: '" + opts.file + "' and '" + arg + "'");
-    } else {
-      opts.file = arg;
-    }
-  }
-  if (opts.file.empty())
-    return usageError("no input file");
-  if (command == Command::Compile && opts.emit == "obj" && opts.outPath.empty())
-    return usageError("--emit=obj needs -o FILE");
-  return std::nullopt;
 }
 
 int compileCommand(std::unique_ptr<ir::Graph> graph, const Options &opts, api::Timings &timings) {
@@ -425,7 +210,8 @@ bool checkExpectations(const Options &opts, const std::vector<Engine> &engines,
           reported[other] = true;
           names += std::string(", ") + engineName(engines[other]);
         }
-      if (!cli::compareWithGolden(name, names, got, *golden, path, opts.rtol, opts.atol, false))
+      if (!cli::compareWithGolden(name, names, got, *golden, path, opts.rtol, opts.atol,
+                                  opts.quiet))
         allMatch = false;
     }
   }
@@ -454,7 +240,10 @@ int runCommand(int argc, char **argv, Command command) {
   }
   api::Timings timings;
   api::FrontResult front = api::compileToGraph(sm, file, opts.compile, &timings);
-  std::cerr << front.diagnostics;
+  // --quiet: the diagnostics of a network that compiled are warnings and
+  // notes only.
+  if (!front.graph || !opts.quiet)
+    std::cerr << front.diagnostics;
   if (!front.graph)
     return 1;
   if (opts.printIR)
@@ -477,25 +266,29 @@ int runCommand(int argc, char **argv, Command command) {
     inputTensors.push_back(std::move(t.tensor));
   for (size_t i = 0; i < opts.inputs.size(); ++i)
     inputs.push_back({opts.inputs[i].first, inputTensors[i].values.data(), inputTensors[i].dims});
-  auto isOutput = [&](const std::string &name) {
-    for (const ir::GraphOutput &out : front.graph->outputs)
-      if (out.name == name)
-        return true;
-    return false;
+  std::vector<std::string> outputNames;
+  for (const ir::GraphOutput &out : front.graph->outputs)
+    outputNames.push_back(out.name);
+  auto noSuchOutput = [&](const std::string &option, const std::string &name) {
+    if (std::find(outputNames.begin(), outputNames.end(), name) != outputNames.end())
+      return false;
+    std::string names;
+    for (const std::string &n : outputNames)
+      names += (names.empty() ? "'" : ", '") + n + "'";
+    std::string hint = cli::didYouMean(name, outputNames);
+    std::cerr << "soma: error: " << option << ": the network has no output named '" << name << "'"
+              << (hint.empty() ? "; its outputs are " + names : hint) << '\n';
+    return true;
   };
   std::map<std::string, std::string> outputFiles;
   for (auto &[name, path] : opts.outputs) {
-    if (!isOutput(name)) {
-      std::cerr << "soma: error: the network has no output named '" << name << "'\n";
+    if (noSuchOutput("--output", name))
       return 1;
-    }
     outputFiles[name] = path;
   }
   for (auto &[name, path] : opts.expects)
-    if (!isOutput(name)) {
-      std::cerr << "soma: error: --expect: the network has no output named '" << name << "'\n";
+    if (noSuchOutput("--expect", name))
       return 1;
-    }
 
   if (opts.verifyPasses) {
     // The numerical contract on the user's own inputs: build the graph again
@@ -589,7 +382,7 @@ int printMachine(int argc, char **argv) {
 
 int main(int argc, char **argv) {
   if (argc < 2)
-    return usageError("no command");
+    return usageError("no command; 'soma --help' lists the commands");
   std::string command = argv[1];
   if (command == "run")
     return runCommand(argc, argv, Command::Run);
@@ -600,8 +393,14 @@ int main(int argc, char **argv) {
   if (command.rfind("--print-machine", 0) == 0)
     return printMachine(argc, argv);
   if (command == "-h" || command == "--help" || command == "help") {
-    std::cout << usage;
+    cli::printUsage();
     return 0;
   }
-  return usageError("unknown command '" + command + "'");
+  if (command == "--version") {
+    std::cout << cli::versionLine() << '\n';
+    return 0;
+  }
+  return usageError("unknown command '" + command + "'" +
+                    cli::didYouMean(command, {"run", "check", "compile", "--print-machine",
+                                              "--help", "--version"}));
 }

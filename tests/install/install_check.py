@@ -58,13 +58,16 @@ def install(args):
     run([args.cmake, "--install", args.build, "--prefix", args.prefix])
 
     headers = files_under(os.path.join(args.prefix, "include"))
-    if headers != ["soma/soma.h"]:
-        fail("the installed headers must be soma/soma.h alone, got %s" % headers)
+    if headers != ["soma/Version.h", "soma/soma.h"]:
+        fail("the installed headers must be soma/soma.h and soma/Version.h, got %s" % headers)
     with open(os.path.join(args.prefix, "include", "soma", "soma.h")) as f:
         header = f.read()
     for inc in re.findall(r'^\s*#\s*include\s*([<"][^>"]+[>"])', header, re.M):
-        if not re.fullmatch(r"<[a-z_]+>", inc):
-            fail("soma.h must include standard headers only, it includes %s" % inc)
+        if not re.fullmatch(r"<[a-z_]+>", inc) and inc != '"soma/Version.h"':
+            fail("soma.h must include standard headers and soma/Version.h only, it includes %s" % inc)
+    with open(os.path.join(args.prefix, "include", "soma", "Version.h")) as f:
+        if "#include" in f.read():
+            fail("soma/Version.h must include nothing")
 
     expected = [
         "bin/soma", "bin/soma-lit", "bin/soma-opt",
