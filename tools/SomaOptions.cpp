@@ -17,14 +17,16 @@ namespace soma::cli {
 
 namespace {
 
-enum : unsigned { Run = 1, Check = 2, Compile = 4, All = Run | Check | Compile };
+enum : unsigned { Run = 1, Check = 2, Compile = 4, Bench = 8, All = Run | Check | Compile | Bench };
 
 unsigned bit(Command command) {
-  return command == Command::Run ? Run : command == Command::Check ? Check : Compile;
+  static const unsigned bits[] = {Run, Check, Compile, Bench};
+  return bits[static_cast<int>(command)];
 }
 
 const char *commandName(Command command) {
-  return command == Command::Run ? "run" : command == Command::Check ? "check" : "compile";
+  static const char *const names[] = {"run", "check", "compile", "bench"};
+  return names[static_cast<int>(command)];
 }
 
 struct OptionInfo {
@@ -50,7 +52,7 @@ const OptionInfo options[] = {
      "--expect's relative tolerance: |got - expected| <=\n"
      "atol + rtol |expected| (default 1e-5; NaN matches NaN)"},
     {"--atol", "--atol A", true, Run, "--expect's absolute tolerance (default 1e-6)"},
-    {"--engine", "--engine=auto|jit|vec|interp", true, Run | Compile,
+    {"--engine", "--engine=auto|jit|vec|interp", true, Run | Compile | Bench,
      "auto (default): for one run, the vec engine (no JIT\n"
      "compile is started); jit: LLVM-compiled vector code for\n"
      "this CPU; vec: soma's xsimd kernels, no LLVM; interp:\n"
@@ -67,9 +69,15 @@ const OptionInfo options[] = {
     {"--digits", "--digits=N", true, Run,
      "print outputs with N significant digits (1-9) instead\n"
      "of the shortest text that reads back to the same f32"},
-    {"--threads", "--threads=N", true, Run,
+    {"--threads", "--threads=N", true, Run | Bench,
      "threads for the big layers (default 0: all cores; 1:\n"
      "none); results are the same bits for every N"},
+    {"--batch", "--batch=N", true, Bench, "samples per run (default 1)"},
+    {"--duration", "--duration=T", true, Bench,
+     "how long to time runs: seconds, or with a unit (500ms,\n"
+     "5s, 1m); default 5s; at least 10 runs are timed"},
+    {"--seed", "--seed=N", true, Bench, "the seed of the random inputs (default 1)"},
+    {"--json", "--json", false, Bench, "print the results as one JSON object"},
     {"--emit", "--emit=ir|program|llvm|asm|obj", true, Compile,
      "the optimised graph IR; the lowered program (per op\n"
      "the kernel family chosen and why, packing, tiles, slots\n"
@@ -120,7 +128,7 @@ std::vector<std::string> spellingsFor(unsigned commands) {
 
 std::string commandsText(unsigned commands) {
   std::string text;
-  for (Command c : {Command::Run, Command::Check, Command::Compile})
+  for (Command c : {Command::Run, Command::Check, Command::Compile, Command::Bench})
     if (commands & bit(c))
       text += (text.empty() ? "'" : " and '") + std::string(commandName(c)) + "'";
   return text;
@@ -158,6 +166,20 @@ bool splitNameValue(const std::string &v, std::vector<std::pair<std::string, std
   if (eq == std::string::npos || eq == 0)
     return false;
   into.push_back({v.substr(0, eq), v.substr(eq + 1)});
+  return true;
+}
+
+/// "500ms", "5s", "5" (seconds), "2m": seconds in [0.001, 3600].
+bool parseDuration(const std::string &text, double &seconds) {
+  double v = 0;
+  auto [ptr, ec] = std::from_chars(text.data(), text.data() + text.size(), v);
+  if (text.empty() || ec != std::errc())
+    return false;
+  std::string unit(ptr, text.data() + text.size());
+  double scale = unit == "ms" ? 1e-3 : unit == "s" || unit.empty() ? 1 : unit == "m" ? 60 : -1;
+  if (scale < 0 || !(v * scale >= 1e-3 && v * scale <= 3600))
+    return false;
+  seconds = v * scale;
   return true;
 }
 
@@ -254,6 +276,21 @@ std::optional<int> applyOption(const std::string &name, const std::string &v, Co
       return usageError("--digits needs a number from 1 to 9, got '" + v + "'");
     opts.digits = v[0] - '0';
   }
+  if (name == "--batch") {
+    auto [ptr, ec] = std::from_chars(v.data(), v.data() + v.size(), opts.batch);
+    if (v.empty() || ec != std::errc() || ptr != v.data() + v.size() || opts.batch < 1 ||
+        opts.batch > 1000000)
+      return usageError("--batch needs a number from 1 to 1000000, got '" + v + "'");
+  }
+  if (name == "--seed") {
+    auto [ptr, ec] = std::from_chars(v.data(), v.data() + v.size(), opts.seed);
+    if (v.empty() || ec != std::errc() || ptr != v.data() + v.size())
+      return usageError("--seed needs a non-negative integer, got '" + v + "'");
+  }
+  if (name == "--duration" && !parseDuration(v, opts.duration))
+    return usageError("--duration needs a time from 1ms to 1h such as 500ms, 5s or 2m, got '" + v +
+                      "'");
+  opts.json |= name == "--json";
   opts.printIR |= name == "--print-ir";
   opts.verifyPasses |= name == "--verify-passes";
   opts.timePasses |= name == "--time-passes";
@@ -275,6 +312,7 @@ commands:
   run FILE       compile the network in FILE and run it; prints every output
   check FILE     check FILE and report problems; prints nothing when it is fine
   compile FILE   compile FILE and write the result (--emit)
+  bench FILE     time FILE: compile, first answer, latency percentiles, throughput
 
 'soma <command> --help' lists the command's options. FILE may hold the
 network language (.nn) or graph IR text; '-' reads stdin.
@@ -293,7 +331,9 @@ void printCommandHelp(Command command) {
   static const char *const what[] = {
       "compiles the network in FILE and runs it on the inputs; prints every output",
       "checks FILE and reports problems; prints nothing when it is fine",
-      "compiles FILE and writes the result (--emit)"};
+      "compiles FILE and writes the result (--emit)",
+      "times FILE: compile, first answer, then runs on seeded random inputs for\n"
+      "--duration (latency p50, p90, p99 and throughput); auto waits for the JIT first"};
   std::cout << "usage: soma " << commandName(command) << " [options] FILE\n\n"
             << what[static_cast<int>(command)]
             << ".\nFILE may hold the network language (.nn) or graph IR text; '-' reads stdin.\n\n"

@@ -5,6 +5,7 @@
 
 #include "soma/soma.h"
 
+#include <cstdint>
 #include <optional>
 #include <string>
 #include <utility>
@@ -12,7 +13,7 @@
 
 namespace soma::cli {
 
-enum class Command { Run, Check, Compile };
+enum class Command { Run, Check, Compile, Bench };
 
 struct Options {
   std::string file;
@@ -23,6 +24,11 @@ struct Options {
   /// --engine was given: --expect checks that engine alone.
   bool engineNamed = false;
   int digits = 0;
+  // soma bench
+  int64_t batch = 1;
+  double duration = 5; // seconds
+  bool json = false;
+  uint64_t seed = 1;
   std::string emit = "asm", outPath;
 };
 

@@ -1,6 +1,7 @@
 // soma: the driver. `soma run` compiles a network and runs it on inputs
 // given on the command line or in .npy files, optionally comparing outputs
 // with golden .npy arrays (--expect); `soma check` only checks it.
+#include "Bench.h"
 #include "CliCommon.h"
 #include "Expect.h"
 #include "NumericsCheck.h"
@@ -17,6 +18,7 @@
 
 #include <algorithm>
 #include <charconv>
+#include <chrono>
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
@@ -239,6 +241,7 @@ int runCommand(int argc, char **argv, Command command) {
     file = *loaded;
   }
   api::Timings timings;
+  auto frontStart = std::chrono::steady_clock::now();
   api::FrontResult front = api::compileToGraph(sm, file, opts.compile, &timings);
   // --quiet: the diagnostics of a network that compiled are warnings and
   // notes only.
@@ -252,6 +255,8 @@ int runCommand(int argc, char **argv, Command command) {
     return 0;
   if (command == Command::Compile)
     return compileCommand(std::move(front.graph), opts, timings);
+  if (command == Command::Bench)
+    return cli::benchCommand(std::move(front.graph), opts, frontStart);
 
   // Inputs are parsed against the graph's types before the graph moves
   // into the model.
@@ -390,6 +395,8 @@ int main(int argc, char **argv) {
     return runCommand(argc, argv, Command::Check);
   if (command == "compile")
     return runCommand(argc, argv, Command::Compile);
+  if (command == "bench")
+    return runCommand(argc, argv, Command::Bench);
   if (command.rfind("--print-machine", 0) == 0)
     return printMachine(argc, argv);
   if (command == "-h" || command == "--help" || command == "help") {
@@ -401,6 +408,6 @@ int main(int argc, char **argv) {
     return 0;
   }
   return usageError("unknown command '" + command + "'" +
-                    cli::didYouMean(command, {"run", "check", "compile", "--print-machine",
+                    cli::didYouMean(command, {"run", "check", "compile", "bench", "--print-machine",
                                               "--help", "--version"}));
 }
