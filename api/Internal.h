@@ -46,10 +46,27 @@ Expected<std::string> emit(std::unique_ptr<ir::Graph> graph, const CompileOption
 Expected<std::string> emitProgram(std::unique_ptr<ir::Graph> graph, const CompileOptions &options,
                                   Timings *timings);
 
+/// How a model will be used: Serving (many runs, as an application's),
+/// or OneShot (one run, then exit: `soma run`), for which Engine::Auto
+/// builds the vec engine alone, since its first answer comes from the vec
+/// engine and a JIT compiled in the background would never serve.
+enum class ModelUse { Serving, OneShot };
+
 /// Compiles an already-built graph into a Model (as Model::compileFile
-/// does after its front half). With `timings`, Engine::Auto compiles the JIT
-/// before returning (so its phases are timed) instead of in the background.
+/// does after its front half), adding the phases it times to `timings`
+/// (Engine::Auto's background JIT compile is not timed).
 Result<Model> makeModel(std::unique_ptr<ir::Graph> graph, const CompileOptions &options,
-                        std::string warnings, Timings *timings);
+                        std::string warnings, Timings *timings, ModelUse use = ModelUse::Serving);
+
+/// What serves a run started now, for `soma run -v`.
+struct Serving {
+  Engine engine = Engine::Interp; ///< Vec, Jit or Interp (Model::activeEngine)
+  bool oneShot = false;           ///< Engine::Auto built for ModelUse::OneShot
+  /// Per step of the program, in order: the value it computes and the
+  /// kernel family that computes it (none for the interpreter, which runs
+  /// the graph itself).
+  std::vector<std::pair<std::string, std::string>> steps;
+};
+Serving describeServing(const Model &model);
 
 } // namespace soma::api

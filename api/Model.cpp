@@ -53,12 +53,22 @@ struct Model::Impl {
   std::unique_ptr<tbb::task_arena> background;
   /// The copy of the graph the background compile lowers; freed by it.
   std::unique_ptr<ir::Graph> jitGraph;
+  /// Set when the model is destroyed: a background compile that has not
+  /// begun yet does not begin (one already in LLVM runs to its end).
+  std::atomic<bool> cancelJit{false};
+  /// Engine::Auto built for one run only (api::ModelUse::OneShot): the vec
+  /// engine serves and no JIT compile was started.
+  bool oneShot = false;
 
   Impl() = default;
   Impl(const Impl &) = delete;
   Impl &operator=(const Impl &) = delete;
-  /// Waits for a background compile still running: it writes into *this.
-  ~Impl() { (void)waitForJit(); } // a failed background compile is no error here
+  /// Cancels a background compile that has not begun, and waits for one
+  /// still running: it writes into *this. A failed compile is no error here.
+  ~Impl() {
+    cancelJit.store(true, std::memory_order_relaxed);
+    (void)waitForJit();
+  }
 
   /// Blocks until no background compile is running; its result.
   Status waitForJit() const {
@@ -157,9 +167,10 @@ void startBackgroundJit(Model::Impl &impl, std::unique_ptr<ir::Graph> graph) {
   // in the model and is freed as soon as the compile is done.
   impl.jitGraph = std::move(graph);
   impl.background->enqueue([&impl] {
-    Expected<JitBuild> build = Error{""};
+    Expected<JitBuild> build = Error{"soma: error: the JIT compile was cancelled\n"};
     try {
-      build = buildJit(*impl.jitGraph, impl.options, nullptr);
+      if (!impl.cancelJit.load(std::memory_order_relaxed))
+        build = buildJit(*impl.jitGraph, impl.options, nullptr);
     } catch (const std::exception &e) {
       build = Error{std::string("soma: error: background JIT compile: ") + e.what() + "\n"};
     }
@@ -249,6 +260,7 @@ constexpr int kMaxThreads = 1024;
 
 struct ModelAccess {
   static Model make(std::unique_ptr<Model::Impl> impl) { return Model(std::move(impl)); }
+  static const Model::Impl *impl(const Model &model) { return model.impl.get(); }
 };
 
 ir::SparsityMode sparsityMode(const CompileOptions &options) {
@@ -360,7 +372,7 @@ Expected<std::string> emitProgram(std::unique_ptr<ir::Graph> graph, const Compil
 }
 
 Result<Model> makeModel(std::unique_ptr<ir::Graph> graph, const CompileOptions &options,
-                        std::string warnings, Timings *timings) {
+                        std::string warnings, Timings *timings, ModelUse use) {
   auto impl = std::make_unique<Model::Impl>();
   impl->graph = std::move(graph);
   impl->options = options;
@@ -399,7 +411,10 @@ Result<Model> makeModel(std::unique_ptr<ir::Graph> graph, const CompileOptions &
       // compile, as for Engine::Jit, not left to the background.
       if (auto target = jit::resolveTarget({options.cpu, options.features}); !target)
         return Status::failure("soma: error: " + target.error() + "\n");
-      jitGraph = impl->graph->clone();
+      // One run (a tool's one-shot run) ends before the JIT could serve.
+      impl->oneShot = use == ModelUse::OneShot;
+      if (!impl->oneShot)
+        jitGraph = impl->graph->clone();
     }
     auto t0 = std::chrono::steady_clock::now();
     auto vec = buildVec(*impl->graph, options);
@@ -412,26 +427,26 @@ Result<Model> makeModel(std::unique_ptr<ir::Graph> graph, const CompileOptions &
     impl->active.store(impl->vecExecutor.get(), std::memory_order_release);
     if (!jitGraph)
       break;
-    if (timings) {
-      // --time-passes: the JIT compiles now, in the foreground, so that its
-      // phases can be timed; runs then go to it.
-      auto build = buildJit(*jitGraph, options, timings);
-      if (!build) {
-        impl->jitState = Model::Impl::JitState::Failed;
-        impl->jitError = build.error();
-        break;
-      }
-      impl->code = std::move(build->code);
-      impl->executor = std::move(build->executor);
-      impl->jitState = Model::Impl::JitState::Ready;
-      impl->active.store(impl->executor.get(), std::memory_order_release);
-      break;
-    }
     startBackgroundJit(*impl, std::move(jitGraph));
     break;
   }
   }
   return ModelAccess::make(std::move(impl));
+}
+
+Serving describeServing(const Model &model) {
+  Serving serving;
+  serving.engine = model.activeEngine();
+  const Model::Impl *impl = ModelAccess::impl(model);
+  if (!impl)
+    return serving;
+  serving.oneShot = impl->oneShot;
+  if (serving.engine == Engine::Interp)
+    return serving;
+  const runtime::Executor *active = impl->active.load(std::memory_order_acquire);
+  for (const runtime::Step &step : active->program().steps)
+    serving.steps.push_back({step.name, step.family});
+  return serving;
 }
 
 } // namespace api

@@ -4,7 +4,7 @@
 #   P/bin/soma, soma-opt           the tools
 #   P/bin/soma-lit                 runs a user's lit suite with soma's substitutions
 #   P/share/soma/lit/soma_lit.cfg.py   the lit configuration soma-lit loads
-#   P/include/soma/soma.h          the public API: the only installed header
+#   P/include/soma/soma.h          the public API, and soma/Version.h, its version macros
 #   P/lib/libsoma.a, libsoma_*.a   soma::soma and the static libraries it links
 #   P/lib/cmake/soma/              somaConfig.cmake, version and exported targets
 #
@@ -32,7 +32,7 @@ install(TARGETS soma_api soma_frontend soma_passes soma_runtime soma_jit soma_co
                 soma_support
   EXPORT somaTargets
   ARCHIVE DESTINATION ${CMAKE_INSTALL_LIBDIR})
-install(FILES ${PROJECT_SOURCE_DIR}/api/include/soma/soma.h
+install(FILES ${PROJECT_SOURCE_DIR}/api/include/soma/soma.h ${PROJECT_BINARY_DIR}/include/soma/Version.h
   DESTINATION ${CMAKE_INSTALL_INCLUDEDIR}/soma)
 install(EXPORT somaTargets NAMESPACE soma:: FILE somaTargets.cmake
   DESTINATION ${SOMA_INSTALL_CMAKEDIR})

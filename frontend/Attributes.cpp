@@ -118,6 +118,15 @@ bool Sema::evalActivation(const Expr &expr, ir::Activation &act) {
     std::vector<std::string> names;
     for (int i = 0; i < ir::kNumActKinds; ++i)
       names.push_back(ir::actName(static_cast<ir::ActKind>(i)));
+    // Other names the documentation gives for soma's activations.
+    static const std::pair<const char *, const char *> aliases[] = {
+        {"swish", "silu"}, {"logistic", "sigmoid"}, {"linear", "identity"}, {"none", "identity"}};
+    for (auto [alias, name] : aliases)
+      if (expr.text == alias) {
+        diags.error(expr.loc, "unknown activation '" + expr.text + "'; did you mean '" + name +
+                                  "' (soma's name for " + alias + ")?");
+        return false;
+      }
     diags.error(expr.loc, "unknown activation '" + expr.text + "'" + suggest(expr.text, names));
     return false;
   }

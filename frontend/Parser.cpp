@@ -210,7 +210,12 @@ bool NetworkParser::parseInput(Stmt &stmt) {
     if (!stmt.dims.empty() && !expect(TokKind::Comma, "between dimensions"))
       return false;
     if (!tok.is(TokKind::Number) || !tok.isIntegerLiteral)
-      return fail("expected a dimension (a positive integer), got " + describeToken(tok));
+      // f32[N, 4], f32[batch, 4]: a batch dimension written out.
+      return fail("expected a dimension (a positive integer), got " + describeToken(tok) +
+                  (tok.is(TokKind::Ident) && stmt.dims.empty()
+                       ? "; the batch dimension is implicit: an input is declared by the shape "
+                         "of one sample (f32[4], not f32[N, 4])"
+                       : ""));
     int64_t d = 0;
     auto [ptr, ec] = std::from_chars(tok.text.data(), tok.text.data() + tok.text.size(), d);
     (void)ptr;

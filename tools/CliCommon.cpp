@@ -1,6 +1,7 @@
 // Shared command-line plumbing for soma and soma-opt.
 #include "CliCommon.h"
 
+#include "soma/Version.h"
 #include "soma/frontend/Frontend.h"
 #include "soma/support/Npy.h"
 
@@ -14,8 +15,59 @@
 
 namespace soma::cli {
 
+const char *toolName = "soma";
+
+int usageError(const std::string &message) {
+  std::cerr << toolName << ": error: " << message << '\n';
+  return 2;
+}
+
+std::string nearest(const std::string &word, const std::vector<std::string> &candidates) {
+  std::string best;
+  // At most a third of the word, at least 1, and never the whole word ('y'
+  // is no misspelling of 'x').
+  size_t bestDistance = std::min(std::max<size_t>(1, word.size() / 3), word.size() - 1) + 1;
+  if (word.empty())
+    return best;
+  for (const std::string &c : candidates) {
+    // Levenshtein distance, one row at a time.
+    std::vector<size_t> row(c.size() + 1);
+    for (size_t j = 0; j <= c.size(); ++j)
+      row[j] = j;
+    for (size_t i = 1; i <= word.size(); ++i) {
+      size_t diagonal = row[0];
+      row[0] = i;
+      for (size_t j = 1; j <= c.size(); ++j) {
+        size_t above = row[j];
+        row[j] = std::min({row[j] + 1, row[j - 1] + 1, diagonal + (word[i - 1] != c[j - 1])});
+        diagonal = above;
+      }
+    }
+    if (row[c.size()] < bestDistance) {
+      bestDistance = row[c.size()];
+      best = c;
+    }
+  }
+  // A word that starts a longer name ("fuse-dense" of "fuse-dense-bias-act").
+  if (best.empty() && word.size() >= 3)
+    for (const std::string &c : candidates)
+      if (c.size() > word.size() && c.compare(0, word.size(), word) == 0)
+        return c;
+  return best;
+}
+
+std::string didYouMean(const std::string &word, const std::vector<std::string> &candidates) {
+  std::string near = nearest(word, candidates);
+  return near.empty() ? "" : "; did you mean '" + near + "'?";
+}
+
+std::string versionLine() {
+  return std::string(toolName) + (std::string(toolName) == "soma" ? "" : " (soma)") +
+         " version " SOMA_VERSION_STRING;
+}
+
 std::unique_ptr<ir::Graph> loadAndCheck(const std::string &path, SourceManager &sm,
-                                        DiagnosticEngine &diags) {
+                                        DiagnosticEngine &diags, bool quiet) {
   uint32_t file;
   if (path == "-") {
     std::string text((std::istreambuf_iterator<char>(std::cin)), std::istreambuf_iterator<char>());
@@ -23,13 +75,14 @@ std::unique_ptr<ir::Graph> loadAndCheck(const std::string &path, SourceManager &
   } else {
     Expected<uint32_t> loaded = frontend::loadSourceFile(path, sm);
     if (!loaded) {
-      std::cerr << "soma: error: " << loaded.error() << '\n';
+      std::cerr << toolName << ": error: " << loaded.error() << '\n';
       return nullptr;
     }
     file = *loaded;
   }
   std::unique_ptr<ir::Graph> graph = frontend::loadGraph(file, sm, diags);
-  diags.render(std::cerr);
+  if (!quiet || diags.hasErrors())
+    diags.render(std::cerr);
   diags.clear();
   return graph;
 }
@@ -40,7 +93,7 @@ std::optional<std::string> optionValue(int argc, char **argv, int &i, const std:
     return arg.substr(name.size() + 1);
   if (arg == name) {
     if (i + 1 >= argc) {
-      std::cerr << "soma: error: option '" << name << "' needs a value\n";
+      std::cerr << toolName << ": error: option '" << name << "' needs a value\n";
       std::exit(2);
     }
     return std::string(argv[++i]);
@@ -140,9 +193,14 @@ readInputs(const ir::Graph &graph, const std::vector<std::pair<std::string, std:
     const ir::Op *in = graph.findOp(name);
     if (!in || in->kind != ir::OpKind::Input) {
       std::string names;
-      for (ir::Op *op : graph.inputs())
+      std::vector<std::string> inputNames;
+      for (ir::Op *op : graph.inputs()) {
         names += (names.empty() ? "" : ", ") + ("'" + op->name + "'");
-      return Error{"the network has no input named '" + name + "'; its inputs are " + names};
+        inputNames.push_back(op->name);
+      }
+      std::string hint = didYouMean(name, inputNames);
+      return Error{"the network has no input named '" + name + "'" +
+                   (hint.empty() ? "; its inputs are " + names : hint)};
     }
     Expected<Tensor> t = loadInput(name, value, in->type);
     if (!t)

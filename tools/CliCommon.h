@@ -15,10 +15,31 @@
 
 namespace soma::cli {
 
+/// The running tool's name ("soma", "soma-opt"), which starts every message
+/// it prints (`soma-opt: error: ...`); main sets it first.
+extern const char *toolName;
+
+/// Prints `<tool>: error: MESSAGE` (one line) to stderr; returns 2, the
+/// exit status of a command-line mistake.
+int usageError(const std::string &message);
+
+/// The candidate nearest to `word` when it is near enough to be a likely
+/// misspelling of it (an edit distance of at most a third of its length,
+/// at least 1, less than its length), or else the first candidate that `word` begins (when it has
+/// 3 characters or more); empty otherwise.
+std::string nearest(const std::string &word, const std::vector<std::string> &candidates);
+/// "; did you mean 'X'?" for nearest(word, candidates), or "".
+std::string didYouMean(const std::string &word, const std::vector<std::string> &candidates);
+
+/// `soma version MAJOR.MINOR.PATCH` (`soma-opt (soma) version ...`), for
+/// --version.
+std::string versionLine();
+
 /// Loads FILE ("-" reads stdin) as network language or IR text. Prints
-/// diagnostics (warnings too) to stderr; null when there were errors.
+/// diagnostics (warnings too, unless `quiet` and there is no error) to
+/// stderr; null when there were errors.
 std::unique_ptr<ir::Graph> loadAndCheck(const std::string &path, SourceManager &sm,
-                                        DiagnosticEngine &diags);
+                                        DiagnosticEngine &diags, bool quiet = false);
 
 /// For "--name=value" or "--name value": the value, advancing `i` past a
 /// separate argument. nullopt when argv[i] is not this option; exits with

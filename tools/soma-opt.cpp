@@ -56,11 +56,47 @@ options:
   --elide-above=N         print constants with more than N values as 'elided'
   -o FILE                 write the output to FILE instead of stdout
   --list-passes           list the passes and exit
+  -q, --quiet             print errors only: no warnings or notes
+  --version               print soma's version
 )";
 
-int usageError(const std::string &msg) {
-  std::cerr << "soma-opt: error: " << msg << "\n\n" << usage;
-  return 2;
+using cli::usageError;
+
+/// Every option, for suggestions when one is misspelt.
+const std::vector<std::string> optionNames = {"--passes",
+                                              "--print-ir-after-all",
+                                              "--print-ir-after",
+                                              "--verify-each",
+                                              "--stats",
+                                              "--remarks",
+                                              "--check-numerics",
+                                              "--input",
+                                              "--seed",
+                                              "--machine",
+                                              "--sparsity",
+                                              "--prune",
+                                              "--emit",
+                                              "--elide-above",
+                                              "-o",
+                                              "--list-passes",
+                                              "-q",
+                                              "--quiet",
+                                              "-h",
+                                              "--help",
+                                              "--version"};
+
+/// An error for the first name in `names` that is no pass, or "".
+std::string unknownPass(const std::vector<std::string> &names, const std::string &option) {
+  std::vector<std::string> known;
+  for (const passes::PassInfo &p : passes::allPasses())
+    known.push_back(p.name);
+  for (const std::string &name : names)
+    if (!passes::findPass(name)) {
+      std::string hint = cli::didYouMean(name, known);
+      return option + " names unknown pass '" + name + "'" +
+             (hint.empty() ? "; soma-opt --list-passes lists them" : hint);
+    }
+  return "";
 }
 
 std::vector<std::string> splitList(const std::string &s) {
@@ -80,7 +116,7 @@ std::vector<std::string> splitList(const std::string &s) {
 struct Options {
   std::string file, outPath, emit = "ir";
   std::vector<std::string> passNames;
-  bool havePasses = false, stats = false, remarks = false, checkNumerics = false;
+  bool havePasses = false, stats = false, remarks = false, checkNumerics = false, quiet = false;
   uint64_t seed = 1;
   int optLevel = -1;
   std::vector<std::pair<std::string, std::string>> inputs; // --input NAME=VALUE
@@ -158,8 +194,16 @@ int parseArgs(int argc, char **argv, Options &o) {
     } else if (arg == "-h" || arg == "--help") {
       std::cout << usage;
       return 0;
+    } else if (arg == "--version") {
+      std::cout << cli::versionLine() << '\n';
+      return 0;
+    } else if (arg == "-q" || arg == "--quiet") {
+      o.quiet = true;
     } else if (arg.size() > 1 && arg[0] == '-') {
-      return usageError("unknown option '" + arg + "'");
+      std::string name = arg.substr(0, arg.find('='));
+      std::string hint = cli::didYouMean(name, optionNames);
+      return usageError("unknown option '" + name + "'" +
+                        (hint.empty() ? "; soma-opt --help lists the options" : hint));
     } else if (!o.file.empty()) {
       return usageError("more than one input file: '" + o.file + "' and '" + arg + "'");
     } else {
@@ -197,21 +241,23 @@ bool checkInputsFor(const ir::Graph &graph, const Options &o,
 } // namespace
 
 int main(int argc, char **argv) {
+  cli::toolName = "soma-opt";
   Options o;
   if (int status = parseArgs(argc, argv, o); status != -1)
     return status;
   passes::PipelineOptions &pipeline = o.pipeline;
   if (o.file.empty())
-    return usageError("no input file");
+    return usageError("no input file; soma-opt --help lists the options");
   if (o.havePasses && o.optLevel >= 0)
     return usageError("--passes and -O cannot be combined");
-  for (const std::string &name : pipeline.printIRAfter)
-    if (!passes::findPass(name))
-      return usageError("--print-ir-after names unknown pass '" + name + "'");
+  if (std::string error = unknownPass(o.passNames, "--passes"); !error.empty())
+    return usageError(error);
+  if (std::string error = unknownPass(pipeline.printIRAfter, "--print-ir-after"); !error.empty())
+    return usageError(error);
 
   SourceManager sm;
   DiagnosticEngine diags(sm);
-  std::unique_ptr<ir::Graph> graph = cli::loadAndCheck(o.file, sm, diags);
+  std::unique_ptr<ir::Graph> graph = cli::loadAndCheck(o.file, sm, diags, o.quiet);
   if (!graph)
     return 1;
 
@@ -258,7 +304,8 @@ int main(int argc, char **argv) {
   ok = ok && passes::runPipeline(*graph, names, ctx, pipeline);
   if (!ok && o.checkNumerics && diags.hasErrors() && o.inputs.empty())
     diags.note({}, "check-numerics: the inputs were random, seed " + std::to_string(o.seed));
-  diags.render(std::cerr);
+  if (!o.quiet || diags.hasErrors())
+    diags.render(std::cerr);
   if (!ok)
     return 1;
   if (o.stats) {

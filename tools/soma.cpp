@@ -1,8 +1,11 @@
 // soma: the driver. `soma run` compiles a network and runs it on inputs
 // given on the command line or in .npy files, optionally comparing outputs
 // with golden .npy arrays (--expect); `soma check` only checks it.
+#include "Bench.h"
 #include "CliCommon.h"
+#include "Expect.h"
 #include "NumericsCheck.h"
+#include "SomaOptions.h"
 
 #include "Internal.h"
 #include "soma/frontend/Frontend.h"
@@ -15,95 +18,22 @@
 
 #include <algorithm>
 #include <charconv>
+#include <chrono>
 #include <cmath>
 #include <cstdio>
+#include <cstdlib>
+#include <cstring>
 #include <iostream>
 #include <iterator>
 #include <map>
 #include <optional>
 
 using namespace soma;
+using cli::Command;
+using cli::Options;
+using cli::usageError;
 
 namespace {
-
-const char *const usage = R"(usage: soma <command> [options] FILE
-
-commands:
-  run FILE       compile the network in FILE and run it; prints every output
-  check FILE     check FILE and report problems; prints nothing when it is fine
-  compile FILE   compile FILE and write the result (--emit)
-
-options for run:
-  --input NAME=V1,V2,...    one sample's values, row-major; ';' separates samples
-  --input NAME=FILE.npy     a batch [N, dims...] (or one sample [dims...]) from NumPy
-  --output NAME=FILE.npy    also write output NAME to a .npy file
-  --expect NAME=FILE.npy    compare output NAME with a golden array of the same
-                            shape; exit 1 with a report when any element is off
-  --rtol R, --atol A        --expect tolerance: |got - expected| <= A + R |expected|
-                            (defaults 1e-5 and 1e-6; NaN matches only NaN)
-  --engine=auto|jit|vec|interp
-                            auto (default): the vec engine at once, the JIT's code
-                            once LLVM has compiled it in the background (with
-                            --time-passes the JIT compiles first, to be timed);
-                            jit: LLVM-compiled vector code for this CPU; vec:
-                            soma's xsimd kernels, no LLVM; interp: the reference
-                            interpreter
-  --verify-passes           run the reference interpreter on these inputs before
-                            the graph passes and after each one; fail naming the
-                            first pass whose outputs drift beyond its tolerance
-  --digits=N                print outputs with N significant digits (1-9) instead
-                            of the shortest text that reads back to the same f32
-  --threads=N               threads for the big layers (default 0: all cores; 1:
-                            none); results are the same bits for every N
-
-options for compile:
-  --emit=ir|program|llvm|asm|obj
-                            the optimised graph IR; the lowered program (per op
-                            the kernel family chosen and why, packing, tiles,
-                            slots and memory plan) of --engine's target (the
-                            JIT's for auto); the LLVM IR of the kernels, their
-                            assembly (default), or an ELF object file
-  -o FILE                   write to FILE (default: stdout; required for obj)
-
-common options:
-  -O0 .. -O3                optimisation level (default -O2)
-  --sparsity=auto|dense|sparse
-                            dense or sparse kernels for the layers that do not
-                            say (a layer's sparsity = ... beats this); default
-                            auto: the cost model chooses per layer
-  --prune=F                 zero the fraction F (0 <= F < 1) of each layer's
-                            weights with the smallest magnitude (a layer's
-                            prune = ... beats this); CHANGES THE RESULTS, and
-                            warns with the sparsity reached per layer
-  --mcpu=CPU                generate code for CPU (default: this machine's)
-  --mattr=+f1,-f2           add or remove CPU features (e.g. -avx512f)
-  --print-ir                print the optimised graph IR to stderr
-  --time-passes             print where compile time went, to stderr
-
-FILE may hold the network language (.nn) or graph IR text; '-' reads stdin.
-
-soma --print-machine [--recalibrate]
-                            print the machine model the cost model plans for:
-                            this machine's, detected and measured (cached;
-                            --recalibrate measures again)
-soma --print-machine=CPU    a modelled CPU's published parameters (the model
-                            --mcpu=CPU plans for); --print-machine=help lists them
-)";
-
-int usageError(const std::string &msg) {
-  std::cerr << "soma: error: " << msg << "\n\n" << usage;
-  return 2;
-}
-
-std::string formatValue(float v, int digits) {
-  if (std::isnan(v))
-    return "nan"; // not "-nan": the sign bit of a NaN means nothing
-  if (digits == 0 || !std::isfinite(v))
-    return ir::formatFloat(v);
-  char buf[64];
-  std::snprintf(buf, sizeof buf, "%.*g", digits, static_cast<double>(v));
-  return buf;
-}
 
 void printOutput(const runtime::NamedTensor &out, std::ostream &os, int digits) {
   const Tensor &t = out.tensor;
@@ -113,22 +43,10 @@ void printOutput(const runtime::NamedTensor &out, std::ostream &os, int digits) 
   for (int64_t n = 0; n < samples; ++n) {
     os << out.name << '[' << n << "]:";
     for (int64_t i = 0; i < per; ++i)
-      os << ' ' << formatValue(t.values[n * per + i], digits);
+      os << ' ' << cli::formatValue(t.values[n * per + i], digits);
     os << '\n';
   }
 }
-
-enum class Command { Run, Check, Compile };
-
-struct Options {
-  std::string file;
-  std::vector<std::pair<std::string, std::string>> inputs, outputs, expects;
-  double rtol = 1e-5, atol = 1e-6;
-  CompileOptions compile;
-  bool printIR = false, timePasses = false, verifyPasses = false;
-  int digits = 0;
-  std::string emit = "asm", outPath;
-};
 
 void printTimings(const api::Timings &timings) {
   double total = 0;
@@ -143,238 +61,6 @@ void printTimings(const api::Timings &timings) {
   }
   std::snprintf(line, sizeof line, "%9.3f ms  100.0%%  total\n", total * 1e3);
   std::cerr << line;
-}
-
-bool parseTolerance(const std::string &text, double &into) {
-  double v;
-  auto [ptr, ec] = std::from_chars(text.data(), text.data() + text.size(), v);
-  if (text.empty() || ec != std::errc() || ptr != text.data() + text.size() || !std::isfinite(v) ||
-      v < 0)
-    return false;
-  into = v;
-  return true;
-}
-
-/// "[n, i, j]" for flat element `flat` of an array shaped `dims`.
-std::string indexText(int64_t flat, const std::vector<int64_t> &dims) {
-  std::vector<int64_t> index(dims.size());
-  for (size_t d = dims.size(); d-- > 0;) {
-    index[d] = dims[d] ? flat % dims[d] : 0;
-    flat = dims[d] ? flat / dims[d] : 0;
-  }
-  return formatDims(index);
-}
-
-std::string numberText(double v, int digits) {
-  if (std::isnan(v))
-    return "nan";
-  char buf[64];
-  std::snprintf(buf, sizeof buf, "%.*g", digits, v);
-  return buf;
-}
-
-/// Compares output `name` with the golden array in `path`: same shape, and
-/// every element within atol + rtol |expected| (NaN matches NaN, an
-/// infinity only itself). Returns false after printing a report.
-bool checkExpected(const std::string &name, const Tensor &got, const std::string &path, double rtol,
-                   double atol) {
-  Expected<NpyArray> golden = readNpy(path);
-  if (!golden) {
-    std::cerr << "soma: error: --expect " << name << ": " << golden.error() << '\n';
-    return false;
-  }
-  const Tensor &exp = golden->tensor;
-  if (exp.dims != got.dims) {
-    std::cerr << "soma: error: output '" << name << "' has shape " << formatDims(got.dims)
-              << ", but '" << path << "' holds " << formatDims(exp.dims) << '\n';
-    return false;
-  }
-  struct Drift {
-    int64_t index;
-    double excess; // |got - expected| / tolerance; infinite for NaN or an infinity
-    double abs;    // |got - expected|; infinite for NaN or an infinity
-  };
-  std::vector<Drift> drifts;
-  double maxAbs = 0, maxUsed = 0; // of the elements that pass
-  for (int64_t i = 0; i < got.numElements(); ++i) {
-    double g = got.values[i], e = exp.values[i];
-    if ((std::isnan(g) && std::isnan(e)) || g == e) // g == e: also the same infinity
-      continue;
-    double abs = std::fabs(g - e), tol = atol + rtol * std::fabs(e);
-    if (!std::isfinite(abs)) { // NaN against a number, or an infinity against anything else
-      drifts.push_back({i, INFINITY, INFINITY});
-      continue;
-    }
-    if (abs > tol) {
-      drifts.push_back({i, abs / tol, abs}); // abs > tol >= 0: never 0 / 0
-      continue;
-    }
-    maxAbs = std::max(maxAbs, abs);
-    maxUsed = std::max(maxUsed, abs / tol);
-  }
-  char tolText[80];
-  std::snprintf(tolText, sizeof tolText, "rtol %g, atol %g", rtol, atol);
-  if (drifts.empty()) {
-    std::cerr << "soma: output '" << name << "' matches '" << path << "' (" << got.numElements()
-              << " element" << (got.numElements() == 1 ? "" : "s") << ", max abs error "
-              << numberText(maxAbs, 3) << ", worst at " << numberText(100 * maxUsed, 3)
-              << "% of its tolerance; " << tolText << ")\n";
-    return true;
-  }
-  std::cerr << "soma: error: output '" << name << "' does not match '" << path
-            << "': " << drifts.size() << " of " << got.numElements() << " elements differ ("
-            << tolText << ")\n";
-  // The worst first: furthest outside the tolerance, then the largest
-  // error, then by position.
-  std::stable_sort(drifts.begin(), drifts.end(), [](const Drift &a, const Drift &b) {
-    return a.excess != b.excess ? a.excess > b.excess : a.abs > b.abs;
-  });
-  constexpr size_t shown = 5;
-  std::vector<std::vector<std::string>> rows = {
-      {"index", "got", "expected", "abs error", "rel error"}};
-  for (size_t k = 0; k < std::min(shown, drifts.size()); ++k) {
-    float g = got.values[drifts[k].index], e = exp.values[drifts[k].index];
-    double abs = std::fabs(static_cast<double>(g) - e);
-    double rel = std::isnan(abs)                ? abs
-                 : std::isinf(abs) || e == 0.0f ? INFINITY
-                                                : abs / std::fabs(e);
-    rows.push_back({indexText(drifts[k].index, got.dims), formatValue(g, 0), formatValue(e, 0),
-                    numberText(abs, 3), numberText(rel, 3)});
-  }
-  std::vector<size_t> width(rows[0].size(), 0);
-  for (const auto &row : rows)
-    for (size_t c = 0; c < row.size(); ++c)
-      width[c] = std::max(width[c], row[c].size());
-  for (const auto &row : rows) {
-    std::string line = " ";
-    for (size_t c = 0; c < row.size(); ++c)
-      line +=
-          " " + row[c] + (c + 1 < row.size() ? std::string(width[c] - row[c].size() + 1, ' ') : "");
-    std::cerr << line << '\n';
-  }
-  if (drifts.size() > shown)
-    std::cerr << "  ... and " << drifts.size() - shown << " more\n";
-  return false;
-}
-
-/// Parses the arguments after the command; returns an exit status when the
-/// command line is wrong (after printing why).
-std::optional<int> parseOptions(int argc, char **argv, Command command, Options &opts) {
-  auto splitNameValue = [](const std::string &v,
-                           std::vector<std::pair<std::string, std::string>> &into) {
-    size_t eq = v.find('=');
-    if (eq == std::string::npos || eq == 0)
-      return false;
-    into.push_back({v.substr(0, eq), v.substr(eq + 1)});
-    return true;
-  };
-  for (int i = 2; i < argc; ++i) {
-    std::string arg = argv[i];
-    if (auto v = cli::optionValue(argc, argv, i, "--input")) {
-      if (command != Command::Run)
-        return usageError("--input is an option of 'run'");
-      if (!splitNameValue(*v, opts.inputs))
-        return usageError("--input needs NAME=VALUES or NAME=FILE.npy, got '" + *v + "'");
-    } else if (auto v = cli::optionValue(argc, argv, i, "--output")) {
-      if (command != Command::Run)
-        return usageError("--output is an option of 'run'");
-      if (!splitNameValue(*v, opts.outputs))
-        return usageError("--output needs NAME=FILE.npy, got '" + *v + "'");
-    } else if (auto v = cli::optionValue(argc, argv, i, "--expect")) {
-      if (command != Command::Run)
-        return usageError("--expect is an option of 'run'");
-      if (!splitNameValue(*v, opts.expects))
-        return usageError("--expect needs NAME=FILE.npy, got '" + *v + "'");
-    } else if (auto v = cli::optionValue(argc, argv, i, "--rtol")) {
-      if (command != Command::Run)
-        return usageError("--rtol is an option of 'run'");
-      if (!parseTolerance(*v, opts.rtol))
-        return usageError("--rtol needs a finite number >= 0, got '" + *v + "'");
-    } else if (auto v = cli::optionValue(argc, argv, i, "--atol")) {
-      if (command != Command::Run)
-        return usageError("--atol is an option of 'run'");
-      if (!parseTolerance(*v, opts.atol))
-        return usageError("--atol needs a finite number >= 0, got '" + *v + "'");
-    } else if (auto v = cli::optionValue(argc, argv, i, "--engine")) {
-      if (*v == "auto")
-        opts.compile.engine = Engine::Auto;
-      else if (*v == "jit")
-        opts.compile.engine = Engine::Jit;
-      else if (*v == "vec")
-        opts.compile.engine = Engine::Vec;
-      else if (*v == "interp")
-        opts.compile.engine = Engine::Interp;
-      else
-        return usageError("unknown engine '" + *v + "'; available: auto, jit, vec, interp");
-    } else if (auto v = cli::optionValue(argc, argv, i, "--sparsity")) {
-      if (*v == "auto")
-        opts.compile.sparsity = Sparsity::Auto;
-      else if (*v == "dense")
-        opts.compile.sparsity = Sparsity::Dense;
-      else if (*v == "sparse")
-        opts.compile.sparsity = Sparsity::Sparse;
-      else
-        return usageError("unknown --sparsity '" + *v + "'; use auto, dense or sparse");
-    } else if (auto v = cli::optionValue(argc, argv, i, "--prune")) {
-      std::optional<double> fraction = cli::parsePruneFraction(*v);
-      if (!fraction)
-        return usageError("--prune needs a fraction from 0 up to (not including) 1, got '" + *v +
-                          "'");
-      opts.compile.prune = *fraction;
-    } else if (auto v = cli::optionValue(argc, argv, i, "--mcpu")) {
-      opts.compile.cpu = *v;
-    } else if (auto v = cli::optionValue(argc, argv, i, "--mattr")) {
-      opts.compile.features = *v;
-    } else if (auto v = cli::optionValue(argc, argv, i, "--emit")) {
-      if (command != Command::Compile)
-        return usageError("--emit is an option of 'compile'");
-      if (*v != "ir" && *v != "program" && *v != "llvm" && *v != "asm" && *v != "obj")
-        return usageError("unknown --emit kind '" + *v + "'; use ir, program, llvm, asm or obj");
-      opts.emit = *v;
-    } else if (auto v = cli::optionValue(argc, argv, i, "-o")) {
-      if (command != Command::Compile)
-        return usageError("-o is an option of 'compile'");
-      opts.outPath = *v;
-    } else if (auto v = cli::optionValue(argc, argv, i, "--threads")) {
-      if (command != Command::Run)
-        return usageError("--threads is an option of 'run'");
-      int n = -1;
-      auto [ptr, ec] = std::from_chars(v->data(), v->data() + v->size(), n);
-      if (v->empty() || ec != std::errc() || ptr != v->data() + v->size() || n < 0 || n > 1024)
-        return usageError("--threads needs a number from 0 (all cores) to 1024, got '" + *v + "'");
-      opts.compile.threads = n;
-    } else if (auto v = cli::optionValue(argc, argv, i, "--digits")) {
-      if (v->size() != 1 || (*v)[0] < '1' || (*v)[0] > '9')
-        return usageError("--digits needs a number from 1 to 9, got '" + *v + "'");
-      opts.digits = (*v)[0] - '0';
-    } else if (int level = cli::parseOptLevel(arg); level != -1) {
-      if (level < 0)
-        return usageError("unknown optimisation level '" + arg + "'; use -O0 to -O3");
-      opts.compile.optLevel = level;
-    } else if (arg == "--print-ir") {
-      opts.printIR = true;
-    } else if (arg == "--verify-passes") {
-      if (command != Command::Run)
-        return usageError("--verify-passes is an option of 'run'");
-      opts.verifyPasses = true;
-    } else if (arg == "--time-passes") {
-      opts.timePasses = true;
-    } else if (arg == "-h" || arg == "--help") {
-      std::cout << usage;
-      return 0;
-    } else if (arg.size() > 1 && arg[0] == '-') {
-      return usageError("unknown option '" + arg + "'");
-    } else if (!opts.file.empty()) {
-      return usageError("more than one input file: '" + opts.file + "' and '" + arg + "'");
-    } else {
-      opts.file = arg;
-    }
-  }
-  if (opts.file.empty())
-    return usageError("no input file");
-  if (command == Command::Compile && opts.emit == "obj" && opts.outPath.empty())
-    return usageError("--emit=obj needs -o FILE");
-  return std::nullopt;
 }
 
 int compileCommand(std::unique_ptr<ir::Graph> graph, const Options &opts, api::Timings &timings) {
@@ -415,6 +101,125 @@ int compileCommand(std::unique_ptr<ir::Graph> graph, const Options &opts, api::T
   return 0;
 }
 
+const char *engineName(Engine engine) {
+  switch (engine) {
+  case Engine::Jit:
+    return "jit";
+  case Engine::Vec:
+    return "vec";
+  case Engine::Interp:
+    return "interp";
+  case Engine::Auto:
+    return "auto";
+  }
+  return "?";
+}
+
+/// The engines a run computes its outputs on, the first printing them: the
+/// one asked for; with --expect and no --engine, every engine (vec, which
+/// answers a one-shot run under auto, the default, then the JIT, which
+/// serves an application after warm-up, and the reference interpreter).
+std::vector<Engine> enginesToRun(const Options &opts) {
+  if (opts.expects.empty() || opts.engineNamed)
+    return {opts.compile.engine};
+  return {Engine::Vec, Engine::Jit, Engine::Interp};
+}
+
+/// -v: which engine serves the run, and the kernel family of each step.
+void printServing(const Model &model, Engine asked) {
+  api::Serving serving = api::describeServing(model);
+  std::cerr << "soma: engine " << engineName(serving.engine);
+  if (asked == Engine::Auto && serving.oneShot)
+    std::cerr << " (auto: a one-shot run answers on the vec engine; no JIT compile is started)";
+  if (serving.engine == Engine::Interp)
+    std::cerr << " (the reference interpreter runs every op)";
+  std::cerr << '\n';
+  size_t width = 0;
+  for (auto &[value, family] : serving.steps)
+    width = std::max(width, value.size());
+  for (auto &[value, family] : serving.steps)
+    std::cerr << "soma:   " << value << std::string(width - value.size() + 2, ' ') << family
+              << '\n';
+}
+
+/// Compiles `graph` for `engine` as a one-shot model, runs it on `inputs`
+/// and returns its outputs; nullopt after printing an error.
+std::optional<std::vector<runtime::NamedTensor>> runOnEngine(std::unique_ptr<ir::Graph> graph,
+                                                             Engine engine, const Options &opts,
+                                                             const std::vector<InputBuffer> &inputs,
+                                                             api::Timings *timings) {
+  CompileOptions options = opts.compile;
+  options.engine = engine;
+  Result<Model> model =
+      api::makeModel(std::move(graph), options, "", timings, api::ModelUse::OneShot);
+  if (!model) {
+    std::cerr << model.error();
+    return std::nullopt;
+  }
+  if (opts.verbose)
+    printServing(*model, engine);
+  // Every input must be given; the batch comes from the inputs.
+  int64_t batch = inputs.empty() ? 1 : inputs[0].shape[0];
+  std::vector<runtime::NamedTensor> results;
+  std::vector<OutputBuffer> outputs;
+  for (const TensorInfo &info : model->outputs()) {
+    std::vector<int64_t> dims = {batch};
+    dims.insert(dims.end(), info.shape.begin(), info.shape.end());
+    int64_t count;
+    if (!checkedElementCount(dims, count)) {
+      std::cerr << "soma: error: batch size " << batch << " is too large for output '" << info.name
+                << "'\n";
+      return std::nullopt;
+    }
+    results.push_back({info.name, Tensor(dims)});
+  }
+  for (runtime::NamedTensor &r : results)
+    outputs.push_back({r.name, r.tensor.values.data(), r.tensor.dims});
+  if (Status s = model->run(inputs, outputs); !s) {
+    std::cerr << "soma: error: " << s.message() << '\n';
+    return std::nullopt;
+  }
+  return results;
+}
+
+/// Every --expect against the outputs of every engine that ran; engines
+/// whose outputs are the same bits are reported together.
+bool checkExpectations(const Options &opts, const std::vector<Engine> &engines,
+                       const std::vector<std::vector<runtime::NamedTensor>> &results) {
+  bool allMatch = true;
+  for (auto &[name, path] : opts.expects) {
+    auto find = [&](size_t e) -> const Tensor & {
+      for (const runtime::NamedTensor &r : results[e])
+        if (r.name == name)
+          return r.tensor;
+      std::abort(); // the names were checked against the graph's outputs
+    };
+    std::optional<Tensor> golden = cli::loadGolden(name, path, find(0).dims);
+    if (!golden) {
+      allMatch = false;
+      continue;
+    }
+    std::vector<bool> reported(engines.size(), false);
+    for (size_t e = 0; e < engines.size(); ++e) {
+      if (reported[e])
+        continue;
+      const Tensor &got = find(e);
+      std::string names = engineName(engines[e] == Engine::Auto ? Engine::Vec : engines[e]);
+      for (size_t other = e + 1; other < engines.size(); ++other)
+        if (!reported[other] && find(other).values.size() == got.values.size() &&
+            std::memcmp(find(other).values.data(), got.values.data(),
+                        got.values.size() * sizeof(float)) == 0) {
+          reported[other] = true;
+          names += std::string(", ") + engineName(engines[other]);
+        }
+      if (!cli::compareWithGolden(name, names, got, *golden, path, opts.rtol, opts.atol,
+                                  opts.quiet))
+        allMatch = false;
+    }
+  }
+  return allMatch;
+}
+
 int runCommand(int argc, char **argv, Command command) {
   Options opts;
   if (command == Command::Check)
@@ -436,8 +241,12 @@ int runCommand(int argc, char **argv, Command command) {
     file = *loaded;
   }
   api::Timings timings;
+  auto frontStart = std::chrono::steady_clock::now();
   api::FrontResult front = api::compileToGraph(sm, file, opts.compile, &timings);
-  std::cerr << front.diagnostics;
+  // --quiet: the diagnostics of a network that compiled are warnings and
+  // notes only.
+  if (!front.graph || !opts.quiet)
+    std::cerr << front.diagnostics;
   if (!front.graph)
     return 1;
   if (opts.printIR)
@@ -446,6 +255,8 @@ int runCommand(int argc, char **argv, Command command) {
     return 0;
   if (command == Command::Compile)
     return compileCommand(std::move(front.graph), opts, timings);
+  if (command == Command::Bench)
+    return cli::benchCommand(std::move(front.graph), opts, frontStart);
 
   // Inputs are parsed against the graph's types before the graph moves
   // into the model.
@@ -460,25 +271,29 @@ int runCommand(int argc, char **argv, Command command) {
     inputTensors.push_back(std::move(t.tensor));
   for (size_t i = 0; i < opts.inputs.size(); ++i)
     inputs.push_back({opts.inputs[i].first, inputTensors[i].values.data(), inputTensors[i].dims});
-  auto isOutput = [&](const std::string &name) {
-    for (const ir::GraphOutput &out : front.graph->outputs)
-      if (out.name == name)
-        return true;
-    return false;
+  std::vector<std::string> outputNames;
+  for (const ir::GraphOutput &out : front.graph->outputs)
+    outputNames.push_back(out.name);
+  auto noSuchOutput = [&](const std::string &option, const std::string &name) {
+    if (std::find(outputNames.begin(), outputNames.end(), name) != outputNames.end())
+      return false;
+    std::string names;
+    for (const std::string &n : outputNames)
+      names += (names.empty() ? "'" : ", '") + n + "'";
+    std::string hint = cli::didYouMean(name, outputNames);
+    std::cerr << "soma: error: " << option << ": the network has no output named '" << name << "'"
+              << (hint.empty() ? "; its outputs are " + names : hint) << '\n';
+    return true;
   };
   std::map<std::string, std::string> outputFiles;
   for (auto &[name, path] : opts.outputs) {
-    if (!isOutput(name)) {
-      std::cerr << "soma: error: the network has no output named '" << name << "'\n";
+    if (noSuchOutput("--output", name))
       return 1;
-    }
     outputFiles[name] = path;
   }
   for (auto &[name, path] : opts.expects)
-    if (!isOutput(name)) {
-      std::cerr << "soma: error: --expect: the network has no output named '" << name << "'\n";
+    if (noSuchOutput("--expect", name))
       return 1;
-    }
 
   if (opts.verifyPasses) {
     // The numerical contract on the user's own inputs: build the graph again
@@ -505,41 +320,23 @@ int runCommand(int argc, char **argv, Command command) {
     }
   }
 
-  // Timings make Engine::Auto compile the JIT in the foreground.
-  Result<Model> model = api::makeModel(std::move(front.graph), opts.compile, "",
-                                       opts.timePasses ? &timings : nullptr);
-  if (!model) {
-    std::cerr << model.error();
-    return 1;
+  std::vector<Engine> engines = enginesToRun(opts);
+  std::vector<std::vector<runtime::NamedTensor>> results;
+  for (size_t e = 0; e < engines.size(); ++e) {
+    // Each engine's program builder changes the graph: all but the last
+    // get a copy.
+    std::unique_ptr<ir::Graph> graph =
+        e + 1 < engines.size() ? front.graph->clone() : std::move(front.graph);
+    auto outputs = runOnEngine(std::move(graph), engines[e], opts, inputs,
+                               opts.timePasses ? &timings : nullptr);
+    if (!outputs)
+      return 1;
+    results.push_back(std::move(*outputs));
   }
   if (opts.timePasses)
     printTimings(timings);
-  // Every input must be given; the batch comes from the inputs.
-  int64_t batch = inputTensors.empty() ? 1 : inputTensors[0].dims[0];
-  std::vector<Tensor> outputTensors;
-  for (const TensorInfo &info : model->outputs()) {
-    std::vector<int64_t> dims = {batch};
-    dims.insert(dims.end(), info.shape.begin(), info.shape.end());
-    int64_t count;
-    if (!checkedElementCount(dims, count)) {
-      std::cerr << "soma: error: batch size " << batch << " is too large for output '" << info.name
-                << "'\n";
-      return 1;
-    }
-    outputTensors.emplace_back(dims);
-  }
-  std::vector<OutputBuffer> outputs;
-  for (size_t o = 0; o < outputTensors.size(); ++o)
-    outputs.push_back(
-        {model->outputs()[o].name, outputTensors[o].values.data(), outputTensors[o].dims});
-  if (Status s = model->run(inputs, outputs); !s) {
-    std::cerr << "soma: error: " << s.message() << '\n';
-    return 1;
-  }
-  std::vector<runtime::NamedTensor> results;
-  for (size_t o = 0; o < outputTensors.size(); ++o) {
-    results.push_back({model->outputs()[o].name, std::move(outputTensors[o])});
-    const runtime::NamedTensor &out = results.back();
+  // The first engine's outputs are printed and written.
+  for (const runtime::NamedTensor &out : results[0]) {
     printOutput(out, std::cout, opts.digits);
     if (auto it = outputFiles.find(out.name); it != outputFiles.end()) {
       Expected<bool> written = writeNpy(it->second, out.tensor);
@@ -555,14 +352,7 @@ int runCommand(int argc, char **argv, Command command) {
     std::cerr << "soma: error: " << flushed.error() << '\n';
     return 1;
   }
-  bool allMatch = true;
-  for (auto &[name, path] : opts.expects) {
-    auto out = std::find_if(results.begin(), results.end(),
-                            [&](const runtime::NamedTensor &r) { return r.name == name; });
-    if (!checkExpected(name, out->tensor, path, opts.rtol, opts.atol))
-      allMatch = false;
-  }
-  return allMatch ? 0 : 1;
+  return checkExpectations(opts, engines, results) ? 0 : 1;
 }
 
 /// soma --print-machine[=CPU|help] [--recalibrate]
@@ -597,7 +387,7 @@ int printMachine(int argc, char **argv) {
 
 int main(int argc, char **argv) {
   if (argc < 2)
-    return usageError("no command");
+    return usageError("no command; 'soma --help' lists the commands");
   std::string command = argv[1];
   if (command == "run")
     return runCommand(argc, argv, Command::Run);
@@ -605,11 +395,19 @@ int main(int argc, char **argv) {
     return runCommand(argc, argv, Command::Check);
   if (command == "compile")
     return runCommand(argc, argv, Command::Compile);
+  if (command == "bench")
+    return runCommand(argc, argv, Command::Bench);
   if (command.rfind("--print-machine", 0) == 0)
     return printMachine(argc, argv);
   if (command == "-h" || command == "--help" || command == "help") {
-    std::cout << usage;
+    cli::printUsage();
     return 0;
   }
-  return usageError("unknown command '" + command + "'");
+  if (command == "--version") {
+    std::cout << cli::versionLine() << '\n';
+    return 0;
+  }
+  return usageError("unknown command '" + command + "'" +
+                    cli::didYouMean(command, {"run", "check", "compile", "bench", "--print-machine",
+                                              "--help", "--version"}));
 }

@@ -16,9 +16,23 @@ config.test_exec_root = config.soma_exec_root
 config.environment["PATH"] = os.pathsep.join(
     [config.soma_bin_dir, config.llvm_tools_dir, config.environment.get("PATH", "/usr/bin:/bin")])
 
+# The engines a test runs on. `soma run` with --expect and no --engine
+# computes the outputs on every engine (vec, the JIT, the interpreter) and
+# checks each, so a suite covers the code that serves in production: that
+# is the default here ("all"). `soma-lit -D engine=NAME` (auto, jit, vec or
+# interp) runs every `%soma run` on engine NAME alone instead, unless the
+# test names an engine of its own (the last --engine wins).
+engine = lit_config.params.get("engine", "all")
+if engine not in ("all", "auto", "jit", "vec", "interp"):
+    lit_config.fatal("unknown engine %r (-D engine=...): use all, auto, jit, vec or interp" % engine)
+soma = os.path.join(config.soma_bin_dir, "soma")
+config.name += " (engine: %s)" % engine
+
 # Longest first: lit substitutes in order, and %soma is a prefix of %soma-opt.
 config.substitutions.append(("%soma-opt", os.path.join(config.soma_bin_dir, "soma-opt")))
-config.substitutions.append(("%soma", os.path.join(config.soma_bin_dir, "soma")))
+if engine != "all":
+    config.substitutions.append(("%soma run", soma + " run --engine=" + engine))
+config.substitutions.append(("%soma", soma))
 config.substitutions.append(("%python", config.python))
 
 # Features for REQUIRES: lines.

@@ -342,6 +342,25 @@ Expected<TargetInfo> resolveTarget(const TargetOptions &options) {
   return info;
 }
 
+Expected<TargetNames> targetNames() {
+  initializeLLVM();
+  TargetNames names;
+  names.triple = sys::getProcessTriple();
+  names.hostCpu = sys::getHostCPUName().str();
+  std::string err;
+  const Target *target = TargetRegistry::lookupTarget(names.triple, err);
+  if (!target)
+    return soma::Error{"no LLVM target for " + names.triple + ": " + err};
+  std::unique_ptr<MCSubtargetInfo> generic(target->createMCSubtargetInfo(names.triple, "", ""));
+  if (!generic)
+    return soma::Error{"no subtarget information for " + names.triple};
+  for (const SubtargetSubTypeKV &cpu : generic->getAllProcessorDescriptions())
+    names.cpus.push_back(cpu.Key);
+  for (const SubtargetFeatureKV &f : generic->getAllProcessorFeatures())
+    names.features.push_back({f.Key, f.Desc});
+  return names;
+}
+
 Expected<JitResult> compileGraph(const ir::Graph &graph, const LoweringPlan &plan,
                                  const TargetInfo &target, int optLevel, CompileTimes *times) {
   auto shared = jitFor(target, optLevel);

@@ -1,8 +1,10 @@
 // Rendering of diagnostics in the clang/LLVM format users already know.
 #include "soma/support/Diagnostics.h"
 
+#include <algorithm>
 #include <ostream>
 #include <sstream>
+#include <tuple>
 
 namespace soma {
 
@@ -72,8 +74,38 @@ static const char *severityName(Severity s) {
   return "error";
 }
 
-void DiagnosticEngine::render(std::ostream &os) const {
+/// The order diagnostics are shown in: each error or warning with the notes
+/// that follow it, in source order (by file, line and column), those
+/// without a location after them in emission order. Remarks follow the
+/// pipeline, so a list with a remark keeps its emission order. `counter`,
+/// the note that counts hidden warnings, if any, stands alone.
+static std::vector<const Diagnostic *> sourceOrder(const std::vector<Diagnostic> &diags,
+                                                   const Diagnostic *counter) {
+  std::vector<std::vector<const Diagnostic *>> entries;
+  bool remarks = false;
   for (const Diagnostic &d : diags) {
+    remarks |= d.severity == Severity::Remark;
+    if (d.severity != Severity::Note || entries.empty() || &d == counter)
+      entries.emplace_back();
+    entries.back().push_back(&d);
+  }
+  if (!remarks)
+    std::stable_sort(entries.begin(), entries.end(), [](const auto &a, const auto &b) {
+      const SourceLoc &x = a.front()->loc, &y = b.front()->loc;
+      if (x.isValid() != y.isValid())
+        return x.isValid();
+      return std::tie(x.file, x.line, x.col) < std::tie(y.file, y.line, y.col);
+    });
+  std::vector<const Diagnostic *> order;
+  for (const auto &entry : entries)
+    order.insert(order.end(), entry.begin(), entry.end());
+  return order;
+}
+
+void DiagnosticEngine::render(std::ostream &os) const {
+  const Diagnostic *counter = hiddenWarningsNote == kNone ? nullptr : &diags[hiddenWarningsNote];
+  for (const Diagnostic *each : sourceOrder(diags, counter)) {
+    const Diagnostic &d = *each;
     if (d.loc.isValid())
       os << sm.name(d.loc.file) << ':' << d.loc.line << ':' << d.loc.col << ": ";
     else
@@ -107,7 +139,7 @@ void DiagnosticEngine::clear() {
   diags.clear();
   numErrors = 0;
   numWarnings = 0;
-  hiddenWarningsNote = 0;
+  hiddenWarningsNote = kNone;
   droppingNotes = false;
 }
 

@@ -206,6 +206,7 @@ Expected<Program> ProgramBuilder::build(const Target &target) {
     const ir::Op &op = *graph_.ops[i];
     Step step;
     step.name = op.name;
+    step.family = choice.family->name();
     step.cols = op.type.lastDim();
     step.rowsPerSample = op.type.sampleElements() / std::max<int64_t>(step.cols, 1);
     step.result = slots_[i];

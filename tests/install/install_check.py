@@ -13,7 +13,8 @@ runs as three tests (`install` first: the other two need its prefix):
       docs/api.md shows examples/embed/main.cpp and CMakeLists.txt verbatim.
   install_check.py lit-suite --source S --prefix P --work W
       P/bin/soma-lit runs examples/lit-suite (every test passes), one file of
-      it, and a suite that must fail; the substitutions name P's tools.
+      it, and a suite that must fail; the substitutions name P's tools;
+      -D engine=NAME runs every `%soma run` on that engine.
 
 Exits non-zero with a message on the first thing that is wrong.
 """
@@ -57,13 +58,16 @@ def install(args):
     run([args.cmake, "--install", args.build, "--prefix", args.prefix])
 
     headers = files_under(os.path.join(args.prefix, "include"))
-    if headers != ["soma/soma.h"]:
-        fail("the installed headers must be soma/soma.h alone, got %s" % headers)
+    if headers != ["soma/Version.h", "soma/soma.h"]:
+        fail("the installed headers must be soma/soma.h and soma/Version.h, got %s" % headers)
     with open(os.path.join(args.prefix, "include", "soma", "soma.h")) as f:
         header = f.read()
     for inc in re.findall(r'^\s*#\s*include\s*([<"][^>"]+[>"])', header, re.M):
-        if not re.fullmatch(r"<[a-z_]+>", inc):
-            fail("soma.h must include standard headers only, it includes %s" % inc)
+        if not re.fullmatch(r"<[a-z_]+>", inc) and inc != '"soma/Version.h"':
+            fail("soma.h must include standard headers and soma/Version.h only, it includes %s" % inc)
+    with open(os.path.join(args.prefix, "include", "soma", "Version.h")) as f:
+        if "#include" in f.read():
+            fail("soma/Version.h must include nothing")
 
     expected = [
         "bin/soma", "bin/soma-lit", "bin/soma-opt",
@@ -184,6 +188,26 @@ def lit_suite(args):
     if "Passed: 1 " not in out or "Failed: 1 " not in out or "wrong.nn" not in out:
         print(out)
         fail("soma-lit on a suite with one failing test must report 1 passed, 1 failed")
+
+    # The engine choice: by default `%soma run` is left as it is (--expect
+    # checks every engine); -D engine=NAME makes every run use NAME.
+    engines = os.path.join(args.work, "engines")
+    os.makedirs(engines)
+    with open(os.path.join(engines, "jit.nn"), "w") as f:
+        f.write("# RUN: %soma run %s --input x=0.5,0.3 -v 2>&1 | FileCheck %s\n"
+                "network neuron {\n  input x: f32[2]\n"
+                "  neuron n(x) { weights = [0.8, 0.6]; bias = 0.2; activation = relu }\n"
+                "  output n\n}\n"
+                "# CHECK: soma: engine jit\n")
+    run([soma_lit, "-D", "engine=jit", engines])
+    out = run([soma_lit, engines], expect_status="nonzero")
+    if "soma-user:engines (engine: all) :: jit.nn" not in out:
+        print(out)
+        fail("soma-lit without -D engine must leave the engine to soma run (auto: vec)")
+    out = run([soma_lit, "-D", "engine=fast", engines], expect_status="nonzero")
+    if "unknown engine 'fast'" not in out:
+        print(out)
+        fail("soma-lit -D engine=fast must be refused")
 
 
 def main():

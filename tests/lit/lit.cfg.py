@@ -15,6 +15,7 @@ config.environment["PATH"] = os.pathsep.join(
 
 # Longest first: lit substitutes in order, and %soma is a prefix of %soma-opt.
 config.substitutions.append(("%soma-opt", os.path.join(config.soma_tools_dir, "soma-opt")))
+config.substitutions.append(("%soma-lit", os.path.join(config.soma_tools_dir, "soma-lit")))
 config.substitutions.append(("%soma", os.path.join(config.soma_tools_dir, "soma")))
 config.substitutions.append(("%python", config.python))
 config.substitutions.append(("%examples", os.path.join(config.soma_source_dir, "examples")))

@@ -8,6 +8,8 @@
 //   soma::Status s = model->run({{"x", x.data(), {1, 2}}}, {{"n", y.data(), {1, 1}}});
 #pragma once
 
+#include "soma/Version.h" // SOMA_VERSION_MAJOR, _MINOR, _PATCH, _STRING
+
 #include <cstdint>
 #include <iosfwd>
 #include <memory>

@@ -3,6 +3,9 @@
 
 #include <gtest/gtest.h>
 
+#include <string>
+#include <vector>
+
 using namespace soma;
 
 TEST(Diagnostics, RendersLocationLineAndCaret) {
@@ -69,6 +72,50 @@ TEST(Diagnostics, WarningLimitCountsTheRest) {
   // Errors still show: the limits are separate.
   diags.error({f, 1, 1}, "e");
   EXPECT_EQ(diags.diagnostics().back().message, "e");
+}
+
+TEST(Diagnostics, SourceOrderWithNotesAndUnlocatedLast) {
+  SourceManager sm;
+  uint32_t f = sm.addBuffer("a", "l1\nl2\nl3\n");
+  DiagnosticEngine diags(sm);
+  diags.error({}, "no place");
+  diags.error({f, 3, 1}, "third");
+  diags.note({f, 1, 2}, "note of third");
+  diags.warning({f, 2, 2}, "second, col 2");
+  diags.error({f, 2, 1}, "second, col 1");
+  std::string text = diags.renderToString();
+  std::vector<std::string> order = {"second, col 1", "second, col 2", "third", "note of third",
+                                    "no place"};
+  size_t at = 0;
+  for (const std::string &m : order) {
+    size_t found = text.find(m, at);
+    ASSERT_NE(found, std::string::npos) << m << " out of order in:\n" << text;
+    at = found;
+  }
+}
+
+TEST(Diagnostics, RemarksKeepEmissionOrder) {
+  SourceManager sm;
+  uint32_t f = sm.addBuffer("a", "l1\nl2\n");
+  DiagnosticEngine diags(sm);
+  diags.remark({f, 2, 1}, "first pass");
+  diags.remark({f, 1, 1}, "second pass");
+  std::string text = diags.renderToString();
+  EXPECT_LT(text.find("first pass"), text.find("second pass")) << text;
+}
+
+TEST(Diagnostics, HiddenWarningCountComesLast) {
+  SourceManager sm;
+  uint32_t f = sm.addBuffer("a", "l1\nl2\nl3\n");
+  DiagnosticEngine diags(sm);
+  diags.warningLimit = 1;
+  diags.warning({f, 3, 1}, "kept");
+  diags.warning({f, 2, 1}, "hidden");
+  diags.error({f, 1, 1}, "early error");
+  std::string text = diags.renderToString();
+  EXPECT_LT(text.find("early error"), text.find("kept")) << text;
+  EXPECT_LT(text.find("kept"), text.find("1 more warning not shown")) << text;
+  EXPECT_EQ(text.find("hidden"), std::string::npos) << text;
 }
 
 TEST(Diagnostics, AtErrorLimit) {

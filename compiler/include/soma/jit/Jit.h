@@ -41,6 +41,16 @@ struct TargetInfo {
 /// (options.runsHere) a feature this machine lacks.
 Expected<TargetInfo> resolveTarget(const TargetOptions &options);
 
+/// What LLVM knows for this machine's triple, for --mcpu=help and
+/// --mattr=help: the CPU names and the features (name, description), in
+/// LLVM's (alphabetical) order, and the host's CPU.
+struct TargetNames {
+  std::string triple, hostCpu;
+  std::vector<std::string> cpus;
+  std::vector<std::pair<std::string, std::string>> features;
+};
+Expected<TargetNames> targetNames();
+
 /// What the lowering needs besides the graph: the slot of every op's value
 /// (index in graph.ops; -1 for none). For linear/dense/dense_add ops the
 /// weights operand's slot holds panels packed with runtime::packPanels at

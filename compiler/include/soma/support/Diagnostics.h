@@ -42,7 +42,9 @@ public:
   bool atErrorLimit() const { return numErrors >= errorLimit; }
   const std::vector<Diagnostic> &diagnostics() const { return diags; }
 
-  /// Renders every kept diagnostic in emission order.
+  /// Renders every kept diagnostic: errors and warnings, each with its
+  /// notes, in source order (those without a location last); a list with
+  /// remarks (which follow the pipeline) in emission order.
   void render(std::ostream &os) const;
   std::string renderToString() const;
   void clear();
@@ -57,8 +59,10 @@ private:
   std::vector<Diagnostic> diags;
   unsigned numErrors = 0;
   unsigned numWarnings = 0;
-  /// Where "N more warnings not shown" is in `diags`, once there is one.
-  size_t hiddenWarningsNote = 0;
+  /// Where "N more warnings not shown" is in `diags`, once there is one
+  /// (kNone before).
+  static constexpr size_t kNone = ~size_t(0);
+  size_t hiddenWarningsNote = kNone;
   bool droppingNotes = false;
 };
 

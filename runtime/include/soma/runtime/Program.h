@@ -53,6 +53,9 @@ struct Step {
   /// step (and so by the model).
   std::shared_ptr<const void> context;
   std::string name; // the IR value it computes, for errors and profiles
+  /// The kernel family that made the step ("vec.dense", "jit.sparse"), for
+  /// `soma run -v`; a string literal of the family's.
+  const char *family = "";
   /// Rows per sample of the result (product of all but the last dim); the
   /// step runs over N * rowsPerSample rows.
   int64_t rowsPerSample = 1;
