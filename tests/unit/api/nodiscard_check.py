@@ -5,7 +5,7 @@ of Model::compileFile, must fail to compile, naming nodiscard; the same
 program using both must compile (so the check cannot pass for another
 reason).
 
-Usage: nodiscard_check.py CXX INCLUDE_DIR
+Usage: nodiscard_check.py CXX INCLUDE_DIR...
 """
 import os
 import subprocess
@@ -31,18 +31,19 @@ DROPS_RESULT = HEAD + """  soma::Model::compileFile("n.nn");
 """
 
 
-def compiles(cxx, include, source):
+def compiles(cxx, includes, source):
     with tempfile.TemporaryDirectory() as tmp:
         path = os.path.join(tmp, "t.cpp")
         with open(path, "w") as f:
             f.write(source)
-        out = subprocess.run([cxx, "-std=c++17", "-Werror", "-fsyntax-only", "-I", include, path],
+        flags = [f for d in includes for f in ("-I", d)]
+        out = subprocess.run([cxx, "-std=c++17", "-Werror", "-fsyntax-only"] + flags + [path],
                              capture_output=True, text=True)
         return out.returncode == 0, out.stderr
 
 
 def main():
-    cxx, include = sys.argv[1], sys.argv[2]
+    cxx, include = sys.argv[1], sys.argv[2:]
     ok, err = compiles(cxx, include, USES)
     if not ok:
         sys.exit("the program that uses the Status and Result does not compile:\n" + err)
