@@ -4,6 +4,7 @@
 #   P/bin/soma, soma-opt           the tools
 #   P/bin/soma-lit                 runs a user's lit suite with soma's substitutions
 #   P/share/soma/lit/soma_lit.cfg.py   the lit configuration soma-lit loads
+#   P/share/soma/lit/soma_lit_format.py  its test format
 #   P/include/soma/soma.h          the public API, and soma/Version.h, its version macros
 #   P/lib/libsoma.a, libsoma_*.a   soma::soma and the static libraries it links
 #   P/lib/cmake/soma/              somaConfig.cmake, version and exported targets
@@ -59,6 +60,9 @@ configure_file(${PROJECT_SOURCE_DIR}/tools/soma-lit.in ${PROJECT_BINARY_DIR}/bin
                    WORLD_EXECUTE)
 configure_file(${PROJECT_SOURCE_DIR}/tools/soma_lit.cfg.py
   ${PROJECT_BINARY_DIR}/share/soma/lit/soma_lit.cfg.py COPYONLY)
+configure_file(${PROJECT_SOURCE_DIR}/tools/soma_lit_format.py
+  ${PROJECT_BINARY_DIR}/share/soma/lit/soma_lit_format.py COPYONLY)
 install(PROGRAMS ${PROJECT_BINARY_DIR}/bin/soma-lit DESTINATION ${CMAKE_INSTALL_BINDIR})
 install(FILES ${PROJECT_BINARY_DIR}/share/soma/lit/soma_lit.cfg.py
+  ${PROJECT_BINARY_DIR}/share/soma/lit/soma_lit_format.py
   DESTINATION ${CMAKE_INSTALL_DATADIR}/soma/lit)

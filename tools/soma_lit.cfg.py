@@ -1,12 +1,19 @@
 # lit configuration for users' soma test suites, loaded by soma-lit (which
 # writes a lit.site.cfg.py naming the tests' directory and this
 # installation's tools, then loads this file). Test files: .nn (network
-# language), .sir (graph IR text), .test (anything else), with RUN: lines.
+# language), .sir (graph IR text), .test (anything else), with RUN: lines;
+# a .nn or .sir file without one is a model the tests use, not a test.
 import os
-import lit.formats
+import sys
 
 config.name = "soma-user:" + os.path.basename(config.soma_test_root.rstrip(os.sep))
-config.test_format = lit.formats.ShTest(execute_external=False)
+
+# The format: lit's shell tests, but a model without RUN lines is not a
+# test (soma_lit_format.py, beside this file).
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from soma_lit_format import SomaTest  # noqa: E402
+
+config.test_format = SomaTest(execute_external=False)
 config.suffixes = [".nn", ".sir", ".test"]
 # Inputs/ holds files that tests read (lit's convention), not tests.
 config.excludes = ["Inputs"]

@@ -73,7 +73,7 @@ def install(args):
         "bin/soma", "bin/soma-lit", "bin/soma-opt",
         "lib/cmake/soma/somaConfig.cmake", "lib/cmake/soma/somaConfigVersion.cmake",
         "lib/cmake/soma/somaTargets.cmake", "lib/libsoma.a",
-        "share/soma/lit/soma_lit.cfg.py",
+        "share/soma/lit/soma_lit.cfg.py", "share/soma/lit/soma_lit_format.py",
     ]
     present = files_under(args.prefix)
     for path in expected:
@@ -184,10 +184,21 @@ def lit_suite(args):
                 "  neuron n(x) { weights = [0.8, 0.6]; bias = 0.2; activation = relu }\n"
                 "  output n\n}\n"
                 "# CHECK: n[0]: 0.79\n")
+    # A model without RUN lines sits next to the test that runs it: it is
+    # not a test (not UNRESOLVED).
+    with open(os.path.join(mine, "model.nn"), "w") as f:
+        f.write("network neuron {\n  input x: f32[2]\n"
+                "  neuron n(x) { weights = [1, 1]; activation = identity }\n"
+                "  output n\n}\n")
+    with open(os.path.join(mine, "uses-model.test"), "w") as f:
+        f.write("# RUN: %soma run %S/model.nn --input x=1,2 | FileCheck %s\n"
+                "# CHECK: n[0]: 3\n")
     out = run([soma_lit, mine], expect_status="nonzero")
-    if "Passed: 1 " not in out or "Failed: 1 " not in out or "wrong.nn" not in out:
+    if ("Passed: 2 " not in out or "Failed: 1 " not in out or "wrong.nn" not in out
+            or "Unresolved" in out):
         print(out)
-        fail("soma-lit on a suite with one failing test must report 1 passed, 1 failed")
+        fail("soma-lit on a suite with two passing tests, one failing and a model without RUN "
+             "lines must report 2 passed, 1 failed, nothing unresolved")
 
     # The engine choice: by default `%soma run` is left as it is (--expect
     # checks every engine); -D engine=NAME makes every run use NAME.
