@@ -52,6 +52,12 @@ std::optional<Tensor> loadGolden(const std::string &name, const std::string &pat
     std::cerr << "soma: error: --expect " << name << ": " << golden.error() << '\n';
     return std::nullopt;
   }
+  // One sample's golden may leave out the batch axis ([units] for [1,
+  // units]), as --input takes one sample as [inputs].
+  const bool oneSample = !dims.empty() && dims[0] == 1 &&
+                         golden->tensor.dims == std::vector<int64_t>(dims.begin() + 1, dims.end());
+  if (oneSample)
+    golden->tensor.dims = dims;
   if (golden->tensor.dims != dims) {
     std::cerr << "soma: error: output '" << name << "' has shape " << formatDims(dims) << ", but '"
               << path << "' holds " << formatDims(golden->tensor.dims) << '\n';

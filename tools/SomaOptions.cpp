@@ -46,8 +46,9 @@ const OptionInfo options[] = {
     {"--output", "--output NAME=FILE.npy", true, Run, "also write output NAME to a .npy file"},
     {"--expect", "--expect NAME=FILE.npy", true, Run,
      "compare output NAME with a golden array of the same\n"
-     "shape, on every engine unless --engine names one; exit\n"
-     "1 with a report when any element is off"},
+     "shape ([dims...] for one sample), on every engine unless\n"
+     "--engine names one; exit 1 with a report when any\n"
+     "element is off"},
     {"--rtol", "--rtol R", true, Run,
      "--expect's relative tolerance: |got - expected| <=\n"
      "atol + rtol |expected| (default 1e-5; NaN matches NaN)"},
