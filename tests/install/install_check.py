@@ -132,6 +132,11 @@ def embed(args):
     out = run([exe, os.path.join(args.source, "examples", "neuron.nn")])
     if out != "n[0] = 0.78\n":
         fail("embed printed %r, expected 'n[0] = 0.78'" % out)
+    # docs/api.md's console example of it shows exactly that.
+    with open(os.path.join(args.source, "docs", "api.md")) as f:
+        if "```console\n$ embed examples/neuron.nn\n%s```\n" % out not in f.read():
+            fail("docs/api.md's console example must show `$ embed examples/neuron.nn` "
+                 "printing %r" % out)
 
     bad = os.path.join(args.work, "bad.nn")
     with open(bad, "w") as f:

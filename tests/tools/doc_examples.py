@@ -20,7 +20,9 @@ Fenced code blocks, by their info string:
                  output contains an `error:` line must exit non-zero; any
                  other command must exit 0. Commands are split like a shell
                  would (no pipes or redirections); the programs allowed are
-                 soma, soma-opt and python3.
+                 soma, soma-opt and python3 (`build/bin/soma` and
+                 `build/bin/soma-opt`, as the README writes them, are
+                 soma and soma-opt).
   anything else  (text, ebnf, ...) is not run; but a block that holds a
                  complete `network NAME {` program must be tagged soma or
                  soma-error, so that no complete example escapes the check.
@@ -285,6 +287,8 @@ class Checker:
                     "python3": sys.executable}
         for line, command, expected in sessions:
             argv = shlex.split(command)
+            if argv and argv[0].startswith("build/bin/"):
+                argv[0] = argv[0][len("build/bin/"):]
             if not argv or argv[0] not in programs:
                 self.fail(block, f"line {line}: only soma, soma-opt and python3 can be run: {command}")
                 continue
