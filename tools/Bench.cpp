@@ -23,20 +23,6 @@ double since(Clock::time_point t0) {
   return std::chrono::duration<double>(Clock::now() - t0).count();
 }
 
-const char *engineText(Engine engine) {
-  switch (engine) {
-  case Engine::Jit:
-    return "jit";
-  case Engine::Vec:
-    return "vec";
-  case Engine::Interp:
-    return "interp";
-  case Engine::Auto:
-    return "auto";
-  }
-  return "?";
-}
-
 /// The p-th percentile (0 < p <= 100) of sorted `v` by nearest rank.
 double percentile(const std::vector<double> &v, double p) {
   size_t rank = static_cast<size_t>(std::ceil(p / 100 * static_cast<double>(v.size())));
@@ -54,7 +40,7 @@ void printText(const Options &opts, const Results &r) {
   auto ms = [](double s) { return s * 1e3; };
   std::printf("soma bench: %s, batch %lld, threads %d, engine %s%s\n", opts.file.c_str(),
               static_cast<long long>(opts.batch), opts.compile.threads,
-              engineText(opts.compile.engine),
+              soma::name(opts.compile.engine),
               opts.compile.engine == Engine::Auto ? (" (timed on " + r.engine + ")").c_str() : "");
   std::snprintf(line, sizeof line, "compile       %10.3f ms\nfirst answer  %10.3f ms\n",
                 ms(r.compile), ms(r.firstAnswer));
@@ -89,7 +75,7 @@ void printJson(const Options &opts, const Results &r) {
       "\"jit_ready_ms\": %s, \"runs\": %zu, \"timed_s\": %.6f, \"latency_ms\": {\"p50\": %.6f, "
       "\"p90\": %.6f, \"p99\": %.6f}, \"throughput_samples_per_s\": %.3f}\n",
       file.c_str(), static_cast<long long>(opts.batch), opts.compile.threads,
-      engineText(opts.compile.engine), r.engine.c_str(), static_cast<unsigned long long>(opts.seed),
+      soma::name(opts.compile.engine), r.engine.c_str(), static_cast<unsigned long long>(opts.seed),
       r.compile * 1e3, r.firstAnswer * 1e3,
       r.jitReady >= 0 ? std::to_string(r.jitReady * 1e3).c_str() : "null", r.latencies.size(),
       r.timed, percentile(r.latencies, 50) * 1e3, percentile(r.latencies, 90) * 1e3,
@@ -139,7 +125,7 @@ int benchCommand(std::unique_ptr<ir::Graph> graph, const Options &opts, Clock::t
                 << s.message();
     r.jitReady = since(start);
   }
-  r.engine = engineText(model->activeEngine());
+  r.engine = soma::name(model->activeEngine());
   const bool progress = !opts.json && opts.duration >= 2 && isatty(2);
   Clock::time_point t0 = Clock::now();
   int shown = -1;

@@ -101,20 +101,6 @@ int compileCommand(std::unique_ptr<ir::Graph> graph, const Options &opts, api::T
   return 0;
 }
 
-const char *engineName(Engine engine) {
-  switch (engine) {
-  case Engine::Jit:
-    return "jit";
-  case Engine::Vec:
-    return "vec";
-  case Engine::Interp:
-    return "interp";
-  case Engine::Auto:
-    return "auto";
-  }
-  return "?";
-}
-
 /// The engines a run computes its outputs on, the first printing them: the
 /// one asked for; with --expect and no --engine, every engine (vec, which
 /// answers a one-shot run under auto, the default, then the JIT, which
@@ -128,7 +114,7 @@ std::vector<Engine> enginesToRun(const Options &opts) {
 /// -v: which engine serves the run, and the kernel family of each step.
 void printServing(const Model &model, Engine asked) {
   api::Serving serving = api::describeServing(model);
-  std::cerr << "soma: engine " << engineName(serving.engine);
+  std::cerr << "soma: engine " << soma::name(serving.engine);
   if (asked == Engine::Auto && serving.oneShot)
     std::cerr << " (auto: a one-shot run answers on the vec engine; no JIT compile is started)";
   if (serving.engine == Engine::Interp)
@@ -204,13 +190,13 @@ bool checkExpectations(const Options &opts, const std::vector<Engine> &engines,
       if (reported[e])
         continue;
       const Tensor &got = find(e);
-      std::string names = engineName(engines[e] == Engine::Auto ? Engine::Vec : engines[e]);
+      std::string names = soma::name(engines[e] == Engine::Auto ? Engine::Vec : engines[e]);
       for (size_t other = e + 1; other < engines.size(); ++other)
         if (!reported[other] && find(other).values.size() == got.values.size() &&
             std::memcmp(find(other).values.data(), got.values.data(),
                         got.values.size() * sizeof(float)) == 0) {
           reported[other] = true;
-          names += std::string(", ") + engineName(engines[other]);
+          names += std::string(", ") + soma::name(engines[other]);
         }
       if (!cli::compareWithGolden(name, names, got, *golden, path, opts.rtol, opts.atol,
                                   opts.quiet))

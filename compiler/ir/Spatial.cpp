@@ -209,6 +209,15 @@ TensorType inferSpatialType(const Op &op, DiagnosticEngine &diags) {
   return result;
 }
 
+std::string convNotPackable(const Op &op) {
+  if (op.kind != OpKind::Conv)
+    return "not a convolution";
+  for (size_t i : {1, 2})
+    if (op.operands[i]->kind != OpKind::Const || !op.operands[i]->data)
+      return std::string("its ") + (i == 1 ? "filters are" : "bias is") + " not a constant";
+  return "";
+}
+
 WindowGeometry windowGeometry(const Op &op) {
   const TensorType &x = op.operands[0]->type;
   WindowGeometry g;

@@ -343,12 +343,8 @@ public:
   public:
     using Family::Family;
     Fit fit(const ir::Op &op) const override {
-      if (op.kind != ir::OpKind::Conv)
-        return Fit::declines("not a convolution");
-      for (size_t i : {1, 2})
-        if (op.operands[i]->kind != ir::OpKind::Const || !op.operands[i]->data)
-          return Fit::declines(std::string("its ") + (i == 1 ? "filters are" : "bias is") +
-                               " not a constant");
+      if (std::string why = ir::convNotPackable(op); !why.empty())
+        return Fit::declines(why);
       return Fit::runs();
     }
 

@@ -39,6 +39,11 @@ struct WindowGeometry {
 /// operands' types known and verified).
 WindowGeometry windowGeometry(const Op &op);
 
+/// Why the conv kernel families (vec.conv, jit.conv) cannot pack `op`: it
+/// is not a conv, or its filters or bias are not a constant; empty when
+/// they can.
+std::string convNotPackable(const Op &op);
+
 /// The reference semantics of conv, max_pool, avg_pool and global_avg_pool
 /// (ir::evaluateOp): `samples` samples of x, w and b (conv only: weights
 /// [O, C / groups, kernel...] and bias [O]) to y, in double, rounded to f32
