@@ -54,9 +54,11 @@ enum class ModelUse { Serving, OneShot };
 
 /// Compiles an already-built graph into a Model (as Model::compileFile
 /// does after its front half), adding the phases it times to `timings`
-/// (Engine::Auto's background JIT compile is not timed).
+/// (Engine::Auto's background JIT compile is not timed). `source` is what
+/// the model's run failures name (`source: error: ...`): its file.
 Result<Model> makeModel(std::unique_ptr<ir::Graph> graph, const CompileOptions &options,
-                        std::string warnings, Timings *timings, ModelUse use = ModelUse::Serving);
+                        std::string warnings, Timings *timings, ModelUse use = ModelUse::Serving,
+                        std::string source = "soma");
 
 /// What serves a run started now, for `soma run -v`.
 struct Serving {

@@ -29,6 +29,8 @@ struct Model::Impl {
   CompileOptions options;
   std::vector<TensorInfo> inputs, outputs;
   std::string warnings;
+  /// What run failures name: the source file (or compileString's name).
+  std::string source = "soma";
   /// Per output: elements per sample.
   std::vector<int64_t> outputSampleElements;
   // Engine::Jit (and Auto once its background compile is done)
@@ -195,6 +197,14 @@ double secondsSince(std::chrono::steady_clock::time_point t0) {
 
 std::string shapeText(const std::vector<int64_t> &dims) { return formatDims(dims); }
 
+/// 'a', 'b', 'c'
+std::string quotedNames(const std::vector<TensorInfo> &infos) {
+  std::string names;
+  for (const TensorInfo &t : infos)
+    names += (names.empty() ? "'" : ", '") + t.name + "'";
+  return names;
+}
+
 std::string expectedShape(const TensorInfo &info) {
   std::string s = "f32[N";
   for (int64_t d : info.shape)
@@ -203,21 +213,22 @@ std::string expectedShape(const TensorInfo &info) {
 }
 
 /// Matches buffers to the model's tensors by name and checks their shapes
-/// and batch, calling bind(i, buffer) for the buffer of tensor i. Allocates
-/// nothing unless it fails (Model::run allocates nothing after warm-up).
+/// and batch, calling bind(i, buffer) for the buffer of tensor i. Inputs
+/// must all be bound, outputs at least one. Allocates nothing unless it
+/// fails (Model::run allocates nothing after warm-up).
 template <class Buffer, class Bind>
 Status bindBuffers(const std::vector<Buffer> &buffers, const std::vector<TensorInfo> &infos,
                    const char *what, int64_t &batch, Bind bind) {
+  const bool isOutput = std::string_view(what) == "output";
+  if (isOutput && buffers.empty() && !infos.empty())
+    return Status::failure("no output is bound; bind at least one of " + quotedNames(infos));
   for (size_t k = 0; k < buffers.size(); ++k) {
     const Buffer &buf = buffers[k];
     auto it = std::find_if(infos.begin(), infos.end(),
                            [&](const TensorInfo &t) { return t.name == buf.name; });
     if (it == infos.end()) {
-      std::string names;
-      for (const TensorInfo &t : infos)
-        names += (names.empty() ? "'" : ", '") + t.name + "'";
       return Status::failure(std::string("the model has no ") + what + " named '" + buf.name +
-                             "'; its " + what + "s are " + names);
+                             "'; its " + what + "s are " + quotedNames(infos));
     }
     for (size_t j = 0; j < k; ++j)
       if (buffers[j].name == buf.name)
@@ -242,7 +253,7 @@ Status bindBuffers(const std::vector<Buffer> &buffers, const std::vector<TensorI
   }
   // Every buffer named a distinct tensor: fewer buffers than tensors means
   // some tensor has none.
-  if (buffers.size() < infos.size())
+  if (!isOutput && buffers.size() < infos.size())
     for (const TensorInfo &info : infos)
       if (std::none_of(buffers.begin(), buffers.end(),
                        [&](const Buffer &b) { return b.name == info.name; }))
@@ -372,9 +383,10 @@ Expected<std::string> emitProgram(std::unique_ptr<ir::Graph> graph, const Compil
 }
 
 Result<Model> makeModel(std::unique_ptr<ir::Graph> graph, const CompileOptions &options,
-                        std::string warnings, Timings *timings, ModelUse use) {
+                        std::string warnings, Timings *timings, ModelUse use, std::string source) {
   auto impl = std::make_unique<Model::Impl>();
   impl->graph = std::move(graph);
+  impl->source = std::move(source);
   impl->options = options;
   impl->warnings = std::move(warnings);
   for (ir::Op *in : impl->graph->inputs())
@@ -456,7 +468,8 @@ Result<Model> compileSource(SourceManager &sm, uint32_t file, const CompileOptio
   api::FrontResult front = api::compileToGraph(sm, file, options, nullptr);
   if (!front.graph)
     return Status::failure(front.diagnostics);
-  return api::makeModel(std::move(front.graph), options, std::move(front.diagnostics), nullptr);
+  return api::makeModel(std::move(front.graph), options, std::move(front.diagnostics), nullptr,
+                        api::ModelUse::Serving, sm.name(file));
 }
 } // namespace
 
@@ -556,9 +569,40 @@ Status runInterp(const Model::Impl &impl, const std::vector<InputBuffer> &inputs
   if (!result)
     return Status::failure(result.error());
   for (size_t o = 0; o < out.size(); ++o)
-    if (!(*result)[o].tensor.values.empty())
+    if (out[o] && !(*result)[o].tensor.values.empty())
       std::memcpy(out[o]->data, (*result)[o].tensor.values.data(),
                   (*result)[o].tensor.values.size() * sizeof(float));
+  return Status::success();
+}
+
+/// A run's failure in the diagnostics' form, `source: error: what`.
+Status runFailure(const std::string &source, const Status &failure) {
+  return Status::failure(source + ": error: " + failure.message() + "\n");
+}
+
+Status runOn(const Model::Impl &impl, const std::vector<InputBuffer> &inputs,
+             const std::vector<OutputBuffer> &outputs) {
+  if (impl.options.engine == Engine::Interp)
+    return runInterp(impl, inputs, outputs);
+
+  // The JIT or vec executor (Auto: whichever is active when the call
+  // starts; the call finishes on it): buffers go straight into a run
+  // context's slot table. Nothing here allocates once the context has run
+  // this batch size (tested by soma_alloc_tests).
+  const runtime::Executor *executor = impl.active.load(std::memory_order_acquire);
+  int64_t batch = -1;
+  runtime::Executor::Lease lease = executor->lease();
+  if (Status s = bindBuffers(inputs, impl.inputs, "input", batch,
+                             [&](size_t i, const InputBuffer &b) { lease.setInput(i, b.data); });
+      !s)
+    return s;
+  if (Status s = bindBuffers(outputs, impl.outputs, "output", batch,
+                             [&](size_t o, const OutputBuffer &b) { lease.setOutput(o, b.data); });
+      !s)
+    return s;
+  if (Status s = checkBatch(impl, executor, batch); !s)
+    return s;
+  lease.run(batch);
   return Status::success();
 }
 
@@ -567,29 +611,9 @@ Status runInterp(const Model::Impl &impl, const std::vector<InputBuffer> &inputs
 Status Model::run(const std::vector<InputBuffer> &inputs,
                   const std::vector<OutputBuffer> &outputs) const {
   if (!impl)
-    return Status::failure("run called on a moved-from model");
-  if (impl->options.engine == Engine::Interp)
-    return runInterp(*impl, inputs, outputs);
-
-  // The JIT or vec executor (Auto: whichever is active when the call
-  // starts; the call finishes on it): buffers go straight into a run
-  // context's slot table. Nothing here allocates once the context has run
-  // this batch size (tested by soma_alloc_tests).
-  const runtime::Executor *executor = impl->active.load(std::memory_order_acquire);
-  int64_t batch = -1;
-  runtime::Executor::Lease lease = executor->lease();
-  if (Status s = bindBuffers(inputs, impl->inputs, "input", batch,
-                             [&](size_t i, const InputBuffer &b) { lease.setInput(i, b.data); });
-      !s)
-    return s;
-  if (Status s = bindBuffers(outputs, impl->outputs, "output", batch,
-                             [&](size_t o, const OutputBuffer &b) { lease.setOutput(o, b.data); });
-      !s)
-    return s;
-  if (Status s = checkBatch(*impl, executor, batch); !s)
-    return s;
-  lease.run(batch);
-  return Status::success();
+    return runFailure("soma", Status::failure("run called on a moved-from model"));
+  Status s = runOn(*impl, inputs, outputs);
+  return s ? s : runFailure(impl->source, s);
 }
 
 } // namespace soma

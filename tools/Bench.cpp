@@ -89,7 +89,8 @@ void printJson(const Options &opts, const Results &r) {
 int benchCommand(std::unique_ptr<ir::Graph> graph, const Options &opts, Clock::time_point start) {
   std::vector<runtime::NamedTensor> inputs = randomInputs(*graph, opts.seed, opts.batch);
   Results r;
-  Result<Model> model = api::makeModel(std::move(graph), opts.compile, "", nullptr);
+  Result<Model> model = api::makeModel(std::move(graph), opts.compile, "", nullptr,
+                                       api::ModelUse::Serving, opts.file);
   if (!model) {
     std::cerr << model.error();
     return 1;
@@ -114,7 +115,7 @@ int benchCommand(std::unique_ptr<ir::Graph> graph, const Options &opts, Clock::t
   for (size_t o = 0; o < outTensors.size(); ++o)
     out.push_back({model->outputs()[o].name, outTensors[o].values.data(), outTensors[o].dims});
   if (Status s = model->run(in, out); !s) {
-    std::cerr << "soma: error: " << s.message() << '\n';
+    std::cerr << s.message();
     return 1;
   }
   r.firstAnswer = since(start);
@@ -132,7 +133,7 @@ int benchCommand(std::unique_ptr<ir::Graph> graph, const Options &opts, Clock::t
   while (r.latencies.size() < 10 || since(t0) < opts.duration) {
     Clock::time_point runStart = Clock::now();
     if (Status s = model->run(in, out); !s) {
-      std::cerr << "soma: error: " << s.message() << '\n';
+      std::cerr << s.message();
       return 1;
     }
     r.latencies.push_back(since(runStart));

@@ -137,7 +137,7 @@ std::optional<std::vector<runtime::NamedTensor>> runOnEngine(std::unique_ptr<ir:
   CompileOptions options = opts.compile;
   options.engine = engine;
   Result<Model> model =
-      api::makeModel(std::move(graph), options, "", timings, api::ModelUse::OneShot);
+      api::makeModel(std::move(graph), options, "", timings, api::ModelUse::OneShot, opts.file);
   if (!model) {
     std::cerr << model.error();
     return std::nullopt;
@@ -162,7 +162,7 @@ std::optional<std::vector<runtime::NamedTensor>> runOnEngine(std::unique_ptr<ir:
   for (runtime::NamedTensor &r : results)
     outputs.push_back({r.name, r.tensor.values.data(), r.tensor.dims});
   if (Status s = model->run(inputs, outputs); !s) {
-    std::cerr << "soma: error: " << s.message() << '\n';
+    std::cerr << s.message();
     return std::nullopt;
   }
   return results;

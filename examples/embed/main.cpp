@@ -38,7 +38,7 @@ int main(int argc, char **argv) {
   std::vector<float> y(1);
   soma::Status status = model->run({{in.name, x.data(), {1, 2}}}, {{out.name, y.data(), {1, 1}}});
   if (!status) {
-    std::cerr << "embed: " << status.message() << '\n';
+    std::cerr << status.message(); // `net.nn: error: ...` and a newline
     return 1;
   }
   std::printf("%s[0] = %.6g\n", out.name.c_str(), static_cast<double>(y[0]));

@@ -203,6 +203,13 @@ struct Executor::Context {
   std::vector<void *> slots;
   std::vector<const float *> inputs;
   std::vector<float *> outputs;
+  /// Per output: bound for this run (Lease::setOutput), and how many are.
+  std::vector<uint8_t> outputBound;
+  size_t boundOutputs = 0;
+  /// A run with unbound outputs: the steps and slots the bound ones need,
+  /// and per output the memory an unbound but needed output is written to.
+  std::vector<uint8_t> stepNeeded, slotNeeded;
+  std::vector<AlignedVector<float>> spare;
   std::vector<int64_t> bufferOffset;
   Context *next = nullptr; // the pool's free list
 };
@@ -213,6 +220,7 @@ Executor::Executor(Program program, ExecutorOptions opts)
     if (prog.slots[i].kind == SlotKind::Input || prog.slots[i].kind == SlotKind::Output)
       ioSlots.push_back(static_cast<int>(i));
   for (const Step &step : prog.steps) {
+    readsKnown = readsKnown && !step.reads.empty();
     // The smallest batch with at least kParallelWork and two tiles (of the
     // tiling that batch uses).
     ParallelFrom from;
@@ -299,6 +307,10 @@ Executor::Context *Executor::acquire() const {
     nOut = std::max(nOut, static_cast<size_t>(c.toOutput) + 1);
   ctx->inputs.assign(nIn, nullptr);
   ctx->outputs.assign(nOut, nullptr);
+  ctx->outputBound.assign(nOut, 0);
+  ctx->spare.resize(nOut);
+  ctx->stepNeeded.assign(prog.steps.size(), 1);
+  ctx->slotNeeded.assign(prog.slots.size(), 0);
   ctx->bufferOffset.assign(plan.bufferSampleElements.size(), 0);
   contexts.push_back(std::move(ctx));
   return contexts.back().get();
@@ -313,7 +325,14 @@ void Executor::release(Context *ctx) const {
   freeList = ctx;
 }
 
-Executor::Lease Executor::lease() const { return Lease(*this, acquire()); }
+Executor::Lease Executor::lease() const {
+  Context *ctx = acquire();
+  // Outputs bound by an earlier run are not bound in this one.
+  std::fill(ctx->outputBound.begin(), ctx->outputBound.end(), 0);
+  std::fill(ctx->outputs.begin(), ctx->outputs.end(), nullptr);
+  ctx->boundOutputs = 0;
+  return Lease(*this, ctx);
+}
 
 Executor::Lease::~Lease() {
   if (ctx)
@@ -321,7 +340,13 @@ Executor::Lease::~Lease() {
 }
 
 void Executor::Lease::setInput(size_t i, const float *data) { ctx->inputs[i] = data; }
-void Executor::Lease::setOutput(size_t o, float *data) { ctx->outputs[o] = data; }
+void Executor::Lease::setOutput(size_t o, float *data) {
+  ctx->outputs[o] = data;
+  if (!ctx->outputBound[o]) {
+    ctx->outputBound[o] = 1;
+    ++ctx->boundOutputs;
+  }
+}
 void Executor::Lease::run(int64_t batch) { exec->execute(*ctx, batch); }
 
 void Executor::run(int64_t batch, const float *const *inputs, float *const *outputs) const {
@@ -329,8 +354,41 @@ void Executor::run(int64_t batch, const float *const *inputs, float *const *outp
   for (size_t i = 0; i < l.ctx->inputs.size(); ++i)
     l.setInput(i, inputs[i]);
   for (size_t o = 0; o < l.ctx->outputs.size(); ++o)
-    l.setOutput(o, outputs[o]);
+    if (outputs[o])
+      l.setOutput(o, outputs[o]);
   l.run(batch);
+}
+
+bool Executor::planPartialRun(Context &ctx, int64_t batch) const {
+  std::fill(ctx.slotNeeded.begin(), ctx.slotNeeded.end(), 0);
+  for (const OutputCopy &c : prog.copies)
+    if (ctx.outputBound[c.toOutput])
+      ctx.slotNeeded[c.fromSlot] = 1;
+  for (int s : ioSlots)
+    if (prog.slots[s].kind == SlotKind::Output && ctx.outputBound[prog.slots[s].index])
+      ctx.slotNeeded[s] = 1;
+  // Steps are in order: a step's readers come after it.
+  for (size_t i = prog.steps.size(); i-- > 0;) {
+    const Step &step = prog.steps[i];
+    const bool needed = !readsKnown || ctx.slotNeeded[static_cast<size_t>(step.result)];
+    ctx.stepNeeded[i] = needed;
+    if (needed)
+      for (int s : step.reads)
+        ctx.slotNeeded[s] = 1;
+  }
+  // An unbound output a needed step writes goes to the context's memory.
+  for (int s : ioSlots) {
+    const Slot &slot = prog.slots[s];
+    if (slot.kind != SlotKind::Output || ctx.outputBound[slot.index] ||
+        !(ctx.slotNeeded[s] || !readsKnown))
+      continue;
+    AlignedVector<float> &spare = ctx.spare[static_cast<size_t>(slot.index)];
+    const auto floats = static_cast<size_t>(batch * slot.sampleElements);
+    if (spare.size() < floats)
+      spare = AlignedVector<float>(floats);
+    ctx.slots[s] = spare.data();
+  }
+  return readsKnown;
 }
 
 void Executor::execute(Context &ctx, int64_t batch) const {
@@ -355,11 +413,16 @@ void Executor::execute(Context &ctx, int64_t batch) const {
   }
   if (batch <= 0)
     return;
+  // Unbound outputs: only the steps the bound ones need run.
+  const bool partial = ctx.boundOutputs < ctx.outputs.size() && planPartialRun(ctx, batch);
+  auto skipped = [&](size_t i) { return partial && !ctx.stepNeeded[i]; };
   void *const *slots = ctx.slots.data();
 
   if (!anyStepParallel(batch)) {
-    for (const Step &step : prog.steps)
-      callKernel(step, slots, 0, batch * step.rowsPerSample, 0, step.cols);
+    for (size_t i = 0; i < prog.steps.size(); ++i)
+      if (!skipped(i))
+        callKernel(prog.steps[i], slots, 0, batch * prog.steps[i].rowsPerSample, 0,
+                   prog.steps[i].cols);
   } else {
     // Some step runs over tiles; with one thread they run in order here.
     const int threadsNow = concurrency();
@@ -367,6 +430,8 @@ void Executor::execute(Context &ctx, int64_t batch) const {
       for (size_t i = 0; i < prog.steps.size(); ++i) {
         const Step &step = prog.steps[i];
         const int64_t rows = batch * step.rowsPerSample;
+        if (skipped(i))
+          continue;
         if (!stepParallel(i, batch)) {
           callKernel(step, slots, 0, rows, 0, step.cols);
           continue;
@@ -390,8 +455,9 @@ void Executor::execute(Context &ctx, int64_t batch) const {
       steps();
   }
   for (const OutputCopy &c : prog.copies)
-    std::memcpy(ctx.outputs[c.toOutput], ctx.slots[c.fromSlot],
-                static_cast<size_t>(batch * c.sampleElements) * sizeof(float));
+    if (ctx.outputBound[c.toOutput])
+      std::memcpy(ctx.outputs[c.toOutput], ctx.slots[c.fromSlot],
+                  static_cast<size_t>(batch * c.sampleElements) * sizeof(float));
 }
 
 } // namespace soma::runtime

@@ -25,9 +25,11 @@ namespace api {
 struct ModelAccess;
 }
 
-/// Success, or a failure carrying a readable message (for a compile error:
-/// the diagnostics, `file:line:col: error: ...`, exactly as the tools print
-/// them). [[nodiscard]]: a Status ignored is a compiler warning.
+/// Success, or a failure carrying a readable message: diagnostic lines
+/// `WHERE: error: ...`, each ending in a newline, exactly as the tools
+/// print them. WHERE is `file:line:col` for a mistake in the source, the
+/// model's file for a failed run, and `soma` for a bad option.
+/// [[nodiscard]]: a Status ignored is a compiler warning.
 class [[nodiscard]] Status {
 public:
   static Status success() { return Status(); }
@@ -206,9 +208,14 @@ public:
   /// Warnings from compilation (diagnostics text), empty when there were none.
   const std::string &warnings() const;
 
-  /// Runs one batch. Every input and every output must be bound once, by
-  /// name, with shape [batch, per-sample dims...] and the same batch (which
-  /// may be 0). Mistakes are returned as failures, never crashes.
+  /// Runs one batch. Every input, and at least one output, must be bound
+  /// once, by name, with shape [batch, per-sample dims...] and the same
+  /// batch (which may be 0). Outputs left unbound are not written, and the
+  /// JIT and vec engines compute only what the bound ones need (the
+  /// interpreter computes everything). Mistakes are returned as failures,
+  /// never crashes: `SOURCE: error: what went wrong` and a newline, SOURCE
+  /// being the model's file (compileString's `name`), as compile errors
+  /// name it.
   Status run(const std::vector<InputBuffer> &inputs,
              const std::vector<OutputBuffer> &outputs) const;
 

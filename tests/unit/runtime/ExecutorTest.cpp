@@ -558,3 +558,104 @@ TEST(MemoryPlan, SharedBuffersComputeTheRightValues) {
     }
   }
 }
+
+// --- Unbound outputs -------------------------------------------------------
+
+namespace {
+
+/// AddOne that counts its calls (the runs below are serial).
+struct CountedAdd {
+  AddOne op;
+  mutable int calls = 0;
+  static void kernel(const void *context, void *const *slots, int64_t r0, int64_t r1, int64_t c0,
+                     int64_t c1) {
+    const CountedAdd &k = *static_cast<const CountedAdd *>(context);
+    ++k.calls;
+    AddOne::kernel(&k.op, slots, r0, r1, c0, c1);
+  }
+};
+
+/// x -> a (output 0) -> b (output 1); x -> c (temporary) -> d (output 2);
+/// output 3 a copy of a. Every value [N, 4]; each step adds one.
+struct TwoBranches {
+  Program program;
+  std::vector<std::shared_ptr<CountedAdd>> steps; // a, b, c, d
+  explicit TwoBranches(bool listReads) {
+    auto slot = [&](SlotKind kind, int index) {
+      Slot s;
+      s.kind = kind;
+      s.index = index;
+      s.sampleElements = 4;
+      program.slots.push_back(s);
+      return static_cast<int>(program.slots.size()) - 1;
+    };
+    auto step = [&](int from, int to) {
+      steps.push_back(std::make_shared<CountedAdd>(CountedAdd{{from, -1, to, 4}}));
+      Step s;
+      s.contextFn = &CountedAdd::kernel;
+      s.context = steps.back();
+      s.cols = 4;
+      s.result = to;
+      if (listReads)
+        s.reads = {from};
+      program.steps.push_back(std::move(s));
+    };
+    const int x = slot(SlotKind::Input, 0), a = slot(SlotKind::Output, 0),
+              b = slot(SlotKind::Output, 1), c = slot(SlotKind::Temp, -1),
+              d = slot(SlotKind::Output, 2);
+    step(x, a);
+    step(a, b);
+    step(x, c);
+    step(c, d);
+    program.copies.push_back({a, 3, 4});
+  }
+  /// Runs `batch` samples with the outputs in `bound` (the others null);
+  /// checks each bound output (a, b, c, d, copy of a: x + 1, 2, -, 2, 1)
+  /// and returns the calls per step.
+  std::vector<int> run(const Executor &exec, int64_t batch, const std::vector<int> &bound) {
+    for (auto &s : steps)
+      s->calls = 0;
+    std::vector<float> x = iota(batch * 4);
+    std::vector<std::vector<float>> out(4, std::vector<float>(x.size(), -1.0f));
+    const float *in[] = {x.data()};
+    float *outs[4] = {};
+    for (int o : bound)
+      outs[o] = out[static_cast<size_t>(o)].data();
+    exec.run(batch, in, outs);
+    const float added[] = {1, 2, 2, 1};
+    for (int o : bound)
+      for (size_t i = 0; i < x.size(); ++i)
+        if (out[static_cast<size_t>(o)][i] != x[i] + added[o]) {
+          ADD_FAILURE() << "output " << o << " element " << i << ": "
+                        << out[static_cast<size_t>(o)][i];
+          break;
+        }
+    std::vector<int> calls;
+    for (auto &s : steps)
+      calls.push_back(s->calls);
+    return calls;
+  }
+};
+
+} // namespace
+
+TEST(Executor, UnboundOutputsSkipTheStepsNoBoundOutputNeeds) {
+  TwoBranches net(/*listReads=*/true);
+  Executor exec(net.program, {1, false});
+  for (int64_t batch : {3, 1, 9}) {
+    SCOPED_TRACE("batch " + std::to_string(batch));
+    EXPECT_EQ(net.run(exec, batch, {1}), (std::vector<int>{1, 1, 0, 0})); // a unbound, needed
+    EXPECT_EQ(net.run(exec, batch, {2}), (std::vector<int>{0, 0, 1, 1}));
+    EXPECT_EQ(net.run(exec, batch, {3}), (std::vector<int>{1, 0, 0, 0})); // the copy needs a
+    EXPECT_EQ(net.run(exec, batch, {0, 2}), (std::vector<int>{1, 0, 1, 1}));
+    EXPECT_EQ(net.run(exec, batch, {0, 1, 2, 3}), (std::vector<int>{1, 1, 1, 1}));
+    EXPECT_EQ(net.run(exec, batch, {}), (std::vector<int>{0, 0, 0, 0}));
+  }
+}
+
+TEST(Executor, WithoutReadListsUnboundOutputsStillRunEveryStep) {
+  TwoBranches net(/*listReads=*/false);
+  Executor exec(net.program, {1, false});
+  EXPECT_EQ(net.run(exec, 5, {1}), (std::vector<int>{1, 1, 1, 1}));
+  EXPECT_EQ(net.run(exec, 2, {3}), (std::vector<int>{1, 1, 1, 1}));
+}

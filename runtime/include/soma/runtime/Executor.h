@@ -52,7 +52,8 @@ public:
   Executor &operator=(const Executor &) = delete;
 
   /// A run context taken from the executor's pool for one run: bind every
-  /// input and output, then run(). Back to the pool when destroyed.
+  /// input and any of the outputs, then run(). Back to the pool when
+  /// destroyed.
   class Lease {
   public:
     Lease(Lease &&other) noexcept : exec(other.exec), ctx(other.ctx) { other.ctx = nullptr; }
@@ -62,6 +63,9 @@ public:
     void setInput(size_t i, const float *data);
     void setOutput(size_t o, float *data);
     /// Runs `batch` samples from the bound inputs into the bound outputs.
+    /// Outputs left unbound are computed only where a bound one needs
+    /// them (into the context's own memory); steps that no bound output
+    /// needs are skipped.
     void run(int64_t batch);
 
   private:
@@ -73,8 +77,8 @@ public:
   Lease lease() const;
 
   /// `inputs[i]` / `outputs[i]` point at the i-th input / output, each
-  /// holding `batch` samples. Shapes are the caller's responsibility (the
-  /// public API checks them).
+  /// holding `batch` samples; a null output is left unbound (Lease::run).
+  /// Shapes are the caller's responsibility (the public API checks them).
   void run(int64_t batch, const float *const *inputs, float *const *outputs) const;
 
   const Program &program() const { return prog; }
@@ -96,12 +100,19 @@ private:
   bool stepParallel(size_t step, int64_t batch) const;
   /// Whether some step runs over tiles at `batch` (whatever the threads).
   bool anyStepParallel(int64_t batch) const;
+  /// For a run with unbound outputs: marks in ctx.stepNeeded the steps the
+  /// bound outputs need and points each needed unbound output slot at the
+  /// context's spare memory. False when every step is needed.
+  bool planPartialRun(Context &ctx, int64_t batch) const;
 
   Program prog;
   ExecutorOptions options;
   MemoryPlan plan;
   /// Input and output slots, bound on every run.
   std::vector<int> ioSlots;
+  /// Whether every step lists what it reads (Step::reads): only then can a
+  /// run with unbound outputs skip the steps they alone need.
+  bool readsKnown = true;
   /// Per step: the smallest batch at which it is worth running over its
   /// tiles, and over its small-run tiles (INT64_MAX: never). A step runs
   /// over tiles at the batches from `smallTiles` on that are small runs
