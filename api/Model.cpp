@@ -312,7 +312,11 @@ FrontResult compileToGraph(SourceManager &sm, uint32_t file, const CompileOption
   }
   DiagnosticEngine diags(sm);
   auto t0 = std::chrono::steady_clock::now();
-  result.graph = frontend::loadGraph(file, sm, diags, {options.maxWeights, options.maxActivations});
+  frontend::TensorViews tensors;
+  for (const auto &[name, t] : options.tensors)
+    tensors[name] = {t.data, t.shape};
+  result.graph =
+      frontend::loadGraph(file, sm, diags, {options.maxWeights, options.maxActivations}, &tensors);
   if (timings)
     timings->push_back({"frontend: parse, check, build IR", secondsSince(t0)});
   if (result.graph) {
@@ -388,6 +392,7 @@ Result<Model> makeModel(std::unique_ptr<ir::Graph> graph, const CompileOptions &
   impl->graph = std::move(graph);
   impl->source = std::move(source);
   impl->options = options;
+  impl->options.tensors.clear(); // copied into the graph; the caller's pointers are not kept
   impl->warnings = std::move(warnings);
   for (ir::Op *in : impl->graph->inputs())
     impl->inputs.push_back({in->name, in->type.dims});

@@ -41,7 +41,7 @@ bool checkModelLimits(const ir::Graph &graph, const ModelLimits &limits, Diagnos
 }
 
 std::unique_ptr<ir::Graph> loadGraph(uint32_t file, SourceManager &sm, DiagnosticEngine &diags,
-                                     const ModelLimits &limits) {
+                                     const ModelLimits &limits, const TensorViews *tensors) {
   std::unique_ptr<ir::Graph> graph;
   if (ir::looksLikeIR(sm.text(file))) {
     graph = ir::parseGraph(file, sm, diags);
@@ -56,7 +56,7 @@ std::unique_ptr<ir::Graph> loadGraph(uint32_t file, SourceManager &sm, Diagnosti
     std::string baseDir = slash == std::string::npos ? "." : path.substr(0, slash);
     if (slash == 0)
       baseDir = "/";
-    graph = buildGraph(*net, baseDir, diags, limits);
+    graph = buildGraph(*net, baseDir, diags, limits, tensors);
     if (!graph)
       return nullptr;
   }

@@ -227,8 +227,9 @@ std::unique_ptr<ir::Graph> Sema::run(const Network &net) {
 }
 
 std::unique_ptr<ir::Graph> buildGraph(const Network &network, const std::string &baseDir,
-                                      DiagnosticEngine &diags, const ModelLimits &limits) {
-  Sema sema(baseDir, diags, limits);
+                                      DiagnosticEngine &diags, const ModelLimits &limits,
+                                      const TensorViews *tensors) {
+  Sema sema(baseDir, diags, limits, tensors);
   return sema.run(network);
 }
 

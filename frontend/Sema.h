@@ -7,6 +7,7 @@
 #pragma once
 
 #include "soma/frontend/AST.h"
+#include "soma/frontend/Frontend.h"
 #include "soma/frontend/Layers.h"
 #include "soma/frontend/Safetensors.h"
 #include "soma/ir/Graph.h"
@@ -57,8 +58,9 @@ struct LayerBuild {
 
 class Sema {
 public:
-  Sema(const std::string &baseDir, DiagnosticEngine &diags, const ModelLimits &limits)
-      : baseDir(baseDir), diags(diags), limits(limits) {}
+  Sema(const std::string &baseDir, DiagnosticEngine &diags, const ModelLimits &limits,
+       const TensorViews *tensors)
+      : baseDir(baseDir), diags(diags), limits(limits), tensors(tensors) {}
 
   std::unique_ptr<ir::Graph> run(const Network &net);
 
@@ -116,11 +118,13 @@ private:
                                    int64_t fanIn, int64_t fanOut, std::string &from);
   std::shared_ptr<Tensor> loadNpy(const Expr &call, std::string &from);
   std::shared_ptr<Tensor> loadSafetensors(const Expr &call, std::string &from);
+  std::shared_ptr<Tensor> givenTensor(const Expr &call, std::string &from);
   std::string resolvePath(const std::string &path) const;
 
   std::string baseDir;
   DiagnosticEngine &diags;
   ModelLimits limits;
+  const TensorViews *tensors; // tensor("NAME"); null: none given
   /// Elements of the weight tensors evaluated so far (limits.weights).
   int64_t weightElements = 0;
   std::unique_ptr<ir::Graph> graph = std::make_unique<ir::Graph>();

@@ -162,8 +162,8 @@ bool evalInitializer(const Expr &call, DiagnosticEngine &diags, InitSpec &spec) 
   } else {
     diags.error(call.loc,
                 "unknown tensor source '" + fn + "'" +
-                    suggest(fn, {"npy", "safetensors", "zeros", "ones", "constant", "uniform",
-                                 "normal", "xavier", "glorot", "he", "kaiming"}));
+                    suggest(fn, {"npy", "safetensors", "tensor", "zeros", "ones", "constant",
+                                 "uniform", "normal", "xavier", "glorot", "he", "kaiming"}));
     return false;
   }
   return ok && evalSeed(args, diags, spec.seed);
@@ -279,6 +279,52 @@ std::shared_ptr<Tensor> Sema::loadSafetensors(const Expr &call, std::string &fro
   return std::make_shared<Tensor>(std::move(*t));
 }
 
+/// `tensor("NAME")`: a copy of the tensor the application gave by that
+/// name (CompileOptions::tensors, or `soma --tensor`).
+std::shared_ptr<Tensor> Sema::givenTensor(const Expr &call, std::string &from) {
+  CallArgs args(call, diags);
+  std::string name;
+  if (!args.bind({"name"}) || !args.string("name", name))
+    return nullptr;
+  const SourceLoc loc = args.find("name")->loc;
+  auto it = tensors ? tensors->find(name) : TensorViews::const_iterator();
+  if (!tensors || it == tensors->end()) {
+    std::vector<std::string> names;
+    if (tensors)
+      for (const auto &[given, view] : *tensors)
+        names.push_back(given);
+    diags.error(loc, "no tensor named '" + name + "' was given" +
+                         (names.empty() ? std::string(" (none were: an application gives them in "
+                                                      "CompileOptions::tensors, soma in --tensor)")
+                                        : suggest(name, names)));
+    return nullptr;
+  }
+  const TensorView &view = it->second;
+  int64_t count = 0;
+  const std::string shape = "given tensor '" + name + "' of shape " + formatDims(view.dims);
+  if (view.dims.size() > kMaxRank) {
+    diags.error(loc, shape + " has more than " + std::to_string(kMaxRank) + " dimensions");
+    return nullptr;
+  }
+  if (std::any_of(view.dims.begin(), view.dims.end(), [](int64_t d) { return d < 0; })) {
+    diags.error(loc, shape + " has a negative dimension");
+    return nullptr;
+  }
+  if (!checkedElementCount(view.dims, count)) {
+    diags.error(loc, shape + " has more than " + std::to_string(kMaxTensorElements) + " elements");
+    return nullptr;
+  }
+  if (count > 0 && !view.data) {
+    diags.error(loc, "given tensor '" + name + "' has no data pointer");
+    return nullptr;
+  }
+  auto t = std::make_shared<Tensor>(view.dims);
+  if (count > 0)
+    std::copy(view.data, view.data + count, t->values.begin());
+  from = " from given tensor '" + name + "'";
+  return t;
+}
+
 /// A tensor source written as a call or a bare name: a file or an
 /// initialiser filling the expected shape. `from` says where a file's
 /// tensor came from, for a shape mismatch.
@@ -288,6 +334,8 @@ std::shared_ptr<Tensor> Sema::evalCall(const Expr &expr, const std::vector<int64
     return loadNpy(expr, from);
   if (expr.text == "safetensors")
     return loadSafetensors(expr, from);
+  if (expr.text == "tensor")
+    return givenTensor(expr, from);
   InitSpec spec;
   if (!evalInitializer(expr, diags, spec))
     return nullptr;

@@ -95,6 +95,9 @@ const OptionInfo options[] = {
      "weights with the smallest magnitude (a layer's prune =\n"
      "... beats this); CHANGES THE RESULTS, and warns with\n"
      "the sparsity reached per layer"},
+    {"--tensor", "--tensor NAME=FILE.npy", true, All,
+     "the tensor that tensor(\"NAME\") in the network stands\n"
+     "for (weights an application passes from memory)"},
     {"--mcpu", "--mcpu=CPU", true, All,
      "generate code for CPU (default: this machine's);\n"
      "--mcpu=help lists the CPUs LLVM knows"},
@@ -223,6 +226,8 @@ std::optional<int> applyOption(const std::string &name, const std::string &v, Co
     return usageError("--input needs NAME=VALUES or NAME=FILE.npy, got '" + v + "'");
   if (name == "--output" && !splitNameValue(v, opts.outputs))
     return usageError("--output needs NAME=FILE.npy, got '" + v + "'");
+  if (name == "--tensor" && !splitNameValue(v, opts.tensors))
+    return usageError("--tensor needs NAME=FILE.npy, got '" + v + "'");
   if (name == "--expect" && !splitNameValue(v, opts.expects))
     return usageError("--expect needs NAME=FILE.npy, got '" + v + "'");
   if ((name == "--rtol" || name == "--atol") &&

@@ -17,7 +17,7 @@ enum class Command { Run, Check, Compile, Bench };
 
 struct Options {
   std::string file;
-  std::vector<std::pair<std::string, std::string>> inputs, outputs, expects;
+  std::vector<std::pair<std::string, std::string>> inputs, outputs, expects, tensors;
   double rtol = 1e-5, atol = 1e-6;
   CompileOptions compile;
   bool printIR = false, timePasses = false, verifyPasses = false, verbose = false, quiet = false;

@@ -226,6 +226,23 @@ int runCommand(int argc, char **argv, Command command) {
     }
     file = *loaded;
   }
+  // --tensor: what tensor("NAME") stands for, alive until the graph is built.
+  std::vector<Tensor> given;
+  given.reserve(opts.tensors.size());
+  for (const auto &[name, path] : opts.tensors) {
+    Expected<NpyArray> arr = readNpy(path);
+    if (!arr) {
+      std::cerr << "soma: error: --tensor " << name << ": " << arr.error() << '\n';
+      return 1;
+    }
+    given.push_back(std::move(arr->tensor));
+    if (!opts.compile.tensors
+             .emplace(name, TensorData{given.back().values.data(), given.back().dims})
+             .second) {
+      std::cerr << "soma: error: --tensor " << name << " is given twice\n";
+      return 1;
+    }
+  }
   api::Timings timings;
   auto frontStart = std::chrono::steady_clock::now();
   api::FrontResult front = api::compileToGraph(sm, file, opts.compile, &timings);

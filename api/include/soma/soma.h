@@ -12,6 +12,7 @@
 
 #include <cstdint>
 #include <iosfwd>
+#include <map>
 #include <memory>
 #include <string>
 #include <string_view>
@@ -118,6 +119,13 @@ std::ostream &operator<<(std::ostream &os, Engine engine);
 std::ostream &operator<<(std::ostream &os, Sparsity sparsity);
 std::ostream &operator<<(std::ostream &os, const Status &status);
 
+/// A tensor handed to compile from memory (CompileOptions::tensors):
+/// row-major f32 `data` of shape `shape`.
+struct TensorData {
+  const float *data = nullptr;
+  std::vector<int64_t> shape;
+};
+
 struct CompileOptions {
   /// 0..3: the graph passes and the LLVM pipeline (0: none, 2: default).
   int optLevel = 2;
@@ -153,6 +161,12 @@ struct CompileOptions {
   /// either, compiling fails with an error that names the limit.
   int64_t maxWeights = int64_t(1) << 30;
   int64_t maxActivations = int64_t(1) << 28;
+  /// Weights from memory, by name: `weights = tensor("fc1.weight")` in the
+  /// network takes the tensor given here as "fc1.weight", as `npy(...)`
+  /// takes one from a file (its shape must be the one the layer expects).
+  /// compile copies what the network uses; the buffers may be freed once
+  /// it returns.
+  std::map<std::string, TensorData> tensors;
 };
 
 /// A network input or output: its name and its per-sample shape (the batch

@@ -7,10 +7,22 @@
 #include "soma/support/Expected.h"
 #include "soma/support/Limits.h"
 
+#include <map>
 #include <memory>
 #include <optional>
+#include <string>
+#include <vector>
 
 namespace soma::frontend {
+
+/// A tensor in an application's memory, for `tensor("NAME")` in the
+/// language: row-major f32 `data` of shape `dims`, read (copied) while the
+/// graph is built.
+struct TensorView {
+  const float *data = nullptr;
+  std::vector<int64_t> dims;
+};
+using TensorViews = std::map<std::string, TensorView>;
 
 /// Parses a .nn buffer into a syntax tree, recovering at statement starts
 /// so several errors can be reported. Empty when nothing usable was parsed.
@@ -18,11 +30,13 @@ std::optional<Network> parseNetwork(uint32_t file, const SourceManager &sm,
                                     DiagnosticEngine &diags);
 
 /// Checks a syntax tree (names, order, shapes, weights) and builds the graph
-/// IR. Weight files are resolved relative to `baseDir`. Returns null after
-/// emitting errors. A tensor that would take the model's weights past
-/// `limits.weights` is an error before it is filled or read.
+/// IR. Weight files are resolved relative to `baseDir`, `tensor("NAME")`
+/// in `tensors` (none when null). Returns null after emitting errors. A
+/// tensor that would take the model's weights past `limits.weights` is an
+/// error before it is filled or read.
 std::unique_ptr<ir::Graph> buildGraph(const Network &network, const std::string &baseDir,
-                                      DiagnosticEngine &diags, const ModelLimits &limits = {});
+                                      DiagnosticEngine &diags, const ModelLimits &limits = {},
+                                      const TensorViews *tensors = nullptr);
 
 /// Reads `path` into `sm`: the buffer id, or an error for a missing file.
 Expected<uint32_t> loadSourceFile(const std::string &path, SourceManager &sm);
@@ -31,7 +45,8 @@ Expected<uint32_t> loadSourceFile(const std::string &path, SourceManager &sm);
 /// text (detected by its first word), giving a verified graph or null.
 /// The graph must also keep within `limits` (checkModelLimits).
 std::unique_ptr<ir::Graph> loadGraph(uint32_t file, SourceManager &sm, DiagnosticEngine &diags,
-                                     const ModelLimits &limits = {});
+                                     const ModelLimits &limits = {},
+                                     const TensorViews *tensors = nullptr);
 /// Errors, at the graph, when its constants hold more than `limits.weights`
 /// elements or its values more than `limits.activations` per sample; false
 /// then.
