@@ -206,6 +206,26 @@ bool checkExpectations(const Options &opts, const std::vector<Engine> &engines,
   return allMatch;
 }
 
+/// Reads the .npy file of each --tensor into `given` and points
+/// opts.compile.tensors at it; false after printing an error.
+bool loadGivenTensors(Options &opts, std::vector<Tensor> &given) {
+  given.reserve(opts.tensors.size());
+  for (const auto &[name, path] : opts.tensors) {
+    Expected<NpyArray> arr = readNpy(path);
+    if (!arr) {
+      std::cerr << "soma: error: --tensor " << name << ": " << arr.error() << '\n';
+      return false;
+    }
+    given.push_back(std::move(arr->tensor));
+    const Tensor &t = given.back();
+    if (!opts.compile.tensors.emplace(name, TensorData{t.values.data(), t.dims}).second) {
+      std::cerr << "soma: error: --tensor " << name << " is given twice\n";
+      return false;
+    }
+  }
+  return true;
+}
+
 int runCommand(int argc, char **argv, Command command) {
   Options opts;
   if (command == Command::Check)
@@ -228,21 +248,8 @@ int runCommand(int argc, char **argv, Command command) {
   }
   // --tensor: what tensor("NAME") stands for, alive until the graph is built.
   std::vector<Tensor> given;
-  given.reserve(opts.tensors.size());
-  for (const auto &[name, path] : opts.tensors) {
-    Expected<NpyArray> arr = readNpy(path);
-    if (!arr) {
-      std::cerr << "soma: error: --tensor " << name << ": " << arr.error() << '\n';
-      return 1;
-    }
-    given.push_back(std::move(arr->tensor));
-    if (!opts.compile.tensors
-             .emplace(name, TensorData{given.back().values.data(), given.back().dims})
-             .second) {
-      std::cerr << "soma: error: --tensor " << name << " is given twice\n";
-      return 1;
-    }
-  }
+  if (!loadGivenTensors(opts, given))
+    return 1;
   api::Timings timings;
   auto frontStart = std::chrono::steady_clock::now();
   api::FrontResult front = api::compileToGraph(sm, file, opts.compile, &timings);
