@@ -24,6 +24,8 @@
 #include <benchmark/benchmark.h>
 
 #include <algorithm>
+#include <atomic>
+#include <chrono>
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
@@ -561,6 +563,58 @@ void BM_Neuron(benchmark::State &state, Impl impl, int threads) {
   state.counters["threads"] = threads;
 }
 
+/// The read bound of a batch-1 case: how long `threads` threads take to
+/// read its weights once, each its own share (as a layer split over the
+/// threads reads its own weights), from wherever repeated reads keep them
+/// (each core's L2, the shared L3, memory). Each thread reads its share
+/// `passes` times after all have started; the time is per read of all
+/// the weights (the counter `passes` says how many the iteration made).
+void BM_ReadBound(benchmark::State &state, int caseIndex, int threads) {
+  if (!hasAvx512()) {
+    state.SkipWithError("this CPU has no AVX-512F; the read loop needs it");
+    return;
+  }
+  const CaseSpec &spec = caseSpecs()[static_cast<size_t>(caseIndex)];
+  int64_t floats = 0;
+  for (size_t l = 0; l + 1 < spec.widths.size(); ++l)
+    floats += spec.widths[l] * spec.widths[l + 1];
+  const int64_t share = (floats / threads + 127) / 128 * 128;
+  // About 1 GiB read per thread and iteration: the threads' start and end
+  // are under 1% of it.
+  const int64_t passes = std::max<int64_t>(4, (int64_t(1) << 28) / share);
+  std::vector<std::unique_ptr<float[], decltype(&std::free)>> buffers;
+  for (int t = 0; t < threads; ++t) {
+    auto *p = static_cast<float *>(std::aligned_alloc(64, static_cast<size_t>(share) * 4));
+    std::fill(p, p + share, 1.0f);
+    buffers.emplace_back(p, &std::free);
+  }
+  for (auto _ : state) {
+    std::atomic<int> started{0};
+    auto work = [&](int t) {
+      readLoop(buffers[static_cast<size_t>(t)].get(), share, 1); // into its cache
+      started.fetch_add(1);
+      while (started.load() < threads) {
+      }
+      readLoop(buffers[static_cast<size_t>(t)].get(), share, passes);
+    };
+    std::vector<std::thread> others;
+    for (int t = 1; t < threads; ++t)
+      others.emplace_back(work, t);
+    readLoop(buffers[0].get(), share, 1);
+    started.fetch_add(1);
+    while (started.load() < threads) {
+    }
+    const auto t0 = std::chrono::steady_clock::now();
+    readLoop(buffers[0].get(), share, passes);
+    for (std::thread &t : others)
+      t.join();
+    const std::chrono::duration<double> took = std::chrono::steady_clock::now() - t0;
+    state.SetIterationTime(took.count() / static_cast<double>(passes));
+  }
+  state.counters["bytes"] = static_cast<double>(share * threads * 4);
+  state.counters["threads"] = threads;
+}
+
 void registerPeak() {
   for (int t : ThreadCounts)
     benchmark::RegisterBenchmark(("peak/fma/t" + std::to_string(t)).c_str(), BM_FmaPeak, t)
@@ -604,6 +658,15 @@ void registerAll(Suite suite) {
           run(impl);
     }
   }
+  if (suite == Suite::Dense)
+    for (size_t i = 0; i < specs.size(); ++i)
+      if (specs[i].suite == suite && specs[i].batch == 1)
+        for (int t : ThreadCounts)
+          benchmark::RegisterBenchmark((specs[i].name + "/readbound/t" + std::to_string(t)).c_str(),
+                                       BM_ReadBound, static_cast<int>(i), t)
+              ->UseManualTime()
+              ->MinTime(0.1)
+              ->Unit(benchmark::kMicrosecond);
   if (suite == Suite::Dense)
     for (int t : ThreadCounts)
       for (Impl impl : {Impl::Soma, Impl::OneDnn})

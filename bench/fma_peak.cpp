@@ -39,4 +39,21 @@ double fmaLoop(int64_t iterations) {
   return static_cast<double>(iterations) * 2 * Chains * 16 * 2;
 }
 
+void readLoop(const float *p, int64_t n, int64_t passes) {
+  constexpr int Sums = 8;
+  __m512 sum[Sums];
+  for (int s = 0; s < Sums; ++s)
+    sum[s] = _mm512_setzero_ps();
+  for (int64_t pass = 0; pass < passes; ++pass)
+    for (int64_t i = 0; i < n; i += 16 * Sums)
+      for (int s = 0; s < Sums; ++s)
+        sum[s] = _mm512_add_ps(sum[s], _mm512_load_ps(p + i + 16 * s));
+  for (int s = 1; s < Sums; ++s)
+    sum[0] = _mm512_add_ps(sum[0], sum[s]);
+  alignas(64) float out[16];
+  _mm512_store_ps(out, sum[0]);
+  volatile float sink = out[0];
+  (void)sink;
+}
+
 } // namespace bench
