@@ -253,7 +253,10 @@ std::shared_ptr<Tensor> Sema::loadSafetensors(const Expr &call, std::string &fro
   std::string full = resolvePath(path);
   auto cached = safetensorsCache.find(full);
   if (cached == safetensorsCache.end()) {
-    Expected<std::string> bytes = readRegularFile(full, kMaxWeightFileBytes);
+    // An imported model's weights are held in memory under their path.
+    const std::string *held = diags.sources().memoryFile(full);
+    Expected<std::string> bytes =
+        held ? Expected<std::string>(*held) : readRegularFile(full, kMaxWeightFileBytes);
     if (!bytes) {
       diags.error(pathLoc, bytes.error());
       return nullptr;
