@@ -282,6 +282,8 @@ void Importer::importGemm(const onnx::NodeProto &n) {
   Layer &layer = addLayer(n, "dense", {in}, {-1, m});
   layer.attrs.push_back({"units", std::to_string(m), -1});
   layer.attrs.push_back({"weights", "", addTensor(layer.name + ".weight", std::move(w))});
+  if (m == k) // a square matrix fits either layout: say it is [units, inputs]
+    layer.attrs.push_back({"layout", "out_in", -1});
   if (!bias.empty()) {
     ConstTensor bt;
     bt.dims = {m};
@@ -311,6 +313,8 @@ void Importer::importMatMul(const onnx::NodeProto &n) {
   Layer &layer = addLayer(n, "dense", {in}, {-1, m});
   layer.attrs.push_back({"units", std::to_string(m), -1});
   layer.attrs.push_back({"weights", "", addTensor(layer.name + ".weight", std::move(w))});
+  if (m == k) // a square matrix fits either layout: say it is [units, inputs]
+    layer.attrs.push_back({"layout", "out_in", -1});
 }
 
 void Importer::applyScaleShift(const onnx::NodeProto &n, const std::string &in,
