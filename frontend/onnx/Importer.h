@@ -91,10 +91,16 @@ public:
   void importBinary(const onnx::NodeProto &n);
   void importActivation(const onnx::NodeProto &n, const std::string &fn);
   void importSoftmax(const onnx::NodeProto &n);
+  void importOtherActivation(const onnx::NodeProto &n);
+  void importLayerNorm(const onnx::NodeProto &n);
+  void importAxesOp(const onnx::NodeProto &n);
   void importShapeOp(const onnx::NodeProto &n);
   void importConcat(const onnx::NodeProto &n);
   void importBatchNorm(const onnx::NodeProto &n);
   bool matchGelu(size_t index);
+  /// A stand-in for node `n` whose output is `n`'s output + `suffix`,
+  /// read once: the first of two layers one node becomes.
+  onnx::NodeProto helperNode(const onnx::NodeProto &n, const std::string &suffix);
 
   // OnnxSpatialOps.cpp
   void importConv(const onnx::NodeProto &n);

@@ -4,6 +4,8 @@
 // nothing when the shape does not change.
 #include "Importer.h"
 
+#include <algorithm>
+
 namespace soma::frontend::onnximport {
 
 namespace {
@@ -180,6 +182,127 @@ void Importer::importConcat(const onnx::NodeProto &n) {
     return;
   }
   addLayer(n, "concat", std::move(operands), std::move(shape));
+}
+
+namespace {
+/// A constant's elements with its axes permuted: out axis i is in axis perm[i].
+ConstTensor transposeConst(const ConstTensor &c, const std::vector<int64_t> &perm) {
+  size_t rank = c.dims.size();
+  std::vector<int64_t> inStride(rank, 1);
+  for (size_t i = rank; i-- > 1;)
+    inStride[i - 1] = inStride[i] * c.dims[i];
+  ConstTensor out = c;
+  for (size_t i = 0; i < rank; ++i)
+    out.dims[i] = c.dims[perm[i]];
+  std::vector<int64_t> index(rank, 0);
+  int64_t n = c.count();
+  for (int64_t k = 0; k < n; ++k) {
+    int64_t from = 0;
+    for (size_t i = 0; i < rank; ++i)
+      from += index[i] * inStride[perm[i]];
+    out.values[k] = c.values[from];
+    if (c.isInt)
+      out.ints[k] = c.ints[from];
+    for (size_t i = rank; i-- > 0;) {
+      if (++index[i] < out.dims[i])
+        break;
+      index[i] = 0;
+    }
+  }
+  return out;
+}
+} // namespace
+
+/// Squeeze, Unsqueeze and Transpose: on a constant, folded; on a value, a
+/// reshape when only axes of size 1 come, go or move.
+void Importer::importAxesOp(const onnx::NodeProto &n) {
+  const std::string &op = n.op_type();
+  const Value &x = value(n, 0);
+  std::vector<int64_t> shape = x.isConst ? x.c.dims : x.shape;
+  int64_t rank = static_cast<int64_t>(shape.size());
+  std::vector<int64_t> out;
+  if (op == "Transpose") {
+    allowAttrs(n, {"perm"});
+    std::vector<int64_t> perm = intsAttr(n, "perm");
+    if (perm.empty())
+      for (int64_t i = rank; i-- > 0;)
+        perm.push_back(i);
+    std::vector<int64_t> sorted = perm;
+    std::sort(sorted.begin(), sorted.end());
+    for (int64_t i = 0; i < rank; ++i)
+      if (static_cast<int64_t>(sorted.size()) != rank || sorted[i] != i)
+        fail(n, "perm " + intsText(perm) + " is not a permutation of the " + std::to_string(rank) +
+                    " axes of a value of shape " + shapeText(shape));
+    if (x.isConst) {
+      Value v;
+      v.isConst = true;
+      v.c = transposeConst(x.c, perm);
+      defineValue(n.output(0), std::move(v));
+      return;
+    }
+    std::vector<int64_t> order;
+    for (int64_t p : perm)
+      if (shape[p] != 1)
+        order.push_back(p);
+    if (perm[0] != 0 || !std::is_sorted(order.begin(), order.end()))
+      fail(n, "perm " + intsText(perm) + " over a value of shape " + shapeText(shape) +
+                  " moves its elements; soma transposes constants only, and values only where "
+                  "axes of size 1 move");
+    for (int64_t p : perm)
+      out.push_back(shape[p]);
+  } else {
+    // The axes: an attribute before opset 13, an input from it.
+    allowAttrs(n, opset >= 13 ? std::set<std::string>{} : std::set<std::string>{"axes"});
+    std::vector<int64_t> axes = intsAttr(n, "axes");
+    if (opset >= 13 && hasInput(n, 1))
+      axes = constant(n, 1).ints;
+    bool squeeze = op == "Squeeze";
+    int64_t outRank = squeeze ? rank : rank + static_cast<int64_t>(axes.size());
+    std::set<int64_t> picked;
+    for (int64_t a : axes) {
+      int64_t axis = a < 0 ? a + outRank : a;
+      if (axis < 0 || axis >= outRank || !picked.insert(axis).second)
+        fail(n, "axes " + intsText(axes) + " are not distinct axes of a value of shape " +
+                    shapeText(shape));
+      if (axis == 0 && !x.isConst)
+        fail(n, "axes " + intsText(axes) + " include the batch axis; soma keeps axis 0");
+      if (squeeze && shape[axis] != 1)
+        fail(n, "axis " + std::to_string(a) + " of a value of shape " + shapeText(shape) +
+                    " is not of size 1");
+    }
+    if (squeeze && axes.empty())
+      for (int64_t i = x.isConst ? 0 : 1; i < rank; ++i)
+        if (shape[i] == 1)
+          picked.insert(i);
+    for (int64_t i = 0, from = 0; i < outRank; ++i) {
+      if (!squeeze && picked.count(i)) {
+        out.push_back(1);
+        continue;
+      }
+      if (squeeze && picked.count(i)) {
+        ++from;
+        continue;
+      }
+      out.push_back(shape[from++]);
+    }
+  }
+  if (x.isConst) {
+    Value v = x;
+    v.c.dims = out;
+    defineValue(n.output(0), std::move(v));
+    return;
+  }
+  if (out == shape) {
+    defineAlias(n, x);
+    return;
+  }
+  if (out.size() < 2)
+    fail(n, "the result " + shapeText(out) + " has no axis but the batch; soma's values keep one");
+  std::string in = x.layer;
+  Layer &layer = addLayer(n, out.size() == 2 ? "flatten" : "reshape", {in}, out);
+  if (out.size() > 2)
+    layer.attrs.push_back(
+        {"shape", intsText(std::vector<int64_t>(out.begin() + 1, out.end())), -1});
 }
 
 } // namespace soma::frontend::onnximport

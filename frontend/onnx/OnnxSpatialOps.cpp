@@ -227,4 +227,40 @@ void Importer::importBatchNorm(const onnx::NodeProto &n) {
   applyScaleShift(n, in, n.output(0), ss, ScaleShift{});
 }
 
+void Importer::importLayerNorm(const onnx::NodeProto &n) {
+  allowAttrs(n, {"axis", "epsilon", "stash_type"});
+  onlyFirstOutput(n);
+  const Value &x = activation(n, 0);
+  int64_t rank = static_cast<int64_t>(x.shape.size());
+  int64_t axis = intAttr(n, "axis", -1);
+  if (axis < 0)
+    axis += rank;
+  if (axis != rank - 1)
+    fail(n, "axis = " + std::to_string(intAttr(n, "axis", -1)) + " over a value of shape " +
+                shapeText(x.shape) + "; soma's layernorm normalises the last axis");
+  int64_t c = x.shape.back();
+  std::vector<ConstTensor> p;
+  for (size_t i = 1; i <= 2; ++i) {
+    if (!hasInput(n, i))
+      continue;
+    p.push_back(constant(n, i));
+    ConstTensor &t = p.back();
+    std::vector<float> v = t.count() == 1 ? std::vector<float>(c, t.values[0]) : t.values;
+    if (static_cast<int64_t>(v.size()) != c)
+      fail(n, std::string(i == 1 ? "Scale" : "B") + " has shape " + shapeText(t.dims) +
+                  "; it must be [" + std::to_string(c) + "]");
+    t.dims = {c};
+    t.values = std::move(v);
+  }
+  float eps = floatAttr(n, "epsilon", 1e-5f);
+  if (!(eps > 0))
+    fail(n, "epsilon = " + numberText(eps) + "; soma needs a positive epsilon");
+  std::string operand = x.layer;
+  Layer &layer = addLayer(n, "layernorm", {operand}, x.shape);
+  const char *attrs[] = {"scale", "shift"};
+  for (size_t i = 0; i < p.size(); ++i)
+    layer.attrs.push_back({attrs[i], "", addTensor(layer.name + "." + attrs[i], std::move(p[i]))});
+  layer.attrs.push_back({"epsilon", numberText(eps), -1});
+}
+
 } // namespace soma::frontend::onnximport

@@ -250,6 +250,31 @@ def shapes():
     return b.model([("x", ["N", 2, 6])], [rename_output(b, y, "y")]), x, r
 
 
+def more_ops():
+    """LayerNormalization (opset 17), HardSwish, PRelu with one slope,
+    Clip(0, inf), Unsqueeze, Transpose moving an axis of size 1, Squeeze,
+    and a constant Transpose feeding MatMul."""
+    b = Builder(opset=17)
+    x = rand(4, 6, scale=4)
+    w = rand(6, 6)
+    wt = b.node("Transpose", [b.const(w.T.copy())], perm=[1, 0])
+    h = b.node("MatMul", ["x", wt])
+    scale, shift = rand(6) + 1.5, rand(6)
+    h = b.node("LayerNormalization", [h, b.const(scale), b.const(shift)], epsilon=1e-3)
+    h = b.node("HardSwish", [h])
+    h = b.node("PRelu", [h, b.const(np.array([0.3], np.float32))])
+    h = b.node("Unsqueeze", [h, b.const(np.array([1], np.int64))])
+    h = b.node("Transpose", [h], perm=[0, 2, 1])
+    h = b.node("Squeeze", [h, b.const(np.array([2], np.int64))])
+    h = b.node("Clip", [h, b.const(np.float32(0))])
+    x64 = x.astype(np.float64)
+    r = x64 @ w.astype(np.float64)
+    r = (r - r.mean(-1, keepdims=True)) / np.sqrt(r.var(-1, keepdims=True) + 1e-3) * scale + shift
+    r = r * np.clip(r / 6 + 0.5, 0, 1)
+    r = np.where(r > 0, r, 0.3 * r)
+    return b.model([("x", ["N", 6])], [rename_output(b, h, "y")]), x, np.maximum(r, 0)
+
+
 # Models that must be refused (tests/lit/onnx/errors).
 def unsupported_op():
     b = Builder()
@@ -291,7 +316,20 @@ def weight_input():
     return b.model([("x", ["N", 4]), ("w", [4, 2])], [rename_output(b, y, "y")])
 
 
+def clip_six():
+    b = Builder()
+    y = b.node("Clip", ["x", b.const(np.float32(0)), b.const(np.float32(6))], name="/relu6")
+    return b.model([("x", ["N", 4])], [rename_output(b, y, "y")])
+
+
+def transpose_value():
+    b = Builder()
+    y = b.node("Transpose", ["x"], name="t", perm=[0, 2, 1])
+    return b.model([("x", ["N", 2, 2])], [rename_output(b, y, "y")])
+
+
 MODELS = {f.__name__: f for f in [mlp_gemm, mlp_matmul, elementwise, patterns, cnn, shapes,
+                                  more_ops, clip_six, transpose_value,
                                   unsupported_op, unsupported_attr, gemm_trans_a, dynamic_dim,
                                   old_opset, softmax_axis, weight_input]}
 
