@@ -143,7 +143,17 @@ public:
   void defineAlias(const onnx::NodeProto &n, const Value &v);
   void defineValue(const std::string &name, Value v) { values[name] = std::move(v); }
 
+  /// The ONNX axis `axis` (negative from the end) of a value of internal
+  /// rank `rank`, as an internal axis: one more in whole-sample mode.
+  int64_t axisOf(int64_t axis, int64_t rank) const;
+  /// Whole-sample mode refuses ops that read axis 0 as the batch.
+  void needsBatchAxis(const onnx::NodeProto &n) const;
+
   std::string path, weightsName;
+  /// Whole-sample mode, for a model with fixed shapes that does not import
+  /// with axis 0 as the batch: each input is one sample, whole, run as a
+  /// batch of 1; a value's internal shape is [N] + its ONNX shape.
+  bool wholeSample = false;
   onnx::ModelProto model;
   int64_t opset = 0;
   std::map<std::string, Value> values;

@@ -62,9 +62,7 @@ void Importer::importSoftmax(const onnx::NodeProto &n) {
   allowAttrs(n, {"axis"});
   const Value &x = activation(n, 0);
   int64_t rank = static_cast<int64_t>(x.shape.size());
-  int64_t axis = intAttr(n, "axis", opset >= 13 ? -1 : 1);
-  if (axis < 0)
-    axis += rank;
+  int64_t axis = axisOf(intAttr(n, "axis", opset >= 13 ? -1 : 1), rank);
   if (axis != rank - 1)
     fail(n, "axis = " + std::to_string(intAttr(n, "axis", opset >= 13 ? -1 : 1)) +
                 " over a value of shape " + shapeText(x.shape) +

@@ -48,6 +48,9 @@ std::string Importer::text() const {
     producer += ", ";
   std::string s = "# Imported by soma from '" + stem + "' (" + producer + "ONNX opset " +
                   std::to_string(opset) + ").\n# Its weights are in '" + weightsName + "'.\n";
+  if (wholeSample)
+    s += "# The model has fixed shapes that do not import with axis 0 as the batch: each input is\n"
+         "# one sample, whole (run it as a batch of 1).\n";
   std::string name = sanitizeName(model.graph().name().empty() ? stem.substr(0, stem.size() - 5)
                                                                : model.graph().name());
   s += "network " + name + " {\n";

@@ -7,6 +7,8 @@
 #include "soma/frontend/OnnxImport.h"
 #include "soma/support/File.h"
 
+#include "onnx/defs/schema.h"
+
 #include <google/protobuf/io/coded_stream.h>
 
 #include <cmath>
@@ -38,11 +40,23 @@ void Importer::load() {
       opset = set.version();
   if (opset == 0 && model.opset_import_size() == 0)
     opset = 1; // IR version 1 models carry no opset: the first one
-  if (opset < 7 || opset > 17)
+  if (opset < 1 || opset > 17)
     throw ImportError("'" + path + "' uses ONNX opset " + std::to_string(opset) +
                       "; soma imports opsets 7 to 17");
   if (!model.has_graph())
     throw ImportError("'" + path + "' holds no graph");
+  // An older opset is read as opset 7 when each of its ops is defined
+  // there as in opset 7 (ONNX's schema registry says since which version).
+  if (opset < 7)
+    for (const onnx::NodeProto &n : model.graph().node()) {
+      const onnx::OpSchema *old = onnx::OpSchemaRegistry::Schema(n.op_type(), opset, "");
+      const onnx::OpSchema *seven = onnx::OpSchemaRegistry::Schema(n.op_type(), 7, "");
+      if (!old || !seven || old->SinceVersion() != seven->SinceVersion())
+        throw ImportError("'" + path + "' uses ONNX opset " + std::to_string(opset) + ", whose " +
+                          n.op_type() +
+                          " differs from opset 7's; soma imports opsets 7 to 17, and older "
+                          "ones whose ops are opset 7's");
+    }
 }
 
 namespace {
@@ -171,12 +185,12 @@ void Importer::readInputs() {
       throw ImportError("'" + path + "': " + what +
                         " is not a float tensor; soma's inputs are f32");
     const onnx::TensorShapeProto &shape = in.type().tensor_type().shape();
-    if (shape.dim_size() < 2)
+    if (shape.dim_size() < (wholeSample ? 1 : 2))
       throw ImportError("'" + path + "': " + what + " has " + std::to_string(shape.dim_size()) +
                         " axes; soma needs the batch axis and at least one more");
     Value v;
     v.shape.push_back(-1); // axis 0 is the batch, dynamic or not
-    for (int i = 1; i < shape.dim_size(); ++i) {
+    for (int i = wholeSample ? 0 : 1; i < shape.dim_size(); ++i) {
       const onnx::TensorShapeProto::Dimension &d = shape.dim(i);
       if (!d.has_dim_value() || d.dim_value() < 1)
         throw ImportError("'" + path + "': " + what + " has a dynamic dimension at axis " +
@@ -275,15 +289,24 @@ bool isOnnxPath(const std::string &path) {
 }
 
 Expected<ImportedModel> importOnnx(const std::string &path, const std::string &weightsName) {
-  onnximport::Importer importer(path, weightsName);
-  try {
-    importer.run();
-    return ImportedModel{importer.text(), importer.weightsImage()};
-  } catch (const onnximport::ImportError &e) {
-    return Error{e.what()};
-  } catch (const std::bad_alloc &) {
-    return Error{"'" + path + "': out of memory while importing"};
+  std::string firstError;
+  // Axis 0 as the batch first; for a model with fixed shapes that does not
+  // import so, each input whole as one sample. The first error is the one
+  // reported.
+  for (bool whole : {false, true}) {
+    onnximport::Importer importer(path, weightsName);
+    importer.wholeSample = whole;
+    try {
+      importer.run();
+      return ImportedModel{importer.text(), importer.weightsImage()};
+    } catch (const onnximport::ImportError &e) {
+      if (firstError.empty())
+        firstError = e.what();
+    } catch (const std::bad_alloc &) {
+      return Error{"'" + path + "': out of memory while importing"};
+    }
   }
+  return Error{firstError};
 }
 
 } // namespace soma::frontend

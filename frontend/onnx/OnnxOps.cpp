@@ -177,6 +177,20 @@ void Importer::defineAlias(const onnx::NodeProto &n, const Value &v) {
   values[n.output(0)] = std::move(copy);
 }
 
+int64_t Importer::axisOf(int64_t axis, int64_t rank) const {
+  int64_t onnxRank = wholeSample ? rank - 1 : rank;
+  if (axis < 0)
+    axis += onnxRank;
+  return wholeSample ? axis + 1 : axis;
+}
+
+void Importer::needsBatchAxis(const onnx::NodeProto &n) const {
+  if (wholeSample)
+    fail(n, "the model's inputs have no batch axis (fixed shapes that do not import with axis 0 "
+            "as the batch); soma's " +
+                n.op_type() + " reads axis 0 as the batch");
+}
+
 void Importer::importNode(size_t index) {
   const onnx::NodeProto &n = model.graph().node(static_cast<int>(index));
   if (!n.domain().empty() && n.domain() != "ai.onnx")
@@ -252,6 +266,7 @@ std::vector<float> alongAxis(const ConstTensor &c, const std::vector<int64_t> &s
 void Importer::importGemm(const onnx::NodeProto &n) {
   allowAttrs(n, {"alpha", "beta", "transA", "transB"});
   onlyFirstOutput(n);
+  needsBatchAxis(n);
   const Value &a = activation(n, 0);
   if (a.shape.size() != 2)
     fail(n, "A has shape " + shapeText(a.shape) + "; soma's Gemm reads a [N, K] value");
@@ -298,6 +313,7 @@ void Importer::importGemm(const onnx::NodeProto &n) {
 
 void Importer::importMatMul(const onnx::NodeProto &n) {
   allowAttrs(n, {});
+  needsBatchAxis(n);
   const Value &a = activation(n, 0);
   if (a.shape.size() != 2)
     fail(n, "A has shape " + shapeText(a.shape) + "; soma's MatMul reads a [N, K] value");
@@ -355,10 +371,29 @@ void Importer::applyScaleShift(const onnx::NodeProto &n, const std::string &in,
     foldInto(*target, in, out, x.shape, nodeLabel(n));
     return;
   }
-  if (last.scale.empty())
-    fail(n, "a per-channel constant over a value of shape " + shapeText(x.shape) +
-                " must follow a Conv read by nothing else (soma folds it in); soma applies "
-                "constants along the last axis");
+  if (last.scale.empty()) {
+    // Per channel of a [C, L] or [C, H, W] sample: a depthwise 1x1
+    // convolution, weight scale[c] and bias shift[c] for channel c.
+    size_t rank = x.shape.size();
+    if (channels.scale.empty() || (rank != 3 && rank != 4))
+      fail(n, "a per-channel constant over a value of shape " + shapeText(x.shape) +
+                  "; soma applies constants along the last axis, or per channel of a 1-D or "
+                  "2-D spatial value");
+    int64_t c = static_cast<int64_t>(channels.scale.size());
+    Layer &layer = addLayer(n, rank == 4 ? "conv2d" : "conv1d", {x.layer}, x.shape);
+    layer.attrs.push_back({"filters", std::to_string(c), -1});
+    layer.attrs.push_back({"kernel", "1", -1});
+    if (c > 1)
+      layer.attrs.push_back({"groups", std::to_string(c), -1});
+    ConstTensor w, b;
+    w.dims = rank == 4 ? std::vector<int64_t>{c, 1, 1, 1} : std::vector<int64_t>{c, 1, 1};
+    w.values = channels.scale;
+    b.dims = {c};
+    b.values = channels.shift;
+    layer.attrs.push_back({"weights", "", addTensor(layer.name + ".weight", std::move(w))});
+    layer.attrs.push_back({"bias", "", addTensor(layer.name + ".bias", std::move(b))});
+    return;
+  }
   Layer &layer = addLayer(n, "scaleshift", {x.layer}, x.shape);
   int64_t c = static_cast<int64_t>(last.scale.size());
   bool unitScale =

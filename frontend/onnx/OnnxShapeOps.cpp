@@ -65,8 +65,8 @@ void Importer::importShapeOp(const onnx::NodeProto &n) {
     const Value &x = value(n, 0);
     std::vector<int64_t> shape = x.isConst ? x.c.dims : x.shape;
     int64_t rank = static_cast<int64_t>(shape.size());
-    int64_t axis = intAttr(n, "axis", 1);
-    if (axis < 0)
+    int64_t axis = x.isConst ? intAttr(n, "axis", 1) : axisOf(intAttr(n, "axis", 1), rank);
+    if (x.isConst && axis < 0)
       axis += rank;
     if (axis < 0 || axis > rank)
       fail(n, "axis = " + std::to_string(intAttr(n, "axis", 1)) + " is outside a value of shape " +
@@ -75,6 +75,14 @@ void Importer::importShapeOp(const onnx::NodeProto &n) {
       Value v = x;
       v.c.dims = {product(shape, 0, axis), product(shape, axis, rank)};
       defineValue(n.output(0), std::move(v));
+      return;
+    }
+    if (wholeSample) {
+      // [N, a, b]: the ONNX result, as one sample.
+      std::string in = x.layer;
+      std::vector<int64_t> out = {-1, product(shape, 1, axis), product(shape, axis, rank)};
+      Layer &layer = addLayer(n, "reshape", {in}, out);
+      layer.attrs.push_back({"shape", intsText({out[1], out[2]}), -1});
       return;
     }
     if (axis != 1)
@@ -97,6 +105,8 @@ void Importer::importShapeOp(const onnx::NodeProto &n) {
     fail(n, "the shape input must be a 1-D int64 constant");
   std::vector<int64_t> shape = x.isConst ? x.c.dims : x.shape;
   std::vector<int64_t> out = target.ints;
+  if (wholeSample && !x.isConst)
+    out.insert(out.begin(), -1); // the ONNX shape is one sample's
   bool allowZero = intAttr(n, "allowzero", 0) != 0;
   int64_t known = 1, minus = -1;
   for (size_t i = 0; i < out.size(); ++i) {
@@ -135,7 +145,7 @@ void Importer::importShapeOp(const onnx::NodeProto &n) {
     defineValue(n.output(0), std::move(v));
     return;
   }
-  if (out.empty() || !(out[0] == -1 || (target.ints[0] == 0 && !allowZero)) || minus == 0)
+  if (out.empty() || out[0] != -1 || minus == 0)
     fail(n, "shape " + intsText(target.ints) + " changes the batch axis of a value of shape " +
                 shapeText(shape) + "; soma keeps axis 0 (write 0 or -1 there)");
   if (known != elements || out.size() < 2)
@@ -159,9 +169,7 @@ void Importer::importConcat(const onnx::NodeProto &n) {
     fail(n, "Concat has no input");
   const Value &first = activation(n, 0);
   int64_t rank = static_cast<int64_t>(first.shape.size());
-  int64_t axis = intAttr(n, "axis", 1);
-  if (axis < 0)
-    axis += rank;
+  int64_t axis = axisOf(intAttr(n, "axis", 1), rank);
   if (axis != rank - 1)
     fail(n, "axis = " + std::to_string(intAttr(n, "axis", 1)) + " over values of shape " +
                 shapeText(first.shape) + "; soma's concat joins the last axis");
@@ -224,9 +232,15 @@ void Importer::importAxesOp(const onnx::NodeProto &n) {
   if (op == "Transpose") {
     allowAttrs(n, {"perm"});
     std::vector<int64_t> perm = intsAttr(n, "perm");
+    bool shifted = wholeSample && !x.isConst; // the ONNX axes are one sample's
     if (perm.empty())
-      for (int64_t i = rank; i-- > 0;)
+      for (int64_t i = shifted ? rank - 1 : rank; i-- > 0;)
         perm.push_back(i);
+    if (shifted) {
+      for (int64_t &p : perm)
+        ++p;
+      perm.insert(perm.begin(), 0);
+    }
     std::vector<int64_t> sorted = perm;
     std::sort(sorted.begin(), sorted.end());
     for (int64_t i = 0; i < rank; ++i)
@@ -259,8 +273,11 @@ void Importer::importAxesOp(const onnx::NodeProto &n) {
     bool squeeze = op == "Squeeze";
     int64_t outRank = squeeze ? rank : rank + static_cast<int64_t>(axes.size());
     std::set<int64_t> picked;
+    bool shifted = wholeSample && !x.isConst; // the ONNX axes are one sample's
     for (int64_t a : axes) {
-      int64_t axis = a < 0 ? a + outRank : a;
+      int64_t axis = a < 0 ? a + outRank - (shifted ? 1 : 0) : a;
+      if (shifted)
+        ++axis;
       if (axis < 0 || axis >= outRank || !picked.insert(axis).second)
         fail(n, "axes " + intsText(axes) + " are not distinct axes of a value of shape " +
                     shapeText(shape));

@@ -84,6 +84,7 @@ void windowAttrs(Layer &layer, const Window &w, bool conv) {
 
 void Importer::importConv(const onnx::NodeProto &n) {
   allowAttrs(n, {"auto_pad", "dilations", "group", "kernel_shape", "pads", "strides"});
+  needsBatchAxis(n);
   const Value &x = activation(n, 0);
   if (x.shape.size() != 3 && x.shape.size() != 4)
     fail(n, "X has shape " + shapeText(x.shape) + "; soma has 1-D and 2-D convolutions");
@@ -131,6 +132,7 @@ void Importer::importPool(const onnx::NodeProto &n) {
     allowAttrs(n,
                {"auto_pad", "ceil_mode", "count_include_pad", "kernel_shape", "pads", "strides"});
   onlyFirstOutput(n);
+  needsBatchAxis(n);
   const Value &x = activation(n, 0);
   if (x.shape.size() != 3 && x.shape.size() != 4)
     fail(n, "X has shape " + shapeText(x.shape) + "; soma pools over 1 or 2 spatial axes");
@@ -158,6 +160,7 @@ void Importer::importPool(const onnx::NodeProto &n) {
 
 void Importer::importGlobalPool(const onnx::NodeProto &n) {
   allowAttrs(n, {});
+  needsBatchAxis(n);
   const Value &x = activation(n, 0);
   if (x.shape.size() != 3 && x.shape.size() != 4)
     fail(n, "X has shape " + shapeText(x.shape) + "; soma pools over 1 or 2 spatial axes");
@@ -185,6 +188,7 @@ void Importer::importBatchNorm(const onnx::NodeProto &n) {
     fail(n, "spatial = 0 is not supported; soma normalises per channel (spatial = 1)");
   if (intAttr(n, "training_mode", 0) != 0)
     fail(n, "training_mode = 1 is not supported; soma imports inference");
+  needsBatchAxis(n);
   const Value &x = activation(n, 0);
   if (x.shape.size() < 2)
     fail(n, "X has shape " + shapeText(x.shape) + "; it needs a channel axis");
@@ -219,11 +223,7 @@ void Importer::importBatchNorm(const onnx::NodeProto &n) {
     ss.scale.push_back(static_cast<float>(s));
     ss.shift.push_back(static_cast<float>(p[1].values[i] - p[2].values[i] * s));
   }
-  Layer *target = foldTarget(in, {"conv1d", "conv2d"});
-  if (!target || target->has("activation"))
-    fail(n, "BatchNormalization over a value of shape " + shapeText(x.shape) +
-                " must follow a Conv read by nothing else (soma folds it into the convolution; "
-                "its batchnorm normalises the last axis)");
+  // Folded into the convolution before it, else a depthwise 1x1 one.
   applyScaleShift(n, in, n.output(0), ss, ScaleShift{});
 }
 
@@ -232,9 +232,7 @@ void Importer::importLayerNorm(const onnx::NodeProto &n) {
   onlyFirstOutput(n);
   const Value &x = activation(n, 0);
   int64_t rank = static_cast<int64_t>(x.shape.size());
-  int64_t axis = intAttr(n, "axis", -1);
-  if (axis < 0)
-    axis += rank;
+  int64_t axis = axisOf(intAttr(n, "axis", -1), rank);
   if (axis != rank - 1)
     fail(n, "axis = " + std::to_string(intAttr(n, "axis", -1)) + " over a value of shape " +
                 shapeText(x.shape) + "; soma's layernorm normalises the last axis");

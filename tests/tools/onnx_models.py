@@ -275,6 +275,28 @@ def more_ops():
     return b.model([("x", ["N", 6])], [rename_output(b, h, "y")]), x, np.maximum(r, 0)
 
 
+def channels():
+    """Per-channel constants and BatchNormalization with no Conv before them
+    (a depthwise 1x1 convolution), then folded into it; 1-D too."""
+    b = Builder(opset=13)
+    x = rand(2, 3, 4, 5)
+    k, c = rand(3, 1, 1) + 2, rand(1, 3, 1, 1)
+    scale, shift, mean, var = rand(3) + 1.5, rand(3), rand(3), rand(3) + 1.2
+    h = b.node("Mul", ["x", b.const(k)])
+    h = b.node("BatchNormalization", [h, b.const(scale), b.const(shift), b.const(mean), b.const(var)])
+    h = b.node("Relu", [h])
+    h = b.node("Sub", [h, b.const(c)])
+    h = b.node("Reshape", [h, b.const(np.array([0, 3, 20], np.int64))])
+    d = rand(3, 1)
+    y = b.node("Div", [h, b.const(d + 3)])
+    x64 = x.astype(np.float64)
+    sh = (1, 3, 1, 1)
+    r = x64 * k
+    r = (r - mean.reshape(sh)) / np.sqrt(var.reshape(sh) + 1e-5) * scale.reshape(sh) + shift.reshape(sh)
+    r = (np.maximum(r, 0) - c).reshape(2, 3, 20) / (d + 3)
+    return b.model([("x", ["N", 3, 4, 5])], [rename_output(b, y, "y")]), x, r
+
+
 # Models that must be refused (tests/lit/onnx/errors).
 def unsupported_op():
     b = Builder()
@@ -299,8 +321,17 @@ def dynamic_dim():
 
 
 def old_opset():
+    """Opset 6's Add (with its broadcast attribute) is not opset 7's."""
     b = Builder(opset=6)
-    return b.model([("x", ["N", 4])], [rename_output(b, b.node("Relu", ["x"]), "y")])
+    y = b.node("Add", ["x", b.const(rand(4))], broadcast=1)
+    return b.model([("x", ["N", 4])], [rename_output(b, y, "y")])
+
+
+def old_opset_same():
+    """Opset 6's Relu and Elu are opset 7's: read as opset 7."""
+    b = Builder(opset=6)
+    y = b.node("Elu", [b.node("Relu", ["x"])], alpha=0.5)
+    return b.model([("x", ["N", 4])], [rename_output(b, y, "y")])
 
 
 def softmax_axis():
@@ -329,9 +360,9 @@ def transpose_value():
 
 
 MODELS = {f.__name__: f for f in [mlp_gemm, mlp_matmul, elementwise, patterns, cnn, shapes,
-                                  more_ops, clip_six, transpose_value,
+                                  more_ops, channels, clip_six, transpose_value,
                                   unsupported_op, unsupported_attr, gemm_trans_a, dynamic_dim,
-                                  old_opset, softmax_axis, weight_input]}
+                                  old_opset, old_opset_same, softmax_axis, weight_input]}
 
 
 def make(name, out_dir):
