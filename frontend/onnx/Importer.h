@@ -17,6 +17,9 @@
 
 namespace soma::frontend::onnximport {
 
+/// soma's largest dimension and tensor: 2^28 elements.
+inline constexpr int64_t kMaxDim = int64_t(1) << 28;
+
 /// A constant: an initializer, a Constant node or a folded value. Float
 /// tensors keep `values`; integer ones (shapes, axes) `ints` as well.
 struct ConstTensor {

@@ -115,7 +115,7 @@ std::vector<T> fromRaw(const std::string &raw, int64_t n, const std::string &wha
 ConstTensor Importer::toConst(const onnx::TensorProto &t, const std::string &what) const {
   ConstTensor c;
   for (int64_t d : t.dims()) {
-    if (d < 0 || d > (int64_t(1) << 28))
+    if (d < 0 || d > kMaxDim)
       throw ImportError(what + " has dimension " + std::to_string(d));
     c.dims.push_back(d);
   }
@@ -173,7 +173,7 @@ void Importer::readInputs() {
   for (const onnx::TensorProto &init : g.initializer()) {
     Value v;
     v.isConst = true;
-    v.c = toConst(init, "initializer '" + init.name() + "'");
+    v.c = toConst(init, "'" + path + "': initializer '" + init.name() + "'");
     values[init.name()] = std::move(v);
   }
   for (const onnx::ValueInfoProto &in : g.input()) {
@@ -192,13 +192,22 @@ void Importer::readInputs() {
     v.shape.push_back(-1); // axis 0 is the batch, dynamic or not
     for (int i = wholeSample ? 0 : 1; i < shape.dim_size(); ++i) {
       const onnx::TensorShapeProto::Dimension &d = shape.dim(i);
-      if (!d.has_dim_value() || d.dim_value() < 1)
+      if (d.has_dim_value() && (d.dim_value() > kMaxDim || d.dim_value() < 1))
+        throw ImportError("'" + path + "': " + what + " has dimension " +
+                          std::to_string(d.dim_value()) + " at axis " + std::to_string(i) +
+                          "; soma's dimensions are 1 to 268435456");
+      if (!d.has_dim_value())
         throw ImportError("'" + path + "': " + what + " has a dynamic dimension at axis " +
                           std::to_string(i) +
                           (d.has_dim_param() ? " ('" + d.dim_param() + "')" : std::string()) +
                           "; soma needs every axis but the batch axis (0) fixed");
       v.shape.push_back(d.dim_value());
     }
+    int64_t elements = 1;
+    for (size_t i = 1; i < v.shape.size(); ++i)
+      if ((elements *= v.shape[i]) > kMaxDim)
+        throw ImportError("'" + path + "': " + what + " holds " + shapeText(v.shape) +
+                          " per sample, above soma's limit of 268435456 elements");
     std::string name = sanitizeName(in.name());
     while (takenNames.count(name) || reservedNames.count(name))
       name += "_";

@@ -40,7 +40,7 @@ void Importer::importShapeOp(const onnx::NodeProto &n) {
     Value v;
     v.isConst = true;
     if (const onnx::AttributeProto *a = attr(n, "value"))
-      v.c = toConst(a->t(), "the value of " + nodeLabel(n));
+      v.c = toConst(a->t(), "'" + path + "': the value of " + nodeLabel(n));
     else if ((a = attr(n, "value_float"))) {
       v.c.values = {a->f()};
     } else if ((a = attr(n, "value_floats"))) {
@@ -122,11 +122,11 @@ void Importer::importShapeOp(const onnx::NodeProto &n) {
       if (minus >= 0)
         fail(n, "shape " + intsText(target.ints) + " has two -1 dimensions");
       minus = static_cast<int64_t>(i);
-    } else if (out[i] < 1 && !(i == 0 && out[i] == -1))
+    } else if ((out[i] < 1 && !(i == 0 && out[i] == -1)) || out[i] > kMaxDim)
       fail(n, "shape " + intsText(target.ints) + " has dimension " + std::to_string(out[i]) +
-                  "; soma's values have no empty axes");
-    else if (i > 0 || x.isConst)
-      known *= out[i];
+                  "; soma's dimensions are 1 to 268435456");
+    else if ((i > 0 || x.isConst) && (known *= out[i]) > kMaxDim)
+      fail(n, "shape " + intsText(target.ints) + " holds more than 268435456 elements");
   }
   int64_t elements = x.isConst ? x.c.count() : product(shape, 1, shape.size());
   if (minus >= 0) {

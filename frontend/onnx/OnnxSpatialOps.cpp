@@ -37,10 +37,15 @@ Window windowOf(Importer &im, const onnx::NodeProto &n, const std::vector<int64_
                    std::to_string(axes) + " spatial axes of a value of shape " + shapeText(shape));
   std::string autoPad = im.stringAttr(n, "auto_pad");
   for (size_t i = 0; i < axes; ++i) {
-    int64_t size = shape[i + 2], span = w.dilation[i] * (w.kernel[i] - 1) + 1;
-    if (w.kernel[i] < 1 || w.stride[i] < 1 || w.dilation[i] < 1 || pads[i] < 0 ||
-        pads[i + axes] < 0)
-      im.fail(n, "kernel_shape, strides and dilations must be positive and pads not negative");
+    int64_t size = shape[i + 2];
+    auto inRange = [](int64_t v, int64_t lo) { return v >= lo && v <= kMaxDim; };
+    if (!inRange(w.kernel[i], 1) || !inRange(w.stride[i], 1) || !inRange(w.dilation[i], 1) ||
+        !inRange(pads[i], 0) || !inRange(pads[i + axes], 0))
+      im.fail(n, "kernel_shape, strides and dilations must be 1 to 268435456 and pads 0 to "
+                 "268435456");
+    if (w.dilation[i] * (w.kernel[i] - 1) + 1 > 2 * kMaxDim)
+      im.fail(n, "the dilated window is wider than 536870912");
+    int64_t span = w.dilation[i] * (w.kernel[i] - 1) + 1;
     int64_t begin = pads[i], end = pads[i + axes];
     if (autoPad == "VALID")
       begin = end = 0;

@@ -407,7 +407,48 @@ def run(name, out_dir, soma):
     return ok
 
 
+def mutate(out_dir, soma, count, seed=1):
+    """Imports `count` corrupted copies of the test models (bytes flipped,
+    dropped or repeated, seeded) with `soma check`: each must end with exit
+    status 0 or 1, never a signal, and within 10 s. Prints a summary."""
+    import random
+    rng = random.Random(seed)
+    os.makedirs(out_dir, exist_ok=True)
+    sources = []
+    for name in ["mlp_gemm", "cnn", "patterns", "shapes", "more_ops", "channels"]:
+        made = MODELS[name]()
+        sources.append((made[0] if isinstance(made, tuple) else made).SerializeToString())
+    statuses = {}
+    for i in range(count):
+        data = bytearray(rng.choice(sources))
+        for _ in range(rng.randint(1, 8)):
+            pos = rng.randrange(len(data))
+            kind = rng.randrange(3)
+            if kind == 0:
+                data[pos] = rng.randrange(256)
+            elif kind == 1:
+                del data[pos:pos + rng.randint(1, 16)]
+            else:
+                data[pos:pos] = data[pos:pos + rng.randint(1, 16)]
+        path = os.path.join(out_dir, f"m{i}.onnx")
+        with open(path, "wb") as f:
+            f.write(data)
+        try:
+            proc = subprocess.run([soma, "check", "-q", path], capture_output=True, timeout=10)
+        except subprocess.TimeoutExpired:
+            print(f"mutant {i} (seed {seed}): timed out")
+            return False
+        if proc.returncode not in (0, 1):
+            print(f"mutant {i} (seed {seed}): exit status {proc.returncode}\n{proc.stderr.decode()}")
+            return False
+        statuses[proc.returncode] = statuses.get(proc.returncode, 0) + 1
+    print(f"{count} mutants: {statuses.get(0, 0)} import, {statuses.get(1, 0)} refused, no crash")
+    return True
+
+
 def main(argv):
+    if len(argv) == 5 and argv[1] == "mutate":
+        return 0 if mutate(argv[2], argv[3], int(argv[4])) else 1
     if len(argv) >= 2 and argv[1] == "list":
         print("\n".join(MODELS))
         return 0
