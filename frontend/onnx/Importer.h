@@ -98,9 +98,20 @@ public:
   void importLayerNorm(const onnx::NodeProto &n);
   void importAxesOp(const onnx::NodeProto &n);
   void importShapeOp(const onnx::NodeProto &n);
+  void importReshape(const onnx::NodeProto &n);
   void importConcat(const onnx::NodeProto &n);
   void importBatchNorm(const onnx::NodeProto &n);
+  // OnnxPatterns.cpp
   bool matchGelu(size_t index);
+  bool matchLayerNorm(size_t index);
+  /// A constant by name, also one a later Constant node defines (exporters
+  /// put a pattern's constants next to where they are read); else null.
+  const ConstTensor *constantNamed(const std::string &name);
+  /// The node that alone reads `v` (no other node or graph output does),
+  /// when its op is `op`: its index, or -1.
+  int soleReader(const std::string &v, const char *op);
+  /// The input of two-input `node` that is not `v`.
+  const std::string &otherInput(const onnx::NodeProto &node, const std::string &v) const;
   /// A stand-in for node `n` whose output is `n`'s output + `suffix`,
   /// read once: the first of two layers one node becomes.
   onnx::NodeProto helperNode(const onnx::NodeProto &n, const std::string &suffix);
@@ -162,7 +173,8 @@ public:
   std::map<std::string, Value> values;
   std::map<std::string, int> uses; // consumers of each value, graph outputs counted
   std::map<std::string, std::vector<size_t>> consumers;
-  std::set<size_t> consumed; // nodes a recognised pattern already imported
+  std::set<size_t> consumed;                    // nodes a recognised pattern already imported
+  std::map<std::string, ConstTensor> lookahead; // constants read before their node
   std::vector<Layer> layers;
   std::map<std::string, size_t> layerIndex;
   std::map<std::string, int> layerUses;                             // readers of each layer's value

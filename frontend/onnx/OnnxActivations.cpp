@@ -70,55 +70,6 @@ void Importer::importSoftmax(const onnx::NodeProto &n) {
   applyActivation(n, n.input(0), n.output(0), "softmax", nodeLabel(n));
 }
 
-/// PyTorch's GELU, exported before opset 20 as five nodes:
-/// y = Mul(Mul(x, Add(Erf(Div(x, sqrt 2)), 1)), 0.5).
-bool Importer::matchGelu(size_t index) {
-  const onnx::GraphProto &g = model.graph();
-  const onnx::NodeProto &div = g.node(static_cast<int>(index));
-  if (div.op_type() != "Div" || div.input_size() != 2 || !values.count(div.input(0)) ||
-      !values.count(div.input(1)))
-    return false;
-  const Value &x = values.at(div.input(0)), &c = values.at(div.input(1));
-  if (x.isConst || !c.isConst || c.c.count() != 1 || !near(c.c.values[0], std::sqrt(2.0)))
-    return false;
-  auto only = [&](const std::string &v, const char *op) -> const onnx::NodeProto * {
-    auto it = consumers.find(v);
-    if (it == consumers.end() || it->second.size() != 1 || uses[v] != 1)
-      return nullptr;
-    const onnx::NodeProto &next = g.node(static_cast<int>(it->second[0]));
-    return next.op_type() == op && next.input_size() == 2 ? &next : nullptr;
-  };
-  auto constOther = [&](const onnx::NodeProto &node, const std::string &v, double want) {
-    const std::string &other = node.input(0) == v ? node.input(1) : node.input(0);
-    auto it = values.find(other);
-    return it != values.end() && it->second.isConst && it->second.c.count() == 1 &&
-           near(it->second.c.values[0], want);
-  };
-  const std::string &xName = div.input(0);
-  auto e = consumers.find(div.output(0));
-  if (e == consumers.end() || e->second.size() != 1)
-    return false;
-  const onnx::NodeProto &erf = g.node(static_cast<int>(e->second[0]));
-  if (erf.op_type() != "Erf")
-    return false;
-  const onnx::NodeProto *add = only(erf.output(0), "Add");
-  if (!add || !constOther(*add, erf.output(0), 1.0))
-    return false;
-  const onnx::NodeProto *mul = only(add->output(0), "Mul");
-  if (!mul || (mul->input(0) == add->output(0) ? mul->input(1) : mul->input(0)) != xName)
-    return false;
-  const onnx::NodeProto *half = only(mul->output(0), "Mul");
-  if (!half || !constOther(*half, mul->output(0), 0.5))
-    return false;
-  for (const onnx::NodeProto *node : {&erf, static_cast<const onnx::NodeProto *>(add), mul, half})
-    for (int i = 0; i < g.node_size(); ++i)
-      if (&g.node(i) == node)
-        consumed.insert(static_cast<size_t>(i));
-  layerUses[x.layer] -= 1; // x's two readers in the pattern become one
-  applyActivation(div, xName, half->output(0), "gelu", "GELU from " + nodeLabel(div));
-  return true;
-}
-
 onnx::NodeProto Importer::helperNode(const onnx::NodeProto &n, const std::string &suffix) {
   onnx::NodeProto h = n;
   h.set_output(0, n.output(0) + suffix);

@@ -19,9 +19,11 @@ namespace {
 const char *const kSupportedOps =
     "Add, AveragePool, BatchNormalization, Clip (as Relu), Concat, Constant, Conv, Div, Dropout, "
     "Elu, Flatten, Gemm, GlobalAveragePool, HardSigmoid, HardSwish, Identity, "
-    "LayerNormalization, LeakyRelu, MatMul, MaxPool, Mul, PRelu (one slope), Relu, Reshape, "
+    "LayerNormalization, LeakyRelu, MatMul, MaxPool, Mul, Pad (of nothing), PRelu (one slope), "
+    "Relu, Reshape, "
     "Sigmoid, Softmax, Softplus, Squeeze, Sub, Tanh, Transpose (of constants, or moving only "
-    "axes of size 1), Unsqueeze (and Erf in the GELU pattern)";
+    "axes of size 1), Unsqueeze (and Erf in the GELU pattern, ReduceMean, Pow and Sqrt in the "
+    "LayerNorm pattern)";
 
 } // namespace
 
@@ -222,7 +224,7 @@ void Importer::importNode(size_t index) {
   else if (op == "Squeeze" || op == "Unsqueeze" || op == "Transpose")
     importAxesOp(n);
   else if (op == "Identity" || op == "Dropout" || op == "Constant" || op == "Flatten" ||
-           op == "Reshape")
+           op == "Reshape" || op == "Pad")
     importShapeOp(n);
   else if (op == "Concat")
     importConcat(n);
@@ -236,7 +238,11 @@ void Importer::importNode(size_t index) {
     importGlobalPool(n);
   else if (op == "Erf")
     fail(n, "Erf is supported only as part of GELU, x * 0.5 * (1 + erf(x / sqrt(2)))");
-  else
+  else if (op == "ReduceMean") {
+    if (!matchLayerNorm(index))
+      fail(n, "ReduceMean is supported only as part of LayerNorm over the last axis, "
+              "(x - mean(x)) / sqrt(mean((x - mean(x))^2) + epsilon) * scale + shift");
+  } else
     fail(n, "op '" + op + "' is not supported; soma imports " + kSupportedOps);
 }
 

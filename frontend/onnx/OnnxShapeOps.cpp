@@ -24,6 +24,20 @@ void Importer::importShapeOp(const onnx::NodeProto &n) {
     defineAlias(n, value(n, 0));
     return;
   }
+  if (op == "Pad") {
+    // PyTorch puts a Pad of zeros before an AvgPool2d: nothing to do.
+    allowAttrs(n, {"mode", "pads", "value"});
+    std::string mode = stringAttr(n, "mode");
+    std::vector<int64_t> pads = intsAttr(n, "pads");
+    if (opset >= 11 && hasInput(n, 1))
+      pads = constant(n, 1).ints;
+    bool none = std::all_of(pads.begin(), pads.end(), [](int64_t p) { return p == 0; });
+    if (!none || (!mode.empty() && mode != "constant"))
+      fail(n, "pads " + intsText(pads) + (mode.empty() ? "" : ", mode '" + mode + "'") +
+                  "; soma imports a Pad that adds nothing (pad a Conv or a pool instead)");
+    defineAlias(n, value(n, 0));
+    return;
+  }
   if (op == "Dropout") {
     allowAttrs(n, {"ratio", "is_test", "seed"});
     onlyFirstOutput(n);
@@ -96,8 +110,12 @@ void Importer::importShapeOp(const onnx::NodeProto &n) {
     addLayer(n, "flatten", {in}, {-1, product(shape, 1, rank)});
     return;
   }
-  // Reshape: a constant target shape; 0 copies the input's dimension, -1
-  // takes what the others leave.
+  importReshape(n);
+}
+
+/// Reshape: a constant target shape; 0 copies the input's dimension, -1
+/// takes what the others leave.
+void Importer::importReshape(const onnx::NodeProto &n) {
   allowAttrs(n, {"allowzero"});
   const Value &x = value(n, 0);
   const ConstTensor &target = constant(n, 1);

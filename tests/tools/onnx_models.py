@@ -340,6 +340,13 @@ def softmax_axis():
     return b.model([("x", ["N", 3, 4])], [rename_output(b, y, "y")])
 
 
+def reduce_mean():
+    """A ReduceMean that is not a LayerNorm's."""
+    b = Builder()
+    y = b.node("ReduceMean", ["x"], name="mean", axes=[-1])
+    return b.model([("x", ["N", 4])], [rename_output(b, y, "y")])
+
+
 def weight_input():
     """Gemm's B as a graph input rather than an initializer."""
     b = Builder()
@@ -362,7 +369,8 @@ def transpose_value():
 MODELS = {f.__name__: f for f in [mlp_gemm, mlp_matmul, elementwise, patterns, cnn, shapes,
                                   more_ops, channels, clip_six, transpose_value,
                                   unsupported_op, unsupported_attr, gemm_trans_a, dynamic_dim,
-                                  old_opset, old_opset_same, softmax_axis, weight_input]}
+                                  old_opset, old_opset_same, softmax_axis, reduce_mean,
+                                  weight_input]}
 
 
 def make(name, out_dir):

@@ -38,7 +38,7 @@ from onnx import numpy_helper  # noqa: E402
 SUPPORTED = [
     "Add", "AveragePool", "BatchNormalization", "Clip", "Concat", "Constant", "Conv", "Div",
     "Dropout", "Elu", "Flatten", "Gemm", "GlobalAveragePool", "HardSigmoid", "HardSwish",
-    "Identity", "LayerNormalization", "LeakyRelu", "MatMul", "MaxPool", "Mul", "PRelu", "Relu",
+    "Identity", "LayerNormalization", "LeakyRelu", "MatMul", "MaxPool", "Mul", "Pad", "PRelu", "Relu",
     "Reshape", "Sigmoid", "Softmax", "Softplus", "Squeeze", "Sub", "Tanh", "Transpose",
     "Unsqueeze",
 ]
