@@ -108,7 +108,7 @@ void Importer::allowAttrs(const onnx::NodeProto &n, const std::set<std::string> 
 
 void Importer::onlyFirstOutput(const onnx::NodeProto &n) const {
   for (int i = 1; i < n.output_size(); ++i)
-    if (!n.output(i).empty() && uses.count(n.output(i)))
+    if (auto u = uses.find(n.output(i)); u != uses.end() && u->second > 0)
       fail(n, "output " + std::to_string(i) + " ('" + n.output(i) +
                   "') is used; soma computes only the first output");
 }
