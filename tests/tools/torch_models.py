@@ -1,5 +1,6 @@
 #!/usr/bin/python3
-"""Models exported from PyTorch (Debian's python3-torch 1.13) with
+"""Models exported from PyTorch (Debian's python3-torch 1.13 and
+python3-torchvision 0.14) with
 torch.onnx.export, seeded random weights, no downloads; soma's outputs on
 every engine compared with PyTorch's within the numerical contract.
 
@@ -102,12 +103,19 @@ class SmallCnn(nn.Module):
         return self.fc(x)
 
 
+def resnet18():
+    """torchvision's ResNet-18, architecture only (seeded random weights)."""
+    import torchvision
+    return torchvision.models.resnet18(weights=None)
+
+
 MODELS = {
     "mlp": (Mlp, (6, 12)),
     "residual_mlp": (ResidualMlp, (5, 10)),
     "autoencoder": (Autoencoder, (4, 20)),
     "norms": (Norms, (7, 8)),
     "small_cnn": (SmallCnn, (3, 3, 16, 16)),
+    "resnet18": (resnet18, (2, 3, 64, 64)),
 }
 
 
