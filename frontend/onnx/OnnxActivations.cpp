@@ -122,10 +122,29 @@ void Importer::importOtherActivation(const onnx::NodeProto &n) {
         (i == 1 ? lo : hi) = c.values[0];
       }
   }
-  if (lo != 0.f || hi != INFINITY)
+  if (lo != 0.f || !(hi > 0))
     fail(n, "Clip(" + numberText(lo) + ", " + numberText(hi) +
-                ") is not supported; soma imports Clip(0, inf), as relu");
-  applyActivation(n, n.input(0), n.output(0), "relu", nodeLabel(n));
+                ") is not supported; soma imports Clip(0, max) with max > 0");
+  if (hi == INFINITY) {
+    applyActivation(n, n.input(0), n.output(0), "relu", nodeLabel(n));
+    return;
+  }
+  // soma has no clip activation: Clip(0, h)(x) = h * hard_sigmoid(6x/h - 3),
+  // hard_sigmoid(y) = min(max(y/6 + 1/2, 0), 1). The scale and shift before
+  // fold into the layer before, as may the hard_sigmoid.
+  auto uniform = [&](float v, bool channels) {
+    int64_t count = channels ? (x.shape.size() >= 3 ? x.shape[1] : 0) : x.shape.back();
+    return std::vector<float>(static_cast<size_t>(count), v);
+  };
+  ScaleShift preChannels{uniform(6 / hi, true), uniform(-3, true)};
+  ScaleShift preLast{uniform(6 / hi, false), uniform(-3, false)};
+  onnx::NodeProto scaled = helperNode(n, "_scaled");
+  applyScaleShift(scaled, n.input(0), scaled.output(0), preChannels, preLast);
+  onnx::NodeProto gate = helperNode(n, "_gate");
+  applyActivation(gate, scaled.output(0), gate.output(0), "hard_sigmoid", nodeLabel(n));
+  ScaleShift postChannels{uniform(hi, true), uniform(0, true)};
+  ScaleShift postLast{uniform(hi, false), uniform(0, false)};
+  applyScaleShift(n, gate.output(0), n.output(0), postChannels, postLast);
 }
 
 } // namespace soma::frontend::onnximport

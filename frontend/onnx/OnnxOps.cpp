@@ -17,7 +17,7 @@ LayerAttr *Layer::find(const std::string &attr) {
 
 namespace {
 const char *const kSupportedOps =
-    "Add, AveragePool, BatchNormalization, Clip (as Relu), Concat, Constant, Conv, Div, Dropout, "
+    "Add, AveragePool, BatchNormalization, Clip (min 0), Concat, Constant, Conv, Div, Dropout, "
     "Elu, Flatten, Gemm, GlobalAveragePool, HardSigmoid, HardSwish, Identity, "
     "LayerNormalization, LeakyRelu, MatMul, MaxPool, Mul, Pad (of nothing), PRelu (one slope), "
     "Relu, Reshape, "

@@ -355,8 +355,20 @@ def weight_input():
 
 
 def clip_six():
+    """ReLU6, Clip(0, 6), on its own; Clip(0, 2.5) after a MatMul."""
+    b = Builder(opset=13)
+    x = rand(6, 8, scale=10)
+    w = rand(8, 8)
+    h = b.node("Clip", ["x", b.const(np.float32(0)), b.const(np.float32(6))], name="/relu6")
+    h = b.node("MatMul", [h, b.const(w)])
+    y = b.node("Clip", [h, b.const(np.float32(0)), b.const(np.float32(2.5))], name="/clip")
+    r = np.clip(np.clip(x.astype(np.float64), 0, 6) @ w.astype(np.float64), 0, 2.5)
+    return b.model([("x", ["N", 8])], [rename_output(b, y, "y")]), x, r
+
+
+def clip_range():
     b = Builder()
-    y = b.node("Clip", ["x", b.const(np.float32(0)), b.const(np.float32(6))], name="/relu6")
+    y = b.node("Clip", ["x", b.const(np.float32(-1)), b.const(np.float32(1))], name="/clip")
     return b.model([("x", ["N", 4])], [rename_output(b, y, "y")])
 
 
@@ -367,7 +379,7 @@ def transpose_value():
 
 
 MODELS = {f.__name__: f for f in [mlp_gemm, mlp_matmul, elementwise, patterns, cnn, shapes,
-                                  more_ops, channels, clip_six, transpose_value,
+                                  more_ops, channels, clip_six, clip_range, transpose_value,
                                   unsupported_op, unsupported_attr, gemm_trans_a, dynamic_dim,
                                   old_opset, old_opset_same, softmax_axis, reduce_mean,
                                   weight_input]}

@@ -109,6 +109,13 @@ def resnet18():
     return torchvision.models.resnet18(weights=None)
 
 
+def mobilenet_v2():
+    """torchvision's MobileNetV2, architecture only (seeded random weights):
+    depthwise convolutions, ReLU6 (Clip(0, 6)), residual adds."""
+    import torchvision
+    return torchvision.models.mobilenet_v2(weights=None)
+
+
 MODELS = {
     "mlp": (Mlp, (6, 12)),
     "residual_mlp": (ResidualMlp, (5, 10)),
@@ -116,6 +123,7 @@ MODELS = {
     "norms": (Norms, (7, 8)),
     "small_cnn": (SmallCnn, (3, 3, 16, 16)),
     "resnet18": (resnet18, (2, 3, 64, 64)),
+    "mobilenet_v2": (mobilenet_v2, (2, 3, 64, 64)),
 }
 
 
