@@ -29,7 +29,7 @@ endif()
 # when one is missing from the export set. A new outside dependency (say
 # TBB::tbb) needs its find_dependency() in somaConfig.cmake.in as well; the
 # install-embed test fails until it is there.
-install(TARGETS soma_api soma_frontend soma_passes soma_runtime soma_jit soma_codegen soma_ir
+install(TARGETS soma_api soma_frontend soma_onnx soma_passes soma_runtime soma_jit soma_codegen soma_ir
                 soma_support
   EXPORT somaTargets
   ARCHIVE DESTINATION ${CMAKE_INSTALL_LIBDIR})

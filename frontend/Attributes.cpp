@@ -168,3 +168,24 @@ bool Sema::evalActivation(const Expr &expr, ir::Activation &act) {
 }
 
 } // namespace soma::frontend
+
+namespace soma::frontend {
+
+/// `layout = out_in | in_out` of a dense layer: how its weight matrix is
+/// stored ([units, inputs], PyTorch's, or [inputs, units], scikit-learn's
+/// and Keras's).
+bool Sema::evalLayout(const Attr &attr, const std::string &what, bool &inOut) {
+  const Expr &e = attr.value;
+  if (e.kind == Expr::Kind::Ident && (e.text == "out_in" || e.text == "in_out")) {
+    inOut = e.text == "in_out";
+    return true;
+  }
+  diags.error(e.loc, "layout of " + what +
+                         " must be out_in ([units, inputs]) or in_out ([inputs, units])" +
+                         (e.kind == Expr::Kind::Ident
+                              ? ", got '" + e.text + "'" + suggest(e.text, {"out_in", "in_out"})
+                              : ""));
+  return false;
+}
+
+} // namespace soma::frontend

@@ -1,13 +1,39 @@
 // Entry points shared by the tools and the API: read a file, parse either
 // language, check, and hand back a verified graph.
 #include "soma/frontend/Frontend.h"
+#include "soma/frontend/OnnxImport.h"
 #include "soma/ir/Parser.h"
 #include "soma/ir/Verifier.h"
 #include "soma/support/File.h"
 
 namespace soma::frontend {
 
+std::string sourceDir(const std::string &path) {
+  size_t slash = path.find_last_of('/');
+  if (slash == std::string::npos)
+    return ".";
+  return slash == 0 ? "/" : path.substr(0, slash);
+}
+
+namespace {
+/// An ONNX model becomes a network in the language; its weights stay in
+/// memory under the path the text names, beside the model.
+Expected<uint32_t> importSourceFile(const std::string &path, SourceManager &sm) {
+  std::string stem = path.substr(path.find_last_of('/') + 1);
+  stem = stem.substr(0, stem.size() - 5); // ".onnx"
+  std::string weightsName = stem + ".safetensors";
+  Expected<ImportedModel> model = importOnnx(path, weightsName);
+  if (!model)
+    return Error{model.error()};
+  // The key is the path Sema resolves the text's weight file to.
+  sm.addMemoryFile(sourceDir(path) + "/" + weightsName, std::move(model->weights));
+  return sm.addBuffer(path, std::move(model->text));
+}
+} // namespace
+
 Expected<uint32_t> loadSourceFile(const std::string &path, SourceManager &sm) {
+  if (isOnnxPath(path))
+    return importSourceFile(path, sm);
   Expected<std::string> text = readFile(path);
   if (!text)
     return Error{text.error()};
@@ -51,12 +77,7 @@ std::unique_ptr<ir::Graph> loadGraph(uint32_t file, SourceManager &sm, Diagnosti
     std::optional<Network> net = parseNetwork(file, sm, diags);
     if (!net || diags.hasErrors())
       return nullptr;
-    const std::string &path = sm.name(file);
-    size_t slash = path.find_last_of('/');
-    std::string baseDir = slash == std::string::npos ? "." : path.substr(0, slash);
-    if (slash == 0)
-      baseDir = "/";
-    graph = buildGraph(*net, baseDir, diags, limits, tensors);
+    graph = buildGraph(*net, sourceDir(sm.name(file)), diags, limits, tensors);
     if (!graph)
       return nullptr;
   }

@@ -108,6 +108,18 @@ ir::Op *Sema::joinOperands(LayerBuild &layer) {
 }
 
 /// A neuron or dense layer: activation(linear(x, weights) + bias).
+namespace {
+/// A [rows, cols] matrix as [cols, rows].
+std::shared_ptr<Tensor> transposed(const Tensor &t) {
+  int64_t rows = t.dims[0], cols = t.dims[1];
+  auto out = std::make_shared<Tensor>(std::vector<int64_t>{cols, rows});
+  for (int64_t r = 0; r < rows; ++r)
+    for (int64_t c = 0; c < cols; ++c)
+      out->values[c * rows + r] = t.values[r * cols + c];
+  return out;
+}
+} // namespace
+
 ir::Op *Sema::buildWeightedSum(LayerBuild &layer) {
   const Stmt &stmt = layer.stmt;
   bool isNeuron = layer.info.kind == LayerKind::Neuron;
@@ -120,10 +132,32 @@ ir::Op *Sema::buildWeightedSum(LayerBuild &layer) {
   int64_t fanIn = x->type.sampleElements();
   const Attr &weights = *layer.attrs[LayerAttr::Weights];
   const char *weightsName = layerAttrName(LayerAttr::Weights);
-  auto w = evalTensor(weights.value, layer.what, weightsName, {units, fanIn}, TensorRole::Matrix,
-                      fanIn, units, /*acceptFlatRow=*/isNeuron);
+  const Attr *layout = layer.attrs[LayerAttr::Layout];
+  bool inOut = false;
+  if (layout && !evalLayout(*layout, layer.what, inOut))
+    return nullptr;
+  std::string transposeNote =
+      isNeuron ? ""
+      : inOut  ? "it holds the transpose, [units, inputs]: that is layout = out_in, the default"
+               : "it holds the transpose, [inputs, units]: declare layout = in_out to read it "
+                 "as it is (scikit-learn's and Keras's layout)";
+  std::vector<int64_t> expected =
+      inOut ? std::vector<int64_t>{fanIn, units} : std::vector<int64_t>{units, fanIn};
+  auto w = evalTensor(weights.value, layer.what, weightsName, expected, TensorRole::Matrix, fanIn,
+                      units, /*acceptFlatRow=*/isNeuron, transposeNote);
   if (!w)
     return nullptr;
+  if (inOut)
+    w = transposed(*w);
+  // A square matrix from a file fits either layout: say which one is read.
+  bool fromFile = weights.value.kind == Expr::Kind::Call &&
+                  (weights.value.text == "npy" || weights.value.text == "safetensors");
+  if (!isNeuron && !layout && fromFile && units == fanIn && units > 1)
+    diags.warning(weights.value.loc,
+                  layer.what + " reads a square " + formatDims({units, fanIn}) +
+                      " weight matrix from a file, which fits either layout; it is taken as "
+                      "[units, inputs] (PyTorch's): declare layout = out_in, or layout = in_out "
+                      "for scikit-learn's and Keras's [inputs, units]");
   ir::Op *wOp = makeConst(stmt.name + "." + weightsName, std::move(w), weights.value.loc);
   ir::Op *b = vectorParam(layer, LayerAttr::Bias, units, 0.0);
   if (!b)

@@ -107,12 +107,14 @@ private:
   bool evalActivation(const Expr &expr, ir::Activation &act);
   bool evalEpsilon(const Attr &attr, const std::string &what, float &eps);
   bool evalHints(const LayerAttrValues &attrs, const std::string &what, ir::LayerHints &hints);
+  bool evalLayout(const Attr &attr, const std::string &what, bool &inOut);
 
   // TensorAttributes.cpp: tensor-valued attributes.
   std::shared_ptr<Tensor> evalTensor(const Expr &expr, const std::string &what,
                                      const std::string &role, std::vector<int64_t> expected,
                                      TensorRole kind, int64_t fanIn, int64_t fanOut,
-                                     bool acceptFlatRow = false);
+                                     bool acceptFlatRow = false,
+                                     const std::string &transposeNote = "");
   std::shared_ptr<Tensor> evalArray(const Expr &expr);
   std::shared_ptr<Tensor> evalCall(const Expr &expr, const std::vector<int64_t> &expected,
                                    int64_t fanIn, int64_t fanOut, std::string &from);

@@ -253,7 +253,10 @@ std::shared_ptr<Tensor> Sema::loadSafetensors(const Expr &call, std::string &fro
   std::string full = resolvePath(path);
   auto cached = safetensorsCache.find(full);
   if (cached == safetensorsCache.end()) {
-    Expected<std::string> bytes = readRegularFile(full, kMaxWeightFileBytes);
+    // An imported model's weights are held in memory under their path.
+    const std::string *held = diags.sources().memoryFile(full);
+    Expected<std::string> bytes =
+        held ? Expected<std::string>(*held) : readRegularFile(full, kMaxWeightFileBytes);
     if (!bytes) {
       diags.error(pathLoc, bytes.error());
       return nullptr;
@@ -348,7 +351,7 @@ std::shared_ptr<Tensor> Sema::evalCall(const Expr &expr, const std::vector<int64
 std::shared_ptr<Tensor> Sema::evalTensor(const Expr &expr, const std::string &what,
                                          const std::string &role, std::vector<int64_t> expected,
                                          TensorRole kind, int64_t fanIn, int64_t fanOut,
-                                         bool acceptFlatRow) {
+                                         bool acceptFlatRow, const std::string &transposeNote) {
   int64_t expectedCount;
   if (!checkedElementCount(expected, expectedCount)) {
     diags.error(expr.loc, what + " " + role + " " + formatDims(expected) + " exceed the limit of " +
@@ -401,6 +404,9 @@ std::shared_ptr<Tensor> Sema::evalTensor(const Expr &expr, const std::string &wh
     diags.error(expr.loc, what + " expects " + role + " " +
                               formatDims(flatRow ? std::vector<int64_t>{expected[1]} : expected) +
                               ", got " + formatDims(t->dims) + from);
+    if (!transposeNote.empty() && expected.size() == 2 &&
+        t->dims == std::vector<int64_t>{expected[1], expected[0]})
+      diags.note(expr.loc, transposeNote);
     return nullptr;
   }
   t->dims = expected;

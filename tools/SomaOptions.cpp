@@ -319,9 +319,13 @@ commands:
   check FILE     check FILE and report problems; prints nothing when it is fine
   compile FILE   compile FILE and write the result (--emit)
   bench FILE     time FILE: compile, first answer, latency percentiles, throughput
+  import MODEL.onnx [-o OUT.nn]
+                 write an ONNX model as a network in the language, its weights
+                 in OUT.safetensors beside it
 
 'soma <command> --help' lists the command's options. FILE may hold the
-network language (.nn) or graph IR text; '-' reads stdin.
+network language (.nn) or graph IR text, or be an ONNX model (.onnx),
+imported as it is read; '-' reads stdin.
 
 soma --version              print soma's version
 soma --print-machine [--recalibrate]

@@ -4,6 +4,7 @@
 #include "Bench.h"
 #include "CliCommon.h"
 #include "Expect.h"
+#include "Import.h"
 #include "NumericsCheck.h"
 #include "SomaOptions.h"
 
@@ -407,6 +408,8 @@ int main(int argc, char **argv) {
     return runCommand(argc, argv, Command::Compile);
   if (command == "bench")
     return runCommand(argc, argv, Command::Bench);
+  if (command == "import")
+    return cli::importCommand(argc, argv);
   if (command.rfind("--print-machine", 0) == 0)
     return printMachine(argc, argv);
   if (command == "-h" || command == "--help" || command == "help") {
@@ -418,6 +421,6 @@ int main(int argc, char **argv) {
     return 0;
   }
   return usageError("unknown command '" + command + "'" +
-                    cli::didYouMean(command, {"run", "check", "compile", "bench", "--print-machine",
-                                              "--help", "--version"}));
+                    cli::didYouMean(command, {"run", "check", "compile", "bench", "import",
+                                              "--print-machine", "--help", "--version"}));
 }

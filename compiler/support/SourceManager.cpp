@@ -14,6 +14,15 @@ uint32_t SourceManager::addBuffer(std::string name, std::string text) {
   return static_cast<uint32_t>(buffers.size());
 }
 
+void SourceManager::addMemoryFile(std::string path, std::string bytes) {
+  memoryFiles[std::move(path)] = std::move(bytes);
+}
+
+const std::string *SourceManager::memoryFile(const std::string &path) const {
+  auto it = memoryFiles.find(path);
+  return it == memoryFiles.end() ? nullptr : &it->second;
+}
+
 const std::string &SourceManager::name(uint32_t file) const {
   assert(file >= 1 && file <= buffers.size() && "unknown source buffer");
   return buffers[file - 1]->name;

@@ -41,6 +41,7 @@ public:
   /// to compose (a "did you mean" search) can be skipped.
   bool atErrorLimit() const { return numErrors >= errorLimit; }
   const std::vector<Diagnostic> &diagnostics() const { return diags; }
+  const SourceManager &sources() const { return sm; }
 
   /// Renders every kept diagnostic: errors and warnings, each with its
   /// notes, in source order (those without a location last); a list with

@@ -3,6 +3,7 @@
 #pragma once
 
 #include <cstdint>
+#include <map>
 #include <memory>
 #include <string>
 #include <string_view>
@@ -32,6 +33,12 @@ public:
   /// The text of the line holding `loc`, without its newline.
   std::string_view lineText(SourceLoc loc) const;
 
+  /// Holds a file's bytes in memory under `path` (an imported model's
+  /// weights): a reader of that path takes these bytes, not the disk's.
+  void addMemoryFile(std::string path, std::string bytes);
+  /// The bytes held for `path`, or null.
+  const std::string *memoryFile(const std::string &path) const;
+
 private:
   struct Buffer {
     std::string name;
@@ -40,6 +47,7 @@ private:
     std::vector<size_t> lineStarts;
   };
   std::vector<std::unique_ptr<Buffer>> buffers;
+  std::map<std::string, std::string> memoryFiles;
 };
 
 } // namespace soma

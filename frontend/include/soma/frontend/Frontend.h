@@ -38,7 +38,13 @@ std::unique_ptr<ir::Graph> buildGraph(const Network &network, const std::string 
                                       DiagnosticEngine &diags, const ModelLimits &limits = {},
                                       const TensorViews *tensors = nullptr);
 
+/// The directory of a source file's path, against which the file's weight
+/// paths resolve: "." for a bare file name.
+std::string sourceDir(const std::string &path);
+
 /// Reads `path` into `sm`: the buffer id, or an error for a missing file.
+/// An ONNX model (a path ending in ".onnx") is imported: the buffer holds
+/// the network in the language and `sm` its weights (OnnxImport.h).
 Expected<uint32_t> loadSourceFile(const std::string &path, SourceManager &sm);
 
 /// Parses and checks a buffer holding either the network language or IR

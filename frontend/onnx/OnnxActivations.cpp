@@ -1,0 +1,150 @@
+// ONNX's activations and the patterns exporters spread activations over:
+// each becomes soma's activation, folded into the dense layer or the
+// convolution before it when nothing else reads that layer.
+#include "Importer.h"
+
+#include <algorithm>
+#include <cmath>
+
+namespace soma::frontend::onnximport {
+
+namespace {
+bool near(float v, double want) {
+  return std::fabs(v - want) <= 1e-6 * std::max(1.0, std::fabs(want));
+}
+} // namespace
+
+void Importer::applyActivation(const onnx::NodeProto &n, const std::string &in,
+                               const std::string &out, const std::string &fn,
+                               const std::string &origin) {
+  const Value x = values.at(in);
+  bool softmax = fn == "softmax";
+  if (Layer *target = foldTarget(in, softmax ? std::set<std::string>{"dense"}
+                                             : std::set<std::string>{"dense", "conv1d", "conv2d"});
+      target && !target->has("activation")) {
+    target->attrs.push_back({"activation", fn, -1});
+    foldInto(*target, in, out, x.shape, origin);
+    return;
+  }
+  onnx::NodeProto node = n;
+  node.set_output(0, out);
+  Layer &layer = addLayer(node, "activation", {x.layer}, x.shape);
+  layer.origin = origin;
+  layer.attrs.push_back({"activation", fn, -1});
+}
+
+void Importer::importActivation(const onnx::NodeProto &n, const std::string &fn) {
+  const std::string &op = n.op_type();
+  std::string call = fn;
+  if (op == "LeakyRelu") {
+    allowAttrs(n, {"alpha"});
+    call = "leaky_relu(alpha = " + numberText(floatAttr(n, "alpha", 0.01f)) + ")";
+  } else if (op == "Elu") {
+    allowAttrs(n, {"alpha"});
+    call = "elu(alpha = " + numberText(floatAttr(n, "alpha", 1.f)) + ")";
+  } else if (op == "HardSigmoid") {
+    allowAttrs(n, {"alpha", "beta"});
+    float alpha = floatAttr(n, "alpha", 0.2f), beta = floatAttr(n, "beta", 0.5f);
+    if (!near(alpha, 1.0 / 6) || beta != 0.5f)
+      fail(n, "alpha = " + numberText(alpha) + ", beta = " + numberText(beta) +
+                  "; soma's hard_sigmoid is alpha = 1/6, beta = 0.5 (PyTorch's hardsigmoid)");
+    call = "hard_sigmoid";
+  } else
+    allowAttrs(n, {});
+  const Value &x = activation(n, 0);
+  (void)x;
+  if (op == "Sigmoid")
+    sigmoidOf[n.output(0)] = n.input(0);
+  applyActivation(n, n.input(0), n.output(0), call, nodeLabel(n));
+}
+
+void Importer::importSoftmax(const onnx::NodeProto &n) {
+  allowAttrs(n, {"axis"});
+  const Value &x = activation(n, 0);
+  int64_t rank = static_cast<int64_t>(x.shape.size());
+  int64_t axis = axisOf(intAttr(n, "axis", opset >= 13 ? -1 : 1), rank);
+  if (axis != rank - 1)
+    fail(n, "axis = " + std::to_string(intAttr(n, "axis", opset >= 13 ? -1 : 1)) +
+                " over a value of shape " + shapeText(x.shape) +
+                "; soma's softmax is along the last axis");
+  applyActivation(n, n.input(0), n.output(0), "softmax", nodeLabel(n));
+}
+
+onnx::NodeProto Importer::helperNode(const onnx::NodeProto &n, const std::string &suffix) {
+  onnx::NodeProto h = n;
+  h.set_output(0, n.output(0) + suffix);
+  h.set_name(n.name().empty() ? "" : n.name() + suffix);
+  uses[h.output(0)] = 1;
+  return h;
+}
+
+/// HardSwish as x * hard_sigmoid(x); PRelu with one slope as leaky_relu;
+/// Clip(0, inf) as relu.
+void Importer::importOtherActivation(const onnx::NodeProto &n) {
+  const std::string &op = n.op_type();
+  const Value &x = activation(n, 0);
+  if (op == "HardSwish") {
+    allowAttrs(n, {});
+    std::string in = x.layer;
+    std::vector<int64_t> shape = x.shape;
+    onnx::NodeProto gate = helperNode(n, "_gate");
+    Layer &g = addLayer(gate, "activation", {in}, shape);
+    g.attrs.push_back({"activation", "hard_sigmoid", -1});
+    std::string gateName = g.name;
+    addLayer(n, "mul", {in, gateName}, shape);
+    return;
+  }
+  if (op == "PRelu") {
+    allowAttrs(n, {});
+    const ConstTensor &slope = constant(n, 1);
+    bool one = slope.count() == 1 || std::all_of(slope.values.begin(), slope.values.end(),
+                                                 [&](float v) { return v == slope.values[0]; });
+    if (!one || slope.values.empty())
+      fail(n, "slope has shape " + shapeText(slope.dims) +
+                  " with different values; soma's leaky_relu takes one slope");
+    applyActivation(n, n.input(0), n.output(0),
+                    "leaky_relu(alpha = " + numberText(slope.values[0]) + ")", nodeLabel(n));
+    return;
+  }
+  // Clip: min and max are attributes before opset 11, inputs from it.
+  float lo = -INFINITY, hi = INFINITY;
+  if (opset < 11) {
+    allowAttrs(n, {"min", "max"});
+    lo = floatAttr(n, "min", lo);
+    hi = floatAttr(n, "max", hi);
+  } else {
+    allowAttrs(n, {});
+    for (size_t i = 1; i <= 2; ++i)
+      if (hasInput(n, i)) {
+        const ConstTensor &c = constant(n, i);
+        if (c.count() != 1)
+          fail(n, std::string(i == 1 ? "min" : "max") + " is not a scalar");
+        (i == 1 ? lo : hi) = c.values[0];
+      }
+  }
+  if (lo != 0.f || !(hi > 0))
+    fail(n, "Clip(" + numberText(lo) + ", " + numberText(hi) +
+                ") is not supported; soma imports Clip(0, max) with max > 0");
+  if (hi == INFINITY) {
+    applyActivation(n, n.input(0), n.output(0), "relu", nodeLabel(n));
+    return;
+  }
+  // soma has no clip activation: Clip(0, h)(x) = h * hard_sigmoid(6x/h - 3),
+  // hard_sigmoid(y) = min(max(y/6 + 1/2, 0), 1). The scale and shift before
+  // fold into the layer before, as may the hard_sigmoid.
+  auto uniform = [&](float v, bool channels) {
+    int64_t count = channels ? (x.shape.size() >= 3 ? x.shape[1] : 0) : x.shape.back();
+    return std::vector<float>(static_cast<size_t>(count), v);
+  };
+  ScaleShift preChannels{uniform(6 / hi, true), uniform(-3, true)};
+  ScaleShift preLast{uniform(6 / hi, false), uniform(-3, false)};
+  onnx::NodeProto scaled = helperNode(n, "_scaled");
+  applyScaleShift(scaled, n.input(0), scaled.output(0), preChannels, preLast);
+  onnx::NodeProto gate = helperNode(n, "_gate");
+  applyActivation(gate, scaled.output(0), gate.output(0), "hard_sigmoid", nodeLabel(n));
+  ScaleShift postChannels{uniform(hi, true), uniform(0, true)};
+  ScaleShift postLast{uniform(hi, false), uniform(0, false)};
+  applyScaleShift(n, gate.output(0), n.output(0), postChannels, postLast);
+}
+
+} // namespace soma::frontend::onnximport
