@@ -79,9 +79,9 @@ std::unique_ptr<Runner> makeOneDnnNeuron(const float weights[2], float bias, int
 /// `hasAvx512()` first).
 double fmaLoop(int64_t iterations);
 bool hasAvx512();
-/// Reads the `n` floats at `p` (n a multiple of 128) `passes` times with
-/// AVX-512 loads into 8 independent sums: the read bandwidth of wherever
-/// they stay between passes. Needs AVX-512F.
+/// Reads the `n` floats at `p` (64-byte aligned, n a multiple of 128)
+/// `passes` times with AVX-512 loads, as 8 concurrent streams: the read
+/// bandwidth of wherever they stay between passes. Needs AVX-512F.
 void readLoop(const float *p, int64_t n, int64_t passes);
 
 /// How the anchors parallelise, for the report (OpenMP runtime, versions,
