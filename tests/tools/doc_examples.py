@@ -36,7 +36,8 @@ allowed in between) configure it:
 
   <!-- file: NAME.nn -->
       save this soma / soma-error block as NAME.nn (default:
-      block-L<line>.nn), so a later console block can use it.
+      block-L<line>.nn), so a later console block can use it. On a block
+      of any other kind (```python), the block is saved and not run.
   <!-- error: TEXT -->
       (soma-error) the diagnostics must contain TEXT.
   <!-- files: SPEC; SPEC; ... -->
@@ -326,6 +327,8 @@ class Checker:
             self.check_error(block)
         elif block.lang == "console":
             self.check_console(block)
+        elif "file" in block.notes:
+            self.save(block)
         elif NETWORK_START.search(strip_comments(block.text)):
             self.fail(block, "holds a complete network; tag it ```soma (or ```soma-error) "
                              "so that it is checked")
