@@ -34,6 +34,9 @@ std::vector<std::string> pipelineForLevel(int level, bool prune) {
     if (level >= 2) // on the fused (dense) form; cse last, to merge what folding made equal
       for (const char *name : {"fold-constants", "remove-identity", "fold-scale-shift", "cse"})
         names.push_back(name);
+    // After the folds at -O2, which may leave a conv's bias or activation
+    // next to it.
+    names.push_back("fuse-conv-bias-act");
     // Prune the final weights (scales folded in), before dead neurons go:
     // rows and columns it empties are removed.
     if (prune)
