@@ -307,10 +307,14 @@ public:
     using Family::Family;
     Fit fit(const ir::Op &op) const override {
       switch (op.kind) {
-      case ir::OpKind::BiasAdd:
-      case ir::OpKind::Activation:
       case ir::OpKind::ScaleShift:
       case ir::OpKind::BatchNorm:
+        if (!ir::paramsAlongLastAxis(op)) // the lowering reads a parameter per column
+          return Fit::declines("its parameters run along axis " + std::to_string(op.axis) +
+                               ", not the last");
+        return Fit::runs();
+      case ir::OpKind::BiasAdd:
+      case ir::OpKind::Activation:
       case ir::OpKind::LayerNorm:
       case ir::OpKind::Concat:
 #define SOMA_BINARY_OP(Enum, Name, Expr, Identity, Commutes, Doc) case ir::OpKind::Enum:

@@ -365,6 +365,10 @@ public:
     case ir::OpKind::ScaleShift:
     case ir::OpKind::BatchNorm:
     case ir::OpKind::LayerNorm:
+      if (op.kind != ir::OpKind::BiasAdd && op.kind != ir::OpKind::LayerNorm &&
+          !ir::paramsAlongLastAxis(op))
+        return Fit::declines("its parameters run along axis " + std::to_string(op.axis) +
+                             ", not the last");
       for (size_t k = 1; k < op.operands.size() && k <= 4; ++k)
         if (std::string why = notPerFeature(op, k); !why.empty())
           return Fit::declines(why);

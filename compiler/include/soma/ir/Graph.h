@@ -122,6 +122,22 @@ public:
   std::optional<Schedule> schedule;
 };
 
+/// scale_shift and batch_norm: the per-sample axis of a value of `rank`
+/// per-sample dims that their parameters run along, from the op's `axis`
+/// (negative counts from the end; the shape rule checks the range); 0 for
+/// a value with no per-sample dims.
+inline size_t featureAxis(int64_t axis, size_t rank) {
+  if (rank == 0)
+    return 0;
+  return static_cast<size_t>(axis < 0 ? axis + static_cast<int64_t>(rank) : axis);
+}
+/// Whether the parameters of scale_shift or batch_norm `op` run along the
+/// last axis of its value, as the elementwise kernels read them.
+inline bool paramsAlongLastAxis(const Op &op) {
+  const size_t rank = op.type.dims.size();
+  return rank <= 1 || featureAxis(op.axis, rank) + 1 == rank;
+}
+
 struct GraphOutput {
   std::string name;
   Op *value;
