@@ -199,8 +199,8 @@ bool Sema::evalFeatureAxis(LayerBuild &layer, int64_t &axis) {
       e.number >= static_cast<double>(rank)) {
     diags.error(e.loc, "axis of " + layer.what + " must be an integer from -" +
                            std::to_string(rank) + " to " + std::to_string(rank - 1) +
-                           " (an axis of '" + layer.stmt.operands[0].name + "' of type " +
-                           x.str() + ")");
+                           " (an axis of '" + layer.stmt.operands[0].name + "' of type " + x.str() +
+                           ")");
     layer.ok = false;
     return false;
   }

@@ -226,12 +226,14 @@ Tensor evaluateOp(const Op &op, const std::vector<EvalOperand> &in, int64_t batc
     }
     break;
   case OpKind::Conv:
+  case OpKind::ConvAdd:
   case OpKind::MaxPool:
   case OpKind::AvgPool:
   case OpKind::GlobalAvgPool: {
-    const bool conv = op.kind == OpKind::Conv;
+    const bool conv = isConv(op.kind);
     evaluateSpatial(op, in[0].tensor->values.data(), conv ? in[1].tensor->values.data() : nullptr,
-                    conv ? in[2].tensor->values.data() : nullptr, in[0].batched ? batch : 1, y);
+                    conv ? in[2].tensor->values.data() : nullptr, in[0].batched ? batch : 1, y,
+                    op.kind == OpKind::ConvAdd ? in[3].tensor->values.data() : nullptr);
     break;
   }
   case OpKind::Reshape:

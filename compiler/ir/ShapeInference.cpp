@@ -160,6 +160,7 @@ TensorType inferResultType(const Op &op, DiagnosticEngine &diags) {
     return x;
   }
   case OpKind::Conv:
+  case OpKind::ConvAdd:
   case OpKind::MaxPool:
   case OpKind::AvgPool:
   case OpKind::GlobalAvgPool:

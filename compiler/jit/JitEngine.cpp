@@ -151,6 +151,7 @@ runtime::TileRules elementwiseRules(const ir::Op &op, int64_t vectorWidth) {
   case ir::OpKind::Concat:
   case ir::OpKind::Input: // no kernel: the families decline them
   case ir::OpKind::Conv:
+  case ir::OpKind::ConvAdd:
   case ir::OpKind::MaxPool:
   case ir::OpKind::AvgPool:
   case ir::OpKind::GlobalAvgPool:
@@ -326,6 +327,7 @@ public:
       case ir::OpKind::Dense:
       case ir::OpKind::DenseAdd:
       case ir::OpKind::Conv:
+      case ir::OpKind::ConvAdd:
       case ir::OpKind::MaxPool:
       case ir::OpKind::AvgPool:
       case ir::OpKind::GlobalAvgPool:
@@ -341,7 +343,7 @@ public:
     }
   };
 
-  /// conv with constant filters and bias (codegen/LowerConv.cpp): any
+  /// conv and conv_add with constant filters and bias (codegen/LowerConv.cpp): any
   /// range of rows, column ranges on whole vectors of output positions.
   class Conv final : public Family {
   public:

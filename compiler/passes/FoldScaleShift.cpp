@@ -191,10 +191,10 @@ bool foldIntoConv(ir::OpInserter &inserter, ir::Op *affine, const Affine &a, ir:
       w[i] = static_cast<double>(weights->values[i]) * a.scale[o];
     b[o] = static_cast<double>(bias->values[o]) * a.scale[o] + a.shift[o];
   }
-  ir::Op *wOp = newConst(inserter, affine, conv->operands[1]->name + ".folded", weights->dims,
-                         std::move(w));
-  ir::Op *bOp = newConst(inserter, affine, conv->operands[2]->name + ".folded", {channels},
-                         std::move(b));
+  ir::Op *wOp =
+      newConst(inserter, affine, conv->operands[1]->name + ".folded", weights->dims, std::move(w));
+  ir::Op *bOp =
+      newConst(inserter, affine, conv->operands[2]->name + ".folded", {channels}, std::move(b));
   affine->kind = ir::OpKind::Conv;
   affine->attributes() = conv->attributes(); // strides, pads, ..., fn = identity
   uses.setOperands(affine, {conv->operands[0], wOp, bOp});

@@ -88,7 +88,8 @@ ir::Op *fuseBias(ir::OpInserter &inserter, ir::Op *add, ir::UseCounts &uses) {
     ir::Op *bias = conv->operands[2];
     if (bias->kind != ir::OpKind::Const || !bias->data)
       continue; // the bias is computed at run time
-    std::optional<std::vector<float>> c = perChannelConstant(*add->operands[1 - k], conv->type.dims);
+    std::optional<std::vector<float>> c =
+        perChannelConstant(*add->operands[1 - k], conv->type.dims);
     if (!c)
       continue; // not one value per channel
     auto data = std::make_shared<Tensor>(bias->type.dims);

@@ -131,6 +131,7 @@ void runElementwise(const void *context, void *const *slots, int64_t r0, int64_t
   case ir::OpKind::DenseAdd:
   case ir::OpKind::Concat:
   case ir::OpKind::Conv:
+  case ir::OpKind::ConvAdd:
   case ir::OpKind::MaxPool:
   case ir::OpKind::AvgPool:
   case ir::OpKind::GlobalAvgPool:
@@ -384,6 +385,7 @@ public:
     case ir::OpKind::DenseAdd:
     case ir::OpKind::Concat:
     case ir::OpKind::Conv:
+    case ir::OpKind::ConvAdd:
     case ir::OpKind::MaxPool:
     case ir::OpKind::AvgPool:
     case ir::OpKind::GlobalAvgPool:

@@ -41,6 +41,11 @@ inline bool isWeightedSum(OpKind kind) {
   return kind == OpKind::Linear || kind == OpKind::Dense || kind == OpKind::DenseAdd;
 }
 
+/// conv and conv_add: a convolution of operand 0 with the filters in
+/// operand 1 and the bias in operand 2 (conv_add: plus the residual in
+/// operand 3).
+inline bool isConv(OpKind kind) { return kind == OpKind::Conv || kind == OpKind::ConvAdd; }
+
 /// An f32 tensor type: per-sample dims plus, when `batched`, a leading
 /// symbolic batch dimension N that is only known at run time.
 struct TensorType {
