@@ -42,7 +42,8 @@ std::vector<std::string> pipelineForLevel(int level, bool prune) {
     if (prune)
       names.push_back("prune");
     if (level >= 2)
-      names.push_back("eliminate-dead-neurons");
+      for (const char *name : {"eliminate-dead-neurons", "eliminate-dead-channels"})
+        names.push_back(name);
     // After the passes that rewrite dense layers: they do not know dense_add.
     names.push_back("fuse-elementwise");
     names.push_back("dce");
