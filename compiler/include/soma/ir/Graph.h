@@ -121,7 +121,7 @@ public:
   std::shared_ptr<const Tensor> data;
   /// Linear, dense, dense_add: the layer's hints from the source.
   LayerHints hints;
-  /// Set by sparsity-analysis on dense and linear ops.
+  /// Set by sparsity-analysis on linear, dense, dense_add, conv and conv_add ops.
   std::optional<SparsityInfo> sparsity;
   /// Set by the schedule pass on linear, dense and dense_add ops.
   std::optional<Schedule> schedule;
