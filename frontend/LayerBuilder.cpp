@@ -188,7 +188,11 @@ ir::Op *Sema::buildChain(LayerBuild &layer, ir::OpKind kind) {
 /// its per-feature constants (mean and variance for batchnorm, then scale
 /// and shift).
 ir::Op *Sema::buildNormalization(LayerBuild &layer, ir::OpKind kind) {
-  int64_t channels = layer.ins[0]->type.lastDim();
+  int64_t axis = -1;
+  if (!evalFeatureAxis(layer, axis))
+    return nullptr;
+  const std::vector<int64_t> &dims = layer.ins[0]->type.dims;
+  int64_t channels = dims.empty() ? 1 : dims[ir::featureAxis(axis, dims.size())];
   std::vector<ir::Op *> operands = {layer.ins[0]};
   if (kind == ir::OpKind::BatchNorm) {
     operands.push_back(vectorParam(layer, LayerAttr::Mean, channels, 0.0));
@@ -210,7 +214,32 @@ ir::Op *Sema::buildNormalization(LayerBuild &layer, ir::OpKind kind) {
     return nullptr;
   ir::Op *result = makeOp(kind, layer.stmt.name, operands, layer.stmt.loc);
   result->epsilon = layer.epsilon;
+  if (kind != ir::OpKind::LayerNorm)
+    result->axis = axis;
   return result;
+}
+
+/// `axis = A` of batchnorm and scaleshift: -1 (the last axis, the default)
+/// or any per-sample axis of the operand, counted from the end when
+/// negative.
+bool Sema::evalFeatureAxis(LayerBuild &layer, int64_t &axis) {
+  const Attr *attr = layer.attrs[LayerAttr::Axis];
+  if (!attr)
+    return true;
+  const Expr &e = attr->value;
+  const ir::TensorType &x = layer.ins[0]->type;
+  const auto rank = static_cast<int64_t>(std::max<size_t>(1, x.dims.size()));
+  if (e.kind != Expr::Kind::Number || !e.isInteger || e.number < static_cast<double>(-rank) ||
+      e.number >= static_cast<double>(rank)) {
+    diags.error(e.loc, "axis of " + layer.what + " must be an integer from -" +
+                           std::to_string(rank) + " to " + std::to_string(rank - 1) +
+                           " (an axis of '" + layer.stmt.operands[0].name + "' of type " + x.str() +
+                           ")");
+    layer.ok = false;
+    return false;
+  }
+  axis = static_cast<int64_t>(e.number);
+  return true;
 }
 
 void Sema::buildLayer(const Stmt &stmt) {

@@ -84,6 +84,7 @@ std::unique_ptr<Module> buildModule(LLVMContext &ctx, const ir::Graph &graph,
       lowerConcat(env, op, slots);
       break;
     case ir::OpKind::Conv:
+    case ir::OpKind::ConvAdd:
       lowerConv(env, op, slots);
       break;
     case ir::OpKind::MaxPool:

@@ -5,8 +5,9 @@
 // are constants), the inputs the tap meets are one masked load for a stride
 // of 1 (a gather for longer strides), masked to the lanes whose input
 // position is inside x (and to none when the tap's input row is padding),
-// and one fused multiply-add with the tap's weight broadcast. Then the bias
-// and the activation in registers, and one store. Each output is one chain
+// and one fused multiply-add with the tap's weight broadcast. Then the bias,
+// the residual (conv_add: one load of r at the result's position) and the
+// activation in registers, and one store. Each output is one chain
 // in (channel, kh, kw) order whatever the tile, so results do not depend
 // on the tiling. The weights are read unpacked, [O, C / groups, kH, kW].
 #include "Lowering.h"
@@ -27,6 +28,7 @@ void lowerConv(const KernelEnv &env, const ir::Op &op, const SlotMap &slots) {
   Value *Wt = env.slotPtr(slots.at(op.operands[1]));
   Value *B = env.slotPtr(slots.at(op.operands[2]));
   Value *Y = env.slotPtr(slots.at(&op));
+  Value *R = op.kind == ir::OpKind::ConvAdd ? env.slotPtr(slots.at(op.operands[3])) : nullptr;
   auto vsplat = [&](Value *v) { return b.CreateVectorSplat(env.width, v); };
   std::vector<Constant *> laneIds;
   for (int i = 0; i < env.width; ++i)
@@ -91,9 +93,12 @@ void lowerConv(const KernelEnv &env, const ir::Op &op, const SlotMap &slots) {
               },
               "ci");
           Value *y = b.CreateFAdd(acc[0], bias);
+          Value *at = b.CreateAdd(b.CreateMul(row, env.i64(g.outW)), col);
+          if (R)
+            y = b.CreateFAdd(y, env.loadVec(env.at(R, at), mask));
           if (op.fn.kind != ir::ActKind::Identity)
             y = emitActivation(b, op.fn, y);
-          env.storeVec(y, env.at(Y, b.CreateAdd(b.CreateMul(row, env.i64(g.outW)), col)), mask);
+          env.storeVec(y, env.at(Y, at), mask);
         });
       },
       "row");

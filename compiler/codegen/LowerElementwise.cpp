@@ -113,6 +113,7 @@ void lowerElementwise(const KernelEnv &env, const ir::Op &op, const SlotMap &slo
           case ir::OpKind::LayerNorm:
           case ir::OpKind::Concat:
           case ir::OpKind::Conv:
+          case ir::OpKind::ConvAdd:
           case ir::OpKind::MaxPool:
           case ir::OpKind::AvgPool:
           case ir::OpKind::GlobalAvgPool:

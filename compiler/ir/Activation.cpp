@@ -3,6 +3,7 @@
 #include "soma/ir/Printer.h"
 
 #include <cmath>
+#include <optional>
 
 namespace soma::ir {
 
@@ -49,6 +50,32 @@ std::optional<std::string> checkActParam(ActKind kind, double param) {
   if (!std::isfinite(param) || !std::isfinite(static_cast<float>(param)))
     return std::string(actName(kind)) + " parameter '" + p + "' must be a finite f32 value";
   return std::nullopt;
+}
+
+std::optional<float> exactActivationConstant(const Activation &act, float x) {
+  if (std::isnan(x))
+    return std::nullopt;
+  switch (act.kind) {
+  case ActKind::Identity:
+    return x;
+  case ActKind::Relu:
+    return x > 0 ? x : 0.0f;
+  case ActKind::LeakyRelu:
+    // One f32 product, rounded once, in the engines as here.
+    return x > 0 ? x : act.param == 0 ? 0.0f : static_cast<float>(double(act.param) * x);
+  case ActKind::Step:
+    return x > act.param ? 1.0f : 0.0f;
+  case ActKind::HardSigmoid:
+    if (x <= -3)
+      return 0.0f;
+    if (x >= 3)
+      return 1.0f;
+    return std::nullopt;
+  default:
+    // exp, erf, tanh: the engines' approximations differ from libm in the
+    // last bits, so the constant is not known exactly.
+    return std::nullopt;
+  }
 }
 
 } // namespace soma::ir

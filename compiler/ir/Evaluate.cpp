@@ -8,6 +8,7 @@
 #include <algorithm>
 #include <cassert>
 #include <cmath>
+#include <utility>
 
 namespace soma::ir {
 
@@ -95,6 +96,19 @@ double f32Edge(double sum) {
   return std::fabs(sum) >= kF32Overflow ? std::copysign(INFINITY, sum) : sum;
 }
 
+/// scale_shift, batch_norm: element i of the value uses parameter
+/// i / inner % features.
+std::pair<int64_t, int64_t> featureStride(const Op &op) {
+  const std::vector<int64_t> &dims = op.type.dims;
+  if (dims.empty())
+    return {1, 1};
+  const size_t axis = featureAxis(op.axis, dims.size());
+  int64_t inner = 1;
+  for (size_t d = axis + 1; d < dims.size(); ++d)
+    inner *= dims[d];
+  return {inner, dims[axis]};
+}
+
 } // namespace
 
 std::vector<int64_t> concreteShape(const TensorType &type, int64_t batch) {
@@ -174,21 +188,25 @@ Tensor evaluateOp(const Op &op, const std::vector<EvalOperand> &in, int64_t batc
     }
     break;
   }
-  case OpKind::ScaleShift:
+  case OpKind::ScaleShift: {
+    const auto [inner, features] = featureStride(op);
     for (int64_t i = 0; i < total; ++i) {
-      int64_t c = i % width;
+      int64_t c = i / inner % features;
       y[i] = static_cast<float>(static_cast<double>(at(in[0], i)) * in[1].tensor->values[c] +
                                 in[2].tensor->values[c]);
     }
     break;
-  case OpKind::BatchNorm:
+  }
+  case OpKind::BatchNorm: {
+    const auto [inner, features] = featureStride(op);
     for (int64_t i = 0; i < total; ++i) {
-      int64_t c = i % width;
+      int64_t c = i / inner % features;
       double mean = in[1].tensor->values[c], var = in[2].tensor->values[c];
       double norm = (at(in[0], i) - mean) / std::sqrt(var + op.epsilon);
       y[i] = static_cast<float>(norm * in[3].tensor->values[c] + in[4].tensor->values[c]);
     }
     break;
+  }
   case OpKind::LayerNorm:
     for (int64_t r = 0; r < rows; ++r) {
       double mean = 0, var = 0;
@@ -208,12 +226,14 @@ Tensor evaluateOp(const Op &op, const std::vector<EvalOperand> &in, int64_t batc
     }
     break;
   case OpKind::Conv:
+  case OpKind::ConvAdd:
   case OpKind::MaxPool:
   case OpKind::AvgPool:
   case OpKind::GlobalAvgPool: {
-    const bool conv = op.kind == OpKind::Conv;
+    const bool conv = isConv(op.kind);
     evaluateSpatial(op, in[0].tensor->values.data(), conv ? in[1].tensor->values.data() : nullptr,
-                    conv ? in[2].tensor->values.data() : nullptr, in[0].batched ? batch : 1, y);
+                    conv ? in[2].tensor->values.data() : nullptr, in[0].batched ? batch : 1, y,
+                    op.kind == OpKind::ConvAdd ? in[3].tensor->values.data() : nullptr);
     break;
   }
   case OpKind::Reshape:

@@ -33,7 +33,7 @@ template <class F> int64_t forEachTap(const WindowGeometry &g, int64_t oh, int64
 }
 
 void conv(const Op &op, const WindowGeometry &g, const float *x, const float *w, const float *b,
-          int64_t samples, float *y) {
+          const float *r, int64_t samples, float *y) {
   const int64_t taps = g.kH * g.kW, cg = g.inChannelsPerGroup(), og = g.outChannelsPerGroup();
   for (int64_t n = 0; n < samples; ++n)
     for (int64_t o = 0; o < g.outChannels; ++o) {
@@ -49,8 +49,10 @@ void conv(const Op &op, const WindowGeometry &g, const float *x, const float *w,
             });
           }
           sum += static_cast<double>(b[o]);
-          y[(n * g.outChannels + o) * g.outPlane() + oh * g.outW + ow] =
-              static_cast<float>(referenceActivation(op.fn, sum));
+          const int64_t at = (n * g.outChannels + o) * g.outPlane() + oh * g.outW + ow;
+          if (r)
+            sum += static_cast<double>(r[at]);
+          y[at] = static_cast<float>(referenceActivation(op.fn, sum));
         }
     }
 }
@@ -88,15 +90,15 @@ void globalPoolRows(int64_t plane, const float *x, int64_t p0, int64_t p1, float
 }
 
 void evaluateSpatial(const Op &op, const float *x, const float *w, const float *b, int64_t samples,
-                     float *y) {
+                     float *y, const float *r) {
   if (op.kind == OpKind::GlobalAvgPool) {
     const int64_t channels = op.type.dims[0];
     globalPoolRows(op.operands[0]->type.sampleElements() / channels, x, 0, samples * channels, y);
     return;
   }
   const WindowGeometry g = windowGeometry(op);
-  if (op.kind == OpKind::Conv)
-    conv(op, g, x, w, b, samples, y);
+  if (isConv(op.kind))
+    conv(op, g, x, w, b, r, samples, y);
   else
     poolRows(op.kind == OpKind::MaxPool, op.padCount, g, x, 0, samples * g.inChannels * g.outH, y);
 }

@@ -305,7 +305,7 @@ bool IRParser::parseHints(Op &op) {
 // the fields in this order, as the printer writes them; the first '{' is
 // already consumed.
 bool IRParser::parseSparsity(Op &op) {
-  if (!isWeightedSum(op.kind))
+  if (!isWeightedSum(op.kind) && !isConv(op.kind))
     return fail("op '" + std::string(opName(op.kind)) + "' has no attribute 'sparsity'");
   if (!tok.isIdent("sparsity"))
     return fail("expected 'sparsity', got " + describeToken(tok));

@@ -134,18 +134,21 @@ TensorType inferResultType(const Op &op, DiagnosticEngine &diags) {
     }
     return TensorType::make(batched, dims);
   }
-  case OpKind::ScaleShift: {
-    const TensorType &x = operandType(0);
-    if (!checkPerFeature(op, *op.operands[1], "scale", x.lastDim(), diags) ||
-        !checkPerFeature(op, *op.operands[2], "shift", x.lastDim(), diags))
-      return {};
-    return x;
-  }
+  case OpKind::ScaleShift:
   case OpKind::BatchNorm: {
     const TensorType &x = operandType(0);
+    const auto rank = static_cast<int64_t>(std::max<size_t>(1, x.dims.size()));
+    if (op.axis < -rank || op.axis >= rank) {
+      diags.error(op.loc, describe(op) + " axis " + std::to_string(op.axis) +
+                              " is not an axis of its operand " + x.str() + " (-" +
+                              std::to_string(rank) + " to " + std::to_string(rank - 1) + ")");
+      return {};
+    }
+    const int64_t features = x.dims.empty() ? 1 : x.dims[featureAxis(op.axis, x.dims.size())];
     static const char *roles[] = {"mean", "variance", "scale", "shift"};
-    for (int i = 0; i < 4; ++i)
-      if (!checkPerFeature(op, *op.operands[i + 1], roles[i], x.lastDim(), diags))
+    const size_t first = op.kind == OpKind::BatchNorm ? 0 : 2;
+    for (size_t i = 1; i < op.operands.size(); ++i)
+      if (!checkPerFeature(op, *op.operands[i], roles[first + i - 1], features, diags))
         return {};
     return x;
   }
@@ -157,6 +160,7 @@ TensorType inferResultType(const Op &op, DiagnosticEngine &diags) {
     return x;
   }
   case OpKind::Conv:
+  case OpKind::ConvAdd:
   case OpKind::MaxPool:
   case OpKind::AvgPool:
   case OpKind::GlobalAvgPool:

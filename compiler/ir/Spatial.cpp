@@ -42,7 +42,7 @@ bool sweep(const Op &op, const TensorType &x, const std::vector<int64_t> &kernel
     return lengthError("strides", op.strides.size(), rank);
   if (op.pads.size() != 2 * rank)
     return lengthError("pads (begin of each axis, then end)", op.pads.size(), 2 * rank);
-  if (op.kind == OpKind::Conv && op.dilations.size() != rank)
+  if (isConv(op.kind) && op.dilations.size() != rank)
     return lengthError("dilations", op.dilations.size(), rank);
   auto tooLarge = [&](const char *name, const std::vector<int64_t> &values) {
     for (int64_t v : values)
@@ -73,7 +73,7 @@ bool sweep(const Op &op, const TensorType &x, const std::vector<int64_t> &kernel
     const int64_t dilation = dilations.empty() ? 1 : dilations[a];
     const int64_t span = dilation * (kernel[a] - 1) + 1;
     const std::string axis = "axis " + axisName(rank, a);
-    if (op.kind != OpKind::Conv && (padBegin >= kernel[a] || padEnd >= kernel[a])) {
+    if (!isConv(op.kind) && (padBegin >= kernel[a] || padEnd >= kernel[a])) {
       diags.error(op.loc, describe(op) + " pads " + axis + " by " + std::to_string(padBegin) +
                               " and " + std::to_string(padEnd) + ", but a pad must be smaller " +
                               "than the window (" + std::to_string(kernel[a]) +
@@ -173,7 +173,7 @@ TensorType inferPool(const Op &op, DiagnosticEngine &diags) {
 } // namespace
 
 bool isSpatial(OpKind kind) {
-  return kind == OpKind::Conv || kind == OpKind::MaxPool || kind == OpKind::AvgPool ||
+  return isConv(kind) || kind == OpKind::MaxPool || kind == OpKind::AvgPool ||
          kind == OpKind::GlobalAvgPool;
 }
 
@@ -182,6 +182,14 @@ TensorType inferSpatialType(const Op &op, DiagnosticEngine &diags) {
   switch (op.kind) {
   case OpKind::Conv:
     result = inferConv(op, diags);
+    break;
+  case OpKind::ConvAdd:
+    result = inferConv(op, diags);
+    if (result.known && op.operands[3]->type != result) {
+      diags.error(op.loc, describe(op) + " residual '" + op.operands[3]->name + "' is " +
+                              op.operands[3]->type.str() + ", but its result is " + result.str());
+      return {};
+    }
     break;
   case OpKind::MaxPool:
   case OpKind::AvgPool:
@@ -210,7 +218,7 @@ TensorType inferSpatialType(const Op &op, DiagnosticEngine &diags) {
 }
 
 std::string convNotPackable(const Op &op) {
-  if (op.kind != OpKind::Conv)
+  if (!isConv(op.kind))
     return "not a convolution";
   for (size_t i : {1, 2})
     if (op.operands[i]->kind != OpKind::Const || !op.operands[i]->data)
@@ -221,7 +229,7 @@ std::string convNotPackable(const Op &op) {
 WindowGeometry windowGeometry(const Op &op) {
   const TensorType &x = op.operands[0]->type;
   WindowGeometry g;
-  const bool conv = op.kind == OpKind::Conv;
+  const bool conv = isConv(op.kind);
   const std::vector<int64_t> &w = conv ? op.operands[1]->type.dims : op.kernel;
   const size_t rank = conv ? w.size() - 2 : w.size();
   const int64_t *kernel = conv ? w.data() + 2 : w.data();

@@ -75,6 +75,7 @@ bool verifyGraph(const Graph &graph, DiagnosticEngine &diags) {
     case OpKind::BatchNorm:
     case OpKind::LayerNorm:
     case OpKind::Conv:
+    case OpKind::ConvAdd:
     case OpKind::MaxPool:
     case OpKind::AvgPool:
     case OpKind::GlobalAvgPool:

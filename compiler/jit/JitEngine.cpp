@@ -151,6 +151,7 @@ runtime::TileRules elementwiseRules(const ir::Op &op, int64_t vectorWidth) {
   case ir::OpKind::Concat:
   case ir::OpKind::Input: // no kernel: the families decline them
   case ir::OpKind::Conv:
+  case ir::OpKind::ConvAdd:
   case ir::OpKind::MaxPool:
   case ir::OpKind::AvgPool:
   case ir::OpKind::GlobalAvgPool:
@@ -307,10 +308,14 @@ public:
     using Family::Family;
     Fit fit(const ir::Op &op) const override {
       switch (op.kind) {
-      case ir::OpKind::BiasAdd:
-      case ir::OpKind::Activation:
       case ir::OpKind::ScaleShift:
       case ir::OpKind::BatchNorm:
+        if (!ir::paramsAlongLastAxis(op)) // the lowering reads a parameter per column
+          return Fit::declines("its parameters run along axis " + std::to_string(op.axis) +
+                               ", not the last");
+        return Fit::runs();
+      case ir::OpKind::BiasAdd:
+      case ir::OpKind::Activation:
       case ir::OpKind::LayerNorm:
       case ir::OpKind::Concat:
 #define SOMA_BINARY_OP(Enum, Name, Expr, Identity, Commutes, Doc) case ir::OpKind::Enum:
@@ -322,6 +327,7 @@ public:
       case ir::OpKind::Dense:
       case ir::OpKind::DenseAdd:
       case ir::OpKind::Conv:
+      case ir::OpKind::ConvAdd:
       case ir::OpKind::MaxPool:
       case ir::OpKind::AvgPool:
       case ir::OpKind::GlobalAvgPool:
@@ -337,7 +343,7 @@ public:
     }
   };
 
-  /// conv with constant filters and bias (codegen/LowerConv.cpp): any
+  /// conv and conv_add with constant filters and bias (codegen/LowerConv.cpp): any
   /// range of rows, column ranges on whole vectors of output positions.
   class Conv final : public Family {
   public:

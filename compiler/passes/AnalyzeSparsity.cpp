@@ -10,9 +10,18 @@
 //          nonzeros (inputs % 4 == 0);
 // otherwise "none". A matrix with no zeros, or only zeros, is "none".
 //
+// A conv's filters [O, C / groups, kernel...] are measured as the matrix
+// [O, C / groups * taps]: a zero row is an output channel whose filter is
+// zero, a zero column an (input channel, tap) pair no filter reads. No
+// kernel reads a conv's record yet; with --remarks each conv with zeros
+// says what a sparse kernel would skip.
+//
 // Preconditions: the weights are a constant. The graph is not changed
 // beyond the SparsityInfo field. Tolerance class: exact (analysis only).
 #include "soma/passes/Passes.h"
+
+#include <cmath>
+#include <cstdio>
 
 namespace soma::passes {
 
@@ -66,11 +75,52 @@ ir::SparsityInfo analyze(const Tensor &w, int64_t rows, int64_t cols) {
   return info;
 }
 
+/// A conv's record, its statistics and, when its filters hold zeros, a
+/// remark on what a sparse kernel would skip.
+void analyzeConv(ir::Op &op, PassContext &ctx) {
+  const ir::Op *w = op.operands[1];
+  if (w->kind != ir::OpKind::Const || !w->data)
+    return; // filters computed at run time, or elided: nothing to measure
+  const int64_t channels = w->type.dims[0], cols = w->data->numElements() / channels;
+  const int64_t taps = cols / w->type.dims[1];
+  op.sparsity = analyze(*w->data, channels, cols);
+  const ir::SparsityInfo &s = *op.sparsity;
+  ctx.count("sparsity-analysis.convs-analysed");
+  if (s.block != "none")
+    ctx.count("sparsity-analysis.convs-structured");
+  if (s.zeroRows)
+    ctx.count("sparsity-analysis.convs-with-zero-filters");
+  if (s.density == 1)
+    return;
+  int64_t unreadChannels = 0; // input channels whose every tap is a zero column
+  for (int64_t c = 0; c < w->type.dims[1]; ++c) {
+    bool read = false;
+    for (int64_t o = 0; o < channels && !read; ++o)
+      for (int64_t t = 0; t < taps && !read; ++t)
+        read = w->data->values[(o * w->type.dims[1] + c) * taps + t] != 0;
+    unreadChannels += !read;
+  }
+  const int64_t total = channels * cols;
+  const auto nonzeros = static_cast<int64_t>(std::llround(s.density * static_cast<double>(total)));
+  char skipped[16];
+  std::snprintf(skipped, sizeof skipped, "%.1f%%", 100.0 * (1.0 - s.density));
+  ctx.remark(op.loc, "conv '" + op.name + "' filters: " + std::to_string(nonzeros) + " of " +
+                         std::to_string(total) + " weights nonzero, " + std::to_string(s.zeroRows) +
+                         " of " + std::to_string(channels) + " filters zero, " +
+                         std::to_string(unreadChannels) + " of " + std::to_string(w->type.dims[1]) +
+                         " input channels unread, block \"" + s.block +
+                         "\": a sparse kernel would skip " + skipped + " of its multiply-adds");
+}
+
 } // namespace
 
 bool analyzeSparsity(ir::Graph &graph, PassContext &ctx) {
   for (auto &opPtr : graph.ops) {
     ir::Op &op = *opPtr;
+    if (ir::isConv(op.kind)) {
+      analyzeConv(op, ctx);
+      continue;
+    }
     if (!ir::isWeightedSum(op.kind))
       continue;
     const ir::Op *w = op.operands[1];

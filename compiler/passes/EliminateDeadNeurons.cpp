@@ -64,34 +64,6 @@ ir::Activation layerFn(const ir::Op &op) {
   return op.kind == ir::OpKind::Dense ? op.fn : ir::makeActivation(ir::ActKind::Identity);
 }
 
-/// act(x) rounded to f32, when every engine computes exactly that value.
-std::optional<float> exactConstant(const ir::Activation &act, float x) {
-  using ir::ActKind;
-  if (std::isnan(x))
-    return std::nullopt;
-  switch (act.kind) {
-  case ActKind::Identity:
-    return x;
-  case ActKind::Relu:
-    return x > 0 ? x : 0.0f;
-  case ActKind::LeakyRelu:
-    // One f32 product, rounded once, in the engines as here.
-    return x > 0 ? x : act.param == 0 ? 0.0f : static_cast<float>(double(act.param) * x);
-  case ActKind::Step:
-    return x > act.param ? 1.0f : 0.0f;
-  case ActKind::HardSigmoid:
-    if (x <= -3)
-      return 0.0f;
-    if (x >= 3)
-      return 1.0f;
-    return std::nullopt;
-  default:
-    // exp, erf, tanh: the engines' approximations differ from libm in the
-    // last bits, so the constant is not known exactly.
-    return std::nullopt;
-  }
-}
-
 ir::Op *makeConst(ir::OpInserter &inserter, const ir::Op *before, const std::string &base,
                   Tensor data, SourceLoc loc) {
   ir::Op *c = inserter.insertBefore(before, ir::OpKind::Const, base, {}, loc);
@@ -281,7 +253,7 @@ bool DeadNeuronEliminator::shrink(ir::Op &layer) {
     if (!incomingZero || !outgoingFinite)
       continue;
     float bias = b ? b->data->values[o] : 0.0f;
-    std::optional<float> c = exactConstant(act, bias);
+    std::optional<float> c = ir::exactActivationConstant(act, bias);
     if (!c)
       continue; // the constant is not known exactly
     if (*c == 0) {

@@ -8,15 +8,24 @@
 //           W'[o, :] = W[o, :] * s[o],  b'[o] = b[o] * s[o] + t[o]
 //   before: y = f((x * s + t) W^T + b)  ->  dense(x, W', b') {fn = f},
 //           W'[o, i] = W[o, i] * s[i],  b'[o] = b[o] + sum_i W[o, i] * t[i]
+//   conv:   y = conv(x, W, b) * s + t, per output channel o (the affine op's
+//           axis is 0 of the conv's [O, spatial...])  ->  conv(x, W', b'),
+//           W'[o, ...] = W[o, ...] * s[o],  b'[o] = b[o] * s[o] + t[o]
+//
+// A per-channel affine op before a conv is not folded: where the conv's
+// window overlaps the padding, the shift would be summed over taps that
+// read zeros, so the bias could not absorb it.
 //
 // Preconditions. Every parameter, weight and bias is a const op. After: the
 // layer is a dense with fn = identity (a non-linear activation between the
 // two forbids the fold), a linear, or a linear -> bias_add chain; it has
 // exactly one user (the affine op), its output is a vector of `units`
-// features and the parameters have `units` elements. Before: the affine op
+// features and the parameters have `units` elements. Conv: the conv has
+// fn = identity and exactly one user (the affine op), whose axis is the
+// conv's channel axis. Before: the affine op
 // has exactly one user, a dense or linear whose input (not weights) it is;
 // the input is flattened per sample, so flattened element i uses feature
-// i mod C of the affine op's last axis. The rewritten layer takes the place
+// i mod C of the affine op's last axis, which must be its axis. The rewritten layer takes the place
 // of the last op of the pair (the affine op, or the layer), so every operand
 // is defined earlier; new weights and biases are new constants (the old ones
 // may be shared), and what is no longer used is left to dce.
@@ -29,7 +38,7 @@
 // in double and rounded once to f32, and the intermediate f32 rounding of
 // the layer's output disappears, so on the reference interpreter, with
 // u = 2^-24, each output differs by at most
-//   after:  2u * (|s[o]| * (sum_i |x[i] W[o, i]| + |b[o]|) + |t[o]|)
+//   after, conv: 2u * (|s[o]| * (sum_i |x[i] W[o, i]| + |b[o]|) + |t[o]|)
 //   before: 2u * (sum_i |x[i] s[i] W[o, i]| + sum_i |t[i] W[o, i]| + |b[o]|)
 // before the activation (then scaled by its slope), i.e. a few ulps of the
 // magnitudes summed; far inside the engines' K-term f32 accumulation bound.
@@ -51,11 +60,14 @@ const Tensor *constData(const ir::Op *op) {
 }
 
 /// The per-feature scale and shift of a scale_shift or batch_norm whose
-/// parameters are constants of the feature count, or nullopt.
+/// parameters are constants of the feature count (along its axis), or
+/// nullopt.
 std::optional<Affine> affineOf(const ir::Op &op) {
   if (op.kind != ir::OpKind::ScaleShift && op.kind != ir::OpKind::BatchNorm)
     return std::nullopt;
-  const auto features = static_cast<size_t>(op.type.lastDim());
+  const std::vector<int64_t> &dims = op.type.dims;
+  const auto features =
+      static_cast<size_t>(dims.empty() ? 1 : dims[ir::featureAxis(op.axis, dims.size())]);
   std::vector<const Tensor *> params;
   for (size_t k = 1; k < op.operands.size(); ++k) {
     const Tensor *t = constData(op.operands[k]);
@@ -159,11 +171,43 @@ bool foldIntoPrevious(ir::OpInserter &inserter, ir::Op *affine, const Affine &a,
   return true;
 }
 
+/// after a conv: `affine` scales the channels of a conv with no activation.
+bool foldIntoConv(ir::OpInserter &inserter, ir::Op *affine, const Affine &a, ir::UseCounts &uses) {
+  ir::Op *conv = affine->operands[0];
+  if (conv->kind != ir::OpKind::Conv || conv->fn.kind != ir::ActKind::Identity)
+    return false; // a non-linear activation in between
+  if (uses.of(conv) != 1)
+    return false; // the conv's own output is needed elsewhere
+  const std::vector<int64_t> &dims = affine->type.dims;
+  if (dims.size() < 2 || ir::featureAxis(affine->axis, dims.size()) != 0)
+    return false; // not per channel: the scale varies across a channel's positions
+  const Tensor *weights = constData(conv->operands[1]), *bias = constData(conv->operands[2]);
+  if (!weights || !bias)
+    return false;
+  const int64_t channels = dims[0], perChannel = weights->numElements() / channels;
+  std::vector<double> w(static_cast<size_t>(weights->numElements())), b(a.scale.size());
+  for (int64_t o = 0; o < channels; ++o) {
+    for (int64_t i = o * perChannel; i < (o + 1) * perChannel; ++i)
+      w[i] = static_cast<double>(weights->values[i]) * a.scale[o];
+    b[o] = static_cast<double>(bias->values[o]) * a.scale[o] + a.shift[o];
+  }
+  ir::Op *wOp =
+      newConst(inserter, affine, conv->operands[1]->name + ".folded", weights->dims, std::move(w));
+  ir::Op *bOp =
+      newConst(inserter, affine, conv->operands[2]->name + ".folded", {channels}, std::move(b));
+  affine->kind = ir::OpKind::Conv;
+  affine->attributes() = conv->attributes(); // strides, pads, ..., fn = identity
+  uses.setOperands(affine, {conv->operands[0], wOp, bOp});
+  return true;
+}
+
 /// before: `affine` is the input of the next layer and of nothing else.
 bool foldIntoNext(ir::OpInserter &inserter, ir::Op *affine, const Affine &a, ir::UseCounts &uses) {
   ir::Op *next = uses.soleUser(affine);
   if (!next || (next->kind != ir::OpKind::Dense && next->kind != ir::OpKind::Linear))
     return false;
+  if (!ir::paramsAlongLastAxis(*affine))
+    return false; // per channel of a spatial value: flattened element i is not feature i mod C
   if (next->operands[0] != affine || next->operands[1] == affine)
     return false; // it scales the weights, not the input
   const Tensor *weights = constData(next->operands[1]);
@@ -216,6 +260,8 @@ bool foldScaleShift(ir::Graph &graph, PassContext &ctx) {
       ctx.count(std::string("fold-scale-shift.") + counter + "-folded-into-previous");
     else if (foldIntoNext(inserter, op, *a, uses))
       ctx.count(std::string("fold-scale-shift.") + counter + "-folded-into-next");
+    else if (foldIntoConv(inserter, op, *a, uses))
+      ctx.count(std::string("fold-scale-shift.") + counter + "-folded-into-conv");
   }
   inserter.commit();
   return true;

@@ -12,7 +12,9 @@
 //      identity activation (the residual is added before the activation),
 //      exactly one user (the add), is not an output, and has the add's
 //      type; so does r (dense_add's residual is read like its result).
-//      When both operands qualify, the first is fused.
+//      When both operands qualify, the first is fused. The same for a
+//      conv: add(conv(x, w, b), r) {fn} -> conv_add(x, w, b, r) {fn}, with
+//      the conv's attributes (strides, pads, dilations, groups).
 //
 // Like fuse-dense-bias-act, each rewrite keeps the last op of the chain in
 // place (its name and position: every operand is defined earlier) and
@@ -55,7 +57,8 @@ void fuseActivationsIntoBinaries(ir::Graph &graph, PassContext &ctx) {
   std::erase_if(graph.ops, [&](auto &op) { return erase.contains(op.get()); });
 }
 
-/// Rewrite 2: add(dense, r) {fn} -> dense_add(x, w, b, r) {fn}.
+/// Rewrite 2: add(dense, r) {fn} -> dense_add(x, w, b, r) {fn}, and
+/// add(conv, r) {fn} -> conv_add(x, w, b, r) {fn}.
 void fuseResidualAdds(ir::Graph &graph, PassContext &ctx) {
   const ir::UseCounts uses(graph);
   ir::OpSet erase;
@@ -65,17 +68,23 @@ void fuseResidualAdds(ir::Graph &graph, PassContext &ctx) {
       continue;
     for (size_t i = 0; i < 2; ++i) {
       ir::Op *dense = add->operands[i], *residual = add->operands[1 - i];
-      if (dense->kind != ir::OpKind::Dense || dense->fn.kind != ir::ActKind::Identity)
-        continue; // the dense's own activation would come before the add
+      const bool conv = dense->kind == ir::OpKind::Conv;
+      if ((dense->kind != ir::OpKind::Dense && !conv) || dense->fn.kind != ir::ActKind::Identity)
+        continue; // the layer's own activation would come before the add
       if (uses.soleUser(dense) != add || erase.contains(dense))
         continue; // the layer's result is needed on its own
       if (!(dense->type == add->type) || !(residual->type == add->type))
         continue; // an unbatched operand: the add broadcasts it
-      add->kind = ir::OpKind::DenseAdd;
+      const ir::Activation fn = add->fn;
+      if (conv)
+        add->attributes() = dense->attributes();
+      add->fn = fn;
+      add->kind = conv ? ir::OpKind::ConvAdd : ir::OpKind::DenseAdd;
       add->hints = dense->hints;
       add->operands = {dense->operands[0], dense->operands[1], dense->operands[2], residual};
       erase.insert(dense);
-      ctx.count("fuse-elementwise.residual-adds-fused");
+      ctx.count(conv ? "fuse-elementwise.residual-adds-fused-into-convs"
+                     : "fuse-elementwise.residual-adds-fused");
       break;
     }
   }

@@ -34,12 +34,16 @@ std::vector<std::string> pipelineForLevel(int level, bool prune) {
     if (level >= 2) // on the fused (dense) form; cse last, to merge what folding made equal
       for (const char *name : {"fold-constants", "remove-identity", "fold-scale-shift", "cse"})
         names.push_back(name);
+    // After the folds at -O2, which may leave a conv's bias or activation
+    // next to it.
+    names.push_back("fuse-conv-bias-act");
     // Prune the final weights (scales folded in), before dead neurons go:
     // rows and columns it empties are removed.
     if (prune)
       names.push_back("prune");
     if (level >= 2)
-      names.push_back("eliminate-dead-neurons");
+      for (const char *name : {"eliminate-dead-neurons", "eliminate-dead-channels"})
+        names.push_back(name);
     // After the passes that rewrite dense layers: they do not know dense_add.
     names.push_back("fuse-elementwise");
     names.push_back("dce");

@@ -47,6 +47,7 @@ template <class A> struct ConvImpl {
       const float *xs = a.x + (n * a.inChannels + o0 / og * cg) * inPlane;
       const float *wb = a.packed + o0 * cg * taps; // this block's packed filters
       float *ys = a.y + (n * a.outChannels + o0) * outPlane;
+      const float *rs = a.residual ? a.residual + (n * a.outChannels + o0) * outPlane : nullptr;
       for (int64_t oh = 0; oh < a.outH; ++oh)
         for (int64_t ow = 0; ow < a.outW; ow += W) {
           const int64_t lanes = a.outW - ow < W ? a.outW - ow : W;
@@ -67,8 +68,13 @@ template <class A> struct ConvImpl {
               }
             }
           }
-          for (int j = 0; j < CB; ++j)
-            I::storeN(ys + j * outPlane + oh * a.outW + ow, op(acc[j] + F(a.bias[o0 + j])), lanes);
+          for (int j = 0; j < CB; ++j) {
+            const int64_t at = j * outPlane + oh * a.outW + ow;
+            F v = acc[j] + F(a.bias[o0 + j]);
+            if (rs)
+              v = v + I::loadN(rs + at, lanes);
+            I::storeN(ys + at, op(v), lanes);
+          }
         }
     }
   }

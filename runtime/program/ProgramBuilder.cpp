@@ -58,9 +58,7 @@ namespace {
 
 /// The ops whose weights and bias (operands 1 and 2) their family packs:
 /// the weighted sums and the convolution.
-bool packsItsConstants(ir::OpKind kind) {
-  return ir::isWeightedSum(kind) || kind == ir::OpKind::Conv;
-}
+bool packsItsConstants(ir::OpKind kind) { return ir::isWeightedSum(kind) || ir::isConv(kind); }
 
 } // namespace
 

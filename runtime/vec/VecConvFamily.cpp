@@ -1,10 +1,10 @@
 // The vec engine's convolution family (VecEngine.h vecConvFamily): a conv
-// op with constant filters and bias runs kernels::conv, a direct
+// or conv_add op with constant filters and bias runs kernels::conv, a direct
 // convolution over the filters packed once at compile time
 // (packConvFilters, in blocks of kernels::convBlock output channels), with
-// the bias and activation applied in registers. Its steps tile the result's
-// rows (sample, channel, output row) on whole blocks of channels, so every
-// output is summed in one order whatever the thread count.
+// the bias, the residual (conv_add) and the activation applied in registers. Its steps tile the
+// result's rows (sample, channel, output row) on whole blocks of channels, so every output is
+// summed in one order whatever the thread count.
 #include "soma/ir/Spatial.h"
 #include "soma/runtime/Kernels.h"
 #include "soma/runtime/Packing.h"
@@ -18,7 +18,7 @@ namespace k = kernels;
 
 struct ConvContext {
   k::ConvArgs args; // the geometry; the pointers come from the slots
-  int x = -1, packed = -1, bias = -1, y = -1;
+  int x = -1, packed = -1, bias = -1, y = -1, residual = -1; // residual: conv_add only
 };
 
 void runConv(const void *context, void *const *slots, int64_t r0, int64_t r1, int64_t, int64_t) {
@@ -28,6 +28,8 @@ void runConv(const void *context, void *const *slots, int64_t r0, int64_t r1, in
   a.packed = static_cast<const float *>(slots[c.packed]);
   a.bias = static_cast<const float *>(slots[c.bias]);
   a.y = static_cast<float *>(slots[c.y]);
+  if (c.residual >= 0)
+    a.residual = static_cast<const float *>(slots[c.residual]);
   k::conv(a, r0, r1);
 }
 
@@ -79,6 +81,8 @@ public:
     c->packed = b.slotOf(op.operands[1]);
     c->bias = b.slotOf(op.operands[2]);
     c->y = step.result;
+    if (op.kind == ir::OpKind::ConvAdd)
+      c->residual = b.slotOf(op.operands[3]);
     // A row is one output row of one channel: a multiply-add per tap and
     // input channel at each position, then the epilogue.
     TileRules rules;

@@ -131,6 +131,7 @@ void runElementwise(const void *context, void *const *slots, int64_t r0, int64_t
   case ir::OpKind::DenseAdd:
   case ir::OpKind::Concat:
   case ir::OpKind::Conv:
+  case ir::OpKind::ConvAdd:
   case ir::OpKind::MaxPool:
   case ir::OpKind::AvgPool:
   case ir::OpKind::GlobalAvgPool:
@@ -365,6 +366,10 @@ public:
     case ir::OpKind::ScaleShift:
     case ir::OpKind::BatchNorm:
     case ir::OpKind::LayerNorm:
+      if (op.kind != ir::OpKind::BiasAdd && op.kind != ir::OpKind::LayerNorm &&
+          !ir::paramsAlongLastAxis(op))
+        return Fit::declines("its parameters run along axis " + std::to_string(op.axis) +
+                             ", not the last");
       for (size_t k = 1; k < op.operands.size() && k <= 4; ++k)
         if (std::string why = notPerFeature(op, k); !why.empty())
           return Fit::declines(why);
@@ -380,6 +385,7 @@ public:
     case ir::OpKind::DenseAdd:
     case ir::OpKind::Concat:
     case ir::OpKind::Conv:
+    case ir::OpKind::ConvAdd:
     case ir::OpKind::MaxPool:
     case ir::OpKind::AvgPool:
     case ir::OpKind::GlobalAvgPool:

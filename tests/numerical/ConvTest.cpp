@@ -32,24 +32,6 @@ struct ConvNet {
   int64_t taps = 0;
 };
 
-/// A literal array of `dims` from `values`, nested as the language wants.
-std::string nested(const std::vector<int64_t> &dims, const std::vector<float> &values, size_t d,
-                   size_t &at, bool absolute) {
-  std::ostringstream s;
-  s.precision(9);
-  s << "[";
-  for (int64_t i = 0; i < dims[d]; ++i) {
-    if (i)
-      s << ", ";
-    if (d + 1 == dims.size())
-      s << (absolute ? std::fabs(values[at++]) : values[at++]);
-    else
-      s << nested(dims, values, d + 1, at, absolute);
-  }
-  s << "]";
-  return s.str();
-}
-
 ConvNet randomConvNet(uint32_t seed) {
   std::mt19937 rng(seed);
   auto pick = [&](int64_t lo, int64_t hi) {
@@ -105,14 +87,13 @@ ConvNet randomConvNet(uint32_t seed) {
   std::vector<int64_t> inShape = {channels};
   inShape.insert(inShape.end(), sizes.begin(), sizes.end());
   auto text = [&](bool absolute) {
-    size_t at = 0, bt = 0;
     std::string t = "network conv {\n  input x: f32" + list(inShape) + "\n  conv" +
                     std::to_string(rank) + "d y(x) { filters = " + std::to_string(filters) +
                     "; kernel = " + list(kernel) + "; stride = " + list(strides) +
                     "; dilation = " + list(dilations) + "; padding = " + list(pads) +
                     "; groups = " + std::to_string(groups) +
-                    "; weights = " + nested(wDims, w, 0, at, absolute) +
-                    "; bias = " + nested({filters}, b, 0, bt, absolute) +
+                    "; weights = " + literalArray(wDims, w, absolute) +
+                    "; bias = " + literalArray({filters}, b, absolute) +
                     "; activation = " + (absolute ? "identity" : act) + " }\n  output y\n}\n";
     return t;
   };

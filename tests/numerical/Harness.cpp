@@ -11,6 +11,7 @@
 #include <csignal>
 #include <memory>
 #include <mutex>
+#include <sstream>
 
 namespace soma::numerical {
 
@@ -135,6 +136,31 @@ runNetwork(const Model &model, const Network &net, const std::vector<std::vector
   for (auto &buf : out)
     result.emplace_back(buf->data(), buf->data() + buf->size());
   return result;
+}
+
+namespace {
+void appendLiteral(std::ostringstream &s, const std::vector<int64_t> &dims,
+                   const std::vector<float> &values, size_t d, size_t &at, bool absolute) {
+  s << "[";
+  for (int64_t i = 0; i < dims[d]; ++i) {
+    if (i)
+      s << ", ";
+    if (d + 1 == dims.size())
+      s << (absolute ? std::fabs(values[at++]) : values[at++]);
+    else
+      appendLiteral(s, dims, values, d + 1, at, absolute);
+  }
+  s << "]";
+}
+} // namespace
+
+std::string literalArray(const std::vector<int64_t> &dims, const std::vector<float> &values,
+                         bool absolute) {
+  std::ostringstream s;
+  s.precision(9);
+  size_t at = 0;
+  appendLiteral(s, dims, values, 0, at, absolute);
+  return s.str();
 }
 
 std::string indexText(int64_t flat, int64_t batch, const std::vector<int64_t> &dims) {

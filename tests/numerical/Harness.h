@@ -88,6 +88,12 @@ std::optional<std::vector<std::vector<float>>>
 runNetwork(const Model &model, const Network &net, const std::vector<std::vector<float>> &inputs,
            int64_t batch, std::string &error);
 
+/// `values` as the language's nested literal array of shape `dims`
+/// ("[[1, -0.5], [2, 3]]"), each printed so that it reads back exactly;
+/// with `absolute`, their magnitudes.
+std::string literalArray(const std::vector<int64_t> &dims, const std::vector<float> &values,
+                         bool absolute = false);
+
 /// "[n, i, j]" for element `flat` of a [batch, dims...] array.
 std::string indexText(int64_t flat, int64_t batch, const std::vector<int64_t> &dims);
 

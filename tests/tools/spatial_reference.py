@@ -6,7 +6,8 @@
 Writes seeded random networks (one or two spatial layers each: conv1d and
 conv2d with every stride, padding, dilation, group and activation variant,
 odd sizes, maxpool and avgpool with and without the padding counted,
-global_avgpool, flatten, reshape and a residual add of spatial values), their
+global_avgpool, flatten, reshape, a residual add of spatial values, and a
+batchnorm and scaleshift per channel after them), their
 weights and inputs as .npy files, and the outputs NumPy computes for them
 here, independently: float64 arithmetic on the float32 weights and inputs,
 each layer's result rounded to float32 once (the semantics docs/language.md
@@ -249,6 +250,38 @@ def add_pool(case, x, name, src):
     return y if rank == 2 else y[:, :, 0, :]
 
 
+def add_channel_norm(case, y, src):
+    """A batchnorm per channel (axis = 0) of y ([N, C, ...]), then, half the
+    time, a scaleshift per channel or per element of the last axis."""
+    rng, c = case.rng, y.shape[1]
+    mean, scale, shift = case.rand(c), case.rand(c), case.rand(c)
+    var = rng.uniform(0.5, 2, size=c).astype(f32)
+    eps = f32(1e-3)
+    case.lines.append("  batchnorm n(%s) { mean = %s; variance = %s; scale = %s; shift = %s; "
+                      "epsilon = 0.001; axis = 0 }"
+                      % (src, case.npy(mean), case.npy(var), case.npy(scale), case.npy(shift)))
+    per = [1, c] + [1] * (y.ndim - 2)
+    s = (scale.astype(np.float64) / np.sqrt(var.astype(np.float64) + np.float64(eps)))
+    y = ((y - mean.astype(np.float64).reshape(per)) * s.reshape(per)
+         + shift.astype(np.float64).reshape(per)).astype(f32).astype(np.float64)
+    # An error in y is scaled by |s|; the result's own rounding is in the rtol.
+    case.bound *= float(np.abs(s).max())
+    case.interp_bound *= float(np.abs(s).max())
+    if rng.randint(2):
+        return y, "n"
+    last = rng.randint(2) == 0
+    n = y.shape[-1] if last else c
+    k, t = case.rand(n), case.rand(n)
+    shape = [1] * (y.ndim - 1) + [n] if last else per
+    case.lines.append("  scaleshift m(n) { scale = %s; shift = %s; axis = %d }"
+                      % (case.npy(k), case.npy(t), -1 if last else 0))
+    y = (y * k.astype(np.float64).reshape(shape)
+         + t.astype(np.float64).reshape(shape)).astype(f32).astype(np.float64)
+    case.bound *= float(np.abs(k).max())
+    case.interp_bound *= float(np.abs(k).max())
+    return y, "m"
+
+
 def make_case(rng, index, workdir):
     case = Case(rng, index, workdir)
     rank = int(rng.randint(1, 3))
@@ -289,6 +322,8 @@ def make_case(rng, index, workdir):
     elif tail == 5:
         case.lines.append("  reshape r(a) { shape = [-1] }")
         y, out = y.reshape(y.shape[0], -1), "r"
+    if y.ndim >= 3 and rng.randint(3) == 0:
+        y, out = add_channel_norm(case, y, out)
     case.lines.append("  output %s" % out)
     case.output, case.expected = out, y.astype(f32)
     with open(os.path.join(case.dir, "net.nn"), "w") as f:

@@ -39,5 +39,10 @@ struct Activation {
 Activation makeActivation(ActKind kind);
 /// An error message when `param` is not valid for `kind`, else nullopt.
 std::optional<std::string> checkActParam(ActKind kind, double param);
+/// act(x) rounded to f32, when every engine computes exactly that value
+/// (identity, relu, leaky_relu, step; hard_sigmoid when saturated); nullopt
+/// for a NaN and for the activations the engines approximate (exp, erf,
+/// tanh: they differ from libm in the last bits) and softmax.
+std::optional<float> exactActivationConstant(const Activation &act, float x);
 
 } // namespace soma::ir

@@ -41,6 +41,11 @@ inline bool isWeightedSum(OpKind kind) {
   return kind == OpKind::Linear || kind == OpKind::Dense || kind == OpKind::DenseAdd;
 }
 
+/// conv and conv_add: a convolution of operand 0 with the filters in
+/// operand 1 and the bias in operand 2 (conv_add: plus the residual in
+/// operand 3).
+inline bool isConv(OpKind kind) { return kind == OpKind::Conv || kind == OpKind::ConvAdd; }
+
 /// An f32 tensor type: per-sample dims plus, when `batched`, a leading
 /// symbolic batch dimension N that is only known at run time.
 struct TensorType {
@@ -116,11 +121,27 @@ public:
   std::shared_ptr<const Tensor> data;
   /// Linear, dense, dense_add: the layer's hints from the source.
   LayerHints hints;
-  /// Set by sparsity-analysis on dense and linear ops.
+  /// Set by sparsity-analysis on linear, dense, dense_add, conv and conv_add ops.
   std::optional<SparsityInfo> sparsity;
   /// Set by the schedule pass on linear, dense and dense_add ops.
   std::optional<Schedule> schedule;
 };
+
+/// scale_shift and batch_norm: the per-sample axis of a value of `rank`
+/// per-sample dims that their parameters run along, from the op's `axis`
+/// (negative counts from the end; the shape rule checks the range); 0 for
+/// a value with no per-sample dims.
+inline size_t featureAxis(int64_t axis, size_t rank) {
+  if (rank == 0)
+    return 0;
+  return static_cast<size_t>(axis < 0 ? axis + static_cast<int64_t>(rank) : axis);
+}
+/// Whether the parameters of scale_shift or batch_norm `op` run along the
+/// last axis of its value, as the elementwise kernels read them.
+inline bool paramsAlongLastAxis(const Op &op) {
+  const size_t rank = op.type.dims.size();
+  return rank <= 1 || featureAxis(op.axis, rank) + 1 == rank;
+}
 
 struct GraphOutput {
   std::string name;

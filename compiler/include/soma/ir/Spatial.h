@@ -44,13 +44,15 @@ WindowGeometry windowGeometry(const Op &op);
 /// they can.
 std::string convNotPackable(const Op &op);
 
-/// The reference semantics of conv, max_pool, avg_pool and global_avg_pool
-/// (ir::evaluateOp): `samples` samples of x, w and b (conv only: weights
-/// [O, C / groups, kernel...] and bias [O]) to y, in double, rounded to f32
-/// once per element. Padded positions add 0 to a convolution, never win a
-/// max and count in an average's divisor only under pad_count = include.
+/// The reference semantics of conv, conv_add, max_pool, avg_pool and
+/// global_avg_pool (ir::evaluateOp): `samples` samples of x, w and b (conv
+/// only: weights [O, C / groups, kernel...] and bias [O]; conv_add: and the
+/// residual r, of y's shape) to y, in double (the sum, + b, + r, then the
+/// activation), rounded to f32 once per element. Padded positions add 0 to
+/// a convolution, never win a max and count in an average's divisor only
+/// under pad_count = include.
 void evaluateSpatial(const Op &op, const float *x, const float *w, const float *b, int64_t samples,
-                     float *y);
+                     float *y, const float *r = nullptr);
 
 /// Rows [r0, r1) of a max_pool (isMax) or avg_pool result, row
 /// (n * C + c) * outH + oh holding its outW positions, as evaluateSpatial

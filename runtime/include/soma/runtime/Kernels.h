@@ -202,7 +202,7 @@ void concat(const Src &x, int64_t cols, const Dst &y, int64_t offset, int64_t r0
 /// A direct convolution (the IR's conv op) over channels-first samples,
 /// a 1-D one as 2-D with a height of 1:
 ///   y[n, o, oh, ow] = act(sum over ci, kh, kw of x[n, g * cg + ci, ih, iw] *
-///                     w[o, ci, kh, kw] + bias[o])
+///                     w[o, ci, kh, kw] + bias[o] + residual[n, o, oh, ow])
 /// with g = o / (O / groups), cg = C / groups, ih = oh * strideH - padTop +
 /// kh * dilH, iw likewise, and taps outside x adding nothing. The weights
 /// are packed by packConvFilters(w, block): `block` output channels of one
@@ -210,8 +210,9 @@ void concat(const Src &x, int64_t cols, const Dst &y, int64_t offset, int64_t r0
 struct ConvArgs {
   const float *x = nullptr; // [N, C, inH, inW]
   const float *packed = nullptr;
-  const float *bias = nullptr; // [O]
-  float *y = nullptr;          // [N, O, outH, outW]
+  const float *bias = nullptr;     // [O]
+  float *y = nullptr;              // [N, O, outH, outW]
+  const float *residual = nullptr; // conv_add: [N, O, outH, outW]; else null (no term)
   int64_t inChannels = 0, outChannels = 0, groups = 1, block = 1;
   int64_t inH = 1, inW = 1, outH = 1, outW = 1, kH = 1, kW = 1;
   int64_t strideH = 1, strideW = 1, dilH = 1, dilW = 1, padTop = 0, padLeft = 0;
@@ -225,8 +226,8 @@ int64_t convBlock(int64_t outChannelsPerGroup) noexcept;
 /// positions run in the vector lanes (contiguous loads for a stride of 1
 /// inside the input, gathered lanes at the edges and for longer strides),
 /// `block` channels share each load; each output is one chain of FMAs in
-/// (ci, kh, kw) order (multiply and add on SSE2), then + bias and the
-/// activation in registers, so results do not depend on the tiling.
+/// (ci, kh, kw) order (multiply and add on SSE2), then + bias, + residual
+/// and the activation in registers, so results do not depend on the tiling.
 void conv(const ConvArgs &args, int64_t r0, int64_t r1) noexcept;
 
 } // namespace soma::runtime::kernels
