@@ -155,31 +155,6 @@ private:
   }
 };
 
-std::optional<Model> compile(const std::string &text, const CompileOptions &options) {
-  Result<Model> m = Model::compileString(text, options, "passes.nn");
-  if (!m) {
-    ADD_FAILURE() << m.error();
-    return std::nullopt;
-  }
-  return std::move(*m);
-}
-
-std::vector<float> run(const Model &model, const std::vector<int64_t> &inShape,
-                       const std::vector<float> &x, int64_t batch) {
-  std::vector<int64_t> shape = {batch};
-  shape.insert(shape.end(), inShape.begin(), inShape.end());
-  const TensorInfo out = model.outputs()[0];
-  std::vector<int64_t> yShape = {batch};
-  yShape.insert(yShape.end(), out.shape.begin(), out.shape.end());
-  int64_t n = 1;
-  for (int64_t d : yShape)
-    n *= d;
-  std::vector<float> y(static_cast<size_t>(n), NAN);
-  Status s = model.run({{"x", x.data(), shape}}, {{model.outputs()[0].name, y.data(), yShape}});
-  EXPECT_TRUE(s.ok()) << s.message();
-  return y;
-}
-
 /// How many elements of `got` are farther from `want` than the file
 /// comment allows (the first few reported).
 int countOutOfBound(const std::vector<float> &got, const std::vector<float> &want) {
@@ -212,45 +187,30 @@ TEST(NumericalConvPasses, OptimisedNetworksMatchTheUnoptimisedInterpreter) {
     CompileOptions o0;
     o0.engine = Engine::Interp;
     o0.optLevel = 0;
-    auto reference = compile(net.text, o0);
+    auto reference = compileText(net.text, o0, "passes.nn");
     ASSERT_TRUE(reference);
     int64_t sample = 1;
     for (int64_t d : net.inShape)
       sample *= d;
     std::mt19937 rng(seed + 2000);
     std::uniform_real_distribution<float> dist(-1.0f, 1.0f);
-    const int64_t batches[] = {1, 3, 17};
+    const std::vector<int64_t> batches = {1, 3, 17};
     std::vector<std::vector<float>> xs, want;
     for (int64_t batch : batches) {
       std::vector<float> x(static_cast<size_t>(batch * sample));
       for (float &v : x)
         v = dist(rng);
-      want.push_back(run(*reference, net.inShape, x, batch));
+      want.push_back(runSingle(*reference, net.inShape, x, batch));
       xs.push_back(std::move(x));
     }
     for (const Target &t : targets) {
       if (!hostCanRun(t))
         continue;
-      CompileOptions options;
-      options.engine = t.engine;
-      options.optLevel = t.optLevel;
-      options.cpu = t.cpu;
-      options.features = t.features;
-      std::optional<Model> models[2];
-      for (int threads : {1, 2}) {
-        options.threads = threads;
-        models[threads - 1] = compile(net.text, options);
-        ASSERT_TRUE(models[threads - 1]);
-      }
-      for (size_t k = 0; k < std::size(batches); ++k) {
-        SCOPED_TRACE(std::string(t.label) + ", batch " + std::to_string(batches[k]));
-        const std::vector<float> one = run(*models[0], net.inShape, xs[k], batches[k]);
-        const std::vector<float> two = run(*models[1], net.inShape, xs[k], batches[k]);
-        EXPECT_EQ(0, std::memcmp(one.data(), two.data(), one.size() * sizeof(float)))
-            << "1 and 2 threads differ";
-        EXPECT_EQ(countOutOfBound(one, want[k]), 0);
-        ++checked;
-      }
+      runAtOneAndTwoThreads(net.text, t, net.inShape, xs, batches,
+                            [&](size_t k, const std::vector<float> &one) {
+                              EXPECT_EQ(countOutOfBound(one, want[k]), 0);
+                              ++checked;
+                            });
     }
   }
   if (!only) {

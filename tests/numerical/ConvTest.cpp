@@ -104,31 +104,6 @@ ConvNet randomConvNet(uint32_t seed) {
   return net;
 }
 
-std::optional<Model> compile(const std::string &text, CompileOptions options) {
-  Result<Model> m = Model::compileString(text, options, "conv.nn");
-  if (!m) {
-    ADD_FAILURE() << m.error() << "\n" << text;
-    return std::nullopt;
-  }
-  return std::move(*m);
-}
-
-std::vector<float> run(const Model &model, const std::vector<int64_t> &inShape,
-                       const std::vector<float> &x, int64_t batch) {
-  std::vector<int64_t> shape = {batch};
-  shape.insert(shape.end(), inShape.begin(), inShape.end());
-  const TensorInfo out = model.outputs()[0];
-  int64_t n = batch;
-  for (int64_t d : out.shape)
-    n *= d;
-  std::vector<float> y(static_cast<size_t>(n), NAN);
-  std::vector<int64_t> yShape = {batch};
-  yShape.insert(yShape.end(), out.shape.begin(), out.shape.end());
-  Status s = model.run({{"x", x.data(), shape}}, {{"y", y.data(), yShape}});
-  EXPECT_TRUE(s.ok()) << s.message();
-  return y;
-}
-
 } // namespace
 
 TEST(NumericalConv, EveryEngineWithinTheBoundOfTheInterpreter) {
@@ -143,7 +118,8 @@ TEST(NumericalConv, EveryEngineWithinTheBoundOfTheInterpreter) {
                  " (SOMA_NUMERICAL_SEED=" + std::to_string(seed) + "):\n" + net.text);
     CompileOptions interp;
     interp.engine = Engine::Interp;
-    auto reference = compile(net.text, interp), magnitude = compile(net.magnitudeText, interp);
+    auto reference = compileText(net.text, interp, "conv.nn"),
+         magnitude = compileText(net.magnitudeText, interp, "conv.nn");
     ASSERT_TRUE(reference && magnitude);
     int64_t sample = 1;
     for (int64_t d : net.inShape)
@@ -151,47 +127,32 @@ TEST(NumericalConv, EveryEngineWithinTheBoundOfTheInterpreter) {
     std::mt19937 rng(seed + 1000);
     std::uniform_real_distribution<float> dist(-1.0f, 1.0f);
     std::vector<std::vector<float>> xs, want, mag;
-    const int64_t batches[] = {1, 3, 17};
+    const std::vector<int64_t> batches = {1, 3, 17};
     for (int64_t batch : batches) {
       std::vector<float> x(static_cast<size_t>(batch * sample)), ax(x.size());
       for (size_t i = 0; i < x.size(); ++i)
         ax[i] = std::fabs(x[i] = dist(rng));
-      want.push_back(run(*reference, net.inShape, x, batch));
-      mag.push_back(run(*magnitude, net.inShape, ax, batch));
+      want.push_back(runSingle(*reference, net.inShape, x, batch));
+      mag.push_back(runSingle(*magnitude, net.inShape, ax, batch));
       xs.push_back(std::move(x));
     }
     for (const Target &t : targets) {
       if (!hostCanRun(t))
         continue;
-      CompileOptions options;
-      options.engine = t.engine;
-      options.optLevel = t.optLevel;
-      options.cpu = t.cpu;
-      options.features = t.features;
-      std::optional<Model> models[2];
-      for (int threads : {1, 2}) {
-        options.threads = threads;
-        models[threads - 1] = compile(net.text, options);
-        ASSERT_TRUE(models[threads - 1]);
-      }
-      for (size_t k = 0; k < std::size(batches); ++k) {
-        SCOPED_TRACE(std::string(t.label) + ", batch " + std::to_string(batches[k]));
-        const std::vector<float> one = run(*models[0], net.inShape, xs[k], batches[k]);
-        const std::vector<float> two = run(*models[1], net.inShape, xs[k], batches[k]);
-        EXPECT_EQ(0, std::memcmp(one.data(), two.data(), one.size() * sizeof(float)))
-            << "1 and 2 threads differ";
-        int bad = 0;
-        for (size_t i = 0; i < want[k].size(); ++i) {
-          const double e = want[k][i];
-          const double tol =
-              (net.taps + 2) * std::ldexp(1.0, -24) * mag[k][i] * 1.2 + 1e-6 * std::fabs(e) + 1e-30;
-          if (!(std::fabs(double(one[i]) - e) <= tol) && ++bad <= 4)
-            ADD_FAILURE() << "y[" << i << "]: " << one[i] << ", interpreter " << e << ", bound "
-                          << tol;
-        }
-        EXPECT_EQ(bad, 0);
-        ++checked;
-      }
+      runAtOneAndTwoThreads(
+          net.text, t, net.inShape, xs, batches, [&](size_t k, const std::vector<float> &one) {
+            int bad = 0;
+            for (size_t i = 0; i < want[k].size(); ++i) {
+              const double e = want[k][i];
+              const double tol = (net.taps + 2) * std::ldexp(1.0, -24) * mag[k][i] * 1.2 +
+                                 1e-6 * std::fabs(e) + 1e-30;
+              if (!(std::fabs(double(one[i]) - e) <= tol) && ++bad <= 4)
+                ADD_FAILURE() << "y[" << i << "]: " << one[i] << ", interpreter " << e << ", bound "
+                              << tol;
+            }
+            EXPECT_EQ(bad, 0);
+            ++checked;
+          });
     }
   }
   if (!only) {

@@ -9,6 +9,7 @@
 #include <algorithm>
 #include <cmath>
 #include <csignal>
+#include <cstring>
 #include <memory>
 #include <mutex>
 #include <sstream>
@@ -175,6 +176,60 @@ std::string indexText(int64_t flat, int64_t batch, const std::vector<int64_t> &d
   for (size_t i = 0; i < index.size(); ++i)
     s += (i ? ", " : "") + std::to_string(index[i]);
   return s + "]";
+}
+
+std::optional<Model> compileText(const std::string &text, const CompileOptions &options,
+                                 const std::string &name) {
+  Result<Model> m = Model::compileString(text, options, name);
+  if (!m) {
+    ADD_FAILURE() << m.error() << "\n" << text;
+    return std::nullopt;
+  }
+  return std::move(*m);
+}
+
+std::vector<float> runSingle(const Model &model, const std::vector<int64_t> &inShape,
+                             const std::vector<float> &x, int64_t batch) {
+  std::vector<int64_t> shape = {batch};
+  shape.insert(shape.end(), inShape.begin(), inShape.end());
+  const TensorInfo &out = model.outputs()[0];
+  std::vector<int64_t> yShape = {batch};
+  yShape.insert(yShape.end(), out.shape.begin(), out.shape.end());
+  int64_t n = 1;
+  for (int64_t d : yShape)
+    n *= d;
+  std::vector<float> y(static_cast<size_t>(n), NAN);
+  Status s = model.run({{model.inputs()[0].name, x.data(), shape}}, {{out.name, y.data(), yShape}});
+  EXPECT_TRUE(s.ok()) << s.message();
+  return y;
+}
+
+bool runAtOneAndTwoThreads(const std::string &text, const Target &target,
+                           const std::vector<int64_t> &inShape,
+                           const std::vector<std::vector<float>> &inputs,
+                           const std::vector<int64_t> &batches,
+                           const std::function<void(size_t, const std::vector<float> &)> &check) {
+  CompileOptions options;
+  options.engine = target.engine;
+  options.optLevel = target.optLevel;
+  options.cpu = target.cpu;
+  options.features = target.features;
+  std::optional<Model> models[2];
+  for (int threads : {1, 2}) {
+    options.threads = threads;
+    models[threads - 1] = compileText(text, options, "net.nn");
+    if (!models[threads - 1])
+      return false;
+  }
+  for (size_t k = 0; k < batches.size(); ++k) {
+    SCOPED_TRACE(std::string(target.label) + ", batch " + std::to_string(batches[k]));
+    const std::vector<float> one = runSingle(*models[0], inShape, inputs[k], batches[k]);
+    const std::vector<float> two = runSingle(*models[1], inShape, inputs[k], batches[k]);
+    EXPECT_EQ(0, std::memcmp(one.data(), two.data(), one.size() * sizeof(float)))
+        << "1 and 2 threads differ";
+    check(k, one);
+  }
+  return true;
 }
 
 } // namespace soma::numerical

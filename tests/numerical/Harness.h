@@ -9,6 +9,7 @@
 #include "soma/soma.h"
 
 #include <cstddef>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -93,6 +94,26 @@ runNetwork(const Model &model, const Network &net, const std::vector<std::vector
 /// with `absolute`, their magnitudes.
 std::string literalArray(const std::vector<int64_t> &dims, const std::vector<float> &values,
                          bool absolute = false);
+
+/// Compiles network text; a test failure naming `name` and the error, and
+/// nullopt, when it does not compile.
+std::optional<Model> compileText(const std::string &text, const CompileOptions &options,
+                                 const std::string &name);
+
+/// Runs a model of one input and one output on `batch` samples `x` of
+/// per-sample shape `inShape`; the output, NaN where it was not written.
+std::vector<float> runSingle(const Model &model, const std::vector<int64_t> &inShape,
+                             const std::vector<float> &x, int64_t batch);
+
+/// Compiles `text` for `target` with 1 and with 2 threads and runs both on
+/// each batch `inputs[k]` (`batches[k]` samples of shape `inShape`): the
+/// two outputs must be the same bits; `check(k, output)` checks the rest.
+/// False (after a test failure) when a model did not compile.
+bool runAtOneAndTwoThreads(const std::string &text, const Target &target,
+                           const std::vector<int64_t> &inShape,
+                           const std::vector<std::vector<float>> &inputs,
+                           const std::vector<int64_t> &batches,
+                           const std::function<void(size_t, const std::vector<float> &)> &check);
 
 /// "[n, i, j]" for element `flat` of a [batch, dims...] array.
 std::string indexText(int64_t flat, int64_t batch, const std::vector<int64_t> &dims);
