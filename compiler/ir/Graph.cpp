@@ -309,6 +309,14 @@ Op *OpInserter::insertBefore(const Op *before, OpKind kind, const std::string &b
   return list.back().get();
 }
 
+Op *OpInserter::insertConstBefore(const Op *before, const std::string &base,
+                                  std::shared_ptr<const Tensor> data, SourceLoc loc) {
+  Op *c = insertBefore(before, OpKind::Const, base, {}, loc);
+  c->type = TensorType::make(false, data->dims);
+  c->data = std::move(data);
+  return c;
+}
+
 void OpInserter::commit() {
   if (numPending == 0)
     return;

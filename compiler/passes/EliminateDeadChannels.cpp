@@ -64,10 +64,8 @@ bool isPlainConv(const ir::Op &op) {
 
 ir::Op *makeConst(ir::OpInserter &inserter, const ir::Op *before, const std::string &base,
                   Tensor data, SourceLoc loc) {
-  ir::Op *c = inserter.insertBefore(before, ir::OpKind::Const, base, {}, loc);
-  c->type = ir::TensorType::make(false, data.dims);
-  c->data = std::make_shared<const Tensor>(std::move(data));
-  return c;
+  return inserter.insertConstBefore(before, base, std::make_shared<const Tensor>(std::move(data)),
+                                    loc);
 }
 
 class DeadChannelEliminator {

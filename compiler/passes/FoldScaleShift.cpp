@@ -104,10 +104,7 @@ ir::Op *newConst(ir::OpInserter &inserter, const ir::Op *before, const std::stri
   auto data = std::make_shared<Tensor>(dims);
   for (size_t i = 0; i < values.size(); ++i)
     data->values[i] = static_cast<float>(values[i]);
-  ir::Op *c = inserter.insertBefore(before, ir::OpKind::Const, base, {});
-  c->type = ir::TensorType::make(false, std::move(dims));
-  c->data = std::move(data);
-  return c;
+  return inserter.insertConstBefore(before, base, std::move(data));
 }
 
 /// The layer `op` ends, for folding an affine op that follows it, or nullopt.

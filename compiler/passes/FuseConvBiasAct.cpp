@@ -95,9 +95,7 @@ ir::Op *fuseBias(ir::OpInserter &inserter, ir::Op *add, ir::UseCounts &uses) {
     auto data = std::make_shared<Tensor>(bias->type.dims);
     for (size_t o = 0; o < c->size(); ++o)
       data->values[o] = static_cast<float>(static_cast<double>(bias->data->values[o]) + (*c)[o]);
-    ir::Op *fused = inserter.insertBefore(add, ir::OpKind::Const, bias->name + ".fused", {});
-    fused->type = bias->type;
-    fused->data = std::move(data);
+    ir::Op *fused = inserter.insertConstBefore(add, bias->name + ".fused", std::move(data));
     absorb(add, conv, {conv->operands[0], conv->operands[1], fused}, add->fn, uses);
     return conv;
   }

@@ -243,6 +243,10 @@ public:
   /// A new op named uniqueName(base), to go just before `before`.
   Op *insertBefore(const Op *before, OpKind kind, const std::string &base,
                    std::vector<Op *> operands, SourceLoc loc = {});
+  /// A new constant holding `data` (typed [dims], no batch), just before
+  /// `before`.
+  Op *insertConstBefore(const Op *before, const std::string &base,
+                        std::shared_ptr<const Tensor> data, SourceLoc loc = {});
   /// `base`, or `base.1`, `base.2`, ...: the first no op has; taken.
   std::string uniqueName(const std::string &base);
   void commit();
