@@ -91,6 +91,8 @@ public:
   void importNode(size_t index);
   void importGemm(const onnx::NodeProto &n);
   void importMatMul(const onnx::NodeProto &n);
+  /// A dense layer of node `n` over value `in`: weights [units, inputs].
+  Layer &addDense(const onnx::NodeProto &n, const std::string &in, ConstTensor weights);
   void importBinary(const onnx::NodeProto &n);
   void importActivation(const onnx::NodeProto &n, const std::string &fn);
   void importSoftmax(const onnx::NodeProto &n);

@@ -303,12 +303,7 @@ void Importer::importGemm(const onnx::NodeProto &n) {
     for (float &v : bias)
       v *= beta;
   }
-  std::string in = a.layer;
-  Layer &layer = addLayer(n, "dense", {in}, {-1, m});
-  layer.attrs.push_back({"units", std::to_string(m), -1});
-  layer.attrs.push_back({"weights", "", addTensor(layer.name + ".weight", std::move(w))});
-  if (m == k) // a square matrix fits either layout: say it is [units, inputs]
-    layer.attrs.push_back({"layout", "out_in", -1});
+  Layer &layer = addDense(n, a.layer, std::move(w));
   if (!bias.empty()) {
     ConstTensor bt;
     bt.dims = {m};
@@ -335,12 +330,17 @@ void Importer::importMatMul(const onnx::NodeProto &n) {
   for (int64_t o = 0; o < m; ++o)
     for (int64_t i = 0; i < k; ++i)
       w.values[o * k + i] = b.values[i * m + o];
-  std::string in = a.layer;
+  addDense(n, a.layer, std::move(w));
+}
+
+Layer &Importer::addDense(const onnx::NodeProto &n, const std::string &in, ConstTensor weights) {
+  const int64_t m = weights.dims[0], k = weights.dims[1];
   Layer &layer = addLayer(n, "dense", {in}, {-1, m});
   layer.attrs.push_back({"units", std::to_string(m), -1});
-  layer.attrs.push_back({"weights", "", addTensor(layer.name + ".weight", std::move(w))});
+  layer.attrs.push_back({"weights", "", addTensor(layer.name + ".weight", std::move(weights))});
   if (m == k) // a square matrix fits either layout: say it is [units, inputs]
     layer.attrs.push_back({"layout", "out_in", -1});
+  return layer;
 }
 
 void Importer::applyScaleShift(const onnx::NodeProto &n, const std::string &in,
