@@ -235,12 +235,16 @@ void Importer::run() {
     reservedNames.insert(sanitizeName(out.name()));
     ++uses[out.name()];
   }
-  for (int i = 0; i < g.node_size(); ++i)
+  for (int i = 0; i < g.node_size(); ++i) {
+    // The patterns read a node's first output before the node is imported.
+    if (g.node(i).output_size() == 0)
+      fail(g.node(i), "has no output; every ONNX op has one");
     for (const std::string &in : g.node(i).input())
       if (!in.empty()) {
         ++uses[in];
         consumers[in].push_back(static_cast<size_t>(i));
       }
+  }
   readInputs();
   for (int i = 0; i < g.node_size(); ++i)
     if (!consumed.count(static_cast<size_t>(i)))
