@@ -20,10 +20,18 @@ namespace soma::frontend {
 namespace onnximport {
 
 int64_t ConstTensor::count() const {
+  // Saturates: each dimension is at most kMaxDim, but a few of them
+  // multiply past int64 (a fuzzed initializer's dims), and every caller
+  // compares the count with a size or a limit.
   int64_t n = 1;
-  for (int64_t d : dims)
-    n *= d;
-  return n;
+  bool huge = false;
+  for (int64_t d : dims) {
+    if (d == 0)
+      return 0;
+    if (!huge && __builtin_mul_overflow(n, d, &n))
+      huge = true;
+  }
+  return huge ? std::numeric_limits<int64_t>::max() : n;
 }
 
 void Importer::load() {
@@ -120,8 +128,8 @@ ConstTensor Importer::toConst(const onnx::TensorProto &t, const std::string &wha
     c.dims.push_back(d);
   }
   if (c.count() > (int64_t(1) << 28))
-    throw ImportError(what + " holds " + std::to_string(c.count()) +
-                      " elements, above soma's limit of 268435456 per tensor");
+    throw ImportError(what + " has shape " + shapeText(c.dims) +
+                      ", above soma's limit of 268435456 elements per tensor");
   int64_t n = c.count();
   bool external = t.data_location() == onnx::TensorProto::EXTERNAL;
   std::string raw = external ? externalBytes(t, path, what) : t.raw_data();
@@ -227,12 +235,16 @@ void Importer::run() {
     reservedNames.insert(sanitizeName(out.name()));
     ++uses[out.name()];
   }
-  for (int i = 0; i < g.node_size(); ++i)
+  for (int i = 0; i < g.node_size(); ++i) {
+    // The patterns read a node's first output before the node is imported.
+    if (g.node(i).output_size() == 0)
+      fail(g.node(i), "has no output; every ONNX op has one");
     for (const std::string &in : g.node(i).input())
       if (!in.empty()) {
         ++uses[in];
         consumers[in].push_back(static_cast<size_t>(i));
       }
+  }
   readInputs();
   for (int i = 0; i < g.node_size(); ++i)
     if (!consumed.count(static_cast<size_t>(i)))

@@ -6,11 +6,15 @@ make_corpus.py SOURCE_DIR OUT_DIR
 OUT_DIR/seeds/<harness>/ gets the seeds: every .nn file under examples/ and
 tests/lit/ (the frontend, pipeline and JIT harnesses; those two also take
 the .sir files, which they accept as IR text), every .sir file (the IR
-harness), every .npy file in the tree plus arrays written here (npy), and
-safetensors images (safetensors). OUT_DIR/<name>.dict are libFuzzer
+harness), every .npy file in the tree plus arrays written here (npy),
+safetensors images (safetensors) and ONNX models (onnx: the import tests'
+models from tests/tools/onnx_models.py, built with python3-onnx's
+onnx.helper, nothing binary in the tree). OUT_DIR/<name>.dict are libFuzzer
 dictionaries: the language's keywords, taken from the .def files that
-declare them (layers, ops, attributes, activations, schedule fields), so a
-new keyword reaches the fuzzers without an edit here.
+declare them (layers, ops, attributes, activations, schedule fields), and
+the ONNX op types the importer names in frontend/onnx/ with their
+attributes from ONNX's schemas, so a new keyword or op reaches the fuzzers
+without an edit here.
 """
 import json
 import os
@@ -111,12 +115,49 @@ def safetensors(tensors):
     return struct.pack("<Q", len(h)) + h + data
 
 
+def onnx_words():
+    """The op types frontend/onnx/ names, their attribute names (ONNX's
+    schemas), and the protobuf fields that carry them: an op type is
+    NodeProto field 4 and an attribute name AttributeProto field 1, both
+    length-delimited, so "\\x22\\x04Relu" replaces a whole op type."""
+    import onnx.defs
+    ops, attrs = [], []
+    d = os.path.join(SRC, "frontend", "onnx")
+    for n in sorted(os.listdir(d)):
+        with open(os.path.join(d, n)) as f:
+            for w in re.findall(r'"([A-Z][A-Za-z]+)"', f.read()):
+                if onnx.defs.has(w) and w not in ops:
+                    ops.append(w)
+    for op in ops:
+        attrs += [a for a in sorted(onnx.defs.get_schema(op).attributes) if a not in attrs]
+    words = ops + attrs
+    words += ["\x22" + chr(len(w)) + w for w in ops if len(w) < 128]
+    words += ["\x0a" + chr(len(w)) + w for w in attrs if len(w) < 128]
+    return words + ["ai.onnx", "NOTSET", "SAME_UPPER", "SAME_LOWER", "VALID",
+                    "location", "offset", "length", "\xff\xff\xff\xff\x0f"]
+
+
+def onnx_seeds():
+    """The import tests' models, serialized (each well under max_len)."""
+    sys.path.insert(0, os.path.join(SRC, "tests", "tools"))
+    import onnx_models
+    d = os.path.join(OUT, "seeds", "onnx")
+    os.makedirs(d, exist_ok=True)
+    for name, build in onnx_models.MODELS.items():
+        made = build()
+        model = made[0] if isinstance(made, tuple) else made
+        with open(os.path.join(d, name + ".onnx"), "wb") as f:
+            f.write(model.SerializeToString())
+
+
 def main():
     os.makedirs(OUT, exist_ok=True)
     kw = keywords()
     write_dict("network", kw)
     write_dict("npy", NPY_WORDS)
     write_dict("safetensors", ST_WORDS)
+    write_dict("onnx", onnx_words())
+    onnx_seeds()
     nn = list(files((".nn",)))
     sir = list(files((".sir",)))
     copy_seeds("frontend", nn)

@@ -354,6 +354,28 @@ def weight_input():
     return b.model([("x", ["N", 4]), ("w", [4, 2])], [rename_output(b, y, "y")])
 
 
+def huge_initializer():
+    """An initializer of shape [2^28, 2^28, 2^28] and no data: each
+    dimension within soma's limit, their product past int64 (found by
+    fuzz_onnx: the element count overflowed)."""
+    b = Builder()
+    w = TensorProto(name="w", data_type=TensorProto.FLOAT, dims=[1 << 28] * 3)
+    b.inits.append(w)
+    y = b.node("Gemm", ["x", "w"], name="/fc/Gemm")
+    return b.model([("x", ["N", 4])], [rename_output(b, y, "y")])
+
+
+def no_output():
+    """A Mul ending the GELU pattern with no output (found by fuzz_onnx:
+    the pattern read its first output)."""
+    b = Builder()
+    d = b.node("Div", ["x", b.const(np.float32(math.sqrt(2.0)))])
+    e = b.node("Erf", [d])
+    a = b.node("Add", [e, b.const(np.float32(1.0))])
+    b.nodes.append(helper.make_node("Mul", ["x", a], [], name="/gelu/Mul"))
+    return b.model([("x", ["N", 4])], [])
+
+
 def clip_six():
     """ReLU6, Clip(0, 6), on its own; Clip(0, 2.5) after a MatMul."""
     b = Builder(opset=13)
@@ -382,7 +404,7 @@ MODELS = {f.__name__: f for f in [mlp_gemm, mlp_matmul, elementwise, patterns, c
                                   more_ops, channels, clip_six, clip_range, transpose_value,
                                   unsupported_op, unsupported_attr, gemm_trans_a, dynamic_dim,
                                   old_opset, old_opset_same, softmax_axis, reduce_mean,
-                                  weight_input]}
+                                  weight_input, huge_initializer, no_output]}
 
 
 def make(name, out_dir):
