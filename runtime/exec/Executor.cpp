@@ -16,7 +16,6 @@
 #include <oneapi/tbb/blocked_range.h>
 #include <oneapi/tbb/info.h>
 #include <oneapi/tbb/parallel_for.h>
-#include <oneapi/tbb/partitioner.h>
 #include <oneapi/tbb/task_arena.h>
 
 #include <algorithm>
@@ -211,10 +210,6 @@ struct Executor::Context {
   /// and per output the memory an unbound but needed output is written to.
   std::vector<uint8_t> stepNeeded, slotNeeded;
   std::vector<AlignedVector<float>> spare;
-  /// Per step: which thread ran which tiles last time, replayed by the
-  /// next run so a thread gets the same weights again (at batch 1 a
-  /// thread's share of a layer's weights can stay in its core's L2).
-  std::vector<std::unique_ptr<tbb::affinity_partitioner>> affinity;
   std::vector<int64_t> bufferOffset;
   Context *next = nullptr; // the pool's free list
 };
@@ -316,10 +311,6 @@ Executor::Context *Executor::acquire() const {
   ctx->spare.resize(nOut);
   ctx->stepNeeded.assign(prog.steps.size(), 1);
   ctx->slotNeeded.assign(prog.slots.size(), 0);
-  ctx->affinity.resize(prog.steps.size()); // for the steps that may run over tiles
-  for (size_t i = 0; i < prog.steps.size(); ++i)
-    if (parallelFrom[i].tiles != INT64_MAX || parallelFrom[i].smallTiles != INT64_MAX)
-      ctx->affinity[i] = std::make_unique<tbb::affinity_partitioner>();
   ctx->bufferOffset.assign(plan.bufferSampleElements.size(), 0);
   contexts.push_back(std::move(ctx));
   return contexts.back().get();
@@ -451,13 +442,11 @@ void Executor::execute(Context &ctx, int64_t batch) const {
             grid.run(step, slots, t);
           continue;
         }
-        tbb::parallel_for(
-            tbb::blocked_range<int64_t>(0, grid.count()),
-            [&](const tbb::blocked_range<int64_t> &r) {
-              for (int64_t t = r.begin(); t < r.end(); ++t)
-                grid.run(step, slots, t);
-            },
-            *ctx.affinity[i]);
+        tbb::parallel_for(tbb::blocked_range<int64_t>(0, grid.count()),
+                          [&](const tbb::blocked_range<int64_t> &r) {
+                            for (int64_t t = r.begin(); t < r.end(); ++t)
+                              grid.run(step, slots, t);
+                          });
       }
     };
     if (threadsNow > 1 && threads)
