@@ -1,7 +1,10 @@
 // Counted loops in LLVM IR and the vector helpers every kernel uses.
 #include "LoopBuilder.h"
 
+#include <algorithm>
+
 #include <llvm/IR/Intrinsics.h>
+#include <llvm/Support/ErrorHandling.h>
 
 namespace soma::codegen {
 
@@ -60,8 +63,18 @@ void emitLoop(IRBuilder<> &b, Value *begin, Value *end, int64_t step,
 FixedVectorType *KernelEnv::vecTy() const { return FixedVectorType::get(f32(), width); }
 
 Value *KernelEnv::slotPtr(int slot) const {
-  Value *addr = b.CreateConstInBoundsGEP1_64(b.getPtrTy(), slots, static_cast<uint64_t>(slot));
-  return b.CreateAlignedLoad(b.getPtrTy(), addr, Align(8), "slot" + std::to_string(slot));
+  const int index = slotIndex(slot);
+  Value *addr = b.CreateConstInBoundsGEP1_64(b.getPtrTy(), slots, static_cast<uint64_t>(index));
+  return b.CreateAlignedLoad(b.getPtrTy(), addr, Align(8), "slot" + std::to_string(index));
+}
+
+int KernelEnv::slotIndex(int slot) const {
+  if (!view)
+    return slot;
+  auto it = std::find(view->begin(), view->end(), slot);
+  if (it == view->end())
+    report_fatal_error("soma: a kernel reads slot " + Twine(slot) + ", which is not in its view");
+  return static_cast<int>(it - view->begin());
 }
 
 Value *KernelEnv::at(Value *base, Value *index) const {

@@ -31,12 +31,17 @@ struct KernelEnv {
   llvm::Value *slots;
   llvm::Value *rowBegin, *rowEnd, *colBegin, *colEnd;
   int width; // f32 lanes per vector
+  /// The kernel's view of the slot table (runtime::Step::view), or null:
+  /// `slots` is then the program's slot table itself.
+  const std::vector<int> *view = nullptr;
 
   llvm::Type *f32() const { return b.getFloatTy(); }
   llvm::FixedVectorType *vecTy() const;
   llvm::Value *i64(int64_t v) const { return b.getInt64(v); }
   /// The pointer held in slot `slot`.
   llvm::Value *slotPtr(int slot) const;
+  /// Where `slot` is in `slots`: its place in the view, or itself.
+  int slotIndex(int slot) const;
   /// &base[index] for an f32 array.
   llvm::Value *at(llvm::Value *base, llvm::Value *index) const;
   /// Lane mask for columns col .. col+width-1 that are < limit.

@@ -167,7 +167,7 @@ void lowerConcatTable(const KernelEnv &env, const ir::Op &op, const SlotMap &slo
   int64_t offset = 0;
   for (const ir::Op *operand : op.operands) {
     const int64_t part = operand->type.lastDim();
-    table.push_back(static_cast<uint64_t>(slots.at(operand)));
+    table.push_back(static_cast<uint64_t>(env.slotIndex(slots.at(operand))));
     table.push_back(static_cast<uint64_t>(part));
     table.push_back(static_cast<uint64_t>(offset));
     table.push_back(operand->type.batched ? 0

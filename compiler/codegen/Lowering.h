@@ -2,6 +2,7 @@
 // the loop-nest builder. Internal to codegen (includes LLVM).
 #pragma once
 
+#include "Codegen.h"
 #include "LoopBuilder.h"
 
 #include "soma/ir/Graph.h"
@@ -10,9 +11,6 @@
 #include <unordered_map>
 
 namespace soma::codegen {
-
-/// The slot holding each op's value.
-using SlotMap = std::unordered_map<const ir::Op *, int>;
 
 /// Rows of the last axis per sample (product of all dims but the last).
 int64_t rowsPerSample(const ir::TensorType &type);

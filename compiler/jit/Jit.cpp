@@ -138,8 +138,9 @@ struct BuiltModule {
 };
 
 Expected<BuiltModule> buildOptimized(const ir::Graph &graph, const LoweringPlan &plan,
-                                     const TargetInfo &target, int optLevel, CompileTimes *times,
-                                     size_t begin = 0, size_t end = SIZE_MAX) {
+                                     const codegen::SlotMap &slots, const TargetInfo &target,
+                                     int optLevel, CompileTimes *times, size_t begin = 0,
+                                     size_t end = SIZE_MAX) {
   initializeLLVM();
   auto tm = makeTargetMachine(target, optLevel);
   if (!tm)
@@ -148,7 +149,7 @@ Expected<BuiltModule> buildOptimized(const ir::Graph &graph, const LoweringPlan 
   built.ctx = std::make_unique<LLVMContext>();
   built.ctx->setDiagnosticHandler(std::make_unique<DiagnosticCollector>(built.llvmError));
   auto t0 = std::chrono::steady_clock::now();
-  built.module = codegen::buildModule(*built.ctx, graph, plan, target, begin, end);
+  built.module = codegen::buildModule(*built.ctx, graph, plan, slots, target, begin, end);
   built.module->setDataLayout((*tm)->createDataLayout());
   if (times)
     times->lowerSeconds += secondsSince(t0);
@@ -384,8 +385,15 @@ Expected<JitResult> compileGraph(const ir::Graph &graph, const LoweringPlan &pla
   // a piece, not the network (a chain of 8,000 small layers took 1.1 GB
   // in one module).
   const size_t n = graph.ops.size();
+  const codegen::SlotMap slots = codegen::slotMap(graph, plan);
   for (size_t begin = 0; begin < n; begin += kOpsPerModule) {
-    auto built = buildOptimized(graph, plan, target, optLevel, times, begin, begin + kOpsPerModule);
+    bool ownsKernels = false; // a piece of ops that all share earlier kernels compiles nothing
+    for (size_t i = begin; i < std::min(n, begin + kOpsPerModule) && !ownsKernels; ++i)
+      ownsKernels = lowers(plan, graph, i) && kernelOwner(plan, i) == i;
+    if (!ownsKernels)
+      continue;
+    auto built =
+        buildOptimized(graph, plan, slots, target, optLevel, times, begin, begin + kOpsPerModule);
     if (!built)
       return soma::Error{built.error()};
     auto t0 = std::chrono::steady_clock::now();
@@ -409,6 +417,11 @@ Expected<JitResult> compileGraph(const ir::Graph &graph, const LoweringPlan &pla
   for (size_t i = 0; i < graph.ops.size(); ++i) {
     if (!lowers(plan, graph, i))
       continue;
+    const size_t owner = kernelOwner(plan, i);
+    if (owner != i) { // a shared kernel: its owner came first
+      result.kernels[i] = result.kernels[owner];
+      continue;
+    }
     auto addr = sj.jit->lookup(*dylib, kernelName(graph, i));
     if (!addr)
       return soma::Error{"cannot find kernel '" + kernelName(graph, i) +
@@ -422,7 +435,8 @@ Expected<JitResult> compileGraph(const ir::Graph &graph, const LoweringPlan &pla
 
 Expected<std::string> emitGraph(const ir::Graph &graph, const LoweringPlan &plan,
                                 const TargetInfo &target, int optLevel, EmitKind kind) {
-  auto built = buildOptimized(graph, plan, target, optLevel, nullptr);
+  auto built =
+      buildOptimized(graph, plan, codegen::slotMap(graph, plan), target, optLevel, nullptr);
   if (!built)
     return soma::Error{built.error()};
   std::string out;

@@ -186,6 +186,10 @@ public:
       step.fn = engine.kernels.at(i);
       if (!step.fn)
         return Error{"jit: no kernel was compiled for '" + op.name + "'"};
+      if (i < engine.plan.views.size())
+        step.view = engine.plan.views[i];
+      if (const size_t owner = kernelOwner(engine.plan, i); owner != i)
+        step.sharedKernelOf = b.graph().ops[owner]->name;
       runtime::planTiles(step, rules(op));
       if (op.schedule) { // a weighted sum: its tiles are the schedule's, printed in the IR
         step.colTile = op.schedule->colTile < step.cols ? op.schedule->colTile : 0;
@@ -471,11 +475,13 @@ LoweringPlan JitEngine::lowering(const runtime::ProgramBuilder &b) const {
     plan.featureMajorOut[xi] = true;
     plan.featureMajorIn[i] = true;
   }
+  shareKernels(graph, plan);
   return plan;
 }
 
 Expected<bool> JitEngine::compile(runtime::ProgramBuilder &b) {
-  auto compiled = compileGraph(b.graph(), lowering(b), info, options.optLevel, &compileTimes);
+  plan = lowering(b);
+  auto compiled = compileGraph(b.graph(), plan, info, options.optLevel, &compileTimes);
   if (!compiled)
     return Error{compiled.error()};
   code = std::move(compiled->code);

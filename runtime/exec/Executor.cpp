@@ -44,6 +44,13 @@ int64_t alignedFloats(int64_t n) { return (n + 15) / 16 * 16; }
 
 void callKernel(const Step &step, void *const *slots, int64_t r0, int64_t r1, int64_t c0,
                 int64_t c1) {
+  void *view[kMaxKernelView];
+  if (!step.view.empty()) {
+    assert(step.view.size() <= kMaxKernelView && "a kernel's view fits kMaxKernelView");
+    for (size_t k = 0; k < step.view.size(); ++k)
+      view[k] = slots[step.view[k]];
+    slots = view;
+  }
   if (step.contextFn)
     step.contextFn(step.context.get(), slots, r0, r1, c0, c1);
   else

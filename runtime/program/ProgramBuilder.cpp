@@ -67,8 +67,9 @@ void privatizeWeightedSumConstants(ir::Graph &graph) {
   for (auto &op : graph.ops)
     for (ir::Op *operand : op->operands)
       ++uses[operand];
-  for (size_t i = 0; i < graph.ops.size(); ++i) {
-    ir::Op *op = graph.ops[i].get();
+  ir::OpInserter inserter(graph); // linear in the graph, however many copies
+  for (auto &owned : graph.ops) {
+    ir::Op *op = owned.get();
     if (!packsItsConstants(op->kind))
       continue;
     for (size_t k = 1; k < std::min<size_t>(op->operands.size(), 3); ++k) { // weights, bias
@@ -76,13 +77,10 @@ void privatizeWeightedSumConstants(ir::Graph &graph) {
       if (uses[c] <= 1)
         continue;
       --uses[c];
-      ir::Op *copy =
-          graph.insertBefore(op, ir::OpKind::Const, graph.uniqueName(c->name), {}, c->loc);
+      ir::Op *copy = inserter.insertBefore(op, ir::OpKind::Const, c->name, {}, c->loc);
       copy->type = c->type;
       copy->data = c->data;
       op->operands[k] = copy;
-      uses[copy] = 1;
-      ++i; // the insertion shifted `op` one place on
     }
   }
 }

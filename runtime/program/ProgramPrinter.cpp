@@ -66,6 +66,8 @@ void printStep(std::ostream &os, const ProgramBuilder &b, const Step &step, size
     os << ", scratch ";
     printSlotList(os, step.scratch);
   }
+  if (!step.sharedKernelOf.empty())
+    os << "; the kernel of %" << step.sharedKernelOf;
   os << "\n";
 }
 

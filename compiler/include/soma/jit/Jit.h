@@ -74,6 +74,12 @@ Expected<TargetNames> targetNames();
 ///
 /// `lowered[i]`: whether op i gets a kernel in this module (the ops the
 /// JIT's kernel families run); empty: every op but inputs and constants.
+///
+/// Kernel sharing (shareKernels): when views[i] is not empty, op i's kernel
+/// reads its slots through that view (runtime::Step::view: its slot k is
+/// the program's slot views[i][k]), and kernelOf[i] names the op whose
+/// kernel it runs (i itself, or an earlier op whose kernel is the same
+/// code). Both may be empty: every kernel of its own, on the slot table.
 struct LoweringPlan {
   std::vector<bool> lowered;
   std::vector<int> slotOf;
@@ -81,10 +87,23 @@ struct LoweringPlan {
   std::vector<int> panelsOf;
   std::vector<bool> featureMajorIn;
   std::vector<bool> featureMajorOut;
+  std::vector<std::vector<int>> views;
+  std::vector<int> kernelOf;
 };
 
 /// Whether `plan` lowers op `i` of `graph`.
 bool lowers(const LoweringPlan &plan, const ir::Graph &graph, size_t i);
+
+/// Fills plan.views and plan.kernelOf (the rest of `plan` set): every op
+/// with few enough slots gets a view, and an op whose kernel would be the
+/// same code as an earlier op's (same kind, types, attributes, schedule,
+/// plan flags and pattern of coinciding slots; never a sparse kernel,
+/// whose code may hold its weights) runs that op's kernel. A chain of
+/// 100,000 equal layers compiles one kernel.
+void shareKernels(const ir::Graph &graph, LoweringPlan &plan);
+
+/// The op whose kernel op i runs (kernelOf, or i).
+size_t kernelOwner(const LoweringPlan &plan, size_t i);
 
 /// Where compile time went, for --time-passes.
 struct CompileTimes {
@@ -100,7 +119,8 @@ public:
 
 struct JitResult {
   std::unique_ptr<CompiledCode> code;
-  /// Per op (index in graph.ops): its kernel, or null for inputs/consts.
+  /// Per op (index in graph.ops): its kernel (maybe shared, LoweringPlan),
+  /// or null for inputs/consts.
   std::vector<runtime::KernelFn> kernels;
 };
 

@@ -63,6 +63,8 @@ private:
   std::unique_ptr<CompiledCode> code;
   /// Per op of the built graph: its kernel (null for ops the JIT does not run).
   std::vector<runtime::KernelFn> kernels;
+  /// What the kernels were compiled for: their views and shared kernels.
+  LoweringPlan plan;
   CompileTimes compileTimes;
 };
 

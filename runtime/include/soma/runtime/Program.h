@@ -15,12 +15,17 @@
 namespace soma::runtime {
 
 /// The signature of every generated kernel. `slots` is the run's slot
-/// table; the kernel knows (as constants) which slots it reads and writes.
+/// table, or the step's view of it (Step::view); the kernel knows (as
+/// constants) which of its entries it reads and writes.
 /// It computes rows [rowBegin, rowEnd) of its result and, where the kernel
 /// allows it, columns [colBegin, colEnd) (output features), so an executor
 /// can split a layer into tiles without recompiling.
 using KernelFn = void (*)(void *const *slots, int64_t rowBegin, int64_t rowEnd, int64_t colBegin,
                           int64_t colEnd);
+
+/// The most entries a Step::view may have (the executor gathers a view on
+/// the stack).
+constexpr size_t kMaxKernelView = 16;
 
 /// The kernel form of engines whose kernels need data of their own (a
 /// compiled schedule, a function table): the same contract as KernelFn,
@@ -52,6 +57,14 @@ struct Step {
   /// What `contextFn` receives as its first argument; kept alive by the
   /// step (and so by the model).
   std::shared_ptr<const void> context;
+  /// When not empty, the kernel sees the slot table through this view: its
+  /// slot k is the run's slot view[k] (at most kMaxKernelView entries).
+  /// Kernels compiled for views hold no slot numbers of their own, so
+  /// layers of the same shape and schedule can share one kernel.
+  std::vector<int> view;
+  /// The IR value whose kernel this step shares (empty: its own), for
+  /// printing.
+  std::string sharedKernelOf;
   std::string name; // the IR value it computes, for errors and profiles
   /// The kernel family that made the step ("vec.dense", "jit.sparse"), for
   /// `soma run -v`; a string literal of the family's.
