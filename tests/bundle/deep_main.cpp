@@ -1,0 +1,70 @@
+// The bundle test's C++ program: the same as deep_main.c (its usage), with
+// the bundle's header included from C++ and the outputs in std::vectors.
+#include "deep_net.h"
+
+#include <cstdio>
+#include <cstdlib>
+#include <fstream>
+#include <memory>
+#include <string>
+#include <vector>
+
+namespace {
+
+std::vector<float> readFloats(const std::string &path, long count) {
+  std::vector<float> data(static_cast<size_t>(count));
+  std::ifstream in(path, std::ios::binary);
+  if (!in.read(reinterpret_cast<char *>(data.data()), count * long(sizeof(float)))) {
+    std::fprintf(stderr, "deep_main_cpp: cannot read %ld floats from %s\n", count, path.c_str());
+    std::exit(1);
+  }
+  return data;
+}
+
+void writeFloats(const std::string &path, const std::vector<float> &data) {
+  std::ofstream out(path, std::ios::binary);
+  out.write(reinterpret_cast<const char *>(data.data()), long(data.size() * sizeof(float)));
+  if (!out.flush()) {
+    std::fprintf(stderr, "deep_main_cpp: cannot write %s\n", path.c_str());
+    std::exit(1);
+  }
+}
+
+} // namespace
+
+int main(int argc, char **argv) {
+  if (argc < 6) {
+    std::fprintf(stderr, "usage: deep_main_cpp BATCH THREADS X_FILE Z_FILE OUT_PREFIX\n");
+    return 2;
+  }
+  const long batch = std::atol(argv[1]);
+  soma_bundle_options options{};
+  options.threads = std::atoi(argv[2]);
+  std::vector<float> x = readFloats(argv[3], batch * SOMA_DEEP_NET_INPUT0_SIZE);
+  std::vector<float> z = readFloats(argv[4], batch * SOMA_DEEP_NET_INPUT1_SIZE);
+  std::vector<float> probs(static_cast<size_t>(batch * SOMA_DEEP_NET_OUTPUT0_SIZE));
+  std::vector<float> features(static_cast<size_t>(batch * SOMA_DEEP_NET_OUTPUT1_SIZE));
+
+  soma_bundle *raw = nullptr;
+  if (soma_deep_net_load(&options, &raw) != SOMA_BUNDLE_OK) {
+    std::fprintf(stderr, "deep_main_cpp: %s\n", soma_bundle_last_error());
+    return 1;
+  }
+  std::unique_ptr<soma_bundle, void (*)(soma_bundle *)> net(raw, soma_bundle_free);
+  const int64_t dims[] = SOMA_DEEP_NET_INPUT0_DIMS;
+  if (soma_bundle_input_dims(net.get(), 0)[0] != dims[0]) {
+    std::fprintf(stderr, "deep_main_cpp: the loaded bundle's shapes differ from its header's\n");
+    return 1;
+  }
+  std::printf("%s %s -> %s %s\n", soma_bundle_input_name(net.get(), 0),
+              soma_bundle_input_name(net.get(), 1), soma_bundle_output_name(net.get(), 0),
+              soma_bundle_output_name(net.get(), 1));
+  if (soma_deep_net_run(net.get(), batch, x.data(), z.data(), probs.data(), features.data()) !=
+      SOMA_BUNDLE_OK) {
+    std::fprintf(stderr, "deep_main_cpp: %s\n", soma_bundle_last_error());
+    return 1;
+  }
+  writeFloats(std::string(argv[5]) + ".probs", probs);
+  writeFloats(std::string(argv[5]) + ".features", features);
+  return 0;
+}
