@@ -143,17 +143,31 @@ Expected<bool> runTool(const std::vector<std::string> &argv, const std::string &
   return true;
 }
 
-/// Where soma's own static libraries are: lib/ beside the bin/ of this
-/// executable (an install, or the build tree, which is laid out the same).
-Expected<std::string> runtimeLibDir() {
+/// How the runtime is linked into a bundle's shared library: soma's
+/// static libraries (the default build: the runtime goes inside), or its
+/// shared ones (SOMA_SHARED_LIBS: the bundle depends on them), from lib/
+/// beside the bin/ of this executable (an install, or the build tree,
+/// which is laid out the same).
+Expected<std::vector<std::string>> runtimeLinkArgs() {
   std::error_code ec;
   auto exe = std::filesystem::read_symlink("/proc/self/exe", ec);
   if (ec)
     return Error{"cannot find soma's executable: " + ec.message()};
-  auto dir = exe.parent_path().parent_path() / "lib";
-  if (!std::filesystem::exists(dir / "libsoma_runtime.a"))
-    return Error{"cannot find soma's runtime library: no " + (dir / "libsoma_runtime.a").string()};
-  return dir.string();
+  const auto dir = exe.parent_path().parent_path() / "lib";
+  const std::vector<std::string> libs = {"soma_runtime", "soma_ir", "soma_support"};
+  std::vector<std::string> args;
+  if (std::filesystem::exists(dir / "libsoma_runtime.a")) {
+    for (const std::string &lib : libs)
+      args.push_back((dir / ("lib" + lib + ".a")).string());
+  } else if (std::filesystem::exists(dir / "libsoma_runtime.so")) {
+    args = {"-L" + dir.string(), "-Wl,-rpath," + dir.string()};
+    for (const std::string &lib : libs)
+      args.push_back("-l" + lib);
+  } else {
+    return Error{"cannot find soma's runtime library: no libsoma_runtime.a or .so in " +
+                 dir.string()};
+  }
+  return args;
 }
 
 std::string env(const char *name, const char *otherwise) {
@@ -169,19 +183,20 @@ Expected<bool> package(const std::string &dir, const std::string &id, const std:
   if (auto ok = runTool({env("AR", "ar"), "rcs", archive, object}, "write " + archive); !ok)
     return ok;
   written.push_back(archive);
-  auto libDir = runtimeLibDir();
-  if (!libDir)
-    return Error{libDir.error()};
+  auto runtime = runtimeLinkArgs();
+  if (!runtime)
+    return Error{runtime.error()};
   // Only the C functions are exported: two bundles' copies of the runtime
   // stay private to each library.
   const std::string script = dir + "/." + id + ".exports";
   if (auto ok = writeFile(script, "{ global: soma_*; local: *; };\n"); !ok)
     return ok;
-  auto linked =
-      runTool({env("CC", "cc"), "-shared", "-o", shared, object, *libDir + "/libsoma_runtime.a",
-               *libDir + "/libsoma_ir.a", *libDir + "/libsoma_support.a", "-ltbb", "-lstdc++",
-               "-lm", "-Wl,--version-script=" + script, "-Wl,-z,noexecstack"},
-              "link " + shared);
+  std::vector<std::string> command = {env("CC", "cc"), "-shared", "-o", shared, object};
+  command.insert(command.end(), runtime->begin(), runtime->end());
+  for (const char *arg : {"-ltbb", "-lstdc++", "-lm", "-Wl,-z,noexecstack"})
+    command.push_back(arg);
+  command.push_back("-Wl,--version-script=" + script);
+  auto linked = runTool(command, "link " + shared);
   std::filesystem::remove(script);
   if (!linked)
     return linked;

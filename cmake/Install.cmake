@@ -23,7 +23,8 @@ include(CMakePackageConfigHelpers)
 
 set(SOMA_INSTALL_CMAKEDIR ${CMAKE_INSTALL_LIBDIR}/cmake/soma)
 
-# The tools find libLLVM where they were linked against it.
+# The tools find libLLVM where they were linked against it (and soma's own
+# shared libraries, with SOMA_SHARED_LIBS, through $ORIGIN/../lib).
 set_target_properties(soma soma-opt PROPERTIES INSTALL_RPATH_USE_LINK_PATH TRUE)
 install(TARGETS soma soma-opt RUNTIME DESTINATION ${CMAKE_INSTALL_BINDIR})
 
