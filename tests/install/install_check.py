@@ -78,7 +78,7 @@ def install(args):
     with open(os.path.join(args.prefix, "include", "soma", "soma.h")) as f:
         header = f.read()
     for inc in re.findall(r'^\s*#\s*include\s*([<"][^>"]+[>"])', header, re.M):
-        if not re.fullmatch(r"<[a-z_]+>", inc) and inc != '"soma/Version.h"':
+        if not re.fullmatch(r"<[a-z_]+(\.h)?>", inc) and inc != '"soma/Version.h"':
             fail("soma.h must include standard headers and soma/Version.h only, it includes %s" % inc)
     with open(os.path.join(args.prefix, "include", "soma", "Version.h")) as f:
         if "#include" in f.read():
