@@ -18,6 +18,7 @@
 #include <cctype>
 #include <cerrno>
 #include <chrono>
+#include <cstdio>
 #include <cstring>
 #include <filesystem>
 #include <unordered_map>
@@ -43,12 +44,43 @@ std::string upper(std::string s) {
   return s;
 }
 
-/// C string literal contents of `s`.
+/// C string literal contents of `s` (an ONNX model's names may hold any
+/// byte): quotes and backslashes escaped, bytes that are not printable
+/// ASCII as octal escapes, and "*/" split, so it can sit in a comment too.
 std::string cEscaped(const std::string &s) {
   std::string out;
-  for (char c : s)
-    out += c == '"' || c == '\\' ? std::string("\\") + c : std::string(1, c);
+  for (size_t i = 0; i < s.size(); ++i) {
+    const unsigned char c = static_cast<unsigned char>(s[i]);
+    char octal[8];
+    if (c == '"' || c == '\\') {
+      out += '\\';
+      out += static_cast<char>(c);
+    } else if (c < 0x20 || c >= 0x7f || (c == '/' && i > 0 && s[i - 1] == '*')) {
+      std::snprintf(octal, sizeof octal, "\\%03o", c);
+      out += octal;
+    } else {
+      out += static_cast<char>(c);
+    }
+  }
   return out;
+}
+
+/// Whether `id` is a keyword of C or C++ (or a name they reserve), which
+/// cannot name a parameter.
+bool reserved(const std::string &id) {
+  static const char *const words[] = {
+      "auto",     "bool",     "break",   "case",      "catch",  "char",     "class",
+      "const",    "continue", "default", "delete",    "do",     "double",   "else",
+      "enum",     "explicit", "extern",  "false",     "float",  "for",      "friend",
+      "goto",     "if",       "inline",  "int",       "long",   "mutable",  "namespace",
+      "new",      "operator", "private", "protected", "public", "register", "restrict",
+      "return",   "short",    "signed",  "sizeof",    "static", "struct",   "switch",
+      "template", "this",     "throw",   "true",      "try",    "typedef",  "typename",
+      "union",    "unsigned", "using",   "virtual",   "void",   "volatile", "while"};
+  for (const char *w : words)
+    if (id == w)
+      return true;
+  return id[0] == '_'; // _X and __x are the implementation's
 }
 
 /// The parameter names of NET_run: the tensors' names made identifiers,
@@ -59,7 +91,7 @@ std::vector<std::string> parameterNames(const runtime::BundleIO &io) {
   for (const auto *list : {&io.inputs, &io.outputs})
     for (const runtime::BundleTensor &t : *list) {
       std::string id = cIdentifier(t.name);
-      if (std::isdigit(static_cast<unsigned char>(id[0])))
+      if (std::isdigit(static_cast<unsigned char>(id[0])) || reserved(id))
         id = "t_" + id;
       if (seen[id]++)
         id += "_" + std::to_string(names.size());
@@ -80,8 +112,8 @@ void describeTensors(std::string &h, const std::string &macro, const char *what,
       dims += (dims.empty() ? "" : ", ") + std::to_string(d);
     }
     h += "/* " + std::string(what == std::string("INPUT") ? "input " : "output ") +
-         std::to_string(i) + ": '" + t.name + "', f32 [batch" + (dims.empty() ? "" : ", ") + dims +
-         "] */\n";
+         std::to_string(i) + ": '" + cEscaped(t.name) + "', f32 [batch" +
+         (dims.empty() ? "" : ", ") + dims + "] */\n";
     h += "#define " + m + "_NAME \"" + cEscaped(t.name) + "\"\n";
     h += "#define " + m + "_RANK " + std::to_string(t.dims.size()) + "\n";
     h += "#define " + m + "_DIMS {" + (dims.empty() ? "1" : dims) + "}\n";
@@ -92,7 +124,7 @@ void describeTensors(std::string &h, const std::string &macro, const char *what,
 std::string headerText(const std::string &id, const std::string &network,
                        const runtime::BundleIO &io) {
   const std::string macro = "SOMA_" + upper(id), prefix = "soma_" + id;
-  std::string h = "/* The soma bundle of network '" + network + "', written by soma " +
+  std::string h = "/* The soma bundle of network '" + cEscaped(network) + "', written by soma " +
                   SOMA_VERSION_STRING +
                   " (soma compile --emit=bundle).\n"
                   " * Link lib" +

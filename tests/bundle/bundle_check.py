@@ -8,7 +8,9 @@ deep_main.c against the bundle's static library and the runtime's (L), and
 deep_main.c and deep_main.cpp against its shared library, with cc and c++;
 checks that no link line, no `ldd` line and no `nm` symbol of any of them
 names LLVM; runs each with 1, 2 and all threads on a batch of 7 random
-samples and checks every output bit-identical to `soma run --engine=jit`'s.
+samples and checks every output bit-identical to `soma run --engine=jit`'s
+(the C++ program also runs the batch from four threads at once on its one
+loaded bundle, each run giving the same bits).
 Then the same with --weights=external (the file found next to the shared
 library, or named), a missing, truncated or foreign weights file (each a
 clear error), a network a bundle cannot hold, and a missing C compiler.

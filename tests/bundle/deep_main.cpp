@@ -1,12 +1,16 @@
 // The bundle test's C++ program: the same as deep_main.c (its usage), with
-// the bundle's header included from C++ and the outputs in std::vectors.
+// the bundle's header included from C++ and the outputs in std::vectors;
+// then four threads run the same batch on the one loaded bundle at once,
+// each of whose outputs must be the same bits as the first run's.
 #include "deep_net.h"
 
 #include <cstdio>
 #include <cstdlib>
+#include <cstring>
 #include <fstream>
 #include <memory>
 #include <string>
+#include <thread>
 #include <vector>
 
 namespace {
@@ -64,6 +68,26 @@ int main(int argc, char **argv) {
     std::fprintf(stderr, "deep_main_cpp: %s\n", soma_bundle_last_error());
     return 1;
   }
+  std::vector<std::thread> threads;
+  std::vector<int> same(4, 0);
+  for (size_t t = 0; t < same.size(); ++t)
+    threads.emplace_back([&, t] {
+      std::vector<float> p(probs.size()), f(features.size());
+      for (int rep = 0; rep < 20; ++rep)
+        if (soma_deep_net_run(net.get(), batch, x.data(), z.data(), p.data(), f.data()) !=
+                SOMA_BUNDLE_OK ||
+            std::memcmp(p.data(), probs.data(), p.size() * sizeof(float)) != 0 ||
+            std::memcmp(f.data(), features.data(), f.size() * sizeof(float)) != 0)
+          return;
+      same[t] = 1;
+    });
+  for (std::thread &t : threads)
+    t.join();
+  for (int ok : same)
+    if (!ok) {
+      std::fprintf(stderr, "deep_main_cpp: a concurrent run gave other outputs\n");
+      return 1;
+    }
   writeFloats(std::string(argv[5]) + ".probs", probs);
   writeFloats(std::string(argv[5]) + ".features", features);
   return 0;
