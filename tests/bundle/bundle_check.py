@@ -11,7 +11,8 @@ names LLVM; runs each with 1, 2 and all threads on a batch of 7 random
 samples and checks every output bit-identical to `soma run --engine=jit`'s
 (the C++ program also runs the batch from four threads at once on its one
 loaded bundle, each run giving the same bits).
-Then the same with --weights=external (the file found next to the shared
+Then the same with --mcpu=haswell (no AVX-512 in its code, the JIT's bits
+for that CPU), with --weights=external (the file found next to the shared
 library, or named), a missing, truncated or foreign weights file (each a
 clear error), a network a bundle cannot hold, and a missing C compiler.
 Exits non-zero with a message on the first thing that is wrong.
@@ -137,6 +138,7 @@ def main():
             compare(prefix, ref, "%s, %s threads" % (what, threads))
 
     external(args, net, out, batch, xs, ref)
+    other_cpu(args, net, batch, xs)
     refusals(args, net)
     print("PASS")
 
@@ -174,6 +176,28 @@ def external(args, net, embedded, batch, xs, ref):
     msg = run([exes["c-static"], str(batch), "1"] + xs + [prefix, bad], expect_status=1)
     if "does not hold the weights of bundle 'deep_net'" not in msg:
         fail("a foreign weights file gave %r" % msg)
+
+
+def other_cpu(args, net, batch, xs):
+    """A bundle for an older CPU (--mcpu=haswell: AVX2, no AVX-512) gives the
+    JIT's bits for that CPU."""
+    ref = {}
+    cmd = [args.soma, "run", net, "--engine=jit", "--mcpu=haswell", "-q"]
+    for name in ("x", "z"):
+        cmd += ["--input", "%s=%s" % (name, os.path.join(args.work, name + ".npy"))]
+    for name in ("probs", "features"):
+        ref[name] = os.path.join(args.work, "haswell-%s.npy" % name)
+        cmd += ["--output", "%s=%s" % (name, ref[name])]
+    run(cmd)
+    ref = {k: np.load(v) for k, v in ref.items()}
+    out = os.path.join(args.work, "haswell")
+    run([args.soma, "compile", net, "--emit=bundle", "--mcpu=haswell", "-o", out])
+    if "zmm" in run(["objdump", "-d", os.path.join(out, "deep_net.o")]):
+        fail("the bundle for --mcpu=haswell uses AVX-512 registers")
+    exe = build_programs(args, out, "haswell")["c-shared"]
+    prefix = os.path.join(args.work, "haswell-run")
+    run([exe, str(batch), "2"] + xs + [prefix])
+    compare(prefix, ref, "--mcpu=haswell")
 
 
 def refusals(args, net):
