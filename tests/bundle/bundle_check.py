@@ -10,7 +10,8 @@ checks that no link line, no `ldd` line and no `nm` symbol of any of them
 names LLVM; runs each with 1, 2 and all threads on a batch of 7 random
 samples and checks every output bit-identical to `soma run --engine=jit`'s
 (the C++ program also runs the batch from four threads at once on its one
-loaded bundle, each run giving the same bits).
+loaded bundle, and in its own oneTBB arena with caller_arena, each run
+giving the same bits).
 Then the same with --mcpu=haswell (no AVX-512 in its code, the JIT's bits
 for that CPU), with --weights=external (the file found next to the shared
 library, or named), a missing, truncated or foreign weights file (each a
@@ -85,7 +86,7 @@ def build_programs(args, out, tag):
          ["-o", exes["c-shared"]])
     exes["cpp-shared"] = os.path.join(args.work, tag + "-cpp-shared")
     link(["c++", "-std=c++17"] + cflags + [os.path.join(src, "deep_main.cpp")] + shared +
-         ["-o", exes["cpp-shared"]])
+         ["-ltbb", "-o", exes["cpp-shared"]])
     for exe in exes.values():
         check_no_llvm(exe)
     return exes

@@ -1,8 +1,12 @@
 // The bundle test's C++ program: the same as deep_main.c (its usage), with
 // the bundle's header included from C++ and the outputs in std::vectors;
 // then four threads run the same batch on the one loaded bundle at once,
-// each of whose outputs must be the same bits as the first run's.
+// and a second load with caller_arena runs it inside the program's own
+// oneTBB arena, each of whose outputs must be the same bits as the first
+// run's.
 #include "deep_net.h"
+
+#include <oneapi/tbb/task_arena.h>
 
 #include <cstdio>
 #include <cstdlib>
@@ -88,6 +92,26 @@ int main(int argc, char **argv) {
       std::fprintf(stderr, "deep_main_cpp: a concurrent run gave other outputs\n");
       return 1;
     }
+  // The caller's arena: the run's parallel layers go to the program's arena.
+  soma_bundle_options inArena{};
+  inArena.caller_arena = 1;
+  soma_bundle *second = nullptr;
+  if (soma_deep_net_load(&inArena, &second) != SOMA_BUNDLE_OK) {
+    std::fprintf(stderr, "deep_main_cpp: %s\n", soma_bundle_last_error());
+    return 1;
+  }
+  std::vector<float> p(probs.size()), f(features.size());
+  int status = -1;
+  tbb::task_arena arena(2);
+  arena.execute(
+      [&] { status = soma_deep_net_run(second, batch, x.data(), z.data(), p.data(), f.data()); });
+  soma_bundle_free(second);
+  if (status != SOMA_BUNDLE_OK ||
+      std::memcmp(p.data(), probs.data(), p.size() * sizeof(float)) != 0 ||
+      std::memcmp(f.data(), features.data(), f.size() * sizeof(float)) != 0) {
+    std::fprintf(stderr, "deep_main_cpp: the run in the caller's arena gave other outputs\n");
+    return 1;
+  }
   writeFloats(std::string(argv[5]) + ".probs", probs);
   writeFloats(std::string(argv[5]) + ".features", features);
   return 0;
