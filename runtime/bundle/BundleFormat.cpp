@@ -3,6 +3,7 @@
 // every count, index and range against what it has read, so a damaged plan
 // is an error, never a wild pointer.
 #include "soma/runtime/BundleFormat.h"
+#include "soma/runtime/VecPool.h"
 
 #include <cstring>
 
@@ -11,6 +12,9 @@ namespace soma::runtime {
 namespace {
 
 constexpr char kPlanMagic[8] = {'S', 'O', 'M', 'A', 'P', 'L', 'A', 'N'};
+/// The kernel index of a pooling or reshape step of the runtime's own
+/// (VecPool.h), whose context follows the step.
+constexpr int32_t kPoolStep = -2;
 
 class Writer {
 public:
@@ -96,6 +100,36 @@ private:
   uint64_t size, pos = 0;
 };
 
+void writePool(Writer &w, const PoolContext &c) {
+  w.put<int32_t>(static_cast<int32_t>(c.kind));
+  w.put<int32_t>(static_cast<int32_t>(c.padCount));
+  w.put<int32_t>(c.x);
+  w.put<int32_t>(c.y);
+  const ir::WindowGeometry &g = c.g;
+  for (int64_t v : {int64_t(g.spatialRank),
+                    g.inChannels,
+                    g.outChannels,
+                    g.groups,
+                    g.inH,
+                    g.inW,
+                    g.outH,
+                    g.outW,
+                    g.kH,
+                    g.kW,
+                    g.strideH,
+                    g.strideW,
+                    g.dilH,
+                    g.dilW,
+                    g.padTop,
+                    g.padLeft,
+                    g.padBottom,
+                    g.padRight,
+                    c.plane,
+                    c.channels,
+                    c.cols})
+    w.put<int64_t>(v);
+}
+
 void writeStep(Writer &w, const Step &step, int kernel) {
   w.put<int32_t>(kernel);
   w.str(step.name);
@@ -107,12 +141,77 @@ void writeStep(Writer &w, const Step &step, int kernel) {
   for (int64_t v : {step.rowTile, step.colTile, step.rowWork, step.smallRows, step.smallColTile,
                     step.smallRowWork})
     w.put<int64_t>(v);
+  if (kernel == kPoolStep)
+    writePool(w, *static_cast<const PoolContext *>(step.context.get()));
 }
 
-Step readStep(Reader &r, const KernelFn *kernels, uint64_t kernelCount, int slots) {
+/// Floats per sample of slot `s`, or -1 when the plan does not say.
+int64_t sampleSize(const Program &program, const BundleIO &io, int s) {
+  const Slot &slot = program.slots[static_cast<size_t>(s)];
+  if (slot.kind == SlotKind::Temp || slot.kind == SlotKind::Output)
+    return slot.sampleElements;
+  if (slot.kind != SlotKind::Input)
+    return -1;
+  int64_t n = 1;
+  for (int64_t d : io.inputs[static_cast<size_t>(slot.index)].dims)
+    n *= d;
+  return n;
+}
+
+/// A pooling or reshape step's context, checked against its slots: the
+/// loops it runs stay inside them.
+std::shared_ptr<PoolContext> readPool(Reader &r, const Program &program, const BundleIO &io,
+                                      const Step &step) {
+  auto c = std::make_shared<PoolContext>();
+  const int32_t kind = r.get<int32_t>(), padCount = r.get<int32_t>();
+  c->kind = static_cast<ir::OpKind>(kind);
+  c->padCount = padCount ? ir::PadCount::Include : ir::PadCount::Exclude;
+  c->x = r.get<int32_t>();
+  c->y = r.get<int32_t>();
+  ir::WindowGeometry &g = c->g;
+  int64_t rank = 0;
+  int64_t *fields[] = {
+      &rank,     &g.inChannels, &g.outChannels, &g.groups,   &g.inH,     &g.inW,       &g.outH,
+      &g.outW,   &g.kH,         &g.kW,          &g.strideH,  &g.strideW, &g.dilH,      &g.dilW,
+      &g.padTop, &g.padLeft,    &g.padBottom,   &g.padRight, &c->plane,  &c->channels, &c->cols};
+  for (int64_t *f : fields)
+    if ((*f = r.get<int64_t>()) < 0 || *f > (int64_t(1) << 40))
+      r.ok = false;
+  g.spatialRank = static_cast<int>(rank);
+  const int slots = static_cast<int>(program.slots.size());
+  if (!r.ok || c->x < 0 || c->x >= slots || c->y != step.result || padCount < 0 || padCount > 1)
+    return r.ok = false, nullptr;
+  const int64_t in = sampleSize(program, io, c->x), out = sampleSize(program, io, c->y);
+  bool fits = false;
+  switch (c->kind) {
+  case ir::OpKind::Reshape:
+    fits = c->cols == step.cols && in == out && out == step.rowsPerSample * step.cols;
+    break;
+  case ir::OpKind::GlobalAvgPool:
+    fits = in == c->channels * c->plane && out == c->channels;
+    break;
+  case ir::OpKind::MaxPool:
+  case ir::OpKind::AvgPool:
+    fits = g.inChannels == g.outChannels && g.kH >= 1 && g.kW >= 1 && g.strideH >= 1 &&
+           g.strideW >= 1 && g.dilH >= 1 && g.dilW >= 1 && in == g.inChannels * g.inH * g.inW &&
+           out == g.outChannels * g.outH * g.outW;
+    break;
+  default:
+    break;
+  }
+  if (!fits)
+    r.ok = false;
+  return c;
+}
+
+Step readStep(Reader &r, const KernelFn *kernels, uint64_t kernelCount, const Program &program,
+              const BundleIO &io) {
+  const int slots = static_cast<int>(program.slots.size());
   Step step;
   const int32_t kernel = r.get<int32_t>();
-  if (kernel < 0 || static_cast<uint64_t>(kernel) >= kernelCount || !kernels[kernel])
+  if (kernel == kPoolStep)
+    step.contextFn = runPool;
+  else if (kernel < 0 || static_cast<uint64_t>(kernel) >= kernelCount || !kernels[kernel])
     r.ok = false;
   else
     step.fn = kernels[kernel];
@@ -129,6 +228,8 @@ Step readStep(Reader &r, const KernelFn *kernels, uint64_t kernelCount, int slot
                      &step.smallColTile, &step.smallRowWork})
     if ((*v = r.get<int64_t>()) < 0)
       r.ok = false;
+  if (kernel == kPoolStep && r.ok)
+    step.context = readPool(r, program, io, step);
   return step;
 }
 
@@ -168,11 +269,14 @@ Expected<std::string> serializePlan(const Program &program, const BundleIO &io,
   w.put<uint32_t>(static_cast<uint32_t>(program.steps.size()));
   for (size_t i = 0; i < program.steps.size(); ++i) {
     const Step &step = program.steps[i];
-    if (kernelOfStep[i] < 0)
+    int kernel = kernelOfStep[i];
+    if (kernel < 0 && step.contextFn == runPool)
+      kernel = kPoolStep;
+    else if (kernel < 0)
       return Error{"bundle: '" + step.name + "' runs on the " + step.family +
-                   " kernels, which a bundle cannot hold (only the JIT's kernels are compiled "
-                   "into it)"};
-    writeStep(w, step, kernelOfStep[i]);
+                   " kernels, which a bundle cannot hold (it holds the JIT's kernels, and the "
+                   "runtime's pooling and reshape)"};
+    writeStep(w, step, kernel);
   }
   w.put<uint32_t>(static_cast<uint32_t>(program.copies.size()));
   for (const OutputCopy &c : program.copies) {
@@ -216,7 +320,7 @@ Expected<Program> deserializePlan(const unsigned char *plan, uint64_t planSize,
   }
   program.steps.resize(r.count(40));
   for (Step &step : program.steps)
-    step = readStep(r, kernels, kernelCount, slots);
+    step = readStep(r, kernels, kernelCount, program, io);
   program.copies.resize(r.count(16));
   for (OutputCopy &c : program.copies) {
     c.fromSlot = r.get<int32_t>();

@@ -13,7 +13,8 @@ samples and checks every output bit-identical to `soma run --engine=jit`'s
 loaded bundle, and in its own oneTBB arena with caller_arena, each run
 giving the same bits).
 Then the same with --mcpu=haswell (no AVX-512 in its code, the JIT's bits
-for that CPU), with --weights=external (the file found next to the shared
+for that CPU), examples/cnn.nn (pooling and flatten on the runtime's own
+steps) through the runtime's generic functions, with --weights=external (the file found next to the shared
 library, or named), a missing, truncated or foreign weights file (each a
 clear error), a network a bundle cannot hold, and a missing C compiler.
 Exits non-zero with a message on the first thing that is wrong.
@@ -140,6 +141,7 @@ def main():
 
     external(args, net, out, batch, xs, ref)
     other_cpu(args, net, batch, xs)
+    cnn(args)
     refusals(args, net)
     print("PASS")
 
@@ -201,12 +203,39 @@ def other_cpu(args, net, batch, xs):
     compare(prefix, ref, "--mcpu=haswell")
 
 
+def cnn(args):
+    """examples/cnn.nn (convolutions on the JIT's kernels, a max pool and a
+    flatten on the runtime's) through the runtime's generic functions
+    (any_main.c), batch 3: the JIT's bits."""
+    net = os.path.join(args.source, "examples", "cnn.nn")
+    x = np.random.default_rng(3).standard_normal((3, 1, 8, 8)).astype(np.float32)
+    np.save(os.path.join(args.work, "img.npy"), x)
+    x.astype("<f4").tofile(os.path.join(args.work, "img.f32"))
+    ref = os.path.join(args.work, "cnn-jit.npy")
+    run([args.soma, "run", net, "--engine=jit", "-q", "--input",
+         "img=" + os.path.join(args.work, "img.npy"), "--output", "out=" + ref])
+    out = os.path.join(args.work, "cnn")
+    run([args.soma, "compile", net, "--emit=bundle", "-o", out])
+    exe = os.path.join(args.work, "cnn-any")
+    link(["cc", "-std=c11", "-Wall", "-Wextra", "-Werror", "-pedantic", "-I", args.include,
+          "-DBUNDLE=soma_cnn_bundle", os.path.join(args.source, "tests", "bundle", "any_main.c"),
+          os.path.join(out, "libcnn.a"), os.path.join(args.lib, "libsoma_runtime.a"),
+          os.path.join(args.lib, "libsoma_ir.a"), os.path.join(args.lib, "libsoma_support.a"),
+          "-ltbb", "-lstdc++", "-lm", "-o", exe])
+    check_no_llvm(exe)
+    prefix = os.path.join(args.work, "cnn-run")
+    run([exe, "3", "2", prefix, os.path.join(args.work, "img.f32")])
+    if open(prefix + ".out", "rb").read() != np.load(ref).astype("<f4").tobytes():
+        fail("examples/cnn.nn's bundle differs from the JIT")
+
+
 def refusals(args, net):
-    cnn = os.path.join(args.source, "examples", "cnn.nn")
-    msg = run([args.soma, "compile", cnn, "--emit=bundle", "-o", os.path.join(args.work, "cnn")],
+    bad = os.path.join(args.source, "tests", "bundle", "unbundlable.nn")
+    msg = run([args.soma, "compile", bad, "--emit=bundle", "-o", os.path.join(args.work, "bad")],
               expect_status=1)
-    if "soma: error: bundle: '" not in msg or "which a bundle cannot hold" not in msg:
-        fail("a network with ops outside the JIT gave %r" % msg)
+    if ("soma: error: bundle: 'b' runs on the interp kernels, which a bundle cannot hold"
+            not in msg):
+        fail("a network with an op outside the JIT gave %r" % msg)
     env = dict(os.environ, CC=os.path.join(args.work, "no-such-cc"))
     msg = run([args.soma, "compile", net, "--emit=bundle", "-o", os.path.join(args.work, "nocc")],
               expect_status=1, env=env)
