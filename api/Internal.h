@@ -46,6 +46,23 @@ Expected<std::string> emit(std::unique_ptr<ir::Graph> graph, const CompileOption
 Expected<std::string> emitProgram(std::unique_ptr<ir::Graph> graph, const CompileOptions &options,
                                   Timings *timings);
 
+/// `soma compile --emit=bundle`: what to write, and where.
+struct BundleOptions {
+  std::string outDir;
+  /// --weights=external: the weights in outDir/NET.weights.
+  bool externalWeights = false;
+};
+
+/// Builds `graph` (consumed) with the JIT and writes its bundle into
+/// options.outDir: NET.o, libNET.a, libNET.so, NET.h (and NET.weights),
+/// NET being the network's name made a C identifier. Returns the files
+/// written. An error when an op runs on no JIT kernel, or when the
+/// archiver (ar) or the C compiler that links the shared library (cc) is
+/// missing or fails.
+Expected<std::vector<std::string>> emitBundle(std::unique_ptr<ir::Graph> graph,
+                                              const CompileOptions &options,
+                                              const BundleOptions &bundle, Timings *timings);
+
 /// How a model will be used: Serving (many runs, as an application's),
 /// or OneShot (one run, then exit: `soma run`), for which Engine::Auto
 /// builds the vec engine alone, since its first answer comes from the vec

@@ -17,10 +17,15 @@ if(CMAKE_CXX_COMPILER_ID STREQUAL "Clang")
   list(APPEND SOMA_WARNING_FLAGS -Wno-unknown-warning-option -Wno-deprecated-declarations)
 endif()
 
-# soma_add_library(name SOURCES... [DEPENDS libs...])
+# soma_add_library(name SOURCES... [DEPENDS libs...]): static, or shared
+# with SOMA_SHARED_LIBS.
 function(soma_add_library name)
   cmake_parse_arguments(ARG "" "" "SOURCES;DEPENDS" ${ARGN})
-  add_library(${name} STATIC ${ARG_SOURCES})
+  if(SOMA_SHARED_LIBS)
+    add_library(${name} SHARED ${ARG_SOURCES})
+  else()
+    add_library(${name} STATIC ${ARG_SOURCES})
+  endif()
   target_compile_options(${name} PRIVATE ${SOMA_WARNING_FLAGS})
   target_link_libraries(${name} PUBLIC ${ARG_DEPENDS})
 endfunction()

@@ -79,12 +79,19 @@ const OptionInfo options[] = {
      "5s, 1m); default 5s; at least 10 runs are timed"},
     {"--seed", "--seed=N", true, Bench, "the seed of the random inputs (default 1)"},
     {"--json", "--json", false, Bench, "print the results as one JSON object"},
-    {"--emit", "--emit=ir|program|llvm|asm|obj", true, Compile,
+    {"--emit", "--emit=ir|program|llvm|asm|obj|bundle", true, Compile,
      "the optimised graph IR; the lowered program (per op\n"
      "the kernel family chosen and why, packing, tiles, slots\n"
      "and memory plan); the LLVM IR of the kernels, their\n"
-     "assembly (default), or an ELF object file"},
-    {"-o", "-o FILE", true, Compile, "write to FILE (default: stdout; required for obj)"},
+     "assembly (default), an ELF object file, or a bundle:\n"
+     "a static and a shared library and a C header in the\n"
+     "directory -o names (docs/deploy.md)"},
+    {"-o", "-o FILE", true, Compile,
+     "write to FILE (default: stdout; required for obj); for\n"
+     "bundle, the directory to write to"},
+    {"--weights", "--weights=embedded|external", true, Compile,
+     "a bundle's weights: in its read-only data (default), or\n"
+     "in NET.weights beside it, mapped when it is loaded"},
     {"-O", "-O0 .. -O3", false, All, "optimisation level (default -O2)"},
     {"--sparsity", "--sparsity=auto|dense|sparse", true, All,
      "dense or sparse kernels for the layers that do not say\n"
@@ -220,7 +227,7 @@ std::string valueHint(const std::string &v, const std::vector<std::string> &valu
 std::optional<int> applyOption(const std::string &name, const std::string &v, Command command,
                                Options &opts) {
   const std::vector<std::string> engines = {"auto", "jit", "vec", "interp"};
-  const std::vector<std::string> emits = {"ir", "program", "llvm", "asm", "obj"};
+  const std::vector<std::string> emits = {"ir", "program", "llvm", "asm", "obj", "bundle"};
   const std::vector<std::string> sparsities = {"auto", "dense", "sparse"};
   if (name == "--input" && !splitNameValue(v, opts.inputs))
     return usageError("--input needs NAME=VALUES or NAME=FILE.npy, got '" + v + "'");
@@ -265,8 +272,14 @@ std::optional<int> applyOption(const std::string &name, const std::string &v, Co
   if (name == "--emit") {
     if (std::find(emits.begin(), emits.end(), v) == emits.end())
       return usageError("unknown --emit kind '" + v + "'" +
-                        valueHint(v, emits, "use ir, program, llvm, asm or obj"));
+                        valueHint(v, emits, "use ir, program, llvm, asm, obj or bundle"));
     opts.emit = v;
+  }
+  if (name == "--weights") {
+    if (v != "embedded" && v != "external")
+      return usageError("unknown --weights '" + v + "'; use embedded or external");
+    opts.externalWeights = v == "external";
+    opts.weightsNamed = true;
   }
   if (name == "-o")
     opts.outPath = v;
@@ -392,6 +405,10 @@ std::optional<int> parseOptions(int argc, char **argv, Command command, Options 
                       " --help' lists the options");
   if (command == Command::Compile && opts.emit == "obj" && opts.outPath.empty())
     return usageError("--emit=obj needs -o FILE");
+  if (command == Command::Compile && opts.emit == "bundle" && opts.outPath.empty())
+    return usageError("--emit=bundle needs -o DIRECTORY");
+  if (opts.weightsNamed && opts.emit != "bundle")
+    return usageError("--weights is an option of --emit=bundle");
   return std::nullopt;
 }
 

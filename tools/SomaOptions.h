@@ -30,6 +30,8 @@ struct Options {
   bool json = false;
   uint64_t seed = 1;
   std::string emit = "asm", outPath;
+  /// --weights=external: a bundle's weights in a file of their own.
+  bool externalWeights = false, weightsNamed = false;
 };
 
 /// `soma --help`: the commands and the options common to all.

@@ -64,8 +64,23 @@ void printTimings(const api::Timings &timings) {
   std::cerr << line;
 }
 
+/// --emit=bundle: the files go into the directory -o names.
+int bundleCommand(std::unique_ptr<ir::Graph> graph, const Options &opts, api::Timings &timings) {
+  api::BundleOptions bundle{opts.outPath, opts.externalWeights};
+  auto written = api::emitBundle(std::move(graph), opts.compile, bundle, &timings);
+  if (opts.timePasses)
+    printTimings(timings);
+  if (!written) {
+    std::cerr << "soma: error: " << written.error() << '\n';
+    return 1;
+  }
+  return 0;
+}
+
 int compileCommand(std::unique_ptr<ir::Graph> graph, const Options &opts, api::Timings &timings) {
   std::string text;
+  if (opts.emit == "bundle")
+    return bundleCommand(std::move(graph), opts, timings);
   if (opts.emit == "ir") {
     text = ir::printGraphToString(*graph);
   } else if (opts.emit == "program") {

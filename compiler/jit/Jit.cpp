@@ -3,6 +3,8 @@
 // tracker, so destroying the model frees its code.
 #include "soma/jit/Jit.h"
 
+#include "JitInternal.h"
+
 #include "../codegen/Codegen.h"
 
 #include <llvm/ExecutionEngine/Orc/CompileUtils.h>
@@ -52,8 +54,12 @@ orc::JITTargetMachineBuilder machineBuilder(const TargetInfo &target, int optLev
   return jtmb;
 }
 
-Expected<std::unique_ptr<TargetMachine>> makeTargetMachine(const TargetInfo &target, int optLevel) {
-  auto tm = machineBuilder(target, optLevel).createTargetMachine();
+Expected<std::unique_ptr<TargetMachine>> makeTargetMachine(const TargetInfo &target, int optLevel,
+                                                           bool pic) {
+  orc::JITTargetMachineBuilder jtmb = machineBuilder(target, optLevel);
+  if (pic) // a bundle's object goes into a shared library too
+    jtmb.setRelocationModel(Reloc::PIC_);
+  auto tm = jtmb.createTargetMachine();
   if (!tm)
     return soma::Error{"cannot create a target machine for " + target.triple + " (" + target.cpu +
                        "): " + toString(tm.takeError())};
@@ -123,26 +129,20 @@ private:
 /// The most ops compiled in one LLVM module (compileGraph).
 constexpr size_t kOpsPerModule = 256;
 
-struct BuiltModule {
-  std::unique_ptr<LLVMContext> ctx;
-  std::unique_ptr<Module> module;
-  std::unique_ptr<TargetMachine> tm;
-  /// The first error LLVM reported while optimising or generating code.
-  std::shared_ptr<std::string> llvmError = std::make_shared<std::string>();
+} // namespace
 
-  Expected<bool> checkLLVM() const {
-    if (!llvmError->empty())
-      return soma::Error{"LLVM cannot generate code for this target: " + *llvmError};
-    return true;
-  }
-};
+Expected<bool> BuiltModule::checkLLVM() const {
+  if (!llvmError->empty())
+    return soma::Error{"LLVM cannot generate code for this target: " + *llvmError};
+  return true;
+}
 
 Expected<BuiltModule> buildOptimized(const ir::Graph &graph, const LoweringPlan &plan,
                                      const codegen::SlotMap &slots, const TargetInfo &target,
-                                     int optLevel, CompileTimes *times, size_t begin = 0,
-                                     size_t end = SIZE_MAX) {
+                                     int optLevel, CompileTimes *times, size_t begin, size_t end,
+                                     bool pic) {
   initializeLLVM();
-  auto tm = makeTargetMachine(target, optLevel);
+  auto tm = makeTargetMachine(target, optLevel, pic);
   if (!tm)
     return soma::Error{tm.error()};
   BuiltModule built;
@@ -160,6 +160,8 @@ Expected<BuiltModule> buildOptimized(const ir::Graph &graph, const LoweringPlan 
   built.tm = std::move(*tm);
   return built;
 }
+
+namespace {
 
 /// The LLJIT for one target, shared by every model compiled for it.
 struct SharedJit {
@@ -392,8 +394,8 @@ Expected<JitResult> compileGraph(const ir::Graph &graph, const LoweringPlan &pla
       ownsKernels = lowers(plan, graph, i) && kernelOwner(plan, i) == i;
     if (!ownsKernels)
       continue;
-    auto built =
-        buildOptimized(graph, plan, slots, target, optLevel, times, begin, begin + kOpsPerModule);
+    auto built = buildOptimized(graph, plan, slots, target, optLevel, times, begin,
+                                begin + kOpsPerModule, /*pic=*/false);
     if (!built)
       return soma::Error{built.error()};
     auto t0 = std::chrono::steady_clock::now();
@@ -435,8 +437,8 @@ Expected<JitResult> compileGraph(const ir::Graph &graph, const LoweringPlan &pla
 
 Expected<std::string> emitGraph(const ir::Graph &graph, const LoweringPlan &plan,
                                 const TargetInfo &target, int optLevel, EmitKind kind) {
-  auto built =
-      buildOptimized(graph, plan, codegen::slotMap(graph, plan), target, optLevel, nullptr);
+  auto built = buildOptimized(graph, plan, codegen::slotMap(graph, plan), target, optLevel, nullptr,
+                              0, SIZE_MAX, /*pic=*/false);
   if (!built)
     return soma::Error{built.error()};
   std::string out;

@@ -493,4 +493,9 @@ Expected<std::string> JitEngine::emit(const runtime::ProgramBuilder &b, EmitKind
   return emitGraph(b.graph(), lowering(b), info, options.optLevel, kind);
 }
 
+Expected<std::string> JitEngine::emitBundle(const runtime::ProgramBuilder &b,
+                                            const BundleSpec &spec) const {
+  return emitBundleObject(b.graph(), lowering(b), info, options.optLevel, spec);
+}
+
 } // namespace soma::jit

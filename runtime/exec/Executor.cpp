@@ -304,7 +304,7 @@ Executor::Context *Executor::acquire() const {
   for (size_t i = 0; i < prog.slots.size(); ++i) {
     const Slot &s = prog.slots[i];
     if (s.kind == SlotKind::Constant)
-      ctx->slots[i] = const_cast<float *>(s.data->data());
+      ctx->slots[i] = const_cast<float *>(s.data ? s.data->data() : s.view);
     else if (s.kind == SlotKind::Input)
       nIn = std::max(nIn, static_cast<size_t>(s.index) + 1);
     else if (s.kind == SlotKind::Output)

@@ -9,22 +9,13 @@
 // threads. Not vectorised yet.
 #include "soma/ir/Spatial.h"
 #include "soma/runtime/VecEngine.h"
+#include "soma/runtime/VecPool.h"
 
 #include <algorithm>
 #include <cstring>
 #include <memory>
 
 namespace soma::runtime {
-
-namespace {
-
-struct PoolContext {
-  ir::OpKind kind = ir::OpKind::MaxPool;
-  ir::PadCount padCount = ir::PadCount::Exclude;
-  ir::WindowGeometry g;
-  int64_t plane = 0, channels = 0, cols = 0; // global_avg_pool; reshape's row
-  int x = -1, y = -1;
-};
 
 void runPool(const void *context, void *const *slots, int64_t r0, int64_t r1, int64_t, int64_t) {
   const auto &c = *static_cast<const PoolContext *>(context);
@@ -44,6 +35,8 @@ void runPool(const void *context, void *const *slots, int64_t r0, int64_t r1, in
     break;
   }
 }
+
+namespace {
 
 class VecPoolFamily final : public KernelFamily {
 public:

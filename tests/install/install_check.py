@@ -1,16 +1,23 @@
 #!/usr/bin/env python3
-"""The installed soma package, as a user gets it, in three steps that CTest
-runs as three tests (`install` first: the other two need its prefix):
+"""The installed soma package, as a user gets it, in four steps that CTest
+runs as four tests (`install` first: the others need its prefix):
 
   install_check.py install   --build B --source S --prefix P
-      `cmake --install B --prefix P` into an empty P, then checks the tree:
-      the one public header, the package files (with no path into the
-      source or build tree), the tools, which run.
+      `cmake --install B --prefix P.staging`, then moves P.staging to P (so
+      every step runs from a moved prefix), then checks the tree: the public
+      headers, the package files (with no path into the source or build
+      tree), the tools, which run.
   install_check.py embed     --source S --prefix P --work W
       configures examples/embed against P alone (CMAKE_PREFIX_PATH), builds
       and runs it; its compile line may name no include directory outside
       P; a broken network gives a `file:line:col: error:` failure; and
       docs/api.md shows examples/embed/main.cpp and CMakeLists.txt verbatim.
+  install_check.py bundle    --source S --prefix P --work W
+      P/bin/soma compiles examples/mlp.nn into a bundle; examples/bundle is
+      built against it with CMake (find_package(soma COMPONENTS runtime),
+      which must not look for LLVM) and with pkg-config (soma-runtime), and
+      both run, with no LLVM in ldd or nm; docs/deploy.md shows
+      examples/bundle verbatim, and the output it prints.
   install_check.py lit-suite --source S --prefix P --work W
       P/bin/soma-lit runs examples/lit-suite (every test passes), one file of
       it, and a suite that must fail; the substitutions name P's tools;
@@ -53,17 +60,25 @@ def files_under(root):
 
 
 def install(args):
-    if os.path.exists(args.prefix):
-        shutil.rmtree(args.prefix)
-    run([args.cmake, "--install", args.build, "--prefix", args.prefix])
+    staging = args.prefix + ".staging"
+    for d in (args.prefix, staging):
+        if os.path.exists(d):
+            shutil.rmtree(d)
+    run([args.cmake, "--install", args.build, "--prefix", staging])
+    shutil.move(staging, args.prefix)
 
     headers = files_under(os.path.join(args.prefix, "include"))
-    if headers != ["soma/Version.h", "soma/soma.h"]:
-        fail("the installed headers must be soma/soma.h and soma/Version.h, got %s" % headers)
+    if headers != ["soma/Version.h", "soma/bundle.h", "soma/soma.h"]:
+        fail("the installed headers must be soma/soma.h, soma/Version.h and soma/bundle.h, got %s"
+             % headers)
+    with open(os.path.join(args.prefix, "include", "soma", "bundle.h")) as f:
+        includes = re.findall(r'^\s*#\s*include\s*([<"][^>"]+[>"])', f.read(), re.M)
+    if includes != ["<stdint.h>"]:
+        fail("soma/bundle.h must include <stdint.h> alone, it includes %s" % includes)
     with open(os.path.join(args.prefix, "include", "soma", "soma.h")) as f:
         header = f.read()
     for inc in re.findall(r'^\s*#\s*include\s*([<"][^>"]+[>"])', header, re.M):
-        if not re.fullmatch(r"<[a-z_]+>", inc) and inc != '"soma/Version.h"':
+        if not re.fullmatch(r"<[a-z_]+(\.h)?>", inc) and inc != '"soma/Version.h"':
             fail("soma.h must include standard headers and soma/Version.h only, it includes %s" % inc)
     with open(os.path.join(args.prefix, "include", "soma", "Version.h")) as f:
         if "#include" in f.read():
@@ -72,7 +87,8 @@ def install(args):
     expected = [
         "bin/soma", "bin/soma-lit", "bin/soma-opt",
         "lib/cmake/soma/somaConfig.cmake", "lib/cmake/soma/somaConfigVersion.cmake",
-        "lib/cmake/soma/somaTargets.cmake", "lib/libsoma.a",
+        "lib/cmake/soma/somaTargets.cmake", "lib/cmake/soma/somaRuntimeTargets.cmake",
+        "lib/libsoma.a", "lib/libsoma_runtime.a", "lib/pkgconfig/soma-runtime.pc",
         "share/soma/lit/soma_lit.cfg.py", "share/soma/lit/soma_lit_format.py",
     ]
     present = files_under(args.prefix)
@@ -155,6 +171,59 @@ def embed(args):
             fail("docs/api.md must show examples/embed/%s verbatim in a ```%s block" % (name, lang))
 
 
+def check_no_llvm(binary):
+    text = run(["ldd", binary]) + run(["nm", "-C", binary])
+    if "llvm" in text.lower():
+        fail("%s reaches LLVM (ldd or nm names it)" % binary)
+
+
+def bundle(args):
+    if os.path.exists(args.work):
+        shutil.rmtree(args.work)
+    out = os.path.join(args.work, "out")
+    run([os.path.join(args.prefix, "bin", "soma"), "compile",
+         os.path.join(args.source, "examples", "mlp.nn"), "--emit=bundle", "-o", out])
+    example = os.path.join(args.source, "examples", "bundle")
+    build = os.path.join(args.work, "build")
+    configure = [args.cmake, "-S", example, "-B", build, "-DCMAKE_PREFIX_PATH=" + args.prefix,
+                 "-DMLP_BUNDLE=" + out]
+    if args.generator:
+        configure += ["-G", args.generator]
+    run(configure)
+    with open(os.path.join(build, "CMakeCache.txt")) as f:
+        cache = f.read()
+    if re.search(r"^LLVM_DIR:PATH=(?!LLVM_DIR-NOTFOUND)", cache, re.M):
+        fail("find_package(soma COMPONENTS runtime) looked for LLVM and found it")
+    run([args.cmake, "--build", build])
+    expected = run([os.path.join(build, "classify")])
+    check_no_llvm(os.path.join(build, "classify"))
+
+    # pkg-config, from the moved prefix.
+    env = dict(os.environ, PKG_CONFIG_PATH=os.path.join(args.prefix, "lib", "pkgconfig"))
+    version = run(["pkg-config", "--modversion", "soma-runtime"], env=env).strip()
+    soma_version = run([os.path.join(args.prefix, "bin", "soma"), "--version"]).split()[-1]
+    if version != soma_version:
+        fail("soma-runtime.pc says version %s, soma --version %s" % (version, soma_version))
+    flags = shlex.split(run(["pkg-config", "--cflags", "--libs", "soma-runtime"], env=env))
+    exe = os.path.join(args.work, "classify-pc")
+    run(["cc", "-I", out, os.path.join(example, "classify.c"), os.path.join(out, "libmlp.a")]
+        + flags + ["-o", exe])
+    if run([exe]) != expected:
+        fail("classify built with pkg-config printed another result")
+    check_no_llvm(exe)
+
+    with open(os.path.join(args.source, "docs", "deploy.md")) as f:
+        deploy_md = f.read()
+    for name, lang in (("classify.c", "c"), ("CMakeLists.txt", "cmake")):
+        with open(os.path.join(example, name)) as f:
+            if "```%s\n%s```\n" % (lang, f.read()) not in deploy_md:
+                fail("docs/deploy.md must show examples/bundle/%s verbatim in a ```%s block"
+                     % (name, lang))
+    if "```console\n$ build-bundle/classify\n%s```\n" % expected not in deploy_md:
+        fail("docs/deploy.md's console example must show `$ build-bundle/classify` printing %r"
+             % expected)
+
+
 def lit_suite(args):
     if os.path.exists(args.work):
         shutil.rmtree(args.work)
@@ -228,7 +297,7 @@ def lit_suite(args):
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("step", choices=["install", "embed", "lit-suite"])
+    ap.add_argument("step", choices=["install", "embed", "bundle", "lit-suite"])
     ap.add_argument("--build")
     ap.add_argument("--source", required=True)
     ap.add_argument("--prefix", required=True)
@@ -238,7 +307,7 @@ def main():
     ap.add_argument("--cxx")
     args = ap.parse_args()
     t0 = time.monotonic()
-    {"install": install, "embed": embed, "lit-suite": lit_suite}[args.step](args)
+    {"install": install, "embed": embed, "bundle": bundle, "lit-suite": lit_suite}[args.step](args)
     print("ok: %s (%.1f s)" % (args.step, time.monotonic() - t0))
 
 

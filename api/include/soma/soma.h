@@ -1,15 +1,134 @@
-// soma's public C++ API: compile a network description, run it on your
-// buffers. This header is self-contained (standard library only, no LLVM),
-// so an application needs nothing else from soma to use it.
-//
-//   soma::Result<soma::Model> model = soma::Model::compileFile("net.nn");
-//   if (!model) { std::cerr << model.error(); return 1; }
-//   std::vector<float> x = {0.5f, 0.3f}, y(1);
-//   soma::Status s = model->run({{"x", x.data(), {1, 2}}}, {{"n", y.data(), {1, 1}}});
+/* soma's public API, for C and C++: compile a network description, run it
+ * on your buffers. This header is self-contained (the standard library
+ * only, no LLVM), so an application needs nothing else from soma to use it.
+ *
+ * From C (and from any language with a C FFI): the C API below, a stable
+ * ABI of opaque handles, plain structs and int error codes
+ * (docs/deploy.md#the-c-api):
+ *
+ *   soma_model *model;
+ *   if (soma_compile_file("net.nn", NULL, &model) != SOMA_OK) {
+ *     fprintf(stderr, "%s", soma_last_error()); return 1;
+ *   }
+ *
+ * From C++ (C++17 or later): the classes after it, in namespace soma
+ * (docs/api.md), which the C API is a thin layer over:
+ *
+ *   soma::Result<soma::Model> model = soma::Model::compileFile("net.nn");
+ *   if (!model) { std::cerr << model.error(); return 1; }
+ *   std::vector<float> x = {0.5f, 0.3f}, y(1);
+ *   soma::Status s = model->run({{"x", x.data(), {1, 2}}}, {{"n", y.data(), {1, 1}}});
+ */
 #pragma once
 
-#include "soma/Version.h" // SOMA_VERSION_MAJOR, _MINOR, _PATCH, _STRING
+#include "soma/Version.h" /* SOMA_VERSION_MAJOR, _MINOR, _PATCH, _STRING */
 
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* ---- The C API ---------------------------------------------------------
+ * Every function that can fail returns SOMA_OK (0) or an error code; the
+ * failure's message (diagnostics `WHERE: error: ...`, one per line, as the
+ * tools print them) is then soma_last_error()'s, per thread, until the
+ * thread's next failing call. Structs grow only at their end, and each
+ * carries its size, so a program built against this header keeps working
+ * with a later soma of the same major version. */
+
+/* A compiled network. Many threads may run one model at once. */
+typedef struct soma_model soma_model;
+
+enum {
+  SOMA_OK = 0,
+  SOMA_ERROR_ARGUMENT = 1, /* a null pointer, an unknown option value, a bad struct size */
+  SOMA_ERROR_COMPILE =
+      2,              /* the network cannot be read or does not compile: the diagnostics say why */
+  SOMA_ERROR_RUN = 3, /* a run's buffers do not fit the model (names, shapes, batch) */
+  SOMA_ERROR_MEMORY = 4,  /* out of memory */
+  SOMA_ERROR_INTERNAL = 5 /* a failure inside soma: a bug, please report it */
+};
+
+/* Engines and thread arenas, as in the C++ API (soma::Engine). */
+enum { SOMA_ENGINE_AUTO = 0, SOMA_ENGINE_JIT = 1, SOMA_ENGINE_VEC = 2, SOMA_ENGINE_INTERP = 3 };
+enum { SOMA_SPARSITY_AUTO = 0, SOMA_SPARSITY_DENSE = 1, SOMA_SPARSITY_SPARSE = 2 };
+
+/* Compile options (soma::CompileOptions): fill with
+ * soma_compile_options_init, then change what you need. */
+typedef struct soma_compile_options {
+  size_t struct_size;   /* sizeof(soma_compile_options), set by _init */
+  int opt_level;        /* 0..3 (default 2) */
+  int engine;           /* SOMA_ENGINE_* (default AUTO) */
+  int threads;          /* threads one run may use: 0 all cores (default), 1 none */
+  int caller_arena;     /* nonzero: run in the calling thread's oneTBB arena */
+  int sparsity;         /* SOMA_SPARSITY_* (default AUTO) */
+  double prune;         /* fraction of each layer's weights to zero, in [0, 1) (default 0) */
+  const char *cpu;      /* JIT target CPU; NULL or "": this machine's */
+  const char *features; /* JIT target features ("+avx2,-avx512f"); NULL or "": none */
+} soma_compile_options;
+
+/* The defaults, with struct_size set. */
+void soma_compile_options_init(soma_compile_options *options);
+
+/* Compiles the network (or graph IR) in file `path`; `options` NULL: the
+ * defaults. On success *out is a model to free with soma_model_free. */
+int soma_compile_file(const char *path, const soma_compile_options *options, soma_model **out);
+/* Compiles `length` bytes of network text; `name` labels its diagnostics
+ * (NULL: "<string>"). */
+int soma_compile_string(const char *source, size_t length, const char *name,
+                        const soma_compile_options *options, soma_model **out);
+/* Frees a model (NULL: nothing). No run may be in progress. */
+void soma_model_free(soma_model *model);
+
+/* Inspecting a model: its inputs and outputs, by index, with per-sample
+ * shapes (no batch dimension). Out-of-range indexes give NULL or 0. The
+ * strings and arrays live as long as the model. */
+int soma_model_input_count(const soma_model *model);
+int soma_model_output_count(const soma_model *model);
+const char *soma_model_input_name(const soma_model *model, int i);
+const char *soma_model_output_name(const soma_model *model, int i);
+int soma_model_input_rank(const soma_model *model, int i);
+int soma_model_output_rank(const soma_model *model, int i);
+const int64_t *soma_model_input_dims(const soma_model *model, int i);
+const int64_t *soma_model_output_dims(const soma_model *model, int i);
+/* The engine runs go to now (SOMA_ENGINE_*; see soma::Model::activeEngine);
+ * -1 for NULL. */
+int soma_model_active_engine(const soma_model *model);
+/* Warnings from compiling ("" when none). */
+const char *soma_model_warnings(const soma_model *model);
+
+/* A caller's buffers for a run: `rank` dims in `shape`, the first being
+ * the batch, row-major f32 `data`. */
+typedef struct soma_input {
+  const char *name;
+  const float *data;
+  const int64_t *shape;
+  int rank;
+} soma_input;
+typedef struct soma_output {
+  const char *name;
+  float *data;
+  const int64_t *shape;
+  int rank;
+} soma_output;
+
+/* Runs one batch (soma::Model::run): every input, and at least one output,
+ * bound by name with the same batch. */
+int soma_model_run(const soma_model *model, const soma_input *inputs, size_t input_count,
+                   const soma_output *outputs, size_t output_count);
+
+/* The calling thread's last failure message ("" when none). */
+const char *soma_last_error(void);
+/* SOMA_VERSION_STRING of the library linked (which may be newer than the
+ * header's). */
+const char *soma_version(void);
+
+#ifdef __cplusplus
+} /* extern "C" */
+
+/* ---- The C++ API -------------------------------------------------------- */
 #include <cstdint>
 #include <iosfwd>
 #include <map>
@@ -242,3 +361,5 @@ private:
 };
 
 } // namespace soma
+
+#endif /* __cplusplus */

@@ -135,6 +135,30 @@ enum class EmitKind { LLVMIR, Assembly, Object };
 Expected<std::string> emitGraph(const ir::Graph &graph, const LoweringPlan &plan,
                                 const TargetInfo &target, int optLevel, EmitKind kind);
 
+/// What a bundle's object holds beside its kernels (runtime/BundleFormat.h).
+struct BundleSpec {
+  /// The prefix of its C symbols: `prefix`_bundle, _load, _run.
+  std::string prefix;
+  std::string networkName;
+  std::string plan;
+  /// Embedded weights; empty with `weightsFile`.
+  std::string weights;
+  uint64_t weightsSize = 0, weightsId = 0;
+  /// --weights=external: the file's name; empty: embedded.
+  std::string weightsFile;
+  /// The op of each kernel table entry, in order.
+  std::vector<size_t> kernelOps;
+  size_t inputs = 0, outputs = 0;
+};
+
+/// The bundle's object file: the kernels of `plan` (position-independent,
+/// local symbols), the kernel table, plan and weights in read-only data,
+/// the descriptor `prefix`_bundle, and the entry points `prefix`_load and
+/// `prefix`_run (see the header api/Bundle.cpp writes).
+Expected<std::string> emitBundleObject(const ir::Graph &graph, const LoweringPlan &plan,
+                                       const TargetInfo &target, int optLevel,
+                                       const BundleSpec &spec);
+
 /// The name of op i's kernel in generated code.
 std::string kernelName(const ir::Graph &graph, size_t opIndex);
 

@@ -48,6 +48,13 @@ public:
   /// as LLVM IR, assembly or an object file, without compiling it.
   Expected<std::string> emit(const runtime::ProgramBuilder &builder, EmitKind kind) const;
 
+  /// After ProgramBuilder::build(target()): the bundle's object file of
+  /// the same kernels (Jit.h emitBundleObject).
+  Expected<std::string> emitBundle(const runtime::ProgramBuilder &builder,
+                                   const BundleSpec &spec) const;
+  /// After build: op i's kernel, null for ops the JIT does not run.
+  const std::vector<runtime::KernelFn> &compiledKernels() const { return kernels; }
+
   const TargetInfo &targetInfo() const { return info; }
 
 private:

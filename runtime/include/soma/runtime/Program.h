@@ -48,6 +48,10 @@ struct Slot {
   int64_t sampleElements = 0;
   /// Constant: the data, 64-byte aligned.
   std::shared_ptr<const AlignedVector<float>> data;
+  /// Constant without `data`: the data held elsewhere (a bundle's read-only
+  /// weights, or its mapped weights file), 64-byte aligned, outliving the
+  /// program.
+  const float *view = nullptr;
 };
 
 struct Step {

@@ -1,0 +1,342 @@
+// The bundle's plan (BundleFormat.h): a little-endian byte stream of the
+// program's inputs and outputs, slots, steps and copies. The reader checks
+// every count, index and range against what it has read, so a damaged plan
+// is an error, never a wild pointer.
+#include "soma/runtime/BundleFormat.h"
+#include "soma/runtime/VecPool.h"
+
+#include <cstring>
+
+namespace soma::runtime {
+
+namespace {
+
+constexpr char kPlanMagic[8] = {'S', 'O', 'M', 'A', 'P', 'L', 'A', 'N'};
+/// The kernel index of a pooling or reshape step of the runtime's own
+/// (VecPool.h), whose context follows the step.
+constexpr int32_t kPoolStep = -2;
+
+class Writer {
+public:
+  template <class T> void put(T v) {
+    char bytes[sizeof(T)];
+    std::memcpy(bytes, &v, sizeof(T));
+    out.append(bytes, sizeof(T));
+  }
+  void str(const std::string &s) {
+    put<uint32_t>(static_cast<uint32_t>(s.size()));
+    out += s;
+  }
+  void ints(const std::vector<int> &v) {
+    put<uint32_t>(static_cast<uint32_t>(v.size()));
+    for (int x : v)
+      put<int32_t>(x);
+  }
+  void tensors(const std::vector<BundleTensor> &ts) {
+    put<uint32_t>(static_cast<uint32_t>(ts.size()));
+    for (const BundleTensor &t : ts) {
+      str(t.name);
+      put<uint32_t>(static_cast<uint32_t>(t.dims.size()));
+      for (int64_t d : t.dims)
+        put<int64_t>(d);
+    }
+  }
+  std::string out;
+};
+
+/// Reads with bounds checks: after a failed read, every read gives zero
+/// and `ok` stays false.
+class Reader {
+public:
+  Reader(const unsigned char *data, uint64_t size) : data(data), size(size) {}
+  template <class T> T get() {
+    T v{};
+    if (!ok || size - pos < sizeof(T)) {
+      ok = false;
+      return v;
+    }
+    std::memcpy(&v, data + pos, sizeof(T));
+    pos += sizeof(T);
+    return v;
+  }
+  /// A count of items of at least `minBytes` each: no more than the bytes left.
+  uint32_t count(uint64_t minBytes) {
+    uint32_t n = get<uint32_t>();
+    if (ok && static_cast<uint64_t>(n) * minBytes > size - pos)
+      ok = false;
+    return ok ? n : 0;
+  }
+  std::string str() {
+    uint32_t n = count(1);
+    std::string s(reinterpret_cast<const char *>(data + pos), ok ? n : 0);
+    pos += ok ? n : 0;
+    return s;
+  }
+  std::vector<int> ints(int limit) {
+    std::vector<int> v(count(4));
+    for (int &x : v) {
+      x = get<int32_t>();
+      if (x < 0 || x >= limit)
+        ok = false;
+    }
+    return v;
+  }
+  std::vector<BundleTensor> tensors() {
+    std::vector<BundleTensor> ts(count(8));
+    for (BundleTensor &t : ts) {
+      t.name = str();
+      t.dims.resize(count(8));
+      for (int64_t &d : t.dims)
+        if ((d = get<int64_t>()) < 0)
+          ok = false;
+    }
+    return ts;
+  }
+  bool ok = true;
+  bool atEnd() const { return pos == size; }
+
+private:
+  const unsigned char *data;
+  uint64_t size, pos = 0;
+};
+
+void writePool(Writer &w, const PoolContext &c) {
+  w.put<int32_t>(static_cast<int32_t>(c.kind));
+  w.put<int32_t>(static_cast<int32_t>(c.padCount));
+  w.put<int32_t>(c.x);
+  w.put<int32_t>(c.y);
+  const ir::WindowGeometry &g = c.g;
+  for (int64_t v : {int64_t(g.spatialRank),
+                    g.inChannels,
+                    g.outChannels,
+                    g.groups,
+                    g.inH,
+                    g.inW,
+                    g.outH,
+                    g.outW,
+                    g.kH,
+                    g.kW,
+                    g.strideH,
+                    g.strideW,
+                    g.dilH,
+                    g.dilW,
+                    g.padTop,
+                    g.padLeft,
+                    g.padBottom,
+                    g.padRight,
+                    c.plane,
+                    c.channels,
+                    c.cols})
+    w.put<int64_t>(v);
+}
+
+void writeStep(Writer &w, const Step &step, int kernel) {
+  w.put<int32_t>(kernel);
+  w.str(step.name);
+  w.put<int64_t>(step.rowsPerSample);
+  w.put<int64_t>(step.cols);
+  w.put<int32_t>(step.result);
+  w.ints(step.reads);
+  w.ints(step.scratch);
+  w.ints(step.view);
+  for (int64_t v : {step.rowTile, step.colTile, step.rowWork, step.smallRows, step.smallColTile,
+                    step.smallRowWork})
+    w.put<int64_t>(v);
+  if (kernel == kPoolStep)
+    writePool(w, *static_cast<const PoolContext *>(step.context.get()));
+}
+
+/// Floats per sample of slot `s`, or -1 when the plan does not say.
+int64_t sampleSize(const Program &program, const BundleIO &io, int s) {
+  const Slot &slot = program.slots[static_cast<size_t>(s)];
+  if (slot.kind == SlotKind::Temp || slot.kind == SlotKind::Output)
+    return slot.sampleElements;
+  if (slot.kind != SlotKind::Input)
+    return -1;
+  int64_t n = 1;
+  for (int64_t d : io.inputs[static_cast<size_t>(slot.index)].dims)
+    n *= d;
+  return n;
+}
+
+/// A pooling or reshape step's context, checked against its slots: the
+/// loops it runs stay inside them.
+std::shared_ptr<PoolContext> readPool(Reader &r, const Program &program, const BundleIO &io,
+                                      const Step &step) {
+  auto c = std::make_shared<PoolContext>();
+  const int32_t kind = r.get<int32_t>(), padCount = r.get<int32_t>();
+  c->kind = static_cast<ir::OpKind>(kind);
+  c->padCount = padCount ? ir::PadCount::Include : ir::PadCount::Exclude;
+  c->x = r.get<int32_t>();
+  c->y = r.get<int32_t>();
+  ir::WindowGeometry &g = c->g;
+  int64_t rank = 0;
+  int64_t *fields[] = {
+      &rank,     &g.inChannels, &g.outChannels, &g.groups,   &g.inH,     &g.inW,       &g.outH,
+      &g.outW,   &g.kH,         &g.kW,          &g.strideH,  &g.strideW, &g.dilH,      &g.dilW,
+      &g.padTop, &g.padLeft,    &g.padBottom,   &g.padRight, &c->plane,  &c->channels, &c->cols};
+  for (int64_t *f : fields)
+    if ((*f = r.get<int64_t>()) < 0 || *f > (int64_t(1) << 40))
+      r.ok = false;
+  g.spatialRank = static_cast<int>(rank);
+  const int slots = static_cast<int>(program.slots.size());
+  if (!r.ok || c->x < 0 || c->x >= slots || c->y != step.result || padCount < 0 || padCount > 1)
+    return r.ok = false, nullptr;
+  const int64_t in = sampleSize(program, io, c->x), out = sampleSize(program, io, c->y);
+  bool fits = false;
+  switch (c->kind) {
+  case ir::OpKind::Reshape:
+    fits = c->cols == step.cols && in == out && out == step.rowsPerSample * step.cols;
+    break;
+  case ir::OpKind::GlobalAvgPool:
+    fits = in == c->channels * c->plane && out == c->channels;
+    break;
+  case ir::OpKind::MaxPool:
+  case ir::OpKind::AvgPool:
+    fits = g.inChannels == g.outChannels && g.kH >= 1 && g.kW >= 1 && g.strideH >= 1 &&
+           g.strideW >= 1 && g.dilH >= 1 && g.dilW >= 1 && in == g.inChannels * g.inH * g.inW &&
+           out == g.outChannels * g.outH * g.outW;
+    break;
+  default:
+    break;
+  }
+  if (!fits)
+    r.ok = false;
+  return c;
+}
+
+Step readStep(Reader &r, const KernelFn *kernels, uint64_t kernelCount, const Program &program,
+              const BundleIO &io) {
+  const int slots = static_cast<int>(program.slots.size());
+  Step step;
+  const int32_t kernel = r.get<int32_t>();
+  if (kernel == kPoolStep)
+    step.contextFn = runPool;
+  else if (kernel < 0 || static_cast<uint64_t>(kernel) >= kernelCount || !kernels[kernel])
+    r.ok = false;
+  else
+    step.fn = kernels[kernel];
+  step.family = "bundle";
+  step.name = r.str();
+  step.rowsPerSample = r.get<int64_t>();
+  step.cols = r.get<int64_t>();
+  step.result = r.get<int32_t>();
+  if (step.result < 0 || step.result >= slots || step.rowsPerSample < 1 || step.cols < 0)
+    r.ok = false;
+  step.reads = r.ints(slots);
+  step.scratch = r.ints(slots);
+  step.view = r.ints(slots);
+  if (step.view.size() > kMaxKernelView || (kernel == kPoolStep && !step.view.empty()))
+    r.ok = false;
+  for (int64_t *v : {&step.rowTile, &step.colTile, &step.rowWork, &step.smallRows,
+                     &step.smallColTile, &step.smallRowWork})
+    if ((*v = r.get<int64_t>()) < 0)
+      r.ok = false;
+  if (kernel == kPoolStep && r.ok)
+    step.context = readPool(r, program, io, step);
+  return step;
+}
+
+} // namespace
+
+uint64_t bundleHash(const unsigned char *bytes, uint64_t size) {
+  uint64_t h = 0xcbf29ce484222325ULL;
+  for (uint64_t i = 0; i < size; ++i)
+    h = (h ^ bytes[i]) * 0x100000001b3ULL;
+  return h;
+}
+
+Expected<std::string> serializePlan(const Program &program, const BundleIO &io,
+                                    const std::vector<int> &kernelOfStep, std::string &weights) {
+  Writer w;
+  w.out.append(kPlanMagic, sizeof kPlanMagic);
+  w.tensors(io.inputs);
+  w.tensors(io.outputs);
+  w.put<uint32_t>(static_cast<uint32_t>(program.slots.size()));
+  for (const Slot &slot : program.slots) {
+    w.put<uint8_t>(static_cast<uint8_t>(slot.kind));
+    w.put<int32_t>(slot.index);
+    w.put<int64_t>(slot.sampleElements);
+    uint64_t offset = 0, floats = 0;
+    if (slot.kind == SlotKind::Constant) {
+      const float *data = slot.data ? slot.data->data() : slot.view;
+      floats = slot.data ? slot.data->size() : 0;
+      if (!data)
+        return Error{"bundle: a constant slot has no data"};
+      weights.resize((weights.size() + 63) / 64 * 64, '\0');
+      offset = weights.size();
+      weights.append(reinterpret_cast<const char *>(data), floats * sizeof(float));
+    }
+    w.put<uint64_t>(offset);
+    w.put<uint64_t>(floats);
+  }
+  w.put<uint32_t>(static_cast<uint32_t>(program.steps.size()));
+  for (size_t i = 0; i < program.steps.size(); ++i) {
+    const Step &step = program.steps[i];
+    int kernel = kernelOfStep[i];
+    if (kernel < 0 && step.contextFn == runPool)
+      kernel = kPoolStep;
+    else if (kernel < 0)
+      return Error{"bundle: '" + step.name + "' runs on the " + step.family +
+                   " kernels, which a bundle cannot hold (it holds the JIT's kernels, and the "
+                   "runtime's pooling and reshape)"};
+    writeStep(w, step, kernel);
+  }
+  w.put<uint32_t>(static_cast<uint32_t>(program.copies.size()));
+  for (const OutputCopy &c : program.copies) {
+    w.put<int32_t>(c.fromSlot);
+    w.put<int32_t>(c.toOutput);
+    w.put<int64_t>(c.sampleElements);
+  }
+  return std::move(w.out);
+}
+
+Expected<Program> deserializePlan(const unsigned char *plan, uint64_t planSize,
+                                  const unsigned char *weights, uint64_t weightsSize,
+                                  const KernelFn *kernels, uint64_t kernelCount, BundleIO &io) {
+  const Error damaged{"the bundle's plan is damaged or from another version of soma"};
+  if (!plan || planSize < sizeof kPlanMagic || std::memcmp(plan, kPlanMagic, sizeof kPlanMagic))
+    return damaged;
+  Reader r(plan + sizeof kPlanMagic, planSize - sizeof kPlanMagic);
+  io.inputs = r.tensors();
+  io.outputs = r.tensors();
+  Program program;
+  program.slots.resize(r.count(29));
+  const int slots = static_cast<int>(program.slots.size());
+  for (Slot &slot : program.slots) {
+    const uint8_t kind = r.get<uint8_t>();
+    if (kind > static_cast<uint8_t>(SlotKind::Output))
+      r.ok = false;
+    slot.kind = static_cast<SlotKind>(kind);
+    slot.index = r.get<int32_t>();
+    slot.sampleElements = r.get<int64_t>();
+    const uint64_t offset = r.get<uint64_t>(), floats = r.get<uint64_t>();
+    const size_t ioCount = slot.kind == SlotKind::Input ? io.inputs.size() : io.outputs.size();
+    if ((slot.kind == SlotKind::Input || slot.kind == SlotKind::Output) &&
+        (slot.index < 0 || static_cast<size_t>(slot.index) >= ioCount))
+      r.ok = false;
+    if (slot.kind != SlotKind::Constant)
+      continue;
+    if (offset % 64 || offset > weightsSize || floats > (weightsSize - offset) / sizeof(float))
+      r.ok = false;
+    else
+      slot.view = reinterpret_cast<const float *>(weights + offset);
+  }
+  program.steps.resize(r.count(40));
+  for (Step &step : program.steps)
+    step = readStep(r, kernels, kernelCount, program, io);
+  program.copies.resize(r.count(16));
+  for (OutputCopy &c : program.copies) {
+    c.fromSlot = r.get<int32_t>();
+    c.toOutput = r.get<int32_t>();
+    c.sampleElements = r.get<int64_t>();
+    if (c.fromSlot < 0 || c.fromSlot >= slots || c.toOutput < 0 ||
+        static_cast<size_t>(c.toOutput) >= io.outputs.size())
+      r.ok = false;
+  }
+  if (!r.ok || !r.atEnd())
+    return damaged;
+  return program;
+}
+
+} // namespace soma::runtime
