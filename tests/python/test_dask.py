@@ -1,0 +1,72 @@
+"""soma.dask.predict: on a LocalCluster of two worker processes, against
+the same model run in this process; its checks without a cluster."""
+import os
+
+import numpy as np
+import pytest
+
+import soma
+
+dask = pytest.importorskip("dask")
+distributed = pytest.importorskip("distributed")
+import dask.array as da  # noqa: E402
+
+import soma.dask  # noqa: E402
+
+SPATIAL = """network spatial {
+  input img: f32[2, 3]
+  flatten f(img)
+  dense y(f) { units = 4; weights = he(seed = 5) }
+  output y
+  output twice = y
+}
+"""
+
+
+def test_predict_on_two_worker_processes(examples, rng):
+    model = soma.compile(os.path.join(examples, "mlp.nn"), engine="jit", threads=1)
+    x = rng.uniform(-3, 3, size=(4000, 4)).astype(np.float32)
+    chunks = 500
+    expected = np.concatenate([model.run(x=x[i:i + chunks])["probs"]
+                               for i in range(0, len(x), chunks)])
+    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
+                                  dashboard_address=None) as cluster, \
+            distributed.Client(cluster) as client:
+        scores = soma.dask.predict(model, da.from_array(x, chunks=(chunks, 4)))
+        assert scores.shape == (4000, 3) and scores.dtype == np.float32
+        got = scores.compute()
+        # Each worker process compiled the model once (soma._rebuild's cache),
+        # whatever number of tasks it ran.
+        compiled = client.run(lambda: [s[0] for s in __import__("soma")._rebuilt])
+        pids = client.run(os.getpid)
+    assert got.tobytes() == expected.tobytes()
+    assert len(set(pids.values())) == 2 and os.getpid() not in pids.values()
+    assert all(kinds in ([], ["file"]) for kinds in compiled.values()), compiled
+    assert sum(len(kinds) for kinds in compiled.values()) >= 1
+
+
+def test_predict_shapes_and_outputs_locally():
+    model = soma.compile(SPATIAL, engine="vec")
+    x = np.arange(7 * 6, dtype=np.float64).reshape(7, 2, 3) / 10
+    got = soma.dask.predict(model, da.from_array(x, chunks=(3, 1, 3)), output="twice")
+    assert got.shape == (7, 4) and got.chunks == ((3, 3, 1), (4,))
+    np.testing.assert_array_equal(got.compute(scheduler="sync"), model.run(img=x)["twice"])
+    np.testing.assert_array_equal(soma.dask.predict(model, x, output="y").compute(),
+                                  model.run(img=x)["y"])
+
+
+def test_predict_refuses_what_does_not_fit():
+    model = soma.compile(SPATIAL, name="spatial.nn", engine="vec")
+    x = da.zeros((5, 2, 3), chunks=2)
+    with pytest.raises(soma.Error, match=r"^spatial\.nn: error: the model has 2 outputs \(y, twice\)"):
+        soma.dask.predict(model, x)
+    with pytest.raises(soma.Error, match=r"no output named 'z'; its outputs are 'y', 'twice'"):
+        soma.dask.predict(model, x, output="z")
+    with pytest.raises(soma.Error, match=r"input 'img' must have shape f32\[N, 2, 3\], got \[5, 6\]"):
+        soma.dask.predict(model, da.zeros((5, 6)), output="y")
+    two = soma.compile("network t { input a: f32[1]\n input b: f32[1]\n add s(a, b)\n output s }",
+                       name="two.nn")
+    with pytest.raises(soma.Error, match=r"^two\.nn: error: .* needs a model with one input; this one has 2"):
+        soma.dask.predict(two, da.zeros((5, 1)))
+    with pytest.raises(TypeError):
+        soma.dask.predict("mlp.nn", x)
