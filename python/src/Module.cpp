@@ -41,6 +41,14 @@ std::string withoutFinalNewline(std::string text) {
 
 py::str toStr(const std::string &s) { return py::str(s.data(), s.size()); }
 
+/// An interned Python string: keyword names are interned, so run finds an
+/// input by comparing pointers.
+py::str interned(const std::string &s) {
+  PyObject *p = toStr(s).release().ptr();
+  PyUnicode_InternInPlace(&p);
+  return py::reinterpret_steal<py::str>(p);
+}
+
 /// {name: per-sample shape}, in the model's order.
 py::dict describe(const std::vector<TensorInfo> &tensors) {
   py::dict result;
@@ -139,11 +147,6 @@ void defineModel(py::module_ &m) {
           },
           "auto: blocks until the background JIT compile has ended; raises soma.Error if it "
           "failed (runs then stay on the vec engine)")
-      .def("run", &run,
-           "run(feeds=None, /, **inputs) -> {output name: numpy.ndarray}\n\n"
-           "Inputs by name, as keywords or one dict, each of shape [batch, per-sample dims...] "
-           "or one sample's shape. C-contiguous f32 arrays are read in place; other values are "
-           "converted to f32. The GIL is released while the model runs.")
       .def("__repr__", &repr)
       .def("__reduce__", [](const PyModel &p) {
         if (p.spec.is_none())
@@ -158,11 +161,11 @@ void defineModel(py::module_ &m) {
 PyModel::PyModel(Model model, std::string source, py::object spec)
     : model(std::move(model)), source(std::move(source)), spec(std::move(spec)) {
   for (const TensorInfo &t : this->model.inputs()) {
-    inputNames.push_back(toStr(t.name));
+    inputNames.push_back(interned(t.name));
     inputShapes.push_back(t.shape);
   }
   for (const TensorInfo &t : this->model.outputs()) {
-    outputNames.push_back(toStr(t.name));
+    outputNames.push_back(interned(t.name));
     outputShapes.push_back(t.shape);
   }
 }
@@ -174,8 +177,9 @@ PYBIND11_MODULE(_core, m) {
   using namespace soma::python;
   m.doc() = "soma's compiler and runtime (the extension behind the package soma)";
   m.attr("__version__") = SOMA_VERSION_STRING;
-  py::register_exception<Error>(m, "Error", PyExc_RuntimeError);
+  auto error = py::register_exception<Error>(m, "Error", PyExc_RuntimeError);
   defineModel(m);
+  defineRun(m.attr("Model"), error);
   // Shown (and pickled) as soma.Error and soma.Model, as the package exports them.
   m.attr("Error").attr("__module__") = "soma";
   m.attr("Model").attr("__module__") = "soma";

@@ -9,8 +9,10 @@
 #include <pybind11/pybind11.h>
 
 #include <cstdint>
+#include <memory>
 #include <stdexcept>
 #include <string>
+#include <utility>
 #include <vector>
 
 namespace soma::python {
@@ -22,6 +24,17 @@ namespace py = pybind11;
 class Error : public std::runtime_error {
 public:
   explicit Error(const std::string &diagnostics);
+};
+
+/// The buffers of one call to run, kept between calls so that a call
+/// allocates nothing on the C++ side: names set once, shapes reusing their
+/// capacity. Taken from and returned to PyModel::scratch with the GIL held.
+struct CallScratch {
+  std::vector<InputBuffer> inputs;   // in the model's order
+  std::vector<OutputBuffer> outputs; // in the model's order
+  std::vector<PyObject *> values;    // per input: the value given (borrowed)
+  std::vector<py::object> converted; // inputs converted to f32, kept for the call
+  std::vector<std::pair<PyObject *, PyObject *>> given; // (name, value), borrowed
 };
 
 /// A compiled model and what the Python side needs around it.
@@ -38,12 +51,16 @@ struct PyModel {
   /// per-sample shapes, in the model's order.
   std::vector<py::str> inputNames, outputNames;
   std::vector<std::vector<int64_t>> inputShapes, outputShapes;
+  /// Scratch of calls not running now (guarded by the GIL).
+  std::vector<std::unique_ptr<CallScratch>> scratch;
 };
 
 /// Model.run(feeds=None, /, **inputs): binds the inputs (without a copy
 /// when a value is a C-contiguous, aligned, native f32 array), runs with
-/// the GIL released, and returns {output name: array}.
-py::dict run(const PyModel &model, const py::args &args, const py::kwargs &kwargs);
+/// the GIL released, and returns {output name: array}. A vectorcall method
+/// (METH_FASTCALL | METH_KEYWORDS) of soma.Model, installed by
+/// defineRun: pybind11's dispatcher would cost more than the run.
+void defineRun(py::handle modelClass, py::handle errorType);
 
 /// How many input arrays run had to convert (copy) since the module was
 /// loaded: the test of the zero-copy path reads it.

@@ -65,7 +65,7 @@ def test_run_errors_name_the_model(multi):
         (dict(a=a), "multi.nn: error: missing input 'b' of shape f32[N, 3]"),
         (dict(a=a, b=b, c=b), "multi.nn: error: the model has no input named 'c'; its inputs are 'b', 'a'"),
         (dict(a=a, b=b[:, :2]), "multi.nn: error: input 'b' must have shape f32[N, 3], got [2, 2]"),
-        (dict(a=a, b=b[:1]), "multi.nn: error: input 'b' has batch size 1, but other buffers have 2"),
+        (dict(a=a, b=b[:1]), "multi.nn: error: input 'a' has batch size 2, but other buffers have 1"),
         (dict(a=a[0, 0], b=b), "multi.nn: error: input 'a' must have shape f32[N, 2, 2], got [2]"),
         (dict(a=a, b=np.zeros((2, 3), np.complex64)),
          "multi.nn: error: input 'b' has dtype complex64, which does not convert to f32"),
