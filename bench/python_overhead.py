@@ -86,13 +86,18 @@ def busy_share():
     return 1 - (idle1 - idle0) / max(total1 - total0, 1)
 
 
+def floor_variants():
+    # The cheapest call that returns a new array: what any binding pays.
+    return {"NumPy: np.empty((1, 1), np.float32), for scale": lambda: np.empty((1, 1), np.float32)}
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--calls", type=int, default=100000)
     ap.add_argument("--repeats", type=int, default=7)
     ap.add_argument("--markdown", action="store_true", help="print a Markdown table")
     args = ap.parse_args()
-    variants = {**soma_variants(), **torch_variants()}
+    variants = {**soma_variants(), **torch_variants(), **floor_variants()}
     busy = busy_share()
     for fn in variants.values():  # warm-up
         time_calls(fn, 1000)

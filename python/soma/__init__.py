@@ -5,7 +5,7 @@
 
     m = soma.compile("examples/neuron.nn")          # a .nn, .onnx or graph IR file
     m.inputs                                        # {'x': (2,)}
-    m.run(x=np.array([[0.5, 0.3]], np.float32))     # {'n': array([[0.78]], dtype=float32)}
+    m.run(x=np.array([[0.5, 0.3]], np.float32))     # {'n': array([[0.78000003]], dtype=float32)}
 
 Errors (in the network, in the options, in a run's inputs) raise soma.Error,
 whose message is soma's diagnostics: `net.nn:3:12: error: ...` lines, or

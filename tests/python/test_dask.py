@@ -1,6 +1,12 @@
 """soma.dask.predict: on a LocalCluster of two worker processes, against
-the same model run in this process; its checks without a cluster."""
+the same model run in this process; its checks without a cluster; and
+docs/deploy.md's cluster recipe (dask-scheduler, dask-worker, the page's
+script) on this machine."""
 import os
+import re
+import socket
+import subprocess
+import sys
 
 import numpy as np
 import pytest
@@ -70,3 +76,51 @@ def test_predict_refuses_what_does_not_fit():
         soma.dask.predict(two, da.zeros((5, 1)))
     with pytest.raises(TypeError):
         soma.dask.predict("mlp.nn", x)
+
+
+def deploy_script(name):
+    """A script docs/deploy.md shows (a ```python block under `<!-- file: NAME -->`)."""
+    page = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "docs", "deploy.md")
+    with open(page) as f:
+        match = re.search(r"<!-- file: %s -->\s*```python\n(.*?)```" % re.escape(name), f.read(), re.S)
+    assert match, f"docs/deploy.md shows no {name}"
+    return match.group(1)
+
+
+def test_the_documented_cluster_commands(tmp_path, examples):
+    # docs/deploy.md's real-cluster recipe on one machine: dask-scheduler,
+    # dask-worker with two processes, and the page's script given the
+    # scheduler's address.
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    address = f"127.0.0.1:{port}"
+    (tmp_path / "dask_score.py").write_text(deploy_script("dask_score.py"))
+    os.symlink(examples, tmp_path / "examples")
+    # The processes import this soma, wherever they start.
+    package_dir = os.path.dirname(os.path.dirname(os.path.abspath(soma.__file__)))
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join(
+        [package_dir] + [p for p in os.environ.get("PYTHONPATH", "").split(os.pathsep) if p]))
+    quiet = dict(cwd=tmp_path, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    scheduler = subprocess.Popen(["dask-scheduler", "--host", "127.0.0.1", "--port", str(port),
+                                  "--no-dashboard"], **quiet)
+    worker = None
+    try:
+        worker = subprocess.Popen(["dask-worker", f"tcp://{address}", "--nworkers", "2",
+                                   "--nthreads", "1", "--no-dashboard"], **quiet)
+        with distributed.Client(address, timeout=60) as client:
+            client.wait_for_workers(2, timeout=60)
+        p = subprocess.run([sys.executable, "dask_score.py", address], cwd=tmp_path, env=env,
+                           timeout=120,
+                           stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    finally:
+        for process in (worker, scheduler):
+            if process:
+                process.terminate()
+                try:
+                    process.wait(timeout=20)
+                except subprocess.TimeoutExpired:
+                    process.kill()
+    assert p.returncode == 0, p.stdout
+    assert p.stdout.splitlines()[-2:] == ["scored 100000 samples in 10 tasks on 2 workers",
+                                          "same as a local run: True"], p.stdout
