@@ -35,6 +35,7 @@ struct CallScratch {
   std::vector<PyObject *> values;    // per input: the value given (borrowed)
   std::vector<py::object> converted; // inputs converted to f32, kept for the call
   std::vector<std::pair<PyObject *, PyObject *>> given; // (name, value), borrowed
+  std::vector<py::object> held; // a positional dict's names and values, held for the call
 };
 
 /// A compiled model and what the Python side needs around it.

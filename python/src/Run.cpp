@@ -243,6 +243,7 @@ public:
   ~ScratchLease() {
     call->converted.clear();
     call->given.clear();
+    call->held.clear();
     model.scratch.push_back(std::move(call));
   }
   CallScratch &operator*() { return *call; }
@@ -252,19 +253,25 @@ private:
   std::unique_ptr<CallScratch> call;
 };
 
-/// The (name, value) pairs of a call: a positional dict, then keywords.
+/// The (name, value) pairs of a call: a positional dict's, then the
+/// keywords (which the call's arguments hold).
 void gather(PyObject *const *args, Py_ssize_t nargs, PyObject *kwnames,
-            std::vector<std::pair<PyObject *, PyObject *>> &given) {
+            std::vector<std::pair<PyObject *, PyObject *>> &given, std::vector<py::object> &held) {
   given.clear();
   if (nargs > 1)
     throw py::type_error("soma: run takes one dict of inputs, or inputs as keywords");
   if (nargs == 1) {
     if (!PyDict_Check(args[0]))
       throw py::type_error("soma: run's positional argument must be a dict {name: array}");
+    // The dict's items are borrowed: held, so that converting one value
+    // (which may run Python code) cannot free another.
     PyObject *key, *value;
     Py_ssize_t pos = 0;
-    while (PyDict_Next(args[0], &pos, &key, &value))
+    while (PyDict_Next(args[0], &pos, &key, &value)) {
       given.emplace_back(key, value);
+      held.push_back(py::reinterpret_borrow<py::object>(key));
+      held.push_back(py::reinterpret_borrow<py::object>(value));
+    }
   }
   Py_ssize_t keywords = kwnames ? PyTuple_GET_SIZE(kwnames) : 0;
   for (Py_ssize_t k = 0; k < keywords; ++k)
@@ -279,7 +286,7 @@ PyObject *runMethod(PyObject *self, PyObject *const *args, Py_ssize_t nargs, PyO
       throw py::type_error("soma: run called on an uninitialised soma.Model");
     ScratchLease lease(*m);
     CallScratch &call = *lease;
-    gather(args, nargs, kwnames, call.given);
+    gather(args, nargs, kwnames, call.given, call.held);
     bool oneSample = false;
     if (bindFast(*m, call, call.given, oneSample))
       return runBound(*m, call, oneSample).release().ptr();
