@@ -195,6 +195,8 @@ PYBIND11_MODULE(_core, m) {
       py::arg("opt_level"), py::arg("cpu"), py::arg("features"), py::arg("sparsity"),
       py::arg("prune"), py::arg("spec"),
       "Compiles a file or network text; soma.compile is the interface to use.");
+  m.def("last_input_addresses", &lastInputAddresses,
+        "The addresses of the input buffers this thread's last Model.run handed to soma");
   m.def("converted_inputs", &convertedInputs,
         "How many input arrays Model.run has converted (copied) to f32 so far, in this process");
 }

@@ -67,4 +67,8 @@ void defineRun(py::handle modelClass, py::handle errorType);
 /// loaded: the test of the zero-copy path reads it.
 uint64_t convertedInputs();
 
+/// The data pointers of the inputs this thread's last run bound, in the
+/// order they were bound: the test that f32 arrays reach soma uncopied.
+std::vector<uintptr_t> lastInputAddresses();
+
 } // namespace soma::python

@@ -27,6 +27,9 @@ namespace soma::python {
 namespace {
 
 std::atomic<uint64_t> convertedCount{0};
+/// The input addresses this thread's last run handed to Model::run, for
+/// the tests of the zero-copy path (soma._core.last_input_addresses).
+thread_local std::vector<uintptr_t> lastInputs;
 PyObject *errorType = nullptr; // soma.Error
 
 using NpyApi = py::detail::npy_api;
@@ -155,6 +158,9 @@ py::object runBound(const PyModel &m, CallScratch &call, bool oneSample) {
     if (PyDict_SetItem(result, m.outputNames[o].ptr(), array.ptr()) != 0)
       throw py::error_already_set();
   }
+  lastInputs.clear();
+  for (const InputBuffer &in : call.inputs)
+    lastInputs.push_back(reinterpret_cast<uintptr_t>(in.data));
   PyThreadState *state = PyEval_SaveThread();
   Status status = m.model.run(call.inputs, call.outputs);
   PyEval_RestoreThread(state);
@@ -309,6 +315,8 @@ PyObject *runMethod(PyObject *self, PyObject *const *args, Py_ssize_t nargs, PyO
 } // namespace
 
 uint64_t convertedInputs() { return convertedCount.load(std::memory_order_relaxed); }
+
+std::vector<uintptr_t> lastInputAddresses() { return lastInputs; }
 
 void defineRun(py::handle modelClass, py::handle error) {
   errorType = error.ptr();

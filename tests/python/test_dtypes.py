@@ -1,10 +1,12 @@
 """Input values: a C-contiguous, aligned, native f32 array is read in place
-(no copy: soma._core.converted_inputs() does not move); anything else is
+(soma is handed the array's own address, soma._core.last_input_addresses(),
+and soma._core.converted_inputs() does not move); anything else is
 converted to f32 once, and gives the results of its f32 conversion."""
 import numpy as np
 import pytest
 
 import soma
+from conftest import MULTI
 from soma import _core
 
 NET = """network wide {
@@ -40,7 +42,25 @@ def test_contiguous_f32_is_not_copied(model, rng):
         np.testing.assert_array_equal(got, y[rows])
 
 
-def test_the_model_reads_the_callers_buffer(model):
+def test_soma_gets_the_callers_buffer(model, rng):
+    # The address soma was handed is the array's own memory; a converted
+    # input's is not.
+    x = rng.uniform(-1, 1, size=(3, 6)).astype(np.float32)
+    model.run(x=x)
+    assert _core.last_input_addresses() == [x.ctypes.data]
+    model.run(x=x[1:])
+    assert _core.last_input_addresses() == [x[1:].ctypes.data]
+    x64 = x.astype(np.float64)
+    model.run(x=x64)
+    assert _core.last_input_addresses() != [x64.ctypes.data]
+    # Several inputs: each one's own buffer, in the model's order.
+    multi = soma.compile(MULTI, engine="vec")
+    a, b = np.ones((2, 2, 2), np.float32), np.ones((2, 3), np.float32)
+    multi.run(a=a, b=b)
+    assert _core.last_input_addresses() == [b.ctypes.data, a.ctypes.data]
+
+
+def test_no_copy_is_kept_between_calls(model):
     # The same array, changed in place between two runs, gives the new
     # answer: the binding keeps no copy of its own.
     x = np.zeros((2, 6), np.float32)
