@@ -65,14 +65,23 @@ py::object convertToF32(const PyModel &m, const std::string &name, py::handle va
   if (kind != 'f' && kind != 'i' && kind != 'u' && kind != 'b')
     inputError(m, "input '" + name + "' has dtype " + std::string(py::str(any.dtype())) +
                       ", which does not convert to f32");
-  auto converted = py::array_t<float, py::array::c_style | py::array::forcecast>::ensure(any);
+  // A new array (NumPy's FromAny, which copies: `any` is not readable as
+  // it is), aligned and C-contiguous, of native f32.
+  const NpyApi &api = NpyApi::get();
+  constexpr int flags = NpyApi::NPY_ARRAY_ENSUREARRAY_ | NpyApi::NPY_ARRAY_C_CONTIGUOUS_ |
+                        NpyApi::NPY_ARRAY_ALIGNED_ | NpyApi::NPY_ARRAY_FORCECAST_;
+  PyObject *converted = api.PyArray_FromAny_(
+      any.ptr(), api.PyArray_DescrFromType_(NpyApi::NPY_FLOAT_), 0, 0, flags, nullptr);
   if (!converted) {
-    PyErr_Clear();
+    // Out of memory stays a MemoryError; anything else names the input.
+    if (PyErr_ExceptionMatches(PyExc_MemoryError))
+      throw py::error_already_set();
+    py::error_already_set why;
     inputError(m, "input '" + name + "' of dtype " + std::string(py::str(any.dtype())) +
-                      " could not be converted to f32");
+                      " could not be converted to f32: " + why.what());
   }
   convertedCount.fetch_add(1, std::memory_order_relaxed);
-  return converted;
+  return py::reinterpret_steal<py::object>(converted);
 }
 
 /// `value` as an array soma can read: itself, or a conversion kept alive in

@@ -53,6 +53,11 @@ def test_soma_gets_the_callers_buffer(model, rng):
     x64 = x.astype(np.float64)
     model.run(x=x64)
     assert _core.last_input_addresses() != [x64.ctypes.data]
+    # f32 but unaligned: copied to an aligned buffer.
+    unaligned = np.frombuffer(b"\0" + x.tobytes(), np.float32, offset=1).reshape(x.shape)
+    model.run(x=unaligned)
+    (address,) = _core.last_input_addresses()
+    assert address != unaligned.ctypes.data and address % 4 == 0
     # Several inputs: each one's own buffer, in the model's order.
     multi = soma.compile(MULTI, engine="vec")
     a, b = np.ones((2, 2, 2), np.float32), np.ones((2, 3), np.float32)
@@ -118,3 +123,10 @@ def test_integers_and_booleans(model):
     flags = np.array([[True, False] * 3])
     np.testing.assert_array_equal(model.run(x=flags)["y"],
                                   model.run(x=flags.astype(np.float32))["y"])
+
+
+def test_a_conversion_out_of_memory_is_a_memory_error(model):
+    # A broadcast view of 10^12 samples reads 8 bytes; its f32 copy would
+    # need 8 TB.
+    with pytest.raises(MemoryError):
+        model.run(x=np.broadcast_to(np.float32(1), (10 ** 12, 6)))
