@@ -27,6 +27,14 @@ __all__ = ["predict"]
 
 def _score(block, model, input_name, output_name):
     # `model` was unpickled by this worker process (compiled there once).
+    # An auto model scores with the JIT's code: every chunk gets the same
+    # engine's bits, wherever and whenever it runs. (Should the background
+    # JIT compile fail, the model stays on the vec engine, as run would.)
+    if model.engine == "auto":
+        try:
+            model.wait_for_jit()
+        except soma.Error:
+            pass
     return model.run({input_name: block})[output_name]
 
 
