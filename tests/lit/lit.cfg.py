@@ -22,6 +22,13 @@ config.substitutions.append(("%examples", os.path.join(config.soma_source_dir, "
 config.substitutions.append(("%docs", os.path.join(config.soma_source_dir, "docs")))
 config.substitutions.append(("%testtools", os.path.join(config.soma_source_dir, "tests", "tools")))
 
+# The Python module soma in the build tree (python/): `%pyenv python3 ...`
+# runs python3 where `import soma` works (in a sanitized build, with the
+# ASan runtime preloaded, as python3 itself is not instrumented).
+if config.soma_python_dir:
+    config.available_features.add("python-module")
+    config.substitutions.append(("%pyenv", "env " + config.soma_python_env))
+
 # Features for REQUIRES: lines.
 try:
     with open("/proc/cpuinfo") as f:

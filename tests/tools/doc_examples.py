@@ -40,6 +40,11 @@ allowed in between) configure it:
       of any other kind (```python), the block is saved and not run.
   <!-- error: TEXT -->
       (soma-error) the diagnostics must contain TEXT.
+  <!-- checked-by: PATH -->
+      (console) the session runs a program that another test builds, and
+      PATH (a file of the repository, which must exist and name the
+      session's program) runs it and checks that the page shows what it
+      prints; it is not run here.
   <!-- files: SPEC; SPEC; ... -->
       write data files before the block runs. A SPEC is
         NAME.npy = TENSOR [fortran]
@@ -313,6 +318,21 @@ class Checker:
                                  f"  expected:\n{indent(chr(10).join(expected), 4)}\n"
                                  f"  got:\n{indent(chr(10).join(got), 4)}")
 
+    def check_elsewhere(self, block):
+        path = os.path.join(os.path.dirname(os.path.abspath(self.args.examples)),
+                            block.notes["checked-by"])
+        first = block.text.split("\n", 1)[0]
+        program = os.path.basename(shlex.split(first[2:])[0]) if first.startswith("$ ") else ""
+        try:
+            with open(path) as f:
+                checker = f.read()
+        except OSError as e:
+            self.fail(block, f"checked-by: {e}")
+            return
+        if not program or program not in checker:
+            self.fail(block, f"checked-by: {block.notes['checked-by']} does not name "
+                             f"the session's program {program!r}")
+
     def check(self, block):
         if "files" in block.notes:
             try:
@@ -325,6 +345,8 @@ class Checker:
             self.check_network(block)
         elif block.lang == "soma-error":
             self.check_error(block)
+        elif block.lang == "console" and "checked-by" in block.notes:
+            self.check_elsewhere(block)
         elif block.lang == "console":
             self.check_console(block)
         elif "file" in block.notes:
