@@ -30,7 +30,6 @@ import datetime
 import json
 import os
 import pathlib
-import platform
 import subprocess
 import sys
 import time
@@ -170,10 +169,11 @@ def run(args):
         rounds.append({"idle_before": idle, "load_avg": load, "end_load_avg": os.getloadavg(),
                        "results": records})
     import torch
-    context = {"suite": "models", "date": datetime.datetime.now().isoformat(timespec="seconds"),
+    import report
+    context = dict(report.local_cpu(), num_cpus=os.cpu_count())
+    context.update({"suite": "models", "date": datetime.datetime.now().isoformat(timespec="seconds"),
                "commit": args.commit, "torch": torch.__version__, "models": args.models,
-               "shapes": {k: list(SHAPES[k]) for k in args.models}, "rtol": RTOL, "cpu": platform.processor(),
-               "num_cpus": os.cpu_count()}
+               "shapes": {k: list(SHAPES[k]) for k in args.models}, "rtol": RTOL})
     pathlib.Path(args.out).write_text(json.dumps({"context": context, "rounds": rounds}, indent=1))
     print(f"models: wrote {args.out}", file=sys.stderr)
 
