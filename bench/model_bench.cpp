@@ -98,8 +98,11 @@ bool benchBatch(const Model &model, const Args &args, const std::vector<float> &
     times.push_back(since(t0));
   }
   json = "\"batch\": " + std::to_string(batch) + ", \"output\": \"" + outPath + "\", \"times\": [";
-  for (size_t i = 0; i < times.size(); ++i)
-    json += (i ? ", " : "") + std::to_string(times[i]);
+  char number[32];
+  for (size_t i = 0; i < times.size(); ++i) {
+    std::snprintf(number, sizeof number, "%.9g", times[i]); // to the nanosecond
+    json += (i ? ", " : "") + std::string(number);
+  }
   json += "]";
   return true;
 }
