@@ -88,4 +88,11 @@ struct Serving {
 };
 Serving describeServing(const Model &model);
 
+/// Model::run, on the executor that serves it now (the vec or JIT engine's),
+/// adding each step's wall time in seconds to stepSeconds[i], i indexing
+/// describeServing's steps (resized to them if it is not). A failure for a
+/// model on the interpreter, which has no steps. For `soma bench --profile`.
+Status runProfiled(const Model &model, const std::vector<InputBuffer> &inputs,
+                   const std::vector<OutputBuffer> &outputs, std::vector<double> &stepSeconds);
+
 } // namespace soma::api

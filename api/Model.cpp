@@ -586,7 +586,10 @@ Status runFailure(const std::string &source, const Status &failure) {
 }
 
 Status runOn(const Model::Impl &impl, const std::vector<InputBuffer> &inputs,
-             const std::vector<OutputBuffer> &outputs) {
+             const std::vector<OutputBuffer> &outputs, std::vector<double> *stepSeconds = nullptr) {
+  if (impl.options.engine == Engine::Interp && stepSeconds)
+    return Status::failure("a per-step profile needs the vec or JIT engine: the interpreter runs "
+                           "the graph, not steps");
   if (impl.options.engine == Engine::Interp)
     return runInterp(impl, inputs, outputs);
 
@@ -607,11 +610,25 @@ Status runOn(const Model::Impl &impl, const std::vector<InputBuffer> &inputs,
     return s;
   if (Status s = checkBatch(impl, executor, batch); !s)
     return s;
-  lease.run(batch);
+  if (stepSeconds)
+    lease.runProfiled(batch, *stepSeconds);
+  else
+    lease.run(batch);
   return Status::success();
 }
 
 } // namespace
+
+namespace api {
+Status runProfiled(const Model &model, const std::vector<InputBuffer> &inputs,
+                   const std::vector<OutputBuffer> &outputs, std::vector<double> &stepSeconds) {
+  const Model::Impl *impl = ModelAccess::impl(model);
+  if (!impl)
+    return runFailure("soma", Status::failure("run called on a moved-from model"));
+  Status s = runOn(*impl, inputs, outputs, &stepSeconds);
+  return s ? s : runFailure(impl->source, s);
+}
+} // namespace api
 
 Status Model::run(const std::vector<InputBuffer> &inputs,
                   const std::vector<OutputBuffer> &outputs) const {

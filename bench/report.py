@@ -19,6 +19,10 @@ time, soma's JIT time / its vec engine's time, the single-neuron per-call
 times, and the goals of issues 15 and 6 as met or missed by how much. The plot shows GFLOP/s per case and implementation at 1 and 2
 threads against the FMA peak.
 
+Models suite (bench/models.py's JSON, context suite "models"): the "Whole
+models" table between <!-- models-bench:begin --> and
+<!-- models-bench:end -->, written by bench/report_models.py.
+
 Sparse suite (names sparse/<B>x<K>x<N>/z<percent zeros>/<impl>/t<T>; plot
 docs/images/sparse-bench.png), between <!-- sparse-bench:begin --> and
 <!-- sparse-bench:end -->: a table of times of soma (auto, forced dense,
@@ -629,6 +633,13 @@ def main():
     ap.add_argument("--doc", default="docs/performance.md")
     ap.add_argument("--plot", default=None)
     args = ap.parse_args()
+    data = json.loads(pathlib.Path(args.results).read_text())
+    if data.get("context", {}).get("suite") == "models":
+        import report_models
+        report_models.write(pathlib.Path(args.doc), data["context"], data["rounds"], cpu_line(data["context"]),
+                            replace_between)
+        print(f"wrote {args.doc}")
+        return
     context, results = load(args.results)
     sparse = context.get("suite") == "sparse"
     doc = pathlib.Path(args.doc)

@@ -33,7 +33,48 @@ struct Results {
   std::string engine; // the engine the timed runs were on
   double compile = 0, firstAnswer = 0, jitReady = -1, timed = 0;
   std::vector<double> latencies; // seconds, sorted
+  // --profile: per step of the program that served the timed runs, its
+  // value and kernel family, and its wall time summed over them.
+  std::vector<std::pair<std::string, std::string>> steps;
+  std::vector<double> stepSeconds;
 };
+
+std::string jsonString(const std::string &text) {
+  std::string out = "\"";
+  for (char c : text) {
+    if (c == '"' || c == '\\')
+      out += '\\';
+    if (static_cast<unsigned char>(c) >= 0x20)
+      out += c;
+  }
+  return out + "\"";
+}
+
+/// --profile: each step's time per run and share of the steps' total, in
+/// program order.
+void printProfile(const Results &r) {
+  double total = 0;
+  for (double t : r.stepSeconds)
+    total += t;
+  const auto runs = static_cast<double>(r.latencies.size());
+  std::printf("profile: per run, over the %zu timed runs (steps total %.3f ms)\n",
+              r.latencies.size(), total / runs * 1e3);
+  std::printf("  %12s %6s  %-16s %s\n", "us", "share", "family", "step");
+  for (size_t i = 0; i < r.steps.size() && i < r.stepSeconds.size(); ++i)
+    std::printf("  %12.2f %5.1f%%  %-16s %s\n", r.stepSeconds[i] / runs * 1e6,
+                total > 0 ? 100 * r.stepSeconds[i] / total : 0.0, r.steps[i].second.c_str(),
+                r.steps[i].first.c_str());
+}
+
+std::string profileJson(const Results &r) {
+  std::string out = ", \"profile\": [";
+  const auto runs = static_cast<double>(r.latencies.size());
+  for (size_t i = 0; i < r.steps.size() && i < r.stepSeconds.size(); ++i)
+    out += (i ? ", " : "") + std::string("{\"step\": ") + jsonString(r.steps[i].first) +
+           ", \"family\": " + jsonString(r.steps[i].second) +
+           ", \"ms_per_run\": " + std::to_string(r.stepSeconds[i] / runs * 1e3) + "}";
+  return out + "]";
+}
 
 void printText(const Options &opts, const Results &r) {
   char line[200];
@@ -57,36 +98,36 @@ void printText(const Options &opts, const Results &r) {
                 static_cast<double>(opts.batch) * static_cast<double>(r.latencies.size()) /
                     r.timed);
   std::cout << line;
+  if (!r.steps.empty())
+    printProfile(r);
 }
 
 void printJson(const Options &opts, const Results &r) {
-  std::string file;
-  for (char c : opts.file) {
-    if (c == '"' || c == '\\')
-      file += '\\';
-    if (static_cast<unsigned char>(c) >= 0x20)
-      file += c;
-  }
   char line[600];
   std::snprintf(
       line, sizeof line,
-      "{\"file\": \"%s\", \"batch\": %lld, \"threads\": %d, \"engine\": \"%s\", "
+      "{\"file\": %s, \"batch\": %lld, \"threads\": %d, \"engine\": \"%s\", "
       "\"timed_engine\": \"%s\", \"seed\": %llu, \"compile_ms\": %.6f, \"first_answer_ms\": %.6f, "
       "\"jit_ready_ms\": %s, \"runs\": %zu, \"timed_s\": %.6f, \"latency_ms\": {\"p50\": %.6f, "
-      "\"p90\": %.6f, \"p99\": %.6f}, \"throughput_samples_per_s\": %.3f}\n",
-      file.c_str(), static_cast<long long>(opts.batch), opts.compile.threads,
+      "\"p90\": %.6f, \"p99\": %.6f}, \"throughput_samples_per_s\": %.3f",
+      jsonString(opts.file).c_str(), static_cast<long long>(opts.batch), opts.compile.threads,
       soma::name(opts.compile.engine), r.engine.c_str(), static_cast<unsigned long long>(opts.seed),
       r.compile * 1e3, r.firstAnswer * 1e3,
       r.jitReady >= 0 ? std::to_string(r.jitReady * 1e3).c_str() : "null", r.latencies.size(),
       r.timed, percentile(r.latencies, 50) * 1e3, percentile(r.latencies, 90) * 1e3,
       percentile(r.latencies, 99) * 1e3,
       static_cast<double>(opts.batch) * static_cast<double>(r.latencies.size()) / r.timed);
-  std::cout << line;
+  std::cout << line << (r.steps.empty() ? std::string() : profileJson(r)) << "}\n";
 }
 
 } // namespace
 
 int benchCommand(std::unique_ptr<ir::Graph> graph, const Options &opts, Clock::time_point start) {
+  if (opts.profile && opts.compile.engine == Engine::Interp) {
+    std::cerr << "soma: error: --profile times the steps of the vec or JIT engine; the "
+                 "interpreter (--engine=interp) runs the graph, not steps\n";
+    return 1;
+  }
   std::vector<runtime::NamedTensor> inputs = randomInputs(*graph, opts.seed, opts.batch);
   Results r;
   Result<Model> model = api::makeModel(std::move(graph), opts.compile, "", nullptr,
@@ -132,7 +173,9 @@ int benchCommand(std::unique_ptr<ir::Graph> graph, const Options &opts, Clock::t
   int shown = -1;
   while (r.latencies.size() < 10 || since(t0) < opts.duration) {
     Clock::time_point runStart = Clock::now();
-    if (Status s = model->run(in, out); !s) {
+    if (Status s =
+            opts.profile ? api::runProfiled(*model, in, out, r.stepSeconds) : model->run(in, out);
+        !s) {
       std::cerr << s.message();
       return 1;
     }
@@ -147,6 +190,8 @@ int benchCommand(std::unique_ptr<ir::Graph> graph, const Options &opts, Clock::t
   if (progress)
     std::fprintf(stderr, "\r%40s\r", "");
   std::sort(r.latencies.begin(), r.latencies.end());
+  if (opts.profile)
+    r.steps = api::describeServing(*model).steps;
   if (opts.json)
     printJson(opts, r);
   else

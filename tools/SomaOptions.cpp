@@ -79,6 +79,10 @@ const OptionInfo options[] = {
      "5s, 1m); default 5s; at least 10 runs are timed"},
     {"--seed", "--seed=N", true, Bench, "the seed of the random inputs (default 1)"},
     {"--json", "--json", false, Bench, "print the results as one JSON object"},
+    {"--profile", "--profile", false, Bench,
+     "time every step of the timed runs (the layer each\n"
+     "computes, its kernel family) and print where the time\n"
+     "went; not with --engine=interp"},
     {"--emit", "--emit=ir|program|llvm|asm|obj|bundle", true, Compile,
      "the optimised graph IR; the lowered program (per op\n"
      "the kernel family chosen and why, packing, tiles, slots\n"
@@ -310,6 +314,7 @@ std::optional<int> applyOption(const std::string &name, const std::string &v, Co
     return usageError("--duration needs a time from 1ms to 1h such as 500ms, 5s or 2m, got '" + v +
                       "'");
   opts.json |= name == "--json";
+  opts.profile |= name == "--profile";
   opts.printIR |= name == "--print-ir";
   opts.verifyPasses |= name == "--verify-passes";
   opts.timePasses |= name == "--time-passes";

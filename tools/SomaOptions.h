@@ -28,6 +28,7 @@ struct Options {
   int64_t batch = 1;
   double duration = 5; // seconds
   bool json = false;
+  bool profile = false; // soma bench: per-step times of the timed runs
   uint64_t seed = 1;
   std::string emit = "asm", outPath;
   /// --weights=external: a bundle's weights in a file of their own.

@@ -12,9 +12,16 @@
 //           axis is 0 of the conv's [O, spatial...])  ->  conv(x, W', b'),
 //           W'[o, ...] = W[o, ...] * s[o],  b'[o] = b[o] * s[o] + t[o]
 //
-// A per-channel affine op before a conv is not folded: where the conv's
-// window overlaps the padding, the shift would be summed over taps that
-// read zeros, so the bias could not absorb it.
+//   before a conv, a per-channel or uniform (every s[c] equal, along any
+//   axis) scale with no shift (t = 0: ReLU6 as the ONNX importer builds
+//   it, h * hard_sigmoid(...), ends in a uniform one): y =
+//   conv(x * s, W, b)  ->  conv(x, W', b), W'[o, j, ...] = W[o, j, ...] *
+//   s[c], c = g * (C / groups) + j the input channel that filter o's
+//   group g reads as its j-th. Padding reads zeros, and 0 * s = 0.
+//
+// A per-channel affine op with a shift before a conv is not folded: where
+// the conv's window overlaps the padding, the shift would be summed over
+// taps that read zeros, so the bias could not absorb it.
 //
 // Preconditions. Every parameter, weight and bias is a const op. After: the
 // layer is a dense with fn = identity (a non-linear activation between the
@@ -22,13 +29,14 @@
 // exactly one user (the affine op), its output is a vector of `units`
 // features and the parameters have `units` elements. Conv: the conv has
 // fn = identity and exactly one user (the affine op), whose axis is the
-// conv's channel axis. Before: the affine op
-// has exactly one user, a dense or linear whose input (not weights) it is;
-// the input is flattened per sample, so flattened element i uses feature
-// i mod C of the affine op's last axis, which must be its axis. The rewritten layer takes the place
-// of the last op of the pair (the affine op, or the layer), so every operand
-// is defined earlier; new weights and biases are new constants (the old ones
-// may be shared), and what is no longer used is left to dce.
+// conv's channel axis. Before a conv: every shift is 0, the affine op runs
+// along the channel axis or its scales are all equal, has exactly one user, a conv or conv_add
+// whose input (only) it is, and the conv's filters are a constant. Before: the affine op has
+// exactly one user, a dense or linear whose input (not weights) it is; the input is flattened per
+// sample, so flattened element i uses feature i mod C of the affine op's last axis, which must be
+// its axis. The rewritten layer takes the place of the last op of the pair (the affine op, or the
+// layer), so every operand is defined earlier; new weights and biases are new constants (the old
+// ones may be shared), and what is no longer used is left to dce.
 //
 // Run it after fuse-dense-bias-act, which turns the frontend's
 // linear -> bias_add -> activation(identity) into the dense form this pass
@@ -39,11 +47,15 @@
 // the layer's output disappears, so on the reference interpreter, with
 // u = 2^-24, each output differs by at most
 //   after, conv: 2u * (|s[o]| * (sum_i |x[i] W[o, i]| + |b[o]|) + |t[o]|)
+//   before a conv: 2u * (sum_i |x[i] s[i] W[o, i]| + |b[o]|) over its taps
 //   before: 2u * (sum_i |x[i] s[i] W[o, i]| + sum_i |t[i] W[o, i]| + |b[o]|)
 // before the activation (then scaled by its slope), i.e. a few ulps of the
 // magnitudes summed; far inside the engines' K-term f32 accumulation bound.
 #include "soma/passes/Passes.h"
 
+#include "soma/ir/Spatial.h"
+
+#include <algorithm>
 #include <cmath>
 #include <memory>
 #include <optional>
@@ -236,6 +248,49 @@ bool foldIntoNext(ir::OpInserter &inserter, ir::Op *affine, const Affine &a, ir:
   return true;
 }
 
+/// before a conv: `affine` only scales the channels of the next conv's input.
+bool foldIntoNextConv(ir::OpInserter &inserter, ir::Op *affine, const Affine &a,
+                      ir::UseCounts &uses) {
+  ir::Op *next = uses.soleUser(affine);
+  if (!next || !ir::isConv(next->kind) || next->operands[0] != affine)
+    return false;
+  for (size_t k = 1; k < next->operands.size(); ++k)
+    if (next->operands[k] == affine)
+      return false; // it is also the filters, the bias or the residual
+  if (std::any_of(a.shift.begin(), a.shift.end(), [](double t) { return t != 0; }))
+    return false; // a shift: the padding's zeros would not be shifted
+  const std::vector<int64_t> &dims = affine->type.dims;
+  const bool uniform =
+      std::all_of(a.scale.begin(), a.scale.end(), [&](double v) { return v == a.scale.front(); });
+  if (dims.size() < 2 || (ir::featureAxis(affine->axis, dims.size()) != 0 && !uniform))
+    return false; // the scale varies across a channel's positions
+  const Tensor *weights = constData(next->operands[1]);
+  if (!weights || !next->type.known)
+    return false;
+  const ir::WindowGeometry g = ir::windowGeometry(*next);
+  const int64_t perGroupIn = g.inChannelsPerGroup(), perGroupOut = g.outChannelsPerGroup();
+  if (g.inChannels != dims[0] || perGroupIn <= 0 || perGroupOut <= 0)
+    return false;
+  const int64_t taps = weights->numElements() / (g.outChannels * perGroupIn);
+  std::vector<double> w(static_cast<size_t>(weights->numElements()));
+  for (int64_t o = 0; o < g.outChannels; ++o)
+    for (int64_t j = 0; j < perGroupIn; ++j) {
+      const double s = uniform ? a.scale.front()
+                               : a.scale[static_cast<size_t>((o / perGroupOut) * perGroupIn + j)];
+      for (int64_t t = 0; t < taps; ++t) {
+        const int64_t i = (o * perGroupIn + j) * taps + t;
+        w[static_cast<size_t>(i)] = static_cast<double>(weights->values[i]) * s;
+      }
+    }
+  ir::Op *wOp =
+      newConst(inserter, next, next->operands[1]->name + ".folded", weights->dims, std::move(w));
+  std::vector<ir::Op *> operands = next->operands;
+  operands[0] = affine->operands[0];
+  operands[1] = wOp;
+  uses.setOperands(next, std::move(operands));
+  return true;
+}
+
 } // namespace
 
 bool foldScaleShift(ir::Graph &graph, PassContext &ctx) {
@@ -259,6 +314,8 @@ bool foldScaleShift(ir::Graph &graph, PassContext &ctx) {
       ctx.count(std::string("fold-scale-shift.") + counter + "-folded-into-next");
     else if (foldIntoConv(inserter, op, *a, uses))
       ctx.count(std::string("fold-scale-shift.") + counter + "-folded-into-conv");
+    else if (foldIntoNextConv(inserter, op, *a, uses))
+      ctx.count(std::string("fold-scale-shift.") + counter + "-folded-into-next-conv");
   }
   inserter.commit();
   return true;

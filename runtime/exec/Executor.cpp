@@ -20,6 +20,7 @@
 
 #include <algorithm>
 #include <cassert>
+#include <chrono>
 #include <cstring>
 
 namespace soma::runtime {
@@ -356,6 +357,11 @@ void Executor::Lease::setOutput(size_t o, float *data) {
 }
 void Executor::Lease::run(int64_t batch) { exec->execute(*ctx, batch); }
 
+void Executor::Lease::runProfiled(int64_t batch, std::vector<double> &stepSeconds) {
+  stepSeconds.resize(exec->prog.steps.size());
+  exec->execute(*ctx, batch, stepSeconds.data());
+}
+
 void Executor::run(int64_t batch, const float *const *inputs, float *const *outputs) const {
   Lease l = lease();
   for (size_t i = 0; i < l.ctx->inputs.size(); ++i)
@@ -398,7 +404,7 @@ bool Executor::planPartialRun(Context &ctx, int64_t batch) const {
   return readsKnown;
 }
 
-void Executor::execute(Context &ctx, int64_t batch) const {
+void Executor::execute(Context &ctx, int64_t batch, double *stepSeconds) const {
   for (int s : ioSlots) {
     const Slot &slot = prog.slots[s];
     ctx.slots[s] = slot.kind == SlotKind::Input ? const_cast<float *>(ctx.inputs[slot.index])
@@ -425,35 +431,46 @@ void Executor::execute(Context &ctx, int64_t batch) const {
   auto skipped = [&](size_t i) { return partial && !ctx.stepNeeded[i]; };
   void *const *slots = ctx.slots.data();
 
-  if (!anyStepParallel(batch)) {
+  if (!anyStepParallel(batch) && !stepSeconds) {
     for (size_t i = 0; i < prog.steps.size(); ++i)
       if (!skipped(i))
         callKernel(prog.steps[i], slots, 0, batch * prog.steps[i].rowsPerSample, 0,
                    prog.steps[i].cols);
   } else {
-    // Some step runs over tiles; with one thread they run in order here.
+    // Some step runs over tiles (with one thread they run in order here),
+    // or each step is timed.
     const int threadsNow = concurrency();
+    auto runStep = [&](size_t i) {
+      const Step &step = prog.steps[i];
+      const int64_t rows = batch * step.rowsPerSample;
+      if (!stepParallel(i, batch)) {
+        callKernel(step, slots, 0, rows, 0, step.cols);
+        return;
+      }
+      const TileGrid grid(step, rows);
+      if (threadsNow <= 1) {
+        for (int64_t t = 0; t < grid.count(); ++t)
+          grid.run(step, slots, t);
+        return;
+      }
+      tbb::parallel_for(tbb::blocked_range<int64_t>(0, grid.count()),
+                        [&](const tbb::blocked_range<int64_t> &r) {
+                          for (int64_t t = r.begin(); t < r.end(); ++t)
+                            grid.run(step, slots, t);
+                        });
+    };
     auto steps = [&] {
       for (size_t i = 0; i < prog.steps.size(); ++i) {
-        const Step &step = prog.steps[i];
-        const int64_t rows = batch * step.rowsPerSample;
         if (skipped(i))
           continue;
-        if (!stepParallel(i, batch)) {
-          callKernel(step, slots, 0, rows, 0, step.cols);
+        if (!stepSeconds) {
+          runStep(i);
           continue;
         }
-        const TileGrid grid(step, rows);
-        if (threadsNow <= 1) {
-          for (int64_t t = 0; t < grid.count(); ++t)
-            grid.run(step, slots, t);
-          continue;
-        }
-        tbb::parallel_for(tbb::blocked_range<int64_t>(0, grid.count()),
-                          [&](const tbb::blocked_range<int64_t> &r) {
-                            for (int64_t t = r.begin(); t < r.end(); ++t)
-                              grid.run(step, slots, t);
-                          });
+        const auto t0 = std::chrono::steady_clock::now();
+        runStep(i);
+        stepSeconds[i] +=
+            std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
       }
     };
     if (threadsNow > 1 && threads)

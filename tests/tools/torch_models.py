@@ -127,10 +127,11 @@ MODELS = {
 }
 
 
-def export(name, out_dir):
+def build(name):
+    """Model NAME in eval mode with its seeded weights (and BatchNorm and
+    LayerNorm parameters a trained model would have); the same every call."""
     torch.manual_seed(5)
-    cls, shape = MODELS[name]
-    model = cls().eval()
+    model = MODELS[name][0]().eval()
     with torch.no_grad():  # statistics a trained model would have
         for m in model.modules():
             if isinstance(m, (nn.BatchNorm1d, nn.BatchNorm2d)):
@@ -141,7 +142,12 @@ def export(name, out_dir):
             if isinstance(m, nn.LayerNorm):
                 m.weight.uniform_(0.5, 1.5)
                 m.bias.uniform_(-0.5, 0.5)
-    x = torch.randn(*shape)
+    return model
+
+
+def export(name, out_dir):
+    model = build(name)
+    x = torch.randn(*MODELS[name][1])
     os.makedirs(out_dir, exist_ok=True)
     path = os.path.join(out_dir, name + ".onnx")
     with warnings.catch_warnings():

@@ -7,6 +7,16 @@ with open(sys.argv[1]) as f:
 expected = {"file", "batch", "threads", "engine", "timed_engine", "seed", "compile_ms",
             "first_answer_ms", "jit_ready_ms", "runs", "timed_s", "latency_ms",
             "throughput_samples_per_s"}
+if sys.argv[2:] == ["profile"]:
+    # soma bench --profile --engine=vec: one entry per step, in order, each
+    # within the timed runs' total.
+    assert set(r) == expected | {"profile"}, sorted(set(r) ^ (expected | {"profile"}))
+    steps = r.pop("profile")
+    assert [(s["step"], s["family"]) for s in steps] == [("h", "vec.dense"), ("y", "vec.dense")], steps
+    assert all(0 <= s["ms_per_run"] for s in steps), steps
+    assert sum(s["ms_per_run"] for s in steps) * r["runs"] <= r["timed_s"] * 1e3, (steps, r)
+    print("bench profile json ok")
+    sys.exit(0)
 assert set(r) == expected, sorted(set(r) ^ expected)
 assert r["batch"] == 4 and r["seed"] == 7 and r["engine"] == "jit" and r["timed_engine"] == "jit"
 assert r["jit_ready_ms"] is None

@@ -366,6 +366,28 @@ TEST(Executor, SmallRunsStayOnTheCallingThreadWithoutAnArena) {
   });
 }
 
+TEST(Executor, ProfiledRunsAddEachStepsWallTimeAndComputeTheSame) {
+  // Each call spins 2 ms: a profiled run adds at least that to the step's
+  // sum, a second one adds to it again, and the results are the run's.
+  auto rec = std::make_shared<Recorder>();
+  rec->spinMicros = 2000;
+  Executor exec(oneStep(rec, 3, {1, 1, 2}), {1, false});
+  std::vector<float> x = iota(2 * 3), y(x.size(), -1.0f);
+  Executor::Lease lease = exec.lease();
+  lease.setInput(0, x.data());
+  lease.setOutput(0, y.data());
+  std::vector<double> seconds;
+  lease.runProfiled(2, seconds);
+  ASSERT_EQ(seconds.size(), 1u);
+  EXPECT_GE(seconds[0], 0.002);
+  for (size_t i = 0; i < y.size(); ++i)
+    EXPECT_EQ(y[i], 2 * x[i] + 1) << "element " << i;
+  const double first = seconds[0];
+  lease.runProfiled(2, seconds);
+  EXPECT_GE(seconds[0], first + 0.002);
+  EXPECT_EQ(rec->take().size(), 2u);
+}
+
 TEST(Executor, ABigLayerOnOneThreadRunsItsTilesInOrderHere) {
   auto rec = std::make_shared<Recorder>();
   Executor exec(oneStep(rec, 1000, denseRules(1000)), {1, false});

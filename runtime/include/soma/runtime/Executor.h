@@ -67,6 +67,10 @@ public:
     /// them (into the context's own memory); steps that no bound output
     /// needs are skipped.
     void run(int64_t batch);
+    /// run(), adding each step's wall time in seconds to stepSeconds[i]
+    /// (resized to the program's steps if it is not; a skipped step adds
+    /// 0). For `soma bench --profile`.
+    void runProfiled(int64_t batch, std::vector<double> &stepSeconds);
 
   private:
     friend class Executor;
@@ -96,7 +100,8 @@ public:
 private:
   Context *acquire() const;
   void release(Context *ctx) const;
-  void execute(Context &ctx, int64_t batch) const;
+  /// stepSeconds: null, or one sum of wall times per step (runProfiled).
+  void execute(Context &ctx, int64_t batch, double *stepSeconds = nullptr) const;
   bool stepParallel(size_t step, int64_t batch) const;
   /// Whether some step runs over tiles at `batch` (whatever the threads).
   bool anyStepParallel(int64_t batch) const;
