@@ -112,7 +112,7 @@ def build(context, results, plot_rel):
             for t in (1, 2)}
     out = report.header_lines(context, results, "bench/conv_bench.cpp")
     out.append(f"- Anchor: oneDNN {context.get('onednn', '?')}, convolution_direct, every layout "
-               "`format_tag::any`, bias and relu (block: binary_add and relu) as post-ops, filters "
+               "`format_tag::any`, bias and relu (block: conv2 with sum and relu after a copy of the input into its destination) as post-ops, filters "
                "reordered once; its implementation per row is in the JSON's labels.")
     out.append("- soma: `CompileOptions::threads` = 1 or 2, `engine` = `Engine::Jit` or `Engine::Vec`, "
                "`-O2`; input and output NCHW through `Model::run` (oneDNN's reorders from and to NCHW "
