@@ -349,8 +349,9 @@ public:
   /// It leaves to vec.conv (next in the list) a convolution whose groups'
   /// output channels fill whole vectors of the vec kernels' instruction
   /// set: vec.conv runs those with the output channels in the lanes and a
-  /// register block of positions, 3 to 10 times faster than this kernel's
-  /// one chain of output positions (docs/performance.md, Convolutions).
+  /// register block of positions, 5 to 20 times faster than this kernel's
+  /// one chain of output positions on the ResNet layers of bench/run conv
+  /// (docs/performance.md, Convolutions).
   class Conv final : public Family {
   public:
     using Family::Family;
