@@ -30,12 +30,14 @@ def kind_of(case):
     return case.split("-")[0]
 
 
-def case_label(case):
+def case_label(case, sep=" "):
+    """'3x3-64-64-56' -> '3×3 64→64 at 56×56'; with sep='\n', the three parts
+    on lines of their own (the plot's axis labels)."""
     kind, c, o, size = case.split("-")
     names = {"3x3": "3×3", "1x1": "1×1", "dw3x3": "depthwise 3×3", "dw3x3s2": "depthwise 3×3 stride 2",
              "stem7x7s2": "stem 7×7 stride 2", "block": "basic block 3×3"}
     chans = f"{c}" if kind.startswith("dw") else f"{c}→{o}"
-    return f"{names.get(kind, kind)} {chans} at {size}×{size}"
+    return sep.join([names.get(kind, kind), chans, ("at " if sep == " " else "") + f"{size}×{size}"])
 
 
 def get(results, case, batch, impl, t):
@@ -153,7 +155,7 @@ def plot(results, peak, path):
             if peak.get(t):
                 ax.axhline(peak[t], color="black", linestyle=style, linewidth=1, label=f"FMA peak, {t} thr")
         ax.set_xticks(range(len(cs)))
-        ax.set_xticklabels([case_label(c).replace(" at ", "\n") for c in cs], fontsize=7)
+        ax.set_xticklabels([case_label(c, "\n") for c in cs], fontsize=7)
         ax.set_ylabel("GFLOP/s")
         ax.set_title(f"batch {b[1:]}")
         ax.grid(alpha=0.3, axis="y")
