@@ -7,6 +7,7 @@
 #pragma once
 
 #include <cstdint>
+#include <filesystem>
 #include <memory>
 #include <string>
 #include <vector>
@@ -83,6 +84,15 @@ bool hasAvx512();
 /// `passes` times with AVX-512 loads, as 8 concurrent streams: the read
 /// bandwidth of wherever they stay between passes. Needs AVX-512F.
 void readLoop(const float *p, int64_t n, int64_t passes);
+
+/// Writes a little-endian float32 C-order .npy file (format 1.0).
+void writeNpy(const std::filesystem::path &path, const std::vector<float> &values,
+              const std::vector<int64_t> &shape);
+/// A temporary directory for the weight files, removed at exit.
+const std::filesystem::path &tempDir();
+/// Records the CPU (model, family, vector extensions) in Google Benchmark's
+/// context.
+void addCpuContext();
 
 /// How the anchors parallelise, for the report (OpenMP runtime, versions,
 /// the instruction set LIBXSMM generates code for).

@@ -3,7 +3,8 @@
 
 usage: bench/report.py RESULTS.json [--doc docs/performance.md] [--plot PNG]
 
-The JSON's context says which suite it holds (soma_dense_bench --suite=...).
+The JSON's context says which suite it holds (soma_dense_bench --suite=...,
+or soma_conv_bench's "conv": bench/conv_report.py writes that one).
 
 Dense suite (the default plot docs/images/dense-bench.png):
 
@@ -641,13 +642,19 @@ def main():
         print(f"wrote {args.doc}")
         return
     context, results = load(args.results)
-    sparse = context.get("suite") == "sparse"
+    suite = context.get("suite", "dense")
+    sparse = suite == "sparse"
     doc = pathlib.Path(args.doc)
-    png = pathlib.Path(args.plot or ("docs/images/sparse-bench.png" if sparse else "docs/images/dense-bench.png"))
+    png = pathlib.Path(args.plot or f"docs/images/{suite}-bench.png")
     try:
         plot_rel = png.resolve().relative_to(doc.resolve().parent).as_posix()
     except ValueError:
         plot_rel = png.resolve().as_posix()
+    if suite == "conv":
+        import conv_report  # bench/conv_report.py: the conv suite's table, goals and plot
+        conv_report.write(context, results, doc, png, plot_rel)
+        print(f"wrote {doc} and {png}")
+        return
     if sparse:
         replace_between(doc, SPARSE_BEGIN, SPARSE_END, build_sparse_report(context, results, plot_rel))
         plot_sparse(results, png)

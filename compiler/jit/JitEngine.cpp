@@ -9,6 +9,7 @@
 #include "soma/ir/MachineRecord.h"
 #include "soma/passes/CostModel.h"
 #include "soma/passes/Passes.h"
+#include "soma/runtime/Kernels.h"
 #include "soma/runtime/Packing.h"
 #include "soma/runtime/VecEngine.h"
 #include "soma/support/Machine.h"
@@ -349,12 +350,22 @@ public:
 
   /// conv and conv_add with constant filters and bias (codegen/LowerConv.cpp): any
   /// range of rows, column ranges on whole vectors of output positions.
+  /// It leaves to vec.conv (next in the list) a convolution whose groups'
+  /// output channels fill whole vectors of the vec kernels' instruction
+  /// set: vec.conv runs those with the output channels in the lanes and a
+  /// register block of positions, 5 to 20 times faster than this kernel's
+  /// one chain of output positions on the ResNet layers of bench/run conv
+  /// (docs/performance.md, Convolutions).
   class Conv final : public Family {
   public:
     using Family::Family;
     Fit fit(const ir::Op &op) const override {
       if (std::string why = ir::convNotPackable(op); !why.empty())
         return Fit::declines(why);
+      namespace k = runtime::kernels;
+      if (op.operands[0]->type.batched &&
+          k::convBlock(op.type.dims[0] / op.groups) >= k::vectorWidth(k::activeIsa()))
+        return Fit::declines("vec.conv runs it with its output channels in the vector lanes");
       return Fit::runs();
     }
 

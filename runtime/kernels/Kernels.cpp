@@ -197,6 +197,11 @@ void layerNorm(const Src &x, const float *scale, const float *shift, float epsil
 }
 
 int64_t convBlock(int64_t outChannelsPerGroup) noexcept {
+  const int64_t w = vectorWidth(activeIsa());
+  if (outChannelsPerGroup % (2 * w) == 0)
+    return 2 * w;
+  if (w > 4 && outChannelsPerGroup % w == 0)
+    return w;
   for (int64_t block : {4, 2})
     if (outChannelsPerGroup % block == 0)
       return block;

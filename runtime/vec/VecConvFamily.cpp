@@ -10,6 +10,8 @@
 #include "soma/runtime/Packing.h"
 #include "soma/runtime/VecEngine.h"
 
+#include <vector>
+
 namespace soma::runtime {
 
 namespace {
@@ -19,6 +21,7 @@ namespace k = kernels;
 struct ConvContext {
   k::ConvArgs args; // the geometry; the pointers come from the slots
   int x = -1, packed = -1, bias = -1, y = -1, residual = -1; // residual: conv_add only
+  std::vector<int64_t> tapOffsets;                           // ConvArgs::tapOffsets
 };
 
 void runConv(const void *context, void *const *slots, int64_t r0, int64_t r1, int64_t, int64_t) {
@@ -28,6 +31,7 @@ void runConv(const void *context, void *const *slots, int64_t r0, int64_t r1, in
   a.packed = static_cast<const float *>(slots[c.packed]);
   a.bias = static_cast<const float *>(slots[c.bias]);
   a.y = static_cast<float *>(slots[c.y]);
+  a.tapOffsets = c.tapOffsets.data();
   if (c.residual >= 0)
     a.residual = static_cast<const float *>(slots[c.residual]);
   k::conv(a, r0, r1);
@@ -77,6 +81,10 @@ public:
     a.padTop = g.padTop;
     a.padLeft = g.padLeft;
     a.act = op.fn;
+    for (int64_t ci = 0; ci < g.inChannelsPerGroup(); ++ci)
+      for (int64_t kh = 0; kh < g.kH; ++kh)
+        for (int64_t kw = 0; kw < g.kW; ++kw)
+          c->tapOffsets.push_back(ci * g.inH * g.inW + kh * g.dilH * g.inW + kw * g.dilW);
     c->x = b.slotOf(op.operands[0]);
     c->packed = b.slotOf(op.operands[1]);
     c->bias = b.slotOf(op.operands[2]);
@@ -97,9 +105,12 @@ public:
 
   std::string describe(const ir::Op &op) const override {
     const k::Isa isa = k::activeIsa();
+    const int64_t block = blockOf(op), w = k::vectorWidth(isa);
+    const bool channelLanes = block == 2 * w || (block == w && w > 4);
     return std::string(k::isaName(isa)) + ": direct, filters packed in blocks of " +
-           std::to_string(blockOf(op)) + " output channels, output positions in vectors of " +
-           std::to_string(k::vectorWidth(isa)) + ", no im2col";
+           std::to_string(block) + " output channels, " +
+           (channelLanes ? "output channels" : "output positions") + " in vectors of " +
+           std::to_string(w) + ", no im2col";
   }
 };
 

@@ -213,19 +213,28 @@ struct ConvArgs {
   const float *bias = nullptr;     // [O]
   float *y = nullptr;              // [N, O, outH, outW]
   const float *residual = nullptr; // conv_add: [N, O, outH, outW]; else null (no term)
+  /// Per (ci, kh, kw) in packed order, the tap's input offset from its
+  /// position's first input: ci * inH * inW + kh * dilH * inW + kw * dilW.
+  const int64_t *tapOffsets = nullptr;
   int64_t inChannels = 0, outChannels = 0, groups = 1, block = 1;
   int64_t inH = 1, inW = 1, outH = 1, outW = 1, kH = 1, kW = 1;
   int64_t strideH = 1, strideW = 1, dilH = 1, dilW = 1, padTop = 0, padLeft = 0;
   ir::Activation act; // not softmax
 };
-/// The output channels packed side by side (1, 2 or 4): the most that
-/// divides a group's output channels, so a block never spans two groups.
+/// The output channels packed side by side, a divisor of a group's output
+/// channels (so a block never spans two groups): 2 W or W (W the active
+/// instruction set's vector width, W > 4 for a block of one vector), where
+/// conv runs the output channels in the vector lanes; else 4, 2 or 1, where
+/// it runs the output positions in the lanes.
 int64_t convBlock(int64_t outChannelsPerGroup) noexcept;
 /// Computes rows [r0, r1) of the result's rows (n, o, oh), which must start
-/// and end on a block of channels (multiples of block * outH). Output
+/// and end on a block of channels (multiples of block * outH). With a block
+/// of W or 2 W, output channels run in the vector lanes: a register block of
+/// output positions times the block's channels, one broadcast input per
+/// position and tap (a tap in the padding reads 0). Otherwise output
 /// positions run in the vector lanes (contiguous loads for a stride of 1
 /// inside the input, gathered lanes at the edges and for longer strides),
-/// `block` channels share each load; each output is one chain of FMAs in
+/// `block` channels share each load. Either way each output is one chain of FMAs in
 /// (ci, kh, kw) order (multiply and add on SSE2), then + bias, + residual
 /// and the activation in registers, so results do not depend on the tiling.
 void conv(const ConvArgs &args, int64_t r0, int64_t r1) noexcept;
