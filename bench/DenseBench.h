@@ -6,6 +6,8 @@
 // their own file, compiled with the flags bench/CMakeLists.txt gives it.
 #pragma once
 
+#include <benchmark/benchmark.h>
+
 #include <cstdint>
 #include <filesystem>
 #include <memory>
@@ -84,6 +86,19 @@ bool hasAvx512();
 /// `passes` times with AVX-512 loads, as 8 concurrent streams: the read
 /// bandwidth of wherever they stay between passes. Needs AVX-512F.
 void readLoop(const float *p, int64_t n, int64_t passes);
+
+/// The FMA peak: each iteration runs the FMA loop on `threads` threads at
+/// once (counters flops and threads). registerPeak registers it as
+/// peak/fma/t1 and t2; benches register it first and last, under the same
+/// names, since other jobs can only lower it and the report takes the best.
+void BM_FmaPeak(benchmark::State &state, int threads);
+void registerPeak();
+/// The read bound of `floats` floats: how long `threads` threads take to
+/// read them once, each its own share, from wherever repeated reads keep
+/// them (each core's L2, the shared L3, memory), as manual time per read
+/// (counters bytes and threads). Register with UseManualTime and a fixed
+/// iteration count.
+void measureReadBound(benchmark::State &state, int64_t floats, int threads);
 
 /// Writes a little-endian float32 C-order .npy file (format 1.0).
 void writeNpy(const std::filesystem::path &path, const std::vector<float> &values,

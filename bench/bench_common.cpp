@@ -1,14 +1,23 @@
 // Helpers bench/dense_bench.cpp and bench/conv_bench.cpp share: .npy
-// files in a temporary directory (the weights soma reads), and the CPU
-// recorded in the JSON's context for bench/report.py's heading.
+// files in a temporary directory (the weights soma reads), the CPU
+// recorded in the JSON's context for bench/report.py's heading, and the
+// two measurements of the machine every result is set against (the FMA
+// peak and the read bound).
 #include "DenseBench.h"
 
 #include <benchmark/benchmark.h>
 
+#include <algorithm>
+#include <atomic>
+#include <chrono>
 #include <cstdlib>
 #include <fstream>
 #include <map>
+#include <memory>
 #include <stdexcept>
+#include <string>
+#include <thread>
+#include <vector>
 
 namespace bench {
 
@@ -91,6 +100,76 @@ void addCpuContext() {
           isa += (isa.empty() ? "" : " ") + std::string(f);
   }
   benchmark::AddCustomContext("cpu_vector_flags", isa.empty() ? "none of note" : isa);
+}
+
+void BM_FmaPeak(benchmark::State &state, int threads) {
+  if (!hasAvx512()) {
+    state.SkipWithError("this CPU has no AVX-512F/FMA; the peak loop needs it");
+    return;
+  }
+  constexpr int64_t Iterations = int64_t(1) << 20; // ~25M cycles, ~7 ms per thread at 3.5 GHz
+  double flops = 0;
+  for (auto _ : state) {
+    std::vector<std::thread> others;
+    for (int t = 1; t < threads; ++t)
+      others.emplace_back([] { fmaLoop(Iterations); });
+    flops = fmaLoop(Iterations) * threads;
+    for (std::thread &t : others)
+      t.join();
+  }
+  state.counters["flops"] = flops;
+  state.counters["threads"] = threads;
+}
+
+void registerPeak() {
+  for (int t : {1, 2})
+    benchmark::RegisterBenchmark(("peak/fma/t" + std::to_string(t)).c_str(), BM_FmaPeak, t)
+        ->UseRealTime()
+        ->MinTime(0.3)
+        ->Unit(benchmark::kMillisecond);
+}
+
+void measureReadBound(benchmark::State &state, int64_t floats, int threads) {
+  if (!hasAvx512()) {
+    state.SkipWithError("this CPU has no AVX-512F; the read loop needs it");
+    return;
+  }
+  const int64_t share = (floats / threads + 127) / 128 * 128;
+  // About 256 MiB read per thread and iteration: the threads' start and
+  // end are under 1% of it. (Google Benchmark's iteration count would
+  // follow the manual time per read, so callers fix it when they register.)
+  const int64_t passes = std::max<int64_t>(4, (int64_t(1) << 26) / share);
+  std::vector<std::unique_ptr<float[], decltype(&std::free)>> buffers;
+  for (int t = 0; t < threads; ++t) {
+    auto *p = static_cast<float *>(std::aligned_alloc(64, static_cast<size_t>(share) * 4));
+    std::fill(p, p + share, 1.0f);
+    buffers.emplace_back(p, &std::free);
+  }
+  for (auto _ : state) {
+    std::atomic<int> started{0};
+    auto work = [&](int t) {
+      readLoop(buffers[static_cast<size_t>(t)].get(), share, 1); // into its cache
+      started.fetch_add(1);
+      while (started.load() < threads) {
+      }
+      readLoop(buffers[static_cast<size_t>(t)].get(), share, passes);
+    };
+    std::vector<std::thread> others;
+    for (int t = 1; t < threads; ++t)
+      others.emplace_back(work, t);
+    readLoop(buffers[0].get(), share, 1);
+    started.fetch_add(1);
+    while (started.load() < threads) {
+    }
+    const auto t0 = std::chrono::steady_clock::now();
+    readLoop(buffers[0].get(), share, passes);
+    for (std::thread &t : others)
+      t.join();
+    const std::chrono::duration<double> took = std::chrono::steady_clock::now() - t0;
+    state.SetIterationTime(took.count() / static_cast<double>(passes));
+  }
+  state.counters["bytes"] = static_cast<double>(share * threads * 4);
+  state.counters["threads"] = threads;
 }
 
 } // namespace bench

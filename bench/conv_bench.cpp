@@ -494,79 +494,14 @@ void BM_Conv(benchmark::State &state, int index, int64_t batch, Impl impl, int t
   state.SetLabel(impl == Impl::OneDnn ? oneDnnConvImpls(c.net, batch, threads) : "");
 }
 
-/// FMA peak: each call runs the same FMA loop on `threads` threads at once.
-void BM_FmaPeak(benchmark::State &state, int threads) {
-  if (!hasAvx512()) {
-    state.SkipWithError("this CPU has no AVX-512F/FMA; the peak loop needs it");
-    return;
-  }
-  constexpr int64_t Iterations = int64_t(1) << 20;
-  double flops = 0;
-  for (auto _ : state) {
-    std::vector<std::thread> others;
-    for (int t = 1; t < threads; ++t)
-      others.emplace_back([] { fmaLoop(Iterations); });
-    flops = fmaLoop(Iterations) * threads;
-    for (std::thread &t : others)
-      t.join();
-  }
-  state.counters["flops"] = flops;
-  state.counters["threads"] = threads;
-}
-
 /// The read bound of a depthwise case: how long `threads` threads take to
 /// read as many bytes as the layer reads and writes (its input and output,
 /// each thread its own share), from wherever repeated reads keep them
 /// (each core's L2, the shared L3, memory). Time per read of all the bytes.
 void BM_ReadBound(benchmark::State &state, int index, int64_t batch, int threads) {
-  if (!hasAvx512()) {
-    state.SkipWithError("this CPU has no AVX-512F; the read loop needs it");
-    return;
-  }
   const ConvSpec &s = convSpecs()[static_cast<size_t>(index)];
   const int64_t out = (s.size + 2 * s.pad - s.kernel) / s.stride + 1;
-  const int64_t floats = batch * (s.c * s.size * s.size + s.o * out * out);
-  const int64_t share = (floats / threads + 127) / 128 * 128;
-  const int64_t passes = std::max<int64_t>(4, (int64_t(1) << 26) / share);
-  std::vector<std::unique_ptr<float[], decltype(&std::free)>> buffers;
-  for (int t = 0; t < threads; ++t) {
-    auto *p = static_cast<float *>(std::aligned_alloc(64, static_cast<size_t>(share) * 4));
-    std::fill(p, p + share, 1.0f);
-    buffers.emplace_back(p, &std::free);
-  }
-  for (auto _ : state) {
-    std::atomic<int> started{0};
-    auto work = [&](int t) {
-      readLoop(buffers[static_cast<size_t>(t)].get(), share, 1); // into its cache
-      started.fetch_add(1);
-      while (started.load() < threads) {
-      }
-      readLoop(buffers[static_cast<size_t>(t)].get(), share, passes);
-    };
-    std::vector<std::thread> others;
-    for (int t = 1; t < threads; ++t)
-      others.emplace_back(work, t);
-    readLoop(buffers[0].get(), share, 1);
-    started.fetch_add(1);
-    while (started.load() < threads) {
-    }
-    const auto t0 = std::chrono::steady_clock::now();
-    readLoop(buffers[0].get(), share, passes);
-    for (std::thread &t : others)
-      t.join();
-    const std::chrono::duration<double> took = std::chrono::steady_clock::now() - t0;
-    state.SetIterationTime(took.count() / static_cast<double>(passes));
-  }
-  state.counters["bytes"] = static_cast<double>(share * threads * 4);
-  state.counters["threads"] = threads;
-}
-
-void registerPeak() {
-  for (int t : ThreadCounts)
-    benchmark::RegisterBenchmark(("peak/fma/t" + std::to_string(t)).c_str(), BM_FmaPeak, t)
-        ->UseRealTime()
-        ->MinTime(0.3)
-        ->Unit(benchmark::kMillisecond);
+  measureReadBound(state, batch * (s.c * s.size * s.size + s.o * out * out), threads);
 }
 
 void registerAll() {

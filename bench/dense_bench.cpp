@@ -457,26 +457,6 @@ void BM_Case(benchmark::State &state, int index, Impl impl, int threads) {
   state.counters["threads"] = threads;
 }
 
-/// FMA peak: each call runs the same FMA loop on `threads` threads at once.
-void BM_FmaPeak(benchmark::State &state, int threads) {
-  if (!hasAvx512()) {
-    state.SkipWithError("this CPU has no AVX-512F/FMA; the peak loop needs it");
-    return;
-  }
-  constexpr int64_t Iterations = int64_t(1) << 20; // ~25M cycles, ~7 ms per thread at 3.5 GHz
-  double flops = 0;
-  for (auto _ : state) {
-    std::vector<std::thread> others;
-    for (int t = 1; t < threads; ++t)
-      others.emplace_back([] { fmaLoop(Iterations); });
-    flops = fmaLoop(Iterations) * threads;
-    for (std::thread &t : others)
-      t.join();
-  }
-  state.counters["flops"] = flops;
-  state.counters["threads"] = threads;
-}
-
 /// Per-call overhead: one neuron, 2 inputs, relu, x = [0.5, 0.3], weights
 /// [0.8, 0.6], bias 0.2 (the worked example): y = 0.78.
 void BM_Neuron(benchmark::State &state, Impl impl, int threads) {
@@ -523,63 +503,14 @@ void BM_Neuron(benchmark::State &state, Impl impl, int threads) {
 /// The read bound of a batch-1 case: how long `threads` threads take to
 /// read its weights once, each its own share (as a layer split over the
 /// threads reads its own weights), from wherever repeated reads keep them
-/// (each core's L2, the shared L3, memory). Each thread reads its share
-/// `passes` times after all have started; the time is per read of all
-/// the weights (the counter `passes` says how many the iteration made).
+/// (each core's L2, the shared L3, memory): measureReadBound, whose time
+/// is per read of all the weights.
 void BM_ReadBound(benchmark::State &state, int caseIndex, int threads) {
-  if (!hasAvx512()) {
-    state.SkipWithError("this CPU has no AVX-512F; the read loop needs it");
-    return;
-  }
   const CaseSpec &spec = caseSpecs()[static_cast<size_t>(caseIndex)];
   int64_t floats = 0;
   for (size_t l = 0; l + 1 < spec.widths.size(); ++l)
     floats += spec.widths[l] * spec.widths[l + 1];
-  const int64_t share = (floats / threads + 127) / 128 * 128;
-  // About 256 MiB read per thread and iteration: the threads' start and
-  // end are under 1% of it. (Google Benchmark's iteration count would
-  // follow the manual time per read, so it is fixed where this is
-  // registered.)
-  const int64_t passes = std::max<int64_t>(4, (int64_t(1) << 26) / share);
-  std::vector<std::unique_ptr<float[], decltype(&std::free)>> buffers;
-  for (int t = 0; t < threads; ++t) {
-    auto *p = static_cast<float *>(std::aligned_alloc(64, static_cast<size_t>(share) * 4));
-    std::fill(p, p + share, 1.0f);
-    buffers.emplace_back(p, &std::free);
-  }
-  for (auto _ : state) {
-    std::atomic<int> started{0};
-    auto work = [&](int t) {
-      readLoop(buffers[static_cast<size_t>(t)].get(), share, 1); // into its cache
-      started.fetch_add(1);
-      while (started.load() < threads) {
-      }
-      readLoop(buffers[static_cast<size_t>(t)].get(), share, passes);
-    };
-    std::vector<std::thread> others;
-    for (int t = 1; t < threads; ++t)
-      others.emplace_back(work, t);
-    readLoop(buffers[0].get(), share, 1);
-    started.fetch_add(1);
-    while (started.load() < threads) {
-    }
-    const auto t0 = std::chrono::steady_clock::now();
-    readLoop(buffers[0].get(), share, passes);
-    for (std::thread &t : others)
-      t.join();
-    const std::chrono::duration<double> took = std::chrono::steady_clock::now() - t0;
-    state.SetIterationTime(took.count() / static_cast<double>(passes));
-  }
-  state.counters["bytes"] = static_cast<double>(share * threads * 4);
-  state.counters["threads"] = threads;
-}
-
-void registerPeak() {
-  for (int t : ThreadCounts)
-    benchmark::RegisterBenchmark(("peak/fma/t" + std::to_string(t)).c_str(), BM_FmaPeak, t)
-        ->UseRealTime()
-        ->MinTime(0.3)
-        ->Unit(benchmark::kMillisecond);
+  measureReadBound(state, floats, threads);
 }
 
 /// Minimum time per repetition: the sparse suite has 24 cases of 6 (ways
