@@ -11,6 +11,8 @@ between rounds shows.
 import datetime
 import statistics
 
+from report import fmt_time
+
 BEGIN = "<!-- models-bench:begin -->"
 END = "<!-- models-bench:end -->"
 IMPLS = ["soma", "ort", "torch", "torchscript"]
@@ -19,15 +21,6 @@ OTHERS = IMPLS[1:]
 MODEL_LABELS = {"resnet18": "ResNet-18", "mobilenet_v2": "MobileNetV2", "mlp784": "MLP 784-512-512-10",
                 "mlp": "MLP, 10 activations (12 wide)", "residual_mlp": "residual MLP (16 wide)"}
 GOAL_MODELS = ("resnet18", "mobilenet_v2")
-
-
-def fmt_time(seconds):
-    if seconds is None:
-        return "—"
-    for unit, scale in (("s", 1.0), ("ms", 1e-3), ("µs", 1e-6)):
-        if seconds >= scale:
-            return f"{seconds / scale:.3g} {unit}"
-    return f"{seconds / 1e-9:.3g} ns"
 
 
 def index(rounds):
