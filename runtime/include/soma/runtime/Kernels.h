@@ -199,6 +199,16 @@ void layerNorm(const Src &x, const float *scale, const float *shift, float epsil
 void concat(const Src &x, int64_t cols, const Dst &y, int64_t offset, int64_t r0,
             int64_t r1) noexcept;
 
+/// How a per-sample [C, H, W] value (a 1-D one with H = 1) is stored in its
+/// slot. Planar: channels first, [C, H, W], the IR's layout (NCHW).
+/// Blocked: in blocks of B = vectorWidth(activeIsa()) channels,
+/// [C / B, H, W, B] (NCHW16c for B = 16), element (c, h, w) at
+/// ((c / B * H + h) * W + w) * B + c % B; only for C a multiple of B. The
+/// same size as Planar. A program stores a value Blocked only between vec
+/// kernels that read and write it so (a chain of convolutions and pools),
+/// never at an input, an output or any other kernel.
+enum class ChannelLayout : uint8_t { Planar, Blocked };
+
 /// A direct convolution (the IR's conv op) over channels-first samples,
 /// a 1-D one as 2-D with a height of 1:
 ///   y[n, o, oh, ow] = act(sum over ci, kh, kw of x[n, g * cg + ci, ih, iw] *
@@ -220,6 +230,8 @@ struct ConvArgs {
   int64_t inH = 1, inW = 1, outH = 1, outW = 1, kH = 1, kW = 1;
   int64_t strideH = 1, strideW = 1, dilH = 1, dilW = 1, padTop = 0, padLeft = 0;
   ir::Activation act; // not softmax
+  /// The layouts of x, and of y and the residual (ChannelLayout).
+  ChannelLayout in = ChannelLayout::Planar, out = ChannelLayout::Planar;
 };
 /// The output channels packed side by side, a divisor of a group's output
 /// channels (so a block never spans two groups): 2 W or W (W the active
