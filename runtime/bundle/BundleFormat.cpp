@@ -3,6 +3,7 @@
 // every count, index and range against what it has read, so a damaged plan
 // is an error, never a wild pointer.
 #include "soma/runtime/BundleFormat.h"
+#include "soma/runtime/VecConv.h"
 #include "soma/runtime/VecPool.h"
 
 #include <cstring>
@@ -15,6 +16,9 @@ constexpr char kPlanMagic[8] = {'S', 'O', 'M', 'A', 'P', 'L', 'A', 'N'};
 /// The kernel index of a pooling or reshape step of the runtime's own
 /// (VecPool.h), whose context follows the step.
 constexpr int32_t kPoolStep = -2;
+/// The kernel index of a convolution step of the runtime's own (VecConv.h),
+/// whose context follows the step.
+constexpr int32_t kConvStep = -3;
 
 class Writer {
 public:
@@ -130,6 +134,25 @@ void writePool(Writer &w, const PoolContext &c) {
     w.put<int64_t>(v);
 }
 
+/// A convolution's geometry, in this order in the plan.
+std::vector<int64_t *> convFields(kernels::ConvArgs &a) {
+  return {&a.inChannels, &a.outChannels, &a.groups, &a.block,  &a.inH,     &a.inW,
+          &a.outH,       &a.outW,        &a.kH,     &a.kW,     &a.strideH, &a.strideW,
+          &a.dilH,       &a.dilW,        &a.padTop, &a.padLeft};
+}
+
+void writeConv(Writer &w, const ConvContext &c) {
+  kernels::ConvArgs a = c.args;
+  for (int s : {c.x, c.packed, c.bias, c.y, c.residual})
+    w.put<int32_t>(s);
+  w.put<int32_t>(static_cast<int32_t>(a.act.kind));
+  w.put<float>(a.act.param);
+  w.put<uint8_t>(static_cast<uint8_t>(a.in));
+  w.put<uint8_t>(static_cast<uint8_t>(a.out));
+  for (int64_t *f : convFields(a))
+    w.put<int64_t>(*f);
+}
+
 void writeStep(Writer &w, const Step &step, int kernel) {
   w.put<int32_t>(kernel);
   w.str(step.name);
@@ -144,6 +167,8 @@ void writeStep(Writer &w, const Step &step, int kernel) {
     w.put<int64_t>(v);
   if (kernel == kPoolStep)
     writePool(w, *static_cast<const PoolContext *>(step.context.get()));
+  if (kernel == kConvStep)
+    writeConv(w, *static_cast<const ConvContext *>(step.context.get()));
 }
 
 /// Floats per sample of slot `s`, or -1 when the plan does not say.
@@ -205,13 +230,74 @@ std::shared_ptr<PoolContext> readPool(Reader &r, const Program &program, const B
   return c;
 }
 
+/// A convolution step's context, checked against its slots (the kernel's
+/// reads and writes stay inside them) and against this CPU's kernels,
+/// which must read the filters as they were packed.
+std::shared_ptr<ConvContext> readConv(Reader &r, const Program &program, const BundleIO &io,
+                                      const std::vector<uint64_t> &constFloats, const Step &step,
+                                      std::string &why) {
+  auto c = std::make_shared<ConvContext>();
+  kernels::ConvArgs &a = c->args;
+  for (int *s : {&c->x, &c->packed, &c->bias, &c->y, &c->residual})
+    *s = r.get<int32_t>();
+  const int32_t act = r.get<int32_t>();
+  a.act.param = r.get<float>();
+  const uint8_t in = r.get<uint8_t>(), out = r.get<uint8_t>();
+  for (int64_t *f : convFields(a))
+    if ((*f = r.get<int64_t>()) < 0 || *f > (int64_t(1) << 40))
+      r.ok = false;
+  const int slots = static_cast<int>(program.slots.size());
+  auto slotOk = [&](int s) { return s >= 0 && s < slots; };
+  if (!r.ok || !slotOk(c->x) || !slotOk(c->packed) || !slotOk(c->bias) || c->y != step.result ||
+      (c->residual != -1 && !slotOk(c->residual)) || act < 0 || act >= ir::kNumActKinds ||
+      static_cast<ir::ActKind>(act) == ir::ActKind::Softmax || in > 1 || out > 1)
+    return r.ok = false, nullptr;
+  a.act.kind = static_cast<ir::ActKind>(act);
+  a.in = static_cast<kernels::ChannelLayout>(in);
+  a.out = static_cast<kernels::ChannelLayout>(out);
+  const bool shape = a.inChannels >= 1 && a.outChannels >= 1 && a.groups >= 1 &&
+                     a.inChannels % a.groups == 0 && a.outChannels % a.groups == 0 && a.kH >= 1 &&
+                     a.kW >= 1 && a.strideH >= 1 && a.strideW >= 1 && a.dilH >= 1 && a.dilW >= 1 &&
+                     a.inH >= 1 && a.inW >= 1 && a.outH >= 1 && a.outW >= 1;
+  auto constant = [&](int s, uint64_t floats) {
+    return program.slots[static_cast<size_t>(s)].kind == SlotKind::Constant &&
+           constFloats[static_cast<size_t>(s)] == floats;
+  };
+  const int64_t outSize = a.outChannels * a.outH * a.outW;
+  if (!shape || sampleSize(program, io, c->x) != a.inChannels * a.inH * a.inW ||
+      sampleSize(program, io, c->y) != outSize ||
+      (c->residual != -1 && sampleSize(program, io, c->residual) != outSize) ||
+      !constant(c->packed,
+                static_cast<uint64_t>(a.outChannels * a.inChannels / a.groups * a.kH * a.kW)) ||
+      !constant(c->bias, static_cast<uint64_t>(a.outChannels)) ||
+      step.rowsPerSample != a.outChannels * a.outH)
+    return r.ok = false, nullptr;
+  // The filters were packed in blocks for the vector width of the machine
+  // that compiled the bundle; this one's kernels must read the same blocks.
+  const int64_t width = kernels::vectorWidth(kernels::activeIsa());
+  const bool blocked =
+      a.in == kernels::ChannelLayout::Blocked || a.out == kernels::ChannelLayout::Blocked;
+  if (a.block != kernels::convBlock(a.inChannels, a.outChannels, a.groups) ||
+      (blocked && (a.inChannels % width || a.outChannels % width))) {
+    why = "the bundle's convolution '" + step.name +
+          "' was packed for vectors of another width (blocks of " + std::to_string(a.block) +
+          " channels; this CPU's kernels use vectors of " + std::to_string(width) +
+          " floats): compile the bundle for this CPU";
+    return nullptr;
+  }
+  setTapOffsets(*c);
+  return c;
+}
+
 Step readStep(Reader &r, const KernelFn *kernels, uint64_t kernelCount, const Program &program,
-              const BundleIO &io) {
+              const BundleIO &io, const std::vector<uint64_t> &constFloats, std::string &why) {
   const int slots = static_cast<int>(program.slots.size());
   Step step;
   const int32_t kernel = r.get<int32_t>();
   if (kernel == kPoolStep)
     step.contextFn = runPool;
+  else if (kernel == kConvStep)
+    step.contextFn = runConv;
   else if (kernel < 0 || static_cast<uint64_t>(kernel) >= kernelCount || !kernels[kernel])
     r.ok = false;
   else
@@ -226,7 +312,7 @@ Step readStep(Reader &r, const KernelFn *kernels, uint64_t kernelCount, const Pr
   step.reads = r.ints(slots);
   step.scratch = r.ints(slots);
   step.view = r.ints(slots);
-  if (step.view.size() > kMaxKernelView || (kernel == kPoolStep && !step.view.empty()))
+  if (step.view.size() > kMaxKernelView || (step.contextFn && !step.view.empty()))
     r.ok = false;
   for (int64_t *v : {&step.rowTile, &step.colTile, &step.rowWork, &step.smallRows,
                      &step.smallColTile, &step.smallRowWork})
@@ -234,6 +320,8 @@ Step readStep(Reader &r, const KernelFn *kernels, uint64_t kernelCount, const Pr
       r.ok = false;
   if (kernel == kPoolStep && r.ok)
     step.context = readPool(r, program, io, step);
+  if (kernel == kConvStep && r.ok)
+    step.context = readConv(r, program, io, constFloats, step, why);
   return step;
 }
 
@@ -276,10 +364,12 @@ Expected<std::string> serializePlan(const Program &program, const BundleIO &io,
     int kernel = kernelOfStep[i];
     if (kernel < 0 && step.contextFn == runPool)
       kernel = kPoolStep;
+    else if (kernel < 0 && step.contextFn == runConv)
+      kernel = kConvStep;
     else if (kernel < 0)
       return Error{"bundle: '" + step.name + "' runs on the " + step.family +
                    " kernels, which a bundle cannot hold (it holds the JIT's kernels, and the "
-                   "runtime's pooling and reshape)"};
+                   "runtime's convolutions, pooling and reshape)"};
     writeStep(w, step, kernel);
   }
   w.put<uint32_t>(static_cast<uint32_t>(program.copies.size()));
@@ -303,6 +393,7 @@ Expected<Program> deserializePlan(const unsigned char *plan, uint64_t planSize,
   Program program;
   program.slots.resize(r.count(29));
   const int slots = static_cast<int>(program.slots.size());
+  std::vector<uint64_t> constFloats(program.slots.size(), 0); // a constant slot's floats
   for (Slot &slot : program.slots) {
     const uint8_t kind = r.get<uint8_t>();
     if (kind > static_cast<uint8_t>(SlotKind::Output))
@@ -321,10 +412,15 @@ Expected<Program> deserializePlan(const unsigned char *plan, uint64_t planSize,
       r.ok = false;
     else
       slot.view = reinterpret_cast<const float *>(weights + offset);
+    constFloats[static_cast<size_t>(&slot - program.slots.data())] = floats;
   }
   program.steps.resize(r.count(40));
+  std::string why; // a plan that is whole but cannot run on this CPU
   for (Step &step : program.steps)
-    step = readStep(r, kernels, kernelCount, program, io);
+    if (r.ok && why.empty())
+      step = readStep(r, kernels, kernelCount, program, io, constFloats, why);
+  if (!why.empty())
+    return Error{why};
   program.copies.resize(r.count(16));
   for (OutputCopy &c : program.copies) {
     c.fromSlot = r.get<int32_t>();

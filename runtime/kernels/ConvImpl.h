@@ -224,6 +224,8 @@ template <class A> struct ConvImpl {
     assert(a.act.kind != ir::ActKind::Softmax && "a convolution's activation is elementwise");
     assert(r0 % (a.block * a.outH) == 0 && r1 % (a.block * a.outH) == 0 && "whole blocks");
     withAct<A>(a.act.kind, a.act.param, [&](auto op) {
+      if (DepthwiseImpl<A>::isDepthwise(a) && DepthwiseImpl<A>::run(a, op, r0, r1))
+        return;
       if (a.block == 2 * W)
         return lanes<2>(a, op, r0, r1);
       if (a.block == W && W > 4)

@@ -196,8 +196,11 @@ void layerNorm(const Src &x, const float *scale, const float *shift, float epsil
   activeKernels().layerNorm(x, scale, shift, epsilon, y, cols, r0, r1);
 }
 
-int64_t convBlock(int64_t outChannelsPerGroup) noexcept {
+int64_t convBlock(int64_t inChannels, int64_t outChannels, int64_t groups) noexcept {
   const int64_t w = vectorWidth(activeIsa());
+  if (convIsDepthwise(inChannels, outChannels, groups))
+    return outChannels % w == 0 ? w : 1;
+  const int64_t outChannelsPerGroup = outChannels / groups;
   if (outChannelsPerGroup % (2 * w) == 0)
     return 2 * w;
   if (w > 4 && outChannelsPerGroup % w == 0)

@@ -26,7 +26,8 @@ namespace {
 /// 0, 1, 2, ...: lane numbers, for tail masks.
 alignas(64) constexpr float kLaneIndex[16] = {0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15};
 
-template <class A> struct ConvImpl; // ConvImpl.h
+template <class A> struct ConvImpl;      // ConvImpl.h
+template <class A> struct DepthwiseImpl; // DepthwiseImpl.h
 
 template <class A> struct Impl {
   using F = xsimd::batch<float, A>;
@@ -779,3 +780,4 @@ template <class A> struct Impl {
 } // namespace soma::runtime::kernels
 
 #include "ConvImpl.h"
+#include "DepthwiseImpl.h"

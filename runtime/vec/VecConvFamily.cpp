@@ -8,25 +8,26 @@
 #include "soma/ir/Spatial.h"
 #include "soma/runtime/Kernels.h"
 #include "soma/runtime/Packing.h"
+#include "soma/runtime/VecConv.h"
 #include "soma/runtime/VecEngine.h"
 
 #include <vector>
 
 namespace soma::runtime {
 
-namespace {
-
-namespace k = kernels;
-
-struct ConvContext {
-  k::ConvArgs args; // the geometry; the pointers come from the slots
-  int x = -1, packed = -1, bias = -1, y = -1, residual = -1; // residual: conv_add only
-  std::vector<int64_t> tapOffsets;                           // ConvArgs::tapOffsets
-};
+void setTapOffsets(ConvContext &c) {
+  const kernels::ConvArgs &a = c.args;
+  c.tapOffsets.clear();
+  for (int64_t ci = 0; ci < a.inChannels / a.groups; ++ci)
+    for (int64_t kh = 0; kh < a.kH; ++kh)
+      for (int64_t kw = 0; kw < a.kW; ++kw)
+        c.tapOffsets.push_back(ci * a.inH * a.inW + kh * a.dilH * a.inW + kw * a.dilW);
+  c.args.tapOffsets = c.tapOffsets.data();
+}
 
 void runConv(const void *context, void *const *slots, int64_t r0, int64_t r1, int64_t, int64_t) {
   const auto &c = *static_cast<const ConvContext *>(context);
-  k::ConvArgs a = c.args;
+  kernels::ConvArgs a = c.args;
   a.x = static_cast<const float *>(slots[c.x]);
   a.packed = static_cast<const float *>(slots[c.packed]);
   a.bias = static_cast<const float *>(slots[c.bias]);
@@ -34,10 +35,16 @@ void runConv(const void *context, void *const *slots, int64_t r0, int64_t r1, in
   a.tapOffsets = c.tapOffsets.data();
   if (c.residual >= 0)
     a.residual = static_cast<const float *>(slots[c.residual]);
-  k::conv(a, r0, r1);
+  kernels::conv(a, r0, r1);
 }
 
-int64_t blockOf(const ir::Op &op) { return k::convBlock(op.type.dims[0] / op.groups); }
+namespace {
+
+namespace k = kernels;
+
+int64_t blockOf(const ir::Op &op) {
+  return k::convBlock(op.operands[0]->type.dims[0], op.type.dims[0], op.groups);
+}
 
 class VecConvFamily final : public KernelFamily {
 public:
@@ -81,10 +88,7 @@ public:
     a.padTop = g.padTop;
     a.padLeft = g.padLeft;
     a.act = op.fn;
-    for (int64_t ci = 0; ci < g.inChannelsPerGroup(); ++ci)
-      for (int64_t kh = 0; kh < g.kH; ++kh)
-        for (int64_t kw = 0; kw < g.kW; ++kw)
-          c->tapOffsets.push_back(ci * g.inH * g.inW + kh * g.dilH * g.inW + kw * g.dilW);
+    setTapOffsets(*c);
     c->x = b.slotOf(op.operands[0]);
     c->packed = b.slotOf(op.operands[1]);
     c->bias = b.slotOf(op.operands[2]);
@@ -106,6 +110,13 @@ public:
   std::string describe(const ir::Op &op) const override {
     const k::Isa isa = k::activeIsa();
     const int64_t block = blockOf(op), w = k::vectorWidth(isa);
+    if (k::convIsDepthwise(op.operands[0]->type.dims[0], op.type.dims[0], op.groups))
+      return std::string(k::isaName(isa)) + ": depthwise, filters packed in blocks of " +
+             std::to_string(block) + " channels, " +
+             (block == w
+                  ? "channels in vectors of " + std::to_string(w) + " when x or y is blocked, else "
+                  : std::string()) +
+             "8 vectors of " + std::to_string(w) + " output positions in flight";
     const bool channelLanes = block == 2 * w || (block == w && w > 4);
     return std::string(k::isaName(isa)) + ": direct, filters packed in blocks of " +
            std::to_string(block) + " output channels, " +

@@ -13,8 +13,9 @@ samples and checks every output bit-identical to `soma run --engine=jit`'s
 loaded bundle, and in its own oneTBB arena with caller_arena, each run
 giving the same bits).
 Then the same with --mcpu=haswell (no AVX-512 in its code, the JIT's bits
-for that CPU), examples/cnn.nn (pooling and flatten on the runtime's own
-steps) through the runtime's generic functions, with --weights=external (the file found next to the shared
+for that CPU), examples/cnn.nn and tests/bundle/convs.nn (convolutions,
+pooling and flatten on the runtime's own steps) through the runtime's
+generic functions, with --weights=external (the file found next to the shared
 library, or named), a missing, truncated or foreign weights file (each a
 clear error), a network a bundle cannot hold, and a missing C compiler.
 Exits non-zero with a message on the first thing that is wrong.
@@ -141,7 +142,9 @@ def main():
 
     external(args, net, out, batch, xs, ref)
     other_cpu(args, net, batch, xs)
-    cnn(args)
+    cnn(args, os.path.join(args.source, "examples", "cnn.nn"), "cnn", (1, 8, 8), "img", "out")
+    cnn(args, os.path.join(args.source, "tests", "bundle", "convs.nn"), "convs", (16, 5, 7),
+        "x", "y")
     refusals(args, net)
     print("PASS")
 
@@ -203,30 +206,33 @@ def other_cpu(args, net, batch, xs):
     compare(prefix, ref, "--mcpu=haswell")
 
 
-def cnn(args):
-    """examples/cnn.nn (convolutions on the JIT's kernels, a max pool and a
-    flatten on the runtime's) through the runtime's generic functions
-    (any_main.c), batch 3: the JIT's bits."""
-    net = os.path.join(args.source, "examples", "cnn.nn")
-    x = np.random.default_rng(3).standard_normal((3, 1, 8, 8)).astype(np.float32)
-    np.save(os.path.join(args.work, "img.npy"), x)
-    x.astype("<f4").tofile(os.path.join(args.work, "img.f32"))
-    ref = os.path.join(args.work, "cnn-jit.npy")
+def cnn(args, net, name, shape, inp, outp):
+    """A convolutional network (examples/cnn.nn: convolutions on the JIT's
+    kernels and the runtime's depthwise one, a max pool and a flatten on
+    the runtime's; tests/bundle/convs.nn: the runtime's channel-lane and
+    depthwise convolutions and its pools) through the runtime's generic
+    functions (any_main.c), batch 3, 1 and 2 threads: the JIT's bits."""
+    x = np.random.default_rng(3).standard_normal((3,) + shape).astype(np.float32)
+    np.save(os.path.join(args.work, name + "-x.npy"), x)
+    x.astype("<f4").tofile(os.path.join(args.work, name + "-x.f32"))
+    ref = os.path.join(args.work, name + "-jit.npy")
     run([args.soma, "run", net, "--engine=jit", "-q", "--input",
-         "img=" + os.path.join(args.work, "img.npy"), "--output", "out=" + ref])
-    out = os.path.join(args.work, "cnn")
+         inp + "=" + os.path.join(args.work, name + "-x.npy"), "--output", outp + "=" + ref])
+    out = os.path.join(args.work, name)
     run([args.soma, "compile", net, "--emit=bundle", "-o", out])
-    exe = os.path.join(args.work, "cnn-any")
+    exe = os.path.join(args.work, name + "-any")
     link(["cc", "-std=c11", "-Wall", "-Wextra", "-Werror", "-pedantic", "-I", args.include,
-          "-DBUNDLE=soma_cnn_bundle", os.path.join(args.source, "tests", "bundle", "any_main.c"),
-          os.path.join(out, "libcnn.a"), os.path.join(args.lib, "libsoma_runtime.a"),
+          "-DBUNDLE=soma_%s_bundle" % name,
+          os.path.join(args.source, "tests", "bundle", "any_main.c"),
+          os.path.join(out, "lib%s.a" % name), os.path.join(args.lib, "libsoma_runtime.a"),
           os.path.join(args.lib, "libsoma_ir.a"), os.path.join(args.lib, "libsoma_support.a"),
           "-ltbb", "-lstdc++", "-lm", "-o", exe])
     check_no_llvm(exe)
-    prefix = os.path.join(args.work, "cnn-run")
-    run([exe, "3", "2", prefix, os.path.join(args.work, "img.f32")])
-    if open(prefix + ".out", "rb").read() != np.load(ref).astype("<f4").tobytes():
-        fail("examples/cnn.nn's bundle differs from the JIT")
+    for threads in ("1", "2"):
+        prefix = os.path.join(args.work, "%s-run-%s" % (name, threads))
+        run([exe, "3", threads, prefix, os.path.join(args.work, name + "-x.f32")])
+        if open(prefix + "." + outp, "rb").read() != np.load(ref).astype("<f4").tobytes():
+            fail("%s's bundle differs from the JIT (%s threads)" % (net, threads))
 
 
 def refusals(args, net):

@@ -9,10 +9,12 @@
 // activations' 1e-6 relative contract. And the vec engine's pooling family
 // (vec.pool), which must give the interpreter's bits.
 #include "soma/ir/ShapeInference.h"
+#include "soma/ir/Spatial.h"
 #include "soma/ir/Verifier.h"
 #include "soma/runtime/Executor.h"
 #include "soma/runtime/Interpreter.h"
 #include "soma/runtime/Kernels.h"
+#include "soma/runtime/Packing.h"
 #include "soma/runtime/VecEngine.h"
 
 #include <gtest/gtest.h>
@@ -187,7 +189,8 @@ TEST(VecConv, MatchesTheInterpreterWithinItsBound) {
         SCOPED_TRACE(std::string(k::isaName(isa)) + ", batch " + std::to_string(batch));
         const std::vector<float> one = runVec(*g, *x, batch, 1), two = runVec(*g, *x, batch, 2);
         ASSERT_EQ(one.size(), want.size());
-        if (k::convBlock(c.filters / c.groups) >= k::vectorWidth(isa))
+        if (!k::convIsDepthwise(c.channels, c.filters, c.groups) &&
+            k::convBlock(c.channels, c.filters, c.groups) >= k::vectorWidth(isa))
           ++channelLanes;
         EXPECT_EQ(0, std::memcmp(one.data(), two.data(), one.size() * sizeof(float)))
             << "1 and 2 threads differ";
@@ -207,6 +210,157 @@ TEST(VecConv, MatchesTheInterpreterWithinItsBound) {
   k::forceIsa(saved);
   EXPECT_GE(checked, 180);
   EXPECT_GE(channelLanes, 30) << "too few cases ran the channel-lane kernel";
+}
+
+namespace {
+
+/// x [N, C, H, W] Planar to Blocked (in blocks of `block` channels) or back.
+std::vector<float> reblock(const std::vector<float> &x, int64_t channels, int64_t plane,
+                           int64_t block, bool toBlocked) {
+  std::vector<float> y(x.size());
+  for (size_t i = 0; i < x.size(); ++i) {
+    const int64_t n = static_cast<int64_t>(i) / (channels * plane);
+    const int64_t c = static_cast<int64_t>(i) / plane % channels,
+                  q = static_cast<int64_t>(i) % plane;
+    const size_t j =
+        static_cast<size_t>(((n * channels + c / block * block) * plane + q * block) + c % block);
+    (toBlocked ? y[j] : y[i]) = toBlocked ? x[i] : x[j];
+  }
+  return y;
+}
+
+} // namespace
+
+// Depthwise convolutions (one input and one output channel per group) run
+// their own kernel (DepthwiseImpl.h): output positions in the lanes when
+// x and y are Planar, checked here through the vec engine against the
+// interpreter; channels in the lanes when x or y is Blocked, checked by
+// calling kernels::conv on each mix of layouts (with and without a
+// residual) against the Planar result, value for value.
+TEST(VecConv, DepthwiseMatchesTheInterpreterInEveryLayout) {
+  namespace k = runtime::kernels;
+  const k::Isa saved = k::activeIsa();
+  std::mt19937 rng(19);
+  auto pick = [&](int64_t lo, int64_t hi) {
+    return std::uniform_int_distribution<int64_t>(lo, hi)(rng);
+  };
+  int blockedCases = 0;
+  // Cases 40 and 41 have rows too wide for the position-lane kernel's
+  // buffer: 16 channels run in the lanes anyway, 3 fall back to conv's
+  // generic position-lane kernel.
+  for (int n = 0; n < 42; ++n) {
+    ConvCase c;
+    c.rank = n % 5 == 4 ? 1 : 2;
+    static const int64_t channels[] = {16, 32, 48, 8, 24, 3, 20};
+    c.channels = c.filters = c.groups = n == 40 ? 16 : n == 41 ? 3 : channels[pick(0, 6)];
+    c.h = c.rank == 2 ? pick(n < 40 ? 1 : 5, n < 40 ? 20 : 6) : 1;
+    c.w = n < 40 ? pick(1, 40) : 3500;
+    const int64_t sizes[2] = {c.h, c.w};
+    std::vector<int64_t> begins, ends;
+    for (int a = 2 - c.rank; a < 2; ++a) {
+      int64_t kk = n < 40 ? pick(1, 5) : 5, d = pick(1, 2), pb = pick(0, 2), pe = pick(0, 2);
+      while (d * (kk - 1) + 1 > sizes[a] + pb + pe)
+        d > 1 ? d = 1 : --kk;
+      c.kernel.push_back(kk);
+      c.dilations.push_back(d);
+      c.strides.push_back(pick(1, 3));
+      begins.push_back(pb);
+      ends.push_back(pe);
+    }
+    c.pads = begins;
+    c.pads.insert(c.pads.end(), ends.begin(), ends.end());
+    c.act = ir::makeActivation(n % 3 ? ir::ActKind::Relu : ir::ActKind::Identity);
+    SCOPED_TRACE("case " + std::to_string(n) + " (seed 19): " + c.str());
+    std::vector<int64_t> wDims = {c.filters, 1};
+    wDims.insert(wDims.end(), c.kernel.begin(), c.kernel.end());
+    auto w = randomTensor(rng, wDims);
+    auto b = randomTensor(rng, {c.filters});
+    auto g = convGraph(c, w, b, c.act);
+    auto mag = convGraph(c, absOf(*w), absOf(*b), ir::makeActivation(ir::ActKind::Identity));
+    ASSERT_TRUE(g && mag);
+    const int64_t taps = c.kernel[0] * (c.rank == 2 ? c.kernel[1] : 1);
+    const ir::WindowGeometry geo = ir::windowGeometry(*g->findOp("y"));
+    for (int64_t batch : {1, 3}) {
+      std::vector<int64_t> xDims = {batch, c.channels, c.h, c.w};
+      if (c.rank == 1)
+        xDims.erase(xDims.begin() + 2);
+      auto x = randomTensor(rng, xDims);
+      auto resTensor = randomTensor(rng, {batch * c.filters * geo.outPlane()});
+      const std::vector<float> xPlanar(x->values.begin(), x->values.end());
+      const std::vector<float> res(resTensor->values.begin(), resTensor->values.end());
+      const std::vector<float> want = runInterp(*g, *x), bound = runInterp(*mag, *absOf(*x));
+      for (k::Isa isa : {k::Isa::Sse2, k::Isa::Avx2, k::Isa::Avx512}) {
+        if (!k::forceIsa(isa))
+          continue;
+        SCOPED_TRACE(std::string(k::isaName(isa)) + ", batch " + std::to_string(batch));
+        const std::vector<float> one = runVec(*g, *x, batch, 1), two = runVec(*g, *x, batch, 2);
+        ASSERT_EQ(one.size(), want.size());
+        EXPECT_EQ(0, std::memcmp(one.data(), two.data(), one.size() * sizeof(float)))
+            << "1 and 2 threads differ";
+        int bad = 0;
+        for (size_t i = 0; i < want.size(); ++i) {
+          const double tol = (taps + 2) * std::ldexp(1.0, -24) * bound[i] * 1.2 + 1e-30;
+          if (!(std::fabs(double(one[i]) - want[i]) <= tol) && ++bad <= 5)
+            ADD_FAILURE() << "y[" << i << "]: vec " << one[i] << ", interpreter " << want[i];
+        }
+        EXPECT_EQ(bad, 0);
+        const int64_t block = k::convBlock(c.channels, c.filters, c.groups);
+        if (block != k::vectorWidth(isa))
+          continue; // Blocked layouts need whole vectors of channels
+        ++blockedCases;
+        k::ConvArgs a;
+        a.inChannels = a.outChannels = a.groups = c.channels;
+        a.block = block;
+        a.inH = geo.inH, a.inW = geo.inW, a.outH = geo.outH, a.outW = geo.outW;
+        a.kH = geo.kH, a.kW = geo.kW, a.strideH = geo.strideH, a.strideW = geo.strideW;
+        a.dilH = geo.dilH, a.dilW = geo.dilW, a.padTop = geo.padTop, a.padLeft = geo.padLeft;
+        a.act = c.act;
+        std::vector<int64_t> tapOffsets; // as VecConvFamily computes them
+        for (int64_t kh = 0; kh < geo.kH; ++kh)
+          for (int64_t kw = 0; kw < geo.kW; ++kw)
+            tapOffsets.push_back(kh * geo.dilH * geo.inW + kw * geo.dilW);
+        a.tapOffsets = tapOffsets.data();
+        const AlignedVector<float> packed = runtime::packConvFilters(*w, block);
+        a.packed = packed.data();
+        a.bias = b->values.data();
+        const int64_t rows = batch * c.filters * geo.outH;
+        auto run = [&](k::ChannelLayout in, k::ChannelLayout out, bool residual) {
+          a.in = in;
+          a.out = out;
+          const bool bi = in == k::ChannelLayout::Blocked, bo = out == k::ChannelLayout::Blocked;
+          const std::vector<float> xv =
+              bi ? reblock(xPlanar, c.channels, geo.inPlane(), block, true) : xPlanar;
+          const std::vector<float> rv =
+              bo ? reblock(res, c.filters, geo.outPlane(), block, true) : res;
+          std::vector<float> y(res.size(), -1.0f);
+          a.x = xv.data();
+          a.y = y.data();
+          a.residual = residual ? rv.data() : nullptr;
+          k::conv(a, 0, rows);
+          return bo ? reblock(y, c.filters, geo.outPlane(), block, false) : y;
+        };
+        using L = k::ChannelLayout;
+        for (bool residual : {false, true}) {
+          const std::vector<float> planar = run(L::Planar, L::Planar, residual);
+          if (!residual) {
+            EXPECT_EQ(0, std::memcmp(planar.data(), one.data(), one.size() * sizeof(float)));
+          }
+          for (auto [in, out] :
+               {std::pair{L::Blocked, L::Blocked}, std::pair{L::Planar, L::Blocked},
+                std::pair{L::Blocked, L::Planar}}) {
+            const std::vector<float> got = run(in, out, residual);
+            int differ = 0;
+            for (size_t i = 0; i < got.size(); ++i)
+              if (!(got[i] == planar[i]) && ++differ <= 3)
+                ADD_FAILURE() << "layouts " << int(in) << int(out) << " residual " << residual
+                              << ": y[" << i << "] " << got[i] << ", planar " << planar[i];
+          }
+        }
+      }
+    }
+  }
+  k::forceIsa(saved);
+  EXPECT_GE(blockedCases, 20) << "too few cases ran the channel-lane depthwise kernel";
 }
 
 // vec.pool runs the reference loops over row tiles: max_pool, avg_pool

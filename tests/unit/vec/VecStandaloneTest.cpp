@@ -7,8 +7,10 @@
 // output with the reference interpreter.
 #include "soma/ir/Parser.h"
 #include "soma/ir/Verifier.h"
+#include "soma/runtime/BundleFormat.h"
 #include "soma/runtime/Executor.h"
 #include "soma/runtime/Interpreter.h"
+#include "soma/runtime/Kernels.h"
 #include "soma/runtime/VecEngine.h"
 
 #include <gtest/gtest.h>
@@ -316,5 +318,85 @@ TEST(VecStandalone, SparseScheduleRunsTheSparseKernelWithTheDenseKernelsBits) {
     for (size_t o = 0; o < got.size(); ++o)
       EXPECT_EQ(0, std::memcmp(got[o].data(), want[o].data(), got[o].size() * sizeof(float)))
           << "output " << o;
+  }
+}
+
+// A bundle holds the vec engine's convolution and pooling steps: a plan
+// written from a vec program and read back runs with the same bits. A plan
+// whose filters were packed for another vector width is refused with a
+// clear error, and a truncated plan is reported damaged.
+TEST(VecStandalone, ConvolutionStepsRoundTripThroughABundlePlan) {
+  namespace k = runtime::kernels;
+  std::mt19937 rng(23);
+  std::string text = "graph @convs {\n  %x = input : f32[N, 16, 5, 7]\n";
+  text += randomConst(rng, "w", {32, 16, 3, 3}, -0.3f, 0.3f);
+  text += randomConst(rng, "b", {32}, -0.2f, 0.2f);
+  text += randomConst(rng, "dw", {32, 1, 3, 3}, -0.5f, 0.5f);
+  text += randomConst(rng, "db", {32}, -0.2f, 0.2f);
+  text += "  %c = conv(%x, %w, %b) {strides = [1, 1], pads = [1, 1, 1, 1], dilations = [1, 1], "
+          "fn = relu} : f32[N, 32, 5, 7]\n"
+          "  %d = conv(%c, %dw, %db) {strides = [2, 2], pads = [1, 1, 1, 1], dilations = [1, 1], "
+          "groups = 32, fn = relu} : f32[N, 32, 3, 4]\n"
+          "  %p = max_pool(%d) {kernel = [2, 2], strides = [1, 1], pads = [0, 0, 0, 0]} : "
+          "f32[N, 32, 2, 3]\n"
+          "  %g = global_avg_pool(%p) : f32[N, 32]\n"
+          "  output %g\n}\n";
+  std::unique_ptr<ir::Graph> graph = parse(text);
+  ASSERT_TRUE(graph);
+  Expected<runtime::Program> program = runtime::buildVecProgram(*graph);
+  ASSERT_TRUE(program) << program.error();
+  runtime::BundleIO io;
+  io.inputs = {{"x", {16, 5, 7}}};
+  io.outputs = {{"g", {32}}};
+  std::string weights;
+  Expected<std::string> plan =
+      runtime::serializePlan(*program, io, std::vector<int>(program->steps.size(), -1), weights);
+  ASSERT_TRUE(plan) << plan.error();
+  AlignedVector<float> aligned(weights.size() / sizeof(float) + 1);
+  std::memcpy(aligned.data(), weights.data(), weights.size());
+  auto read = [&](uint64_t planSize) {
+    runtime::BundleIO back;
+    return runtime::deserializePlan(reinterpret_cast<const unsigned char *>(plan->data()), planSize,
+                                    reinterpret_cast<const unsigned char *>(aligned.data()),
+                                    weights.size(), nullptr, 0, back);
+  };
+  Expected<runtime::Program> loaded = read(plan->size());
+  ASSERT_TRUE(loaded) << loaded.error();
+
+  const int64_t batch = 3;
+  std::vector<float> x(static_cast<size_t>(batch * 16 * 5 * 7));
+  std::uniform_real_distribution<float> dist(-1.0f, 1.0f);
+  for (float &v : x)
+    v = dist(rng);
+  auto run = [&](runtime::Program p, int threads) {
+    runtime::ExecutorOptions options;
+    options.threads = threads;
+    runtime::Executor exec(std::move(p), options);
+    std::vector<float> y(static_cast<size_t>(batch * 32), -1.0f);
+    const float *inputs[] = {x.data()};
+    float *outputs[] = {y.data()};
+    exec.run(batch, inputs, outputs);
+    return y;
+  };
+  const std::vector<float> want = run(std::move(*program), 1);
+  for (int threads : {1, 2}) {
+    Expected<runtime::Program> again = read(plan->size());
+    ASSERT_TRUE(again) << again.error();
+    const std::vector<float> got = run(std::move(*again), threads);
+    EXPECT_EQ(0, std::memcmp(got.data(), want.data(), want.size() * sizeof(float)))
+        << threads << " threads";
+  }
+
+  Expected<runtime::Program> truncated = read(plan->size() - 1);
+  ASSERT_FALSE(truncated);
+  EXPECT_NE(truncated.error().find("damaged"), std::string::npos) << truncated.error();
+
+  const k::Isa saved = k::activeIsa();
+  if (saved == k::Isa::Avx512 && k::forceIsa(k::Isa::Avx2)) {
+    Expected<runtime::Program> other = read(plan->size());
+    k::forceIsa(saved);
+    ASSERT_FALSE(other);
+    EXPECT_NE(other.error().find("'c' was packed for vectors of another width"), std::string::npos)
+        << other.error();
   }
 }

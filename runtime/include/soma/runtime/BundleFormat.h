@@ -63,14 +63,16 @@ struct BundleIO {
 
 /// Serializes `program` into a plan and its constants into `weights`
 /// (appended, each 64-byte aligned). `kernelOf(step)` is the step's index
-/// in the kernel table; an error for a step with no kernel there (a
-/// kernel of the vec engine or the interpreter, which bundles do not hold).
+/// in the kernel table, or -1 for a step of the runtime's own that a plan
+/// holds (a convolution, a pooling or a reshape: VecConv.h, VecPool.h); an
+/// error for any other step (the vec engine's or the interpreter's).
 Expected<std::string> serializePlan(const Program &program, const BundleIO &io,
                                     const std::vector<int> &kernelOfStep, std::string &weights);
 
 /// The program back from a plan, its constants pointing into `weights`
 /// (`weightsSize` bytes) and its steps at `kernels`: an error for any
-/// index or range out of bounds.
+/// index or range out of bounds, and for a convolution whose filters were
+/// packed for another vector width than this CPU's kernels use.
 Expected<Program> deserializePlan(const unsigned char *plan, uint64_t planSize,
                                   const unsigned char *weights, uint64_t weightsSize,
                                   const KernelFn *kernels, uint64_t kernelCount, BundleIO &io);

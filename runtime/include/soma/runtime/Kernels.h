@@ -233,14 +233,23 @@ struct ConvArgs {
   /// The layouts of x, and of y and the residual (ChannelLayout).
   ChannelLayout in = ChannelLayout::Planar, out = ChannelLayout::Planar;
 };
-/// The output channels packed side by side, a divisor of a group's output
-/// channels (so a block never spans two groups): 2 W or W (W the active
-/// instruction set's vector width, W > 4 for a block of one vector), where
-/// conv runs the output channels in the vector lanes; else 4, 2 or 1, where
-/// it runs the output positions in the lanes.
-int64_t convBlock(int64_t outChannelsPerGroup) noexcept;
+/// A depthwise convolution: one input and one output channel per group.
+inline bool convIsDepthwise(int64_t inChannels, int64_t outChannels, int64_t groups) {
+  return groups == inChannels && outChannels == groups;
+}
+/// The output channels packed side by side (packConvFilters). Depthwise: W
+/// (the active instruction set's vector width) when the channels fill whole
+/// vectors, so they can run in the lanes (and be Blocked), else 1.
+/// Otherwise a divisor of a group's output channels (so a block never spans
+/// two groups): 2 W or W (W > 4 for a block of one vector), where conv runs
+/// the output channels in the vector lanes; else 4, 2 or 1, where it runs
+/// the output positions in the lanes.
+int64_t convBlock(int64_t inChannels, int64_t outChannels, int64_t groups) noexcept;
 /// Computes rows [r0, r1) of the result's rows (n, o, oh), which must start
-/// and end on a block of channels (multiples of block * outH). With a block
+/// and end on a block of channels (multiples of block * outH). A depthwise
+/// convolution runs its own kernel (DepthwiseImpl.h): the channels of a
+/// block in the lanes when x or y is Blocked, else output positions in the
+/// lanes, 8 vectors of them side by side. Otherwise, with a block
 /// of W or 2 W, output channels run in the vector lanes: a register block of
 /// output positions times the block's channels, one broadcast input per
 /// position and tap (a tap in the padding reads 0). Otherwise output
