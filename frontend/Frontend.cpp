@@ -17,16 +17,16 @@ std::string sourceDir(const std::string &path) {
 
 namespace {
 /// An ONNX model becomes a network in the language; its weights stay in
-/// memory under the path the text names, beside the model.
+/// memory, decoded, under the path the text names, beside the model.
 Expected<uint32_t> importSourceFile(const std::string &path, SourceManager &sm) {
   std::string stem = path.substr(path.find_last_of('/') + 1);
   stem = stem.substr(0, stem.size() - 5); // ".onnx"
   std::string weightsName = stem + ".safetensors";
-  Expected<ImportedModel> model = importOnnx(path, weightsName);
+  Expected<ImportedModel> model = importOnnx(path, weightsName, WeightsAs::Tensors);
   if (!model)
     return Error{model.error()};
   // The key is the path Sema resolves the text's weight file to.
-  sm.addMemoryFile(sourceDir(path) + "/" + weightsName, std::move(model->weights));
+  sm.addMemoryTensors(sourceDir(path) + "/" + weightsName, std::move(model->tensors));
   return sm.addBuffer(path, std::move(model->text));
 }
 } // namespace

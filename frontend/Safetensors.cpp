@@ -174,6 +174,12 @@ size_t dtypeSize(const std::string &dtype) {
 } // namespace
 
 Expected<SafetensorsFile> SafetensorsFile::parse(std::string bytes, std::string what) {
+  return parse(std::make_shared<const std::string>(std::move(bytes)), std::move(what));
+}
+
+Expected<SafetensorsFile> SafetensorsFile::parse(std::shared_ptr<const std::string> image,
+                                                 std::string what) {
+  const std::string &bytes = *image;
   auto fail = [&](const std::string &msg) -> Expected<SafetensorsFile> {
     return Error{"'" + what + "' is not a valid safetensors file: " + msg};
   };
@@ -266,7 +272,7 @@ Expected<SafetensorsFile> SafetensorsFile::parse(std::string bytes, std::string 
   }
   if (!json.atEnd())
     return fail("trailing bytes after the JSON header");
-  file.bytes = std::move(bytes);
+  file.bytes = std::move(image);
   return file;
 }
 
@@ -290,7 +296,7 @@ Expected<Tensor> SafetensorsFile::tensor(const std::string &name, bool *converte
     return Error{"tensor '" + name + "' in '" + what + "' has dtype " + e.dtype +
                  "; soma reads F32 or F64 tensors"};
   Tensor t(e.shape);
-  const char *src = bytes.data() + dataStart + e.begin;
+  const char *src = bytes->data() + dataStart + e.begin;
   if (t.values.empty()) {
     // nothing to copy
   } else if (e.dtype == "F32") {

@@ -251,17 +251,26 @@ std::shared_ptr<Tensor> Sema::loadSafetensors(const Expr &call, std::string &fro
     return nullptr;
   SourceLoc pathLoc = args.find("path")->loc, tensorLoc = args.find("tensor")->loc;
   std::string full = resolvePath(path);
+  if (diags.sources().hasMemoryTensors(full)) { // an imported model's, decoded
+    std::shared_ptr<Tensor> t = diags.sources().takeMemoryTensor(full, name);
+    if (!t)
+      diags.error(tensorLoc, "the imported model's weights hold no tensor '" + name +
+                                 "' (or it was read already)");
+    from = " from tensor '" + name + "' of '" + path + "'";
+    return t;
+  }
   auto cached = safetensorsCache.find(full);
   if (cached == safetensorsCache.end()) {
     // An imported model's weights are held in memory under their path.
-    const std::string *held = diags.sources().memoryFile(full);
+    std::shared_ptr<const std::string> held = diags.sources().memoryFile(full);
     Expected<std::string> bytes =
-        held ? Expected<std::string>(*held) : readRegularFile(full, kMaxWeightFileBytes);
+        held ? Expected<std::string>(std::string()) : readRegularFile(full, kMaxWeightFileBytes);
     if (!bytes) {
       diags.error(pathLoc, bytes.error());
       return nullptr;
     }
-    Expected<SafetensorsFile> file = SafetensorsFile::parse(std::move(*bytes), full);
+    Expected<SafetensorsFile> file = held ? SafetensorsFile::parse(std::move(held), full)
+                                          : SafetensorsFile::parse(std::move(*bytes), full);
     if (!file) {
       diags.error(pathLoc, file.error());
       return nullptr;

@@ -38,10 +38,14 @@ struct FileDescriptor {
 
 } // namespace
 
-Expected<std::string> readRegularFile(const std::string &path, int64_t maxBytes) {
+namespace {
+
+/// open + fstat with readRegularFile's checks; its size in `size`.
+Expected<bool> openChecked(const std::string &path, int64_t maxBytes, FileDescriptor &file,
+                           int64_t &size) {
   // O_NONBLOCK: opening a FIFO with no writer would wait for one; it is
   // refused below instead. (It changes nothing for a regular file.)
-  FileDescriptor file{::open(path.c_str(), O_RDONLY | O_NONBLOCK | O_CLOEXEC)};
+  file.fd = ::open(path.c_str(), O_RDONLY | O_NONBLOCK | O_CLOEXEC);
   if (file.fd < 0)
     return Error{"cannot open '" + path + "': " + std::strerror(errno)};
   struct stat st;
@@ -54,11 +58,32 @@ Expected<std::string> readRegularFile(const std::string &path, int64_t maxBytes)
   if (st.st_size > maxBytes)
     return Error{"'" + path + "' has " + std::to_string(st.st_size) +
                  " bytes, more than the limit of " + std::to_string(maxBytes)};
+  size = st.st_size;
+  return true;
+}
+
+} // namespace
+
+Expected<int> openRegularFile(const std::string &path, int64_t maxBytes) {
+  FileDescriptor file{-1};
+  int64_t size = 0;
+  if (Expected<bool> ok = openChecked(path, maxBytes, file, size); !ok)
+    return Error{ok.error()};
+  const int fd = file.fd;
+  file.fd = -1; // the caller's now
+  return fd;
+}
+
+Expected<std::string> readRegularFile(const std::string &path, int64_t maxBytes) {
+  FileDescriptor file{-1};
+  int64_t size = 0;
+  if (Expected<bool> ok = openChecked(path, maxBytes, file, size); !ok)
+    return Error{ok.error()};
   std::string bytes;
   try {
-    bytes.resize(static_cast<size_t>(st.st_size));
+    bytes.resize(static_cast<size_t>(size));
   } catch (const std::bad_alloc &) {
-    return Error{"cannot read '" + path + "': out of memory for its " + std::to_string(st.st_size) +
+    return Error{"cannot read '" + path + "': out of memory for its " + std::to_string(size) +
                  " bytes"};
   }
   size_t done = 0;

@@ -1,5 +1,6 @@
 // Source buffers and line lookup for diagnostics.
 #include "soma/support/SourceManager.h"
+#include "soma/support/Tensor.h"
 
 #include <cassert>
 
@@ -15,12 +16,34 @@ uint32_t SourceManager::addBuffer(std::string name, std::string text) {
 }
 
 void SourceManager::addMemoryFile(std::string path, std::string bytes) {
-  memoryFiles[std::move(path)] = std::move(bytes);
+  memoryFiles[std::move(path)] = std::make_shared<const std::string>(std::move(bytes));
 }
 
-const std::string *SourceManager::memoryFile(const std::string &path) const {
+std::shared_ptr<const std::string> SourceManager::memoryFile(const std::string &path) const {
   auto it = memoryFiles.find(path);
-  return it == memoryFiles.end() ? nullptr : &it->second;
+  return it == memoryFiles.end() ? nullptr : it->second;
+}
+
+void SourceManager::addMemoryTensors(std::string path,
+                                     std::map<std::string, std::shared_ptr<Tensor>> tensors) {
+  memoryTensors[std::move(path)] = std::move(tensors);
+}
+
+bool SourceManager::hasMemoryTensors(const std::string &path) const {
+  return memoryTensors.count(path) != 0;
+}
+
+std::shared_ptr<Tensor> SourceManager::takeMemoryTensor(const std::string &path,
+                                                        const std::string &name) const {
+  auto file = memoryTensors.find(path);
+  if (file == memoryTensors.end())
+    return nullptr;
+  auto it = file->second.find(name);
+  if (it == file->second.end())
+    return nullptr;
+  std::shared_ptr<Tensor> t = std::move(it->second);
+  file->second.erase(it);
+  return t;
 }
 
 const std::string &SourceManager::name(uint32_t file) const {

@@ -2,8 +2,36 @@
 #include "soma/support/Tensor.h"
 
 #include <algorithm>
+#include <new>
+
+#if defined(__linux__)
+#include <sys/mman.h>
+#endif
 
 namespace soma {
+
+namespace {
+constexpr size_t kHugePage = size_t(2) << 20;
+constexpr size_t kHugeFrom = size_t(4) << 20;
+std::align_val_t alignmentFor(size_t bytes) {
+  return std::align_val_t{bytes >= kHugeFrom ? kHugePage : 64};
+}
+} // namespace
+
+void *allocateAligned(size_t bytes) {
+  void *p = ::operator new(bytes, alignmentFor(bytes));
+#if defined(__linux__) && defined(MADV_HUGEPAGE)
+  // Only whole huge pages; a kernel without them (or with them off) says
+  // no, and the memory stays as it is.
+  if (bytes >= kHugeFrom)
+    ::madvise(p, bytes / kHugePage * kHugePage, MADV_HUGEPAGE);
+#endif
+  return p;
+}
+
+void deallocateAligned(void *p, size_t bytes) noexcept {
+  ::operator delete(p, alignmentFor(bytes));
+}
 
 bool checkedElementCount(const std::vector<int64_t> &dims, int64_t &count) {
   int64_t n = 1;

@@ -7,9 +7,11 @@
 
 #include "onnx/onnx_pb.h"
 #include "soma/support/Expected.h"
+#include "soma/support/Tensor.h"
 
 #include <cstdint>
 #include <map>
+#include <memory>
 #include <set>
 #include <stdexcept>
 #include <string>
@@ -81,6 +83,8 @@ public:
   void run();
   std::string text() const;
   std::string weightsImage() const;
+  /// The same tensors decoded, by name, moved out of the importer.
+  std::map<std::string, std::shared_ptr<Tensor>> weightTensors();
 
   // OnnxModel.cpp
   void load();
@@ -128,6 +132,9 @@ public:
   const Value &value(const onnx::NodeProto &n, size_t input) const;
   const Value &activation(const onnx::NodeProto &n, size_t input) const;
   const ConstTensor &constant(const onnx::NodeProto &n, size_t input) const;
+  /// constant(n, input) as the caller's own: moved out when n is its only
+  /// reader (a layer's weights, usually: no copy of them), else copied.
+  ConstTensor takeConstant(const onnx::NodeProto &n, size_t input);
   bool hasInput(const onnx::NodeProto &n, size_t input) const;
   const onnx::AttributeProto *attr(const onnx::NodeProto &n, const std::string &name) const;
   int64_t intAttr(const onnx::NodeProto &n, const std::string &name, int64_t dflt) const;

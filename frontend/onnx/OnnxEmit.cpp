@@ -86,14 +86,37 @@ std::string Importer::text() const {
   return s + "}\n";
 }
 
-std::string Importer::weightsImage() const {
-  std::vector<bool> live = liveLayers(*this);
-  std::vector<const NamedTensor *> used;
-  for (size_t i = 0; i < layers.size(); ++i)
+namespace {
+/// The tensors of the layers an output depends on, in the text's order.
+std::vector<size_t> usedTensors(const Importer &importer) {
+  std::vector<bool> live = liveLayers(importer);
+  std::vector<size_t> used;
+  for (size_t i = 0; i < importer.layers.size(); ++i)
     if (live[i])
-      for (const LayerAttr &a : layers[i].attrs)
+      for (const LayerAttr &a : importer.layers[i].attrs)
         if (a.tensor >= 0)
-          used.push_back(&tensors[a.tensor]);
+          used.push_back(static_cast<size_t>(a.tensor));
+  return used;
+}
+} // namespace
+
+std::map<std::string, std::shared_ptr<Tensor>> Importer::weightTensors() {
+  std::map<std::string, std::shared_ptr<Tensor>> out;
+  for (size_t i : usedTensors(*this)) {
+    NamedTensor &t = tensors[i];
+    auto tensor = std::make_shared<Tensor>();
+    tensor->dims = t.t.dims;
+    tensor->values.assign(t.t.values.begin(), t.t.values.end());
+    t.t.values = {}; // its memory back before the next one's
+    out.emplace(t.name, std::move(tensor));
+  }
+  return out;
+}
+
+std::string Importer::weightsImage() const {
+  std::vector<const NamedTensor *> used;
+  for (size_t i : usedTensors(*this))
+    used.push_back(&tensors[i]);
   std::string header = "{";
   uint64_t offset = 0;
   for (const NamedTensor *t : used) {

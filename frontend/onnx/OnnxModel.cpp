@@ -10,6 +10,7 @@
 #include "onnx/defs/schema.h"
 
 #include <google/protobuf/io/coded_stream.h>
+#include <google/protobuf/io/zero_copy_stream_impl.h>
 
 #include <cmath>
 #include <cstring>
@@ -35,13 +36,22 @@ int64_t ConstTensor::count() const {
 }
 
 void Importer::load() {
-  Expected<std::string> bytes = readRegularFile(path, std::numeric_limits<int32_t>::max());
-  if (!bytes)
-    throw ImportError(bytes.error());
-  google::protobuf::io::CodedInputStream stream(reinterpret_cast<const uint8_t *>(bytes->data()),
-                                                static_cast<int>(bytes->size()));
-  stream.SetTotalBytesLimit(std::numeric_limits<int32_t>::max());
-  if (!model.ParseFromCodedStream(&stream) || !stream.ConsumedEntireMessage())
+  // Streamed from the file in blocks: the protobuf's own copy of the
+  // weights is the only one held while parsing.
+  Expected<int> fd = openRegularFile(path, std::numeric_limits<int32_t>::max());
+  if (!fd)
+    throw ImportError(fd.error());
+  google::protobuf::io::FileInputStream file(*fd, 1 << 20);
+  file.SetCloseOnDelete(true);
+  bool parsed;
+  {
+    google::protobuf::io::CodedInputStream stream(&file);
+    stream.SetTotalBytesLimit(std::numeric_limits<int32_t>::max());
+    parsed = model.ParseFromCodedStream(&stream) && stream.ConsumedEntireMessage();
+  }
+  if (file.GetErrno() != 0)
+    throw ImportError("cannot read '" + path + "': " + std::strerror(file.GetErrno()));
+  if (!parsed)
     throw ImportError("'" + path + "' is not a valid ONNX model (its protobuf does not parse)");
   for (const onnx::OperatorSetIdProto &set : model.opset_import())
     if (set.domain().empty() || set.domain() == "ai.onnx")
@@ -132,7 +142,10 @@ ConstTensor Importer::toConst(const onnx::TensorProto &t, const std::string &wha
                       ", above soma's limit of 268435456 elements per tensor");
   int64_t n = c.count();
   bool external = t.data_location() == onnx::TensorProto::EXTERNAL;
-  std::string raw = external ? externalBytes(t, path, what) : t.raw_data();
+  std::string externalData; // the raw data of an external tensor; else raw_data() itself
+  if (external)
+    externalData = externalBytes(t, path, what);
+  const std::string &raw = external ? externalData : t.raw_data();
   bool hasRaw = external || t.has_raw_data();
   auto check = [&](int64_t got) {
     if (got != n)
@@ -309,7 +322,8 @@ bool isOnnxPath(const std::string &path) {
   return path.size() > 5 && path.compare(path.size() - 5, 5, ".onnx") == 0;
 }
 
-Expected<ImportedModel> importOnnx(const std::string &path, const std::string &weightsName) {
+Expected<ImportedModel> importOnnx(const std::string &path, const std::string &weightsName,
+                                   WeightsAs as) {
   std::string firstError;
   // Axis 0 as the batch first; for a model with fixed shapes that does not
   // import so, each input whole as one sample. The first error is the one
@@ -319,7 +333,12 @@ Expected<ImportedModel> importOnnx(const std::string &path, const std::string &w
     importer.wholeSample = whole;
     try {
       importer.run();
-      return ImportedModel{importer.text(), importer.weightsImage()};
+      ImportedModel model{importer.text(), {}, {}};
+      if (as == WeightsAs::Image)
+        model.weights = importer.weightsImage();
+      else
+        model.tensors = importer.weightTensors();
+      return model;
     } catch (const onnximport::ImportError &e) {
       if (firstError.empty())
         firstError = e.what();

@@ -67,6 +67,16 @@ const ConstTensor &Importer::constant(const onnx::NodeProto &n, size_t input) co
   return v.c;
 }
 
+ConstTensor Importer::takeConstant(const onnx::NodeProto &n, size_t input) {
+  const ConstTensor &c = constant(n, input);
+  const std::string &name = n.input(static_cast<int>(input));
+  if (uses[name] != 1)
+    return c;
+  ConstTensor taken = std::move(values[name].c);
+  values[name].c = ConstTensor{taken.dims, {}, {}, taken.isInt}; // its shape stays readable
+  return taken;
+}
+
 const onnx::AttributeProto *Importer::attr(const onnx::NodeProto &n,
                                            const std::string &name) const {
   for (const onnx::AttributeProto &a : n.attribute())

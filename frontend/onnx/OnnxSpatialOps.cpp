@@ -116,7 +116,7 @@ void Importer::importConv(const onnx::NodeProto &n) {
   }
   std::vector<int64_t> shape = {-1, filters};
   shape.insert(shape.end(), w.out.begin(), w.out.end());
-  ConstTensor weights = wt;
+  ConstTensor weights = takeConstant(n, 1); // wt's values, moved when n alone reads them
   std::string in = x.layer;
   Layer &layer = addLayer(n, x.shape.size() == 4 ? "conv2d" : "conv1d", {in}, shape);
   layer.attrs.push_back({"filters", std::to_string(filters), -1});

@@ -1,7 +1,11 @@
 // The diagnostic format: location, message, source line and caret.
 #include "soma/support/Diagnostics.h"
+#include "soma/support/SourceManager.h"
+#include "soma/support/Tensor.h"
 
 #include <gtest/gtest.h>
+
+#include <memory>
 
 #include <string>
 #include <vector>
@@ -147,4 +151,31 @@ TEST(SourceManager, LineTextHandlesCRLFAndMissingLines) {
   EXPECT_EQ(sm.lineText({f, 1, 1}), "one");
   EXPECT_EQ(sm.lineText({f, 2, 1}), "two");
   EXPECT_EQ(sm.lineText({f, 3, 1}), "");
+}
+
+// An imported model's decoded tensors are handed over once each: no copy
+// stays behind, and a second reader of the same tensor gets nothing. A
+// memory file is shared, not copied.
+TEST(SourceManager, MemoryTensorsAreHandedOverOnce) {
+  SourceManager sm;
+  auto t = std::make_shared<Tensor>(std::vector<int64_t>{2, 3});
+  t->values[4] = 7.0f;
+  const Tensor *held = t.get();
+  sm.addMemoryTensors("dir/w.safetensors", {{"a", std::move(t)}});
+  EXPECT_TRUE(sm.hasMemoryTensors("dir/w.safetensors"));
+  EXPECT_FALSE(sm.hasMemoryTensors("dir/other.safetensors"));
+  EXPECT_EQ(sm.takeMemoryTensor("dir/w.safetensors", "b"), nullptr);
+  std::shared_ptr<Tensor> got = sm.takeMemoryTensor("dir/w.safetensors", "a");
+  ASSERT_NE(got, nullptr);
+  EXPECT_EQ(got.get(), held);
+  EXPECT_EQ(got.use_count(), 1);
+  EXPECT_EQ(got->values[4], 7.0f);
+  EXPECT_EQ(sm.takeMemoryTensor("dir/w.safetensors", "a"), nullptr);
+
+  sm.addMemoryFile("dir/x.bin", "bytes");
+  std::shared_ptr<const std::string> a = sm.memoryFile("dir/x.bin"), b = sm.memoryFile("dir/x.bin");
+  ASSERT_NE(a, nullptr);
+  EXPECT_EQ(a.get(), b.get());
+  EXPECT_EQ(*a, "bytes");
+  EXPECT_EQ(sm.memoryFile("dir/y.bin"), nullptr);
 }

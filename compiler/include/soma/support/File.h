@@ -25,6 +25,11 @@ Expected<std::string> readFile(const std::string &path);
 /// a larger file.
 Expected<std::string> readRegularFile(const std::string &path, int64_t maxBytes);
 
+/// Opens a regular file of at most `maxBytes` bytes for reading, with
+/// readRegularFile's checks, for a reader that streams it: the descriptor,
+/// which the caller closes.
+Expected<int> openRegularFile(const std::string &path, int64_t maxBytes);
+
 /// Writes `bytes` to `path` (created or truncated), checked after the flush
 /// and the close.
 Expected<bool> writeFile(const std::string &path, std::string_view bytes);

@@ -11,6 +11,8 @@
 
 namespace soma {
 
+struct Tensor;
+
 /// A position in a source buffer: 1-based line and column; file 0 means
 /// "no location" (for example a tensor built by a pass).
 struct SourceLoc {
@@ -36,8 +38,19 @@ public:
   /// Holds a file's bytes in memory under `path` (an imported model's
   /// weights): a reader of that path takes these bytes, not the disk's.
   void addMemoryFile(std::string path, std::string bytes);
-  /// The bytes held for `path`, or null.
-  const std::string *memoryFile(const std::string &path) const;
+  /// The bytes held for `path` (shared, not copied), or null.
+  std::shared_ptr<const std::string> memoryFile(const std::string &path) const;
+
+  /// Holds an imported model's tensors, decoded, under the path of the
+  /// weight file its text names: a reader of tensor `name` in that file
+  /// takes this one, with no file or image in between.
+  void addMemoryTensors(std::string path, std::map<std::string, std::shared_ptr<Tensor>> tensors);
+  /// Whether tensors are held for `path`.
+  bool hasMemoryTensors(const std::string &path) const;
+  /// Hands over tensor `name` of `path`, once (a second call gets null):
+  /// the tensor becomes the caller's, to change or keep, and no copy of it
+  /// stays here.
+  std::shared_ptr<Tensor> takeMemoryTensor(const std::string &path, const std::string &name) const;
 
 private:
   struct Buffer {
@@ -47,7 +60,10 @@ private:
     std::vector<size_t> lineStarts;
   };
   std::vector<std::unique_ptr<Buffer>> buffers;
-  std::map<std::string, std::string> memoryFiles;
+  std::map<std::string, std::shared_ptr<const std::string>> memoryFiles;
+  /// Mutable: taking a tensor hands it over, which changes no text or
+  /// location the manager answers for.
+  mutable std::map<std::string, std::map<std::string, std::shared_ptr<Tensor>>> memoryTensors;
 };
 
 } // namespace soma

@@ -10,10 +10,17 @@
 
 namespace soma {
 
+/// 64-byte aligned storage of `bytes` bytes (throws std::bad_alloc). From
+/// 4 MiB on, aligned to 2 MiB and marked for transparent huge pages where
+/// the kernel has them, so that a model's weights (tens of megabytes, each
+/// copy a fresh allocation) fault in 2 MiB at a time instead of 4 KiB.
+void *allocateAligned(size_t bytes);
+/// Frees what allocateAligned(bytes) gave.
+void deallocateAligned(void *p, size_t bytes) noexcept;
+
 /// Allocator giving 64-byte aligned storage (one cache line, one zmm).
 template <class T> struct AlignedAllocator {
   using value_type = T;
-  static constexpr std::align_val_t alignment{64};
 
   AlignedAllocator() = default;
   template <class U> AlignedAllocator(const AlignedAllocator<U> &) {}
@@ -21,9 +28,9 @@ template <class T> struct AlignedAllocator {
   T *allocate(size_t n) {
     if (n > SIZE_MAX / sizeof(T))
       throw std::bad_array_new_length();
-    return static_cast<T *>(::operator new(n * sizeof(T), alignment));
+    return static_cast<T *>(allocateAligned(n * sizeof(T)));
   }
-  void deallocate(T *p, size_t) { ::operator delete(p, alignment); }
+  void deallocate(T *p, size_t n) { deallocateAligned(p, n * sizeof(T)); }
   template <class U> bool operator==(const AlignedAllocator<U> &) const { return true; }
 };
 

@@ -7,6 +7,7 @@
 #include "soma/support/Tensor.h"
 
 #include <map>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -22,6 +23,9 @@ class SafetensorsFile {
 public:
   /// Parses and validates the header of an image held in memory.
   static Expected<SafetensorsFile> parse(std::string bytes, std::string what);
+  /// The same, for an image shared with its owner (not copied).
+  static Expected<SafetensorsFile> parse(std::shared_ptr<const std::string> bytes,
+                                         std::string what);
 
   const std::map<std::string, SafetensorsEntry> &entries() const { return table; }
   /// The tensor as f32 (F64 converted; `converted` set when it was).
@@ -29,7 +33,7 @@ public:
   const std::string &path() const { return what; }
 
 private:
-  std::string bytes;
+  std::shared_ptr<const std::string> bytes;
   std::string what;
   size_t dataStart = 0;
   std::map<std::string, SafetensorsEntry> table;
