@@ -32,16 +32,19 @@ ir::SparsityInfo analyze(const Tensor &w, int64_t rows, int64_t cols) {
   const auto &v = w.values;
   auto nz = [&](int64_t r, int64_t c) { return v[r * cols + c] != 0; };
   int64_t nonzeros = 0;
-  std::vector<bool> colUsed(cols, false);
+  // Branch-free, so the compiler vectorises it: a model's weights are tens
+  // of millions of values.
+  std::vector<uint8_t> colUsed(static_cast<size_t>(cols), 0);
   for (int64_t r = 0; r < rows; ++r) {
-    bool rowUsed = false;
-    for (int64_t c = 0; c < cols; ++c)
-      if (nz(r, c)) {
-        ++nonzeros;
-        rowUsed = true;
-        colUsed[c] = true;
-      }
-    info.zeroRows += !rowUsed;
+    const float *row = v.data() + r * cols;
+    int64_t rowNonzeros = 0;
+    for (int64_t c = 0; c < cols; ++c) {
+      const uint8_t used = row[c] != 0;
+      rowNonzeros += used;
+      colUsed[static_cast<size_t>(c)] |= used;
+    }
+    nonzeros += rowNonzeros;
+    info.zeroRows += rowNonzeros == 0;
   }
   for (int64_t c = 0; c < cols; ++c)
     info.zeroCols += !colUsed[c];

@@ -29,7 +29,25 @@ size_t hashOp(const ir::Op &op) {
     h = combine(h, std::hash<const ir::Op *>{}(operand));
   for (int64_t d : op.type.dims)
     h = combine(h, static_cast<size_t>(d));
-  if (op.kind == ir::OpKind::Const && op.data)
+  if (op.kind == ir::OpKind::Const && op.data) {
+    // At most 64 values, spread over the constant: a model's weights are
+    // tens of millions of floats, and a hash is only a filter (sameValue
+    // compares every bit of the constants whose hashes match).
+    const auto &v = op.data->values;
+    const size_t step = v.size() > 64 ? v.size() / 64 : 1;
+    h = combine(h, v.size());
+    for (size_t i = 0; i < v.size(); i += step)
+      h = combine(h, std::bit_cast<uint32_t>(v[i]));
+  }
+  return h;
+}
+
+/// Every value of a constant's data, hashed: computed only for constants
+/// whose sampled hashes collide, so that many constants alike in their
+/// samples still cost one pass each, not a comparison with each other.
+size_t hashData(const ir::Op &op) {
+  size_t h = 0;
+  if (op.data)
     for (float v : op.data->values)
       h = combine(h, std::bit_cast<uint32_t>(v));
   return h;
@@ -60,6 +78,13 @@ bool sameValue(const ir::Op &a, const ir::Op &b) {
 bool eliminateCommonSubexpressions(ir::Graph &graph, PassContext &ctx) {
   std::unordered_multimap<size_t, ir::Op *> seen;
   seen.reserve(graph.ops.size());
+  std::unordered_map<const ir::Op *, size_t> dataHashes;
+  auto dataHash = [&](const ir::Op *op) {
+    auto [it, added] = dataHashes.try_emplace(op, 0);
+    if (added)
+      it->second = hashData(*op);
+    return it->second;
+  };
   ir::UseRewriter uses;
   for (auto &opPtr : graph.ops) {
     ir::Op *op = opPtr.get();
@@ -72,7 +97,8 @@ bool eliminateCommonSubexpressions(ir::Graph &graph, PassContext &ctx) {
     ir::Op *earlier = nullptr;
     auto [begin, end] = seen.equal_range(h);
     for (auto it = begin; it != end && !earlier; ++it)
-      if (sameValue(*it->second, *op))
+      if ((op->kind != ir::OpKind::Const || dataHash(it->second) == dataHash(op)) &&
+          sameValue(*it->second, *op))
         earlier = it->second;
     if (!earlier) {
       seen.emplace(h, op);

@@ -144,26 +144,30 @@ std::vector<Removal> DeadChannelEliminator::classify(const ir::Op &conv,
     for (int64_t p : r->pads)
       unpadded &= p == 0;
   std::vector<Removal> removals;
-  for (int64_t o = 0; o < channels; ++o) {
-    bool read = false, finite = true;
+  // Whether every reader weight of channel o passes `test`, stopping at
+  // the first that does not (a dense model's channels stop at once).
+  auto readerWeights = [&](int64_t o, auto test) {
     for (const ir::Op *r : readers) {
       const Tensor &uw = *constData(r->operands[1]);
       const int64_t taps = uw.numElements() / (uw.dims[0] * channels);
       for (int64_t p = 0; p < uw.dims[0]; ++p)
-        for (int64_t t = 0; t < taps; ++t) {
-          const float v = uw.values[(p * channels + o) * taps + t];
-          read |= v != 0;
-          finite &= std::isfinite(v);
-        }
+        for (int64_t t = 0; t < taps; ++t)
+          if (!test(uw.values[(p * channels + o) * taps + t]))
+            return false;
     }
-    if (!read) {
+    return true;
+  };
+  for (int64_t o = 0; o < channels; ++o) {
+    if (readerWeights(o, [](float v) { return v == 0; })) {
       removals.push_back({o, Reason::NothingReads});
       continue;
     }
-    bool zeroFilter = finite;
+    bool zeroFilter = true;
     for (int64_t i = 0; i < perFilter && zeroFilter; ++i)
       zeroFilter = w.values[o * perFilter + i] == 0;
-    if (!zeroFilter)
+    // A zero filter's constant output reaches the readers through their
+    // weights: only when those are finite (0 * inf is NaN).
+    if (!zeroFilter || !readerWeights(o, [](float v) { return std::isfinite(v); }))
       continue;
     std::optional<float> c = ir::exactActivationConstant(conv.fn, b.values[o]);
     if (!c || !std::isfinite(*c))

@@ -159,6 +159,24 @@ TEST(PassScaling, EqualLayers) {
       1000);
 }
 
+// Layers whose 16 x 16 weights differ in one value that cse's hash does not
+// sample (it hashes 64 values spread over a constant): their hashes all
+// collide, and cse tells them apart by a hash of all their values, each
+// computed once, not by comparing each with all the others.
+TEST(PassScaling, ConstantsAlikeInTheirSamples) {
+  expectLinear(
+      [](int n) {
+        return chain(n, 16, [](int i, const std::string &prev) {
+          std::string rows =
+              "[1, " + std::to_string(i + 2) + ", 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1]";
+          for (int r = 1; r < 16; ++r)
+            rows += ", [1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1]";
+          return "dense " + name(i) + "(" + prev + ") { units = 16; weights = [" + rows + "] }";
+        });
+      },
+      500);
+}
+
 // 2-unit identity layers ending in one that reads only the first unit: the
 // second unit of every layer dies, one layer after the other, from the
 // last back to the first (eliminate-dead-neurons).
