@@ -43,6 +43,25 @@ struct ConvCase {
   }
 };
 
+/// c's kernel (kLo to kHi wide, shrunk to fit), dilations, strides and
+/// pads per spatial axis, drawn with `pick(lo, hi)`.
+template <class Pick> void pickWindow(ConvCase &c, Pick &pick, int64_t kLo, int64_t kHi) {
+  const int64_t sizes[2] = {c.h, c.w};
+  std::vector<int64_t> begins, ends;
+  for (int a = 2 - c.rank; a < 2; ++a) {
+    int64_t k = pick(kLo, kHi), d = pick(1, 2), pb = pick(0, 2), pe = pick(0, 2);
+    while (d * (k - 1) + 1 > sizes[a] + pb + pe)
+      d > 1 ? d = 1 : --k;
+    c.kernel.push_back(k);
+    c.dilations.push_back(d);
+    c.strides.push_back(pick(1, 3));
+    begins.push_back(pb);
+    ends.push_back(pe);
+  }
+  c.pads = begins; // the IR wants every axis's begin, then every end
+  c.pads.insert(c.pads.end(), ends.begin(), ends.end());
+}
+
 ConvCase randomCase(std::mt19937 &rng) {
   auto pick = [&](int64_t lo, int64_t hi) {
     return std::uniform_int_distribution<int64_t>(lo, hi)(rng);
@@ -61,20 +80,7 @@ ConvCase randomCase(std::mt19937 &rng) {
   c.filters = c.groups * (pick(0, 2) == 0 ? 8 * pick(1, 4) : pick(1, 5));
   c.h = c.rank == 2 ? pick(1, 9) : 1;
   c.w = pick(1, 40);
-  const int64_t sizes[2] = {c.h, c.w};
-  for (int a = 2 - c.rank; a < 2; ++a) {
-    int64_t k = pick(1, 4), d = pick(1, 2), pb = pick(0, 2), pe = pick(0, 2);
-    while (d * (k - 1) + 1 > sizes[a] + pb + pe)
-      d > 1 ? d = 1 : --k;
-    c.kernel.push_back(k);
-    c.dilations.push_back(d);
-    c.strides.push_back(pick(1, 3));
-    c.pads.push_back(pb);
-    c.pads.push_back(pe);
-  }
-  // pads were pushed as (begin, end) per axis; the IR wants all begins first.
-  if (c.rank == 2)
-    c.pads = {c.pads[0], c.pads[2], c.pads[1], c.pads[3]};
+  pickWindow(c, pick, 1, 4);
   static const ir::ActKind kinds[] = {
       ir::ActKind::Identity, ir::ActKind::Relu,       ir::ActKind::LeakyRelu, ir::ActKind::Sigmoid,
       ir::ActKind::Tanh,     ir::ActKind::Gelu,       ir::ActKind::Silu,      ir::ActKind::Elu,
@@ -255,20 +261,7 @@ TEST(VecConv, DepthwiseMatchesTheInterpreterInEveryLayout) {
     c.channels = c.filters = c.groups = n == 40 ? 16 : n == 41 ? 3 : channels[pick(0, 6)];
     c.h = c.rank == 2 ? pick(n < 40 ? 1 : 5, n < 40 ? 20 : 6) : 1;
     c.w = n < 40 ? pick(1, 40) : 3500;
-    const int64_t sizes[2] = {c.h, c.w};
-    std::vector<int64_t> begins, ends;
-    for (int a = 2 - c.rank; a < 2; ++a) {
-      int64_t kk = n < 40 ? pick(1, 5) : 5, d = pick(1, 2), pb = pick(0, 2), pe = pick(0, 2);
-      while (d * (kk - 1) + 1 > sizes[a] + pb + pe)
-        d > 1 ? d = 1 : --kk;
-      c.kernel.push_back(kk);
-      c.dilations.push_back(d);
-      c.strides.push_back(pick(1, 3));
-      begins.push_back(pb);
-      ends.push_back(pe);
-    }
-    c.pads = begins;
-    c.pads.insert(c.pads.end(), ends.begin(), ends.end());
+    pickWindow(c, pick, n < 40 ? 1 : 5, 5);
     c.act = ir::makeActivation(n % 3 ? ir::ActKind::Relu : ir::ActKind::Identity);
     SCOPED_TRACE("case " + std::to_string(n) + " (seed 19): " + c.str());
     std::vector<int64_t> wDims = {c.filters, 1};
