@@ -231,6 +231,9 @@ template <class A> struct ConvImpl {
       if (a.block == W && W > 4)
         return lanes<1>(a, op, r0, r1);
       switch (a.block) {
+      case 8:
+        rows<8>(a, op, r0, r1);
+        break;
       case 4:
         rows<4>(a, op, r0, r1);
         break;

@@ -205,7 +205,7 @@ int64_t convBlock(int64_t inChannels, int64_t outChannels, int64_t groups) noexc
     return 2 * w;
   if (w > 4 && outChannelsPerGroup % w == 0)
     return w;
-  for (int64_t block : {4, 2})
+  for (int64_t block : {8, 4, 2})
     if (outChannelsPerGroup % block == 0)
       return block;
   return 1;

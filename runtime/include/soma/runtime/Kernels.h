@@ -242,8 +242,8 @@ inline bool convIsDepthwise(int64_t inChannels, int64_t outChannels, int64_t gro
 /// vectors, so they can run in the lanes (and be Blocked), else 1.
 /// Otherwise a divisor of a group's output channels (so a block never spans
 /// two groups): 2 W or W (W > 4 for a block of one vector), where conv runs
-/// the output channels in the vector lanes; else 4, 2 or 1, where it runs
-/// the output positions in the lanes.
+/// the output channels in the vector lanes; else 8, 4, 2 or 1, where it
+/// runs the output positions in the lanes.
 int64_t convBlock(int64_t inChannels, int64_t outChannels, int64_t groups) noexcept;
 /// Computes rows [r0, r1) of the result's rows (n, o, oh), which must start
 /// and end on a block of channels (multiples of block * outH). A depthwise
