@@ -10,19 +10,23 @@ namespace soma::ir {
 namespace {
 struct ActInfo {
   const char *name;
-  const char *param;
-  double defaultParam;
+  const char *param[2];
+  double defaultParam[2];
   const char *formula;
 };
 const ActInfo actTable[] = {
-#define SOMA_ACT(Enum, Name, Param, Default, Formula) {Name, Param, Default, Formula},
+#define SOMA_ACT(Enum, Name, Param, Default, Param2, Default2, Formula)                            \
+  {Name, {Param, Param2}, {Default, Default2}, Formula},
 #include "soma/ir/Activations.def"
 };
 } // namespace
 
 const char *actName(ActKind kind) { return actTable[static_cast<int>(kind)].name; }
-const char *actParamName(ActKind kind) { return actTable[static_cast<int>(kind)].param; }
-double actDefaultParam(ActKind kind) { return actTable[static_cast<int>(kind)].defaultParam; }
+const char *actParamName(ActKind kind, int i) { return actTable[static_cast<int>(kind)].param[i]; }
+double actDefaultParam(ActKind kind, int i) {
+  return actTable[static_cast<int>(kind)].defaultParam[i];
+}
+int actNumParams(ActKind kind) { return actParamName(kind, 0) ? actParamName(kind, 1) ? 2 : 1 : 0; }
 const char *actFormula(ActKind kind) { return actTable[static_cast<int>(kind)].formula; }
 
 std::optional<ActKind> actFromName(std::string_view name) {
@@ -33,22 +37,32 @@ std::optional<ActKind> actFromName(std::string_view name) {
 }
 
 Activation makeActivation(ActKind kind) {
-  return Activation{kind, static_cast<float>(actDefaultParam(kind))};
+  return Activation{kind, static_cast<float>(actDefaultParam(kind, 0)),
+                    static_cast<float>(actDefaultParam(kind, 1))};
 }
 
 std::string Activation::str() const {
   std::string s = actName(kind);
-  if (const char *p = actParamName(kind))
-    s += std::string("(") + p + " = " + formatFloat(param) + ")";
-  return s;
+  if (kind == ActKind::GeluTanh)
+    return s + "(approximate = tanh)";
+  for (int i = 0; i < actNumParams(kind); ++i)
+    s += std::string(i ? ", " : "(") + actParamName(kind, i) + " = " + formatFloat(paramAt(i));
+  return actNumParams(kind) ? s + ")" : s;
 }
 
-std::optional<std::string> checkActParam(ActKind kind, double param) {
-  const char *p = actParamName(kind);
+std::optional<std::string> checkActParam(ActKind kind, double param, int i) {
+  const char *p = actParamName(kind, i);
   if (!p)
     return std::nullopt;
   if (!std::isfinite(param) || !std::isfinite(static_cast<float>(param)))
     return std::string(actName(kind)) + " parameter '" + p + "' must be a finite f32 value";
+  return std::nullopt;
+}
+
+std::optional<std::string> checkActParams(const Activation &act) {
+  for (int i = 0; i < actNumParams(act.kind); ++i)
+    if (auto err = checkActParam(act.kind, act.paramAt(i), i))
+      return err;
   return std::nullopt;
 }
 

@@ -18,7 +18,7 @@ void Importer::applyActivation(const onnx::NodeProto &n, const std::string &in,
                                const std::string &out, const std::string &fn,
                                const std::string &origin) {
   const Value x = values.at(in);
-  bool softmax = fn == "softmax";
+  bool softmax = fn == "softmax" || fn == "log_softmax";
   if (Layer *target = foldTarget(in, softmax ? std::set<std::string>{"dense"}
                                              : std::set<std::string>{"dense", "conv1d", "conv2d"});
       target && !target->has("activation")) {
@@ -42,6 +42,10 @@ void Importer::importActivation(const onnx::NodeProto &n, const std::string &fn)
   } else if (op == "Elu") {
     allowAttrs(n, {"alpha"});
     call = "elu(alpha = " + numberText(floatAttr(n, "alpha", 1.f)) + ")";
+  } else if (op == "Selu") {
+    allowAttrs(n, {"alpha", "gamma"});
+    call = "selu(alpha = " + numberText(floatAttr(n, "alpha", 1.67326319217681884765625f)) +
+           ", gamma = " + numberText(floatAttr(n, "gamma", 1.05070102214813232421875f)) + ")";
   } else if (op == "HardSigmoid") {
     allowAttrs(n, {"alpha", "beta"});
     float alpha = floatAttr(n, "alpha", 0.2f), beta = floatAttr(n, "beta", 0.5f);
@@ -58,16 +62,18 @@ void Importer::importActivation(const onnx::NodeProto &n, const std::string &fn)
   applyActivation(n, n.input(0), n.output(0), call, nodeLabel(n));
 }
 
+/// Softmax and LogSoftmax, along the last axis.
 void Importer::importSoftmax(const onnx::NodeProto &n) {
   allowAttrs(n, {"axis"});
   const Value &x = activation(n, 0);
+  const std::string fn = n.op_type() == "LogSoftmax" ? "log_softmax" : "softmax";
   int64_t rank = static_cast<int64_t>(x.shape.size());
   int64_t axis = axisOf(intAttr(n, "axis", opset >= 13 ? -1 : 1), rank);
   if (axis != rank - 1)
     fail(n, "axis = " + std::to_string(intAttr(n, "axis", opset >= 13 ? -1 : 1)) +
-                " over a value of shape " + shapeText(x.shape) +
-                "; soma's softmax is along the last axis");
-  applyActivation(n, n.input(0), n.output(0), "softmax", nodeLabel(n));
+                " over a value of shape " + shapeText(x.shape) + "; soma's " + fn +
+                " is along the last axis");
+  applyActivation(n, n.input(0), n.output(0), fn, nodeLabel(n));
 }
 
 onnx::NodeProto Importer::helperNode(const onnx::NodeProto &n, const std::string &suffix) {

@@ -221,9 +221,9 @@ template <class A> struct ConvImpl {
   }
 
   static void conv(const ConvArgs &a, int64_t r0, int64_t r1) noexcept {
-    assert(a.act.kind != ir::ActKind::Softmax && "a convolution's activation is elementwise");
+    assert(!ir::isRowwise(a.act.kind) && "a convolution's activation is elementwise");
     assert(r0 % (a.block * a.outH) == 0 && r1 % (a.block * a.outH) == 0 && "whole blocks");
-    withAct<A>(a.act.kind, a.act.param, [&](auto op) {
+    withAct<A>(a.act, [&](auto op) {
       if (a.block == 2 * W)
         return lanes<2>(a, op, r0, r1);
       if (a.block == W && W > 4)

@@ -31,9 +31,10 @@ int64_t Rng::intIn(int64_t lo, int64_t hi) {
 }
 
 const char *actName(Act a) {
-  static const char *const names[] = {"identity", "relu",     "leaky_relu",   "sigmoid",
-                                      "tanh",     "softmax",  "gelu",         "silu",
-                                      "elu",      "softplus", "hard_sigmoid", "step"};
+  static const char *const names[] = {"identity",    "relu",     "leaky_relu",   "sigmoid",
+                                      "tanh",        "softmax",  "gelu",         "silu",
+                                      "elu",         "softplus", "hard_sigmoid", "step",
+                                      "log_softmax", "selu",     "softsign",     "gelu_tanh"};
   return names[static_cast<int>(a)];
 }
 
@@ -196,6 +197,22 @@ Activation Generator::activation(Act kind) {
     break;
   case Act::Step:
     withParam(0.0, "threshold", {0.25, -0.5, 0.0, 0.1});
+    break;
+  case Act::Selu:
+    // ONNX's defaults, or other alpha and gamma named or by position
+    a.param = static_cast<float>(1.6732632423543772);
+    a.param2 = static_cast<float>(1.0507009873554805);
+    if (rng.chance(0.4))
+      break;
+    a.param = rng.pick(std::vector<float>{0.5f, 2.0f, 1.5f});
+    a.param2 = rng.pick(std::vector<float>{1.0f, 0.5f, 2.0f});
+    a.text +=
+        rng.chance(0.5)
+            ? "(" + std::to_string(a.param) + ", " + std::to_string(a.param2) + ")"
+            : "(gamma = " + std::to_string(a.param2) + ", alpha = " + std::to_string(a.param) + ")";
+    break;
+  case Act::GeluTanh:
+    a.text = "gelu(approximate = tanh)";
     break;
   case Act::Identity:
     if (rng.chance(0.5))

@@ -74,13 +74,25 @@ struct Case {
   std::function<double(double)> ref;
 };
 
-Case actCase(ir::ActKind kind, float param) {
-  ir::Activation act{kind, param};
+Case actCase(const ir::Activation &act) {
   return {act.str(), [act](IRBuilder<> &b, Value *x) { return emitActivation(b, act, x); },
           [act](double x) { return runtime::referenceActivation(act, x); }};
 }
 
-Case actCase(ir::ActKind kind) { return actCase(kind, ir::makeActivation(kind).param); }
+Case actCase(ir::ActKind kind, float param) { return actCase(ir::Activation{kind, param}); }
+
+Case actCase(ir::ActKind kind) { return actCase(ir::makeActivation(kind)); }
+
+/// log1p(|x|): log_softmax's log of its row sum, defined for u >= 0.
+Case log1pCase() {
+  return {"log1p(|x|)",
+          [](IRBuilder<> &b, Value *x) {
+            IRBuilderBase::FastMathFlagGuard guard(b);
+            b.clearFastMathFlags(); // the fabs is the test's, not the emitter's
+            return emitLog1p(b, b.CreateUnaryIntrinsic(Intrinsic::fabs, x));
+          },
+          [](double x) { return std::log1p(std::fabs(x)); }};
+}
 
 Case expCase() {
   return {"exp", [](IRBuilder<> &b, Value *x) { return emitExp(b, x); },
@@ -477,9 +489,9 @@ TEST(VectorMathTest, StraightLineVectorCode) {
   Module module("shape", ctx);
   IRBuilder<> b(ctx);
   Type *vty = FixedVectorType::get(b.getFloatTy(), 16);
-  std::vector<Case> cases = {expCase()};
+  std::vector<Case> cases = {expCase(), log1pCase()};
   for (int k = 0; k < ir::kNumActKinds; ++k)
-    if (static_cast<ActKind>(k) != ActKind::Softmax)
+    if (!ir::isRowwise(static_cast<ActKind>(k)))
       cases.push_back(actCase(static_cast<ActKind>(k)));
   for (const Case &c : cases) {
     Function *f = Function::Create(FunctionType::get(vty, {vty}, false), Function::ExternalLinkage,
@@ -539,6 +551,20 @@ TEST(VectorMathTest, Softplus) {
 }
 
 TEST(VectorMathTest, HardSigmoid) { expectAccurate(actCase(ActKind::HardSigmoid)); }
+
+TEST(VectorMathTest, Log1p) { expectAccurate(log1pCase(), {0.41421354f, 1.0f, 2.0f, 1e30f}); }
+
+TEST(VectorMathTest, Selu) {
+  expectAccurate(actCase(ActKind::Selu));
+  for (auto [alpha, gamma] : {std::pair{0.5f, 2.0f}, std::pair{0.0f, 1.0f}, std::pair{2.0f, -0.5f}})
+    expectAccurate(actCase(ir::Activation{ActKind::Selu, alpha, gamma}), {0.1f, 2.0f, 17.0f});
+}
+
+TEST(VectorMathTest, Softsign) { expectAccurate(actCase(ActKind::Softsign), {1.0f, 0x1p24f}); }
+
+TEST(VectorMathTest, GeluTanh) {
+  expectAccurate(actCase(ActKind::GeluTanh), {0.75246142f, 3.0f, 5.0f, 10.0f, 11.5f, 12.0f});
+}
 
 TEST(VectorMathTest, Step) {
   for (float threshold : {0.0f, 0.5f, -1.25f, 1e30f})
