@@ -186,6 +186,10 @@ bool Sema::evalActivation(const Expr &expr, ir::Activation &act) {
     }
     act.paramAt(i) = static_cast<float>(arg.number);
   }
+  if (auto err = ir::checkActParams(act)) { // the rules between parameters
+    diags.error(expr.loc, *err);
+    return false;
+  }
   return true;
 }
 

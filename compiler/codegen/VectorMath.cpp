@@ -215,6 +215,35 @@ public:
     return select(gt(h, 1.0f), c(1.0f), h);
   }
 
+  /// alpha x + beta, alpha x split exactly (Dekker, halves by masking) and
+  /// the sum with its error (Knuth), so it is within an ulp with or without
+  /// FMA and does not cancel near its zero; the default pair (1/6, 1/2) is
+  /// (x + 3) / 6. Clamped to [0, 1].
+  Value *hardSigmoid(Value *x, float alpha, float beta) {
+    if (alpha == kHardSigmoidAlpha && beta == kHardSigmoidBeta)
+      return keepNan(x, hardSigmoid(x));
+    const float ah = highHalf(alpha), al = alpha - ah;
+    Value *xc = select(b.CreateFCmpOEQ(fabs(x), c(INFINITY)), copysign(c(kF32Max), x), x);
+    Value *xh = b.CreateBitCast(b.CreateAnd(b.CreateBitCast(xc, iTy), ci(kHighHalfMask)), fTy);
+    Value *xl = sub(xc, xh);
+    Value *p = mul(c(alpha), xc);
+    Value *e =
+        add(add(add(sub(mul(c(ah), xh), p), mul(c(ah), xl)), mul(c(al), xh)), mul(c(al), xl));
+    Value *s = add(p, c(beta));
+    Value *bb = sub(s, p);
+    Value *t = add(sub(p, sub(s, bb)), sub(c(beta), bb));
+    Value *h = add(s, add(t, e));
+    h = select(b.CreateFCmpOEQ(fabs(s), c(INFINITY)), s, h); // saturated: e may be NaN
+    h = select(lt(h, 0.0f), c(0.0f), h);
+    return keepNan(x, select(gt(h, 1.0f), c(1.0f), h));
+  }
+
+  /// min(max(x, lo), hi); NaN stays (ordered compares).
+  Value *clip(Value *x, float lo, float hi) {
+    x = select(lt(x, lo), c(lo), x);
+    return select(gt(x, hi), c(hi), x);
+  }
+
   Value *step(Value *x, float threshold) {
     return keepNan(x, select(gt(x, threshold), c(1.0f), c(0.0f)));
   }
@@ -329,7 +358,9 @@ Value *emitActivation(IRBuilder<> &b, const ir::Activation &act, Value *x) {
   case ActKind::Softplus:
     return m.softplus(x);
   case ActKind::HardSigmoid:
-    return m.hardSigmoid(x);
+    return m.hardSigmoid(x, act.param, act.param2);
+  case ActKind::Clip:
+    return m.clip(x, act.param, act.param2);
   case ActKind::Step:
     return m.step(x, act.param);
   case ActKind::LogSoftmax:

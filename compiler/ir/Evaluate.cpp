@@ -48,7 +48,13 @@ double referenceActivation(const Activation &act, double x) {
   case ActKind::HardSigmoid:
     if (std::isnan(x))
       return x;
-    return std::min(std::max(x / 6.0 + 0.5, 0.0), 1.0);
+    if (isDefaultHardSigmoid(act)) // exactly PyTorch's relu6(x + 3) / 6
+      return std::min(std::max(x / 6.0 + 0.5, 0.0), 1.0);
+    if (act.param == 0) // not 0 * inf = NaN at the infinities
+      return std::min(std::max(double(act.param2), 0.0), 1.0);
+    return std::min(std::max(double(act.param) * x + act.param2, 0.0), 1.0);
+  case ActKind::Clip:
+    return x < act.param ? double(act.param) : x > act.param2 ? double(act.param2) : x;
   case ActKind::Step:
     if (std::isnan(x))
       return x;

@@ -212,6 +212,38 @@ template <class A> struct VecMath {
     return xsimd::select(gt(h, 1.0f), c(1.0f), h);
   }
 
+  /// The top 12 significant bits of v (sign and exponent kept), so that
+  /// v = hi + (v - hi) exactly and products of such halves are exact.
+  static F highHalf(F v) {
+    return xsimd::bitwise_cast<F>(xsimd::bitwise_cast<I>(v) & I(kHighHalfMask));
+  }
+
+  /// alpha x + beta with Dekker's product and Knuth's sum, so that it is
+  /// within an ulp without FMA too, and does not cancel near its zero (the
+  /// default's (x + 3) / 6 above); clamped to [0, 1].
+  static F hardSigmoid(F x, float alpha, float beta) {
+    if (alpha == kHardSigmoidAlpha && beta == kHardSigmoidBeta)
+      return keepNan(x, hardSigmoid(x));
+    const float ah = ir::actmath::highHalf(alpha), al = alpha - ah;
+    F xc = xsimd::select(xsimd::abs(x) == c(INFINITY), xsimd::copysign(c(kF32Max), x), x);
+    F xh = highHalf(xc), xl = xc - xh;
+    F p = c(alpha) * xc;
+    F e = ((c(ah) * xh - p) + c(ah) * xl + c(al) * xh) + c(al) * xl;
+    F s = p + c(beta);
+    F bb = s - p;
+    F t = (p - (s - bb)) + (c(beta) - bb);
+    F h = s + (t + e);
+    h = xsimd::select(xsimd::abs(s) == c(INFINITY), s, h); // saturated: e may be NaN
+    h = xsimd::select(lt(h, 0.0f), c(0.0f), h);
+    return keepNan(x, xsimd::select(gt(h, 1.0f), c(1.0f), h));
+  }
+
+  /// min(max(x, lo), hi); NaN stays (ordered compares).
+  static F clip(F x, float lo, float hi) {
+    x = xsimd::select(lt(x, lo), c(lo), x);
+    return xsimd::select(gt(x, hi), c(hi), x);
+  }
+
   static F step(F x, float threshold) {
     return keepNan(x, xsimd::select(gt(x, threshold), c(1.0f), c(0.0f)));
   }
@@ -312,7 +344,9 @@ template <class A, ir::ActKind K> struct ActOp {
     else if constexpr (K == ActKind::Softplus)
       return Math::softplus(x);
     else if constexpr (K == ActKind::HardSigmoid)
-      return Math::hardSigmoid(x);
+      return Math::hardSigmoid(x, param, param2);
+    else if constexpr (K == ActKind::Clip)
+      return Math::clip(x, param, param2);
     else if constexpr (K == ActKind::Step)
       return Math::step(x, param);
     else if constexpr (K == ActKind::Selu)

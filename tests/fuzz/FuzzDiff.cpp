@@ -50,7 +50,9 @@ double activationBound(const ir::Activation &act, double z, double ez, double y)
   case ir::ActKind::Step:
     return std::fabs(z - static_cast<double>(act.param)) > 2 * ez ? 0.0 : kInf;
   case ir::ActKind::HardSigmoid:
-    return ez / 6 + 4 * kU * (std::fabs(y) + 1);
+    return std::max(1.0 / 6, alpha) * ez + 4 * kU * (std::fabs(y) + 1);
+  case ir::ActKind::Clip:
+    return ez;
   case ir::ActKind::Softmax:
   case ir::ActKind::LogSoftmax:
     return kInf; // row-wise: activationBounds

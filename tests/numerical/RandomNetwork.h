@@ -49,9 +49,10 @@ enum class Act {
   LogSoftmax,
   Selu,
   Softsign,
-  GeluTanh
+  GeluTanh,
+  Clip
 };
-inline constexpr int kNumActs = 16;
+inline constexpr int kNumActs = 17;
 /// The activation's name in the language ("gelu_tanh" for gelu(approximate
 /// = tanh), a name for test names).
 const char *actName(Act a);
@@ -64,7 +65,7 @@ struct Activation {
   /// The spelling in the network: "gelu", "elu(0.5)", "step(threshold = 0.25)";
   /// empty for an identity left to the default.
   std::string text;
-  /// selu's gamma.
+  /// selu's gamma, hard_sigmoid's beta, clip's max.
   float param2 = 0;
 };
 

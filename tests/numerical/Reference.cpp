@@ -94,11 +94,12 @@ double jitActivationError(const Activation &act, double y) {
   case Act::Identity:
   case Act::Relu:
   case Act::Step:
+  case Act::Clip:
     return 0; // selects only
   case Act::LeakyRelu:
     return kU * std::fabs(y); // one multiply
   case Act::HardSigmoid:
-    return 2 * kU * std::fabs(y); // (x + 3) / 6: an add and a divide
+    return 2 * kU * std::fabs(y); // (x + 3) / 6, or alpha x + beta within an ulp
   default:
     return kMathRel * std::fabs(y);
   }
@@ -567,7 +568,11 @@ double activationValue(const Activation &act, double x) {
   case Act::Softplus:
     return std::max(x, 0.0) + std::log1p(std::exp(-std::fabs(x)));
   case Act::HardSigmoid:
-    return std::min(std::max((x + 3) / 6, 0.0), 1.0);
+    if (act.param == static_cast<float>(1.0 / 6.0) && act.param2 == 0.5f)
+      return std::min(std::max((x + 3) / 6, 0.0), 1.0); // PyTorch's, the default
+    if (p == 0)
+      return std::min(std::max(static_cast<double>(act.param2), 0.0), 1.0);
+    return std::min(std::max(p * x + act.param2, 0.0), 1.0);
   case Act::Step:
     return x > p ? 1.0 : 0.0;
   case Act::LogSoftmax:
@@ -580,6 +585,8 @@ double activationValue(const Activation &act, double x) {
     const double u = std::sqrt(2 / kPi) * (x + 0.044715 * x * x * x);
     return x / (1 + std::exp(-2 * u));
   }
+  case Act::Clip:
+    return x < p ? p : x > act.param2 ? static_cast<double>(act.param2) : x;
   }
   return x;
 }

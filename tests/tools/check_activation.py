@@ -14,9 +14,10 @@ float64, independently of soma (Python's math module and NumPy only).
   check_activation.py check NAME [--param P] [--param2 Q] IN.npy OUT.npy
       recomputes NAME (identity, relu, leaky_relu, sigmoid, tanh, softmax,
       log_softmax, gelu, gelu_tanh, silu, elu, selu, softplus, softsign,
-      hard_sigmoid, step) on the float32 inputs in IN.npy and compares soma's
+      hard_sigmoid, clip, step) on the float32 inputs in IN.npy and compares soma's
       output OUT.npy element by element. P and Q are the activation's
-      parameters (alpha or threshold; selu's alpha and gamma; default:
+      parameters (alpha or threshold; selu's alpha and gamma, hard_sigmoid's
+      alpha and beta, clip's min and max; default:
       soma's defaults), rounded to f32 as soma stores them.
 
 Comparison: an expected NaN needs a NaN, an expected infinity the same
@@ -36,8 +37,9 @@ ABS_FLOOR = 2.0 ** -149
 FLT_MAX = float(np.finfo(np.float32).max)
 FLT_MIN_NORMAL = float(np.finfo(np.float32).tiny)
 
-DEFAULT_PARAM = {"leaky_relu": 0.01, "elu": 1.0, "step": 0.0, "selu": 1.6732632423543772}
-DEFAULT_PARAM2 = {"selu": 1.0507009873554805}
+DEFAULT_PARAM = {"leaky_relu": 0.01, "elu": 1.0, "step": 0.0, "selu": 1.6732632423543772,
+                 "hard_sigmoid": 1.0 / 6.0, "clip": -math.inf}
+DEFAULT_PARAM2 = {"selu": 1.0507009873554805, "hard_sigmoid": 0.5, "clip": math.inf}
 ROWWISE = ("softmax", "log_softmax")
 
 
@@ -132,10 +134,18 @@ def reference(name, p, x, q=0.0):
             return x + math.exp(-x)
         return math.log1p(math.exp(x))
     if name == "hard_sigmoid":
-        # PyTorch's definition: relu6(x + 3) / 6.
         if nan:
             return x
-        return min(max(x + 3.0, 0.0), 6.0) / 6.0
+        if p == float(np.float32(1.0 / 6.0)) and q == 0.5:
+            # the default, PyTorch's definition: relu6(x + 3) / 6.
+            return min(max(x + 3.0, 0.0), 6.0) / 6.0
+        if p == 0:
+            return min(max(q, 0.0), 1.0)
+        return min(max(p * x + q, 0.0), 1.0)  # p * x is exact in float64
+    if name == "clip":
+        if nan:
+            return x
+        return p if x < p else q if x > q else x
     if name == "step":
         if nan:
             return x

@@ -424,20 +424,27 @@ def no_output():
 
 
 def clip_six():
-    """ReLU6, Clip(0, 6), on its own; Clip(0, 2.5) after a MatMul."""
+    """ReLU6, Clip(0, 6), on its own; Clip(-1, 2.5) after a MatMul; Clip
+    with only a min (-0.5, max absent: +inf), and with only a max (an empty
+    name for min: -inf); HardSigmoid with ONNX's default alpha 0.2."""
     b = Builder(opset=13)
     x = rand(6, 8, scale=10)
     w = rand(8, 8)
     h = b.node("Clip", ["x", b.const(np.float32(0)), b.const(np.float32(6))], name="/relu6")
     h = b.node("MatMul", [h, b.const(w)])
-    y = b.node("Clip", [h, b.const(np.float32(0)), b.const(np.float32(2.5))], name="/clip")
-    r = np.clip(np.clip(x.astype(np.float64), 0, 6) @ w.astype(np.float64), 0, 2.5)
+    h = b.node("Clip", [h, b.const(np.float32(-1)), b.const(np.float32(2.5))], name="/clip")
+    h = b.node("Clip", [h, b.const(np.float32(-0.5))], name="/clip_min")
+    h = b.node("Clip", [h, "", b.const(np.float32(2))], name="/clip_max")
+    y = b.node("HardSigmoid", [h], name="/hard_sigmoid")
+    r = np.clip(np.clip(x.astype(np.float64), 0, 6) @ w.astype(np.float64), -1, 2.5)
+    r = np.clip(np.maximum(r, -0.5), None, 2)
+    r = np.clip(float(np.float32(0.2)) * r + 0.5, 0, 1)
     return b.model([("x", ["N", 8])], [rename_output(b, y, "y")]), x, r
 
 
 def clip_range():
     b = Builder()
-    y = b.node("Clip", ["x", b.const(np.float32(-1)), b.const(np.float32(1))], name="/clip")
+    y = b.node("Clip", ["x", b.const(np.float32(1)), b.const(np.float32(-1))], name="/clip")
     return b.model([("x", ["N", 4])], [rename_output(b, y, "y")])
 
 

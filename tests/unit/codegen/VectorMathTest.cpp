@@ -550,7 +550,21 @@ TEST(VectorMathTest, Softplus) {
   expectAccurate(actCase(ActKind::Softplus), {17.0f, 87.0f, 104.0f});
 }
 
-TEST(VectorMathTest, HardSigmoid) { expectAccurate(actCase(ActKind::HardSigmoid)); }
+TEST(VectorMathTest, HardSigmoid) {
+  expectAccurate(actCase(ActKind::HardSigmoid));
+  // ONNX's default, a falling one, alpha = 0 and a huge alpha; 2.5 and
+  // 1/30 are where 0.2 x + 0.5 and -3 x + 0.1 cross 0.
+  for (auto [alpha, beta] : {std::pair{0.2f, 0.5f}, std::pair{-3.0f, 0.1f}, std::pair{0.0f, 0.75f},
+                             std::pair{1e30f, -2.0f}})
+    expectAccurate(actCase(ir::Activation{ActKind::HardSigmoid, alpha, beta}),
+                   {2.5f, 0.033333335f, 2.0e-30f});
+}
+
+TEST(VectorMathTest, Clip) {
+  for (auto [lo, hi] : {std::pair{0.0f, 6.0f}, std::pair{-INFINITY, -1.5f},
+                        std::pair{-0.5f, INFINITY}, std::pair{-1e-40f, 1e-40f}})
+    expectAccurate(actCase(ir::Activation{ActKind::Clip, lo, hi}), {lo, hi});
+}
 
 TEST(VectorMathTest, Log1p) { expectAccurate(log1pCase(), {0.41421354f, 1.0f, 2.0f, 1e30f}); }
 

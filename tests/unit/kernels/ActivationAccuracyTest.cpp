@@ -116,10 +116,19 @@ void expectAccurate(const AccuracyCase &c, const std::vector<float> &xs) {
 
 TEST_P(KernelsIsaTest, ActivationAccuracySweep) {
   const std::vector<float> xs = sweepInputs();
-  std::vector<Activation> acts = {{ActKind::LeakyRelu, 0.2f},  {ActKind::LeakyRelu, 3.0f},
-                                  {ActKind::Elu, -2.0f},       {ActKind::Elu, 1e30f},
-                                  {ActKind::Elu, 0.0f},        {ActKind::Step, 1e30f},
-                                  {ActKind::Selu, 0.0f, 1.0f}, {ActKind::Selu, 2.0f, -0.5f}};
+  std::vector<Activation> acts = {{ActKind::LeakyRelu, 0.2f},
+                                  {ActKind::LeakyRelu, 3.0f},
+                                  {ActKind::Elu, -2.0f},
+                                  {ActKind::Elu, 1e30f},
+                                  {ActKind::Elu, 0.0f},
+                                  {ActKind::Step, 1e30f},
+                                  {ActKind::Selu, 0.0f, 1.0f},
+                                  {ActKind::Selu, 2.0f, -0.5f},
+                                  {ActKind::HardSigmoid, 0.2f, 0.5f},
+                                  {ActKind::HardSigmoid, -3.0f, 0.1f},
+                                  {ActKind::HardSigmoid, 0.0f, 0.75f},
+                                  {ActKind::HardSigmoid, 1e30f, -2.0f},
+                                  {ActKind::Clip, -1.0f, 1.0f}};
   for (const Activation &a : allActivations())
     if (!ir::isRowwise(a.kind))
       acts.push_back(a);

@@ -120,6 +120,9 @@ std::vector<Activation> allActivations() {
   acts.push_back({ActKind::Elu, 0.3f});
   acts.push_back({ActKind::Step, 0.25f});
   acts.push_back({ActKind::Selu, 0.5f, 2.0f});
+  acts.push_back({ActKind::HardSigmoid, 0.2f, 0.5f});
+  acts.push_back({ActKind::HardSigmoid, -3.0f, 0.1f});
+  acts.push_back({ActKind::Clip, -INFINITY, 0.5f});
   return acts;
 }
 
@@ -153,6 +156,7 @@ double ownActivationError(const Activation &act, double y) {
   case ActKind::Identity:
   case ActKind::Relu:
   case ActKind::Step:
+  case ActKind::Clip:
   case ActKind::Softmax: // bounded by the row rule
   case ActKind::LogSoftmax:
     return 0;

@@ -37,7 +37,8 @@ struct Activation {
   ActKind kind = ActKind::Identity;
   /// Stored as f32, like every number in a network, so IR text round-trips.
   float param = 0.0f;
-  /// The second parameter (selu's gamma), 0 for a kind with fewer.
+  /// The second parameter (selu's gamma, hard_sigmoid's beta, clip's max),
+  /// 0 for a kind with fewer.
   float param2 = 0.0f;
 
   float paramAt(int i) const { return i == 0 ? param : param2; }
@@ -52,12 +53,16 @@ Activation makeActivation(ActKind kind);
 /// An error message when `param` is not valid as parameter `i` of `kind`,
 /// else nullopt.
 std::optional<std::string> checkActParam(ActKind kind, double param, int i = 0);
-/// checkActParam on each of `act`'s parameters.
+/// checkActParam on each of `act`'s parameters, then the rules between
+/// them (clip's min below its max).
 std::optional<std::string> checkActParams(const Activation &act);
 /// act(x) rounded to f32, when every engine computes exactly that value
-/// (identity, relu, leaky_relu, step; hard_sigmoid when saturated); nullopt
+/// (identity, relu, leaky_relu, step, clip; hard_sigmoid when saturated); nullopt
 /// for a NaN and for the activations the engines approximate (exp, erf,
 /// tanh: they differ from libm in the last bits) and softmax.
 std::optional<float> exactActivationConstant(const Activation &act, float x);
+/// hard_sigmoid with ONNX's alpha = 1/6 and beta = 1/2 (PyTorch's
+/// hardsigmoid), which the engines compute as (x + 3) / 6.
+bool isDefaultHardSigmoid(const Activation &act);
 
 } // namespace soma::ir
