@@ -133,37 +133,85 @@ bool Sema::evalActivation(const Expr &expr, ir::Activation &act) {
   act = ir::makeActivation(*kind);
   if (expr.kind == Expr::Kind::Ident)
     return true;
-  const char *param = ir::actParamName(*kind);
-  if (!param) {
+  if (*kind == ir::ActKind::Gelu)
+    return evalGeluOption(expr, act);
+  const int numParams = ir::actNumParams(*kind);
+  if (numParams == 0) {
     if (!expr.elems.empty()) {
       diags.error(expr.elems[0].loc, "activation '" + expr.text + "' takes no parameter");
       return false;
     }
     return true;
   }
-  if (expr.elems.size() > 1) {
-    diags.error(expr.elems[1].loc,
-                "activation '" + expr.text + "' takes one parameter, '" + param + "'");
+  std::string names = std::string("'") + ir::actParamName(*kind, 0) + "'";
+  if (numParams == 2)
+    names += std::string(" and '") + ir::actParamName(*kind, 1) + "'";
+  if (expr.elems.size() > static_cast<size_t>(numParams)) {
+    diags.error(expr.elems[numParams].loc,
+                "activation '" + expr.text + "' takes " +
+                    (numParams == 1 ? "one parameter, " : "two parameters, ") + names);
     return false;
   }
+  bool given[2] = {false, false};
+  for (size_t k = 0; k < expr.elems.size(); ++k) {
+    const Expr &arg = expr.elems[k];
+    int i = static_cast<int>(k);
+    if (!expr.argNames[k].empty()) {
+      i = -1;
+      for (int j = 0; j < numParams; ++j)
+        if (expr.argNames[k] == ir::actParamName(*kind, j))
+          i = j;
+      if (i < 0) {
+        diags.error(expr.argLocs[k],
+                    "activation '" + expr.text + "' has no parameter '" + expr.argNames[k] + "'; " +
+                        (numParams == 1 ? "its parameter is " : "its parameters are ") + names);
+        return false;
+      }
+    }
+    const char *param = ir::actParamName(*kind, i);
+    if (given[i]) {
+      diags.error(expr.argLocs[k],
+                  std::string("parameter '") + param + "' of '" + expr.text + "' is given twice");
+      return false;
+    }
+    given[i] = true;
+    if (arg.kind != Expr::Kind::Number) {
+      diags.error(arg.loc,
+                  std::string("parameter '") + param + "' of '" + expr.text + "' must be a number");
+      return false;
+    }
+    if (auto err = ir::checkActParam(*kind, arg.number, i)) {
+      diags.error(arg.loc, *err);
+      return false;
+    }
+    act.paramAt(i) = static_cast<float>(arg.number);
+  }
+  if (auto err = ir::checkActParams(act)) { // the rules between parameters
+    diags.error(expr.loc, *err);
+    return false;
+  }
+  return true;
+}
+
+/// gelu(approximate = none | tanh): the erf form or the tanh approximation.
+bool Sema::evalGeluOption(const Expr &expr, ir::Activation &act) {
   if (expr.elems.empty())
     return true;
+  if (expr.elems.size() > 1) {
+    diags.error(expr.elems[1].loc, "activation 'gelu' takes one option, 'approximate'");
+    return false;
+  }
+  if (!expr.argNames[0].empty() && expr.argNames[0] != "approximate") {
+    diags.error(expr.argLocs[0], "activation 'gelu' has no parameter '" + expr.argNames[0] +
+                                     "'; its option is 'approximate'");
+    return false;
+  }
   const Expr &arg = expr.elems[0];
-  if (!expr.argNames[0].empty() && expr.argNames[0] != param) {
-    diags.error(expr.argLocs[0], "activation '" + expr.text + "' has no parameter '" +
-                                     expr.argNames[0] + "'; its parameter is '" + param + "'");
+  if (arg.kind != Expr::Kind::Ident || (arg.text != "none" && arg.text != "tanh")) {
+    diags.error(arg.loc, "option 'approximate' of 'gelu' must be none or tanh");
     return false;
   }
-  if (arg.kind != Expr::Kind::Number) {
-    diags.error(arg.loc,
-                std::string("parameter '") + param + "' of '" + expr.text + "' must be a number");
-    return false;
-  }
-  if (auto err = ir::checkActParam(*kind, arg.number)) {
-    diags.error(arg.loc, *err);
-    return false;
-  }
-  act.param = static_cast<float>(arg.number);
+  act = ir::makeActivation(arg.text == "tanh" ? ir::ActKind::GeluTanh : ir::ActKind::Gelu);
   return true;
 }
 

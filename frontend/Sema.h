@@ -105,6 +105,7 @@ private:
   void evalCommonAttrs(LayerBuild &layer);
   bool evalUnits(const Attr &attr, const std::string &what, int64_t &units);
   bool evalActivation(const Expr &expr, ir::Activation &act);
+  bool evalGeluOption(const Expr &expr, ir::Activation &act);
   bool evalEpsilon(const Attr &attr, const std::string &what, float &eps);
   bool evalFeatureAxis(LayerBuild &layer, int64_t &axis);
   bool evalHints(const LayerAttrValues &attrs, const std::string &what, ir::LayerHints &hints);

@@ -192,10 +192,11 @@ ir::Op *Sema::buildConv(LayerBuild &layer, size_t rank) {
     spans.push_back(dilations[a] * (kernel[a] - 1) + 1);
   if (!evalPadding(layer, spans, strides, pads) || !checkWindows(layer, spans, pads, false))
     return nullptr;
-  if (layer.act.kind == ir::ActKind::Softmax) {
+  if (ir::isRowwise(layer.act.kind)) {
     diags.error(layer.attrs[LayerAttr::Activation]->value.loc,
-                layer.what + " cannot apply softmax (it normalises rows of features, not "
-                             "channels at each position); use an activation layer");
+                layer.what + " cannot apply " + ir::actName(layer.act.kind) +
+                    " (it normalises rows of features, not channels at each position); use an "
+                    "activation layer");
     return nullptr;
   }
 

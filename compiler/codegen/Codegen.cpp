@@ -61,7 +61,7 @@ void emitKernel(Module &module, const ir::Graph &graph, const jit::LoweringPlan 
     }
     break;
   case ir::OpKind::Activation:
-    if (op.fn.kind == ir::ActKind::Softmax)
+    if (ir::isRowwise(op.fn.kind))
       lowerSoftmax(env, op, slots);
     else
       lowerElementwise(env, op, slots);

@@ -42,7 +42,7 @@ using namespace llvm;
 WeightedSum::WeightedSum(const KernelEnv &env, const ir::Op &op, const SlotMap &slots)
     : inputs(op.operands[0]->type.sampleElements()), units(op.operands[1]->type.dims[0]),
       act(op.kind != ir::OpKind::Linear ? op.fn : ir::makeActivation(ir::ActKind::Identity)),
-      softmax(act.kind == ir::ActKind::Softmax), x(env.slotPtr(slots.at(op.operands[0]))),
+      softmax(ir::isRowwise(act.kind)), x(env.slotPtr(slots.at(op.operands[0]))),
       w(env.slotPtr(slots.at(op.operands[1]))),
       bias(op.kind != ir::OpKind::Linear ? env.slotPtr(slots.at(op.operands[2])) : nullptr),
       residual(op.kind == ir::OpKind::DenseAdd ? env.slotPtr(slots.at(op.operands[3])) : nullptr),
@@ -147,7 +147,7 @@ void DenseEmitter::emit(bool rowSoftmax) {
   fullBlocks();
   loneSamples();
   if (ws.softmax && rowSoftmax)
-    emitSoftmaxRows(env, Y, Y, U, env.rowBegin, env.rowEnd);
+    emitSoftmaxRows(env, Y, Y, U, env.rowBegin, env.rowEnd, ws.act.kind);
 }
 
 // Accumulator (g, r, v) sums sample n + r for neurons

@@ -1,4 +1,5 @@
-// Ops that need a whole row of the last axis: softmax and layer norm. Each
+// Ops that need a whole row of the last axis: softmax, log_softmax and
+// layer norm. Each
 // row takes a few vector passes: reduce, transform, store.
 #include "Lowering.h"
 #include "VectorMath.h"
@@ -9,12 +10,46 @@ namespace soma::codegen {
 
 using namespace llvm;
 
-/// out[r, :] = softmax(in[r, :]) for rows [rowBegin, rowEnd); in may equal
-/// out. A NaN anywhere in a row makes the whole row NaN (as in the
-/// reference); the maximum is subtracted before exp, so large inputs do not
-/// overflow.
+namespace {
+
+/// Passes 2 and 3 of log_softmax on one row: d = x - max stored, then
+/// out = d - log1p((count - 1) + rest), where the count maxima (d = 0) add
+/// exactly 1 each and the rest sums exp(d) of the others (the vec engine's
+/// RowsImpl::logSoftmax, docs/codegen-math.md).
+void emitLogSoftmaxRow(const KernelEnv &env, Value *in, Value *out, int64_t cols, Value *rowOff,
+                       Value *max, Value *anyNan) {
+  IRBuilder<> &b = env.b;
+  Value *negInf = env.splat(-INFINITY);
+  Value *zero = Constant::getNullValue(env.vecTy());
+  auto ptr = [&](Value *base, Value *col) { return env.at(base, b.CreateAdd(rowOff, col)); };
+  std::vector<Value *> sums = emitVectorColumns(
+      env, env.i64(0), env.i64(cols), {zero, zero},
+      [&](Value *col, Value *mask, const std::vector<Value *> &c) {
+        Value *d = b.CreateFSub(env.loadVec(ptr(in, col), mask, negInf), max);
+        env.storeVec(d, ptr(out, col), mask);
+        Value *isMax = b.CreateFCmpOEQ(d, zero);
+        Value *count = b.CreateFAdd(c[0], b.CreateSelect(isMax, env.splat(1.0f), zero));
+        Value *rest = b.CreateFAdd(c[1], b.CreateSelect(isMax, zero, emitExp(b, d)));
+        return std::vector<Value *>{count, rest};
+      });
+  Value *u = b.CreateFAdd(b.CreateFSub(env.reduceAdd(sums[0]), ConstantFP::get(env.f32(), 1.0)),
+                          env.reduceAdd(sums[1]));
+  Value *logSum = b.CreateSelect(anyNan, ConstantFP::getNaN(env.f32()), emitLog1p(b, u));
+  Value *logVec = env.splat(logSum);
+  emitVectorColumns(env, env.i64(0), env.i64(cols), [&](Value *col, Value *mask) {
+    Value *d = env.loadVec(ptr(out, col), mask);
+    env.storeVec(b.CreateFSub(d, logVec), ptr(out, col), mask);
+  });
+}
+
+} // namespace
+
+/// out[r, :] = softmax(in[r, :]) (or log_softmax) for rows [rowBegin,
+/// rowEnd); in may equal out. A NaN anywhere in a row makes the whole row
+/// NaN (as in the reference); the maximum is subtracted before exp, so large
+/// inputs do not overflow.
 void emitSoftmaxRows(const KernelEnv &env, Value *in, Value *out, int64_t cols, Value *rowBegin,
-                     Value *rowEnd) {
+                     Value *rowEnd, ir::ActKind kind) {
   IRBuilder<> &b = env.b;
   Value *negInf = env.splat(-INFINITY);
   emitLoop(
@@ -34,6 +69,10 @@ void emitSoftmaxRows(const KernelEnv &env, Value *in, Value *out, int64_t cols, 
             });
         Value *max = env.splat(env.reduceMax(r1[0]));
         Value *anyNan = env.reduceOr(r1[1]);
+        if (kind == ir::ActKind::LogSoftmax) {
+          emitLogSoftmaxRow(env, in, out, cols, rowOff, max, anyNan);
+          return;
+        }
         // 2. e = exp(x - max), stored, and summed
         std::vector<Value *> r2 =
             emitVectorColumns(env, env.i64(0), env.i64(cols), {Constant::getNullValue(env.vecTy())},
@@ -61,7 +100,7 @@ void emitSoftmaxRows(const KernelEnv &env, Value *in, Value *out, int64_t cols, 
 void lowerSoftmax(const KernelEnv &env, const ir::Op &op, const SlotMap &slots) {
   Value *X = env.slotPtr(slots.at(op.operands[0]));
   Value *Y = env.slotPtr(slots.at(&op));
-  emitSoftmaxRows(env, X, Y, op.type.lastDim(), env.rowBegin, env.rowEnd);
+  emitSoftmaxRows(env, X, Y, op.type.lastDim(), env.rowBegin, env.rowEnd, op.fn.kind);
 }
 
 void lowerLayerNorm(const KernelEnv &env, const ir::Op &op, const SlotMap &slots) {

@@ -164,7 +164,7 @@ void SparseEmitter::emit() {
   sampleBlocks();
   loneSamples();
   if (ws.softmax)
-    emitSoftmaxRows(env, Y, Y, U, env.rowBegin, env.rowEnd);
+    emitSoftmaxRows(env, Y, Y, U, env.rowBegin, env.rowEnd, ws.act.kind);
 }
 
 // Field f of group g's header (runtime::packSparse), as i64.

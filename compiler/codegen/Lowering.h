@@ -21,7 +21,7 @@ int64_t rowsPerSample(const ir::TensorType &type);
 struct WeightedSum {
   int64_t inputs, units;
   ir::Activation act;
-  bool softmax;
+  bool softmax; // act is softmax or log_softmax (ir::isRowwise)
   llvm::Value *x, *w, *bias, *residual, *y;
   WeightedSum(const KernelEnv &env, const ir::Op &op, const SlotMap &slots);
   /// The epilogue of one output vector: `value` (the sums of the neurons
@@ -50,13 +50,14 @@ struct SparseChain {
 /// `scratchSlot` holds the transposed sample blocks.
 void lowerSparse(const KernelEnv &env, const ir::Op &op, const SlotMap &slots, int scratchSlot,
                  int panelsSlot, const ir::Schedule &schedule, SparseChain chain);
-/// out[r, :] = softmax(in[r, :]) for rows [rowBegin, rowEnd) of `cols`
-/// columns; `in` may equal `out`.
+/// out[r, :] = softmax(in[r, :]), or log_softmax as `kind` says, for rows
+/// [rowBegin, rowEnd) of `cols` columns; `in` may equal `out`.
 void emitSoftmaxRows(const KernelEnv &env, llvm::Value *in, llvm::Value *out, int64_t cols,
-                     llvm::Value *rowBegin, llvm::Value *rowEnd);
+                     llvm::Value *rowBegin, llvm::Value *rowEnd, ir::ActKind kind);
 /// bias_add, activation (not softmax), add, scale_shift, batch_norm.
 void lowerElementwise(const KernelEnv &env, const ir::Op &op, const SlotMap &slots);
-/// activation with softmax: per row, max, exp, sum, scale.
+/// activation with softmax or log_softmax: per row, max, exp, sum, scale
+/// (or subtract the log).
 void lowerSoftmax(const KernelEnv &env, const ir::Op &op, const SlotMap &slots);
 void lowerLayerNorm(const KernelEnv &env, const ir::Op &op, const SlotMap &slots);
 void lowerConcat(const KernelEnv &env, const ir::Op &op, const SlotMap &slots);

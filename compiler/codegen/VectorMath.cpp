@@ -16,6 +16,7 @@
 #include <llvm/IR/Intrinsics.h>
 
 #include <cassert>
+#include <cmath>
 #include <span>
 
 namespace soma::codegen {
@@ -214,6 +215,35 @@ public:
     return select(gt(h, 1.0f), c(1.0f), h);
   }
 
+  /// alpha x + beta, alpha x split exactly (Dekker, halves by masking) and
+  /// the sum with its error (Knuth), so it is within an ulp with or without
+  /// FMA and does not cancel near its zero; the default pair (1/6, 1/2) is
+  /// (x + 3) / 6. Clamped to [0, 1].
+  Value *hardSigmoid(Value *x, float alpha, float beta) {
+    if (alpha == kHardSigmoidAlpha && beta == kHardSigmoidBeta)
+      return keepNan(x, hardSigmoid(x));
+    const float ah = highHalf(alpha), al = alpha - ah;
+    Value *xc = select(b.CreateFCmpOEQ(fabs(x), c(INFINITY)), copysign(c(kF32Max), x), x);
+    Value *xh = b.CreateBitCast(b.CreateAnd(b.CreateBitCast(xc, iTy), ci(kHighHalfMask)), fTy);
+    Value *xl = sub(xc, xh);
+    Value *p = mul(c(alpha), xc);
+    Value *e =
+        add(add(add(sub(mul(c(ah), xh), p), mul(c(ah), xl)), mul(c(al), xh)), mul(c(al), xl));
+    Value *s = add(p, c(beta));
+    Value *bb = sub(s, p);
+    Value *t = add(sub(p, sub(s, bb)), sub(c(beta), bb));
+    Value *h = add(s, add(t, e));
+    h = select(b.CreateFCmpOEQ(fabs(s), c(INFINITY)), s, h); // saturated: e may be NaN
+    h = select(lt(h, 0.0f), c(0.0f), h);
+    return keepNan(x, select(gt(h, 1.0f), c(1.0f), h));
+  }
+
+  /// min(max(x, lo), hi); NaN stays (ordered compares).
+  Value *clip(Value *x, float lo, float hi) {
+    x = select(lt(x, lo), c(lo), x);
+    return select(gt(x, hi), c(hi), x);
+  }
+
   Value *step(Value *x, float threshold) {
     return keepNan(x, select(gt(x, threshold), c(1.0f), c(0.0f)));
   }
@@ -221,6 +251,76 @@ public:
   Value *exp(Value *x) {
     ExpParts e = expParts(x);
     return keepNan(x, scale(e.p, pow2(e.n)));
+  }
+
+  /// gamma * elu(x, alpha), each product rounded once.
+  Value *selu(Value *x, float alpha, float gamma) { return mul(c(gamma), elu(x, alpha)); }
+
+  /// x / (1 + |x|); +-1 at +-inf (inf / inf would be NaN).
+  Value *softsign(Value *x) {
+    Value *a = fabs(x);
+    Value *r = div(x, add(c(1.0f), a));
+    return select(b.CreateFCmpOEQ(a, c(INFINITY)), copysign(c(1.0f), x), r);
+  }
+
+  /// a * b = p + e exactly (Dekker's product on Veltkamp splits).
+  Value *twoProd(Value *x, Value *y, Value *&e) {
+    auto split = [&](Value *v, Value *&hi, Value *&lo) {
+      Value *t = mul(v, c(kVeltkampSplit));
+      hi = sub(t, sub(t, v));
+      lo = sub(v, hi);
+    };
+    Value *p = mul(x, y), *xh, *xl, *yh, *yl;
+    split(x, xh, xl);
+    split(y, yh, yl);
+    e = add(add(add(sub(mul(xh, yh), p), mul(xh, yl)), mul(xl, yh)), mul(xl, yl));
+    return p;
+  }
+
+  /// x * sigmoid(v), v = x (K1 + K3 x^2) computed as hi + lo (the relative
+  /// error of the negative tail x e^v is the absolute error of v, and |v|
+  /// reaches 100), the sigmoid as silu's with lo as exp's tail.
+  Value *geluTanh(Value *x) {
+    Value *s = select(gt(fabs(x), kGeluTanhMaxAbs), copysign(c(kGeluTanhMaxAbs), x), x);
+    Value *sqLo, *qLo, *vLo;
+    Value *sqHi = twoProd(s, s, sqLo);
+    Value *qHi = twoProd(c(kGeluTanhK3Hi), sqHi, qLo);
+    qLo = add(qLo, add(mul(c(kGeluTanhK3Hi), sqLo), mul(c(kGeluTanhK3Lo), sqHi)));
+    Value *k1 = c(kGeluTanhK1Hi);
+    Value *rHi = add(k1, qHi); // Knuth's TwoSum: either may be larger
+    Value *bb = sub(rHi, k1);
+    Value *rLo = add(add(sub(k1, sub(rHi, bb)), sub(qHi, bb)), add(qLo, c(kGeluTanhK1Lo)));
+    Value *vHi = twoProd(s, rHi, vLo);
+    vLo = add(vLo, mul(s, rLo));
+    Value *nonNeg = ge(x, 0.0f);
+    ExpParts e = expParts(neg(fabs(vHi)), select(nonNeg, neg(vLo), vLo)); // exp(-|v|)
+    Pow2 p2 = pow2(e.n);
+    Value *den = add(c(1.0f), scale(e.p, p2));
+    Value *r = div(select(nonNeg, x, mul(x, e.p)), den);
+    Value *y = select(nonNeg, r, scale(r, p2));
+    y = select(gt(x, kGeluTanhMaxAbs), x, y);
+    return keepNan(x, select(lt(x, -kGeluTanhMaxAbs), c(-0.0f), y));
+  }
+
+  /// log1p(u) for u >= 0: w = 1 + u = m 2^e, e ln 2 + 2 atanh(t) with
+  /// t = (m - 1) / (m + 1), or t = u / (2 + u) when w < sqrt 2 (u exact).
+  Value *log1p(Value *u) {
+    Value *w = add(c(1.0f), u);
+    Value *bits = b.CreateBitCast(w, iTy);
+    Value *e = b.CreateSIToFP(
+        b.CreateSub(b.CreateLShr(bits, ci(kF32MantissaBits)), ci(kF32ExponentBias)), fTy);
+    Value *m = b.CreateBitCast(b.CreateOr(b.CreateAnd(bits, ci((1 << kF32MantissaBits) - 1)),
+                                          ci(kF32ExponentBias << kF32MantissaBits)),
+                               fTy);
+    Value *big = gt(m, kSqrt2);
+    m = select(big, mul(m, c(0.5f)), m);
+    e = add(e, select(big, c(1.0f), c(0.0f)));
+    Value *small = lt(w, kSqrt2);
+    Value *t = select(small, div(u, add(c(2.0f), u)), div(sub(m, c(1.0f)), add(m, c(1.0f))));
+    e = select(small, c(0.0f), e);
+    Value *l = mul(mul(c(2.0f), t), poly(mul(t, t), kAtanhA));
+    Value *r = fma(e, c(kLn2Hi), fma(e, c(kLn2Lo), l));
+    return keepNan(u, select(b.CreateFCmpOEQ(u, c(INFINITY)), u, r));
   }
 
 private:
@@ -258,9 +358,19 @@ Value *emitActivation(IRBuilder<> &b, const ir::Activation &act, Value *x) {
   case ActKind::Softplus:
     return m.softplus(x);
   case ActKind::HardSigmoid:
-    return m.hardSigmoid(x);
+    return m.hardSigmoid(x, act.param, act.param2);
+  case ActKind::Clip:
+    return m.clip(x, act.param, act.param2);
   case ActKind::Step:
     return m.step(x, act.param);
+  case ActKind::LogSoftmax:
+    llvm_unreachable("log_softmax is lowered per row, with emitExp and emitLog1p");
+  case ActKind::Selu:
+    return m.selu(x, act.param, act.param2);
+  case ActKind::Softsign:
+    return m.softsign(x);
+  case ActKind::GeluTanh:
+    return m.geluTanh(x);
   }
   llvm_unreachable("unknown activation kind");
 }
@@ -269,6 +379,12 @@ Value *emitExp(IRBuilder<> &b, Value *x) {
   IRBuilderBase::FastMathFlagGuard guard(b);
   b.clearFastMathFlags();
   return MathEmitter(b, x->getType()).exp(x);
+}
+
+Value *emitLog1p(IRBuilder<> &b, Value *u) {
+  IRBuilderBase::FastMathFlagGuard guard(b);
+  b.clearFastMathFlags();
+  return MathEmitter(b, u->getType()).log1p(u);
 }
 
 } // namespace soma::codegen

@@ -11,7 +11,8 @@
 namespace soma::codegen {
 
 /// Emits y = act(x) for x of type float or <W x float> (any W), elementwise.
-/// act.kind is never Softmax (softmax is lowered elsewhere, with emitExp).
+/// act.kind is never Softmax or LogSoftmax (lowered per row, with emitExp
+/// and emitLog1p).
 /// Relative error <= 1e-6 against the double-precision reference over all
 /// f32 inputs (absolute 1e-6 * 2^-126 where the result is below 2^-126);
 /// NaN propagates; infinities give the function's limits. The builder's
@@ -20,5 +21,9 @@ llvm::Value *emitActivation(llvm::IRBuilder<> &b, const ir::Activation &act, llv
 
 /// exp(x), for softmax. Same accuracy contract.
 llvm::Value *emitExp(llvm::IRBuilder<> &b, llvm::Value *x);
+
+/// log1p(u) for u >= 0 (or NaN, or inf), for log_softmax's log of its row
+/// sum. Same accuracy contract.
+llvm::Value *emitLog1p(llvm::IRBuilder<> &b, llvm::Value *u);
 
 } // namespace soma::codegen

@@ -139,7 +139,7 @@ bool sameAttrValue(const AttrValue &a, const AttrValue &b) {
     return false;
   if (auto *x = std::get_if<Activation>(&a)) {
     const Activation &y = std::get<Activation>(b);
-    return x->kind == y.kind && sameBits(x->param, y.param);
+    return x->kind == y.kind && sameBits(x->param, y.param) && sameBits(x->param2, y.param2);
   }
   if (auto *x = std::get_if<float>(&a))
     return sameBits(*x, std::get<float>(b));
@@ -152,7 +152,7 @@ std::optional<std::string> checkAttrValue(const AttrInfo &info, const AttrValue 
   switch (info.kind) {
   case AttrKind::Activation: {
     const Activation &act = std::get<Activation>(value);
-    return checkActParam(act.kind, act.param);
+    return checkActParams(act);
   }
   case AttrKind::Float: {
     const float v = std::get<float>(value);

@@ -8,6 +8,7 @@
 #include <algorithm>
 #include <cassert>
 #include <cmath>
+#include <numbers>
 #include <utility>
 
 namespace soma::ir {
@@ -47,18 +48,39 @@ double referenceActivation(const Activation &act, double x) {
   case ActKind::HardSigmoid:
     if (std::isnan(x))
       return x;
-    return std::min(std::max(x / 6.0 + 0.5, 0.0), 1.0);
+    if (isDefaultHardSigmoid(act)) // exactly PyTorch's relu6(x + 3) / 6
+      return std::min(std::max(x / 6.0 + 0.5, 0.0), 1.0);
+    if (act.param == 0) // not 0 * inf = NaN at the infinities
+      return std::min(std::max(double(act.param2), 0.0), 1.0);
+    return std::min(std::max(double(act.param) * x + act.param2, 0.0), 1.0);
+  case ActKind::Clip:
+    return x < act.param ? double(act.param) : x > act.param2 ? double(act.param2) : x;
   case ActKind::Step:
     if (std::isnan(x))
       return x;
     return x > act.param ? 1.0 : 0.0;
+  case ActKind::LogSoftmax:
+    return 0.0; // a single-element row; rows go through referenceActivationRows
+  case ActKind::Selu:
+    return act.param2 * (x > 0 || std::isnan(x) ? x : act.param * std::expm1(x));
+  case ActKind::Softsign:
+    if (std::isinf(x))
+      return x > 0 ? 1.0 : -1.0;
+    return x / (1.0 + std::fabs(x));
+  case ActKind::GeluTanh: {
+    // x (1 + tanh u) / 2 = x / (1 + exp(-2u)): no cancellation for x < 0.
+    if (std::isinf(x))
+      return x > 0 ? x : -0.0;
+    const double u = std::sqrt(2.0 / std::numbers::pi) * (x + 0.044715 * x * x * x);
+    return x / (1.0 + std::exp(-2.0 * u));
+  }
   }
   return x;
 }
 
 void referenceActivationRows(const Activation &act, const double *in, float *out, int64_t rows,
                              int64_t width) {
-  if (act.kind != ActKind::Softmax) {
+  if (!isRowwise(act.kind)) {
     for (int64_t i = 0; i < rows * width; ++i)
       out[i] = static_cast<float>(referenceActivation(act, in[i]));
     return;
@@ -70,6 +92,22 @@ void referenceActivationRows(const Activation &act, const double *in, float *out
     for (int64_t i = 0; i < width; ++i) {
       nan |= std::isnan(row[i]);
       max = std::max(max, row[i]);
+    }
+    if (act.kind == ActKind::LogSoftmax) {
+      // log(sum) as log1p((count - 1) + rest): the maxima add exactly 1
+      // each, and log(1 + tiny) needs the tiny part on its own.
+      double count = 0, rest = 0;
+      for (int64_t i = 0; i < width; ++i) {
+        const double d = row[i] - max;
+        if (d == 0)
+          count += 1;
+        else
+          rest += std::exp(d);
+      }
+      const double logSum = std::log1p((count - 1) + rest);
+      for (int64_t i = 0; i < width; ++i)
+        out[r * width + i] = nan ? NAN : static_cast<float>((row[i] - max) - logSum);
+      continue;
     }
     double sum = 0;
     for (int64_t i = 0; i < width; ++i)

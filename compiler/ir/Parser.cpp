@@ -164,17 +164,35 @@ bool IRParser::parseActivation(Activation &act) {
   if (!tok.is(TokKind::LParen))
     return true;
   consume();
-  const char *param = actParamName(*kind);
-  if (!param)
+  if (*kind == ActKind::Gelu) {
+    // gelu(approximate = tanh), as Activation::str prints it
+    if (!tok.isIdent("approximate"))
+      return fail("expected 'approximate', got " + describeToken(tok));
+    consume();
+    if (!expect(TokKind::Equal, "after 'approximate'"))
+      return false;
+    if (!tok.isIdent("tanh") && !tok.isIdent("none"))
+      return fail("expected none or tanh, got " + describeToken(tok));
+    act = makeActivation(tok.isIdent("tanh") ? ActKind::GeluTanh : ActKind::Gelu);
+    consume();
+    return expect(TokKind::RParen, "after the option");
+  }
+  const int numParams = actNumParams(*kind);
+  if (numParams == 0)
     return fail(std::string("activation '") + actName(*kind) + "' takes no parameter");
-  if (!tok.isIdent(param))
-    return fail(std::string("expected '") + param + "', got " + describeToken(tok));
-  consume();
-  double value;
-  if (!expect(TokKind::Equal, "after the parameter name") ||
-      !parseNumber(value, "as the parameter value"))
-    return false;
-  act.param = static_cast<float>(value);
+  for (int i = 0; i < numParams; ++i) {
+    const char *param = actParamName(*kind, i);
+    if (i > 0 && !expect(TokKind::Comma, "between the parameters"))
+      return false;
+    if (!tok.isIdent(param))
+      return fail(std::string("expected '") + param + "', got " + describeToken(tok));
+    consume();
+    double value;
+    if (!expect(TokKind::Equal, "after the parameter name") ||
+        !parseNumber(value, "as the parameter value"))
+      return false;
+    act.paramAt(i) = static_cast<float>(value);
+  }
   return expect(TokKind::RParen, "after the parameter");
 }
 

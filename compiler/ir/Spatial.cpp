@@ -142,9 +142,9 @@ TensorType inferConv(const Op &op, DiagnosticEngine &diags) {
                             "], got " + b.str());
     return {};
   }
-  if (op.fn.kind == ActKind::Softmax) {
-    diags.error(op.loc, describe(op) + " cannot apply softmax: it needs whole rows; use an "
-                                       "activation op");
+  if (isRowwise(op.fn.kind)) {
+    diags.error(op.loc, describe(op) + " cannot apply " + actName(op.fn.kind) +
+                            ": it needs whole rows; use an activation op");
     return {};
   }
   std::vector<int64_t> dims = {outChannels};

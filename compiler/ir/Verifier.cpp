@@ -90,9 +90,9 @@ bool verifyGraph(const Graph &graph, DiagnosticEngine &diags) {
         diags.error(op.loc, *err);
         attrsOk = false;
       }
-    if (isBinary(op.kind) && op.fn.kind == ActKind::Softmax)
-      diags.error(op.loc,
-                  what() + " cannot apply softmax: it needs whole rows; use an activation op");
+    if (isBinary(op.kind) && isRowwise(op.fn.kind))
+      diags.error(op.loc, what() + " cannot apply " + actName(op.fn.kind) +
+                              ": it needs whole rows; use an activation op");
     if (op.hints.any() && !isWeightedSum(op.kind))
       diags.error(op.loc, what() + " cannot carry layer hints (only linear, dense and dense_add)");
     if (op.hints.prune && !(*op.hints.prune >= 0 && *op.hints.prune < 1))

@@ -82,7 +82,7 @@ runtime::TileRules weightedSumRules(const ir::Op &op) {
   runtime::TileRules rules;
   rules.rowWork = cols * (inputs + runtime::activationWork(act));
   rules.rowGranularity = schedule.rowBlock;
-  rules.colGranularity = act.kind == ir::ActKind::Softmax ? 0 : schedule.panel();
+  rules.colGranularity = ir::isRowwise(act.kind) ? 0 : schedule.panel();
   return rules;
 }
 
@@ -107,7 +107,7 @@ runtime::TileRules sparseRules(const ir::Op &op) {
   const double nonzeros = density * static_cast<double>(cols * inputs);
   rules.rowWork = static_cast<int64_t>(2 * nonzeros) + inputs + cols * (1 + activationWork(act));
   rules.colGranularity = 0;
-  if (act.kind == ir::ActKind::Softmax)
+  if (ir::isRowwise(act.kind))
     return rules;
   // On the scalar path a nonzero is a scalar FMA with its loads, about a
   // cycle, i.e. 2 V dense multiply-adds (at 1024 x 1024 with 10 % nonzeros
@@ -138,7 +138,7 @@ runtime::TileRules elementwiseRules(const ir::Op &op, int64_t vectorWidth) {
   switch (op.kind) {
   case ir::OpKind::Activation:
     rules.rowWork = cols * (kElementWork + activationWork(op.fn));
-    rules.colGranularity = op.fn.kind == ir::ActKind::Softmax ? 0 : vectorWidth;
+    rules.colGranularity = ir::isRowwise(op.fn.kind) ? 0 : vectorWidth;
     break;
   case ir::OpKind::BiasAdd:
   case ir::OpKind::ScaleShift:
@@ -489,7 +489,7 @@ LoweringPlan JitEngine::lowering(const runtime::ProgramBuilder &b) const {
       continue;
     const ir::Op &x = *user.operands[0];
     const size_t xi = b.indexOf(&x);
-    if (!sparse(xi) || x.kind == ir::OpKind::DenseAdd || x.fn.kind == ir::ActKind::Softmax ||
+    if (!sparse(xi) || x.kind == ir::OpKind::DenseAdd || ir::isRowwise(x.fn.kind) ||
         uses[xi] != 1 || x.schedule->vectorWidth != user.schedule->vectorWidth)
       continue;
     plan.featureMajorOut[xi] = true;

@@ -39,6 +39,9 @@ void addAttributes(std::string &key, const ir::Op &op) {
     key += ir::formatAttrValue(ir::attrInfo(id), value);
     if (const float *f = std::get_if<float>(&value))
       key += "#" + std::to_string(std::bit_cast<uint32_t>(*f));
+    if (const ir::Activation *act = std::get_if<ir::Activation>(&value))
+      key += "#" + std::to_string(std::bit_cast<uint32_t>(act->param)) + "," +
+             std::to_string(std::bit_cast<uint32_t>(act->param2));
     key += ";";
   }
 }

@@ -208,7 +208,7 @@ bool DeadNeuronEliminator::shrink(ir::Op &layer) {
   if (isOutput(&layer))
     return false; // its width is the network's interface
   ir::Activation act = layerFn(layer);
-  if (act.kind == ir::ActKind::Softmax)
+  if (ir::isRowwise(act.kind))
     return false; // each output depends on the whole row
   const int64_t units = w->type.dims[0], inputs = w->type.dims[1];
   if (units <= 1)

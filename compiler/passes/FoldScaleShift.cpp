@@ -13,8 +13,7 @@
 //           W'[o, ...] = W[o, ...] * s[o],  b'[o] = b[o] * s[o] + t[o]
 //
 //   before a conv, a per-channel or uniform (every s[c] equal, along any
-//   axis) scale with no shift (t = 0: ReLU6 as the ONNX importer builds
-//   it, h * hard_sigmoid(...), ends in a uniform one): y =
+//   axis) scale with no shift (t = 0): y =
 //   conv(x * s, W, b)  ->  conv(x, W', b), W'[o, j, ...] = W[o, j, ...] *
 //   s[c], c = g * (C / groups) + j the input channel that filter o's
 //   group g reads as its j-th. Padding reads zeros, and 0 * s = 0.

@@ -119,7 +119,7 @@ bool fuseConvBiasAct(ir::Graph &graph, PassContext &ctx) {
       }
       continue;
     }
-    if (op->kind != ir::OpKind::Activation || op->fn.kind == ir::ActKind::Softmax)
+    if (op->kind != ir::OpKind::Activation || ir::isRowwise(op->fn.kind))
       continue; // softmax needs whole rows of the last axis
     ir::Op *conv = fusableConv(op, 0, uses);
     if (!conv)

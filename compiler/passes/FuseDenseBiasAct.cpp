@@ -35,7 +35,7 @@ bool fuseDenseBiasAct(ir::Graph &graph, PassContext &ctx) {
     ir::Op *last = bias;
     ir::Activation fn = ir::makeActivation(ir::ActKind::Identity);
     ir::Op *user = uses.soleUser(bias);
-    if (user && user->kind == ir::OpKind::Activation && user->fn.kind != ir::ActKind::Softmax) {
+    if (user && user->kind == ir::OpKind::Activation && !ir::isRowwise(user->fn.kind)) {
       last = user;
       fn = user->fn;
       erase.insert(bias);

@@ -41,7 +41,7 @@ void fuseActivationsIntoBinaries(ir::Graph &graph, PassContext &ctx) {
   ir::OpSet erase;
   for (auto &opPtr : graph.ops) {
     ir::Op *act = opPtr.get();
-    if (act->kind != ir::OpKind::Activation || act->fn.kind == ir::ActKind::Softmax)
+    if (act->kind != ir::OpKind::Activation || ir::isRowwise(act->fn.kind))
       continue;
     ir::Op *add = act->operands[0];
     if (!ir::isBinary(add->kind) || add->fn.kind != ir::ActKind::Identity)

@@ -343,7 +343,7 @@ ir::Schedule scheduleFor(const ir::Op &op, const MachineInfo &machine, ir::Sched
   const int64_t panelBytes = std::max<int64_t>(1, inputs) * panel * 4;
   const int64_t fit = std::max<int64_t>(1, machine.l2Bytes / 2 / panelBytes);
   const int64_t share = std::max<int64_t>(1, panels / (4 * std::max<int64_t>(1, machine.cores)));
-  const bool wholeRows = op.kind != ir::OpKind::Linear && op.fn.kind == ir::ActKind::Softmax;
+  const bool wholeRows = op.kind != ir::OpKind::Linear && ir::isRowwise(op.fn.kind);
   s.colTile = (wholeRows ? panels : std::min({fit, share, panels})) * panel;
   s.rowTile = (64 + s.rowBlock - 1) / s.rowBlock * s.rowBlock;
   // Step 13: inputs from a relu are often zero.

@@ -18,7 +18,7 @@ void Importer::applyActivation(const onnx::NodeProto &n, const std::string &in,
                                const std::string &out, const std::string &fn,
                                const std::string &origin) {
   const Value x = values.at(in);
-  bool softmax = fn == "softmax";
+  bool softmax = fn == "softmax" || fn == "log_softmax";
   if (Layer *target = foldTarget(in, softmax ? std::set<std::string>{"dense"}
                                              : std::set<std::string>{"dense", "conv1d", "conv2d"});
       target && !target->has("activation")) {
@@ -42,13 +42,17 @@ void Importer::importActivation(const onnx::NodeProto &n, const std::string &fn)
   } else if (op == "Elu") {
     allowAttrs(n, {"alpha"});
     call = "elu(alpha = " + numberText(floatAttr(n, "alpha", 1.f)) + ")";
+  } else if (op == "Selu") {
+    allowAttrs(n, {"alpha", "gamma"});
+    call = "selu(alpha = " + numberText(floatAttr(n, "alpha", 1.67326319217681884765625f)) +
+           ", gamma = " + numberText(floatAttr(n, "gamma", 1.05070102214813232421875f)) + ")";
   } else if (op == "HardSigmoid") {
     allowAttrs(n, {"alpha", "beta"});
     float alpha = floatAttr(n, "alpha", 0.2f), beta = floatAttr(n, "beta", 0.5f);
-    if (!near(alpha, 1.0 / 6) || beta != 0.5f)
-      fail(n, "alpha = " + numberText(alpha) + ", beta = " + numberText(beta) +
-                  "; soma's hard_sigmoid is alpha = 1/6, beta = 0.5 (PyTorch's hardsigmoid)");
-    call = "hard_sigmoid";
+    // PyTorch's hardsigmoid (1/6, 1/2) is soma's default, computed exactly.
+    call = near(alpha, 1.0 / 6) && beta == 0.5f
+               ? "hard_sigmoid"
+               : "hard_sigmoid(alpha = " + numberText(alpha) + ", beta = " + numberText(beta) + ")";
   } else
     allowAttrs(n, {});
   const Value &x = activation(n, 0);
@@ -58,16 +62,18 @@ void Importer::importActivation(const onnx::NodeProto &n, const std::string &fn)
   applyActivation(n, n.input(0), n.output(0), call, nodeLabel(n));
 }
 
+/// Softmax and LogSoftmax, along the last axis.
 void Importer::importSoftmax(const onnx::NodeProto &n) {
   allowAttrs(n, {"axis"});
   const Value &x = activation(n, 0);
+  const std::string fn = n.op_type() == "LogSoftmax" ? "log_softmax" : "softmax";
   int64_t rank = static_cast<int64_t>(x.shape.size());
   int64_t axis = axisOf(intAttr(n, "axis", opset >= 13 ? -1 : 1), rank);
   if (axis != rank - 1)
     fail(n, "axis = " + std::to_string(intAttr(n, "axis", opset >= 13 ? -1 : 1)) +
-                " over a value of shape " + shapeText(x.shape) +
-                "; soma's softmax is along the last axis");
-  applyActivation(n, n.input(0), n.output(0), "softmax", nodeLabel(n));
+                " over a value of shape " + shapeText(x.shape) + "; soma's " + fn +
+                " is along the last axis");
+  applyActivation(n, n.input(0), n.output(0), fn, nodeLabel(n));
 }
 
 onnx::NodeProto Importer::helperNode(const onnx::NodeProto &n, const std::string &suffix) {
@@ -79,7 +85,7 @@ onnx::NodeProto Importer::helperNode(const onnx::NodeProto &n, const std::string
 }
 
 /// HardSwish as x * hard_sigmoid(x); PRelu with one slope as leaky_relu;
-/// Clip(0, inf) as relu.
+/// Clip(0, inf) as relu, any other Clip(min, max) as clip.
 void Importer::importOtherActivation(const onnx::NodeProto &n) {
   const std::string &op = n.op_type();
   const Value &x = activation(n, 0);
@@ -122,29 +128,15 @@ void Importer::importOtherActivation(const onnx::NodeProto &n) {
         (i == 1 ? lo : hi) = c.values[0];
       }
   }
-  if (lo != 0.f || !(hi > 0))
+  if (std::isnan(lo) || std::isnan(hi) || !(lo < hi))
     fail(n, "Clip(" + numberText(lo) + ", " + numberText(hi) +
-                ") is not supported; soma imports Clip(0, max) with max > 0");
-  if (hi == INFINITY) {
+                ") is not supported; soma's clip needs min < max");
+  if (lo == 0.f && hi == INFINITY) {
     applyActivation(n, n.input(0), n.output(0), "relu", nodeLabel(n));
     return;
   }
-  // soma has no clip activation: Clip(0, h)(x) = h * hard_sigmoid(6x/h - 3),
-  // hard_sigmoid(y) = min(max(y/6 + 1/2, 0), 1). The scale and shift before
-  // fold into the layer before, as may the hard_sigmoid.
-  auto uniform = [&](float v, bool channels) {
-    int64_t count = channels ? (x.shape.size() >= 3 ? x.shape[1] : 0) : x.shape.back();
-    return std::vector<float>(static_cast<size_t>(count), v);
-  };
-  ScaleShift preChannels{uniform(6 / hi, true), uniform(-3, true)};
-  ScaleShift preLast{uniform(6 / hi, false), uniform(-3, false)};
-  onnx::NodeProto scaled = helperNode(n, "_scaled");
-  applyScaleShift(scaled, n.input(0), scaled.output(0), preChannels, preLast);
-  onnx::NodeProto gate = helperNode(n, "_gate");
-  applyActivation(gate, scaled.output(0), gate.output(0), "hard_sigmoid", nodeLabel(n));
-  ScaleShift postChannels{uniform(hi, true), uniform(0, true)};
-  ScaleShift postLast{uniform(hi, false), uniform(0, false)};
-  applyScaleShift(n, gate.output(0), n.output(0), postChannels, postLast);
+  applyActivation(n, n.input(0), n.output(0),
+                  "clip(min = " + numberText(lo) + ", max = " + numberText(hi) + ")", nodeLabel(n));
 }
 
 } // namespace soma::frontend::onnximport

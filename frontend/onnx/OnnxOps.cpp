@@ -19,11 +19,11 @@ namespace {
 const char *const kSupportedOps =
     "Add, AveragePool, BatchNormalization, Clip (min 0), Concat, Constant, Conv, Div, Dropout, "
     "Elu, Flatten, Gemm, GlobalAveragePool, HardSigmoid, HardSwish, Identity, "
-    "LayerNormalization, LeakyRelu, MatMul, MaxPool, Mul, Pad (of nothing), PRelu (one slope), "
-    "Relu, Reshape, "
-    "Sigmoid, Softmax, Softplus, Squeeze, Sub, Tanh, Transpose (of constants, or moving only "
-    "axes of size 1), Unsqueeze (and Erf in the GELU pattern, ReduceMean, Pow and Sqrt in the "
-    "LayerNorm pattern)";
+    "LayerNormalization, LeakyRelu, LogSoftmax, MatMul, MaxPool, Mul, Pad (of nothing), PRelu "
+    "(one slope), Relu, Reshape, Selu, "
+    "Sigmoid, Softmax, Softplus, Softsign, Squeeze, Sub, Tanh, Transpose (of constants, or moving "
+    "only axes of size 1), Unsqueeze (and Erf in the GELU pattern, Pow in GELU's tanh form, "
+    "Abs in the Softsign pattern, ReduceMean, Pow and Sqrt in the LayerNorm pattern)";
 
 } // namespace
 
@@ -216,16 +216,18 @@ void Importer::importNode(size_t index) {
   else if (op == "MatMul")
     importMatMul(n);
   else if (op == "Add" || op == "Sub" || op == "Mul" || op == "Div") {
-    if (!matchGelu(index))
+    if (!matchGelu(index) && !matchGeluTanh(index))
       importBinary(n);
-  } else if (op == "Relu" || op == "Sigmoid" || op == "Tanh" || op == "Softplus")
-    importActivation(n, op == "Relu"      ? "relu"
-                        : op == "Sigmoid" ? "sigmoid"
-                        : op == "Tanh"    ? "tanh"
-                                          : "softplus");
-  else if (op == "LeakyRelu" || op == "Elu" || op == "HardSigmoid")
+  } else if (op == "Relu" || op == "Sigmoid" || op == "Tanh" || op == "Softplus" ||
+             op == "Softsign")
+    importActivation(n, op == "Relu"       ? "relu"
+                        : op == "Sigmoid"  ? "sigmoid"
+                        : op == "Tanh"     ? "tanh"
+                        : op == "Softsign" ? "softsign"
+                                           : "softplus");
+  else if (op == "LeakyRelu" || op == "Elu" || op == "HardSigmoid" || op == "Selu")
     importActivation(n, "");
-  else if (op == "Softmax")
+  else if (op == "Softmax" || op == "LogSoftmax")
     importSoftmax(n);
   else if (op == "HardSwish" || op == "PRelu" || op == "Clip")
     importOtherActivation(n);
@@ -248,7 +250,15 @@ void Importer::importNode(size_t index) {
     importGlobalPool(n);
   else if (op == "Erf")
     fail(n, "Erf is supported only as part of GELU, x * 0.5 * (1 + erf(x / sqrt(2)))");
-  else if (op == "ReduceMean") {
+  else if (op == "Abs") {
+    if (!matchSoftsign(index))
+      fail(n, "Abs is supported only as part of Softsign, x / (1 + abs(x))");
+  } else if (op == "Pow") {
+    if (!matchGeluTanh(index))
+      fail(n,
+           "Pow is supported only as x^3 in GELU's tanh form, "
+           "x * 0.5 * (1 + tanh(sqrt(2 / pi) * (x + 0.044715 * x^3))), and as part of LayerNorm");
+  } else if (op == "ReduceMean") {
     if (!matchLayerNorm(index))
       fail(n, "ReduceMean is supported only as part of LayerNorm over the last axis, "
               "(x - mean(x)) / sqrt(mean((x - mean(x))^2) + epsilon) * scale + shift");

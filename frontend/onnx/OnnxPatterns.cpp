@@ -1,5 +1,5 @@
-// The export patterns the importer writes as one op: GELU's erf form and
-// LayerNorm before opset 17, as PyTorch exports them. A pattern is matched
+// The export patterns the importer writes as one op: GELU's erf and tanh
+// forms, Softsign and LayerNorm before opset 17, as PyTorch exports them. A pattern is matched
 // at its first node; every value inside it must be read by the pattern's
 // next node only, so nothing outside sees a value the pattern removes. The
 // nodes it covers are marked consumed and not imported again.
@@ -7,6 +7,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <numbers>
 
 namespace soma::frontend::onnximport {
 
@@ -88,6 +89,91 @@ bool Importer::matchGelu(size_t index) {
     consumed.insert(static_cast<size_t>(i));
   layerUses[x.layer] -= 1; // x's two readers in the pattern become one
   applyActivation(div, xName, g.node(half).output(0), "gelu", "GELU from " + nodeLabel(div));
+  return true;
+}
+
+/// PyTorch's GELU(approximate = 'tanh'), exported as nine nodes:
+/// y = Mul(Mul(x, Add(Tanh(Mul(Add(x, Mul(Mul(x, Mul(x, x)), kappa)), beta)), 1)), 0.5),
+/// kappa = 0.044715, beta = sqrt(2 / pi), constants on either side; x^3 may
+/// also be Pow(x, 3).
+bool Importer::matchGeluTanh(size_t index) {
+  const onnx::GraphProto &g = model.graph();
+  const onnx::NodeProto &first = g.node(static_cast<int>(index));
+  if (first.input_size() != 2 || !values.count(first.input(0)) || values.at(first.input(0)).isConst)
+    return false;
+  const std::string &xName = first.input(0);
+  const Value &x = values.at(xName);
+  auto scalarIs = [&](const onnx::NodeProto &node, const std::string &v, double want) {
+    const ConstTensor *k = node.input_size() == 2 ? constantNamed(otherInput(node, v)) : nullptr;
+    return k && k->count() == 1 && near(k->values[0], want);
+  };
+  auto readsX = [&](int node, const std::string &v) {
+    return node >= 0 && g.node(node).input_size() == 2 && otherInput(g.node(node), v) == xName;
+  };
+  std::vector<int> nodes;
+  int cube = -1, xReads = 0;
+  if (first.op_type() == "Mul" && first.input(1) == xName) {
+    cube = soleReader(first.output(0), "Mul"); // x * (x * x)
+    if (!readsX(cube, first.output(0)))
+      return false;
+    nodes.push_back(cube);
+    xReads = 3;
+  } else if (first.op_type() == "Pow") {
+    const ConstTensor *three = constantNamed(first.input(1));
+    if (!three || three->count() != 1 || three->values[0] != 3.f)
+      return false;
+    cube = static_cast<int>(index);
+    xReads = 1;
+  } else {
+    return false;
+  }
+  const std::string *v = &g.node(cube).output(0);
+  auto next = [&](const char *op, auto &&ok) {
+    int n = soleReader(*v, op);
+    if (n < 0 || !ok(n))
+      return false;
+    nodes.push_back(n);
+    v = &g.node(n).output(0);
+    return true;
+  };
+  auto byScalar = [&](double want) {
+    return [&, want](int n) { return scalarIs(g.node(n), *v, want); };
+  };
+  auto byX = [&](int n) { return readsX(n, *v); };
+  if (!next("Mul", byScalar(0.044715)) || !next("Add", byX) ||
+      !next("Mul", byScalar(std::sqrt(2 / std::numbers::pi))) ||
+      !next("Tanh", [](int) { return true; }) || !next("Add", byScalar(1.0)) || !next("Mul", byX) ||
+      !next("Mul", byScalar(0.5)))
+    return false;
+  for (int i : nodes)
+    consumed.insert(static_cast<size_t>(i));
+  layerUses[x.layer] -= xReads + 1; // x's readers in the pattern become one
+  applyActivation(first, xName, *v, "gelu(approximate = tanh)",
+                  "GELU (tanh) from " + nodeLabel(first));
+  return true;
+}
+
+/// PyTorch's Softsign, exported as y = Div(x, Add(Abs(x), 1)).
+bool Importer::matchSoftsign(size_t index) {
+  const onnx::GraphProto &g = model.graph();
+  const onnx::NodeProto &abs = g.node(static_cast<int>(index));
+  if (abs.input_size() != 1 || !values.count(abs.input(0)) || values.at(abs.input(0)).isConst)
+    return false;
+  const std::string &xName = abs.input(0);
+  int add = soleReader(abs.output(0), "Add");
+  if (add < 0 || g.node(add).input_size() != 2)
+    return false;
+  const ConstTensor *one = constantNamed(otherInput(g.node(add), abs.output(0)));
+  if (!one || one->count() != 1 || one->values[0] != 1.f)
+    return false;
+  int div = soleReader(g.node(add).output(0), "Div");
+  if (div < 0 || g.node(div).input_size() != 2 || g.node(div).input(0) != xName ||
+      g.node(div).input(1) != g.node(add).output(0))
+    return false;
+  consumed.insert(static_cast<size_t>(add));
+  consumed.insert(static_cast<size_t>(div));
+  layerUses[values.at(xName).layer] -= 1; // read by the Abs and the Div: once now
+  applyActivation(abs, xName, g.node(div).output(0), "softsign", "Softsign from " + nodeLabel(abs));
   return true;
 }
 

@@ -147,6 +147,7 @@ void writeConv(Writer &w, const ConvContext &c) {
     w.put<int32_t>(s);
   w.put<int32_t>(static_cast<int32_t>(a.act.kind));
   w.put<float>(a.act.param);
+  w.put<float>(a.act.param2);
   w.put<uint8_t>(static_cast<uint8_t>(a.in));
   w.put<uint8_t>(static_cast<uint8_t>(a.out));
   for (int64_t *f : convFields(a))
@@ -242,6 +243,7 @@ std::shared_ptr<ConvContext> readConv(Reader &r, const Program &program, const B
     *s = r.get<int32_t>();
   const int32_t act = r.get<int32_t>();
   a.act.param = r.get<float>();
+  a.act.param2 = r.get<float>();
   const uint8_t in = r.get<uint8_t>(), out = r.get<uint8_t>();
   for (int64_t *f : convFields(a))
     if ((*f = r.get<int64_t>()) < 0 || *f > (int64_t(1) << 40))
@@ -250,7 +252,7 @@ std::shared_ptr<ConvContext> readConv(Reader &r, const Program &program, const B
   auto slotOk = [&](int s) { return s >= 0 && s < slots; };
   if (!r.ok || !slotOk(c->x) || !slotOk(c->packed) || !slotOk(c->bias) || c->y != step.result ||
       (c->residual != -1 && !slotOk(c->residual)) || act < 0 || act >= ir::kNumActKinds ||
-      static_cast<ir::ActKind>(act) == ir::ActKind::Softmax || in > 1 || out > 1)
+      ir::isRowwise(static_cast<ir::ActKind>(act)) || in > 1 || out > 1)
     return r.ok = false, nullptr;
   a.act.kind = static_cast<ir::ActKind>(act);
   a.in = static_cast<kernels::ChannelLayout>(in);

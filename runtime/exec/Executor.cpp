@@ -93,6 +93,7 @@ int64_t activationWork(const ir::Activation &act) {
   case ir::ActKind::LeakyRelu:
   case ir::ActKind::HardSigmoid:
   case ir::ActKind::Step:
+  case ir::ActKind::Clip:
     return 0;
   default:
     return kTranscendentalWork;

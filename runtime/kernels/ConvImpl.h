@@ -221,9 +221,9 @@ template <class A> struct ConvImpl {
   }
 
   static void conv(const ConvArgs &a, int64_t r0, int64_t r1) noexcept {
-    assert(a.act.kind != ir::ActKind::Softmax && "a convolution's activation is elementwise");
+    assert(!ir::isRowwise(a.act.kind) && "a convolution's activation is elementwise");
     assert(r0 % (a.block * a.outH) == 0 && r1 % (a.block * a.outH) == 0 && "whole blocks");
-    withAct<A>(a.act.kind, a.act.param, [&](auto op) {
+    withAct<A>(a.act, [&](auto op) {
       if (DepthwiseImpl<A>::isDepthwise(a) && DepthwiseImpl<A>::run(a, op, r0, r1))
         return;
       if (a.block == 2 * W)

@@ -34,11 +34,15 @@ struct KernelTable {
                     const float *shift, float epsilon, const Dst &y, int64_t r0, int64_t r1,
                     int64_t c0, int64_t c1) noexcept;
   void (*softmax)(const Src &x, const Dst &y, int64_t cols, int64_t r0, int64_t r1) noexcept;
+  void (*logSoftmax)(const Src &x, const Dst &y, int64_t cols, int64_t r0, int64_t r1) noexcept;
   void (*layerNorm)(const Src &x, const float *scale, const float *shift, float epsilon,
                     const Dst &y, int64_t cols, int64_t r0, int64_t r1) noexcept;
   void (*conv)(const ConvArgs &args, int64_t r0, int64_t r1) noexcept;
   /// out[i] = exp(in[i]), softmax's exponential on its own: for the tests.
   void (*exp)(const float *in, float *out, int64_t n) noexcept;
+  /// out[i] = log1p(in[i]) for in[i] >= 0, log_softmax's log on its own:
+  /// for the tests.
+  void (*log1p)(const float *in, float *out, int64_t n) noexcept;
 };
 
 /// Defined in KernelsSse2.cpp, KernelsAvx2.cpp and KernelsAvx512.cpp.

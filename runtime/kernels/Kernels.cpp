@@ -191,6 +191,18 @@ void softmax(const Src &x, const Dst &y, int64_t cols, int64_t r0, int64_t r1) n
   activeKernels().softmax(x, y, cols, r0, r1);
 }
 
+void logSoftmax(const Src &x, const Dst &y, int64_t cols, int64_t r0, int64_t r1) noexcept {
+  activeKernels().logSoftmax(x, y, cols, r0, r1);
+}
+
+void rowActivation(ir::ActKind kind, const Src &x, const Dst &y, int64_t cols, int64_t r0,
+                   int64_t r1) noexcept {
+  if (kind == ir::ActKind::LogSoftmax)
+    logSoftmax(x, y, cols, r0, r1);
+  else
+    softmax(x, y, cols, r0, r1);
+}
+
 void layerNorm(const Src &x, const float *scale, const float *shift, float epsilon, const Dst &y,
                int64_t cols, int64_t r0, int64_t r1) noexcept {
   activeKernels().layerNorm(x, scale, shift, epsilon, y, cols, r0, r1);

@@ -28,6 +28,7 @@ alignas(64) constexpr float kLaneIndex[16] = {0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 
 
 template <class A> struct ConvImpl;      // ConvImpl.h
 template <class A> struct DepthwiseImpl; // DepthwiseImpl.h
+template <class A> struct RowsImpl;      // RowsImpl.h
 
 template <class A> struct Impl {
   using F = xsimd::batch<float, A>;
@@ -210,17 +211,17 @@ template <class A> struct Impl {
     storeN(y + col, op(s), n);
   }
 
-  /// Runs tile(op) with the layer's activation as `op` (softmax as the
-  /// identity), then softmaxes rows [r0, r1) of y, which must then be
-  /// whole rows of `units` columns.
+  /// Runs tile(op) with the layer's activation as `op` (softmax and
+  /// log_softmax as the identity), then applies those to rows [r0, r1) of
+  /// y, which must then be whole rows of `units` columns.
   template <class Tile>
   static void fusedLayer(const ir::Activation &act, const Dst &y, int64_t units, int64_t r0,
                          int64_t r1, [[maybe_unused]] int64_t c0, [[maybe_unused]] int64_t c1,
                          Tile &&tile) {
-    withAct<A>(act.kind, act.param, tile);
-    if (act.kind == ir::ActKind::Softmax) {
+    withAct<A>(act, tile);
+    if (ir::isRowwise(act.kind)) {
       assert(c0 == 0 && c1 == units && "softmax needs whole rows");
-      softmax(Src{y.data, y.stride, 0}, y, units, r0, r1);
+      RowsImpl<A>::rows(act.kind, Src{y.data, y.stride, 0}, y, units, r0, r1);
     }
   }
 
@@ -616,9 +617,9 @@ template <class A> struct Impl {
   static void binary(ir::OpKind kind, const Src &a, const Src &b, const Dst &y,
                      const ir::Activation &act, int64_t r0, int64_t r1, int64_t c0,
                      int64_t c1) noexcept {
-    assert(act.kind != ir::ActKind::Softmax && "a binary op's activation is elementwise");
+    assert(!ir::isRowwise(act.kind) && "a binary op's activation is elementwise");
     ir::withBinary(kind, [&](auto f) {
-      withAct<A>(act.kind, act.param, [&](auto op) {
+      withAct<A>(act, [&](auto op) {
         for (int64_t r = r0; r < r1; ++r) {
           const float *pa = rowOf(a, r), *pb = rowOf(b, r);
           float *py = rowOf(y, r);
@@ -635,11 +636,12 @@ template <class A> struct Impl {
 
   static void activation(const Src &x, const Dst &y, const ir::Activation &act, int64_t r0,
                          int64_t r1, int64_t c0, int64_t c1) noexcept {
-    if (act.kind == ir::ActKind::Softmax) {
-      softmax(Src{x.data + c0, x.stride, x.period}, Dst{y.data + c0, y.stride}, c1 - c0, r0, r1);
+    if (ir::isRowwise(act.kind)) {
+      RowsImpl<A>::rows(act.kind, Src{x.data + c0, x.stride, x.period}, Dst{y.data + c0, y.stride},
+                        c1 - c0, r0, r1);
       return;
     }
-    withAct<A>(act.kind, act.param, [&](auto op) {
+    withAct<A>(act, [&](auto op) {
       for (int64_t r = r0; r < r1; ++r) {
         const float *px = rowOf(x, r);
         float *py = rowOf(y, r);
@@ -681,48 +683,7 @@ template <class A> struct Impl {
     }
   }
 
-  // --- row-wise -------------------------------------------------------
-
-  static void softmax(const Src &x, const Dst &y, int64_t cols, int64_t r0, int64_t r1) noexcept {
-    const F negInf(-INFINITY);
-    for (int64_t r = r0; r < r1; ++r) {
-      const float *px = rowOf(x, r);
-      float *py = rowOf(y, r);
-      const int64_t tail = cols % W, body = cols - tail;
-      const M tailMask = laneMask(tail);
-      // 1. the row's maximum, and whether it holds a NaN
-      F max = negInf;
-      M nan = xsimd::isnan(negInf);
-      auto maxStep = [&](F v) {
-        nan = nan | xsimd::isnan(v);
-        max = xsimd::select(v > max, v, max);
-      };
-      for (int64_t c = 0; c < body; c += W)
-        maxStep(load(px + c));
-      if (tail)
-        maxStep(xsimd::select(tailMask, loadPartial(px + body, tail), negInf));
-      const F m(reduceMax(max));
-      // 2. e = exp(x - max), stored and summed
-      F sum(0.0f);
-      for (int64_t c = 0; c < body; c += W) {
-        const F e = Math::exp(load(px + c) - m);
-        store(py + c, e);
-        sum = sum + e;
-      }
-      if (tail) {
-        const F e = xsimd::select(tailMask, Math::exp(loadPartial(px + body, tail) - m), F(0.0f));
-        storePartial(py + body, e, tail);
-        sum = sum + e;
-      }
-      // 3. scaled by 1 / sum; NaN everywhere if the row held one
-      const float total = xsimd::hadd(sum);
-      const F scale(xsimd::any(nan) ? NAN : 1.0f / total);
-      for (int64_t c = 0; c < body; c += W)
-        store(py + c, load(py + c) * scale);
-      if (tail)
-        storePartial(py + body, loadPartial(py + body, tail) * scale, tail);
-    }
-  }
+  // --- row-wise (softmax and log_softmax: RowsImpl.h) -----------------
 
   static void layerNorm(const Src &x, const float *scale, const float *shift, float epsilon,
                         const Dst &y, int64_t cols, int64_t r0, int64_t r1) noexcept {
@@ -766,13 +727,33 @@ template <class A> struct Impl {
       storePartial(out + i, Math::exp(loadPartial(in + i, n - i)), n - i);
   }
 
+  static void log1p(const float *in, float *out, int64_t n) noexcept {
+    int64_t i = 0;
+    for (; i + W <= n; i += W)
+      store(out + i, Math::log1p(load(in + i)));
+    if (i < n)
+      storePartial(out + i, Math::log1p(loadPartial(in + i, n - i)), n - i);
+  }
+
   static constexpr KernelTable table(Isa isa) {
-    return {isa,         W,           {kSmallBlockRows, kBlockRows},
-            2 * W,       W,           kLoneRows,
-            &dense,      &sparse,     &binary,
-            &activation, &scaleShift, &batchNorm,
-            &softmax,    &layerNorm,  &ConvImpl<A>::conv,
-            &exp};
+    return {isa,
+            W,
+            {kSmallBlockRows, kBlockRows},
+            2 * W,
+            W,
+            kLoneRows,
+            &dense,
+            &sparse,
+            &binary,
+            &activation,
+            &scaleShift,
+            &batchNorm,
+            &RowsImpl<A>::softmax,
+            &RowsImpl<A>::logSoftmax,
+            &layerNorm,
+            &ConvImpl<A>::conv,
+            &exp,
+            &log1p};
   }
 };
 
@@ -781,3 +762,4 @@ template <class A> struct Impl {
 
 #include "ConvImpl.h"
 #include "DepthwiseImpl.h"
+#include "RowsImpl.h"

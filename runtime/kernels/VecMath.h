@@ -212,18 +212,118 @@ template <class A> struct VecMath {
     return xsimd::select(gt(h, 1.0f), c(1.0f), h);
   }
 
+  /// The top 12 significant bits of v (sign and exponent kept), so that
+  /// v = hi + (v - hi) exactly and products of such halves are exact.
+  static F highHalf(F v) {
+    return xsimd::bitwise_cast<F>(xsimd::bitwise_cast<I>(v) & I(kHighHalfMask));
+  }
+
+  /// alpha x + beta with Dekker's product and Knuth's sum, so that it is
+  /// within an ulp without FMA too, and does not cancel near its zero (the
+  /// default's (x + 3) / 6 above); clamped to [0, 1].
+  static F hardSigmoid(F x, float alpha, float beta) {
+    if (alpha == kHardSigmoidAlpha && beta == kHardSigmoidBeta)
+      return keepNan(x, hardSigmoid(x));
+    const float ah = ir::actmath::highHalf(alpha), al = alpha - ah;
+    F xc = xsimd::select(xsimd::abs(x) == c(INFINITY), xsimd::copysign(c(kF32Max), x), x);
+    F xh = highHalf(xc), xl = xc - xh;
+    F p = c(alpha) * xc;
+    F e = ((c(ah) * xh - p) + c(ah) * xl + c(al) * xh) + c(al) * xl;
+    F s = p + c(beta);
+    F bb = s - p;
+    F t = (p - (s - bb)) + (c(beta) - bb);
+    F h = s + (t + e);
+    h = xsimd::select(xsimd::abs(s) == c(INFINITY), s, h); // saturated: e may be NaN
+    h = xsimd::select(lt(h, 0.0f), c(0.0f), h);
+    return keepNan(x, xsimd::select(gt(h, 1.0f), c(1.0f), h));
+  }
+
+  /// min(max(x, lo), hi); NaN stays (ordered compares).
+  static F clip(F x, float lo, float hi) {
+    x = xsimd::select(lt(x, lo), c(lo), x);
+    return xsimd::select(gt(x, hi), c(hi), x);
+  }
+
   static F step(F x, float threshold) {
     return keepNan(x, xsimd::select(gt(x, threshold), c(1.0f), c(0.0f)));
+  }
+
+  /// gamma * elu(x, alpha), each product rounded once.
+  static F selu(F x, float alpha, float gamma) { return c(gamma) * elu(x, alpha); }
+
+  /// x / (1 + |x|); +-1 at +-inf (inf / inf would be NaN).
+  static F softsign(F x) {
+    F a = xsimd::abs(x);
+    F r = x / (c(1.0f) + a);
+    return xsimd::select(a == c(INFINITY), xsimd::copysign(c(1.0f), x), r);
+  }
+
+  /// Veltkamp's split v = hi + lo into 12-bit halves.
+  static void veltkamp(F v, F &hi, F &lo) {
+    F t = v * c(kVeltkampSplit);
+    hi = t - (t - v);
+    lo = v - hi;
+  }
+  /// a * b = p + e exactly (Dekker), no fma needed.
+  static F twoProd(F a, F b, F &e) {
+    F p = a * b, ah, al, bh, bl;
+    veltkamp(a, ah, al);
+    veltkamp(b, bh, bl);
+    e = ((ah * bh - p) + ah * bl + al * bh) + al * bl;
+    return p;
+  }
+
+  /// x * sigmoid(v), v = x (K1 + K3 x^2) as hi + lo (ActivationMath.h), the
+  /// sigmoid as silu's, with lo as exp's tail.
+  static F geluTanh(F x) {
+    F s = xsimd::select(gt(xsimd::abs(x), kGeluTanhMaxAbs), xsimd::copysign(c(kGeluTanhMaxAbs), x),
+                        x);
+    F sqLo, qLo, vLo;
+    F sqHi = twoProd(s, s, sqLo);
+    F qHi = twoProd(c(kGeluTanhK3Hi), sqHi, qLo);
+    qLo = qLo + (c(kGeluTanhK3Hi) * sqLo + c(kGeluTanhK3Lo) * sqHi);
+    F rHi = c(kGeluTanhK1Hi) + qHi; // Knuth's TwoSum: either may be larger
+    F bb = rHi - c(kGeluTanhK1Hi);
+    F rLo = ((c(kGeluTanhK1Hi) - (rHi - bb)) + (qHi - bb)) + (qLo + c(kGeluTanhK1Lo));
+    F vHi = twoProd(s, rHi, vLo);
+    vLo = vLo + s * rLo;
+    M nonNeg = ge(x, 0.0f);
+    // exp(-|v|): v has x's sign
+    ExpParts e = expParts(-xsimd::abs(vHi), xsimd::select(nonNeg, -vLo, vLo));
+    Pow2 p2 = pow2(e.n);
+    F den = c(1.0f) + scale(e.p, p2);
+    F r = xsimd::select(nonNeg, x, x * e.p) / den;
+    F y = xsimd::select(nonNeg, r, scale(r, p2));
+    y = xsimd::select(gt(x, kGeluTanhMaxAbs), x, y);
+    return keepNan(x, xsimd::select(lt(x, -kGeluTanhMaxAbs), c(-0.0f), y));
+  }
+
+  /// log1p(u) for u >= 0 (ActivationMath.h, kSqrt2): e ln 2 + 2 atanh(t).
+  static F log1p(F u) {
+    F w = c(1.0f) + u;
+    I bits = xsimd::bitwise_cast<I>(w);
+    F e = xsimd::to_float((bits >> kF32MantissaBits) - I(kF32ExponentBias));
+    F m = xsimd::bitwise_cast<F>((bits & I((1 << kF32MantissaBits) - 1)) |
+                                 I(kF32ExponentBias << kF32MantissaBits));
+    M big = gt(m, kSqrt2);
+    m = xsimd::select(big, m * c(0.5f), m);
+    e = e + xsimd::select(big, c(1.0f), c(0.0f));
+    M small = lt(w, kSqrt2);
+    F t = xsimd::select(small, u / (c(2.0f) + u), (m - c(1.0f)) / (m + c(1.0f)));
+    e = xsimd::select(small, c(0.0f), e);
+    F l = (c(2.0f) * t) * poly(t * t, kAtanhA);
+    F r = fma(e, c(kLn2Hi), fma(e, c(kLn2Lo), l));
+    return keepNan(u, xsimd::select(u == c(INFINITY), u, r));
   }
 };
 
 /// One activation as a function object, its kind fixed at compile time so
-/// a loop over vectors inlines it. Softmax is not elementwise: as an
-/// ActOp it is the identity (the kernels softmax whole rows afterwards).
+/// a loop over vectors inlines it. Softmax and log_softmax are not
+/// elementwise: as an ActOp each is the identity (the kernels softmax whole rows afterwards).
 template <class A, ir::ActKind K> struct ActOp {
   using F = xsimd::batch<float, A>;
   using Math = VecMath<A>;
-  float param;
+  float param, param2;
 
   F operator()(F x) const {
     using ir::ActKind;
@@ -244,22 +344,30 @@ template <class A, ir::ActKind K> struct ActOp {
     else if constexpr (K == ActKind::Softplus)
       return Math::softplus(x);
     else if constexpr (K == ActKind::HardSigmoid)
-      return Math::hardSigmoid(x);
+      return Math::hardSigmoid(x, param, param2);
+    else if constexpr (K == ActKind::Clip)
+      return Math::clip(x, param, param2);
     else if constexpr (K == ActKind::Step)
       return Math::step(x, param);
+    else if constexpr (K == ActKind::Selu)
+      return Math::selu(x, param, param2);
+    else if constexpr (K == ActKind::Softsign)
+      return Math::softsign(x);
+    else if constexpr (K == ActKind::GeluTanh)
+      return Math::geluTanh(x);
     else
-      return x; // identity, softmax
+      return x; // identity, softmax, log_softmax
   }
 };
 
-/// Calls body(ActOp<A, kind>{param}) for the run-time kind: one switch per
+/// Calls body(ActOp<A, kind>{params}) for the run-time kind: one switch per
 /// kernel call, then loops with the activation inlined.
-template <class A, class Body> void withAct(ir::ActKind kind, float param, Body &&body) {
+template <class A, class Body> void withAct(const ir::Activation &act, Body &&body) {
   using ir::ActKind;
-  switch (kind) {
-#define SOMA_ACT(Enum, Name, Param, Default, Formula)                                              \
+  switch (act.kind) {
+#define SOMA_ACT(Enum, Name, Param, Default, Param2, Default2, Formula)                            \
   case ActKind::Enum:                                                                              \
-    body(ActOp<A, ActKind::Enum>{param});                                                          \
+    body(ActOp<A, ActKind::Enum>{act.param, act.param2});                                          \
     return;
 #include "soma/ir/Activations.def"
   }

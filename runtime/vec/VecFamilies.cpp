@@ -106,9 +106,9 @@ void runElementwise(const void *context, void *const *slots, int64_t r0, int64_t
     break;
 #define SOMA_BINARY_OP(Enum, Name, Expr, Identity, Commutes, Doc) case ir::OpKind::Enum:
 #include "soma/ir/Ops.def"
-    if (c.act.kind == ir::ActKind::Softmax) { // whole rows: the op, then softmax in place
+    if (ir::isRowwise(c.act.kind)) { // whole rows: the op, then softmax in place
       k::binary(c.kind, c.a.src(slots), c.b.src(slots), y, ir::Activation{}, r0, r1, 0, c.cols);
-      k::softmax({y.data, y.stride, 0}, y, c.cols, r0, r1);
+      k::rowActivation(c.act.kind, {y.data, y.stride, 0}, y, c.cols, r0, r1);
     } else {
       k::binary(c.kind, c.a.src(slots), c.b.src(slots), y, c.act, r0, r1, c0, c1);
     }
@@ -270,7 +270,7 @@ public:
     rules.rowWork = static_cast<int64_t>(2 * nonzeros) + c->inputs + epilogue;
     rules.rowGranularity = k::sparseRowBlock();
     rules.colGranularity = 0;
-    if (c->act.kind != ir::ActKind::Softmax) {
+    if (!ir::isRowwise(c->act.kind)) {
       rules.smallRows = k::sparseLoneRows();
       rules.smallColGranularity = k::kSparseGroup;
       rules.smallRowWork = static_cast<int64_t>(2 * nonzeros) + epilogue;
@@ -338,7 +338,7 @@ public:
     TileRules rules;
     rules.rowWork = step.cols * (c->inputs + activationWork(c->act));
     rules.rowGranularity = c->rowBlock;
-    rules.colGranularity = c->act.kind == ir::ActKind::Softmax ? 0 : c->panel;
+    rules.colGranularity = ir::isRowwise(c->act.kind) ? 0 : c->panel;
     step.contextFn = runDense;
     step.context = std::move(c);
     planTiles(step, rules);
@@ -412,7 +412,7 @@ public:
       for (size_t k = 1; k < op.operands.size() && k <= 4; ++k)
         c->p[k - 1] = b.slotOf(op.operands[k]);
     }
-    const bool wholeRows = op.kind == ir::OpKind::LayerNorm || c->act.kind == ir::ActKind::Softmax;
+    const bool wholeRows = op.kind == ir::OpKind::LayerNorm || ir::isRowwise(c->act.kind);
     TileRules rules;
     rules.rowWork = step.cols * ((wholeRows ? 2 : 1) * kElementWork + activationWork(c->act));
     rules.colGranularity = wholeRows ? 0 : k::vectorWidth(k::activeIsa());

@@ -50,9 +50,19 @@ double activationBound(const ir::Activation &act, double z, double ez, double y)
   case ir::ActKind::Step:
     return std::fabs(z - static_cast<double>(act.param)) > 2 * ez ? 0.0 : kInf;
   case ir::ActKind::HardSigmoid:
-    return ez / 6 + 4 * kU * (std::fabs(y) + 1);
+    return std::max(1.0 / 6, alpha) * ez + 4 * kU * (std::fabs(y) + 1);
+  case ir::ActKind::Clip:
+    return ez;
   case ir::ActKind::Softmax:
-    return kInf; // row-wise: softmaxBound
+  case ir::ActKind::LogSoftmax:
+    return kInf; // row-wise: activationBounds
+  case ir::ActKind::Selu: {
+    const double gamma = std::fabs(static_cast<double>(act.param2));
+    return gamma * std::max(1.0, alpha) * ez + kMathRel * std::fabs(y) +
+           4 * kU * gamma * std::max(1.0, alpha);
+  }
+  case ir::ActKind::Softsign:
+  case ir::ActKind::GeluTanh:
   case ir::ActKind::Sigmoid:
   case ir::ActKind::Tanh:
   case ir::ActKind::Gelu:
@@ -74,11 +84,12 @@ double activationBound(const ir::Activation &act, double z, double ez, double y)
 void activationBounds(const ir::Activation &act, const std::vector<double> &z,
                       const std::vector<double> &ez, int64_t width, Bounded &out) {
   const size_t total = out.value.values.size();
-  if (act.kind != ir::ActKind::Softmax) {
+  if (!ir::isRowwise(act.kind)) {
     for (size_t i = 0; i < total; ++i)
       out.bound[i] = activationBound(act, z[i], ez[i], out.value.values[i]);
     return;
   }
+  const bool logRows = act.kind == ir::ActKind::LogSoftmax;
   for (size_t r = 0; width > 0 && r < total / static_cast<size_t>(width); ++r) {
     double worst = 0;
     for (int64_t c = 0; c < width; ++c) {
@@ -88,9 +99,13 @@ void activationBounds(const ir::Activation &act, const std::vector<double> &z,
     for (int64_t c = 0; c < width; ++c) {
       size_t i = r * static_cast<size_t>(width) + static_cast<size_t>(c);
       double y = out.value.values[i];
-      out.bound[i] = std::isfinite(worst) && worst < 1
-                         ? y * (std::expm1(2 * worst) + (double(width) + 8) * kU + 1e-5) + 1e-30
-                         : kInf;
+      // log_softmax: y = d - L moves by at most 2 worst, and rounds
+      // d, L and the difference (L's error relative to L <= |y|, plus the
+      // sum's and the exps' error, absolute and below (width + 8) u + 1e-6).
+      out.bound[i] =
+          !std::isfinite(worst) || worst >= 1 ? kInf
+          : logRows ? 2 * worst + (std::fabs(y) + 1) * ((double(width) + 8) * kU + 1e-5) + 1e-30
+                    : y * (std::expm1(2 * worst) + (double(width) + 8) * kU + 1e-5) + 1e-30;
     }
   }
 }

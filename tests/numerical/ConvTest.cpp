@@ -62,10 +62,20 @@ ConvNet randomConvNet(uint32_t seed) {
     begins.push_back(pb);
     ends.push_back(pe);
   }
-  static const char *acts[] = {"identity",    "relu", "leaky_relu(alpha = 0.2)",
-                               "sigmoid",     "tanh", "gelu",
-                               "silu",        "elu",  "softplus",
-                               "hard_sigmoid"};
+  static const char *acts[] = {"identity",
+                               "relu",
+                               "leaky_relu(alpha = 0.2)",
+                               "sigmoid",
+                               "tanh",
+                               "gelu",
+                               "silu",
+                               "elu",
+                               "softplus",
+                               "hard_sigmoid",
+                               "softsign",
+                               "gelu(approximate = tanh)",
+                               "hard_sigmoid(alpha = 0.2, beta = 0.5)",
+                               "clip(-0.5, 0.5)"};
   const char *act = acts[pick(0, std::size(acts) - 1)];
   std::vector<int64_t> wDims = {filters, channels / groups};
   wDims.insert(wDims.end(), kernel.begin(), kernel.end());

@@ -13,6 +13,7 @@
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
+#include <tuple>
 
 namespace soma::numerical {
 
@@ -31,9 +32,10 @@ int64_t Rng::intIn(int64_t lo, int64_t hi) {
 }
 
 const char *actName(Act a) {
-  static const char *const names[] = {"identity", "relu",     "leaky_relu",   "sigmoid",
-                                      "tanh",     "softmax",  "gelu",         "silu",
-                                      "elu",      "softplus", "hard_sigmoid", "step"};
+  static const char *const names[] = {"identity",     "relu", "leaky_relu",  "sigmoid", "tanh",
+                                      "softmax",      "gelu", "silu",        "elu",     "softplus",
+                                      "hard_sigmoid", "step", "log_softmax", "selu",    "softsign",
+                                      "gelu_tanh",    "clip"};
   return names[static_cast<int>(a)];
 }
 
@@ -197,6 +199,44 @@ Activation Generator::activation(Act kind) {
   case Act::Step:
     withParam(0.0, "threshold", {0.25, -0.5, 0.0, 0.1});
     break;
+  case Act::Selu:
+    // ONNX's defaults, or other alpha and gamma named or by position
+    a.param = static_cast<float>(1.6732632423543772);
+    a.param2 = static_cast<float>(1.0507009873554805);
+    if (rng.chance(0.4))
+      break;
+    a.param = rng.pick(std::vector<float>{0.5f, 2.0f, 1.5f});
+    a.param2 = rng.pick(std::vector<float>{1.0f, 0.5f, 2.0f});
+    a.text +=
+        rng.chance(0.5)
+            ? "(" + std::to_string(a.param) + ", " + std::to_string(a.param2) + ")"
+            : "(gamma = " + std::to_string(a.param2) + ", alpha = " + std::to_string(a.param) + ")";
+    break;
+  case Act::GeluTanh:
+    a.text = "gelu(approximate = tanh)";
+    break;
+  case Act::HardSigmoid:
+    // PyTorch's default, or ONNX's (0.2, 0.5), or a falling one
+    a.param = static_cast<float>(1.0 / 6.0);
+    a.param2 = 0.5f;
+    if (rng.chance(0.5))
+      break;
+    a.param = rng.pick(std::vector<float>{0.2f, -0.5f, 2.0f});
+    a.param2 = rng.pick(std::vector<float>{0.5f, 0.25f, -1.0f});
+    a.text += "(alpha = " + std::to_string(a.param) + ", beta = " + std::to_string(a.param2) + ")";
+    break;
+  case Act::Clip: {
+    // ReLU6, a band around 0, and bounds open on one side
+    const std::pair<float, float> bounds[] = {
+        {0.0f, 6.0f}, {-1.0f, 1.0f}, {-INFINITY, 0.5f}, {-0.25f, INFINITY}};
+    std::tie(a.param, a.param2) = bounds[rng.intIn(0, 3)];
+    auto text = [](float v) {
+      return std::isinf(v) ? std::string(v > 0 ? "inf" : "-inf") : std::to_string(v);
+    };
+    a.text += rng.chance(0.5) ? "(" + text(a.param) + ", " + text(a.param2) + ")"
+                              : "(max = " + text(a.param2) + ", min = " + text(a.param) + ")";
+    break;
+  }
   case Act::Identity:
     if (rng.chance(0.5))
       a.text.clear(); // the default: no activation attribute at all

@@ -45,19 +45,28 @@ enum class Act {
   Elu,
   Softplus,
   HardSigmoid,
-  Step
+  Step,
+  LogSoftmax,
+  Selu,
+  Softsign,
+  GeluTanh,
+  Clip
 };
-inline constexpr int kNumActs = 12;
+inline constexpr int kNumActs = 17;
+/// The activation's name in the language ("gelu_tanh" for gelu(approximate
+/// = tanh), a name for test names).
 const char *actName(Act a);
 std::vector<Act> allActs();
 
 struct Activation {
   Act kind = Act::Identity;
-  /// alpha (leaky_relu, elu) or threshold (step), as soma stores it: f32.
+  /// alpha (leaky_relu, elu, selu) or threshold (step), as soma stores it: f32.
   float param = 0;
   /// The spelling in the network: "gelu", "elu(0.5)", "step(threshold = 0.25)";
   /// empty for an identity left to the default.
   std::string text;
+  /// selu's gamma, hard_sigmoid's beta, clip's max.
+  float param2 = 0;
 };
 
 /// A tensor attribute: its spelling in the network and the values soma

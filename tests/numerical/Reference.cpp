@@ -60,6 +60,9 @@ namespace {
 constexpr double kU = kU32;
 constexpr double kU64 = 0x1p-53;
 constexpr double kSqrt2 = 1.41421356237309504880;
+constexpr double kPi = 3.14159265358979323846;
+/// Where gelu(approximate = tanh) has its minimum.
+constexpr double kGeluTanhMin = -0.752461422071016258;
 
 /// The interval [z - e, z + e] mapped through f: the largest |f(t) - f(z)|.
 double propagate(const Activation &act, double z, double e) {
@@ -76,6 +79,8 @@ double propagate(const Activation &act, double z, double e) {
     critical = -0.751791524693564457;
   else if (act.kind == Act::Silu)
     critical = -1.27846454276107380;
+  else if (act.kind == Act::GeluTanh)
+    critical = kGeluTanhMin;
   else if (act.kind == Act::LeakyRelu && act.param < 0)
     critical = 0;
   if (std::fabs(critical - z) < e)
@@ -89,11 +94,12 @@ double jitActivationError(const Activation &act, double y) {
   case Act::Identity:
   case Act::Relu:
   case Act::Step:
+  case Act::Clip:
     return 0; // selects only
   case Act::LeakyRelu:
     return kU * std::fabs(y); // one multiply
   case Act::HardSigmoid:
-    return 2 * kU * std::fabs(y); // (x + 3) / 6: an add and a divide
+    return 2 * kU * std::fabs(y); // (x + 3) / 6, or alpha x + beta within an ulp
   default:
     return kMathRel * std::fabs(y);
   }
@@ -154,6 +160,58 @@ void applySoftmax(BoundedValue &z, int64_t width) {
     }
   }
 }
+
+/// log_softmax along rows of `width`: y_i = d_i - L, d_i = z_i - M,
+/// L = log sum_j e^d_j. Passed on: E_i + G (G as softmax's). Own error
+/// (JIT): u |d_i| for the subtraction, L's (1e-6 L for its log1p, and
+/// (1e-6 + (n + 2) u) rest / S from the sum of the exponentials other than
+/// the maxima, S the whole sum), u |y| for the last subtraction.
+void applyLogSoftmax(BoundedValue &z, int64_t width) {
+  const int64_t rows = static_cast<int64_t>(z.ref.size()) / width;
+  std::vector<double> p(static_cast<size_t>(width));
+  for (int64_t r = 0; r < rows; ++r) {
+    double *zr = z.ref.data() + r * width;
+    double *ej = z.errJit.data() + r * width;
+    double *ei = z.errInterp.data() + r * width;
+    double m = *std::max_element(zr, zr + width);
+    double sum = 0, rest = 0;
+    for (int64_t c = 0; c < width; ++c) {
+      sum += p[static_cast<size_t>(c)] = std::exp(zr[c] - m);
+      if (zr[c] != m)
+        rest += p[static_cast<size_t>(c)];
+    }
+    for (double &v : p)
+      v /= sum;
+    auto normaliserShift = [&](const double *e) {
+      double up = 0, down = 0;
+      for (int64_t c = 0; c < width; ++c) {
+        up += p[static_cast<size_t>(c)] * std::exp(e[c]);
+        down += p[static_cast<size_t>(c)] * std::exp(-e[c]);
+      }
+      return std::max(std::log(up), -std::log(down));
+    };
+    const double gJit = normaliserShift(ej), gInterp = normaliserShift(ei);
+    const double logSum = std::log(sum);
+    const double ownLog =
+        kMathRel * logSum + (kMathRel + static_cast<double>(width + 2) * kU) * rest / sum;
+    for (int64_t c = 0; c < width; ++c) {
+      const double d = zr[c] - m, y = d - logSum;
+      ej[c] = ej[c] + gJit + kU * std::fabs(d) + ownLog + kU * std::fabs(y) + kTiny;
+      ei[c] = ei[c] + gInterp + (kU + 8 * kU64) * std::fabs(y);
+      zr[c] = y;
+    }
+  }
+}
+
+/// softmax or log_softmax along rows of `width`.
+void applyRowwise(Act kind, BoundedValue &z, int64_t width) {
+  if (kind == Act::LogSoftmax)
+    applyLogSoftmax(z, width);
+  else
+    applySoftmax(z, width);
+}
+
+bool isRowwise(Act kind) { return kind == Act::Softmax || kind == Act::LogSoftmax; }
 
 BoundedValue sized(int64_t n) {
   BoundedValue v;
@@ -313,8 +371,8 @@ BoundedValue dense(const Network &net, const Layer &l, const std::vector<Bounded
                         moved;
     }
   }
-  if (l.act.kind == Act::Softmax)
-    applySoftmax(z, units);
+  if (isRowwise(l.act.kind))
+    applyRowwise(l.act.kind, z, units);
   else
     applyActivation(l.act, z);
   return z;
@@ -510,9 +568,25 @@ double activationValue(const Activation &act, double x) {
   case Act::Softplus:
     return std::max(x, 0.0) + std::log1p(std::exp(-std::fabs(x)));
   case Act::HardSigmoid:
-    return std::min(std::max((x + 3) / 6, 0.0), 1.0);
+    if (act.param == static_cast<float>(1.0 / 6.0) && act.param2 == 0.5f)
+      return std::min(std::max((x + 3) / 6, 0.0), 1.0); // PyTorch's, the default
+    if (p == 0)
+      return std::min(std::max(static_cast<double>(act.param2), 0.0), 1.0);
+    return std::min(std::max(p * x + act.param2, 0.0), 1.0);
   case Act::Step:
     return x > p ? 1.0 : 0.0;
+  case Act::LogSoftmax:
+    return 0; // a one-element row; rows go through applyLogSoftmax
+  case Act::Selu:
+    return act.param2 * (x > 0 ? x : p * std::expm1(x));
+  case Act::Softsign:
+    return x / (1 + std::fabs(x));
+  case Act::GeluTanh: {
+    const double u = std::sqrt(2 / kPi) * (x + 0.044715 * x * x * x);
+    return x / (1 + std::exp(-2 * u));
+  }
+  case Act::Clip:
+    return x < p ? p : x > act.param2 ? static_cast<double>(act.param2) : x;
   }
   return x;
 }
@@ -555,8 +629,8 @@ std::vector<BoundedValue> evaluate(const Network &net,
       break;
     case LayerKind::Activation:
       out = vals[static_cast<size_t>(l.operands[0])];
-      if (l.act.kind == Act::Softmax)
-        applySoftmax(out, net.values[static_cast<size_t>(l.result)].last());
+      if (isRowwise(l.act.kind))
+        applyRowwise(l.act.kind, out, net.values[static_cast<size_t>(l.result)].last());
       else
         applyActivation(l.act, out);
       if (l.act.kind == Act::Identity) // removed from -O2: a fold can reach through

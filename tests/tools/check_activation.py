@@ -11,12 +11,14 @@ float64, independently of soma (Python's math module and NumPy only).
       writes float32 rows [R, 4] for softmax: ordinary rows, rows of equal
       and of huge values, rows holding NaN, -inf and +inf.
 
-  check_activation.py check NAME [--param P] IN.npy OUT.npy
+  check_activation.py check NAME [--param P] [--param2 Q] IN.npy OUT.npy
       recomputes NAME (identity, relu, leaky_relu, sigmoid, tanh, softmax,
-      gelu, silu, elu, softplus, hard_sigmoid, step) on the float32 inputs in
-      IN.npy and compares soma's output OUT.npy element by element. P is the
-      activation's parameter (alpha or threshold; default: soma's default),
-      rounded to f32 as soma stores it.
+      log_softmax, gelu, gelu_tanh, silu, elu, selu, softplus, softsign,
+      hard_sigmoid, clip, step) on the float32 inputs in IN.npy and compares soma's
+      output OUT.npy element by element. P and Q are the activation's
+      parameters (alpha or threshold; selu's alpha and gamma, hard_sigmoid's
+      alpha and beta, clip's min and max; default:
+      soma's defaults), rounded to f32 as soma stores them.
 
 Comparison: an expected NaN needs a NaN, an expected infinity the same
 infinity; otherwise |got - want| <= 1e-6 * |want|, with an absolute floor of
@@ -35,7 +37,10 @@ ABS_FLOOR = 2.0 ** -149
 FLT_MAX = float(np.finfo(np.float32).max)
 FLT_MIN_NORMAL = float(np.finfo(np.float32).tiny)
 
-DEFAULT_PARAM = {"leaky_relu": 0.01, "elu": 1.0, "step": 0.0}
+DEFAULT_PARAM = {"leaky_relu": 0.01, "elu": 1.0, "step": 0.0, "selu": 1.6732632423543772,
+                 "hard_sigmoid": 1.0 / 6.0, "clip": -math.inf}
+DEFAULT_PARAM2 = {"selu": 1.0507009873554805, "hard_sigmoid": 0.5, "clip": math.inf}
+ROWWISE = ("softmax", "log_softmax")
 
 
 def sweep():
@@ -84,8 +89,8 @@ def sigmoid(x):
     return e / (1.0 + e)
 
 
-def reference(name, p, x):
-    """The expected value of activation `name` (parameter p) at x."""
+def reference(name, p, x, q=0.0):
+    """The expected value of activation `name` (parameters p, q) at x."""
     nan = math.isnan(x)
     if name == "identity":
         return x
@@ -129,14 +134,43 @@ def reference(name, p, x):
             return x + math.exp(-x)
         return math.log1p(math.exp(x))
     if name == "hard_sigmoid":
-        # PyTorch's definition: relu6(x + 3) / 6.
         if nan:
             return x
-        return min(max(x + 3.0, 0.0), 6.0) / 6.0
+        if p == float(np.float32(1.0 / 6.0)) and q == 0.5:
+            # the default, PyTorch's definition: relu6(x + 3) / 6.
+            return min(max(x + 3.0, 0.0), 6.0) / 6.0
+        if p == 0:
+            return min(max(q, 0.0), 1.0)
+        return min(max(p * x + q, 0.0), 1.0)  # p * x is exact in float64
+    if name == "clip":
+        if nan:
+            return x
+        return p if x < p else q if x > q else x
     if name == "step":
         if nan:
             return x
         return 1.0 if x > p else 0.0
+    if name == "selu":
+        if nan or x > 0:
+            return q * x
+        return q * p * math.expm1(x)
+    if name == "softsign":
+        if nan:
+            return x
+        if math.isinf(x):
+            return math.copysign(1.0, x)
+        return x / (1.0 + abs(x))
+    if name == "gelu_tanh":
+        # x (1 + tanh u) / 2 = x sigmoid(2u), u = sqrt(2/pi) (x + 0.044715 x^3):
+        # the sigmoid form keeps the negative tail's digits.
+        if nan:
+            return x
+        if math.isinf(x):
+            return x if x > 0 else 0.0
+        if abs(x) > 1e100:  # x^3 would overflow; sigmoid(2u) is 0 or 1
+            return x if x > 0 else 0.0
+        u = math.sqrt(2.0 / math.pi) * (x + 0.044715 * x * x * x)
+        return x * sigmoid(2.0 * u)
     raise SystemExit(f"check_activation: unknown activation '{name}'")
 
 
@@ -154,9 +188,29 @@ def softmax_reference(row):
     return [e / total for e in exps]
 
 
+def log_softmax_reference(row):
+    """x_i - m - log(sum_j exp(x_j - m)); the log as log1p of the sum less
+    the maxima's exact 1 each, so that log(1 + tiny) keeps its digits."""
+    row = [float(v) for v in row]
+    if any(math.isnan(v) for v in row):
+        return [math.nan] * len(row)
+    m = max(row)
+    if math.isinf(m):
+        return [math.nan] * len(row)
+    count = sum(1 for v in row if v == m)
+    rest = math.fsum(math.exp(v - m) for v in row if v != m)
+    log_sum = math.log1p((count - 1) + rest)
+    return [(v - m) - log_sum for v in row]
+
+
+F32_OVERFLOW = float.fromhex("0x1.ffffffp127")  # FLT_MAX plus half an ulp
+
+
 def close(got, want):
     if math.isnan(want):
         return math.isnan(got)
+    if abs(want) >= F32_OVERFLOW:  # rounds to an infinity in f32
+        want = math.copysign(math.inf, want)
     if math.isinf(want):
         return got == want
     if math.isnan(got) or math.isinf(got):
@@ -179,11 +233,14 @@ def check(args):
     name = args.name
     p = args.param if args.param is not None else DEFAULT_PARAM.get(name, 0.0)
     p = float(np.float32(p))  # soma stores the parameter as f32
+    q = args.param2 if args.param2 is not None else DEFAULT_PARAM2.get(name, 0.0)
+    q = float(np.float32(q))
     width = x.shape[-1]
-    if name == "softmax":
-        want = [v for row in x.reshape(-1, width) for v in softmax_reference(row)]
+    if name in ROWWISE:
+        ref = softmax_reference if name == "softmax" else log_softmax_reference
+        want = [v for row in x.reshape(-1, width) for v in ref(row)]
     else:
-        want = [reference(name, p, float(v)) for v in x.reshape(-1)]
+        want = [reference(name, p, float(v), q) for v in x.reshape(-1)]
     got = [float(v) for v in y.reshape(-1)]
     xs = x.reshape(-1)
     bad = []
@@ -196,7 +253,7 @@ def check(args):
     if bad:
         lines = [f"{name}: {len(bad)} of {len(got)} values differ from the float64 reference:"]
         for i in bad[:20]:
-            if name == "softmax":
+            if name in ROWWISE:
                 where = f"row {i // width} {list(map(float, x.reshape(-1, width)[i // width]))} col {i % width}"
             else:
                 where = f"x = {float(xs[i])!r}"
@@ -221,6 +278,7 @@ def main():
     c = sub.add_parser("check", help="compare soma's output with the reference")
     c.add_argument("name")
     c.add_argument("--param", type=float)
+    c.add_argument("--param2", type=float)
     c.add_argument("inputs")
     c.add_argument("outputs")
     args = ap.parse_args()

@@ -196,6 +196,37 @@ def patterns():
     return b.model([("x", ["N", 6])], [rename_output(b, y, "y")]), x, r * sigmoid(r)
 
 
+def activations():
+    """Selu with its attributes, Softsign, GELU's tanh form with x^3 as
+    Pow(x, 3) (PyTorch writes Mul(x, Mul(x, x)): tests/tools/torch_models.py),
+    and LogSoftmax, which folds into the MatMul before it."""
+    b = Builder(opset=13)
+    x = rand(4, 6, scale=3)
+    w1, w2 = rand(6, 6), rand(6, 5)
+    h = b.node("MatMul", ["x", b.const(w1)], name="/fc1/MatMul")
+    h = b.node("Selu", [h], name="/selu", alpha=1.5, gamma=0.75)
+    h = b.node("Softsign", [h], name="/softsign")
+    p = b.node("Pow", [h, b.const(np.float32(3))], name="/gelu/Pow")
+    k = b.node("Mul", [b.const(np.float32(0.044715)), p], name="/gelu/Mul")
+    a = b.node("Add", [h, k], name="/gelu/Add")
+    i = b.node("Mul", [a, b.const(np.float32(math.sqrt(2 / math.pi)))], name="/gelu/Mul_1")
+    t = b.node("Tanh", [i], name="/gelu/Tanh")
+    o = b.node("Add", [b.const(np.float32(1)), t], name="/gelu/Add_1")
+    m = b.node("Mul", [h, o], name="/gelu/Mul_2")
+    g = b.node("Mul", [b.const(np.float32(0.5)), m], name="/gelu/Mul_3")
+    h = b.node("MatMul", [g, b.const(w2)], name="/fc2/MatMul")
+    y = b.node("LogSoftmax", [h], name="/log_softmax", axis=-1)
+    r = x.astype(np.float64) @ w1.astype(np.float64)
+    alpha, gamma = float(np.float32(1.5)), float(np.float32(0.75))
+    r = gamma * np.where(r > 0, r, alpha * np.expm1(np.minimum(r, 0)))
+    r = r / (1 + np.abs(r))
+    r = 0.5 * r * (1 + np.tanh(math.sqrt(2 / math.pi) * (r + 0.044715 * r ** 3)))
+    r = r @ w2.astype(np.float64)
+    r = r - r.max(-1, keepdims=True)
+    r = r - np.log(np.exp(r).sum(-1, keepdims=True))
+    return b.model([("x", ["N", 6])], [rename_output(b, y, "y")]), x, r
+
+
 def cnn():
     """Conv + BatchNormalization (folded) + Relu, MaxPool, a grouped Conv
     with SAME_UPPER padding, AveragePool, GlobalAveragePool, Flatten, Gemm."""
@@ -347,6 +378,22 @@ def reduce_mean():
     return b.model([("x", ["N", 4])], [rename_output(b, y, "y")])
 
 
+def abs_alone():
+    """An Abs that is not a Softsign's: Div(x, Add(Abs(x), 2))."""
+    b = Builder()
+    a = b.node("Abs", ["x"], name="abs")
+    a = b.node("Add", [a, b.const(np.float32(2))], name="add")
+    y = b.node("Div", ["x", a], name="div")
+    return b.model([("x", ["N", 4])], [rename_output(b, y, "y")])
+
+
+def pow_alone():
+    """A Pow that is not GELU's x^3 (its Mul by 0.044715 is missing)."""
+    b = Builder()
+    y = b.node("Pow", ["x", b.const(np.float32(3))], name="cube")
+    return b.model([("x", ["N", 4])], [rename_output(b, y, "y")])
+
+
 def weight_input():
     """Gemm's B as a graph input rather than an initializer."""
     b = Builder()
@@ -377,20 +424,27 @@ def no_output():
 
 
 def clip_six():
-    """ReLU6, Clip(0, 6), on its own; Clip(0, 2.5) after a MatMul."""
+    """ReLU6, Clip(0, 6), on its own; Clip(-1, 2.5) after a MatMul; Clip
+    with only a min (-0.5, max absent: +inf), and with only a max (an empty
+    name for min: -inf); HardSigmoid with ONNX's default alpha 0.2."""
     b = Builder(opset=13)
     x = rand(6, 8, scale=10)
     w = rand(8, 8)
     h = b.node("Clip", ["x", b.const(np.float32(0)), b.const(np.float32(6))], name="/relu6")
     h = b.node("MatMul", [h, b.const(w)])
-    y = b.node("Clip", [h, b.const(np.float32(0)), b.const(np.float32(2.5))], name="/clip")
-    r = np.clip(np.clip(x.astype(np.float64), 0, 6) @ w.astype(np.float64), 0, 2.5)
+    h = b.node("Clip", [h, b.const(np.float32(-1)), b.const(np.float32(2.5))], name="/clip")
+    h = b.node("Clip", [h, b.const(np.float32(-0.5))], name="/clip_min")
+    h = b.node("Clip", [h, "", b.const(np.float32(2))], name="/clip_max")
+    y = b.node("HardSigmoid", [h], name="/hard_sigmoid")
+    r = np.clip(np.clip(x.astype(np.float64), 0, 6) @ w.astype(np.float64), -1, 2.5)
+    r = np.clip(np.maximum(r, -0.5), None, 2)
+    r = np.clip(float(np.float32(0.2)) * r + 0.5, 0, 1)
     return b.model([("x", ["N", 8])], [rename_output(b, y, "y")]), x, r
 
 
 def clip_range():
     b = Builder()
-    y = b.node("Clip", ["x", b.const(np.float32(-1)), b.const(np.float32(1))], name="/clip")
+    y = b.node("Clip", ["x", b.const(np.float32(1)), b.const(np.float32(-1))], name="/clip")
     return b.model([("x", ["N", 4])], [rename_output(b, y, "y")])
 
 
@@ -400,10 +454,10 @@ def transpose_value():
     return b.model([("x", ["N", 2, 2])], [rename_output(b, y, "y")])
 
 
-MODELS = {f.__name__: f for f in [mlp_gemm, mlp_matmul, elementwise, patterns, cnn, shapes,
+MODELS = {f.__name__: f for f in [mlp_gemm, mlp_matmul, elementwise, patterns, activations, cnn, shapes,
                                   more_ops, channels, clip_six, clip_range, transpose_value,
                                   unsupported_op, unsupported_attr, gemm_trans_a, dynamic_dim,
-                                  old_opset, old_opset_same, softmax_axis, reduce_mean,
+                                  old_opset, old_opset_same, softmax_axis, reduce_mean, abs_alone, pow_alone,
                                   weight_input, huge_initializer, no_output]}
 
 

@@ -38,8 +38,9 @@ from onnx import numpy_helper  # noqa: E402
 SUPPORTED = [
     "Add", "AveragePool", "BatchNormalization", "Clip", "Concat", "Constant", "Conv", "Div",
     "Dropout", "Elu", "Flatten", "Gemm", "GlobalAveragePool", "HardSigmoid", "HardSwish",
-    "Identity", "LayerNormalization", "LeakyRelu", "MatMul", "MaxPool", "Mul", "Pad", "PRelu", "Relu",
-    "Reshape", "Sigmoid", "Softmax", "Softplus", "Squeeze", "Sub", "Tanh", "Transpose",
+    "Identity", "LayerNormalization", "LeakyRelu", "LogSoftmax", "MatMul", "MaxPool", "Mul", "Pad",
+    "PRelu", "Relu", "Reshape", "Selu", "Sigmoid", "Softmax", "Softplus", "Softsign", "Squeeze",
+    "Sub", "Tanh", "Transpose",
     "Unsqueeze",
 ]
 ALL_DATA = {"Add", "Sub", "Mul", "Div", "Concat"}

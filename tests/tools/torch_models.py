@@ -27,12 +27,14 @@ RTOL = 1e-5
 
 class Mlp(nn.Module):
     """Linear layers with each activation PyTorch exports as an op soma
-    imports, or as a pattern: GELU (erf), SiLU, Hardswish, Hardsigmoid."""
+    imports, or as a pattern: GELU (erf and tanh), SiLU, Hardswish,
+    Hardsigmoid."""
 
     def __init__(self):
         super().__init__()
         self.acts = [nn.ReLU(), nn.LeakyReLU(0.1), nn.Sigmoid(), nn.Tanh(), nn.ELU(0.5),
-                     nn.Softplus(), nn.GELU(), nn.SiLU(), nn.Hardswish(), nn.Hardsigmoid()]
+                     nn.Softplus(), nn.GELU(), nn.SiLU(), nn.Hardswish(), nn.Hardsigmoid(),
+                     nn.SELU(), nn.Softsign(), nn.GELU(approximate="tanh")]
         self.fcs = nn.ModuleList(nn.Linear(12, 12) for _ in self.acts)
         self.head = nn.Linear(12, 5)
 
@@ -40,6 +42,19 @@ class Mlp(nn.Module):
         for fc, act in zip(self.fcs, self.acts):
             x = act(fc(x))
         return torch.softmax(self.head(x), dim=-1)
+
+
+class MlpLogSoftmax(nn.Module):
+    """A classifier ending in log_softmax (PyTorch's usual head for NLLLoss),
+    folded into its last Linear layer."""
+
+    def __init__(self):
+        super().__init__()
+        self.fc = nn.Linear(12, 16)
+        self.head = nn.Linear(16, 7)
+
+    def forward(self, x):
+        return torch.log_softmax(self.head(torch.relu(self.fc(x))), dim=-1)
 
 
 class ResidualMlp(nn.Module):
@@ -118,6 +133,7 @@ def mobilenet_v2():
 
 MODELS = {
     "mlp": (Mlp, (6, 12)),
+    "mlp-log-softmax": (MlpLogSoftmax, (6, 12)),
     "residual_mlp": (ResidualMlp, (5, 10)),
     "autoencoder": (Autoencoder, (4, 20)),
     "norms": (Norms, (7, 8)),

@@ -107,3 +107,42 @@ TEST(KernelSharing, CoincidingOperandsAreTheirOwnKernel) {
     ASSERT_EQ(u[i], g[i] + g[i]) << i;
   }
 }
+
+TEST(KernelSharing, ActivationsDifferingInTheSecondParameterAreNotShared) {
+  // Same op, type and first parameter: only selu's gamma (and, below, gelu's
+  // approximate option) tells the kernels apart.
+  const char *text = R"(network n {
+  input x: f32[19]
+  activation a(x) { activation = selu(alpha = 1.5, gamma = 2) }
+  activation b(x) { activation = selu(alpha = 1.5, gamma = 3) }
+  activation c(x) { activation = gelu }
+  activation d(x) { activation = gelu(approximate = tanh) }
+  output a; output b; output c; output d
+}
+)";
+  const char *alone = R"(network alone {
+  input x: f32[19]
+  activation b(x) { activation = selu(alpha = 1.5, gamma = 3) }
+  activation d(x) { activation = gelu(approximate = tanh) }
+  output b; output d
+}
+)";
+  Model m = compileJit(text, "params.nn");
+  Model single = compileJit(alone, "alone.nn");
+  const int64_t batch = 3;
+  const std::vector<int64_t> shape = {batch, 19};
+  std::vector<float> x = samples(batch * 19, 3);
+  std::vector<float> a(x.size()), b(x.size()), c(x.size()), d(x.size()), ownB(x.size()),
+      ownD(x.size());
+  Status st = m.run({{"x", x.data(), shape}}, {{"a", a.data(), shape},
+                                               {"b", b.data(), shape},
+                                               {"c", c.data(), shape},
+                                               {"d", d.data(), shape}});
+  ASSERT_TRUE(st) << st.message();
+  st = single.run({{"x", x.data(), shape}}, {{"b", ownB.data(), shape}, {"d", ownD.data(), shape}});
+  ASSERT_TRUE(st) << st.message();
+  EXPECT_TRUE(sameBits(b, ownB));
+  EXPECT_TRUE(sameBits(d, ownD));
+  EXPECT_FALSE(sameBits(a, b));
+  EXPECT_FALSE(sameBits(c, d));
+}

@@ -74,13 +74,25 @@ struct Case {
   std::function<double(double)> ref;
 };
 
-Case actCase(ir::ActKind kind, float param) {
-  ir::Activation act{kind, param};
+Case actCase(const ir::Activation &act) {
   return {act.str(), [act](IRBuilder<> &b, Value *x) { return emitActivation(b, act, x); },
           [act](double x) { return runtime::referenceActivation(act, x); }};
 }
 
-Case actCase(ir::ActKind kind) { return actCase(kind, ir::makeActivation(kind).param); }
+Case actCase(ir::ActKind kind, float param) { return actCase(ir::Activation{kind, param}); }
+
+Case actCase(ir::ActKind kind) { return actCase(ir::makeActivation(kind)); }
+
+/// log1p(|x|): log_softmax's log of its row sum, defined for u >= 0.
+Case log1pCase() {
+  return {"log1p(|x|)",
+          [](IRBuilder<> &b, Value *x) {
+            IRBuilderBase::FastMathFlagGuard guard(b);
+            b.clearFastMathFlags(); // the fabs is the test's, not the emitter's
+            return emitLog1p(b, b.CreateUnaryIntrinsic(Intrinsic::fabs, x));
+          },
+          [](double x) { return std::log1p(std::fabs(x)); }};
+}
 
 Case expCase() {
   return {"exp", [](IRBuilder<> &b, Value *x) { return emitExp(b, x); },
@@ -477,9 +489,9 @@ TEST(VectorMathTest, StraightLineVectorCode) {
   Module module("shape", ctx);
   IRBuilder<> b(ctx);
   Type *vty = FixedVectorType::get(b.getFloatTy(), 16);
-  std::vector<Case> cases = {expCase()};
+  std::vector<Case> cases = {expCase(), log1pCase()};
   for (int k = 0; k < ir::kNumActKinds; ++k)
-    if (static_cast<ActKind>(k) != ActKind::Softmax)
+    if (!ir::isRowwise(static_cast<ActKind>(k)))
       cases.push_back(actCase(static_cast<ActKind>(k)));
   for (const Case &c : cases) {
     Function *f = Function::Create(FunctionType::get(vty, {vty}, false), Function::ExternalLinkage,
@@ -538,7 +550,35 @@ TEST(VectorMathTest, Softplus) {
   expectAccurate(actCase(ActKind::Softplus), {17.0f, 87.0f, 104.0f});
 }
 
-TEST(VectorMathTest, HardSigmoid) { expectAccurate(actCase(ActKind::HardSigmoid)); }
+TEST(VectorMathTest, HardSigmoid) {
+  expectAccurate(actCase(ActKind::HardSigmoid));
+  // ONNX's default, a falling one, alpha = 0 and a huge alpha; 2.5 and
+  // 1/30 are where 0.2 x + 0.5 and -3 x + 0.1 cross 0.
+  for (auto [alpha, beta] : {std::pair{0.2f, 0.5f}, std::pair{-3.0f, 0.1f}, std::pair{0.0f, 0.75f},
+                             std::pair{1e30f, -2.0f}})
+    expectAccurate(actCase(ir::Activation{ActKind::HardSigmoid, alpha, beta}),
+                   {2.5f, 0.033333335f, 2.0e-30f});
+}
+
+TEST(VectorMathTest, Clip) {
+  for (auto [lo, hi] : {std::pair{0.0f, 6.0f}, std::pair{-INFINITY, -1.5f},
+                        std::pair{-0.5f, INFINITY}, std::pair{-1e-40f, 1e-40f}})
+    expectAccurate(actCase(ir::Activation{ActKind::Clip, lo, hi}), {lo, hi});
+}
+
+TEST(VectorMathTest, Log1p) { expectAccurate(log1pCase(), {0.41421354f, 1.0f, 2.0f, 1e30f}); }
+
+TEST(VectorMathTest, Selu) {
+  expectAccurate(actCase(ActKind::Selu));
+  for (auto [alpha, gamma] : {std::pair{0.5f, 2.0f}, std::pair{0.0f, 1.0f}, std::pair{2.0f, -0.5f}})
+    expectAccurate(actCase(ir::Activation{ActKind::Selu, alpha, gamma}), {0.1f, 2.0f, 17.0f});
+}
+
+TEST(VectorMathTest, Softsign) { expectAccurate(actCase(ActKind::Softsign), {1.0f, 0x1p24f}); }
+
+TEST(VectorMathTest, GeluTanh) {
+  expectAccurate(actCase(ActKind::GeluTanh), {0.75246142f, 3.0f, 5.0f, 10.0f, 11.5f, 12.0f});
+}
 
 TEST(VectorMathTest, Step) {
   for (float threshold : {0.0f, 0.5f, -1.25f, 1e30f})

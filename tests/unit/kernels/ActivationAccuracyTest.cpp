@@ -50,7 +50,7 @@ std::vector<float> sweepInputs() {
         9.0109f, 15.0f,  14.33f,    30.0f,     89.0f,      120.0f,     130.0f,      3.0f,
         6.0f,    20.0f,  1e-20f,    1e-40f,    0x1p-126f,  0.5f,       2.0f,        10.0f,
         50.0f,   5.0f,   8.0f,      13.0f,     14.5f,      0.1f,       0.6931472f,  17.0f,
-        87.0f,   104.0f, 0.25f,     1.25f,     1e30f})
+        87.0f,   104.0f, 0.25f,     1.25f,     1e30f,      12.0f,      0.41421354f})
     for (float sign : {1.0f, -1.0f}) {
       float up = sign * v, down = sign * v;
       xs.push_back(up);
@@ -116,11 +116,21 @@ void expectAccurate(const AccuracyCase &c, const std::vector<float> &xs) {
 
 TEST_P(KernelsIsaTest, ActivationAccuracySweep) {
   const std::vector<float> xs = sweepInputs();
-  std::vector<Activation> acts = {{ActKind::LeakyRelu, 0.2f}, {ActKind::LeakyRelu, 3.0f},
-                                  {ActKind::Elu, -2.0f},      {ActKind::Elu, 1e30f},
-                                  {ActKind::Elu, 0.0f},       {ActKind::Step, 1e30f}};
+  std::vector<Activation> acts = {{ActKind::LeakyRelu, 0.2f},
+                                  {ActKind::LeakyRelu, 3.0f},
+                                  {ActKind::Elu, -2.0f},
+                                  {ActKind::Elu, 1e30f},
+                                  {ActKind::Elu, 0.0f},
+                                  {ActKind::Step, 1e30f},
+                                  {ActKind::Selu, 0.0f, 1.0f},
+                                  {ActKind::Selu, 2.0f, -0.5f},
+                                  {ActKind::HardSigmoid, 0.2f, 0.5f},
+                                  {ActKind::HardSigmoid, -3.0f, 0.1f},
+                                  {ActKind::HardSigmoid, 0.0f, 0.75f},
+                                  {ActKind::HardSigmoid, 1e30f, -2.0f},
+                                  {ActKind::Clip, -1.0f, 1.0f}};
   for (const Activation &a : allActivations())
-    if (a.kind != ActKind::Softmax)
+    if (!ir::isRowwise(a.kind))
       acts.push_back(a);
   for (const Activation &act : acts)
     expectAccurate({act.str(),
@@ -134,6 +144,14 @@ TEST_P(KernelsIsaTest, ActivationAccuracySweep) {
                   [](const float *in, float *out, int64_t n) { activeKernels().exp(in, out, n); },
                   [](double x) { return std::exp(x); }},
                  xs);
+  // log_softmax's log1p on its own, on |x|
+  std::vector<float> magnitudes(xs.size());
+  for (size_t i = 0; i < xs.size(); ++i)
+    magnitudes[i] = std::fabs(xs[i]);
+  expectAccurate({"log1p(|x|)",
+                  [](const float *in, float *out, int64_t n) { activeKernels().log1p(in, out, n); },
+                  [](double x) { return std::log1p(x); }},
+                 magnitudes);
 }
 
 /// The harness fails a kernel 2^-19 off, so the sweep can fail.

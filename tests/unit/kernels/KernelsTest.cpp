@@ -141,7 +141,7 @@ std::vector<float> checkDense(DenseCase c, std::mt19937 &rng) {
     rowCuts.push_back(std::min(R, rowCuts.back() + 1 + static_cast<int64_t>(rng() % 9)));
   while (colCuts.back() < U) {
     int64_t next = colCuts.back() + c.panel * (1 + static_cast<int64_t>(rng() % 3));
-    colCuts.push_back(c.act.kind == ActKind::Softmax ? U : std::min(U, next));
+    colCuts.push_back(ir::isRowwise(c.act.kind) ? U : std::min(U, next));
   }
   a.y = {tiled.data(), ldy};
   for (size_t i = 0; i + 1 < rowCuts.size(); ++i)
@@ -272,7 +272,7 @@ TEST_P(KernelsIsaTest, BinaryOpsWithActivationAndBroadcast) {
   std::mt19937 rng(kSeed + 4);
   for (ir::OpKind kind : kBinaryOps)
     for (const Activation &act : allActivations()) {
-      if (act.kind == ActKind::Softmax)
+      if (ir::isRowwise(act.kind))
         continue; // a binary op's activation is elementwise
       for (auto [rows, cols] : kElementwiseShapes) {
         // b repeats every `period` rows: 0 (batched), 1 (one row), or 3.
@@ -331,7 +331,7 @@ TEST_P(KernelsIsaTest, ActivationOnTiles) {
       GuardedBuffer y(static_cast<size_t>(rows * cols), NAN);
       setCrashContext(rows, cols);
       auto tiles = randomTiles(rows, cols, rng);
-      if (act.kind == ActKind::Softmax)
+      if (ir::isRowwise(act.kind))
         tiles = {{0, rows / 2, 0, cols}, {rows / 2, rows, 0, cols}}; // whole rows
       for (auto [r0, r1, c0, c1] : tiles)
         activation({xb.data(), cols, 0}, {y.data(), cols}, act, r0, r1, c0, c1);
@@ -398,24 +398,30 @@ TEST_P(KernelsIsaTest, BatchNorm) {
 // --- row-wise ----------------------------------------------------------------------
 
 TEST_P(KernelsIsaTest, SoftmaxRowsInPlaceAndSpecialRows) {
-  std::mt19937 rng(kSeed + 9);
-  for (auto [rows, cols] : kElementwiseShapes) {
-    Tensor x = randomTensor({rows, cols}, rng, -30, 30);
-    if (rows > 1)
-      x.values[cols + cols / 2] = NAN; // row 1 becomes NaN
-    if (rows > 2)
-      std::fill_n(&x.values[2 * cols], cols, 1000.0f); // large and equal: no overflow
-    const Activation act = ir::makeActivation(ActKind::Softmax);
-    Tensor want = evaluate(ir::OpKind::Activation, rows, cols, {{&x, true}}, act);
-    Sums s;
-    s.z.assign(x.values.begin(), x.values.end());
-    s.ez.assign(s.z.size(), 0.0);
-    std::vector<double> tol = activationBounds(act, s, rows, cols);
-    GuardedBuffer y(x.values.data(), x.values.size());
-    softmax({y.data(), cols, 0}, {y.data(), cols}, cols, 0, rows / 2);
-    softmax({y.data(), cols, 0}, {y.data(), cols}, cols, rows / 2, rows);
-    expectClose(y.data(), want.values.data(), tol, rows, cols, cols,
-                "softmax " + std::to_string(rows) + "x" + std::to_string(cols));
+  for (ActKind kind : {ActKind::Softmax, ActKind::LogSoftmax}) {
+    std::mt19937 rng(kSeed + 9);
+    for (auto [rows, cols] : kElementwiseShapes) {
+      Tensor x = randomTensor({rows, cols}, rng, -30, 30);
+      if (rows > 1)
+        x.values[cols + cols / 2] = NAN; // row 1 becomes NaN
+      if (rows > 2)
+        std::fill_n(&x.values[2 * cols], cols, 1000.0f); // large and equal: no overflow
+      if (rows > 3 && cols > 1) {                        // one element dominates: log(1 + tiny)
+        std::fill_n(&x.values[3 * cols], cols, -30.0f);
+        x.values[3 * cols + cols - 1] = 0.0f;
+      }
+      const Activation act = ir::makeActivation(kind);
+      Tensor want = evaluate(ir::OpKind::Activation, rows, cols, {{&x, true}}, act);
+      Sums s;
+      s.z.assign(x.values.begin(), x.values.end());
+      s.ez.assign(s.z.size(), 0.0);
+      std::vector<double> tol = activationBounds(act, s, rows, cols);
+      GuardedBuffer y(x.values.data(), x.values.size());
+      rowActivation(kind, {y.data(), cols, 0}, {y.data(), cols}, cols, 0, rows / 2);
+      rowActivation(kind, {y.data(), cols, 0}, {y.data(), cols}, cols, rows / 2, rows);
+      expectClose(y.data(), want.values.data(), tol, rows, cols, cols,
+                  act.str() + " " + std::to_string(rows) + "x" + std::to_string(cols));
+    }
   }
 }
 

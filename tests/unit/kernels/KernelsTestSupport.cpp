@@ -119,6 +119,10 @@ std::vector<Activation> allActivations() {
   acts.push_back({ActKind::LeakyRelu, -0.5f});
   acts.push_back({ActKind::Elu, 0.3f});
   acts.push_back({ActKind::Step, 0.25f});
+  acts.push_back({ActKind::Selu, 0.5f, 2.0f});
+  acts.push_back({ActKind::HardSigmoid, 0.2f, 0.5f});
+  acts.push_back({ActKind::HardSigmoid, -3.0f, 0.1f});
+  acts.push_back({ActKind::Clip, -INFINITY, 0.5f});
   return acts;
 }
 
@@ -137,6 +141,8 @@ double propagate(const Activation &act, double z, double e) {
     critical = -0.751791524693564457;
   else if (act.kind == ActKind::Silu)
     critical = -1.27846454276107380;
+  else if (act.kind == ActKind::GeluTanh)
+    critical = -0.752461422071016258;
   else if (act.kind == ActKind::LeakyRelu && act.param < 0)
     critical = 0;
   if (std::fabs(critical - z) < e)
@@ -150,7 +156,9 @@ double ownActivationError(const Activation &act, double y) {
   case ActKind::Identity:
   case ActKind::Relu:
   case ActKind::Step:
+  case ActKind::Clip:
   case ActKind::Softmax: // bounded by the row rule
+  case ActKind::LogSoftmax:
     return 0;
   case ActKind::LeakyRelu:
     return kU * std::fabs(y);
@@ -161,11 +169,44 @@ double ownActivationError(const Activation &act, double y) {
   }
 }
 
+/// log_softmax (the rule of tests/numerical/Reference.cpp): y_i = d_i - L
+/// moves by at most E_i + G; the kernel's own error is the rounding of
+/// d = z - max, L's (its log1p's, and its exps' and the sum's on the part
+/// of the sum that is not the maxima) and the last subtraction's.
+std::vector<double> logSoftmaxBounds(const Sums &s, int64_t rows, int64_t cols) {
+  std::vector<double> tol(s.z.size()), p(static_cast<size_t>(cols));
+  for (int64_t r = 0; r < rows; ++r) {
+    const double *z = s.z.data() + r * cols, *e = s.ez.data() + r * cols;
+    double m = *std::max_element(z, z + cols), sum = 0, rest = 0;
+    for (int64_t c = 0; c < cols; ++c) {
+      sum += p[c] = std::exp(z[c] - m);
+      if (z[c] != m)
+        rest += p[c];
+    }
+    double up = 0, down = 0;
+    for (int64_t c = 0; c < cols; ++c) {
+      up += p[c] / sum * std::exp(e[c]);
+      down += p[c] / sum * std::exp(-e[c]);
+    }
+    const double g = std::max(std::log(up), -std::log(down)), logSum = std::log(sum);
+    const double ownLog =
+        kMathRel * logSum + (kMathRel + static_cast<double>(cols + 2) * kU) * rest / sum;
+    for (int64_t c = 0; c < cols; ++c) {
+      const double d = z[c] - m, y = d - logSum;
+      tol[r * cols + c] =
+          (e[c] + g + kU * std::fabs(d) + ownLog + 2 * kU * std::fabs(y)) * (1 + 0x1p-10) + kTiny;
+    }
+  }
+  return tol;
+}
+
 } // namespace
 
 std::vector<double> activationBounds(const Activation &act, const Sums &s, int64_t rows,
                                      int64_t cols) {
   std::vector<double> tol(s.z.size());
+  if (act.kind == ActKind::LogSoftmax)
+    return logSoftmaxBounds(s, rows, cols);
   if (act.kind != ActKind::Softmax) {
     for (size_t i = 0; i < s.z.size(); ++i) {
       double y = referenceActivation(act, s.z[i]);

@@ -169,7 +169,7 @@ std::vector<float> checkAgainstDense(SparseCase c, const Layer &l, std::mt19937 
 
   Buffers tiled(c, l, packed, c.strip);
   SparseArgs a = tiled.args(c);
-  const bool whole = c.act.kind == ActKind::Softmax;
+  const bool whole = ir::isRowwise(c.act.kind);
   const std::vector<int64_t> rc = cuts(c.rows, 2 * sparseRowBlock() + 3, 1, rng);
   const std::vector<int64_t> cc =
       whole ? std::vector<int64_t>{0, c.units} : cuts(c.units, 9, kSparseGroup, rng);

@@ -18,6 +18,8 @@
 // re-running the accuracy tests (soma_vmath_tests, soma_kernels_tests).
 #pragma once
 
+#include <bit>
+
 namespace soma::ir::actmath {
 
 // --- The f32 format, for building 2^k in the exponent field:
@@ -85,5 +87,38 @@ constexpr float kGeluP[] = {0x1.754a76p0f,   -0x1.04c72ap0f,  0x1.d71386p-2f, -0
 // is exact near x = -3 where x / 6 + 1/2 would cancel.
 constexpr float kHardSigmoidShift = 3.0f;
 constexpr float kHardSigmoidScale = 6.0f;
+// Those are hard_sigmoid's default alpha (1/6 rounded to f32) and beta; any
+// other pair is computed as alpha x + beta, alpha x split exactly into two
+// terms (Dekker) on halves kept by kHighHalfMask (sign, exponent and the top
+// 11 stored mantissa bits: 12 significant bits, so products of halves are
+// exact), and x first clamped to +-kF32Max (so 0 * inf is not NaN).
+constexpr float kHardSigmoidAlpha = static_cast<float>(1.0 / 6.0);
+constexpr float kHardSigmoidBeta = 0.5f;
+constexpr int kHighHalfMask = static_cast<int>(0xfffff000u);
+constexpr float kF32Max = 0x1.fffffep127f;
+/// v's high half by kHighHalfMask, for constants (static: internal linkage,
+/// like the constants, for the per-instruction-set kernel objects).
+static constexpr float highHalf(float v) {
+  return std::bit_cast<float>(std::bit_cast<unsigned>(v) & static_cast<unsigned>(kHighHalfMask));
+}
+
+// --- gelu(approximate = tanh) = x (1 + tanh u) / 2 = x * sigmoid(v),
+// v = 2u = x * (kGeluTanhK1 + kGeluTanhK3 * x^2), K1 = 2 sqrt(2 / pi) and
+// K3 = 0.044715 K1, each a double-f32 pair hi + lo. v is computed as an
+// unevaluated sum hi + lo (Dekker's products on Veltkamp splits), since the
+// relative error of the negative tail x e^v is the absolute error of v,
+// and |v| reaches 100. |x| is clamped to kGeluTanhMaxAbs for v; below
+// -kGeluTanhMaxAbs the result is -0 (x e^v ~ -2e-62), above it x.
+constexpr float kGeluTanhK1Hi = 0x1.988454p0f;
+constexpr float kGeluTanhK1Lo = -0x1.857936p-25f;
+constexpr float kGeluTanhK3Hi = 0x1.2444f2p-4f;
+constexpr float kGeluTanhK3Lo = 0x1.49b16ap-29f;
+constexpr float kGeluTanhMaxAbs = 12.0f;
+
+// --- log1p(u) for u >= 0 (log_softmax's log of its row sum 1 + u): with
+// w = 1 + u = m 2^e, m in [sqrt(1/2), sqrt 2), log1p(u) = e ln 2 + 2 atanh(t),
+// t = (m - 1) / (m + 1), or t = u / (2 + u) (exact u, no rounding of 1 + u)
+// when w < sqrt 2; |t| <= 0.1716, within kAtanhA's range (t^2 <= 1/9).
+constexpr float kSqrt2 = 0x1.6a09e6p0f;
 
 } // namespace soma::ir::actmath

@@ -168,14 +168,15 @@ void sparse(const SparseArgs &args, int64_t r0, int64_t r1, int64_t c0, int64_t 
 
 /// y = act(a op b) elementwise over rows [r0, r1), columns [c0, c1), for
 /// the binary op `kind` (ir::isBinary: add, ...; soma/ir/Binary.h). act is
-/// not softmax (use softmax()). y may alias a or b.
+/// not softmax or log_softmax (use rowActivation()). y may alias a or b.
 void binary(ir::OpKind kind, const Src &a, const Src &b, const Dst &y, const ir::Activation &act,
             int64_t r0, int64_t r1, int64_t c0, int64_t c1) noexcept;
 /// y = x + bias[c]: binary() add with the bias as a per-feature operand.
 void biasAdd(const Src &x, const float *bias, const Dst &y, int64_t r0, int64_t r1, int64_t c0,
              int64_t c1) noexcept;
-/// y = act(x) elementwise. For softmax, rows [r0, r1) are softmaxed over
-/// columns [c0, c1), which must then be whole rows. y may alias x.
+/// y = act(x) elementwise. For softmax and log_softmax (ir::isRowwise),
+/// rows [r0, r1) are taken over columns [c0, c1), which must then be whole
+/// rows. y may alias x.
 void activation(const Src &x, const Dst &y, const ir::Activation &act, int64_t r0, int64_t r1,
                 int64_t c0, int64_t c1) noexcept;
 /// y = x * scale[c] + shift[c] (one rounding with FMA, two without).
@@ -190,6 +191,12 @@ void batchNorm(const Src &x, const float *mean, const float *var, const float *s
 /// y[r, :] = softmax(x[r, :]) over rows of `cols` elements, rows [r0, r1).
 /// A NaN in a row makes the whole row NaN; y may alias x.
 void softmax(const Src &x, const Dst &y, int64_t cols, int64_t r0, int64_t r1) noexcept;
+/// y[r, :] = log_softmax(x[r, :]) = d - log(sum_j exp(d_j)), d = x[r, :] - max,
+/// the same way; y may alias x.
+void logSoftmax(const Src &x, const Dst &y, int64_t cols, int64_t r0, int64_t r1) noexcept;
+/// softmax() or logSoftmax(), as `kind` (ir::isRowwise) says.
+void rowActivation(ir::ActKind kind, const Src &x, const Dst &y, int64_t cols, int64_t r0,
+                   int64_t r1) noexcept;
 /// Each row normalised to mean 0 and variance 1 (population variance, two
 /// passes), then y = norm * scale[c] + shift[c].
 void layerNorm(const Src &x, const float *scale, const float *shift, float epsilon, const Dst &y,
