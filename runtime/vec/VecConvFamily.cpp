@@ -4,7 +4,8 @@
 // (packConvFilters, in blocks of kernels::convBlock output channels), with
 // the bias, the residual (conv_add) and the activation applied in registers. Its steps tile the
 // result's rows (sample, channel, output row) on whole blocks of channels, so every output is
-// summed in one order whatever the thread count.
+// summed in one order whatever the thread count. Its channel-lane kernel reads and writes
+// values in either ChannelLayout, as the program builder chose (convTakesBlocked).
 #include "soma/ir/Spatial.h"
 #include "soma/runtime/Kernels.h"
 #include "soma/runtime/Packing.h"
@@ -46,6 +47,19 @@ int64_t blockOf(const ir::Op &op) {
   return k::convBlock(op.operands[0]->type.dims[0], op.type.dims[0], op.groups);
 }
 
+/// Whether kernels::conv reads x, and writes y and the residual, of `op`
+/// in either layout (ChannelLayout::Blocked too): the channel-lane kernel
+/// (a block of 2 W output channels, or of W when W > 4), each group's input
+/// channels starting on a block of W. The position-lane kernel is planar
+/// only, and depthwise convolutions stay planar here for now (their kernel,
+/// DepthwiseImpl.h, is to be admitted here). The one place the layout
+/// choice asks vec.conv.
+bool convTakesBlocked(const ir::Op &op) {
+  const int64_t w = k::vectorWidth(k::activeIsa()), block = blockOf(op);
+  const int64_t groupChannels = op.operands[0]->type.dims[0] / op.groups;
+  return (block == 2 * w || (block == w && w > 4)) && (op.groups == 1 || groupChannels % w == 0);
+}
+
 class VecConvFamily final : public KernelFamily {
 public:
   const char *name() const override { return "vec.conv"; }
@@ -58,6 +72,12 @@ public:
       return Fit::declines("its input depends on no input");
     return Fit::runs();
   }
+
+  // x and the residual; the filters and bias are constants, never blocked.
+  bool readsBlocked(const ir::Op &op, size_t operand) const override {
+    return (operand == 0 || operand == 3) && convTakesBlocked(op);
+  }
+  bool writesBlocked(const ir::Op &op) const override { return convTakesBlocked(op); }
 
   std::shared_ptr<const AlignedVector<float>> pack(const ir::Op &op, size_t k) const override {
     if (k != 1)
@@ -88,6 +108,8 @@ public:
     a.padTop = g.padTop;
     a.padLeft = g.padLeft;
     a.act = op.fn;
+    a.in = b.layoutOf(op.operands[0]);
+    a.out = b.layoutOf(i);
     setTapOffsets(*c);
     c->x = b.slotOf(op.operands[0]);
     c->packed = b.slotOf(op.operands[1]);

@@ -258,6 +258,10 @@ int64_t convBlock(int64_t inChannels, int64_t outChannels, int64_t groups) noexc
 /// `block` channels share each load. Either way each output is one chain of FMAs in
 /// (ci, kh, kw) order (multiply and add on SSE2), then + bias, + residual
 /// and the activation in registers, so results do not depend on the tiling.
+/// The channel-lane kernel reads x and writes y and the residual in either
+/// ChannelLayout (ConvArgs::in, out; Blocked in blocks of this instruction
+/// set's W, a group's first input channel on a block), with the same sums
+/// and so the same bits; the position-lane kernel takes Planar only.
 void conv(const ConvArgs &args, int64_t r0, int64_t r1) noexcept;
 
 } // namespace soma::runtime::kernels
