@@ -27,6 +27,28 @@ namespace {
 
 using kernels::ChannelLayout;
 
+/// One tap's B lanes (`lane` apart; 1: InBlocked) into a block's maxima or
+/// sums, and NaN flags. Not inlined: on their own the compiler vectorises
+/// these loops (inlined into the window loops it did not).
+template <int B, bool InBlocked>
+__attribute__((noinline)) void maxInto(float *__restrict best, uint32_t *__restrict nan,
+                                       const float *__restrict p, int64_t lane) {
+  for (int j = 0; j < B; ++j) {
+    const float v = p[(InBlocked ? 1 : lane) * j];
+    nan[j] |= v != v;
+    best[j] = v > best[j] ? v : best[j];
+  }
+}
+template <int B, bool InBlocked>
+__attribute__((noinline)) void addInto(double *__restrict sum, uint32_t *__restrict nan,
+                                       const float *__restrict p, int64_t lane) {
+  for (int j = 0; j < B; ++j) {
+    const float v = p[(InBlocked ? 1 : lane) * j];
+    nan[j] |= v != v;
+    sum[j] += static_cast<double>(v);
+  }
+}
+
 /// Rows [r0, r1) of a max_pool (IsMax) or avg_pool whose x (InBlocked) or
 /// y is Blocked, on whole blocks of B channels: ir::poolRows for the B
 /// channels of a block at once. Per lane: the first of equal maxima (a
@@ -63,14 +85,10 @@ void blockedPoolRows(const PoolContext &c, const float *x, float *y, int64_t r0,
             if (iw < 0 || iw >= g.inW)
               continue;
             const float *p = xs + (ih * g.inW + iw) * inPos;
-            for (int j = 0; j < B; ++j) {
-              const float v = p[j * inLane];
-              nan[j] |= v != v;
-              if constexpr (IsMax)
-                best[j] = v > best[j] ? v : best[j];
-              else
-                sum[j] += static_cast<double>(v);
-            }
+            if constexpr (IsMax)
+              maxInto<B, InBlocked>(best, nan, p, inLane);
+            else
+              addInto<B, InBlocked>(sum, nan, p, inLane);
             ++inside;
           }
         }
