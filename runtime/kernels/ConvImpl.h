@@ -123,32 +123,23 @@ template <class A> struct ConvImpl {
     if constexpr (!Edge) {
       // Every tap inside x: one loop over (ci, kh, kw), in the packed
       // filters' order, each tap's input at a fixed offset from each
-      // position's first (a.tapOffsets, computed at compile time, planar;
-      // for a Blocked x the first channel's, times W, plus the channel's).
+      // position's first (a.tapOffsets, computed at compile time in x's
+      // layout).
       const float *base[P];
       for (int p = 0; p < P; ++p)
         base[p] = xs + off[p];
       const float *wt = wb;
-      auto tap = [&](int64_t t) {
+      for (int64_t i = 0; i < cg * taps; ++i, wt += block) {
         F wv[V];
         for (int v = 0; v < V; ++v)
           wv[v] = F::load_aligned(wt + v * W);
+        const int64_t t = a.tapOffsets[i];
         for (int p = 0; p < P; ++p) {
           const F xb(base[p][t]);
           for (int v = 0; v < V; ++v)
             acc[p][v] = fmadd<A>(xb, wv[v], acc[p][v]);
         }
-        wt += block;
-      };
-      if (!inBlocked)
-        for (int64_t i = 0; i < cg * taps; ++i)
-          tap(a.tapOffsets[i]);
-      else
-        for (int64_t ci = 0; ci < cg; ++ci) {
-          const int64_t channel = ci / W * inPlane * W + ci % W;
-          for (int64_t j = 0; j < taps; ++j)
-            tap(channel + a.tapOffsets[j] * W);
-        }
+      }
     }
     if constexpr (Edge) {
       // Bit p of a tap's mask: position p's input for that tap is inside x
@@ -174,7 +165,7 @@ template <class A> struct ConvImpl {
           F wv[V];
           for (int v = 0; v < V; ++v)
             wv[v] = F::load_aligned(wt + v * W);
-          const int64_t t = a.tapOffsets[j] * posStride; // the first channel's
+          const int64_t t = a.tapOffsets[j]; // the first channel's, in x's layout
           for (int p = 0; p < P; ++p) {
             // A tap in the padding reads a zero (no branch: the pattern of
             // taps in the padding changes from tap to tap).

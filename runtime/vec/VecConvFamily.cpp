@@ -18,11 +18,16 @@ namespace soma::runtime {
 
 void setTapOffsets(ConvContext &c) {
   const kernels::ConvArgs &a = c.args;
+  const int64_t cg = a.inChannels / a.groups, plane = a.inH * a.inW;
+  const int64_t w = kernels::vectorWidth(kernels::activeIsa());
+  const bool blocked = a.in == kernels::ChannelLayout::Blocked && cg % w == 0;
   c.tapOffsets.clear();
-  for (int64_t ci = 0; ci < a.inChannels / a.groups; ++ci)
+  for (int64_t ci = 0; ci < cg; ++ci)
     for (int64_t kh = 0; kh < a.kH; ++kh)
-      for (int64_t kw = 0; kw < a.kW; ++kw)
-        c.tapOffsets.push_back(ci * a.inH * a.inW + kh * a.dilH * a.inW + kw * a.dilW);
+      for (int64_t kw = 0; kw < a.kW; ++kw) {
+        const int64_t at = kh * a.dilH * a.inW + kw * a.dilW;
+        c.tapOffsets.push_back(blocked ? ci / w * plane * w + ci % w + at * w : ci * plane + at);
+      }
   c.args.tapOffsets = c.tapOffsets.data();
 }
 

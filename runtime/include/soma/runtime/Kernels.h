@@ -224,7 +224,9 @@ struct ConvArgs {
   float *y = nullptr;              // [N, O, outH, outW]
   const float *residual = nullptr; // conv_add: [N, O, outH, outW]; else null (no term)
   /// Per (ci, kh, kw) in packed order, the tap's input offset from its
-  /// position's first input: ci * inH * inW + kh * dilH * inW + kw * dilW.
+  /// position's first input: ci * inH * inW + kh * dilH * inW + kw * dilW;
+  /// for the channel-lane kernel with a Blocked x, in x's layout:
+  /// ci / W * inH * inW * W + ci % W + (kh * dilH * inW + kw * dilW) * W.
   const int64_t *tapOffsets = nullptr;
   int64_t inChannels = 0, outChannels = 0, groups = 1, block = 1;
   int64_t inH = 1, inW = 1, outH = 1, outW = 1, kH = 1, kW = 1;
