@@ -257,7 +257,7 @@ Expected<std::vector<std::string>> emitBundle(std::unique_ptr<ir::Graph> graph,
   if (!engine)
     return Error{engine.error()};
   runtime::ProgramBuilder builder(*graph);
-  auto program = builder.build((*engine)->target());
+  auto program = builder.build(builderTarget((*engine)->target(), options));
   if (!program)
     return Error{program.error()};
 

@@ -6,6 +6,7 @@
 #include "soma/ir/Graph.h"
 #include "soma/jit/Jit.h"
 #include "soma/passes/Passes.h"
+#include "soma/runtime/ProgramBuilder.h"
 #include "soma/soma.h"
 #include "soma/support/Diagnostics.h"
 
@@ -31,6 +32,9 @@ FrontResult compileToGraph(SourceManager &sm, uint32_t file, const CompileOption
 
 /// CompileOptions::sparsity as the passes' SparsityMode.
 ir::SparsityMode sparsityMode(const CompileOptions &options);
+/// `target` with the options' say on the program builder
+/// (CompileOptions::blockedLayouts).
+runtime::Target builderTarget(runtime::Target target, const CompileOptions &options);
 /// The pass context's view of the options (sparsity, prune).
 void applyPassOptions(const CompileOptions &options, passes::PassContext &ctx);
 

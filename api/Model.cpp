@@ -136,7 +136,8 @@ Expected<JitBuild> buildJit(ir::Graph &graph, const CompileOptions &options,
   auto engine = jit::JitEngine::create(jitOptions(options));
   if (!engine)
     return Error{"soma: error: " + engine.error() + "\n"};
-  auto program = runtime::ProgramBuilder(graph).build((*engine)->target());
+  auto program =
+      runtime::ProgramBuilder(graph).build(api::builderTarget((*engine)->target(), options));
   if (!program)
     return Error{"soma: error: " + program.error() + "\n"};
   addTimes(timings, (*engine)->times());
@@ -150,7 +151,8 @@ Expected<JitBuild> buildJit(ir::Graph &graph, const CompileOptions &options,
 /// The vec engine's executor for `graph` (which the program builder changes).
 Expected<std::unique_ptr<runtime::Executor>> buildVec(ir::Graph &graph,
                                                       const CompileOptions &options) {
-  auto program = runtime::buildVecProgram(graph);
+  auto program =
+      runtime::ProgramBuilder(graph).build(api::builderTarget(runtime::vecTarget(), options));
   if (!program)
     return Error{"soma: error: " + program.error() + "\n"};
   return std::make_unique<runtime::Executor>(std::move(*program), executorOptions(options));
@@ -280,6 +282,11 @@ ir::SparsityMode sparsityMode(const CompileOptions &options) {
                                                 : ir::SparsityMode::Auto;
 }
 
+runtime::Target builderTarget(runtime::Target target, const CompileOptions &options) {
+  target.blockedLayouts = options.blockedLayouts;
+  return target;
+}
+
 void applyPassOptions(const CompileOptions &options, passes::PassContext &ctx) {
   ctx.sparsity = sparsityMode(options);
   // A named target is planned for with its published parameters (the JIT
@@ -345,7 +352,7 @@ Expected<std::string> emit(std::unique_ptr<ir::Graph> graph, const CompileOption
   if (!engine)
     return Error{engine.error()};
   runtime::ProgramBuilder builder(*graph);
-  if (auto planned = builder.plan((*engine)->target()); !planned)
+  if (auto planned = builder.plan(builderTarget((*engine)->target(), options)); !planned)
     return Error{planned.error()};
   auto text = (*engine)->emit(builder, kind);
   if (timings)
@@ -378,7 +385,7 @@ Expected<std::string> emitProgram(std::unique_ptr<ir::Graph> graph, const Compil
     target.families = {&runtime::interpFamily()};
     break;
   }
-  auto program = builder.build(target);
+  auto program = builder.build(builderTarget(std::move(target), options));
   if (!program)
     return Error{program.error()};
   if (timings)

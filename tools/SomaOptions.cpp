@@ -106,6 +106,10 @@ const OptionInfo options[] = {
      "weights with the smallest magnitude (a layer's prune =\n"
      "... beats this); CHANGES THE RESULTS, and warns with\n"
      "the sparsity reached per layer"},
+    {"--layouts", "--layouts=blocked|planar", true, All,
+     "store the values between convolutions and pools in\n"
+     "blocks of channels (default blocked), or every value\n"
+     "planar; the same results, only the speed differs"},
     {"--tensor", "--tensor NAME=FILE.npy", true, All,
      "the tensor that tensor(\"NAME\") in the network stands\n"
      "for (weights an application passes from memory)"},
@@ -260,6 +264,13 @@ std::optional<int> applyOption(const std::string &name, const std::string &v, Co
       return usageError("unknown --sparsity '" + v + "'" +
                         valueHint(v, sparsities, "use auto, dense or sparse"));
     opts.compile.sparsity = values[it - sparsities.begin()];
+  }
+  if (name == "--layouts") {
+    const std::vector<std::string> layouts = {"blocked", "planar"};
+    if (std::find(layouts.begin(), layouts.end(), v) == layouts.end())
+      return usageError("unknown --layouts '" + v + "'" +
+                        valueHint(v, layouts, "use blocked or planar"));
+    opts.compile.blockedLayouts = v == "blocked";
   }
   if (name == "--prune") {
     std::optional<double> fraction = parsePruneFraction(v);

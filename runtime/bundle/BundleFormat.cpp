@@ -109,6 +109,9 @@ void writePool(Writer &w, const PoolContext &c) {
   w.put<int32_t>(static_cast<int32_t>(c.padCount));
   w.put<int32_t>(c.x);
   w.put<int32_t>(c.y);
+  w.put<uint8_t>(static_cast<uint8_t>(c.in));
+  w.put<uint8_t>(static_cast<uint8_t>(c.out));
+  w.put<int64_t>(c.block);
   const ir::WindowGeometry &g = c.g;
   for (int64_t v : {int64_t(g.spatialRank),
                     g.inChannels,
@@ -195,6 +198,13 @@ std::shared_ptr<PoolContext> readPool(Reader &r, const Program &program, const B
   c->padCount = padCount ? ir::PadCount::Include : ir::PadCount::Exclude;
   c->x = r.get<int32_t>();
   c->y = r.get<int32_t>();
+  const uint8_t inLayout = r.get<uint8_t>(), outLayout = r.get<uint8_t>();
+  c->block = r.get<int64_t>();
+  using kernels::ChannelLayout;
+  if (inLayout > 1 || outLayout > 1)
+    r.ok = false;
+  c->in = inLayout ? ChannelLayout::Blocked : ChannelLayout::Planar;
+  c->out = outLayout ? ChannelLayout::Blocked : ChannelLayout::Planar;
   ir::WindowGeometry &g = c->g;
   int64_t rank = 0;
   int64_t *fields[] = {
@@ -225,6 +235,17 @@ std::shared_ptr<PoolContext> readPool(Reader &r, const Program &program, const B
     break;
   default:
     break;
+  }
+  // A blocked layout: blocks of 4, 8 or 16 channels that divide the
+  // channels; reshape is planar, and global_avg_pool writes [C] as it is.
+  if (c->in == ChannelLayout::Blocked || c->out == ChannelLayout::Blocked) {
+    const int64_t channels = c->kind == ir::OpKind::GlobalAvgPool ? c->channels : g.inChannels;
+    fits = fits && c->kind != ir::OpKind::Reshape &&
+           (c->kind != ir::OpKind::GlobalAvgPool || c->out == ChannelLayout::Planar) &&
+           (c->block == 4 || c->block == 8 || c->block == 16) && channels % c->block == 0;
+    // Row tiles on whole blocks of channels (a global pool's rows are samples).
+    if (fits && c->kind != ir::OpKind::GlobalAvgPool)
+      fits = step.rowTile % (c->block * g.outH) == 0 && step.smallRows == 0;
   }
   if (!fits)
     r.ok = false;

@@ -10,7 +10,11 @@
 // whole vectors (block = V * W), the output channels run in the lanes
 // instead (lanes<V>): a register block of P output positions times V
 // vectors of channels, each input broadcast once to V FMAs and each packed
-// filter vector shared by P positions.
+// filter vector shared by P positions. That kernel also reads x and writes
+// y and the residual in ChannelLayout::Blocked (blocks of W channels, W
+// lanes of one position contiguous): the inputs' offsets change, and the
+// epilogue stores each accumulator vector whole instead of scattering its
+// lanes over W channel planes; the sums are the same, so are the bits.
 #pragma once
 
 namespace soma::runtime::kernels {
@@ -101,12 +105,16 @@ template <class A> struct ConvImpl {
     constexpr int P = positions<V>();
     const int64_t cg = a.inChannels / a.groups, taps = a.kH * a.kW, inPlane = a.inH * a.inW;
     const int64_t outPlane = a.outH * a.outW, block = V * W;
+    // Blocked x: a position's inputs are W floats apart, a channel's at
+    // (ci / W) * inPlane * W + ci % W from the block's first.
+    const bool inBlocked = a.in == ChannelLayout::Blocked;
+    const int64_t posStride = inBlocked ? W : 1;
     int64_t ih0[P], iw0[P], off[P];
     for (int p = 0; p < P; ++p) {
       const int64_t q = q0 + p < outPlane ? q0 + p : outPlane - 1;
       ih0[p] = q / a.outW * a.strideH - a.padTop;
       iw0[p] = q % a.outW * a.strideW - a.padLeft;
-      off[p] = ih0[p] * a.inW + iw0[p];
+      off[p] = (ih0[p] * a.inW + iw0[p]) * posStride;
     }
     F acc[P][V];
     for (int p = 0; p < P; ++p)
@@ -115,7 +123,8 @@ template <class A> struct ConvImpl {
     if constexpr (!Edge) {
       // Every tap inside x: one loop over (ci, kh, kw), in the packed
       // filters' order, each tap's input at a fixed offset from each
-      // position's first (a.tapOffsets, computed at compile time).
+      // position's first (a.tapOffsets, computed at compile time in x's
+      // layout).
       const float *base[P];
       for (int p = 0; p < P; ++p)
         base[p] = xs + off[p];
@@ -150,13 +159,13 @@ template <class A> struct ConvImpl {
         masks[j] = tapMask(j);
       const float *wt = wb;
       for (int64_t ci = 0; ci < cg; ++ci) {
-        const float *plane = xs + ci * inPlane;
+        const float *plane = xs + (inBlocked ? ci / W * inPlane * W + ci % W : ci * inPlane);
         for (int64_t j = 0; j < taps; ++j, wt += block) {
           const uint32_t m = j < MaxMasks ? masks[j] : tapMask(j);
           F wv[V];
           for (int v = 0; v < V; ++v)
             wv[v] = F::load_aligned(wt + v * W);
-          const int64_t t = a.tapOffsets[j];
+          const int64_t t = a.tapOffsets[j]; // the first channel's, in x's layout
           for (int p = 0; p < P; ++p) {
             // A tap in the padding reads a zero (no branch: the pattern of
             // taps in the padding changes from tap to tap).
@@ -168,6 +177,19 @@ template <class A> struct ConvImpl {
           }
         }
       }
+    }
+    if (a.out == ChannelLayout::Blocked) {
+      // Vector v of position q is W contiguous channels of block v: one
+      // load of the residual and one store.
+      for (int p = 0; p < P && q0 + p < outPlane; ++p)
+        for (int v = 0; v < V; ++v) {
+          const int64_t at = (v * outPlane + q0 + p) * W;
+          F r = acc[p][v] + F::load_unaligned(bias + v * W);
+          if (rs)
+            r = r + F::load_unaligned(rs + at);
+          op(r).store_unaligned(ys + at);
+        }
+      return;
     }
     alignas(64) float lanes[W];
     for (int p = 0; p < P && q0 + p < outPlane; ++p)
@@ -203,6 +225,9 @@ template <class A> struct ConvImpl {
     };
     for (int64_t r = r0; r < r1; r += V * W * a.outH) {
       const int64_t n = r / (a.outChannels * a.outH), o0 = (r / a.outH) % a.outChannels;
+      // The first input and output of the block's group and channels: the
+      // same offsets in both layouts (a group's first channel and o0 are
+      // multiples of W wherever a layout is Blocked).
       const float *xs = a.x + (n * a.inChannels + o0 / og * cg) * a.inH * a.inW;
       const float *wb = a.packed + o0 * cg * taps;
       float *ys = a.y + (n * a.outChannels + o0) * outPlane;
@@ -226,6 +251,11 @@ template <class A> struct ConvImpl {
     withAct<A>(a.act, [&](auto op) {
       if (DepthwiseImpl<A>::isDepthwise(a) && DepthwiseImpl<A>::run(a, op, r0, r1))
         return;
+      assert(((a.in == ChannelLayout::Planar && a.out == ChannelLayout::Planar) ||
+              ((a.block == 2 * W || (a.block == W && W > 4)) &&
+               (a.in == ChannelLayout::Planar || (a.inChannels / a.groups) % W == 0 ||
+                a.groups == 1))) &&
+             "blocked layouts only in the channel-lane kernel, in blocks of this W");
       if (a.block == 2 * W)
         return lanes<2>(a, op, r0, r1);
       if (a.block == W && W > 4)

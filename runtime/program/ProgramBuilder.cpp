@@ -1,6 +1,7 @@
 // The program builder (ProgramBuilder.h): the graph made ready (unbatched
 // values folded, weighted sums' constants private), each op's family
-// chosen, slots assigned and constants packed for their readers, the
+// chosen, each value's channel layout chosen (planar, or blocked between
+// kernels that take it), slots assigned and constants packed for their readers, the
 // families' own slots, the output copies, then one step per op.
 #include "soma/runtime/ProgramBuilder.h"
 
@@ -28,6 +29,8 @@ std::shared_ptr<const AlignedVector<float>> KernelFamily::pack(const ir::Op &, s
 }
 void KernelFamily::addSlots(ProgramBuilder &, size_t) const {}
 std::string KernelFamily::describe(const ir::Op &) const { return {}; }
+bool KernelFamily::readsBlocked(const ir::Op &, size_t) const { return false; }
+bool KernelFamily::writesBlocked(const ir::Op &) const { return false; }
 
 void foldUnbatched(ir::Graph &graph) {
   for (auto &opPtr : graph.ops) {
@@ -121,6 +124,54 @@ Expected<bool> ProgramBuilder::choose(const Target &target) {
   return true;
 }
 
+void ProgramBuilder::chooseLayouts(const Target &target) {
+  using kernels::ChannelLayout;
+  const size_t n = graph_.ops.size();
+  layouts_.assign(n, ChannelLayout::Planar);
+  channelBlock_ = kernels::vectorWidth(kernels::activeIsa());
+  if (!target.blockedLayouts)
+    return;
+  // 1. The values whose shape and producer allow it (an input or a
+  //    constant has no producing step).
+  std::vector<char> blocked(n, 0);
+  for (size_t i = 0; i < n; ++i) {
+    const ir::Op &op = *graph_.ops[i];
+    const size_t rank = op.type.dims.size();
+    blocked[i] = choices_[i].family && op.type.batched && (rank == 2 || rank == 3) &&
+                 op.type.dims[0] % channelBlock_ == 0 && choices_[i].family->writesBlocked(op);
+  }
+  // 2. Not an output, and every reader reads it blocked.
+  for (const ir::GraphOutput &out : graph_.outputs)
+    blocked[indexOf(out.value)] = 0;
+  for (size_t i = 0; i < n; ++i) {
+    const ir::Op &op = *graph_.ops[i];
+    if (!choices_[i].family)
+      continue; // no step: reads nothing
+    for (size_t k = 0; k < op.operands.size(); ++k)
+      if (!choices_[i].family->readsBlocked(op, k))
+        blocked[indexOf(op.operands[k])] = 0;
+  }
+  // 3. A conv_add reads its residual in its result's layout
+  //    (kernels::ConvArgs::out): where the two differ, both stay planar,
+  //    which may undo another pair, until nothing changes.
+  for (bool changed = true; changed;) {
+    changed = false;
+    for (size_t i = 0; i < n; ++i) {
+      const ir::Op &op = *graph_.ops[i];
+      if (op.kind != ir::OpKind::ConvAdd || !choices_[i].family)
+        continue;
+      const size_t r = indexOf(op.operands[3]);
+      if (blocked[r] != blocked[i]) {
+        blocked[r] = blocked[i] = 0;
+        changed = true;
+      }
+    }
+  }
+  for (size_t i = 0; i < n; ++i)
+    if (blocked[i])
+      layouts_[i] = ChannelLayout::Blocked;
+}
+
 void ProgramBuilder::assignSlots() {
   // Which op reads each constant through a kernel of its own (weights and
   // bias of a weighted sum, private by now): its family packs it.
@@ -185,6 +236,7 @@ Expected<bool> ProgramBuilder::plan(const Target &target) {
   program_ = Program{};
   if (auto ok = choose(target); !ok)
     return Error{ok.error()};
+  chooseLayouts(target);
   assignSlots();
   return true;
 }

@@ -1,7 +1,8 @@
 // The lowered program as text (`soma compile --emit=program`), so that the
 // builder's decisions are checked with FileCheck like every other stage:
 // which family runs each op and why the ones before it did not, how its
-// weights are packed, its tiles, and where every value lives.
+// weights are packed, the layouts of its values where one is blocked, its
+// tiles, and where every value lives.
 #include "soma/runtime/Executor.h"
 #include "soma/runtime/ProgramBuilder.h"
 
@@ -42,6 +43,29 @@ void printOpLine(std::ostream &os, const ir::Op &op) {
   os << ") : " << op.type.str() << "\n";
 }
 
+const char *layoutName(kernels::ChannelLayout layout) {
+  return layout == kernels::ChannelLayout::Blocked ? "blocked" : "planar";
+}
+
+/// The layouts of the op's values (operands that are no constant, then its
+/// result), where one of them is blocked; no line: all planar.
+void printLayouts(std::ostream &os, const ProgramBuilder &b, const ir::Op &op, size_t opIndex) {
+  bool any = b.layoutOf(opIndex) == kernels::ChannelLayout::Blocked;
+  for (const ir::Op *operand : op.operands)
+    any |= b.layoutOf(operand) == kernels::ChannelLayout::Blocked;
+  if (!any)
+    return;
+  os << "    layouts: ";
+  const char *sep = "";
+  for (const ir::Op *operand : op.operands)
+    if (operand->kind != ir::OpKind::Const) {
+      os << sep << "%" << operand->name << " " << layoutName(b.layoutOf(operand));
+      sep = ", ";
+    }
+  os << " -> " << layoutName(b.layoutOf(opIndex)) << " (blocks of " << b.channelBlock()
+     << " channels)\n";
+}
+
 void printStep(std::ostream &os, const ProgramBuilder &b, const Step &step, size_t opIndex) {
   const ir::Op &op = *b.graph().ops[opIndex];
   const OpChoice &choice = b.choices()[opIndex];
@@ -54,6 +78,7 @@ void printStep(std::ostream &os, const ProgramBuilder &b, const Step &step, size
     os << "    declined by " << family->name() << ": " << why << "\n";
   if (std::string packing = choice.family->describe(op); !packing.empty())
     os << "    packing: " << packing << "\n";
+  printLayouts(os, b, op, opIndex);
   os << "    tiles: rows " << tileText(step.rowTile, "all") << ", cols "
      << tileText(step.colTile, "whole rows") << ", row work " << step.rowWork;
   if (step.smallRows > 0)

@@ -4,7 +4,8 @@
 // (packConvFilters, in blocks of kernels::convBlock output channels), with
 // the bias, the residual (conv_add) and the activation applied in registers. Its steps tile the
 // result's rows (sample, channel, output row) on whole blocks of channels, so every output is
-// summed in one order whatever the thread count.
+// summed in one order whatever the thread count. Its channel-lane kernel reads and writes
+// values in either ChannelLayout, as the program builder chose (convTakesBlocked).
 #include "soma/ir/Spatial.h"
 #include "soma/runtime/Kernels.h"
 #include "soma/runtime/Packing.h"
@@ -17,11 +18,16 @@ namespace soma::runtime {
 
 void setTapOffsets(ConvContext &c) {
   const kernels::ConvArgs &a = c.args;
+  const int64_t cg = a.inChannels / a.groups, plane = a.inH * a.inW;
+  const int64_t w = kernels::vectorWidth(kernels::activeIsa());
+  const bool blocked = a.in == kernels::ChannelLayout::Blocked && cg % w == 0;
   c.tapOffsets.clear();
-  for (int64_t ci = 0; ci < a.inChannels / a.groups; ++ci)
+  for (int64_t ci = 0; ci < cg; ++ci)
     for (int64_t kh = 0; kh < a.kH; ++kh)
-      for (int64_t kw = 0; kw < a.kW; ++kw)
-        c.tapOffsets.push_back(ci * a.inH * a.inW + kh * a.dilH * a.inW + kw * a.dilW);
+      for (int64_t kw = 0; kw < a.kW; ++kw) {
+        const int64_t at = kh * a.dilH * a.inW + kw * a.dilW;
+        c.tapOffsets.push_back(blocked ? ci / w * plane * w + ci % w + at * w : ci * plane + at);
+      }
   c.args.tapOffsets = c.tapOffsets.data();
 }
 
@@ -46,6 +52,19 @@ int64_t blockOf(const ir::Op &op) {
   return k::convBlock(op.operands[0]->type.dims[0], op.type.dims[0], op.groups);
 }
 
+/// Whether kernels::conv reads x, and writes y and the residual, of `op`
+/// in either layout (ChannelLayout::Blocked too): the channel-lane kernel
+/// (a block of 2 W output channels, or of W when W > 4), each group's input
+/// channels starting on a block of W. The position-lane kernel is planar
+/// only, and depthwise convolutions stay planar here for now (their kernel,
+/// DepthwiseImpl.h, is to be admitted here). The one place the layout
+/// choice asks vec.conv.
+bool convTakesBlocked(const ir::Op &op) {
+  const int64_t w = k::vectorWidth(k::activeIsa()), block = blockOf(op);
+  const int64_t groupChannels = op.operands[0]->type.dims[0] / op.groups;
+  return (block == 2 * w || (block == w && w > 4)) && (op.groups == 1 || groupChannels % w == 0);
+}
+
 class VecConvFamily final : public KernelFamily {
 public:
   const char *name() const override { return "vec.conv"; }
@@ -58,6 +77,12 @@ public:
       return Fit::declines("its input depends on no input");
     return Fit::runs();
   }
+
+  // x and the residual; the filters and bias are constants, never blocked.
+  bool readsBlocked(const ir::Op &op, size_t operand) const override {
+    return (operand == 0 || operand == 3) && convTakesBlocked(op);
+  }
+  bool writesBlocked(const ir::Op &op) const override { return convTakesBlocked(op); }
 
   std::shared_ptr<const AlignedVector<float>> pack(const ir::Op &op, size_t k) const override {
     if (k != 1)
@@ -88,6 +113,8 @@ public:
     a.padTop = g.padTop;
     a.padLeft = g.padLeft;
     a.act = op.fn;
+    a.in = b.layoutOf(op.operands[0]);
+    a.out = b.layoutOf(i);
     setTapOffsets(*c);
     c->x = b.slotOf(op.operands[0]);
     c->packed = b.slotOf(op.operands[1]);

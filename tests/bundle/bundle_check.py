@@ -13,8 +13,9 @@ samples and checks every output bit-identical to `soma run --engine=jit`'s
 loaded bundle, and in its own oneTBB arena with caller_arena, each run
 giving the same bits).
 Then the same with --mcpu=haswell (no AVX-512 in its code, the JIT's bits
-for that CPU), examples/cnn.nn and tests/bundle/convs.nn (convolutions,
-pooling and flatten on the runtime's own steps) through the runtime's
+for that CPU), examples/cnn.nn, tests/bundle/convs.nn (convolutions,
+pooling and flatten on the runtime's own steps) and tests/bundle/pools.nn
+(pools with a value between them in blocks of channels) through the runtime's
 generic functions, with --weights=external (the file found next to the shared
 library, or named), a missing, truncated or foreign weights file (each a
 clear error), a network a bundle cannot hold, and a missing C compiler.
@@ -145,6 +146,7 @@ def main():
     cnn(args, os.path.join(args.source, "examples", "cnn.nn"), "cnn", (1, 8, 8), "img", "out")
     cnn(args, os.path.join(args.source, "tests", "bundle", "convs.nn"), "convs", (16, 5, 7),
         "x", "y")
+    pools(args)
     refusals(args, net)
     print("PASS")
 
@@ -233,6 +235,16 @@ def cnn(args, net, name, shape, inp, outp):
         run([exe, "3", threads, prefix, os.path.join(args.work, name + "-x.f32")])
         if open(prefix + "." + outp, "rb").read() != np.load(ref).astype("<f4").tobytes():
             fail("%s's bundle differs from the JIT (%s threads)" % (net, threads))
+
+
+def pools(args):
+    """tests/bundle/pools.nn: the max pool's value is stored in blocks of
+    channels (the plan carries the pooling steps' layouts); the JIT's bits."""
+    net = os.path.join(args.source, "tests", "bundle", "pools.nn")
+    program = run([args.soma, "compile", net, "--emit=program"])
+    if "layouts: %img planar -> blocked" not in program:
+        fail("pools.nn's max pool does not write blocked:\n" + program)
+    cnn(args, net, "pools", (16, 9, 9), "img", "out")
 
 
 def refusals(args, net):

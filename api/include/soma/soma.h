@@ -273,6 +273,12 @@ struct CompileOptions {
   /// what layers ask for. This changes the results: each pruned layer, with
   /// the sparsity it reached, is reported in Model::warnings().
   double prune = 0;
+  /// Whether the values between convolutions and pools are stored in
+  /// blocks of channels (NCHW16c with AVX-512), which their kernels read
+  /// and write faster (docs/architecture.md, "Channel layouts"). false:
+  /// every value in the graph's own layout. Only the speed changes: the
+  /// results are the same bits.
+  bool blockedLayouts = true;
   /// Limits on the model, each at least 1 (docs/language.md, "Limits"):
   /// elements of all its constants together (weights, biases, parameters;
   /// default 2^30, 4 GiB of f32), checked before each tensor is filled or

@@ -44,7 +44,7 @@ int soma_bundle_run_checked(const soma_bundle_descriptor *bundle, soma_bundle *l
 namespace soma::runtime {
 
 constexpr uint32_t kBundleMagic = 0x424d4f53; // "SOMB", little-endian
-constexpr uint32_t kBundleVersion = 1;
+constexpr uint32_t kBundleVersion = 2;        // 2: pooling steps carry their layouts
 /// An external weights file starts with this header; the weights follow at
 /// byte kWeightsFileHeader (64, so they stay aligned when mapped).
 constexpr uint64_t kWeightsFileMagic = 0x5354485745414d4fULL; // "OMAEWHTS"

@@ -231,7 +231,9 @@ struct ConvArgs {
   float *y = nullptr;              // [N, O, outH, outW]
   const float *residual = nullptr; // conv_add: [N, O, outH, outW]; else null (no term)
   /// Per (ci, kh, kw) in packed order, the tap's input offset from its
-  /// position's first input: ci * inH * inW + kh * dilH * inW + kw * dilW.
+  /// position's first input: ci * inH * inW + kh * dilH * inW + kw * dilW;
+  /// for the channel-lane kernel with a Blocked x, in x's layout:
+  /// ci / W * inH * inW * W + ci % W + (kh * dilH * inW + kw * dilW) * W.
   const int64_t *tapOffsets = nullptr;
   int64_t inChannels = 0, outChannels = 0, groups = 1, block = 1;
   int64_t inH = 1, inW = 1, outH = 1, outW = 1, kH = 1, kW = 1;
@@ -265,6 +267,10 @@ int64_t convBlock(int64_t inChannels, int64_t outChannels, int64_t groups) noexc
 /// `block` channels share each load. Either way each output is one chain of FMAs in
 /// (ci, kh, kw) order (multiply and add on SSE2), then + bias, + residual
 /// and the activation in registers, so results do not depend on the tiling.
+/// The channel-lane kernel reads x and writes y and the residual in either
+/// ChannelLayout (ConvArgs::in, out; Blocked in blocks of this instruction
+/// set's W, a group's first input channel on a block), with the same sums
+/// and so the same bits; the position-lane kernel takes Planar only.
 void conv(const ConvArgs &args, int64_t r0, int64_t r1) noexcept;
 
 } // namespace soma::runtime::kernels

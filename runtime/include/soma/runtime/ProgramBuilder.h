@@ -11,6 +11,7 @@
 #pragma once
 
 #include "soma/ir/Graph.h"
+#include "soma/runtime/Kernels.h"
 #include "soma/runtime/Program.h"
 #include "soma/support/Expected.h"
 
@@ -71,6 +72,12 @@ public:
   /// For `soma compile --emit=program`: the format its weights are packed
   /// in and its geometry ("panels of 32, 8 rows x 2 vectors"); empty: none.
   virtual std::string describe(const ir::Op &op) const;
+  /// Whether the step this family makes for `op` reads operand `k` in
+  /// kernels::ChannelLayout::Blocked when the builder stores it so
+  /// (ProgramBuilder::layoutOf), and whether it writes its result so. Both
+  /// false by default: a family that says true must honour either layout.
+  virtual bool readsBlocked(const ir::Op &op, size_t k) const;
+  virtual bool writesBlocked(const ir::Op &op) const;
 };
 
 /// An engine's families, in order of preference, and what it does to the
@@ -86,6 +93,10 @@ struct Target {
   /// JIT compiles all its families' kernels into one module here). May be
   /// empty.
   std::function<Expected<bool>(ProgramBuilder &)> prepareSteps;
+  /// Whether values between kernels that read and write them blocked are
+  /// stored kernels::ChannelLayout::Blocked (ProgramBuilder::layoutOf);
+  /// false: every value planar (the same bits, slower; for comparisons).
+  bool blockedLayouts = true;
 };
 
 /// What the builder decided for one op, kept for --emit=program.
@@ -124,6 +135,17 @@ public:
   int slotOf(const ir::Op *op) const { return slots_[indexOf(op)]; }
   const std::vector<int> &slots() const { return slots_; }
   const std::vector<OpChoice> &choices() const { return choices_; }
+  /// How op i's value is stored (chosen once per program, after the
+  /// families): Blocked when it is a per-sample [C, H, W] or [C, L] value
+  /// with C a multiple of channelBlock(), its producer's family writes it
+  /// blocked, every reader's family reads it blocked (a conv_add reads its
+  /// residual blocked only when it writes blocked), and it is no output;
+  /// else Planar. Steps convert at the ends of such chains.
+  kernels::ChannelLayout layoutOf(size_t op) const { return layouts_[op]; }
+  kernels::ChannelLayout layoutOf(const ir::Op *op) const { return layouts_[indexOf(op)]; }
+  /// The channels of a block of a Blocked value: the active instruction
+  /// set's vector width when the program was planned.
+  int64_t channelBlock() const { return channelBlock_; }
 
   /// For KernelFamily::addSlots: a new slot, and the op's own slots.
   int addSlot(Slot slot);
@@ -132,12 +154,15 @@ public:
 
 private:
   Expected<bool> choose(const Target &target);
+  void chooseLayouts(const Target &target);
   void assignSlots();
 
   ir::Graph &graph_;
   Program program_;
   std::vector<int> slots_;
   std::vector<OpChoice> choices_;
+  std::vector<kernels::ChannelLayout> layouts_;
+  int64_t channelBlock_ = 1;
   std::unordered_map<const ir::Op *, size_t> index_;
 };
 

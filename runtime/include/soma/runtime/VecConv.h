@@ -20,7 +20,9 @@ struct ConvContext {
 /// Sets c.tapOffsets (and args.tapOffsets to them) from c.args' geometry:
 /// per (ci, kh, kw) of a group, in the packed filters' order, the tap's
 /// input offset from its position's first, ci * inH * inW + kh * dilH * inW
-/// + kw * dilW.
+/// + kw * dilW; for a Blocked x whose groups start on blocks of W (the
+/// channel-lane kernel's; W the active vector width), in that layout:
+/// ci / W * inH * inW * W + ci % W + (kh * dilH * inW + kw * dilW) * W.
 void setTapOffsets(ConvContext &c);
 
 /// A convolution step's ContextKernelFn; `context` is a ConvContext.

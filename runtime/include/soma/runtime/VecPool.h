@@ -5,6 +5,7 @@
 #pragma once
 
 #include "soma/ir/Spatial.h"
+#include "soma/runtime/Kernels.h"
 
 #include <cstdint>
 
@@ -16,6 +17,11 @@ struct PoolContext {
   ir::WindowGeometry g;
   int64_t plane = 0, channels = 0, cols = 0; // global_avg_pool; reshape's row
   int x = -1, y = -1;
+  /// The layouts of x and y (max_pool, avg_pool; global_avg_pool reads
+  /// either and writes [C] or [C, 1, 1], the same in both), and the
+  /// channels of a block where one is Blocked: 4, 8 or 16.
+  kernels::ChannelLayout in = kernels::ChannelLayout::Planar, out = kernels::ChannelLayout::Planar;
+  int64_t block = 1;
 };
 
 /// A pooling or reshape step's ContextKernelFn; `context` is a PoolContext.
