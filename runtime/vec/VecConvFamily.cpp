@@ -55,13 +55,15 @@ int64_t blockOf(const ir::Op &op) {
 /// Whether kernels::conv reads x, and writes y and the residual, of `op`
 /// in either layout (ChannelLayout::Blocked too): the channel-lane kernel
 /// (a block of 2 W output channels, or of W when W > 4), each group's input
-/// channels starting on a block of W. The position-lane kernel is planar
-/// only, and depthwise convolutions stay planar here for now (their kernel,
-/// DepthwiseImpl.h, is to be admitted here). The one place the layout
+/// channels starting on a block of W; and the depthwise kernel
+/// (DepthwiseImpl.h) when its channels fill whole vectors (a block of W).
+/// The position-lane kernel is planar only. The one place the layout
 /// choice asks vec.conv.
 bool convTakesBlocked(const ir::Op &op) {
   const int64_t w = k::vectorWidth(k::activeIsa()), block = blockOf(op);
-  const int64_t groupChannels = op.operands[0]->type.dims[0] / op.groups;
+  const int64_t channels = op.operands[0]->type.dims[0], groupChannels = channels / op.groups;
+  if (k::convIsDepthwise(channels, op.type.dims[0], op.groups))
+    return block == w;
   return (block == 2 * w || (block == w && w > 4)) && (op.groups == 1 || groupChannels % w == 0);
 }
 
