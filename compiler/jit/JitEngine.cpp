@@ -15,6 +15,8 @@
 #include "soma/support/Machine.h"
 
 #include <algorithm>
+#include <cassert>
+#include <cstdlib>
 #include <optional>
 #include <string>
 #include <unordered_map>
@@ -363,7 +365,8 @@ public:
       if (std::string why = ir::convNotPackable(op); !why.empty())
         return Fit::declines(why);
       namespace k = runtime::kernels;
-      if (op.operands[0]->type.batched &&
+      // (On this machine only: a program for another one holds no vec steps.)
+      if (engine.info.native && op.operands[0]->type.batched &&
           k::convBlock(op.type.dims[0] / op.groups) >= k::vectorWidth(k::activeIsa()))
         return Fit::declines("vec.conv runs it with its output channels in the vector lanes");
       return Fit::runs();
@@ -417,13 +420,8 @@ Expected<bool> JitEngine::prepareGraph(ir::Graph &graph) const {
   // schedule pass's, or the same cost model's when the pipeline had none
   // (-O0, -O1) or planned for another vector width (--mcpu, --mattr).
   // The machine model is the host's, or a named target's published one.
-  MachineInfo machine = hostMachine();
-  if (!options.target.cpu.empty())
-    machine = modelledMachine(options.target.cpu).value_or(machine);
-  if (machine.vectorWidth != info.vectorWidth) { // --mattr took vectors away (or added them)
-    machine.vectorWidth = info.vectorWidth;
-    machine.vectorRegisters = info.vectorWidth == 16 ? 32 : 16;
-  }
+  // Another machine's (--mtriple) is its modelled or generic CPU's.
+  const MachineInfo machine = planningMachine(info);
   // A kernel already chosen (by the cost model or the user) is kept; its
   // geometry is planned again when it was planned for another machine (the
   // graph's machine record) or is for other vectors.
@@ -490,8 +488,29 @@ LoweringPlan JitEngine::lowering(const runtime::ProgramBuilder &b) const {
   return plan;
 }
 
+namespace {
+
+/// The kernel of every JIT step in a program for another machine
+/// (--mtriple): such a program is only serialized into a bundle, whose
+/// object holds the real kernels; running it here is a broken invariant.
+void foreignKernel(void *const *, int64_t, int64_t, int64_t, int64_t) noexcept {
+  assert(false && "a program for another machine was run here");
+  std::abort();
+}
+
+} // namespace
+
 Expected<bool> JitEngine::compile(runtime::ProgramBuilder &b) {
   plan = lowering(b);
+  if (!info.native) {
+    // Code for another machine is only emitted (emitBundle, emit), never
+    // compiled into this process.
+    kernels.assign(b.graph().ops.size(), nullptr);
+    for (size_t i = 0; i < kernels.size(); ++i)
+      if (lowers(plan, b.graph(), i))
+        kernels[i] = &foreignKernel;
+    return true;
+  }
   auto compiled = compileGraph(b.graph(), plan, info, options.optLevel, &compileTimes);
   if (!compiled)
     return Error{compiled.error()};
