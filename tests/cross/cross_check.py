@@ -12,7 +12,8 @@ tests/bundle/deep.nn and examples/cnn.nn with
 `soma compile --emit=bundle --mtriple=aarch64-linux-gnu`, links
 tests/bundle/deep_main.c and any_main.c against each bundle's static
 library and the cross-built runtime with aarch64-linux-gnu-gcc, runs them
-under qemu-aarch64 (one thread and two) and compares every output with
+under qemu-aarch64 (one thread and two; deep.nn with --mattr=+sve too, on
+qemu's CPU with SVE) and compares every output with
 `soma run --engine=jit` on this machine within the numerical contract's
 exact class (docs/passes.md: |arm - x86| <= 1e-6 (|x86| + scale), scale the
 output's largest magnitude; non-finite values equal). Then the runtime's
@@ -90,8 +91,9 @@ def elf_machine(path):
     return int.from_bytes(head[18:20], "little") if head[:4] == b"\x7fELF" else -1
 
 
-def bundle(args, net, name, out):
-    run([args.soma, "compile", net, "--emit=bundle", "--mtriple=" + TRIPLE, "-o", out])
+def bundle(args, net, name, out, extra=()):
+    run([args.soma, "compile", net, "--emit=bundle", "--mtriple=" + TRIPLE, "-o", out] +
+        list(extra))
     for f in (name + ".o", name + ".h", "lib%s.a" % name):
         if not os.path.exists(os.path.join(out, f)):
             fail("the aarch64 bundle has no %s" % f)
@@ -113,9 +115,10 @@ def link(args, lib, sources, archive, exe, defines=()):
         fail("%s is not an aarch64 program" % exe)
 
 
-def qemu(cmd):
+def qemu(cmd, cpu=None):
     # The arm64 oneTBB is in the multiarch directory, outside the sysroot.
-    return run(["qemu-aarch64", "-L", SYSROOT, "-E", "LD_LIBRARY_PATH=" + MULTIARCH_LIB] + cmd)
+    return run(["qemu-aarch64"] + (["-cpu", cpu] if cpu else []) +
+               ["-L", SYSROOT, "-E", "LD_LIBRARY_PATH=" + MULTIARCH_LIB] + cmd)
 
 
 def compare(got_path, reference, what):
@@ -179,6 +182,17 @@ def deep(args, lib):
         for name in ("probs", "features"):
             compare("%s.%s" % (prefix, name), np.load(os.path.join(args.work, "x86-%s.npy" % name)),
                     "deep.nn '%s', %s thread(s)" % (name, threads))
+    # --mattr=+sve: LLVM's SVE instructions in the kernels (the masked
+    # tails), run on qemu's CPU with SVE.
+    archive = bundle(args, net, "deep_net", os.path.join(args.work, "deep-sve"), ["--mattr=+sve"])
+    exe = os.path.join(args.work, "deep_main_sve")
+    link(args, lib, [os.path.join(args.source, "tests", "bundle", "deep_main.c")], archive, exe)
+    prefix = os.path.join(args.work, "deep-sve")
+    qemu([exe, str(batch), "2", os.path.join(args.work, "x.f32"), os.path.join(args.work, "z.f32"),
+          prefix], cpu="max")
+    for name in ("probs", "features"):
+        compare("%s.%s" % (prefix, name), np.load(os.path.join(args.work, "x86-%s.npy" % name)),
+                "deep.nn '%s', +sve" % name)
 
 
 def cnn(args, lib):
