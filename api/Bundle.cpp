@@ -164,7 +164,9 @@ Expected<bool> runTool(const std::vector<std::string> &argv, const std::string &
   pid_t pid;
   if (int err = posix_spawnp(&pid, args[0], nullptr, nullptr, args.data(), environ); err != 0)
     return Error{"cannot run '" + argv[0] + "' to " + purpose + ": " + std::strerror(err) +
-                 (err == ENOENT ? " (install binutils and a C compiler, or set AR and CC)" : "")};
+                 (err == ENOENT ? " (install binutils and a C compiler, or set AR and CC; for "
+                                  "aarch64, binutils-aarch64-linux-gnu)"
+                                : "")};
   int status = 0;
   while (waitpid(pid, &status, 0) < 0 && errno == EINTR) {
   }
@@ -207,14 +209,21 @@ std::string env(const char *name, const char *otherwise) {
   return v && *v ? v : otherwise;
 }
 
-/// ar and cc: the static and the shared library from `object`.
+/// ar and cc: the static and the shared library from `object`. For
+/// another machine (`crossPrefix`, "aarch64-linux-gnu-"), the static
+/// library alone, with that machine's archiver: its shared library would
+/// hold the runtime built for it, which this soma does not have.
 Expected<bool> package(const std::string &dir, const std::string &id, const std::string &object,
-                       std::vector<std::string> &written) {
+                       const std::string &crossPrefix, std::vector<std::string> &written) {
   const std::string archive = dir + "/lib" + id + ".a", shared = dir + "/lib" + id + ".so";
   std::filesystem::remove(archive);
-  if (auto ok = runTool({env("AR", "ar"), "rcs", archive, object}, "write " + archive); !ok)
+  std::filesystem::remove(shared); // not left over from a bundle for another machine
+  const std::string ar = env("AR", crossPrefix.empty() ? "ar" : (crossPrefix + "ar").c_str());
+  if (auto ok = runTool({ar, "rcs", archive, object}, "write " + archive); !ok)
     return ok;
   written.push_back(archive);
+  if (!crossPrefix.empty())
+    return true;
   auto runtime = runtimeLinkArgs();
   if (!runtime)
     return Error{runtime.error()};
@@ -250,7 +259,7 @@ Expected<std::vector<std::string>> emitBundle(std::unique_ptr<ir::Graph> graph,
     io.outputs.push_back({out.name, out.value->type.dims});
 
   jit::JitOptions jo;
-  jo.target = {options.cpu, options.features, /*runsHere=*/false};
+  jo.target = {options.cpu, options.features, /*runsHere=*/false, options.triple};
   jo.optLevel = options.optLevel;
   jo.sparsity = sparsityMode(options);
   auto engine = jit::JitEngine::create(jo);
@@ -261,26 +270,28 @@ Expected<std::vector<std::string>> emitBundle(std::unique_ptr<ir::Graph> graph,
   if (!program)
     return Error{program.error()};
 
-  // The kernel table: the JIT's kernels in the order the steps first use them.
+  // The kernel table: the JIT's kernels in the order the steps first use
+  // them, a shared kernel its owner op's. The builder made one step per op
+  // with a family, in op order.
   jit::BundleSpec spec;
-  std::unordered_map<runtime::KernelFn, size_t> opOf;
-  const auto &kernels = (*engine)->compiledKernels();
-  for (size_t i = 0; i < kernels.size(); ++i) // a shared kernel is its first op's
-    if (kernels[i])
-      opOf.emplace(kernels[i], i);
   std::vector<int> kernelOfStep;
   std::unordered_map<size_t, int> tableIndex;
-  for (const runtime::Step &step : program->steps) {
-    auto it = step.fn ? opOf.find(step.fn) : opOf.end();
-    if (it == opOf.end()) {
+  for (size_t i = 0; i < builder.choices().size(); ++i) {
+    const runtime::KernelFamily *family = builder.choices()[i].family;
+    if (!family)
+      continue;
+    if (family->tier() != runtime::Tier::Jit) {
       kernelOfStep.push_back(-1);
       continue;
     }
-    auto [entry, fresh] = tableIndex.emplace(it->second, static_cast<int>(spec.kernelOps.size()));
+    const size_t owner = (*engine)->kernelOwnerOf(i);
+    auto [entry, fresh] = tableIndex.emplace(owner, static_cast<int>(spec.kernelOps.size()));
     if (fresh)
-      spec.kernelOps.push_back(it->second);
+      spec.kernelOps.push_back(owner);
     kernelOfStep.push_back(entry->second);
   }
+  if (kernelOfStep.size() != program->steps.size())
+    return Error{"bundle: the program's steps do not match its ops"};
   std::string weights;
   auto plan = runtime::serializePlan(*program, io, kernelOfStep, weights);
   if (!plan)
@@ -325,7 +336,13 @@ Expected<std::vector<std::string>> emitBundle(std::unique_ptr<ir::Graph> graph,
     if (auto ok = write(spec.weightsFile, file + weights); !ok)
       return Error{ok.error()};
   }
-  if (auto ok = package(bundle.outDir, id, objectPath, written); !ok)
+  // Debian's (GNU's) name for another machine's tools: aarch64-linux-gnu-ar.
+  const jit::TargetInfo &target = (*engine)->targetInfo();
+  const std::string crossPrefix =
+      target.native ? ""
+                    : (target.arch == jit::TargetArch::AArch64 ? "aarch64" : "x86_64") +
+                          std::string("-linux-gnu-");
+  if (auto ok = package(bundle.outDir, id, objectPath, crossPrefix, written); !ok)
     return Error{ok.error()};
   if (timings)
     timings->push_back(

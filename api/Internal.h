@@ -60,9 +60,10 @@ struct BundleOptions {
 /// Builds `graph` (consumed) with the JIT and writes its bundle into
 /// options.outDir: NET.o, libNET.a, libNET.so, NET.h (and NET.weights),
 /// NET being the network's name made a C identifier. Returns the files
-/// written. An error when an op runs on no JIT kernel, or when the
-/// archiver (ar) or the C compiler that links the shared library (cc) is
-/// missing or fails.
+/// written. For another machine's triple (options.triple), no libNET.so,
+/// and the archiver is that machine's (aarch64-linux-gnu-ar). An error
+/// when an op runs on no JIT kernel, or when the archiver (ar) or the C
+/// compiler that links the shared library (cc) is missing or fails.
 Expected<std::vector<std::string>> emitBundle(std::unique_ptr<ir::Graph> graph,
                                               const CompileOptions &options,
                                               const BundleOptions &bundle, Timings *timings);

@@ -122,7 +122,7 @@ int64_t maxBatchOf(const runtime::Program &program) {
 /// so it may be for another machine).
 jit::JitOptions jitOptions(const CompileOptions &options, bool runsHere = true) {
   jit::JitOptions jo;
-  jo.target = {options.cpu, options.features, runsHere};
+  jo.target = {options.cpu, options.features, runsHere, options.triple};
   jo.optLevel = options.optLevel;
   jo.sparsity = api::sparsityMode(options);
   return jo;
@@ -290,10 +290,15 @@ runtime::Target builderTarget(runtime::Target target, const CompileOptions &opti
 void applyPassOptions(const CompileOptions &options, passes::PassContext &ctx) {
   ctx.sparsity = sparsityMode(options);
   // A named target is planned for with its published parameters (the JIT
-  // re-plans when --mattr changes its vector width).
-  if (!options.cpu.empty())
+  // re-plans when --mattr changes its vector width); another machine's
+  // triple with its modelled or generic CPU's (jit::planningMachine).
+  if (!options.triple.empty()) {
+    if (auto target = jit::resolveTarget({options.cpu, options.features, false, options.triple}))
+      ctx.machine = jit::planningMachine(*target);
+  } else if (!options.cpu.empty()) {
     if (std::optional<MachineInfo> m = modelledMachine(options.cpu))
       ctx.machine = *m;
+  }
   if (options.prune > 0)
     ctx.prune = options.prune;
 }
@@ -317,6 +322,14 @@ FrontResult compileToGraph(SourceManager &sm, uint32_t file, const CompileOption
         "soma: error: the limits maxWeights and maxActivations must be at least 1\n";
     return result;
   }
+  // Another machine's triple decides what the passes plan for: a mistake
+  // in it (or in its CPU or features) is reported before they run.
+  if (!options.triple.empty())
+    if (auto target = jit::resolveTarget({options.cpu, options.features, false, options.triple});
+        !target) {
+      result.diagnostics = "soma: error: " + target.error() + "\n";
+      return result;
+    }
   DiagnosticEngine diags(sm);
   auto t0 = std::chrono::steady_clock::now();
   frontend::TensorViews tensors;
@@ -378,6 +391,13 @@ Expected<std::string> emitProgram(std::unique_ptr<ir::Graph> graph, const Compil
     break;
   }
   case Engine::Vec:
+    // Its kernels are chosen when it is loaded, for the CPU it runs on.
+    if (!options.triple.empty())
+      if (auto t = jit::resolveTarget({options.cpu, options.features, false, options.triple});
+          t && !t->native)
+        return Error{"the vec engine's program is made on the machine it runs on: "
+                     "--emit=program for '" +
+                     options.triple + "' shows the JIT's (--engine=jit)"};
     target = runtime::vecTarget();
     break;
   case Engine::Interp:
@@ -412,6 +432,11 @@ Result<Model> makeModel(std::unique_ptr<ir::Graph> graph, const CompileOptions &
   if (options.threads < 0 || options.threads > kMaxThreads)
     return Status::failure("soma: error: thread count " + std::to_string(options.threads) +
                            " is not in 0.." + std::to_string(kMaxThreads) + " (0: all cores)\n");
+  // A model runs here, on every engine: a triple must be this machine's.
+  if (!options.triple.empty())
+    if (auto target = jit::resolveTarget({options.cpu, options.features, true, options.triple});
+        !target)
+      return Status::failure("soma: error: " + target.error() + "\n");
   switch (options.engine) {
   case Engine::Interp:
     break;
@@ -433,7 +458,8 @@ Result<Model> makeModel(std::unique_ptr<ir::Graph> graph, const CompileOptions &
     if (options.engine == Engine::Auto) {
       // A mistake in `cpu` or `features` is the caller's: reported by
       // compile, as for Engine::Jit, not left to the background.
-      if (auto target = jit::resolveTarget({options.cpu, options.features}); !target)
+      if (auto target = jit::resolveTarget({options.cpu, options.features, true, options.triple});
+          !target)
         return Status::failure("soma: error: " + target.error() + "\n");
       // One run (a tool's one-shot run) ends before the JIT could serve.
       impl->oneShot = use == ModelUse::OneShot;

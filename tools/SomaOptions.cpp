@@ -119,6 +119,12 @@ const OptionInfo options[] = {
     {"--mattr", "--mattr=+f1,-f2", true, All,
      "add or remove CPU features (e.g. -avx512f);\n"
      "--mattr=help lists the features"},
+    {"--mtriple", "--mtriple=TRIPLE", true, All,
+     "generate code for another machine: aarch64-linux-gnu\n"
+     "(NEON; its generic CPU unless --mcpu names one), or\n"
+     "x86_64-linux-gnu (default: this machine's); for\n"
+     "compile only, whose bundle is then libNET.a, NET.o\n"
+     "and NET.h (docs/deploy.md)"},
     {"--print-ir", "--print-ir", false, All, "print the optimised graph IR to stderr"},
     {"--time-passes", "--time-passes", false, All, "print where compile time went, to stderr"},
     {"-q", "-q, --quiet", false, All,
@@ -202,13 +208,15 @@ bool parseDuration(const std::string &text, double &seconds) {
   return true;
 }
 
-/// --mcpu=help, --mattr=help: what LLVM knows for this machine's triple.
-int printTargetNames(bool cpus) {
-  Expected<jit::TargetNames> names = jit::targetNames();
+/// --mcpu=help, --mattr=help: what LLVM knows for the triple (--mtriple,
+/// or this machine's).
+int printTargetNames(bool cpus, const std::string &triple) {
+  Expected<jit::TargetNames> names = jit::targetNames(triple);
   if (!names)
     return std::cerr << "soma: error: " << names.error() << '\n', 1;
   if (cpus) {
-    std::cout << "CPUs for " << names->triple << " (this machine: " << names->hostCpu << "):\n";
+    std::cout << "CPUs for " << names->triple << " ("
+              << (triple.empty() ? "this machine: " : "default: ") << names->hostCpu << "):\n";
     for (const std::string &cpu : names->cpus)
       std::cout << "  " << cpu << '\n';
     return 0;
@@ -279,10 +287,12 @@ std::optional<int> applyOption(const std::string &name, const std::string &v, Co
     opts.compile.prune = *fraction;
   }
   if ((name == "--mcpu" || name == "--mattr") && v == "help")
-    return printTargetNames(name == "--mcpu");
-  if (name == "--mcpu")
+    opts.targetHelp = name; // answered once --mtriple is known
+  else if (name == "--mcpu")
     opts.compile.cpu = v;
-  if (name == "--mattr")
+  if (name == "--mtriple")
+    opts.compile.triple = v;
+  if (name == "--mattr" && v != "help")
     opts.compile.features = v;
   if (name == "--emit") {
     if (std::find(emits.begin(), emits.end(), v) == emits.end())
@@ -416,6 +426,8 @@ std::optional<int> parseOptions(int argc, char **argv, Command command, Options 
     if (auto status = applyOption(name, value, command, opts))
       return status;
   }
+  if (!opts.targetHelp.empty())
+    return printTargetNames(opts.targetHelp == "--mcpu", opts.compile.triple);
   if (opts.file.empty())
     return usageError("no input file; 'soma " + std::string(commandName(command)) +
                       " --help' lists the options");

@@ -33,6 +33,8 @@ struct Options {
   std::string emit = "asm", outPath;
   /// --weights=external: a bundle's weights in a file of their own.
   bool externalWeights = false, weightsNamed = false;
+  /// "--mcpu" or "--mattr" given "help": printed for the --mtriple given.
+  std::string targetHelp;
 };
 
 /// `soma --help`: the commands and the options common to all.

@@ -43,8 +43,9 @@ options:
   --machine=M             plan schedules (the schedule pass) for machine M and
                           one core instead of this machine: avx512, avx2 or
                           sse (that vector width, one FMA pipe of latency 4,
-                          32 KiB L1, 1 MiB L2), or a modelled CPU (znver4,
-                          znver5, sapphirerapids, haswell, ...: soma
+                          32 KiB L1, 1 MiB L2), neon (aarch64's generic
+                          core), or a modelled CPU (znver4, znver5,
+                          sapphirerapids, haswell, neoverse-n1, ...: soma
                           --print-machine=help lists them)
   --sparsity=auto|dense|sparse
                           the schedule pass's kernel for every layer that has no
@@ -161,7 +162,7 @@ int parseArgs(int argc, char **argv, Options &o) {
         o.machine = modelledMachine(*v);
       if (!o.machine)
         return usageError("unknown --machine '" + *v +
-                          "'; use avx512, avx2, sse or a CPU of soma --print-machine=help");
+                          "'; use avx512, avx2, sse, neon or a CPU of soma --print-machine=help");
       o.machine->cores = 1;
     } else if (auto v = cli::optionValue(argc, argv, i, "--sparsity")) {
       if (!ir::sparsityModeFromName(*v, o.sparsity))

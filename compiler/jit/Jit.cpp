@@ -38,8 +38,12 @@ namespace {
 void initializeLLVM() {
   static std::once_flag once;
   std::call_once(once, [] {
-    InitializeNativeTarget();
-    InitializeNativeTargetAsmPrinter();
+    // Every target LLVM has (registration only): --mtriple names another
+    // machine's, and an unsupported one is refused in soma's words.
+    InitializeAllTargetInfos();
+    InitializeAllTargets();
+    InitializeAllTargetMCs();
+    InitializeAllAsmPrinters();
     InitializeNativeTargetAsmParser();
   });
 }
@@ -257,8 +261,13 @@ Expected<std::vector<std::string>> userFeatures(const std::string &text,
 
 /// Why LLVM cannot generate soma's code for `sti` (it would stop the
 /// process with a fatal error, or fail on the first float); empty when it
-/// can: x86-64 with SSE2, floats in hardware.
-std::string unsupported(const MCSubtargetInfo &sti, const std::string &what) {
+/// can: x86-64 with SSE2, or aarch64 with NEON, floats in hardware.
+std::string unsupported(const MCSubtargetInfo &sti, TargetArch arch, const std::string &what) {
+  if (arch == TargetArch::AArch64) {
+    if (!sti.checkFeatures("+neon") || !sti.checkFeatures("+fp-armv8"))
+      return what + " has no NEON, which soma's code needs (every aarch64 CPU has it)";
+    return {};
+  }
   if (!sti.checkFeatures("+64bit"))
     return what + " is not x86-64: soma generates 64-bit code";
   if (!sti.checkFeatures("+sse2"))
@@ -266,6 +275,30 @@ std::string unsupported(const MCSubtargetInfo &sti, const std::string &what) {
   if (sti.checkFeatures("+soft-float"))
     return "CPU feature 'soft-float' is not supported: soma's kernels compute in hardware floats";
   return {};
+}
+
+/// The triple of `options` (this machine's when empty), normalized, and
+/// its architecture; an error for one LLVM or soma cannot generate code for.
+Expected<std::pair<Triple, TargetArch>> targetTriple(const std::string &text) {
+  const Triple host(sys::getProcessTriple());
+  if (text.empty())
+    return std::pair{host,
+                     host.getArch() == Triple::aarch64 ? TargetArch::AArch64 : TargetArch::X86_64};
+  const Triple triple(Triple::normalize(text));
+  std::string err;
+  if (triple.getArch() == Triple::UnknownArch || !TargetRegistry::lookupTarget(triple.str(), err))
+    return soma::Error{"unknown target triple '" + text +
+                       "' (soma generates code for x86_64-linux-gnu and aarch64-linux-gnu)"};
+  if (triple.getArch() != Triple::x86_64 && triple.getArch() != Triple::aarch64)
+    return soma::Error{"soma cannot generate code for '" + text + "': its kernels are for " +
+                       "x86_64-linux-gnu and aarch64-linux-gnu"};
+  if (!triple.isOSLinux() || triple.getEnvironment() == Triple::GNUILP32 ||
+      triple.getEnvironment() == Triple::GNUX32)
+    return soma::Error{
+        "soma cannot generate code for '" + text + "': it targets 64-bit Linux " +
+        "(x86_64-linux-gnu, aarch64-linux-gnu), whose ELF objects its runtime loads"};
+  return std::pair{triple,
+                   triple.getArch() == Triple::aarch64 ? TargetArch::AArch64 : TargetArch::X86_64};
 }
 
 /// The target's features this machine lacks ("fma4", "xop"); empty when
@@ -296,8 +329,16 @@ std::string hostMismatch(const std::string &what, const std::vector<std::string>
 
 Expected<TargetInfo> resolveTarget(const TargetOptions &options) {
   initializeLLVM();
+  auto triple = targetTriple(options.triple);
+  if (!triple)
+    return soma::Error{triple.error()};
   TargetInfo info;
-  info.triple = sys::getProcessTriple();
+  info.triple = triple->first.str();
+  info.arch = triple->second;
+  info.native = triple->first.getArch() == Triple(sys::getProcessTriple()).getArch();
+  if (options.runsHere && !info.native)
+    return soma::Error{"code for '" + options.triple + "' cannot run on this machine (" +
+                       sys::getProcessTriple() + "): compile it with --emit=bundle, obj or asm"};
   std::string err;
   const Target *target = TargetRegistry::lookupTarget(info.triple, err);
   if (!target)
@@ -308,11 +349,16 @@ Expected<TargetInfo> resolveTarget(const TargetOptions &options) {
   std::unique_ptr<MCSubtargetInfo> generic(target->createMCSubtargetInfo(info.triple, "", ""));
   if (!generic)
     return soma::Error{"no subtarget information for " + info.triple};
-  info.cpu = options.cpu.empty() ? sys::getHostCPUName().str() : options.cpu;
+  // Another machine's code is for its generic CPU unless one is named:
+  // nothing of this machine (its CPU or features) goes into it.
+  info.cpuNamed = !options.cpu.empty();
+  info.cpu = !options.cpu.empty() ? options.cpu
+             : info.native        ? sys::getHostCPUName().str()
+                                  : "generic";
   if (!generic->isCPUStringValid(info.cpu))
     return soma::Error{"unknown CPU '" + info.cpu + "' for " + info.triple};
   std::vector<std::string> features;
-  if (options.cpu.empty())
+  if (options.cpu.empty() && info.native)
     for (auto &f : sys::getHostCPUFeatures())
       features.push_back((f.second ? "+" : "-") + f.first().str());
   // Only the user's features need checking; the host's are LLVM's own.
@@ -331,7 +377,7 @@ Expected<TargetInfo> resolveTarget(const TargetOptions &options) {
                            (options.features.empty() ? "" : " with '" + options.features + "'");
   // LLVM stops the process (report_fatal_error) on a target it cannot
   // generate code for: such a target is refused here, before it sees it.
-  if (std::string why = unsupported(*sti, what); !why.empty())
+  if (std::string why = unsupported(*sti, info.arch, what); !why.empty())
     return soma::Error{why};
   // Code the JIT runs must use only instructions this machine has, or the
   // first run dies of SIGILL; emitted code may be for another machine.
@@ -339,17 +385,38 @@ Expected<TargetInfo> resolveTarget(const TargetOptions &options) {
     if (std::vector<std::string> missing = missingOnHost(*sti); !missing.empty())
       return soma::Error{hostMismatch(what, missing)};
   // AVX-512 without its 512-bit registers (-evex512) has 8-float vectors.
-  info.vectorWidth = sti->checkFeatures("+avx512f,+evex512") ? 16
-                     : sti->checkFeatures("+avx")            ? 8
-                                                             : 4;
+  // aarch64: NEON's 128 bits, with SVE too (soma generates fixed-width
+  // vectors; LLVM may pick SVE instructions for them, at 128 bits).
+  if (info.arch == TargetArch::AArch64)
+    info.vectorWidth = 4;
+  else
+    info.vectorWidth = sti->checkFeatures("+avx512f,+evex512") ? 16
+                       : sti->checkFeatures("+avx")            ? 8
+                                                               : 4;
   return info;
 }
 
-Expected<TargetNames> targetNames() {
+MachineInfo planningMachine(const TargetInfo &target) {
+  std::optional<MachineInfo> named =
+      target.cpuNamed ? modelledMachine(target.cpu) : std::optional<MachineInfo>();
+  MachineInfo machine = named ? *named : target.native ? hostMachine() : *genericMachine("neon");
+  if (machine.vectorWidth != target.vectorWidth) { // --mattr took vectors away (or added them)
+    machine.vectorWidth = target.vectorWidth;
+    machine.vectorRegisters =
+        target.vectorWidth == 16 || target.arch == TargetArch::AArch64 ? 32 : 16;
+  }
+  return machine;
+}
+
+Expected<TargetNames> targetNames(const std::string &tripleText) {
   initializeLLVM();
+  auto triple = targetTriple(tripleText);
+  if (!triple)
+    return soma::Error{triple.error()};
   TargetNames names;
-  names.triple = sys::getProcessTriple();
-  names.hostCpu = sys::getHostCPUName().str();
+  names.triple = triple->first.str();
+  const bool native = triple->first.getArch() == Triple(sys::getProcessTriple()).getArch();
+  names.hostCpu = native ? sys::getHostCPUName().str() : "generic";
   std::string err;
   const Target *target = TargetRegistry::lookupTarget(names.triple, err);
   if (!target)

@@ -15,6 +15,8 @@
 #include "soma/support/Machine.h"
 
 #include <algorithm>
+#include <cassert>
+#include <cstdlib>
 #include <optional>
 #include <string>
 #include <unordered_map>
@@ -367,13 +369,15 @@ public:
       if (std::string why = ir::convNotPackable(op); !why.empty())
         return Fit::declines(why);
       namespace k = runtime::kernels;
+      // (On this machine only: a program for another one holds no vec steps.)
       const int64_t channels = op.operands[0]->type.dims[0], outChannels = op.type.dims[0];
-      if (op.operands[0]->type.batched && k::convIsDepthwise(channels, outChannels, op.groups))
+      const bool vecHere = engine.info.native && op.operands[0]->type.batched;
+      if (vecHere && k::convIsDepthwise(channels, outChannels, op.groups))
         return Fit::declines("vec.conv runs a depthwise convolution with 8 vectors in flight");
       const int64_t block = k::convBlock(channels, outChannels, op.groups);
-      if (op.operands[0]->type.batched && block >= k::vectorWidth(k::activeIsa()))
+      if (vecHere && block >= k::vectorWidth(k::activeIsa()))
         return Fit::declines("vec.conv runs it with its output channels in the vector lanes");
-      if (op.operands[0]->type.batched && block >= 8)
+      if (vecHere && block >= 8)
         return Fit::declines("vec.conv runs it with 8 output channels per input load");
       return Fit::runs();
     }
@@ -426,13 +430,8 @@ Expected<bool> JitEngine::prepareGraph(ir::Graph &graph) const {
   // schedule pass's, or the same cost model's when the pipeline had none
   // (-O0, -O1) or planned for another vector width (--mcpu, --mattr).
   // The machine model is the host's, or a named target's published one.
-  MachineInfo machine = hostMachine();
-  if (!options.target.cpu.empty())
-    machine = modelledMachine(options.target.cpu).value_or(machine);
-  if (machine.vectorWidth != info.vectorWidth) { // --mattr took vectors away (or added them)
-    machine.vectorWidth = info.vectorWidth;
-    machine.vectorRegisters = info.vectorWidth == 16 ? 32 : 16;
-  }
+  // Another machine's (--mtriple) is its modelled or generic CPU's.
+  const MachineInfo machine = planningMachine(info);
   // A kernel already chosen (by the cost model or the user) is kept; its
   // geometry is planned again when it was planned for another machine (the
   // graph's machine record) or is for other vectors.
@@ -499,8 +498,29 @@ LoweringPlan JitEngine::lowering(const runtime::ProgramBuilder &b) const {
   return plan;
 }
 
+namespace {
+
+/// The kernel of every JIT step in a program for another machine
+/// (--mtriple): such a program is only serialized into a bundle, whose
+/// object holds the real kernels; running it here is a broken invariant.
+void foreignKernel(void *const *, int64_t, int64_t, int64_t, int64_t) noexcept {
+  assert(false && "a program for another machine was run here");
+  std::abort();
+}
+
+} // namespace
+
 Expected<bool> JitEngine::compile(runtime::ProgramBuilder &b) {
   plan = lowering(b);
+  if (!info.native) {
+    // Code for another machine is only emitted (emitBundle, emit), never
+    // compiled into this process.
+    kernels.assign(b.graph().ops.size(), nullptr);
+    for (size_t i = 0; i < kernels.size(); ++i)
+      if (lowers(plan, b.graph(), i))
+        kernels[i] = &foreignKernel;
+    return true;
+  }
   auto compiled = compileGraph(b.graph(), plan, info, options.optLevel, &compileTimes);
   if (!compiled)
     return Error{compiled.error()};

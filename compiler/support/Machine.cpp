@@ -1,5 +1,5 @@
 // The machine model (Machine.h). The host: CPU features by CPUID (GCC's
-// __builtin_cpu_supports), cache sizes from
+// __builtin_cpu_supports; an aarch64 host has NEON), cache sizes from
 // /sys/devices/system/cpu/cpu0/cache/index*/{level,type,size}, and a
 // calibration (MachineCalibration.cpp) for what neither says, cached per
 // CPU. Named CPUs: the table below, from the vendors' optimisation manuals.
@@ -46,10 +46,17 @@ std::string readLine(const std::string &path) {
 MachineInfo detect() {
   MachineInfo m;
   m.name = "host";
+#if defined(__aarch64__)
+  // NEON: 4 lanes, 32 registers, on every aarch64 CPU (the runtime's
+  // kernels use no SVE).
+  m.vectorWidth = 4;
+  m.vectorRegisters = 32;
+#else
   __builtin_cpu_init();
   const bool avx512 = __builtin_cpu_supports("avx512f");
   m.vectorWidth = avx512 ? 16 : __builtin_cpu_supports("avx2") ? 8 : 4;
   m.vectorRegisters = avx512 ? 32 : 16;
+#endif
   m.cores = std::max<int64_t>(1, static_cast<int64_t>(std::thread::hardware_concurrency()));
   for (int index = 0; index < 8; ++index) {
     const std::string dir =
@@ -192,7 +199,19 @@ const Modelled kModelled[] = {
     {"alderlake",        8, 16, 2, 4, 48, 1280, 30},
     {"znver2",           8, 16, 2, 5, 32, 512, 16},
     {"znver3",           8, 16, 2, 4, 32, 512, 32},
+    // aarch64 (code emitted with --mtriple=aarch64-...): NEON, 4 lanes and
+    // 32 registers; 128-bit FMA pipes. The Cortex-A72's last level is its
+    // shared 1 MiB L2 (a Raspberry Pi 4).
+    {"cortex-a72",       4, 32, 2, 7, 32, 1024, 1},
+    {"cortex-a76",       4, 32, 2, 4, 64, 512, 2},
+    {"neoverse-n1",      4, 32, 2, 4, 64, 1024, 32},
+    {"neoverse-n2",      4, 32, 2, 4, 64, 1024, 32},
+    {"neoverse-v1",      4, 32, 4, 4, 64, 1024, 32},
+    {"neoverse-v2",      4, 32, 4, 4, 64, 2048, 36},
 };
+/// aarch64's generic core (genericMachine("neon")): a Neoverse N1's
+/// parameters, the common server core of that class.
+const Modelled kGenericNeon = {"neon", 4, 32, 2, 4, 64, 1024, 32};
 // clang-format on
 
 MachineInfo fromRow(const Modelled &row) {
@@ -232,6 +251,8 @@ const MachineInfo &hostMachine() {
 MachineInfo recalibrateHost() { return calibrated(false); }
 
 std::optional<MachineInfo> genericMachine(std::string_view level) {
+  if (level == kGenericNeon.name)
+    return fromRow(kGenericNeon);
   MachineInfo m;
   if (level == "avx512")
     m.vectorWidth = 16;

@@ -8,9 +8,15 @@
 // process interrupts does not count. Read bandwidth: one core summing a
 // buffer of half the L1, half the L2, a quarter of the L3 (at most 8 MiB)
 // and twice the L3 (32 to 256 MiB: memory) with its widest vectors.
+//
+// The microbenchmarks are x86-64 code; on another architecture (the runtime
+// cross-built for aarch64) nothing is measured: the FMA figures keep their
+// defaults and the bandwidths stay 0, "not measured".
 #include "MachineCalibration.h"
 
+#if defined(__x86_64__)
 #include <immintrin.h>
+#endif
 
 #include <algorithm>
 #include <chrono>
@@ -19,6 +25,7 @@
 
 namespace soma {
 
+#if defined(__x86_64__)
 namespace {
 
 using Clock = std::chrono::steady_clock;
@@ -197,5 +204,8 @@ Calibration calibrate(int64_t vectorWidth, int64_t l1Bytes, int64_t l2Bytes, int
       buffer, w, std::clamp<int64_t>(2 * l3Bytes, int64_t{32} << 20, int64_t{256} << 20), 1);
   return c;
 }
+#else
+Calibration calibrate(int64_t, int64_t, int64_t, int64_t) { return Calibration{}; }
+#endif
 
 } // namespace soma

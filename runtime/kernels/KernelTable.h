@@ -1,7 +1,7 @@
 // The kernels of one instruction set as a table of function pointers. Each
 // Kernels<Isa>.cpp, compiled with its own -m flags, fills one table from the
-// shared implementation in KernelsImpl.h; Kernels.cpp (compiled for baseline
-// x86-64) picks the table at run time. Nothing here includes xsimd, so the
+// shared implementation in KernelsImpl.h; Kernels.cpp (compiled for the
+// architecture's baseline) picks the table at run time. Nothing here includes xsimd, so the
 // rest of the runtime never sees an instruction-set-specific type.
 #pragma once
 
@@ -45,12 +45,15 @@ struct KernelTable {
   void (*log1p)(const float *in, float *out, int64_t n) noexcept;
 };
 
-/// Defined in KernelsSse2.cpp, KernelsAvx2.cpp and KernelsAvx512.cpp.
+/// Defined in KernelsSse2.cpp, KernelsAvx2.cpp and KernelsAvx512.cpp (an
+/// x86-64 build), or KernelsNeon.cpp (an aarch64 build).
 extern const KernelTable kSse2Kernels;
 extern const KernelTable kAvx2Kernels;
 extern const KernelTable kAvx512Kernels;
+extern const KernelTable kNeonKernels;
 
-/// The table of `isa` (whether or not this CPU can run it).
+/// The table of `isa` (whether or not this CPU can run it); for an
+/// instruction set of another architecture, this build's baseline table.
 const KernelTable &kernelTable(Isa isa) noexcept;
 /// The table the public kernels use now.
 const KernelTable &activeKernels() noexcept;

@@ -1,7 +1,8 @@
 // Picks the kernel table for this CPU and forwards the public kernels to it.
-// Compiled for baseline x86-64 like the rest of soma: only the per-ISA
-// files get wider instruction sets, and they are reached through the table
-// after the CPU check.
+// Compiled for the architecture's baseline like the rest of soma (x86-64,
+// or aarch64 with NEON): only the per-ISA files get wider instruction sets,
+// and they are reached through the table after the CPU check. A build holds
+// the tables of its own architecture (runtime/CMakeLists.txt).
 #include "KernelTable.h"
 
 #include <algorithm>
@@ -13,6 +14,19 @@
 namespace soma::runtime::kernels {
 
 namespace {
+
+#if defined(__aarch64__)
+/// The tables this build has, widest first, and its baseline.
+constexpr Isa kBuiltIsas[] = {Isa::Neon};
+constexpr Isa kBaseline = Isa::Neon;
+
+bool cpuRuns(Isa isa) {
+  // Advanced SIMD with FMA is part of ARMv8-A: every aarch64 CPU has it.
+  return isa == Isa::Neon;
+}
+#else
+constexpr Isa kBuiltIsas[] = {Isa::Avx512, Isa::Avx2, Isa::Sse2};
+constexpr Isa kBaseline = Isa::Sse2;
 
 bool cpuRuns(Isa isa) {
   // libgcc's checks include the OS's XCR0 state for AVX and AVX-512.
@@ -26,15 +40,18 @@ bool cpuRuns(Isa isa) {
     return __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512cd") &&
            __builtin_cpu_supports("avx512bw") && __builtin_cpu_supports("avx512dq") &&
            __builtin_cpu_supports("avx512vl") && __builtin_cpu_supports("fma");
+  case Isa::Neon: // not in an x86-64 build
+    break;
   }
   return false;
 }
+#endif
 
 Isa detectBest() {
-  for (Isa isa : {Isa::Avx512, Isa::Avx2})
+  for (Isa isa : kBuiltIsas)
     if (cpuRuns(isa))
       return isa;
-  return Isa::Sse2;
+  return kBaseline;
 }
 
 /// The table in use; null until the first kernel call detects the CPU.
@@ -46,7 +63,7 @@ std::atomic<const KernelTable *> active{nullptr};
 /// SSE2; SSE2-packed ones on an AVX-512 table run on SSE2).
 const KernelTable *denseTable(int64_t panel) {
   const KernelTable *t = &activeKernels();
-  for (Isa isa : {Isa::Avx512, Isa::Avx2, Isa::Sse2}) {
+  for (Isa isa : kBuiltIsas) {
     const KernelTable &k = kernelTable(isa);
     if (k.width <= t->width && panel % k.width == 0 && isaSupported(isa))
       return &k;
@@ -64,12 +81,15 @@ const char *isaName(Isa isa) noexcept {
     return "avx2";
   case Isa::Avx512:
     return "avx512";
+  case Isa::Neon:
+    return "neon";
   }
   return "?";
 }
 
 bool isaSupported(Isa isa) noexcept {
-  static const bool supported[] = {cpuRuns(Isa::Sse2), cpuRuns(Isa::Avx2), cpuRuns(Isa::Avx512)};
+  static const bool supported[] = {cpuRuns(Isa::Sse2), cpuRuns(Isa::Avx2), cpuRuns(Isa::Avx512),
+                                   cpuRuns(Isa::Neon)};
   return supported[static_cast<int>(isa)];
 }
 
@@ -78,9 +98,13 @@ Isa bestIsa() noexcept {
   return best;
 }
 
+#if defined(__aarch64__)
+const KernelTable &kernelTable(Isa) noexcept { return kNeonKernels; }
+#else
 const KernelTable &kernelTable(Isa isa) noexcept {
   switch (isa) {
   case Isa::Sse2:
+  case Isa::Neon: // not in an x86-64 build: its baseline
     break;
   case Isa::Avx2:
     return kAvx2Kernels;
@@ -89,6 +113,7 @@ const KernelTable &kernelTable(Isa isa) noexcept {
   }
   return kSse2Kernels;
 }
+#endif
 
 const KernelTable &activeKernels() noexcept {
   const KernelTable *t = active.load(std::memory_order_acquire);
@@ -109,9 +134,13 @@ bool forceIsa(Isa isa) noexcept {
   return true;
 }
 
-int64_t vectorWidth(Isa isa) noexcept { return kernelTable(isa).width; }
+int64_t vectorWidth(Isa isa) noexcept { return isa == Isa::Avx512 ? 16 : isa == Isa::Avx2 ? 8 : 4; }
 
-int64_t panelWidth(Isa isa) noexcept { return kernelTable(isa).panelWidth; }
+int64_t vectorRegisters(Isa isa) noexcept {
+  return isa == Isa::Avx512 || isa == Isa::Neon ? 32 : 16;
+}
+
+int64_t panelWidth(Isa isa) noexcept { return 2 * vectorWidth(isa); }
 
 int64_t denseRowBlock(Isa isa, int64_t wanted) noexcept {
   const int64_t *rows = kernelTable(isa).denseRowBlocks;

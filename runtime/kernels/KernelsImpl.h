@@ -6,7 +6,7 @@
 //
 // Conventions: F is one vector of W floats. A row's columns run as whole
 // vectors, then one partial vector for the tail (masked loads and stores on
-// AVX2 and AVX-512, a small stack buffer on SSE2), never past c1.
+// AVX2 and AVX-512, a small stack buffer on SSE2 and NEON), never past c1.
 #pragma once
 
 #include "KernelTable.h"
@@ -187,12 +187,22 @@ template <class A> struct Impl {
 #endif
     {
       static_assert(W == 4, "a transpose for each vector width");
+#if defined(__aarch64__)
+      // Pairs of rows transposed as 2 x 2 blocks, then the halves swapped:
+      // t0 = {a0 b0 a2 b2}, {a1 b1 a3 b3}; t1 the same of rows c and d.
+      const float32x4x2_t t0 = vtrnq_f32(v[0], v[1]), t1 = vtrnq_f32(v[2], v[3]);
+      v[0] = F(vcombine_f32(vget_low_f32(t0.val[0]), vget_low_f32(t1.val[0])));
+      v[1] = F(vcombine_f32(vget_low_f32(t0.val[1]), vget_low_f32(t1.val[1])));
+      v[2] = F(vcombine_f32(vget_high_f32(t0.val[0]), vget_high_f32(t1.val[0])));
+      v[3] = F(vcombine_f32(vget_high_f32(t0.val[1]), vget_high_f32(t1.val[1])));
+#else
       __m128 r0 = v[0], r1 = v[1], r2 = v[2], r3 = v[3];
       _MM_TRANSPOSE4_PS(r0, r1, r2, r3);
       v[0] = F(r0);
       v[1] = F(r1);
       v[2] = F(r2);
       v[3] = F(r3);
+#endif
     }
   }
 
@@ -518,12 +528,12 @@ template <class A> struct Impl {
 
   /// acc (lane j: the group's neuron j) += the products of one row's
   /// entry e, xs the row's strip.
-  static __m128 loneStep(__m128 acc, const float *e, const float *xs) {
-    static_assert(G == 4, "one SSE register per group");
+  static Vec4 loneStep(Vec4 acc, const float *e, const float *xs) {
+    static_assert(G == 4, "one four-lane register per group");
     int64_t pos[G];
     entryPositions(e, pos);
-    const __m128 x = _mm_setr_ps(xs[pos[0]], xs[pos[1]], xs[pos[2]], xs[pos[3]]);
-    return fmadd4(x, _mm_loadu_ps(e), acc);
+    const Vec4 x = set4(xs[pos[0]], xs[pos[1]], xs[pos[2]], xs[pos[3]]);
+    return fmadd4(x, loadu4(e), acc);
   }
 
   /// One row on its own, columns [c0, c1): per chunk of neurons, strip by
@@ -549,8 +559,8 @@ template <class A> struct Impl {
         for (int64_t g = g0; g < g1; g += 2) {
           const bool two = g + 1 < g1;
           float *out = sums + (g - g0) * G;
-          __m128 acc0 = s == 0 ? _mm_setzero_ps() : _mm_load_ps(out);
-          __m128 acc1 = s == 0 || !two ? _mm_setzero_ps() : _mm_load_ps(out + G);
+          Vec4 acc0 = s == 0 ? zero4() : load4(out);
+          Vec4 acc1 = s == 0 || !two ? zero4() : load4(out + G);
           const float *e0 = L.first(s, g), *end0 = L.end(s, g);
           const float *e1 = two ? end0 : nullptr, *end1 = two ? L.end(s, g + 1) : nullptr;
           for (; e0 != end0 && e1 != end1; e0 += kEntry, e1 += kEntry) {
@@ -561,9 +571,9 @@ template <class A> struct Impl {
             acc0 = loneStep(acc0, e0, xs);
           for (; e1 != end1; e1 += kEntry)
             acc1 = loneStep(acc1, e1, xs);
-          _mm_store_ps(out, acc0);
+          store4(out, acc0);
           if (two)
-            _mm_store_ps(out + G, acc1);
+            store4(out + G, acc1);
         }
       }
       for (int64_t col = u0; col < u1; col += W) {

@@ -37,8 +37,8 @@ namespace {
 // kernel objects include this header).
 using namespace ir::actmath;
 
-/// x * y + z, fused where the instruction set has FMA (AVX2 and AVX-512
-/// here, not SSE2). xsimd 8.1 has no FMA for AVX-512 (its xsimd::fma falls
+/// x * y + z, fused where the instruction set has FMA (AVX2, AVX-512 and
+/// NEON here, not SSE2). xsimd 8.1 has no FMA for AVX-512 (its xsimd::fma falls
 /// back to a multiply and an add there), so that one is the intrinsic.
 template <class A>
 xsimd::batch<float, A> fmadd(xsimd::batch<float, A> x, xsimd::batch<float, A> y,
@@ -51,11 +51,35 @@ xsimd::batch<float, A> fmadd(xsimd::batch<float, A> x, xsimd::batch<float, A> y,
     return xsimd::fma(x, y, z);
 }
 
-/// fmadd on 4 lanes (SSE registers, in every kernel object), rounded per
-/// lane as fmadd rounds: fused where the object has FMA, else a multiply
-/// and an add.
-inline __m128 fmadd4(__m128 x, __m128 y, __m128 z) {
-#if defined(__FMA__)
+/// Four lanes in a register of the architecture's base vectors (SSE on
+/// x86-64, in every kernel object; NEON on aarch64), for the code that
+/// works in groups of four whatever the object's width.
+#if defined(__aarch64__)
+using Vec4 = float32x4_t;
+inline Vec4 zero4() { return vdupq_n_f32(0.0f); }
+inline Vec4 load4(const float *p) { return vld1q_f32(p); }
+inline Vec4 loadu4(const float *p) { return vld1q_f32(p); }
+inline void store4(float *p, Vec4 v) { vst1q_f32(p, v); }
+inline Vec4 set4(float a, float b, float c, float d) {
+  const float lanes[4] = {a, b, c, d};
+  return vld1q_f32(lanes);
+}
+#else
+using Vec4 = __m128;
+inline Vec4 zero4() { return _mm_setzero_ps(); }
+/// p 16-byte aligned.
+inline Vec4 load4(const float *p) { return _mm_load_ps(p); }
+inline Vec4 loadu4(const float *p) { return _mm_loadu_ps(p); }
+inline void store4(float *p, Vec4 v) { _mm_store_ps(p, v); }
+inline Vec4 set4(float a, float b, float c, float d) { return _mm_setr_ps(a, b, c, d); }
+#endif
+
+/// fmadd on 4 lanes, rounded per lane as fmadd rounds: fused where the
+/// object has FMA (every aarch64 one), else a multiply and an add.
+inline Vec4 fmadd4(Vec4 x, Vec4 y, Vec4 z) {
+#if defined(__aarch64__)
+  return vfmaq_f32(z, x, y);
+#elif defined(__FMA__)
   return _mm_fmadd_ps(x, y, z);
 #else
   return _mm_add_ps(_mm_mul_ps(x, y), z);

@@ -301,7 +301,7 @@ int64_t vecDenseRowBlock() {
   MachineInfo m = hostMachine();
   if (m.vectorWidth != k::vectorWidth(isa)) { // a narrower table forced (tests)
     m.vectorWidth = k::vectorWidth(isa);
-    m.vectorRegisters = isa == k::Isa::Avx512 ? 32 : 16;
+    m.vectorRegisters = k::vectorRegisters(isa);
   }
   return k::denseRowBlock(isa, m.blockRows(2, 2, 1));
 }

@@ -253,6 +253,10 @@ struct CompileOptions {
   std::string cpu;
   /// LLVM target features added to the CPU's ("-avx512f", "+avx2,+fma").
   std::string features;
+  /// Target triple ("aarch64-linux-gnu"); empty: this machine's. Code for
+  /// another machine is only emitted (a bundle, an object file): compiling
+  /// a Model to run here with a foreign triple fails.
+  std::string triple;
   /// Threads one run may use (ThreadArena::Model): 0: all cores; 1: every
   /// layer on the calling thread; at most the machine's cores are used.
   /// Small layers always run on the calling thread; results are

@@ -55,13 +55,59 @@ TEST(JitTarget, LLVMErrorsAreErrorValuesNotAnExit) {
 TEST(JitTarget, AnotherMachinesFeaturesMayBeEmittedNotRun) {
   if (__builtin_cpu_supports("xop"))
     GTEST_SKIP() << "this machine has XOP";
-  auto run = jit::resolveTarget({"bdver1", "", /*runsHere=*/true});
+  auto run = jit::resolveTarget({"bdver1", "", /*runsHere=*/true, ""});
   ASSERT_FALSE(run);
   EXPECT_NE(run.error().find("this machine cannot run code for CPU 'bdver1'"), std::string::npos)
       << run.error();
-  auto emit = jit::resolveTarget({"bdver1", "", /*runsHere=*/false});
+  auto emit = jit::resolveTarget({"bdver1", "", /*runsHere=*/false, ""});
   ASSERT_TRUE(emit) << emit.error();
   EXPECT_EQ(emit->vectorWidth, 8);
+}
+
+TEST(JitTarget, AnotherArchitectureIsEmittedForItsGenericCpu) {
+  // No CPU named: aarch64's generic CPU, with none of this machine's
+  // features; NEON's four lanes, with SVE too.
+  auto arm = jit::resolveTarget({"", "", /*runsHere=*/false, "aarch64-linux-gnu"});
+  ASSERT_TRUE(arm) << arm.error();
+  EXPECT_EQ(arm->triple, "aarch64-unknown-linux-gnu");
+  EXPECT_EQ(arm->arch, jit::TargetArch::AArch64);
+  EXPECT_FALSE(arm->native);
+  EXPECT_EQ(arm->cpu, "generic");
+  EXPECT_FALSE(arm->cpuNamed);
+  EXPECT_EQ(arm->features, "");
+  EXPECT_EQ(arm->vectorWidth, 4);
+  auto sve = jit::resolveTarget({"neoverse-v1", "+sve", /*runsHere=*/false, "aarch64-linux-gnu"});
+  ASSERT_TRUE(sve) << sve.error();
+  EXPECT_EQ(sve->features, "+sve");
+  EXPECT_EQ(sve->vectorWidth, 4);
+  // It is never run here.
+  auto run = jit::resolveTarget({"", "", /*runsHere=*/true, "aarch64-linux-gnu"});
+  ASSERT_FALSE(run);
+  EXPECT_NE(run.error().find("cannot run on this machine"), std::string::npos) << run.error();
+  // This machine's own triple is this machine.
+  auto host = jit::resolveTarget({"", "", /*runsHere=*/true, "x86_64-linux-gnu"});
+  ASSERT_TRUE(host) << host.error();
+  EXPECT_TRUE(host->native);
+}
+
+TEST(JitTarget, AnotherArchitectureIsPlannedForItsOwnModel) {
+  // The generic NEON core, or a modelled aarch64 CPU: never this machine's
+  // measured model.
+  auto generic = jit::resolveTarget({"", "", false, "aarch64-linux-gnu"});
+  ASSERT_TRUE(generic) << generic.error();
+  const MachineInfo m = jit::planningMachine(*generic);
+  EXPECT_EQ(m.name, "neon");
+  EXPECT_EQ(m.vectorWidth, 4);
+  EXPECT_EQ(m.vectorRegisters, 32);
+  EXPECT_EQ(m.fmaPipes, 2);
+  EXPECT_EQ(m.l1ReadGBs, 0); // not measured
+  auto v1 = jit::resolveTarget({"neoverse-v1", "", false, "aarch64-linux-gnu"});
+  ASSERT_TRUE(v1) << v1.error();
+  EXPECT_EQ(jit::planningMachine(*v1).name, "neoverse-v1");
+  EXPECT_EQ(jit::planningMachine(*v1).fmaPipes, 4);
+  auto unmodelled = jit::resolveTarget({"cortex-a53", "", false, "aarch64-linux-gnu"});
+  ASSERT_TRUE(unmodelled) << unmodelled.error();
+  EXPECT_EQ(jit::planningMachine(*unmodelled).name, "neon");
 }
 
 } // namespace

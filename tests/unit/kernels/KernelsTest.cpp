@@ -541,6 +541,22 @@ TEST(KernelsDispatch, IsasAndWidths) {
   EXPECT_STREQ(isaName(Isa::Avx2), "avx2");
 }
 
+// An x86-64 build has no NEON kernels (an aarch64 build has them alone,
+// tested under qemu by tests/cross): asking for them changes nothing, and
+// the per-ISA numbers still answer for NEON.
+TEST(KernelsDispatch, NeonIsAnotherArchitectures) {
+  EXPECT_FALSE(isaSupported(Isa::Neon));
+  const Isa before = activeIsa();
+  EXPECT_FALSE(forceIsa(Isa::Neon));
+  EXPECT_EQ(activeIsa(), before);
+  EXPECT_STREQ(isaName(Isa::Neon), "neon");
+  EXPECT_EQ(vectorWidth(Isa::Neon), 4);
+  EXPECT_EQ(panelWidth(Isa::Neon), 8);
+  EXPECT_EQ(vectorRegisters(Isa::Neon), 32);
+  EXPECT_EQ(vectorRegisters(Isa::Avx2), 16);
+  EXPECT_EQ(vectorRegisters(Isa::Avx512), 32);
+}
+
 /// A panel that no table reads (not a multiple of 4) is a broken
 /// precondition: in a release build the tile comes out NaN, not stale.
 TEST(KernelsDispatch, UnreadablePanelGivesNaN) {

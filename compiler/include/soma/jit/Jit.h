@@ -7,6 +7,7 @@
 #include "soma/ir/Graph.h"
 #include "soma/runtime/Program.h"
 #include "soma/support/Expected.h"
+#include "soma/support/Machine.h"
 
 #include <memory>
 #include <string>
@@ -24,32 +25,56 @@ struct TargetOptions {
   /// must be one this machine has. False to only emit code, which may be
   /// for another machine.
   bool runsHere = true;
+  /// The target triple ("aarch64-linux-gnu"); empty means this machine's.
+  /// soma generates code for x86-64 and aarch64 Linux (ELF); code for
+  /// another machine is only emitted (runsHere must be false), for its
+  /// generic CPU unless `cpu` names one, never with this machine's
+  /// features.
+  std::string triple;
 };
+
+enum class TargetArch { X86_64, AArch64 };
 
 /// The resolved target: what the code is generated for.
 struct TargetInfo {
-  std::string triple;
+  std::string triple; // normalized: "aarch64-unknown-linux-gnu"
+  TargetArch arch = TargetArch::X86_64;
+  /// The triple is this machine's architecture (the JIT may run its code).
+  bool native = true;
   std::string cpu;
+  /// `cpu` was named (--mcpu), not this machine's or the generic one.
+  bool cpuNamed = false;
   std::string features; // the full feature string
-  /// f32 lanes of the widest vector the target has: 16 (AVX-512), 8 (AVX),
-  /// or 4 (SSE).
+  /// f32 lanes of the vectors the kernels are generated for: 16 (AVX-512),
+  /// 8 (AVX), or 4 (SSE; NEON, and with SVE too: soma's vectors are
+  /// fixed-width, 128 bits on aarch64).
   int vectorWidth = 4;
 };
 
-/// An error for a CPU or feature LLVM does not know, a target soma cannot
-/// generate code for (not x86-64 with SSE2, soft-float, a mode feature), and
+/// An error for a triple, CPU or feature LLVM does not know, a target soma
+/// cannot generate code for (neither x86-64 nor aarch64 Linux, x86-64
+/// without SSE2, aarch64 without NEON, soft-float, a mode feature), code
+/// for another machine that should run here (options.runsHere), and
 /// (options.runsHere) a feature this machine lacks.
 Expected<TargetInfo> resolveTarget(const TargetOptions &options);
 
-/// What LLVM knows for this machine's triple, for --mcpu=help and
-/// --mattr=help: the CPU names and the features (name, description), in
-/// LLVM's (alphabetical) order, and the host's CPU.
+/// The machine model the schedules of `target` are planned for: for this
+/// machine's triple, the modelled CPU named by --mcpu or this machine's
+/// own (detected and measured); for another machine, the modelled CPU or
+/// that architecture's generic one (support/Machine.h foreignMachine),
+/// never this machine's measurements. Its vector width is the target's.
+MachineInfo planningMachine(const TargetInfo &target);
+
+/// What LLVM knows for `triple` (empty: this machine's), for --mcpu=help
+/// and --mattr=help: the CPU names and the features (name, description),
+/// in LLVM's (alphabetical) order, and the default CPU (this machine's, or
+/// "generic" for another triple).
 struct TargetNames {
   std::string triple, hostCpu;
   std::vector<std::string> cpus;
   std::vector<std::pair<std::string, std::string>> features;
 };
-Expected<TargetNames> targetNames();
+Expected<TargetNames> targetNames(const std::string &triple = {});
 
 /// What the lowering needs besides the graph: the slot of every op's value
 /// (index in graph.ops; -1 for none). For linear/dense/dense_add ops the

@@ -52,8 +52,13 @@ public:
   /// the same kernels (Jit.h emitBundleObject).
   Expected<std::string> emitBundle(const runtime::ProgramBuilder &builder,
                                    const BundleSpec &spec) const;
-  /// After build: op i's kernel, null for ops the JIT does not run.
+  /// After build: op i's kernel, null for ops the JIT does not run. (For
+  /// another machine's triple nothing is compiled: a kernel that must
+  /// never be called stands in, so the program can only be serialized.)
   const std::vector<runtime::KernelFn> &compiledKernels() const { return kernels; }
+  /// After build: the op whose kernel op i runs (i itself, or the earlier
+  /// op whose kernel it shares).
+  size_t kernelOwnerOf(size_t op) const { return kernelOwner(plan, op); }
 
   const TargetInfo &targetInfo() const { return info; }
 

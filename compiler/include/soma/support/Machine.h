@@ -64,9 +64,13 @@ MachineInfo recalibrateHost();
 
 /// A generic machine of an ISA level, "avx512", "avx2" or "sse": one FMA
 /// pipe of latency 4 and Zen 4's caches; what --machine=avx512 plans for.
+/// "neon": aarch64's generic core (4 lanes, 32 registers, two FMA pipes of
+/// latency 4, a Neoverse N1's caches), what code for an aarch64 triple
+/// with no --mcpu is planned for.
 std::optional<MachineInfo> genericMachine(std::string_view level);
 /// A named CPU's published parameters (LLVM's -mcpu names: "znver4",
-/// "sapphirerapids", "haswell", ...), or none for a CPU not modelled.
+/// "sapphirerapids", "haswell", ..., and aarch64's "neoverse-n1",
+/// "cortex-a76", ...), or none for a CPU not modelled.
 std::optional<MachineInfo> modelledMachine(std::string_view cpu);
 /// The names modelledMachine knows, in table order.
 std::vector<std::string> modelledMachineNames();

@@ -20,13 +20,16 @@
 
 namespace soma::runtime::kernels {
 
-/// The instruction sets the kernels are compiled for, narrowest first.
-enum class Isa { Sse2, Avx2, Avx512 };
+/// The instruction sets the kernels are compiled for: x86-64's narrowest
+/// first, then aarch64's. A build holds the kernels of its own machine's
+/// architecture only (SSE2, AVX2 and AVX-512 on x86-64; NEON on aarch64).
+enum class Isa { Sse2, Avx2, Avx512, Neon };
 
-/// "sse2", "avx2", "avx512"
+/// "sse2", "avx2", "avx512", "neon"
 const char *isaName(Isa isa) noexcept;
-/// Whether this CPU (and the OS, for the AVX register state) runs `isa`:
-/// AVX2 needs AVX2 and FMA; AVX-512 needs F, CD, BW, DQ and VL.
+/// Whether this build has `isa`'s kernels and this CPU (and the OS, for
+/// the AVX register state) runs them: AVX2 needs AVX2 and FMA; AVX-512
+/// needs F, CD, BW, DQ and VL; NEON (with FMA) is in every aarch64 CPU.
 bool isaSupported(Isa isa) noexcept;
 /// The widest instruction set this CPU runs.
 Isa bestIsa() noexcept;
@@ -38,8 +41,10 @@ Isa activeIsa() noexcept;
 /// panel width stay valid (see DenseArgs::panel), but results may differ
 /// in the last bits between instruction sets.
 bool forceIsa(Isa isa) noexcept;
-/// f32 lanes in one vector register: 4, 8 or 16.
+/// f32 lanes in one vector register: 4 (SSE2, NEON), 8 or 16.
 int64_t vectorWidth(Isa isa) noexcept;
+/// Architectural vector registers: 16 (SSE2, AVX2) or 32 (AVX-512, NEON).
+int64_t vectorRegisters(Isa isa) noexcept;
 /// The width of the weight panels dense() reads fastest on `isa`: two
 /// vectors of output neurons (8, 16 or 32). Pack with
 /// runtime::packPanels(w, panelWidth()).
