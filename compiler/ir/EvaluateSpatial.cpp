@@ -13,25 +13,6 @@ namespace soma::ir {
 
 namespace {
 
-/// Calls f(x index within the plane) for every tap of the window at output
-/// position (oh, ow) that falls inside the input; returns how many did.
-template <class F> int64_t forEachTap(const WindowGeometry &g, int64_t oh, int64_t ow, F &&f) {
-  int64_t inside = 0;
-  for (int64_t kh = 0; kh < g.kH; ++kh) {
-    const int64_t ih = oh * g.strideH - g.padTop + kh * g.dilH;
-    if (ih < 0 || ih >= g.inH)
-      continue;
-    for (int64_t kw = 0; kw < g.kW; ++kw) {
-      const int64_t iw = ow * g.strideW - g.padLeft + kw * g.dilW;
-      if (iw < 0 || iw >= g.inW)
-        continue;
-      f(kh * g.kW + kw, ih * g.inW + iw);
-      ++inside;
-    }
-  }
-  return inside;
-}
-
 void conv(const Op &op, const WindowGeometry &g, const float *x, const float *w, const float *b,
           const float *r, int64_t samples, float *y) {
   const int64_t taps = g.kH * g.kW, cg = g.inChannelsPerGroup(), og = g.outChannelsPerGroup();

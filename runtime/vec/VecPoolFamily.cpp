@@ -75,23 +75,13 @@ void blockedPoolRows(const PoolContext &c, const float *x, float *y, int64_t r0,
           sum[j] = 0.0;
           nan[j] = 0;
         }
-        int64_t inside = 0;
-        for (int64_t kh = 0; kh < g.kH; ++kh) {
-          const int64_t ih = oh * g.strideH - g.padTop + kh * g.dilH;
-          if (ih < 0 || ih >= g.inH)
-            continue;
-          for (int64_t kw = 0; kw < g.kW; ++kw) {
-            const int64_t iw = ow * g.strideW - g.padLeft + kw * g.dilW;
-            if (iw < 0 || iw >= g.inW)
-              continue;
-            const float *p = xs + (ih * g.inW + iw) * inPos;
-            if constexpr (IsMax)
-              maxInto<B, InBlocked>(best, nan, p, inLane);
-            else
-              addInto<B, InBlocked>(sum, nan, p, inLane);
-            ++inside;
-          }
-        }
+        const int64_t inside = ir::forEachTap(g, oh, ow, [&](int64_t, int64_t at) {
+          const float *p = xs + at * inPos;
+          if constexpr (IsMax)
+            maxInto<B, InBlocked>(best, nan, p, inLane);
+          else
+            addInto<B, InBlocked>(sum, nan, p, inLane);
+        });
         assert(inside > 0 && "a pad is smaller than the window");
         const double divisor =
             static_cast<double>(c.padCount == ir::PadCount::Include ? g.kH * g.kW : inside);

@@ -39,6 +39,26 @@ struct WindowGeometry {
 /// operands' types known and verified).
 WindowGeometry windowGeometry(const Op &op);
 
+/// Calls f(tap, x index within the plane) for every tap of the window at
+/// output position (oh, ow) that falls inside the input, in (kh, kw)
+/// order (tap = kh * kW + kw); returns how many did.
+template <class F> int64_t forEachTap(const WindowGeometry &g, int64_t oh, int64_t ow, F &&f) {
+  int64_t inside = 0;
+  for (int64_t kh = 0; kh < g.kH; ++kh) {
+    const int64_t ih = oh * g.strideH - g.padTop + kh * g.dilH;
+    if (ih < 0 || ih >= g.inH)
+      continue;
+    for (int64_t kw = 0; kw < g.kW; ++kw) {
+      const int64_t iw = ow * g.strideW - g.padLeft + kw * g.dilW;
+      if (iw < 0 || iw >= g.inW)
+        continue;
+      f(kh * g.kW + kw, ih * g.inW + iw);
+      ++inside;
+    }
+  }
+  return inside;
+}
+
 /// Why the conv kernel families (vec.conv, jit.conv) cannot pack `op`: it
 /// is not a conv, or its filters or bias are not a constant; empty when
 /// they can.
