@@ -256,6 +256,8 @@ template <class A> struct ConvImpl {
                (a.in == ChannelLayout::Planar || (a.inChannels / a.groups) % W == 0 ||
                 a.groups == 1))) &&
              "blocked layouts only in the channel-lane kernel, in blocks of this W");
+      if (ConvTileImpl<A>::run(a, op, r0, r1))
+        return;
       if (a.block == 2 * W)
         return lanes<2>(a, op, r0, r1);
       if (a.block == W && W > 4)

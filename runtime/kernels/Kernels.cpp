@@ -252,6 +252,20 @@ int64_t convBlock(int64_t inChannels, int64_t outChannels, int64_t groups) noexc
   return 1;
 }
 
+ConvStrip convStrip(const ConvArgs &a) noexcept {
+  const int64_t w = vectorWidth(activeIsa());
+  const bool lanes = a.block == 2 * w || (a.block == w && w > 4);
+  if (convIsDepthwise(a.inChannels, a.outChannels, a.groups) || !lanes || a.strideW < 1 ||
+      a.strideW > 2)
+    return {};
+  const ConvStrip s{a.strideH + (a.kH - 1) * a.dilH + 1, // two output rows' inputs
+                    (convTileColumns(w) - 1) * a.strideW + (a.kW - 1) * a.dilW + 1};
+  const int64_t unit = a.in == ChannelLayout::Blocked ? w : 1; // channels per chunk, at least
+  if (s.rows * s.cols * unit > kConvStripFloats)
+    return {};
+  return s;
+}
+
 void conv(const ConvArgs &args, int64_t r0, int64_t r1) noexcept {
   activeKernels().conv(args, r0, r1);
 }

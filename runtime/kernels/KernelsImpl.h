@@ -27,6 +27,7 @@ namespace {
 alignas(64) constexpr float kLaneIndex[16] = {0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15};
 
 template <class A> struct ConvImpl;      // ConvImpl.h
+template <class A> struct ConvTileImpl;  // ConvTileImpl.h
 template <class A> struct DepthwiseImpl; // DepthwiseImpl.h
 template <class A> struct RowsImpl;      // RowsImpl.h
 
@@ -771,5 +772,6 @@ template <class A> struct Impl {
 } // namespace soma::runtime::kernels
 
 #include "ConvImpl.h"
+#include "ConvTileImpl.h"
 #include "DepthwiseImpl.h"
 #include "RowsImpl.h"

@@ -28,7 +28,23 @@ void setTapOffsets(ConvContext &c) {
         const int64_t at = kh * a.dilH * a.inW + kw * a.dilW;
         c.tapOffsets.push_back(blocked ? ci / w * plane * w + ci % w + at * w : ci * plane + at);
       }
+  // Then the same taps' offsets in the row-tile kernel's strip.
+  const kernels::ConvStrip strip = kernels::convStrip(a);
+  c.args.stripRows = strip.rows;
+  c.args.stripCols = strip.cols;
+  const int64_t taps = static_cast<int64_t>(c.tapOffsets.size());
+  if (strip.rows > 0) {
+    const int64_t stripPlane = strip.rows * strip.cols;
+    for (int64_t ci = 0; ci < cg; ++ci)
+      for (int64_t kh = 0; kh < a.kH; ++kh)
+        for (int64_t kw = 0; kw < a.kW; ++kw) {
+          const int64_t at = kh * a.dilH * strip.cols + kw * a.dilW;
+          c.tapOffsets.push_back(blocked ? ci / w * stripPlane * w + ci % w + at * w
+                                         : ci * stripPlane + at);
+        }
+  }
   c.args.tapOffsets = c.tapOffsets.data();
+  c.args.stripOffsets = strip.rows > 0 ? c.tapOffsets.data() + taps : nullptr;
 }
 
 void runConv(const void *context, void *const *slots, int64_t r0, int64_t r1, int64_t, int64_t) {
@@ -39,6 +55,8 @@ void runConv(const void *context, void *const *slots, int64_t r0, int64_t r1, in
   a.bias = static_cast<const float *>(slots[c.bias]);
   a.y = static_cast<float *>(slots[c.y]);
   a.tapOffsets = c.tapOffsets.data();
+  if (a.stripOffsets)
+    a.stripOffsets = c.tapOffsets.data() + c.tapOffsets.size() / 2;
   if (c.residual >= 0)
     a.residual = static_cast<const float *>(slots[c.residual]);
   kernels::conv(a, r0, r1);

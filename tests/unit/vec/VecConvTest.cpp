@@ -17,6 +17,8 @@
 #include "soma/runtime/Packing.h"
 #include "soma/runtime/VecEngine.h"
 
+#include "ConvTesting.h"
+
 #include <gtest/gtest.h>
 
 #include <algorithm>
@@ -25,6 +27,8 @@
 #include <random>
 
 using namespace soma;
+using soma::testing::randomTensor;
+using soma::testing::reblock;
 
 namespace {
 
@@ -87,14 +91,6 @@ ConvCase randomCase(std::mt19937 &rng) {
       ir::ActKind::Softplus, ir::ActKind::HardSigmoid};
   c.act = ir::makeActivation(kinds[pick(0, std::size(kinds) - 1)]);
   return c;
-}
-
-std::shared_ptr<Tensor> randomTensor(std::mt19937 &rng, std::vector<int64_t> dims) {
-  auto t = std::make_shared<Tensor>(std::move(dims));
-  std::uniform_real_distribution<float> dist(-1.0f, 1.0f);
-  for (float &v : t->values)
-    v = dist(rng);
-  return t;
 }
 
 /// x -> conv -> output, with the weights and bias given; null after an error.
@@ -217,25 +213,6 @@ TEST(VecConv, MatchesTheInterpreterWithinItsBound) {
   EXPECT_GE(checked, 180);
   EXPECT_GE(channelLanes, 30) << "too few cases ran the channel-lane kernel";
 }
-
-namespace {
-
-/// x [N, C, H, W] Planar to Blocked (in blocks of `block` channels) or back.
-std::vector<float> reblock(const std::vector<float> &x, int64_t channels, int64_t plane,
-                           int64_t block, bool toBlocked) {
-  std::vector<float> y(x.size());
-  for (size_t i = 0; i < x.size(); ++i) {
-    const int64_t n = static_cast<int64_t>(i) / (channels * plane);
-    const int64_t c = static_cast<int64_t>(i) / plane % channels,
-                  q = static_cast<int64_t>(i) % plane;
-    const size_t j =
-        static_cast<size_t>(((n * channels + c / block * block) * plane + q * block) + c % block);
-    (toBlocked ? y[j] : y[i]) = toBlocked ? x[i] : x[j];
-  }
-  return y;
-}
-
-} // namespace
 
 // Depthwise convolutions (one input and one output channel per group) run
 // their own kernel (DepthwiseImpl.h): output positions in the lanes when

@@ -15,6 +15,8 @@
 #include "soma/runtime/Kernels.h"
 #include "soma/runtime/VecEngine.h"
 
+#include "ConvTesting.h"
+
 #include <gtest/gtest.h>
 
 #include <algorithm>
@@ -24,17 +26,10 @@
 #include <random>
 
 using namespace soma;
+using soma::testing::randomTensor;
 namespace k = soma::runtime::kernels;
 
 namespace {
-
-std::shared_ptr<Tensor> randomTensor(std::mt19937 &rng, std::vector<int64_t> dims) {
-  auto t = std::make_shared<Tensor>(std::move(dims));
-  std::uniform_real_distribution<float> dist(-1.0f, 1.0f);
-  for (float &v : t->values)
-    v = dist(rng);
-  return t;
-}
 
 /// Appends ops to a graph with their types inferred.
 struct ChainBuilder {

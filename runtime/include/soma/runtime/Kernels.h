@@ -240,6 +240,13 @@ struct ConvArgs {
   /// for the channel-lane kernel with a Blocked x, in x's layout:
   /// ci / W * inH * inW * W + ci % W + (kh * dilH * inW + kw * dilW) * W.
   const int64_t *tapOffsets = nullptr;
+  /// The row-tile kernel's zero-padded strip (convStrip): per (ci, kh, kw)
+  /// in packed order, the tap's offset in a strip of stripRows x stripCols
+  /// positions per channel in x's layout (ci * rows * cols + kh * dilH *
+  /// cols + kw * dilW; Blocked: ci / W * rows * cols * W + ci % W + (kh *
+  /// dilH * cols + kw * dilW) * W); null: conv does not run that kernel.
+  const int64_t *stripOffsets = nullptr;
+  int64_t stripRows = 0, stripCols = 0;
   int64_t inChannels = 0, outChannels = 0, groups = 1, block = 1;
   int64_t inH = 1, inW = 1, outH = 1, outW = 1, kH = 1, kW = 1;
   int64_t strideH = 1, strideW = 1, dilH = 1, dilW = 1, padTop = 0, padLeft = 0;
@@ -259,6 +266,19 @@ inline bool convIsDepthwise(int64_t inChannels, int64_t outChannels, int64_t gro
 /// the output channels in the vector lanes; else 8, 4, 2 or 1, where it
 /// runs the output positions in the lanes.
 int64_t convBlock(int64_t inChannels, int64_t outChannels, int64_t groups) noexcept;
+/// The row-tile kernel's strip: floats on the stack (64 KiB).
+constexpr int64_t kConvStripFloats = 16384;
+/// The output positions of the row-tile kernel's widest tile for vectors
+/// of w lanes (its stripCols: that many positions and their taps).
+constexpr int64_t convTileColumns(int64_t w) { return w >= 16 ? 14 : 12; }
+/// The strip of the row-tile kernel (ConvTileImpl.h) for a's geometry,
+/// layouts and block: rows and columns of input positions per channel; {0,
+/// 0} where conv runs another kernel (depthwise, positions in the lanes, a
+/// horizontal stride above 2, or a window too large for W channels' strip).
+struct ConvStrip {
+  int64_t rows = 0, cols = 0;
+};
+ConvStrip convStrip(const ConvArgs &a) noexcept;
 /// Computes rows [r0, r1) of the result's rows (n, o, oh), which must start
 /// and end on a block of channels (multiples of block * outH). A depthwise
 /// convolution runs its own kernel (DepthwiseImpl.h): the channels of a
@@ -266,7 +286,9 @@ int64_t convBlock(int64_t inChannels, int64_t outChannels, int64_t groups) noexc
 /// lanes, 8 vectors of them side by side. Otherwise, with a block
 /// of W or 2 W, output channels run in the vector lanes: a register block of
 /// output positions times the block's channels, one broadcast input per
-/// position and tap (a tap in the padding reads 0). Otherwise output
+/// position and tap (a tap in the padding reads 0); at a horizontal stride
+/// of 1 or 2 (convStrip) the positions are one or two rows of a tile
+/// (ConvTileImpl.h), else any run of the plane's positions. Otherwise output
 /// positions run in the vector lanes (contiguous loads for a stride of 1
 /// inside the input, gathered lanes at the edges and for longer strides),
 /// `block` channels share each load. Either way each output is one chain of FMAs in
