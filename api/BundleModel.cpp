@@ -80,7 +80,7 @@ Result<Model> Model::loadBundle(const std::string &library, const BundleLoadOpti
   const std::string net = options.name.empty() ? networkOf(library) : options.name;
   if (net.empty())
     return failure(library, "cannot tell the bundle's network from the file name (a bundle's "
-                            "library is libNET.so): give its name");
+                            "library is libNET.so): name it in BundleLoadOptions::name");
   // A path with no '/' would be looked for on the library path.
   const std::string path = library.find('/') == std::string::npos ? "./" + library : library;
   void *handle = dlopen(path.c_str(), RTLD_NOW | RTLD_LOCAL);

@@ -22,6 +22,7 @@
 #include <llvm/Target/TargetMachine.h>
 #include <llvm/TargetParser/Host.h>
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <map>
@@ -390,8 +391,10 @@ Expected<TargetInfo> resolveTarget(const TargetOptions &options) {
   // bundle checks the CPU that loads it: runtime/bundle/BundleLoader.cpp).
   if (options.runsHere)
     if (std::vector<std::string> missing = runtime::missingHostFeatures(info.requiredFeatures);
-        !missing.empty())
+        !missing.empty()) {
+      std::sort(missing.begin(), missing.end());
       return soma::Error{hostMismatch(what, missing)};
+    }
   // AVX-512 without its 512-bit registers (-evex512) has 8-float vectors.
   // aarch64: NEON's 128 bits, with SVE too (soma generates fixed-width
   // vectors; LLVM may pick SVE instructions for them, at 128 bits).

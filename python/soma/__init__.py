@@ -97,6 +97,9 @@ def load_bundle(library, *, threads=0, name=None, weights=None):
     if not isinstance(library, str):
         raise TypeError("soma.load_bundle takes a path, not %s" % type(library).__name__)
     net = name if name is not None else _network_of(library)
+    if not net:
+        raise Error("%s: error: cannot tell the bundle's network from the file name (a bundle's "
+                    "library is libNET.so): name it with name=" % library)
     if weights is not None:
         weights = os.fspath(weights)
     try:

@@ -14,6 +14,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstring>
 #include <memory>
 #include <new>
@@ -98,8 +99,9 @@ int checkCpu(const soma_bundle_descriptor &d) {
     return fail(SOMA_BUNDLE_ERROR_CPU, compiledFor + ", which this " + soma::runtime::hostArch() +
                                            " machine cannot run: compile it for " +
                                            soma::runtime::hostArch());
-  const std::vector<std::string> missing =
+  std::vector<std::string> missing =
       soma::runtime::missingHostFeatures(d.features ? d.features : "");
+  std::sort(missing.begin(), missing.end());
   if (missing.empty())
     return SOMA_BUNDLE_OK;
   std::string names;

@@ -26,7 +26,7 @@ const std::vector<std::string_view> &checkableFeatures(std::string_view arch);
 bool hostHasFeature(std::string_view feature);
 
 /// Of the comma-separated `features` (LLVM's names, without '+'), those
-/// this CPU lacks, in order; a name this runtime cannot look for counts as
+/// this CPU lacks, in the order given; a name this runtime cannot look for counts as
 /// lacking, since nothing shows the CPU has it.
 std::vector<std::string> missingHostFeatures(std::string_view features);
 
