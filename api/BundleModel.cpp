@@ -58,7 +58,7 @@ std::string networkOf(const std::string &path) {
   return file.substr(3, file.size() - 6);
 }
 
-template <class Fn> bool find(void *handle, const std::string &symbol, Fn &fn) {
+template <class Fn> bool lookup(void *handle, const std::string &symbol, Fn &fn) {
   fn = reinterpret_cast<Fn>(dlsym(handle, symbol.c_str()));
   return fn != nullptr;
 }
@@ -89,15 +89,15 @@ Result<Model> Model::loadBundle(const std::string &library, const BundleLoadOpti
   BundleFunctions fns{};
   const soma_bundle_descriptor *descriptor = nullptr;
   const char *kind[2] = {"input", "output"};
-  bool ok = find(handle, "soma_" + net + "_bundle", descriptor);
-  ok = ok && find(handle, "soma_bundle_load", fns.load) &&
-       find(handle, "soma_bundle_run", fns.run) && find(handle, "soma_bundle_free", fns.free) &&
-       find(handle, "soma_bundle_last_error", fns.lastError);
+  bool ok = lookup(handle, "soma_" + net + "_bundle", descriptor);
+  ok = ok && lookup(handle, "soma_bundle_load", fns.load) &&
+       lookup(handle, "soma_bundle_run", fns.run) && lookup(handle, "soma_bundle_free", fns.free) &&
+       lookup(handle, "soma_bundle_last_error", fns.lastError);
   for (int k = 0; k < 2 && ok; ++k)
-    ok = find(handle, std::string("soma_bundle_") + kind[k] + "_count", fns.count[k]) &&
-         find(handle, std::string("soma_bundle_") + kind[k] + "_name", fns.name[k]) &&
-         find(handle, std::string("soma_bundle_") + kind[k] + "_rank", fns.rank[k]) &&
-         find(handle, std::string("soma_bundle_") + kind[k] + "_dims", fns.dims[k]);
+    ok = lookup(handle, std::string("soma_bundle_") + kind[k] + "_count", fns.count[k]) &&
+         lookup(handle, std::string("soma_bundle_") + kind[k] + "_name", fns.name[k]) &&
+         lookup(handle, std::string("soma_bundle_") + kind[k] + "_rank", fns.rank[k]) &&
+         lookup(handle, std::string("soma_bundle_") + kind[k] + "_dims", fns.dims[k]);
   if (!ok) {
     dlclose(handle);
     return failure(library,
