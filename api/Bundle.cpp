@@ -8,6 +8,8 @@
 #include "soma/Version.h"
 #include "soma/jit/JitEngine.h"
 #include "soma/runtime/BundleFormat.h"
+#include "soma/runtime/Kernels.h"
+#include "soma/runtime/VecConv.h"
 #include "soma/support/File.h"
 
 #include <spawn.h>
@@ -15,6 +17,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cctype>
 #include <cerrno>
 #include <chrono>
@@ -245,6 +248,30 @@ Expected<bool> package(const std::string &dir, const std::string &id, const std:
   return true;
 }
 
+/// spec's arch, cpu and features: what the target's code needs of a CPU,
+/// and, for the runtime's own convolutions (whose filters are packed for
+/// this machine's kernels), the features of the instruction set they run
+/// on here.
+void cpuNeeds(const jit::TargetInfo &target, const runtime::Program &program,
+              jit::BundleSpec &spec) {
+  spec.arch = target.arch == jit::TargetArch::AArch64 ? "aarch64" : "x86_64";
+  spec.cpu = target.cpu;
+  spec.features = target.requiredFeatures;
+  const bool convs =
+      std::any_of(program.steps.begin(), program.steps.end(),
+                  [](const runtime::Step &s) { return s.contextFn == runtime::runConv; });
+  if (!convs || !target.native)
+    return;
+  std::string isa = runtime::kernels::isaFeatures(runtime::kernels::activeIsa());
+  for (size_t start = 0; start < isa.size();) {
+    const size_t comma = std::min(isa.find(',', start), isa.size());
+    const std::string name = isa.substr(start, comma - start);
+    if (("," + spec.features + ",").find("," + name + ",") == std::string::npos)
+      spec.features += (spec.features.empty() ? "" : ",") + name;
+    start = comma + 1;
+  }
+}
+
 } // namespace
 
 Expected<std::vector<std::string>> emitBundle(std::unique_ptr<ir::Graph> graph,
@@ -304,6 +331,7 @@ Expected<std::vector<std::string>> emitBundle(std::unique_ptr<ir::Graph> graph,
       runtime::bundleHash(reinterpret_cast<const unsigned char *>(weights.data()), weights.size());
   spec.inputs = io.inputs.size();
   spec.outputs = io.outputs.size();
+  cpuNeeds((*engine)->targetInfo(), *program, spec);
   if (bundle.externalWeights)
     spec.weightsFile = id + ".weights";
   else

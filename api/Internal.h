@@ -82,6 +82,21 @@ Result<Model> makeModel(std::unique_ptr<ir::Graph> graph, const CompileOptions &
                         std::string warnings, Timings *timings, ModelUse use = ModelUse::Serving,
                         std::string source = "soma");
 
+/// What runs a model loaded from a bundle's shared library
+/// (BundleModel.cpp): the library's own runtime, through its C functions.
+class BundleRunner {
+public:
+  virtual ~BundleRunner() = default;
+  /// Runs `batch` (> 0) samples, every pointer set, in the model's input
+  /// and output order; a failure with the runtime's message.
+  virtual Status run(int64_t batch, const float *const *inputs, float *const *outputs) const = 0;
+};
+
+/// A Model whose runs go to `runner` (Engine::Jit), of those inputs and
+/// outputs; `source` is what its run failures name.
+Model makeBundleModel(std::unique_ptr<BundleRunner> runner, std::vector<TensorInfo> inputs,
+                      std::vector<TensorInfo> outputs, std::string source);
+
 /// What serves a run started now, for `soma run -v`.
 struct Serving {
   Engine engine = Engine::Interp; ///< Vec, Jit or Interp (Model::activeEngine)

@@ -61,6 +61,8 @@ struct Model::Impl {
   /// Engine::Auto built for one run only (api::ModelUse::OneShot): the vec
   /// engine serves and no JIT compile was started.
   bool oneShot = false;
+  /// Model::loadBundle: what runs the bundle (no graph, no executor here).
+  std::unique_ptr<api::BundleRunner> bundle;
 
   Impl() = default;
   Impl(const Impl &) = delete;
@@ -413,6 +415,25 @@ Expected<std::string> emitProgram(std::unique_ptr<ir::Graph> graph, const Compil
   return runtime::printProgram(builder, *program);
 }
 
+Model makeBundleModel(std::unique_ptr<BundleRunner> runner, std::vector<TensorInfo> inputs,
+                      std::vector<TensorInfo> outputs, std::string source) {
+  auto impl = std::make_unique<Model::Impl>();
+  impl->bundle = std::move(runner);
+  impl->options.engine = Engine::Jit;
+  impl->source = std::move(source);
+  impl->inputs = std::move(inputs);
+  impl->outputs = std::move(outputs);
+  for (const TensorInfo &out : impl->outputs) {
+    int64_t elements = 1;
+    for (int64_t d : out.shape)
+      elements *= d;
+    impl->outputSampleElements.push_back(std::max<int64_t>(1, elements));
+    impl->maxBatch =
+        std::min(impl->maxBatch, kMaxTensorElements / impl->outputSampleElements.back());
+  }
+  return ModelAccess::make(std::move(impl));
+}
+
 Result<Model> makeModel(std::unique_ptr<ir::Graph> graph, const CompileOptions &options,
                         std::string warnings, Timings *timings, ModelUse use, std::string source) {
   auto impl = std::make_unique<Model::Impl>();
@@ -613,6 +634,40 @@ Status runInterp(const Model::Impl &impl, const std::vector<InputBuffer> &inputs
   return Status::success();
 }
 
+/// A bundle's run (Model::loadBundle): the buffers checked as for the
+/// engines, then handed to the bundle's runtime; an output left unbound
+/// gets a buffer of its own for the call (the bundle writes every output).
+Status runBundle(const Model::Impl &impl, const std::vector<InputBuffer> &inputs,
+                 const std::vector<OutputBuffer> &outputs) {
+  thread_local std::vector<const float *> in;
+  thread_local std::vector<float *> out;
+  in.assign(impl.inputs.size(), nullptr);
+  out.assign(impl.outputs.size(), nullptr);
+  int64_t batch = -1;
+  if (Status s = bindBuffers(inputs, impl.inputs, "input", batch,
+                             [&](size_t i, const InputBuffer &b) { in[i] = b.data; });
+      !s)
+    return s;
+  if (Status s = bindBuffers(outputs, impl.outputs, "output", batch,
+                             [&](size_t o, const OutputBuffer &b) { out[o] = b.data; });
+      !s)
+    return s;
+  if (Status s = checkBatch(impl, nullptr, batch); !s)
+    return s;
+  if (batch == 0)
+    return Status::success();
+  // A zero-width input may come without data; the bundle wants a pointer.
+  static const float none = 0;
+  for (const float *&p : in)
+    p = p ? p : &none;
+  std::vector<std::vector<float>> unbound;
+  for (size_t o = 0; o < out.size(); ++o)
+    if (!out[o])
+      out[o] =
+          unbound.emplace_back(static_cast<size_t>(batch * impl.outputSampleElements[o])).data();
+  return impl.bundle->run(batch, in.data(), out.data());
+}
+
 /// A run's failure in the diagnostics' form, `source: error: what`.
 Status runFailure(const std::string &source, const Status &failure) {
   return Status::failure(source + ": error: " + failure.message() + "\n");
@@ -620,6 +675,11 @@ Status runFailure(const std::string &source, const Status &failure) {
 
 Status runOn(const Model::Impl &impl, const std::vector<InputBuffer> &inputs,
              const std::vector<OutputBuffer> &outputs, std::vector<double> *stepSeconds = nullptr) {
+  if (impl.bundle && stepSeconds)
+    return Status::failure("a per-step profile needs a compiled model: a bundle's steps run in "
+                           "its own runtime");
+  if (impl.bundle)
+    return runBundle(impl, inputs, outputs);
   if (impl.options.engine == Engine::Interp && stepSeconds)
     return Status::failure("a per-step profile needs the vec or JIT engine: the interpreter runs "
                            "the graph, not steps");

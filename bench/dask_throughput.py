@@ -5,12 +5,16 @@
 threads=1), in the same run.
 
   PYTHONPATH=build/python bench/dask_throughput.py [--samples N] [--chunk C] [--repeats R]
+      [--model compiled|bundle] [--soma build/bin/soma]
 
 (bench/run dask builds the module and runs this.) The inputs are generated
 on the workers and held in their memory (persist) before the clock starts,
 so the time is scoring alone: predict, and the sum of each chunk's scores
 sent back (the scores themselves stay on the workers). Each worker compiles
-the model once, in a warm-up pass over one chunk per worker. The issue's
+the model once, in a warm-up pass over one chunk per worker; with --model
+bundle, the MLP is compiled into a bundle (soma compile --emit=bundle,
+with --soma) and loaded with soma.load_bundle, and each worker gets the
+bundle's bytes and loads it once instead. The issue's
 goal: 2 workers reach at least 1.7x the throughput of 1. The workers' CPU
 time over the timed runs is printed too: on a busy machine the wall-clock
 ratio says how many cores were free, samples per CPU-second whether the
@@ -19,7 +23,9 @@ work itself split without overhead.
 import argparse
 import os
 import statistics
+import subprocess
 import sys
+import tempfile
 import time
 
 import numpy as np
@@ -93,13 +99,28 @@ def main():
     ap.add_argument("--samples", type=int, default=10 ** 6)
     ap.add_argument("--chunk", type=int, default=10 ** 4)
     ap.add_argument("--repeats", type=int, default=2)
+    ap.add_argument("--model", choices=("compiled", "bundle"), default="compiled",
+                    help="a model compiled from the network's text, or its bundle")
+    ap.add_argument("--soma", default="build/bin/soma", help="the soma command (--model bundle)")
     args = ap.parse_args()
     if args.samples % args.chunk:
         ap.error("--samples must be a multiple of --chunk")
     import soma
-    model = soma.compile(mlp_text(), name="mlp784.nn", engine="jit", threads=1)
-    print(f"# soma.dask.predict: 784-512-512-10 MLP, {args.samples} samples in chunks of "
-          f"{args.chunk}, {os.cpu_count()} cores, best of {args.repeats}")
+    with tempfile.TemporaryDirectory() as scratch:
+        if args.model == "bundle":
+            net = os.path.join(scratch, "mlp784.nn")
+            with open(net, "w") as f:
+                f.write(mlp_text())
+            subprocess.run([args.soma, "compile", net, "--emit=bundle", "-o", scratch], check=True)
+            model = soma.load_bundle(os.path.join(scratch, "libmlp784.so"), threads=1)
+        else:
+            model = soma.compile(mlp_text(), name="mlp784.nn", engine="jit", threads=1)
+        return run(args, model)
+
+
+def run(args, model):
+    print(f"# soma.dask.predict: 784-512-512-10 MLP ({args.model}), {args.samples} samples in "
+          f"chunks of {args.chunk}, {os.cpu_count()} cores, best of {args.repeats}")
     results = {}
     for workers in (1, 2):
         busy = busy_share()

@@ -64,8 +64,9 @@ GlobalVariable *descriptor(Module &m, const BundleSpec &spec, Constant *kernels)
   LLVMContext &ctx = m.getContext();
   Type *i32 = Type::getInt32Ty(ctx), *i64 = Type::getInt64Ty(ctx);
   Type *ptr = PointerType::get(ctx, 0);
-  auto *type = StructType::create(ctx, {i32, i32, ptr, ptr, i64, ptr, i64, ptr, ptr, i64, i64},
-                                  "soma_bundle_descriptor");
+  auto *type = StructType::create(
+      ctx, {i32, i32, ptr, ptr, i64, ptr, i64, ptr, ptr, i64, i64, ptr, ptr, ptr},
+      "soma_bundle_descriptor");
   const bool external = !spec.weightsFile.empty();
   Constant *fields[] = {
       ConstantInt::get(i32, runtime::kBundleMagic),
@@ -81,6 +82,9 @@ GlobalVariable *descriptor(Module &m, const BundleSpec &spec, Constant *kernels)
       kernels,
       ConstantInt::get(i64, spec.kernelOps.size()),
       ConstantInt::get(i64, spec.weightsId),
+      cString(m, spec.arch, spec.prefix + ".arch"),
+      cString(m, spec.cpu, spec.prefix + ".cpu"),
+      cString(m, spec.features, spec.prefix + ".features"),
   };
   return new GlobalVariable(m, type, true, GlobalValue::ExternalLinkage,
                             ConstantStruct::get(type, fields), spec.prefix + "_bundle");

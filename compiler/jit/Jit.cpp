@@ -6,6 +6,7 @@
 #include "JitInternal.h"
 
 #include "../codegen/Codegen.h"
+#include "soma/runtime/CpuFeatures.h"
 
 #include <llvm/ExecutionEngine/Orc/CompileUtils.h>
 #include <llvm/ExecutionEngine/Orc/JITTargetMachineBuilder.h>
@@ -21,6 +22,7 @@
 #include <llvm/Target/TargetMachine.h>
 #include <llvm/TargetParser/Host.h>
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <map>
@@ -301,17 +303,20 @@ Expected<std::pair<Triple, TargetArch>> targetTriple(const std::string &text) {
                    triple.getArch() == Triple::aarch64 ? TargetArch::AArch64 : TargetArch::X86_64};
 }
 
-/// The target's features this machine lacks ("fma4", "xop"); empty when
-/// it has them all (or cannot tell).
-std::vector<std::string> missingOnHost(const MCSubtargetInfo &sti) {
-  const StringMap<bool> host = sys::getHostCPUFeatures();
-  std::vector<std::string> missing;
-  for (const SubtargetFeatureKV &kv : sti.getAllProcessorFeatures()) {
-    auto it = host.find(kv.Key);
-    if (it != host.end() && !it->second && sti.checkFeatures(std::string("+") + kv.Key))
-      missing.push_back(kv.Key);
-  }
-  return missing;
+/// The features of `sti` that runtime/CpuFeatures.h can look for in a CPU
+/// of `arch`, in its order: what code for `sti` needs of the CPU, which a
+/// bundle records and the JIT checks this machine for. Only names LLVM
+/// knows for the target are asked (it warns on stderr about others).
+std::vector<std::string> cpuRequirements(const MCSubtargetInfo &sti, TargetArch arch) {
+  std::set<std::string> known;
+  for (const SubtargetFeatureKV &kv : sti.getAllProcessorFeatures())
+    known.insert(kv.Key);
+  std::vector<std::string> required;
+  for (std::string_view name :
+       runtime::checkableFeatures(arch == TargetArch::AArch64 ? "aarch64" : "x86_64"))
+    if (known.count(std::string(name)) && sti.checkFeatures("+" + std::string(name)))
+      required.emplace_back(name);
+  return required;
 }
 
 std::string hostMismatch(const std::string &what, const std::vector<std::string> &missing) {
@@ -379,11 +384,17 @@ Expected<TargetInfo> resolveTarget(const TargetOptions &options) {
   // generate code for: such a target is refused here, before it sees it.
   if (std::string why = unsupported(*sti, info.arch, what); !why.empty())
     return soma::Error{why};
+  for (const std::string &f : cpuRequirements(*sti, info.arch))
+    info.requiredFeatures += (info.requiredFeatures.empty() ? "" : ",") + f;
   // Code the JIT runs must use only instructions this machine has, or the
-  // first run dies of SIGILL; emitted code may be for another machine.
+  // first run dies of SIGILL; emitted code may be for another machine (a
+  // bundle checks the CPU that loads it: runtime/bundle/BundleLoader.cpp).
   if (options.runsHere)
-    if (std::vector<std::string> missing = missingOnHost(*sti); !missing.empty())
+    if (std::vector<std::string> missing = runtime::missingHostFeatures(info.requiredFeatures);
+        !missing.empty()) {
+      std::sort(missing.begin(), missing.end());
       return soma::Error{hostMismatch(what, missing)};
+    }
   // AVX-512 without its 512-bit registers (-evex512) has 8-float vectors.
   // aarch64: NEON's 128 bits, with SVE too (soma generates fixed-width
   // vectors; LLVM may pick SVE instructions for them, at 128 bits).

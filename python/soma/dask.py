@@ -5,18 +5,23 @@
     from dask.distributed import Client
 
     client = Client("scheduler:8786")
-    model = soma.compile("mlp.nn", threads=1)
+    model = soma.compile("mlp.nn", threads=1)     # or soma.load_bundle("out/libmlp.so", threads=1)
     x = da.from_zarr(...)                          # [samples, features...]
     scores = soma.dask.predict(model, x)           # a lazy dask array
     scores.to_zarr(...)                            # or .compute()
 
-The model travels to the workers as its source and options, never as
-compiled code: a path (which must name the same file on every worker, as
-on a shared file system) or the network's text. Each worker process
-compiles it once, the first time a task brings it, and keeps it for every
-later task (soma._rebuild). Partitions are scored where they are, one task
-per chunk of samples.
+A compiled model travels to the workers as its source and options: a path
+(which must name the same file on every worker, as on a shared file
+system) or the network's text. Each worker process compiles it once, the
+first time a task brings it, and keeps it for every later task
+(soma._rebuild). A bundle's model (soma.load_bundle) travels as the
+bundle's bytes instead, once per worker process (the model is one task of
+the graph that every chunk's task depends on): each worker process writes
+it to a private file, loads it once and keeps it, so the workers need no
+source file and no compiler. Partitions are scored where they are, one
+task per chunk of samples.
 """
+import dask
 import dask.array as da
 import numpy as np
 
@@ -75,8 +80,11 @@ def predict(model, array, output=None):
     array = array.rechunk({axis: -1 for axis in range(1, array.ndim)})
     out_shape = tuple(outputs[output])
     chunks = (array.chunks[0],) + tuple((d,) for d in out_shape)
+    # A bundle's bytes (megabytes) go to each worker once, as a task every
+    # chunk's task depends on, rather than with every chunk's task.
+    shipped = dask.delayed(model) if model.bundle else model
     # The sample axis stays; the input's other axes go, the output's come.
     return da.map_blocks(
-        _score, array, model, input_name, output, dtype=np.float32, chunks=chunks,
+        _score, array, shipped, input_name, output, dtype=np.float32, chunks=chunks,
         drop_axis=list(range(1, array.ndim)), new_axis=list(range(1, len(out_shape) + 1)),
         meta=np.empty((0,) * (len(out_shape) + 1), np.float32))

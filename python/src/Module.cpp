@@ -72,7 +72,10 @@ std::string repr(const PyModel &m) {
   os << ", outputs";
   for (const TensorInfo &t : m.model.outputs())
     os << " " << t.name << ": " << shapeText(t.shape);
-  os << ", engine " << m.model.engine() << ">";
+  if (m.bundle)
+    os << ", bundle>";
+  else
+    os << ", engine " << m.model.engine() << ">";
   return os.str();
 }
 
@@ -115,6 +118,28 @@ std::unique_ptr<PyModel> compile(const std::string &source, bool isFile, const s
   return std::make_unique<PyModel>(std::move(**model), isFile ? source : name, std::move(spec));
 }
 
+/// Loads a bundle's shared library (Model::loadBundle), the GIL released.
+std::unique_ptr<PyModel> loadBundle(const std::string &library, const std::string &name,
+                                    int threads, const std::string &weights,
+                                    const std::string &source, py::object spec) {
+  BundleLoadOptions options;
+  options.threads = threads;
+  options.name = name;
+  options.weightsPath = weights;
+  options.source = source;
+  std::optional<Result<Model>> model;
+  {
+    py::gil_scoped_release release;
+    model.emplace(Model::loadBundle(library, options));
+  }
+  if (!*model)
+    throw Error(withoutFinalNewline(model->error()));
+  auto loaded = std::make_unique<PyModel>(std::move(**model), source.empty() ? library : source,
+                                          std::move(spec));
+  loaded->bundle = true;
+  return loaded;
+}
+
 void defineModel(py::module_ &m) {
   py::class_<PyModel>(m, "Model", "A compiled network; made by soma.compile.")
       .def_property_readonly(
@@ -133,7 +158,9 @@ void defineModel(py::module_ &m) {
       .def_property_readonly(
           "warnings", [](const PyModel &p) { return p.model.warnings(); },
           "the compile's warnings (diagnostics text), '' if none")
-      .def_readonly("source", &PyModel::source, "the file, or the name given with text")
+      .def_readonly("source", &PyModel::source,
+                    "the file, or the name given with text; a bundle's library")
+      .def_readonly("bundle", &PyModel::bundle, "whether soma.load_bundle made the model")
       .def(
           "wait_for_jit",
           [](const PyModel &p) {
@@ -151,7 +178,7 @@ void defineModel(py::module_ &m) {
       .def("__reduce__", [](const PyModel &p) {
         if (p.spec.is_none())
           throw py::type_error("soma: this model cannot be pickled (it was not made by "
-                               "soma.compile)");
+                               "soma.compile or soma.load_bundle)");
         return py::make_tuple(py::module_::import("soma").attr("_rebuild"), py::make_tuple(p.spec));
       });
 }
@@ -195,6 +222,9 @@ PYBIND11_MODULE(_core, m) {
       py::arg("opt_level"), py::arg("cpu"), py::arg("features"), py::arg("sparsity"),
       py::arg("prune"), py::arg("spec"),
       "Compiles a file or network text; soma.compile is the interface to use.");
+  m.def("load_bundle", &loadBundle, py::arg("library"), py::arg("name"), py::arg("threads"),
+        py::arg("weights"), py::arg("source"), py::arg("spec"),
+        "Loads a bundle's shared library; soma.load_bundle is the interface to use.");
   m.def("last_input_addresses", &lastInputAddresses,
         "The addresses of the input buffers this thread's last Model.run handed to soma");
   m.def("converted_inputs", &convertedInputs,

@@ -45,9 +45,11 @@ struct PyModel {
   Model model;
   /// What the model's errors name: the file or compile's `name`.
   std::string source;
-  /// What soma._rebuild compiles again to unpickle the model (a tuple; see
-  /// soma/__init__.py), or None.
+  /// What soma._rebuild compiles (or loads) again to unpickle the model (a
+  /// tuple; see soma/__init__.py), or None.
   py::object spec;
+  /// Made by soma.load_bundle: runs a bundle's shared library.
+  bool bundle = false;
   /// The names as Python strings (the keys of run's result) and the
   /// per-sample shapes, in the model's order.
   std::vector<py::str> inputNames, outputNames;

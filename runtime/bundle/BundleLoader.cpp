@@ -5,6 +5,7 @@
 // message kept per thread; no C++ exception leaves these functions.
 #include "soma/bundle.h"
 #include "soma/runtime/BundleFormat.h"
+#include "soma/runtime/CpuFeatures.h"
 #include "soma/runtime/Executor.h"
 
 #include <dlfcn.h>
@@ -13,10 +14,12 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstring>
 #include <memory>
 #include <new>
 #include <string>
+#include <vector>
 
 struct soma_bundle {
   const soma_bundle_descriptor *descriptor = nullptr;
@@ -85,6 +88,31 @@ int mapWeights(soma_bundle &loaded, const soma_bundle_options &options,
   return SOMA_BUNDLE_OK;
 }
 
+/// Refuses a bundle whose code this CPU cannot run (another architecture,
+/// or instruction-set features it lacks), before any of it runs: such
+/// code would die of SIGILL at its first instruction this CPU lacks.
+int checkCpu(const soma_bundle_descriptor &d) {
+  const std::string arch = d.arch ? d.arch : "", cpu = d.cpu ? d.cpu : "";
+  const std::string compiledFor =
+      "bundle '" + std::string(d.name) + "' was compiled for CPU '" + cpu + "' (" + arch + ")";
+  if (arch != soma::runtime::hostArch())
+    return fail(SOMA_BUNDLE_ERROR_CPU, compiledFor + ", which this " + soma::runtime::hostArch() +
+                                           " machine cannot run: compile it for " +
+                                           soma::runtime::hostArch());
+  std::vector<std::string> missing =
+      soma::runtime::missingHostFeatures(d.features ? d.features : "");
+  std::sort(missing.begin(), missing.end());
+  if (missing.empty())
+    return SOMA_BUNDLE_OK;
+  std::string names;
+  for (const std::string &m : missing)
+    names += (names.empty() ? "" : ", ") + m;
+  return fail(SOMA_BUNDLE_ERROR_CPU,
+              compiledFor + ", and this CPU (" + soma::runtime::hostCpuName() + ") lacks " + names +
+                  ": compile the bundle for the oldest CPU it must run on (--mcpu=" +
+                  (arch == "aarch64" ? "generic" : "x86-64-v3") + ", say)");
+}
+
 int load(const soma_bundle_descriptor *d, const soma_bundle_options *given, soma_bundle **out) {
   if (!d || !out)
     return fail(SOMA_BUNDLE_ERROR_ARGUMENT, "soma_bundle_load: null bundle or result pointer");
@@ -94,6 +122,8 @@ int load(const soma_bundle_descriptor *d, const soma_bundle_options *given, soma
                                               " is not this runtime's (" +
                                               std::to_string(soma::runtime::kBundleVersion) +
                                               "): recompile the network with this soma");
+  if (int code = checkCpu(*d); code != SOMA_BUNDLE_OK)
+    return code;
   const soma_bundle_options options = given ? *given : soma_bundle_options{};
   if (options.threads < 0)
     return fail(SOMA_BUNDLE_ERROR_ARGUMENT, "soma_bundle_load: threads must be 0 or more, got " +

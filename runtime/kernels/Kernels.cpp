@@ -73,6 +73,20 @@ const KernelTable *denseTable(int64_t panel) {
 
 } // namespace
 
+const char *isaFeatures(Isa isa) noexcept {
+  switch (isa) {
+  case Isa::Sse2:
+    return "sse2";
+  case Isa::Avx2:
+    return "avx2,fma";
+  case Isa::Avx512:
+    return "avx512f,avx512cd,avx512bw,avx512dq,avx512vl,fma";
+  case Isa::Neon:
+    return "neon";
+  }
+  return "";
+}
+
 const char *isaName(Isa isa) noexcept {
   switch (isa) {
   case Isa::Sse2:

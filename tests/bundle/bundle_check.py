@@ -13,7 +13,8 @@ samples and checks every output bit-identical to `soma run --engine=jit`'s
 loaded bundle, and in its own oneTBB arena with caller_arena, each run
 giving the same bits).
 Then the same with --mcpu=haswell (no AVX-512 in its code, the JIT's bits
-for that CPU), examples/cnn.nn, tests/bundle/convs.nn (convolutions,
+for that CPU), --mcpu=bdver1 (FMA4 and XOP, which this CPU lacks: refused at
+load with SOMA_BUNDLE_ERROR_CPU, naming them), examples/cnn.nn, tests/bundle/convs.nn (convolutions,
 pooling and flatten on the runtime's own steps) and tests/bundle/pools.nn
 (pools with a value between them in blocks of channels) through the runtime's
 generic functions, with --weights=external (the file found next to the shared
@@ -143,6 +144,7 @@ def main():
 
     external(args, net, out, batch, xs, ref)
     other_cpu(args, net, batch, xs)
+    foreign_cpu(args, net, batch, xs)
     cnn(args, os.path.join(args.source, "examples", "cnn.nn"), "cnn", (1, 8, 8), "img", "out")
     cnn(args, os.path.join(args.source, "tests", "bundle", "convs.nn"), "convs", (16, 5, 7),
         "x", "y")
@@ -206,6 +208,34 @@ def other_cpu(args, net, batch, xs):
     prefix = os.path.join(args.work, "haswell-run")
     run([exe, str(batch), "2"] + xs + [prefix])
     compare(prefix, ref, "--mcpu=haswell")
+
+
+def cpu_flags():
+    for line in open("/proc/cpuinfo"):
+        if line.startswith("flags"):
+            return set(line.split(":", 1)[1].split())
+    return set()
+
+
+def foreign_cpu(args, net, batch, xs):
+    """A bundle for a CPU with instructions this one lacks (--mcpu=bdver1:
+    AMD's FMA4 and XOP, which Intel's CPUs and AMD's since Zen lack) is
+    refused by soma_deep_net_load with SOMA_BUNDLE_ERROR_CPU (5), naming
+    them and the CPU it was compiled for, before any of its code runs."""
+    flags = cpu_flags()
+    if "fma4" in flags or "xop" in flags:
+        print("skipped the foreign CPU: this one has FMA4 or XOP", flush=True)
+        return
+    out = os.path.join(args.work, "bdver1")
+    run([args.soma, "compile", net, "--emit=bundle", "--mcpu=bdver1", "-o", out])
+    exe = build_programs(args, out, "bdver1")["c-shared"]
+    msg = run([exe, str(batch), "1"] + xs + [os.path.join(args.work, "bdver1-run")],
+              expect_status=1)
+    want = "deep_main: load error 5: bundle 'deep_net' was compiled for CPU 'bdver1' (x86_64)"
+    if want not in msg or "fma4" not in msg or "xop" not in msg or "--mcpu=" not in msg:
+        fail("a bundle for another CPU gave %r" % msg)
+    if "sse2" in msg:
+        fail("the message names features this CPU has: %r" % msg)
 
 
 def cnn(args, net, name, shape, inp, outp):

@@ -2,7 +2,7 @@
  * bundle of deep.nn, runs BATCH samples read from X_FILE and Z_FILE (raw
  * f32) with THREADS threads, and writes the two outputs, raw, to
  * OUT_PREFIX.probs and OUT_PREFIX.features. Every failure prints the
- * runtime's message and exits 1. Built with no soma library but the
+ * runtime's message (a failed load, its error code too) and exits 1. Built with no soma library but the
  * runtime (or the bundle's shared library), and no LLVM. */
 #include "deep_net.h"
 
@@ -45,8 +45,9 @@ int main(int argc, char **argv) {
   float *features = malloc((size_t)(batch * SOMA_DEEP_NET_OUTPUT1_SIZE) * sizeof(float));
 
   soma_bundle *net = NULL;
-  if (soma_deep_net_load(&options, &net) != SOMA_BUNDLE_OK) {
-    fprintf(stderr, "deep_main: %s\n", soma_bundle_last_error());
+  const int loaded = soma_deep_net_load(&options, &net);
+  if (loaded != SOMA_BUNDLE_OK) {
+    fprintf(stderr, "deep_main: load error %d: %s\n", loaded, soma_bundle_last_error());
     return 1;
   }
   if (soma_bundle_input_count(net) != SOMA_DEEP_NET_INPUT_COUNT ||

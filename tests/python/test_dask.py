@@ -1,9 +1,11 @@
 """soma.dask.predict: on a LocalCluster of two worker processes, against
-the same model run in this process; its checks without a cluster; and
+the same model run in this process, compiled or loaded from a bundle
+(shipped as its bytes); its checks without a cluster; and
 docs/deploy.md's cluster recipe (dask-scheduler, dask-worker, the page's
 script) on this machine."""
 import os
 import re
+import shutil
 import socket
 import subprocess
 import sys
@@ -49,6 +51,33 @@ def test_predict_on_two_worker_processes(examples, rng):
     assert len(set(pids.values())) == 2 and os.getpid() not in pids.values()
     assert all(kinds in ([], ["file"]) for kinds in compiled.values()), compiled
     assert sum(len(kinds) for kinds in compiled.values()) >= 1
+
+
+def test_predict_ships_a_bundle_to_two_worker_processes(mlp_bundle, tmp_path, examples, rng):
+    # The library is gone before the workers run: they get its bytes.
+    library = tmp_path / "libmlp.so"
+    shutil.copy(mlp_bundle, library)
+    model = soma.load_bundle(library, threads=1)
+    os.remove(library)
+    x = rng.uniform(-3, 3, size=(4000, 4)).astype(np.float32)
+    chunks = 500
+    expected = np.concatenate([model.run(x=x[i:i + chunks])["probs"]
+                               for i in range(0, len(x), chunks)])
+    jit = soma.compile(os.path.join(examples, "mlp.nn"), engine="jit", threads=1)
+    assert expected.tobytes() == jit.run(x=x)["probs"].tobytes()
+    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
+                                  dashboard_address=None) as cluster, \
+            distributed.Client(cluster) as client:
+        scores = soma.dask.predict(model, da.from_array(x, chunks=(chunks, 4)))
+        assert scores.shape == (4000, 3) and scores.dtype == np.float32
+        got = scores.compute()
+        loaded = client.run(lambda: [s[0] for s in __import__("soma")._rebuilt])
+        pids = client.run(os.getpid)
+    assert got.tobytes() == expected.tobytes()
+    assert len(set(pids.values())) == 2 and os.getpid() not in pids.values()
+    # Each worker that ran a chunk loaded the bundle once, from its bytes.
+    assert all(kinds in ([], ["bundle"]) for kinds in loaded.values()), loaded
+    assert sum(len(kinds) for kinds in loaded.values()) >= 1
 
 
 def test_predict_shapes_and_outputs_locally():

@@ -320,6 +320,20 @@ struct OutputBuffer {
   std::vector<int64_t> shape;
 };
 
+/// How Model::loadBundle loads a bundle's shared library.
+struct BundleLoadOptions {
+  /// Threads one run may use: 0 all cores, 1 the calling thread.
+  int threads = 0;
+  /// The network's C name, NET in soma_NET_bundle; empty: taken from the
+  /// library's file name, libNET.so.
+  std::string name;
+  /// A bundle compiled with --weights=external: its weights file; empty:
+  /// NET.weights next to the library.
+  std::string weightsPath;
+  /// What the model's errors name; empty: `library`.
+  std::string source;
+};
+
 /// A compiled network. Movable, not copyable. `run` may be called from many
 /// threads at once.
 class Model {
@@ -330,6 +344,14 @@ public:
   /// weight files are found relative to the current directory.
   static Result<Model> compileString(std::string_view source, const CompileOptions &options = {},
                                      const std::string &name = "<string>");
+  /// Loads the shared library of a bundle (`soma compile --emit=bundle`
+  /// writes it as libNET.so) and runs it with the runtime inside it: no
+  /// compiler, no source. The model's engine is Jit (a bundle holds the
+  /// JIT's code) and its runs give the bundle's bits. A failure when the
+  /// file is missing or not a bundle's library, or the bundle cannot run
+  /// on this CPU (docs/deploy.md#errors).
+  static Result<Model> loadBundle(const std::string &library,
+                                  const BundleLoadOptions &options = {});
 
   Model(Model &&) noexcept;
   Model &operator=(Model &&) noexcept;

@@ -27,7 +27,8 @@ enum {
   SOMA_BUNDLE_ERROR_ARGUMENT = 1, /* a null pointer, a negative batch, a foreign bundle */
   SOMA_BUNDLE_ERROR_FORMAT = 2,   /* the bundle's data is not what this runtime reads */
   SOMA_BUNDLE_ERROR_WEIGHTS = 3,  /* --weights=external: the file is missing or not the bundle's */
-  SOMA_BUNDLE_ERROR_MEMORY = 4    /* out of memory */
+  SOMA_BUNDLE_ERROR_MEMORY = 4,   /* out of memory */
+  SOMA_BUNDLE_ERROR_CPU = 5       /* this CPU lacks instructions the bundle's code uses */
 };
 
 /* How a bundle runs: zero-initialise, then set what you need. */

@@ -5,8 +5,14 @@
 #include "soma/ir/Parser.h"
 #include "soma/ir/Verifier.h"
 #include "soma/jit/Jit.h"
+#include "soma/runtime/CpuFeatures.h"
+
+#include <llvm/ADT/StringMap.h>
+#include <llvm/TargetParser/Host.h>
 
 #include <gtest/gtest.h>
+
+#include <algorithm>
 
 using namespace soma;
 
@@ -108,6 +114,61 @@ TEST(JitTarget, AnotherArchitectureIsPlannedForItsOwnModel) {
   auto unmodelled = jit::resolveTarget({"cortex-a53", "", false, "aarch64-linux-gnu"});
   ASSERT_TRUE(unmodelled) << unmodelled.error();
   EXPECT_EQ(jit::planningMachine(*unmodelled).name, "neon");
+}
+
+std::vector<std::string> split(const std::string &list) {
+  std::vector<std::string> names;
+  for (size_t start = 0; start <= list.size();) {
+    const size_t comma = std::min(list.find(',', start), list.size());
+    if (comma > start)
+      names.push_back(list.substr(start, comma - start));
+    start = comma + 1;
+  }
+  return names;
+}
+
+bool has(const std::vector<std::string> &names, const std::string &name) {
+  return std::find(names.begin(), names.end(), name) != names.end();
+}
+
+TEST(JitTarget, TheRuntimeSeesThisCpuAsLLVMDoes) {
+  // The runtime's table (runtime/CpuFeatures.cpp, no LLVM) checks bundles
+  // and the JIT's code; LLVM's host detection is the oracle: every feature
+  // LLVM looks for here, the runtime looks for too, and finds the same.
+  const auto &table = runtime::checkableFeatures(runtime::hostArch());
+  for (const auto &f : llvm::sys::getHostCPUFeatures()) {
+    const std::string name = f.first().str();
+    EXPECT_NE(std::find(table.begin(), table.end(), name), table.end())
+        << "the runtime cannot look for '" << name << "'";
+    EXPECT_EQ(runtime::hostHasFeature(name), f.second) << name;
+  }
+}
+
+TEST(JitTarget, TheCodesNeedsAreTheTargetsFeatures) {
+  // What a bundle records: the target's instruction-set features, whatever
+  // this machine has.
+  auto haswell = jit::resolveTarget({"haswell", "", /*runsHere=*/false, ""});
+  ASSERT_TRUE(haswell) << haswell.error();
+  const std::vector<std::string> h = split(haswell->requiredFeatures);
+  for (const char *f : {"sse2", "avx", "avx2", "fma", "bmi2"})
+    EXPECT_TRUE(has(h, f)) << f << " not in " << haswell->requiredFeatures;
+  EXPECT_FALSE(has(h, "avx512f")) << haswell->requiredFeatures;
+  auto skx = jit::resolveTarget({"skylake-avx512", "-avx512bw", false, ""});
+  ASSERT_TRUE(skx) << skx.error();
+  EXPECT_TRUE(has(split(skx->requiredFeatures), "avx512f")) << skx->requiredFeatures;
+  EXPECT_FALSE(has(split(skx->requiredFeatures), "avx512bw")) << skx->requiredFeatures;
+  // aarch64: NEON, and SVE only when asked.
+  auto arm = jit::resolveTarget({"", "", false, "aarch64-linux-gnu"});
+  ASSERT_TRUE(arm) << arm.error();
+  EXPECT_TRUE(has(split(arm->requiredFeatures), "neon")) << arm->requiredFeatures;
+  EXPECT_FALSE(has(split(arm->requiredFeatures), "sve")) << arm->requiredFeatures;
+  auto sve = jit::resolveTarget({"", "+sve", false, "aarch64-linux-gnu"});
+  ASSERT_TRUE(sve) << sve.error();
+  EXPECT_TRUE(has(split(sve->requiredFeatures), "sve")) << sve->requiredFeatures;
+  // This machine's code needs only what this machine has.
+  auto host = jit::resolveTarget({"", "", /*runsHere=*/true, ""});
+  ASSERT_TRUE(host) << host.error();
+  EXPECT_TRUE(runtime::missingHostFeatures(host->requiredFeatures).empty());
 }
 
 } // namespace

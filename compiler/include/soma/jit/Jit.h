@@ -45,6 +45,10 @@ struct TargetInfo {
   /// `cpu` was named (--mcpu), not this machine's or the generic one.
   bool cpuNamed = false;
   std::string features; // the full feature string
+  /// What the code needs of a CPU: the instruction-set features it may use
+  /// that runtime/CpuFeatures.h can look for, comma-separated ("sse2,...,
+  /// avx512f,..."; aarch64: "fp-armv8,neon", with "sve" when asked).
+  std::string requiredFeatures;
   /// f32 lanes of the vectors the kernels are generated for: 16 (AVX-512),
   /// 8 (AVX), or 4 (SSE; NEON, and with SVE too: soma's vectors are
   /// fixed-width, 128 bits on aarch64).
@@ -174,6 +178,8 @@ struct BundleSpec {
   /// The op of each kernel table entry, in order.
   std::vector<size_t> kernelOps;
   size_t inputs = 0, outputs = 0;
+  /// The descriptor's arch, cpu and features: what the code needs of a CPU.
+  std::string arch, cpu, features;
 };
 
 /// The bundle's object file: the kernels of `plan` (position-independent,

@@ -17,7 +17,9 @@
 extern "C" {
 
 /// The layout the compiler emits as an LLVM struct (jit/BundleEmitter.cpp):
-/// i32, i32, then pointers and 64-bit integers in this order.
+/// i32, i32, then pointers and 64-bit integers in this order. A later
+/// version may change anything after `version`, which the loader reads
+/// first.
 struct soma_bundle_descriptor {
   uint32_t magic;   // soma::runtime::kBundleMagic
   uint32_t version; // soma::runtime::kBundleVersion
@@ -33,6 +35,14 @@ struct soma_bundle_descriptor {
   uint64_t kernelCount;
   /// A hash of the weights: an external file must carry the same.
   uint64_t weightsId;
+  /// What the code needs of the CPU that loads it (checked before anything
+  /// runs): the architecture ("x86_64", "aarch64"), the CPU it was compiled
+  /// for ("znver4", "x86-64-v3", "generic"), and the instruction-set
+  /// features its kernels and the runtime's steps use, by LLVM's names,
+  /// comma-separated (runtime/CpuFeatures.h).
+  const char *arch;
+  const char *cpu;
+  const char *features;
 };
 
 /// soma_NET_run: soma_bundle_run, after checking `loaded` was loaded from
@@ -44,7 +54,7 @@ int soma_bundle_run_checked(const soma_bundle_descriptor *bundle, soma_bundle *l
 namespace soma::runtime {
 
 constexpr uint32_t kBundleMagic = 0x424d4f53; // "SOMB", little-endian
-constexpr uint32_t kBundleVersion = 2;        // 2: pooling steps carry their layouts
+constexpr uint32_t kBundleVersion = 3;        // 2: pooling steps carry their layouts; 3: CPU needs
 /// An external weights file starts with this header; the weights follow at
 /// byte kWeightsFileHeader (64, so they stay aligned when mapped).
 constexpr uint64_t kWeightsFileMagic = 0x5354485745414d4fULL; // "OMAEWHTS"

@@ -31,6 +31,10 @@ const char *isaName(Isa isa) noexcept;
 /// the AVX register state) runs them: AVX2 needs AVX2 and FMA; AVX-512
 /// needs F, CD, BW, DQ and VL; NEON (with FMA) is in every aarch64 CPU.
 bool isaSupported(Isa isa) noexcept;
+/// What isaSupported(isa) asks of the CPU, by LLVM's feature names,
+/// comma-separated: "sse2"; "avx2,fma"; "avx512f,avx512cd,avx512bw,
+/// avx512dq,avx512vl,fma"; "neon".
+const char *isaFeatures(Isa isa) noexcept;
 /// The widest instruction set this CPU runs.
 Isa bestIsa() noexcept;
 /// The instruction set the kernels use now: bestIsa() unless forced.
