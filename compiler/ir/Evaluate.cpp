@@ -44,7 +44,9 @@ double referenceActivation(const Activation &act, double x) {
   case ActKind::Softplus:
     if (std::isnan(x))
       return x;
-    return std::max(x, 0.0) + std::log1p(std::exp(-std::fabs(x)));
+    // log(1 + exp(b x)) / b = max(x, 0) + log1p(exp(-|b x|)) / b for b > 0:
+    // no overflow, and x itself (not b x / b) where the log term vanishes.
+    return std::max(x, 0.0) + std::log1p(std::exp(-std::fabs(act.param * x))) / act.param;
   case ActKind::HardSigmoid:
     if (std::isnan(x))
       return x;

@@ -111,6 +111,7 @@ public:
   bool matchGelu(size_t index);
   bool matchGeluTanh(size_t index);
   bool matchSoftsign(size_t index);
+  bool matchSoftplusBeta(size_t index);
   bool matchLayerNorm(size_t index);
   /// A constant by name, also one a later Constant node defines (exporters
   /// put a pattern's constants next to where they are read); else null.

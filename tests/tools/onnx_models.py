@@ -328,6 +328,23 @@ def channels():
     return b.model([("x", ["N", 3, 4, 5])], [rename_output(b, y, "y")]), x, r
 
 
+def softplus_beta():
+    """PyTorch's Softplus(beta = 2) export, Div(Softplus(Mul(x, 2)), 2),
+    which becomes softplus(beta = 2); then the near miss Mul by 0.5 and Div
+    by 2, three ops as written."""
+    b = Builder(opset=13)
+    x = rand(4, 6, scale=8)
+    h = b.node("Mul", ["x", b.const(np.float32(2))], name="/sp/Mul")
+    h = b.node("Softplus", [h], name="/sp/Softplus")
+    h = b.node("Div", [h, b.const(np.float32(2))], name="/sp/Div")
+    h = b.node("Mul", [h, b.const(np.float32(0.5))], name="/miss/Mul")
+    h = b.node("Softplus", [h], name="/miss/Softplus")
+    h = b.node("Div", [h, b.const(np.float32(2))], name="/miss/Div")
+    r = np.logaddexp(0, 2 * x.astype(np.float64)) / 2
+    r = np.logaddexp(0, 0.5 * r) / 2
+    return b.model([("x", ["N", 6])], [rename_output(b, h, "y")]), x, r
+
+
 # Models that must be refused (tests/lit/onnx/errors).
 def unsupported_op():
     b = Builder()
@@ -455,7 +472,7 @@ def transpose_value():
 
 
 MODELS = {f.__name__: f for f in [mlp_gemm, mlp_matmul, elementwise, patterns, activations, cnn, shapes,
-                                  more_ops, channels, clip_six, clip_range, transpose_value,
+                                  more_ops, channels, softplus_beta, clip_six, clip_range, transpose_value,
                                   unsupported_op, unsupported_attr, gemm_trans_a, dynamic_dim,
                                   old_opset, old_opset_same, softmax_axis, reduce_mean, abs_alone, pow_alone,
                                   weight_input, huge_initializer, no_output]}

@@ -28,12 +28,12 @@ RTOL = 1e-5
 class Mlp(nn.Module):
     """Linear layers with each activation PyTorch exports as an op soma
     imports, or as a pattern: GELU (erf and tanh), SiLU, Hardswish,
-    Hardsigmoid."""
+    Hardsigmoid, Softplus(beta) (Mul, Softplus, Div)."""
 
     def __init__(self):
         super().__init__()
         self.acts = [nn.ReLU(), nn.LeakyReLU(0.1), nn.Sigmoid(), nn.Tanh(), nn.ELU(0.5),
-                     nn.Softplus(), nn.GELU(), nn.SiLU(), nn.Hardswish(), nn.Hardsigmoid(),
+                     nn.Softplus(), nn.Softplus(beta=2.0), nn.GELU(), nn.SiLU(), nn.Hardswish(), nn.Hardsigmoid(),
                      nn.SELU(), nn.Softsign(), nn.GELU(approximate="tanh")]
         self.fcs = nn.ModuleList(nn.Linear(12, 12) for _ in self.acts)
         self.head = nn.Linear(12, 5)
