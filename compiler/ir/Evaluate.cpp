@@ -237,6 +237,16 @@ Tensor evaluateOp(const Op &op, const std::vector<EvalOperand> &in, int64_t batc
     }
     break;
   }
+  case OpKind::Prelu: {
+    // x * slope[c] below 0 (IEEE: 0 * -inf is NaN), NaN and x > 0 as they are.
+    const auto [inner, features] = featureStride(op);
+    for (int64_t i = 0; i < total; ++i) {
+      const double x = at(in[0], i);
+      y[i] = static_cast<float>(
+          x > 0 || std::isnan(x) ? x : x * in[1].tensor->values[i / inner % features]);
+    }
+    break;
+  }
   case OpKind::BatchNorm: {
     const auto [inner, features] = featureStride(op);
     for (int64_t i = 0; i < total; ++i) {

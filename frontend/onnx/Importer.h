@@ -101,6 +101,7 @@ public:
   void importActivation(const onnx::NodeProto &n, const std::string &fn);
   void importSoftmax(const onnx::NodeProto &n);
   void importOtherActivation(const onnx::NodeProto &n);
+  void importPrelu(const onnx::NodeProto &n, const Value &x);
   void importLayerNorm(const onnx::NodeProto &n);
   void importAxesOp(const onnx::NodeProto &n);
   void importShapeOp(const onnx::NodeProto &n);

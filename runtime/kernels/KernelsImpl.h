@@ -29,6 +29,7 @@ alignas(64) constexpr float kLaneIndex[16] = {0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 
 template <class A> struct ConvImpl;      // ConvImpl.h
 template <class A> struct DepthwiseImpl; // DepthwiseImpl.h
 template <class A> struct RowsImpl;      // RowsImpl.h
+template <class A> struct PreluImpl;     // PreluImpl.h
 
 template <class A> struct Impl {
   using F = xsimd::batch<float, A>;
@@ -757,6 +758,7 @@ template <class A> struct Impl {
             &binary,
             &activation,
             &scaleShift,
+            &PreluImpl<A>::prelu,
             &batchNorm,
             &RowsImpl<A>::softmax,
             &RowsImpl<A>::logSoftmax,
@@ -772,4 +774,5 @@ template <class A> struct Impl {
 
 #include "ConvImpl.h"
 #include "DepthwiseImpl.h"
+#include "PreluImpl.h"
 #include "RowsImpl.h"

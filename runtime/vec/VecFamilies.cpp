@@ -91,7 +91,25 @@ struct EltContext {
   int64_t cols = 0;
   ir::Activation act;
   float epsilon = 0;
+  k::PreluShape prelu;
 };
+
+/// Where op's per-channel parameter runs (kernels::PreluShape).
+k::PreluShape preluShape(const ir::Op &op) {
+  k::PreluShape s;
+  if (ir::paramsAlongLastAxis(op))
+    return s;
+  const std::vector<int64_t> &dims = op.type.dims;
+  const size_t axis = ir::featureAxis(op.axis, dims.size());
+  s.rowsPerChannel = 1;
+  for (size_t d = axis + 1; d + 1 < dims.size(); ++d)
+    s.rowsPerChannel *= dims[d];
+  s.rowsPerSample = s.rowsPerChannel;
+  for (size_t d = 0; d <= axis; ++d)
+    s.rowsPerSample *= dims[d];
+  s.channels = dims[axis];
+  return s;
+}
 
 void runElementwise(const void *context, void *const *slots, int64_t r0, int64_t r1, int64_t c0,
                     int64_t c1) {
@@ -115,6 +133,9 @@ void runElementwise(const void *context, void *const *slots, int64_t r0, int64_t
     break;
   case ir::OpKind::ScaleShift:
     k::scaleShift(c.a.src(slots), param(slots, c.p[0]), param(slots, c.p[1]), y, r0, r1, c0, c1);
+    break;
+  case ir::OpKind::Prelu:
+    k::prelu(c.a.src(slots), param(slots, c.p[0]), c.prelu, y, r0, r1, c0, c1);
     break;
   case ir::OpKind::BatchNorm:
     k::batchNorm(c.a.src(slots), param(slots, c.p[0]), param(slots, c.p[1]), param(slots, c.p[2]),
@@ -374,6 +395,10 @@ public:
         if (std::string why = notPerFeature(op, k); !why.empty())
           return Fit::declines(why);
       return Fit::runs();
+    case ir::OpKind::Prelu:
+      if (op.operands[1]->kind != ir::OpKind::Const)
+        return Fit::declines("its slope is not a constant");
+      return Fit::runs(ir::paramsAlongLastAxis(op) ? "a slope per column" : "a slope per row");
     case ir::OpKind::Activation:
 #define SOMA_BINARY_OP(Enum, Name, Expr, Identity, Commutes, Doc) case ir::OpKind::Enum:
 #include "soma/ir/Ops.def"
@@ -403,6 +428,8 @@ public:
     c->y = step.result;
     c->cols = step.cols;
     c->epsilon = op.epsilon;
+    if (op.kind == ir::OpKind::Prelu)
+      c->prelu = preluShape(op);
     if (ir::isBinary(op.kind)) {
       c->b = operandOf(b, op.operands.at(1));
       c->act = op.fn;
