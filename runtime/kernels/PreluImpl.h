@@ -18,8 +18,28 @@ template <class A> struct PreluImpl {
     return xsimd::select(x > F(0.0f) || xsimd::isnan(x), x, x * slope);
   }
 
+  /// ChannelLayout::Blocked: a block of W channels is rowsPerChannel * W
+  /// rows of memory, each position's W channels side by side, so the
+  /// block's W slopes are one vector.
+  static void blocked(const Src &x, const float *slope, const PreluShape &s, const Dst &y,
+                      int64_t r0, int64_t r1) noexcept {
+    assert(s.block == W && x.stride == y.stride && "blocked: blocks of the vector width");
+    const int64_t rows = s.block * s.rowsPerChannel, cols = x.stride;
+    for (int64_t r = r0; r < r1; r += rows) {
+      const F k = I::load(slope + r % s.rowsPerSample / rows * W);
+      const float *px = I::rowOf(x, r);
+      float *py = I::rowOf(y, r);
+      for (int64_t i = 0; i < rows * cols; i += W)
+        I::store(py + i, apply(I::load(px + i), k));
+    }
+  }
+
   static void prelu(const Src &x, const float *slope, const PreluShape &s, const Dst &y, int64_t r0,
                     int64_t r1, int64_t c0, int64_t c1) noexcept {
+    if (s.block > 0) {
+      blocked(x, slope, s, y, r0, r1);
+      return;
+    }
     for (int64_t r = r0; r < r1; ++r) {
       const float *px = I::rowOf(x, r);
       float *py = I::rowOf(y, r);

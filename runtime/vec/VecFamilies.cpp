@@ -11,6 +11,7 @@
 #include "soma/support/Machine.h"
 
 #include <algorithm>
+#include <cassert>
 #include <memory>
 
 namespace soma::runtime {
@@ -93,6 +94,14 @@ struct EltContext {
   float epsilon = 0;
   k::PreluShape prelu;
 };
+
+/// A prelu along the channels of a [C, L] or [C, H, W] value: it reads and
+/// writes either layout (one, the same for both: chooseLayouts).
+bool preluOnChannels(const ir::Op &op) {
+  const size_t rank = op.type.dims.size();
+  return op.kind == ir::OpKind::Prelu && (rank == 2 || rank == 3) &&
+         ir::featureAxis(op.axis, rank) == 0;
+}
 
 /// Where op's per-channel parameter runs (kernels::PreluShape).
 k::PreluShape preluShape(const ir::Op &op) {
@@ -420,6 +429,11 @@ public:
     return Fit::declines("not an elementwise or row op");
   }
 
+  bool readsBlocked(const ir::Op &op, size_t k) const override {
+    return k == 0 && preluOnChannels(op);
+  }
+  bool writesBlocked(const ir::Op &op) const override { return preluOnChannels(op); }
+
   Expected<bool> makeStep(const ProgramBuilder &b, size_t i, Step &step) const override {
     const ir::Op &op = *b.graph().ops[i];
     auto c = std::make_shared<EltContext>();
@@ -443,6 +457,12 @@ public:
     TileRules rules;
     rules.rowWork = step.cols * ((wholeRows ? 2 : 1) * kElementWork + activationWork(c->act));
     rules.colGranularity = wholeRows ? 0 : k::vectorWidth(k::activeIsa());
+    if (op.kind == ir::OpKind::Prelu && b.layoutOf(i) == k::ChannelLayout::Blocked) {
+      assert(b.layoutOf(op.operands[0]) == k::ChannelLayout::Blocked && "one layout");
+      c->prelu.block = b.channelBlock();
+      rules.rowGranularity = c->prelu.block * c->prelu.rowsPerChannel; // whole blocks
+      rules.colGranularity = 0;
+    }
     step.contextFn = runElementwise;
     step.context = std::move(c);
     planTiles(step, rules);

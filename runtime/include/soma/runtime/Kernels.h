@@ -190,10 +190,15 @@ void scaleShift(const Src &x, const float *scale, const float *shift, const Dst 
 /// Where prelu's slope runs: along the last axis (rowsPerChannel 0: slope[c]
 /// for column c), or along an axis before it, so that each row of a sample
 /// lies in one channel, (r % rowsPerSample) / rowsPerChannel % channels.
+/// With `block` > 0 the value is ChannelLayout::Blocked (channels on axis
+/// 0, blocks of `block` channels, the kernels' vector width): rows [r0, r1)
+/// must then be whole blocks (multiples of block * rowsPerChannel), and
+/// columns whole rows.
 struct PreluShape {
   int64_t rowsPerChannel = 0;
   int64_t rowsPerSample = 1;
   int64_t channels = 1;
+  int64_t block = 0;
 };
 /// y = x where x > 0 or NaN, else x * slope of its channel (PreluShape);
 /// one rounding. y may alias x.
