@@ -184,9 +184,9 @@ ir::Op *Sema::buildChain(LayerBuild &layer, ir::OpKind kind) {
   return acc;
 }
 
-/// batchnorm, layernorm, scaleshift: one op of `kind` over the operand and
-/// its per-feature constants (mean and variance for batchnorm, then scale
-/// and shift).
+/// batchnorm, layernorm, scaleshift, prelu: one op of `kind` over the
+/// operand and its per-feature constants (mean and variance for batchnorm,
+/// then scale and shift; prelu's slope).
 ir::Op *Sema::buildNormalization(LayerBuild &layer, ir::OpKind kind) {
   int64_t axis = -1;
   if (!evalFeatureAxis(layer, axis))
@@ -208,8 +208,12 @@ ir::Op *Sema::buildNormalization(LayerBuild &layer, ir::OpKind kind) {
       }
     }
   }
-  operands.push_back(vectorParam(layer, LayerAttr::Scale, channels, 1.0));
-  operands.push_back(vectorParam(layer, LayerAttr::Shift, channels, 0.0));
+  if (kind == ir::OpKind::Prelu) {
+    operands.push_back(vectorParam(layer, LayerAttr::Slope, channels, 0.0)); // required
+  } else {
+    operands.push_back(vectorParam(layer, LayerAttr::Scale, channels, 1.0));
+    operands.push_back(vectorParam(layer, LayerAttr::Shift, channels, 0.0));
+  }
   if (std::find(operands.begin(), operands.end(), nullptr) != operands.end() || !layer.ok)
     return nullptr;
   ir::Op *result = makeOp(kind, layer.stmt.name, operands, layer.stmt.loc);
@@ -285,6 +289,9 @@ void Sema::buildLayer(const Stmt &stmt) {
     break;
   case LayerKind::ScaleShift:
     result = buildNormalization(layer, ir::OpKind::ScaleShift);
+    break;
+  case LayerKind::Prelu:
+    result = buildNormalization(layer, ir::OpKind::Prelu);
     break;
   case LayerKind::Conv1d:
     result = buildConv(layer, 1);

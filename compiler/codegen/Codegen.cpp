@@ -69,6 +69,7 @@ void emitKernel(Module &module, const ir::Graph &graph, const jit::LoweringPlan 
   case ir::OpKind::BiasAdd:
   case ir::OpKind::ScaleShift:
   case ir::OpKind::BatchNorm:
+  case ir::OpKind::Prelu:
 #define SOMA_BINARY_OP(Enum, Name, Expr, Identity, Commutes, Doc) case ir::OpKind::Enum:
 #include "soma/ir/Ops.def"
     lowerElementwise(env, op, slots);

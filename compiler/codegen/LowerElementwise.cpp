@@ -62,6 +62,16 @@ struct IRVector {
   }
 };
 
+/// For a per-channel parameter along `axis`, not the last: how many rows
+/// (of the last axis) each channel spans, and the channel count.
+std::pair<int64_t, int64_t> preluRows(const ir::TensorType &type, int64_t axis) {
+  const size_t a = ir::featureAxis(axis, type.dims.size());
+  int64_t rows = 1;
+  for (size_t d = a + 1; d + 1 < type.dims.size(); ++d)
+    rows *= type.dims[d];
+  return {rows, type.dims[a]};
+}
+
 } // namespace
 
 void lowerElementwise(const KernelEnv &env, const ir::Op &op, const SlotMap &slots) {
@@ -97,6 +107,25 @@ void lowerElementwise(const KernelEnv &env, const ir::Op &op, const SlotMap &slo
           case ir::OpKind::ScaleShift:
             y = b.CreateIntrinsic(Intrinsic::fmuladd, {env.vecTy()}, {arg(0), arg(1), arg(2)});
             break;
+          case ir::OpKind::Prelu: {
+            // x where x > 0 or NaN, else x * slope[c]: slope per column along
+            // the last axis, else one channel per row (its axis is before the
+            // last, so a row lies in one channel).
+            Value *x = arg(0), *slope = nullptr;
+            if (ir::paramsAlongLastAxis(op)) {
+              slope = arg(1);
+            } else {
+              const auto [rowsPerChannel, channels] = preluRows(op.type, op.axis);
+              Value *c =
+                  b.CreateSRem(b.CreateSDiv(b.CreateSRem(row, env.i64(rowsPerSample(op.type))),
+                                            env.i64(rowsPerChannel)),
+                               env.i64(channels));
+              slope = env.splat(b.CreateLoad(env.f32(), env.at(in[1].base, c)));
+            }
+            Value *positive = b.CreateFCmpUGT(x, env.splat(0.0f));
+            y = b.CreateSelect(positive, x, b.CreateFMul(x, slope));
+            break;
+          }
           case ir::OpKind::BatchNorm: {
             // (x - mean) / sqrt(var + eps) * scale + shift
             Value *var = b.CreateFAdd(arg(2), env.splat(op.epsilon));

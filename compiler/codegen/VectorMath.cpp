@@ -207,6 +207,30 @@ public:
     return keepNan(x, add(select(gt(x, 0.0f), x, c(0.0f)), l));
   }
 
+  /// max(x, 0) + log1p(u) / beta, u = exp(-|beta x|) with |beta x| = p + e
+  /// split exactly (Dekker); the constants' comment in ActivationMath.h.
+  Value *softplus(Value *x, float beta) {
+    if (beta == 1.0f)
+      return softplus(x);
+    const float bh = highHalf(beta), bl = beta - bh;
+    const float maxAbs = kSoftplusMaxY / beta;
+    Value *ax = fabs(x);
+    ax = select(gt(ax, maxAbs), c(maxAbs), ax);
+    Value *xh = b.CreateBitCast(b.CreateAnd(b.CreateBitCast(ax, iTy), ci(kHighHalfMask)), fTy);
+    Value *xl = sub(ax, xh);
+    Value *p = mul(c(beta), ax);
+    Value *e =
+        add(add(add(sub(mul(c(bh), xh), p), mul(c(bh), xl)), mul(c(bl), xh)), mul(c(bl), xl));
+    ExpParts ep = expParts(neg(p), neg(e));
+    Pow2 s = pow2(ep.n);
+    Value *u = scale(ep.p, s);
+    Value *q = div(c(1.0f), add(c(2.0f), u));
+    Value *t = mul(u, q);
+    Value *a = poly(mul(t, t), kAtanhA);
+    Value *l = scale(div(mul(mul(ep.p, mul(c(2.0f), q)), a), c(beta)), s);
+    return keepNan(x, add(select(gt(x, 0.0f), x, c(0.0f)), l));
+  }
+
   /// (x + 3) / 6 rather than x / 6 + 1/2: near x = -3 the sum is exact and
   /// the latter would cancel.
   Value *hardSigmoid(Value *x) {
@@ -356,7 +380,7 @@ Value *emitActivation(IRBuilder<> &b, const ir::Activation &act, Value *x) {
   case ActKind::Elu:
     return m.elu(x, act.param);
   case ActKind::Softplus:
-    return m.softplus(x);
+    return m.softplus(x, act.param);
   case ActKind::HardSigmoid:
     return m.hardSigmoid(x, act.param, act.param2);
   case ActKind::Clip:

@@ -1,5 +1,6 @@
 // Activation names and parameters, expanded from Activations.def.
 #include "soma/ir/Activation.h"
+#include "soma/ir/ActivationMath.h"
 #include "soma/ir/Printer.h"
 
 #include <cmath>
@@ -45,6 +46,8 @@ std::string Activation::str() const {
   std::string s = actName(kind);
   if (kind == ActKind::GeluTanh)
     return s + "(approximate = tanh)";
+  if (kind == ActKind::Softplus && param == 1.0f) // the plain softplus, as it was always written
+    return s;
   for (int i = 0; i < actNumParams(kind); ++i)
     s += std::string(i ? ", " : "(") + actParamName(kind, i) + " = " + formatFloat(paramAt(i));
   return actNumParams(kind) ? s + ")" : s;
@@ -64,6 +67,9 @@ std::optional<std::string> checkActParam(ActKind kind, double param, int i) {
   }
   if (!std::isfinite(param) || !std::isfinite(static_cast<float>(param)))
     return std::string(actName(kind)) + " parameter '" + p + "' must be a finite f32 value";
+  if (kind == ActKind::Softplus && !(static_cast<float>(param) >= actmath::kSoftplusMinBeta))
+    return "softplus parameter 'beta' must be at least " + formatFloat(actmath::kSoftplusMinBeta) +
+           ", not " + formatFloat(static_cast<float>(param));
   return std::nullopt;
 }
 

@@ -44,7 +44,9 @@ double referenceActivation(const Activation &act, double x) {
   case ActKind::Softplus:
     if (std::isnan(x))
       return x;
-    return std::max(x, 0.0) + std::log1p(std::exp(-std::fabs(x)));
+    // log(1 + exp(b x)) / b = max(x, 0) + log1p(exp(-|b x|)) / b for b > 0:
+    // no overflow, and x itself (not b x / b) where the log term vanishes.
+    return std::max(x, 0.0) + std::log1p(std::exp(-std::fabs(act.param * x))) / act.param;
   case ActKind::HardSigmoid:
     if (std::isnan(x))
       return x;
@@ -232,6 +234,16 @@ Tensor evaluateOp(const Op &op, const std::vector<EvalOperand> &in, int64_t batc
       int64_t c = i / inner % features;
       y[i] = static_cast<float>(static_cast<double>(at(in[0], i)) * in[1].tensor->values[c] +
                                 in[2].tensor->values[c]);
+    }
+    break;
+  }
+  case OpKind::Prelu: {
+    // x * slope[c] below 0 (IEEE: 0 * -inf is NaN), NaN and x > 0 as they are.
+    const auto [inner, features] = featureStride(op);
+    for (int64_t i = 0; i < total; ++i) {
+      const double x = at(in[0], i);
+      y[i] = static_cast<float>(
+          x > 0 || std::isnan(x) ? x : x * in[1].tensor->values[i / inner % features]);
     }
     break;
   }

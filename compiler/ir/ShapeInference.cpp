@@ -135,7 +135,8 @@ TensorType inferResultType(const Op &op, DiagnosticEngine &diags) {
     return TensorType::make(batched, dims);
   }
   case OpKind::ScaleShift:
-  case OpKind::BatchNorm: {
+  case OpKind::BatchNorm:
+  case OpKind::Prelu: {
     const TensorType &x = operandType(0);
     const auto rank = static_cast<int64_t>(std::max<size_t>(1, x.dims.size()));
     if (op.axis < -rank || op.axis >= rank) {
@@ -145,8 +146,8 @@ TensorType inferResultType(const Op &op, DiagnosticEngine &diags) {
       return {};
     }
     const int64_t features = x.dims.empty() ? 1 : x.dims[featureAxis(op.axis, x.dims.size())];
-    static const char *roles[] = {"mean", "variance", "scale", "shift"};
-    const size_t first = op.kind == OpKind::BatchNorm ? 0 : 2;
+    static const char *roles[] = {"mean", "variance", "scale", "shift", "slope"};
+    const size_t first = op.kind == OpKind::BatchNorm ? 0 : op.kind == OpKind::Prelu ? 4 : 2;
     for (size_t i = 1; i < op.operands.size(); ++i)
       if (!checkPerFeature(op, *op.operands[i], roles[first + i - 1], features, diags))
         return {};

@@ -80,6 +80,7 @@ bool verifyGraph(const Graph &graph, DiagnosticEngine &diags) {
     case OpKind::AvgPool:
     case OpKind::GlobalAvgPool:
     case OpKind::Reshape:
+    case OpKind::Prelu:
 #define SOMA_BINARY_OP(Enum, Name, Expr, Identity, Commutes, Doc) case OpKind::Enum:
 #include "soma/ir/Ops.def"
       break;

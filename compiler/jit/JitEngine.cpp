@@ -145,6 +145,7 @@ runtime::TileRules elementwiseRules(const ir::Op &op, int64_t vectorWidth) {
   case ir::OpKind::BiasAdd:
   case ir::OpKind::ScaleShift:
   case ir::OpKind::BatchNorm:
+  case ir::OpKind::Prelu:
 #define SOMA_BINARY_OP(Enum, Name, Expr, Identity, Commutes, Doc) case ir::OpKind::Enum:
 #include "soma/ir/Ops.def"
     rules.rowWork = cols * kElementWork;
@@ -307,7 +308,7 @@ public:
     runtime::TileRules rules(const ir::Op &op) const override { return weightedSumRules(op); }
   };
 
-  /// bias_add, activation, add, scale_shift, batch_norm
+  /// bias_add, activation, add, scale_shift, batch_norm, prelu
   /// (codegen/LowerElementwise.cpp; softmax: LowerRowwise.cpp), layer_norm
   /// and concat (LowerRowwise.cpp).
   class Elementwise final : public Family {
@@ -325,6 +326,7 @@ public:
       case ir::OpKind::Activation:
       case ir::OpKind::LayerNorm:
       case ir::OpKind::Concat:
+      case ir::OpKind::Prelu: // a slope per column, or per row (LowerElementwise.cpp)
 #define SOMA_BINARY_OP(Enum, Name, Expr, Identity, Commutes, Doc) case ir::OpKind::Enum:
 #include "soma/ir/Ops.def"
         return Fit::runs();

@@ -72,6 +72,10 @@ PassedThrough passedThrough(const ir::Op &op) {
     if (op.shape != op.operands[0]->type.dims)
       return {};
     return {op.operands[0], "remove-identity.reshapes-removed"};
+  case ir::OpKind::Prelu:
+    if (!isConstFilledWith(op.operands[1], 1.0f))
+      return {};
+    return {op.operands[0], "remove-identity.prelus-removed"};
   case ir::OpKind::Conv:
   case ir::OpKind::ConvAdd: // a 1x1 conv with identity weights is not worth looking for
   case ir::OpKind::MaxPool:

@@ -101,6 +101,7 @@ public:
   void importActivation(const onnx::NodeProto &n, const std::string &fn);
   void importSoftmax(const onnx::NodeProto &n);
   void importOtherActivation(const onnx::NodeProto &n);
+  void importPrelu(const onnx::NodeProto &n, const Value &x);
   void importLayerNorm(const onnx::NodeProto &n);
   void importAxesOp(const onnx::NodeProto &n);
   void importShapeOp(const onnx::NodeProto &n);
@@ -111,6 +112,7 @@ public:
   bool matchGelu(size_t index);
   bool matchGeluTanh(size_t index);
   bool matchSoftsign(size_t index);
+  bool matchSoftplusBeta(size_t index);
   bool matchLayerNorm(size_t index);
   /// A constant by name, also one a later Constant node defines (exporters
   /// put a pattern's constants next to where they are read); else null.

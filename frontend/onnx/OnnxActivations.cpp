@@ -84,7 +84,50 @@ onnx::NodeProto Importer::helperNode(const onnx::NodeProto &n, const std::string
   return h;
 }
 
-/// HardSwish as x * hard_sigmoid(x); PRelu with one slope as leaky_relu;
+/// PRelu: one slope (or all equal) is leaky_relu, folded like any
+/// activation; a slope that varies along one axis of x (ONNX's
+/// unidirectional broadcast: [C], [C, 1, 1], [1, C, 1, 1] for the channels
+/// of [N, C, H, W]) is a prelu layer along that axis.
+void Importer::importPrelu(const onnx::NodeProto &n, const Value &x) {
+  allowAttrs(n, {});
+  const ConstTensor &slope = constant(n, 1);
+  if (slope.values.empty())
+    fail(n, "slope has no elements");
+  bool one = std::all_of(slope.values.begin(), slope.values.end(),
+                         [&](float v) { return v == slope.values[0]; });
+  if (one) {
+    applyActivation(n, n.input(0), n.output(0),
+                    "leaky_relu(alpha = " + numberText(slope.values[0]) + ")", nodeLabel(n));
+    return;
+  }
+  // Right-aligned against x's shape, the one axis where the slope's size
+  // is not 1; it must be x's size there, and not the batch axis.
+  const auto rank = static_cast<int64_t>(x.shape.size()),
+             srank = static_cast<int64_t>(slope.dims.size());
+  int64_t axis = -1;
+  bool ok = srank <= rank;
+  for (int64_t i = 0; ok && i < srank; ++i) {
+    const int64_t a = rank - srank + i;
+    if (slope.dims[i] == 1)
+      continue;
+    ok = axis < 0 && a > 0 && slope.dims[i] == x.shape[a];
+    axis = a;
+  }
+  if (!ok || axis < 0)
+    fail(n, "slope of shape " + shapeText(slope.dims) + " against x of shape " +
+                shapeText(x.shape) +
+                "; soma's prelu takes one slope per feature of one axis of x other than the "
+                "batch axis ([C], [C, 1, 1] or [1, C, 1, 1] for the channels of [N, C, H, W])");
+  ConstTensor t;
+  t.dims = {slope.count()};
+  t.values = slope.values;
+  Layer &layer = addLayer(n, "prelu", {x.layer}, x.shape);
+  layer.attrs.push_back({"slope", "", addTensor(layer.name + ".slope", std::move(t))});
+  if (axis != rank - 1)
+    layer.attrs.push_back({"axis", std::to_string(axis - 1), -1});
+}
+
+/// HardSwish as x * hard_sigmoid(x); PRelu (importPrelu);
 /// Clip(0, inf) as relu, any other Clip(min, max) as clip.
 void Importer::importOtherActivation(const onnx::NodeProto &n) {
   const std::string &op = n.op_type();
@@ -101,15 +144,7 @@ void Importer::importOtherActivation(const onnx::NodeProto &n) {
     return;
   }
   if (op == "PRelu") {
-    allowAttrs(n, {});
-    const ConstTensor &slope = constant(n, 1);
-    bool one = slope.count() == 1 || std::all_of(slope.values.begin(), slope.values.end(),
-                                                 [&](float v) { return v == slope.values[0]; });
-    if (!one || slope.values.empty())
-      fail(n, "slope has shape " + shapeText(slope.dims) +
-                  " with different values; soma's leaky_relu takes one slope");
-    applyActivation(n, n.input(0), n.output(0),
-                    "leaky_relu(alpha = " + numberText(slope.values[0]) + ")", nodeLabel(n));
+    importPrelu(n, x);
     return;
   }
   // Clip: min and max are attributes before opset 11, inputs from it.

@@ -216,7 +216,7 @@ void Importer::importNode(size_t index) {
   else if (op == "MatMul")
     importMatMul(n);
   else if (op == "Add" || op == "Sub" || op == "Mul" || op == "Div") {
-    if (!matchGelu(index) && !matchGeluTanh(index))
+    if (!matchGelu(index) && !matchGeluTanh(index) && !matchSoftplusBeta(index))
       importBinary(n);
   } else if (op == "Relu" || op == "Sigmoid" || op == "Tanh" || op == "Softplus" ||
              op == "Softsign")

@@ -1,9 +1,12 @@
 // The export patterns the importer writes as one op: GELU's erf and tanh
-// forms, Softsign and LayerNorm before opset 17, as PyTorch exports them. A pattern is matched
+// forms, Softsign, Softplus(beta) and LayerNorm before opset 17, as PyTorch
+// exports them. A pattern is matched
 // at its first node; every value inside it must be read by the pattern's
 // next node only, so nothing outside sees a value the pattern removes. The
 // nodes it covers are marked consumed and not imported again.
 #include "Importer.h"
+
+#include "soma/ir/Activation.h"
 
 #include <algorithm>
 #include <cmath>
@@ -174,6 +177,43 @@ bool Importer::matchSoftsign(size_t index) {
   consumed.insert(static_cast<size_t>(div));
   layerUses[values.at(xName).layer] -= 1; // read by the Abs and the Div: once now
   applyActivation(abs, xName, g.node(div).output(0), "softsign", "Softsign from " + nodeLabel(abs));
+  return true;
+}
+
+/// PyTorch's Softplus(beta) for beta != 1, exported as
+/// y = Div(Softplus(Mul(x, beta)), beta) (its threshold is not exported):
+/// softplus(beta = beta), when both constants are the same scalar and a
+/// valid beta.
+bool Importer::matchSoftplusBeta(size_t index) {
+  const onnx::GraphProto &g = model.graph();
+  const onnx::NodeProto &mul = g.node(static_cast<int>(index));
+  if (mul.op_type() != "Mul" || mul.input_size() != 2)
+    return false;
+  const ConstTensor *beta = nullptr;
+  std::string xName;
+  for (int side : {0, 1})
+    if (values.count(mul.input(side)) && !values.at(mul.input(side)).isConst &&
+        (beta = constantNamed(mul.input(1 - side)))) {
+      xName = mul.input(side);
+      break;
+    }
+  if (!beta || beta->count() != 1 || ir::checkActParam(ir::ActKind::Softplus, beta->values[0]))
+    return false;
+  int softplus = soleReader(mul.output(0), "Softplus");
+  if (softplus < 0 || g.node(softplus).input_size() != 1 || g.node(softplus).attribute_size())
+    return false;
+  int div = soleReader(g.node(softplus).output(0), "Div");
+  const ConstTensor *back =
+      div < 0 || g.node(div).input_size() != 2 || g.node(div).input(0) != g.node(softplus).output(0)
+          ? nullptr
+          : constantNamed(g.node(div).input(1));
+  if (!back || back->count() != 1 || back->values[0] != beta->values[0])
+    return false;
+  consumed.insert(static_cast<size_t>(softplus));
+  consumed.insert(static_cast<size_t>(div));
+  applyActivation(mul, xName, g.node(div).output(0),
+                  "softplus(beta = " + numberText(beta->values[0]) + ")",
+                  "Softplus(beta) from " + nodeLabel(mul));
   return true;
 }
 

@@ -30,6 +30,8 @@ struct KernelTable {
                      int64_t c0, int64_t c1) noexcept;
   void (*scaleShift)(const Src &x, const float *scale, const float *shift, const Dst &y, int64_t r0,
                      int64_t r1, int64_t c0, int64_t c1) noexcept;
+  void (*prelu)(const Src &x, const float *slope, const PreluShape &shape, const Dst &y, int64_t r0,
+                int64_t r1, int64_t c0, int64_t c1) noexcept;
   void (*batchNorm)(const Src &x, const float *mean, const float *var, const float *scale,
                     const float *shift, float epsilon, const Dst &y, int64_t r0, int64_t r1,
                     int64_t c0, int64_t c1) noexcept;

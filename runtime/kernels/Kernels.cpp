@@ -224,6 +224,11 @@ void scaleShift(const Src &x, const float *scale, const float *shift, const Dst 
   activeKernels().scaleShift(x, scale, shift, y, r0, r1, c0, c1);
 }
 
+void prelu(const Src &x, const float *slope, const PreluShape &shape, const Dst &y, int64_t r0,
+           int64_t r1, int64_t c0, int64_t c1) noexcept {
+  activeKernels().prelu(x, slope, shape, y, r0, r1, c0, c1);
+}
+
 void batchNorm(const Src &x, const float *mean, const float *var, const float *scale,
                const float *shift, float epsilon, const Dst &y, int64_t r0, int64_t r1, int64_t c0,
                int64_t c1) noexcept {

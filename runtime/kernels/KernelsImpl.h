@@ -30,6 +30,7 @@ template <class A> struct ConvImpl;      // ConvImpl.h
 template <class A> struct ConvTileImpl;  // ConvTileImpl.h
 template <class A> struct DepthwiseImpl; // DepthwiseImpl.h
 template <class A> struct RowsImpl;      // RowsImpl.h
+template <class A> struct PreluImpl;     // PreluImpl.h
 
 template <class A> struct Impl {
   using F = xsimd::batch<float, A>;
@@ -758,6 +759,7 @@ template <class A> struct Impl {
             &binary,
             &activation,
             &scaleShift,
+            &PreluImpl<A>::prelu,
             &batchNorm,
             &RowsImpl<A>::softmax,
             &RowsImpl<A>::logSoftmax,
@@ -774,4 +776,5 @@ template <class A> struct Impl {
 #include "ConvImpl.h"
 #include "ConvTileImpl.h"
 #include "DepthwiseImpl.h"
+#include "PreluImpl.h"
 #include "RowsImpl.h"

@@ -229,6 +229,28 @@ template <class A> struct VecMath {
     return keepNan(x, xsimd::select(gt(x, 0.0f), x, c(0.0f)) + l);
   }
 
+  /// max(x, 0) + log1p(u) / beta, u = exp(-|beta x|), |beta x| split
+  /// exactly (Dekker) into the exponential's argument and its tail.
+  static F softplus(F x, float beta) {
+    if (beta == 1.0f)
+      return softplus(x);
+    const float bh = ir::actmath::highHalf(beta), bl = beta - bh;
+    const float maxAbs = kSoftplusMaxY / beta;
+    F ax = xsimd::abs(x);
+    ax = xsimd::select(gt(ax, maxAbs), c(maxAbs), ax);
+    F xh = highHalf(ax), xl = ax - xh;
+    F p = c(beta) * ax;
+    F e = ((c(bh) * xh - p) + c(bh) * xl + c(bl) * xh) + c(bl) * xl;
+    ExpParts ep = expParts(-p, -e);
+    Pow2 s = pow2(ep.n);
+    F u = scale(ep.p, s);
+    F q = c(1.0f) / (c(2.0f) + u);
+    F t = u * q;
+    F a = poly(t * t, kAtanhA);
+    F l = scale(((ep.p * (c(2.0f) * q)) * a) / c(beta), s);
+    return keepNan(x, xsimd::select(gt(x, 0.0f), x, c(0.0f)) + l);
+  }
+
   /// (x + 3) / 6 (exact near -3, where x / 6 + 1/2 would cancel), clamped.
   static F hardSigmoid(F x) {
     F h = (x + c(kHardSigmoidShift)) / c(kHardSigmoidScale);
@@ -366,7 +388,7 @@ template <class A, ir::ActKind K> struct ActOp {
     else if constexpr (K == ActKind::Elu)
       return Math::elu(x, param);
     else if constexpr (K == ActKind::Softplus)
-      return Math::softplus(x);
+      return Math::softplus(x, param);
     else if constexpr (K == ActKind::HardSigmoid)
       return Math::hardSigmoid(x, param, param2);
     else if constexpr (K == ActKind::Clip)

@@ -151,16 +151,18 @@ void ProgramBuilder::chooseLayouts(const Target &target) {
       if (!choices_[i].family->readsBlocked(op, k))
         blocked[indexOf(op.operands[k])] = 0;
   }
-  // 3. A conv_add reads its residual in its result's layout
-  //    (kernels::ConvArgs::out): where the two differ, both stay planar,
-  //    which may undo another pair, until nothing changes.
+  // 3. A conv_add reads its residual, a prelu its operand, in its result's
+  //    layout (kernels::ConvArgs::out, kernels::PreluShape): where the two
+  //    differ, both stay planar, which may undo another pair, until nothing
+  //    changes.
   for (bool changed = true; changed;) {
     changed = false;
     for (size_t i = 0; i < n; ++i) {
       const ir::Op &op = *graph_.ops[i];
-      if (op.kind != ir::OpKind::ConvAdd || !choices_[i].family)
+      const bool prelu = op.kind == ir::OpKind::Prelu;
+      if ((op.kind != ir::OpKind::ConvAdd && !prelu) || !choices_[i].family)
         continue;
-      const size_t r = indexOf(op.operands[3]);
+      const size_t r = indexOf(op.operands[prelu ? 0 : 3]);
       if (blocked[r] != blocked[i]) {
         blocked[r] = blocked[i] = 0;
         changed = true;

@@ -11,6 +11,7 @@
 #include "soma/support/Machine.h"
 
 #include <algorithm>
+#include <cassert>
 #include <memory>
 
 namespace soma::runtime {
@@ -91,7 +92,33 @@ struct EltContext {
   int64_t cols = 0;
   ir::Activation act;
   float epsilon = 0;
+  k::PreluShape prelu;
 };
+
+/// A prelu along the channels of a [C, L] or [C, H, W] value: it reads and
+/// writes either layout (one, the same for both: chooseLayouts).
+bool preluOnChannels(const ir::Op &op) {
+  const size_t rank = op.type.dims.size();
+  return op.kind == ir::OpKind::Prelu && (rank == 2 || rank == 3) &&
+         ir::featureAxis(op.axis, rank) == 0;
+}
+
+/// Where op's per-channel parameter runs (kernels::PreluShape).
+k::PreluShape preluShape(const ir::Op &op) {
+  k::PreluShape s;
+  if (ir::paramsAlongLastAxis(op))
+    return s;
+  const std::vector<int64_t> &dims = op.type.dims;
+  const size_t axis = ir::featureAxis(op.axis, dims.size());
+  s.rowsPerChannel = 1;
+  for (size_t d = axis + 1; d + 1 < dims.size(); ++d)
+    s.rowsPerChannel *= dims[d];
+  s.rowsPerSample = s.rowsPerChannel;
+  for (size_t d = 0; d <= axis; ++d)
+    s.rowsPerSample *= dims[d];
+  s.channels = dims[axis];
+  return s;
+}
 
 void runElementwise(const void *context, void *const *slots, int64_t r0, int64_t r1, int64_t c0,
                     int64_t c1) {
@@ -115,6 +142,9 @@ void runElementwise(const void *context, void *const *slots, int64_t r0, int64_t
     break;
   case ir::OpKind::ScaleShift:
     k::scaleShift(c.a.src(slots), param(slots, c.p[0]), param(slots, c.p[1]), y, r0, r1, c0, c1);
+    break;
+  case ir::OpKind::Prelu:
+    k::prelu(c.a.src(slots), param(slots, c.p[0]), c.prelu, y, r0, r1, c0, c1);
     break;
   case ir::OpKind::BatchNorm:
     k::batchNorm(c.a.src(slots), param(slots, c.p[0]), param(slots, c.p[1]), param(slots, c.p[2]),
@@ -374,6 +404,10 @@ public:
         if (std::string why = notPerFeature(op, k); !why.empty())
           return Fit::declines(why);
       return Fit::runs();
+    case ir::OpKind::Prelu:
+      if (op.operands[1]->kind != ir::OpKind::Const)
+        return Fit::declines("its slope is not a constant");
+      return Fit::runs(ir::paramsAlongLastAxis(op) ? "a slope per column" : "a slope per row");
     case ir::OpKind::Activation:
 #define SOMA_BINARY_OP(Enum, Name, Expr, Identity, Commutes, Doc) case ir::OpKind::Enum:
 #include "soma/ir/Ops.def"
@@ -395,6 +429,11 @@ public:
     return Fit::declines("not an elementwise or row op");
   }
 
+  bool readsBlocked(const ir::Op &op, size_t k) const override {
+    return k == 0 && preluOnChannels(op);
+  }
+  bool writesBlocked(const ir::Op &op) const override { return preluOnChannels(op); }
+
   Expected<bool> makeStep(const ProgramBuilder &b, size_t i, Step &step) const override {
     const ir::Op &op = *b.graph().ops[i];
     auto c = std::make_shared<EltContext>();
@@ -403,6 +442,8 @@ public:
     c->y = step.result;
     c->cols = step.cols;
     c->epsilon = op.epsilon;
+    if (op.kind == ir::OpKind::Prelu)
+      c->prelu = preluShape(op);
     if (ir::isBinary(op.kind)) {
       c->b = operandOf(b, op.operands.at(1));
       c->act = op.fn;
@@ -416,6 +457,12 @@ public:
     TileRules rules;
     rules.rowWork = step.cols * ((wholeRows ? 2 : 1) * kElementWork + activationWork(c->act));
     rules.colGranularity = wholeRows ? 0 : k::vectorWidth(k::activeIsa());
+    if (op.kind == ir::OpKind::Prelu && b.layoutOf(i) == k::ChannelLayout::Blocked) {
+      assert(b.layoutOf(op.operands[0]) == k::ChannelLayout::Blocked && "one layout");
+      c->prelu.block = b.channelBlock();
+      rules.rowGranularity = c->prelu.block * c->prelu.rowsPerChannel; // whole blocks
+      rules.colGranularity = 0;
+    }
     step.contextFn = runElementwise;
     step.context = std::move(c);
     planTiles(step, rules);

@@ -211,10 +211,22 @@ void elementwiseBounds(const ir::Op &op, const std::vector<View> &in, Bounded &o
     activationBounds(op.fn, z, ez, width, out);
     return;
   }
+  // prelu's feature: along its axis (the others' parameters: the last).
+  int64_t inner = 1, features = std::max<int64_t>(width, 1);
+  if (op.kind == ir::OpKind::Prelu && !op.type.dims.empty()) {
+    const size_t axis = ir::featureAxis(op.axis, op.type.dims.size());
+    for (size_t d = axis + 1; d < op.type.dims.size(); ++d)
+      inner *= op.type.dims[d];
+    features = op.type.dims[axis];
+  }
   for (int64_t i = 0; i < total; ++i) {
     const int64_t c = width ? i % width : 0;
     double e = kInf;
-    if (op.kind == ir::OpKind::BiasAdd) {
+    if (op.kind == ir::OpKind::Prelu) { // as leaky_relu's, with its channel's slope
+      const int64_t k = i % (inner * features) / inner;
+      const double s = std::fabs(in[1].v(k)), x = std::fabs(in[0].v(i));
+      e = std::max(1.0, s) * in[0].e(i) + x * in[1].e(k) + 2 * kU * (y(i) + s * x);
+    } else if (op.kind == ir::OpKind::BiasAdd) {
       e = in[0].e(i) + in[1].e(c) + 2 * kU * y(i);
     } else if (op.kind == ir::OpKind::ScaleShift) {
       double s = std::fabs(in[1].v(c));

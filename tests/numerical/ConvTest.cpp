@@ -71,6 +71,7 @@ ConvNet randomConvNet(uint32_t seed) {
                                "silu",
                                "elu",
                                "softplus",
+                               "softplus(beta = 2)",
                                "hard_sigmoid",
                                "softsign",
                                "gelu(approximate = tanh)",

@@ -199,6 +199,9 @@ Activation Generator::activation(Act kind) {
   case Act::Step:
     withParam(0.0, "threshold", {0.25, -0.5, 0.0, 0.1});
     break;
+  case Act::Softplus:
+    withParam(1.0, "beta", {2.0, 0.5, 10.0, 0.01});
+    break;
   case Act::Selu:
     // ONNX's defaults, or other alpha and gamma named or by position
     a.param = static_cast<float>(1.6732632423543772);

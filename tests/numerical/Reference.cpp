@@ -566,7 +566,7 @@ double activationValue(const Activation &act, double x) {
   case Act::Elu:
     return x > 0 ? x : p * std::expm1(x);
   case Act::Softplus:
-    return std::max(x, 0.0) + std::log1p(std::exp(-std::fabs(x)));
+    return std::max(x, 0.0) + std::log1p(std::exp(-std::fabs(p * x))) / p;
   case Act::HardSigmoid:
     if (act.param == static_cast<float>(1.0 / 6.0) && act.param2 == 0.5f)
       return std::min(std::max((x + 3) / 6, 0.0), 1.0); // PyTorch's, the default

@@ -16,7 +16,7 @@ float64, independently of soma (Python's math module and NumPy only).
       log_softmax, gelu, gelu_tanh, silu, elu, selu, softplus, softsign,
       hard_sigmoid, clip, step) on the float32 inputs in IN.npy and compares soma's
       output OUT.npy element by element. P and Q are the activation's
-      parameters (alpha or threshold; selu's alpha and gamma, hard_sigmoid's
+      parameters (alpha, threshold or softplus's beta; selu's alpha and gamma, hard_sigmoid's
       alpha and beta, clip's min and max; default:
       soma's defaults), rounded to f32 as soma stores them.
 
@@ -38,7 +38,7 @@ FLT_MAX = float(np.finfo(np.float32).max)
 FLT_MIN_NORMAL = float(np.finfo(np.float32).tiny)
 
 DEFAULT_PARAM = {"leaky_relu": 0.01, "elu": 1.0, "step": 0.0, "selu": 1.6732632423543772,
-                 "hard_sigmoid": 1.0 / 6.0, "clip": -math.inf}
+                 "hard_sigmoid": 1.0 / 6.0, "clip": -math.inf, "softplus": 1.0}
 DEFAULT_PARAM2 = {"selu": 1.0507009873554805, "hard_sigmoid": 0.5, "clip": math.inf}
 ROWWISE = ("softmax", "log_softmax")
 
@@ -130,9 +130,10 @@ def reference(name, p, x, q=0.0):
     if name == "softplus":
         if nan:
             return x
-        if x > 40:  # log(1 + e^x) = x + log1p(e^-x) and e^-x < 5e-18
-            return x + math.exp(-x)
-        return math.log1p(math.exp(x))
+        y = p * x  # log(1 + e^y) / p, p = beta
+        if y > 40:  # log(1 + e^y) = y + log1p(e^-y) and e^-y < 5e-18
+            return x + math.exp(-y) / p
+        return math.log1p(math.exp(y)) / p
     if name == "hard_sigmoid":
         if nan:
             return x

@@ -328,7 +328,53 @@ def channels():
     return b.model([("x", ["N", 3, 4, 5])], [rename_output(b, y, "y")]), x, r
 
 
+def softplus_beta():
+    """PyTorch's Softplus(beta = 2) export, Div(Softplus(Mul(x, 2)), 2),
+    which becomes softplus(beta = 2); then the near miss Mul by 0.5 and Div
+    by 2, three ops as written."""
+    b = Builder(opset=13)
+    x = rand(4, 6, scale=8)
+    h = b.node("Mul", ["x", b.const(np.float32(2))], name="/sp/Mul")
+    h = b.node("Softplus", [h], name="/sp/Softplus")
+    h = b.node("Div", [h, b.const(np.float32(2))], name="/sp/Div")
+    h = b.node("Mul", [h, b.const(np.float32(0.5))], name="/miss/Mul")
+    h = b.node("Softplus", [h], name="/miss/Softplus")
+    h = b.node("Div", [h, b.const(np.float32(2))], name="/miss/Div")
+    r = np.logaddexp(0, 2 * x.astype(np.float64)) / 2
+    r = np.logaddexp(0, 0.5 * r) / 2
+    return b.model([("x", ["N", 6])], [rename_output(b, h, "y")]), x, r
+
+
+def prelu_channels():
+    """PRelu with a slope per channel of [N, C, H, W] as PyTorch's PReLU(C)
+    exports it ([C, 1, 1]) and as [1, C, 1, 1], after a Conv; then one per
+    feature of [N, K] ([K]) after a MatMul."""
+    b = Builder(opset=13)
+    x = rand(2, 3, 5, 6)
+    w, bias = rand(8, 3, 3, 3), rand(8)
+    s1, s2, s3 = rand(8, 1, 1), rand(1, 8, 1, 1), rand(7)
+    wd = rand(8 * 5 * 6, 7)
+    h = b.node("Conv", ["x", b.const(w), b.const(bias)], pads=[1, 1, 1, 1], name="/conv/Conv")
+    h = b.node("PRelu", [h, b.const(s1)], name="/prelu1/PRelu")
+    h = b.node("PRelu", [h, b.const(s2)], name="/prelu2/PRelu")
+    h = b.node("Flatten", [h], axis=1)
+    h = b.node("MatMul", [h, b.const(wd)], name="/fc/MatMul")
+    y = b.node("PRelu", [h, b.const(s3)], name="/prelu3/PRelu")
+    r = conv(x.astype(np.float64), w.astype(np.float64), bias.astype(np.float64), (1, 1), (1, 1, 1, 1))
+    r = np.where(r > 0, r, s1.astype(np.float64) * r)
+    r = np.where(r > 0, r, s2.astype(np.float64) * r)
+    r = r.reshape(2, -1) @ wd.astype(np.float64)
+    r = np.where(r > 0, r, s3.astype(np.float64) * r)
+    return b.model([("x", ["N", 3, 5, 6])], [rename_output(b, y, "y")]), x, r
+
+
 # Models that must be refused (tests/lit/onnx/errors).
+def prelu_broadcast():
+    b = Builder()
+    y = b.node("PRelu", ["x", b.const(rand(3, 4, 1))], name="/act/PRelu")
+    return b.model([("x", ["N", 3, 4, 5])], [rename_output(b, y, "y")])
+
+
 def unsupported_op():
     b = Builder()
     return b.model([("x", ["N", 4])], [rename_output(b, b.node("Cos", ["x"], name="/act/Cos"), "y")])
@@ -455,7 +501,7 @@ def transpose_value():
 
 
 MODELS = {f.__name__: f for f in [mlp_gemm, mlp_matmul, elementwise, patterns, activations, cnn, shapes,
-                                  more_ops, channels, clip_six, clip_range, transpose_value,
+                                  more_ops, channels, softplus_beta, prelu_channels, prelu_broadcast, clip_six, clip_range, transpose_value,
                                   unsupported_op, unsupported_attr, gemm_trans_a, dynamic_dim,
                                   old_opset, old_opset_same, softmax_axis, reduce_mean, abs_alone, pow_alone,
                                   weight_input, huge_initializer, no_output]}

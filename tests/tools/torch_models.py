@@ -28,12 +28,12 @@ RTOL = 1e-5
 class Mlp(nn.Module):
     """Linear layers with each activation PyTorch exports as an op soma
     imports, or as a pattern: GELU (erf and tanh), SiLU, Hardswish,
-    Hardsigmoid."""
+    Hardsigmoid, Softplus(beta) (Mul, Softplus, Div)."""
 
     def __init__(self):
         super().__init__()
         self.acts = [nn.ReLU(), nn.LeakyReLU(0.1), nn.Sigmoid(), nn.Tanh(), nn.ELU(0.5),
-                     nn.Softplus(), nn.GELU(), nn.SiLU(), nn.Hardswish(), nn.Hardsigmoid(),
+                     nn.Softplus(), nn.Softplus(beta=2.0), nn.GELU(), nn.SiLU(), nn.Hardswish(), nn.Hardsigmoid(),
                      nn.SELU(), nn.Softsign(), nn.GELU(approximate="tanh")]
         self.fcs = nn.ModuleList(nn.Linear(12, 12) for _ in self.acts)
         self.head = nn.Linear(12, 5)
@@ -106,6 +106,7 @@ class SmallCnn(nn.Module):
         self.bn1 = nn.BatchNorm2d(8)
         self.c2 = nn.Conv2d(8, 8, 3, stride=2, padding=1, groups=8)
         self.c3 = nn.Conv2d(8, 16, 1)
+        self.prelu = nn.PReLU(16)  # a slope per channel (build() draws them)
         self.pool = nn.MaxPool2d(2)
         self.avg = nn.AvgPool2d(2, stride=1)
         self.fc = nn.Linear(16, 6)
@@ -113,7 +114,7 @@ class SmallCnn(nn.Module):
     def forward(self, x):
         x = torch.relu(self.bn1(self.c1(x)))
         x = nn.functional.hardswish(self.c2(x))
-        x = self.avg(self.pool(torch.relu(self.c3(x))))
+        x = self.avg(self.pool(self.prelu(self.c3(x))))
         x = torch.flatten(nn.functional.adaptive_avg_pool2d(x, 1), 1)
         return self.fc(x)
 
@@ -158,6 +159,8 @@ def build(name):
             if isinstance(m, nn.LayerNorm):
                 m.weight.uniform_(0.5, 1.5)
                 m.bias.uniform_(-0.5, 0.5)
+            if isinstance(m, nn.PReLU):  # trained slopes differ per channel
+                m.weight.uniform_(-0.5, 0.5)
     return model
 
 

@@ -548,6 +548,12 @@ TEST(VectorMathTest, Elu) {
 
 TEST(VectorMathTest, Softplus) {
   expectAccurate(actCase(ActKind::Softplus), {17.0f, 87.0f, 104.0f});
+  // Other betas: PyTorch's common ones, the smallest allowed and a huge one;
+  // the breakpoints are where beta x is 20 (PyTorch's threshold), 87 and 104
+  // (the result turns subnormal, then 0) and where |x| is clamped.
+  for (float beta : {2.0f, 0.5f, 10.0f, 1e-10f, 1e30f})
+    expectAccurate(actCase(ActKind::Softplus, beta),
+                   {20.0f / beta, 87.0f / beta, 104.0f / beta, 131.0f / beta});
 }
 
 TEST(VectorMathTest, HardSigmoid) {

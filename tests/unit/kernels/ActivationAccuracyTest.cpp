@@ -128,7 +128,12 @@ TEST_P(KernelsIsaTest, ActivationAccuracySweep) {
                                   {ActKind::HardSigmoid, -3.0f, 0.1f},
                                   {ActKind::HardSigmoid, 0.0f, 0.75f},
                                   {ActKind::HardSigmoid, 1e30f, -2.0f},
-                                  {ActKind::Clip, -1.0f, 1.0f}};
+                                  {ActKind::Clip, -1.0f, 1.0f},
+                                  {ActKind::Softplus, 2.0f},
+                                  {ActKind::Softplus, 0.1f},
+                                  {ActKind::Softplus, 1e-10f},
+                                  {ActKind::Softplus, 7.5f},
+                                  {ActKind::Softplus, 1e30f}};
   for (const Activation &a : allActivations())
     if (!ir::isRowwise(a.kind))
       acts.push_back(a);

@@ -123,6 +123,8 @@ std::vector<Activation> allActivations() {
   acts.push_back({ActKind::HardSigmoid, 0.2f, 0.5f});
   acts.push_back({ActKind::HardSigmoid, -3.0f, 0.1f});
   acts.push_back({ActKind::Clip, -INFINITY, 0.5f});
+  acts.push_back({ActKind::Softplus, 2.0f});
+  acts.push_back({ActKind::Softplus, 0.1f});
   return acts;
 }
 

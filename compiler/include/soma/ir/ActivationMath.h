@@ -63,6 +63,16 @@ constexpr float kSiluZeroBelow = -120.0f;
 // relative error 4.0e-9.
 constexpr float kAtanhA[] = {0x1p0f, 0x1.5554dep-2f, 0x1.99db18p-3f, 0x1.1e4dd4p-3f,
                              0x1.209c54p-3f};
+// softplus(beta) = max(x, 0) + log1p(u) / beta, u = exp(-|beta x|), with
+// |beta x| = p + e split exactly (Dekker, halves by kHighHalfMask below), so
+// u keeps its digits where |beta x| is large; beta = 1 is the plain
+// softplus above. |x| is first clamped to kSoftplusMaxY / beta (u and the
+// result's second term are 0 there for any beta >= kSoftplusMinBeta, so the
+// split never overflows); log1p(u) / beta is formed before 2^n is applied
+// (it stays below 2^127 for a normal beta), so a subnormal result is
+// rounded once.
+constexpr float kSoftplusMaxY = 131.0f;
+constexpr float kSoftplusMinBeta = 1e-10f;
 
 // --- gelu = x * (1 - E/2) for x >= 0 and (x/2) * E for x < 0, with s = |x|
 // and E = erfc(s / sqrt 2) = exp(-s^2/2) * P(y) / (s + kGeluK),

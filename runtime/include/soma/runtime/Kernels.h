@@ -191,6 +191,23 @@ void activation(const Src &x, const Dst &y, const ir::Activation &act, int64_t r
 /// y = x * scale[c] + shift[c] (one rounding with FMA, two without).
 void scaleShift(const Src &x, const float *scale, const float *shift, const Dst &y, int64_t r0,
                 int64_t r1, int64_t c0, int64_t c1) noexcept;
+/// Where prelu's slope runs: along the last axis (rowsPerChannel 0: slope[c]
+/// for column c), or along an axis before it, so that each row of a sample
+/// lies in one channel, (r % rowsPerSample) / rowsPerChannel % channels.
+/// With `block` > 0 the value is ChannelLayout::Blocked (channels on axis
+/// 0, blocks of `block` channels, the kernels' vector width): rows [r0, r1)
+/// must then be whole blocks (multiples of block * rowsPerChannel), and
+/// columns whole rows.
+struct PreluShape {
+  int64_t rowsPerChannel = 0;
+  int64_t rowsPerSample = 1;
+  int64_t channels = 1;
+  int64_t block = 0;
+};
+/// y = x where x > 0 or NaN, else x * slope of its channel (PreluShape);
+/// one rounding. y may alias x.
+void prelu(const Src &x, const float *slope, const PreluShape &shape, const Dst &y, int64_t r0,
+           int64_t r1, int64_t c0, int64_t c1) noexcept;
 /// Batch normalisation, inference form:
 /// y = (x - mean[c]) / sqrt(var[c] + epsilon) * scale[c] + shift[c].
 void batchNorm(const Src &x, const float *mean, const float *var, const float *scale,
