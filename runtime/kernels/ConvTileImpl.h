@@ -65,13 +65,20 @@ template <class A> struct ConvTileImpl {
         }
       return;
     }
+    // Planar: a row's inside columns [lo, hi) are one run of x's row.
     for (int64_t ci = c0; ci < c1; ++ci)
       for (int64_t r = 0; r < rows; ++r) {
         float *dst = strip + (ci - c0) * plane + r * a.stripCols;
+        for (int64_t c = 0; c < cols; c += W)
+          I::storeN(dst + c, F(0.0f), cols - c < W ? cols - c : W);
         const int64_t ih = ih0 + r;
-        const bool rowInside = ih >= 0 && ih < a.inH;
-        for (int64_t c = 0; c < cols; ++c)
-          dst[c] = rowInside && c >= lo && c < hi ? x[ci * inPlane + ih * a.inW + iw0 + c] : 0.0f;
+        if (ih < 0 || ih >= a.inH)
+          continue;
+        const float *src = x + ci * inPlane + ih * a.inW + iw0;
+        for (int64_t c = lo; c < hi; c += W) {
+          const int64_t n = hi - c < W ? hi - c : W;
+          I::storeN(dst + c, I::loadN(src + c, n), n);
+        }
       }
   }
 
