@@ -105,6 +105,21 @@ std::optional<Model> compileText(const std::string &text, const CompileOptions &
 std::vector<float> runSingle(const Model &model, const std::vector<int64_t> &inShape,
                              const std::vector<float> &x, int64_t batch);
 
+/// Runs `model` on `batch` samples `x` of per-sample shape `inShape`: the
+/// elements of its outputs (runSingle, or all outputs one after the other).
+using RunFn = std::function<std::vector<float>(const Model &, const std::vector<int64_t> &,
+                                               const std::vector<float> &, int64_t)>;
+
+/// Compiles `text` (named `name` in errors) for the interpreter and for each
+/// of `targets` this host can run, each with planar and with blocked
+/// layouts on 1 and 2 threads, and runs them all on seeded inputs (seed
+/// `seed`) of each of `batches` samples: every compiled model must give the
+/// same bits, and those within 1e-4 (1 + |interpreter's|). Returns the
+/// (target, batch) pairs checked.
+int checkLayoutsAndThreads(const std::string &text, const std::string &name,
+                           const std::vector<int64_t> &inShape, const std::vector<Target> &targets,
+                           uint32_t seed, const std::vector<int64_t> &batches, const RunFn &run);
+
 /// Compiles `text` for `target` with 1 and with 2 threads and runs both on
 /// each batch `inputs[k]` (`batches[k]` samples of shape `inShape`): the
 /// two outputs must be the same bits; `check(k, output)` checks the rest.

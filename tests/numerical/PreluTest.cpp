@@ -104,59 +104,9 @@ TEST(NumericalPrelu, EveryEngineAndLayoutMatchesTheInterpreter) {
     const Net net = randomNet(seed);
     SCOPED_TRACE("network " + std::to_string(seed) +
                  " (SOMA_NUMERICAL_SEED=" + std::to_string(seed) + "):\n" + net.text);
-    CompileOptions interp;
-    interp.engine = Engine::Interp;
-    auto reference = compileText(net.text, interp, "prelu.nn");
-    ASSERT_TRUE(reference);
-    int64_t sample = 1;
-    for (int64_t v : net.inShape)
-      sample *= v;
-    std::mt19937 rng(seed + 700);
-    std::uniform_real_distribution<float> dist(-1.0f, 1.0f);
-    const std::vector<int64_t> batches = {1, 5};
-    std::vector<std::vector<float>> xs, want;
-    for (int64_t batch : batches) {
-      xs.emplace_back(static_cast<size_t>(batch * sample));
-      for (float &v : xs.back())
-        v = dist(rng);
-      want.push_back(runAll(*reference, net.inShape, xs.back(), batch));
-    }
-    for (const Target &t : targets) {
-      if (!hostCanRun(t))
-        continue;
-      CompileOptions options;
-      options.engine = t.engine;
-      options.optLevel = t.optLevel;
-      options.cpu = t.cpu;
-      options.features = t.features;
-      std::vector<Model> models; // planar and blocked, on 1 and 2 threads
-      for (bool blocked : {false, true})
-        for (int threads : {1, 2}) {
-          options.blockedLayouts = blocked;
-          options.threads = threads;
-          auto model = compileText(net.text, options, "prelu.nn");
-          ASSERT_TRUE(model);
-          models.push_back(std::move(*model));
-        }
-      for (size_t b = 0; b < batches.size(); ++b) {
-        SCOPED_TRACE(std::string(t.label) + ", batch " + std::to_string(batches[b]));
-        std::vector<std::vector<float>> got;
-        for (const Model &m : models)
-          got.push_back(runAll(m, net.inShape, xs[b], batches[b]));
-        for (size_t k = 1; k < got.size(); ++k)
-          EXPECT_EQ(0, std::memcmp(got[0].data(), got[k].data(), got[0].size() * sizeof(float)))
-              << "run " << k << " (blocked " << (k >= 2) << ", threads " << (k % 2 + 1)
-              << ") differs from planar on 1 thread";
-        int bad = 0;
-        for (size_t i = 0; i < want[b].size(); ++i) {
-          const double e = want[b][i];
-          if (!(std::fabs(double(got[0][i]) - e) <= 1e-4 * (1 + std::fabs(e))) && ++bad <= 4)
-            ADD_FAILURE() << "output element " << i << ": " << got[0][i] << ", interpreter " << e;
-        }
-        EXPECT_EQ(bad, 0);
-        ++checked;
-      }
-    }
+    checked += checkLayoutsAndThreads(net.text, "prelu.nn", net.inShape,
+                                      {std::begin(targets), std::end(targets)}, seed + 700, {1, 5},
+                                      runAll);
   }
   if (!only) {
     EXPECT_GE(checked, 80);

@@ -31,26 +31,32 @@ SPATIAL = """network spatial {
 """
 
 
-def test_predict_on_two_worker_processes(examples, rng):
-    model = soma.compile(os.path.join(examples, "mlp.nn"), engine="jit", threads=1)
-    x = rng.uniform(-3, 3, size=(4000, 4)).astype(np.float32)
-    chunks = 500
+def _score_on_two_workers(model, x, chunks, kind):
+    """Scores x with soma.dask.predict on a LocalCluster of two worker
+    processes; checks the result against scoring chunk by chunk here, bit
+    for bit, and that each worker that ran a chunk rebuilt the model once
+    (soma._rebuilt's cache), from a `kind` ("file" or "bundle")."""
     expected = np.concatenate([model.run(x=x[i:i + chunks])["probs"]
                                for i in range(0, len(x), chunks)])
     with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
                                   dashboard_address=None) as cluster, \
             distributed.Client(cluster) as client:
-        scores = soma.dask.predict(model, da.from_array(x, chunks=(chunks, 4)))
-        assert scores.shape == (4000, 3) and scores.dtype == np.float32
+        scores = soma.dask.predict(model, da.from_array(x, chunks=(chunks, x.shape[1])))
+        assert scores.shape == (len(x), 3) and scores.dtype == np.float32
         got = scores.compute()
-        # Each worker process compiled the model once (soma._rebuild's cache),
-        # whatever number of tasks it ran.
-        compiled = client.run(lambda: [s[0] for s in __import__("soma")._rebuilt])
+        rebuilt = client.run(lambda: [s[0] for s in __import__("soma")._rebuilt])
         pids = client.run(os.getpid)
     assert got.tobytes() == expected.tobytes()
     assert len(set(pids.values())) == 2 and os.getpid() not in pids.values()
-    assert all(kinds in ([], ["file"]) for kinds in compiled.values()), compiled
-    assert sum(len(kinds) for kinds in compiled.values()) >= 1
+    assert all(kinds in ([], [kind]) for kinds in rebuilt.values()), rebuilt
+    assert sum(len(kinds) for kinds in rebuilt.values()) >= 1
+    return expected
+
+
+def test_predict_on_two_worker_processes(examples, rng):
+    model = soma.compile(os.path.join(examples, "mlp.nn"), engine="jit", threads=1)
+    x = rng.uniform(-3, 3, size=(4000, 4)).astype(np.float32)
+    _score_on_two_workers(model, x, 500, "file")
 
 
 def test_predict_ships_a_bundle_to_two_worker_processes(mlp_bundle, tmp_path, examples, rng):
@@ -60,24 +66,9 @@ def test_predict_ships_a_bundle_to_two_worker_processes(mlp_bundle, tmp_path, ex
     model = soma.load_bundle(library, threads=1)
     os.remove(library)
     x = rng.uniform(-3, 3, size=(4000, 4)).astype(np.float32)
-    chunks = 500
-    expected = np.concatenate([model.run(x=x[i:i + chunks])["probs"]
-                               for i in range(0, len(x), chunks)])
+    expected = _score_on_two_workers(model, x, 500, "bundle")
     jit = soma.compile(os.path.join(examples, "mlp.nn"), engine="jit", threads=1)
     assert expected.tobytes() == jit.run(x=x)["probs"].tobytes()
-    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
-                                  dashboard_address=None) as cluster, \
-            distributed.Client(cluster) as client:
-        scores = soma.dask.predict(model, da.from_array(x, chunks=(chunks, 4)))
-        assert scores.shape == (4000, 3) and scores.dtype == np.float32
-        got = scores.compute()
-        loaded = client.run(lambda: [s[0] for s in __import__("soma")._rebuilt])
-        pids = client.run(os.getpid)
-    assert got.tobytes() == expected.tobytes()
-    assert len(set(pids.values())) == 2 and os.getpid() not in pids.values()
-    # Each worker that ran a chunk loaded the bundle once, from its bytes.
-    assert all(kinds in ([], ["bundle"]) for kinds in loaded.values()), loaded
-    assert sum(len(kinds) for kinds in loaded.values()) >= 1
 
 
 def test_predict_shapes_and_outputs_locally():
